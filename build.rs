@@ -1,0 +1,20 @@
+//! Pins the embedded interpreter at build time.
+//!
+//! pyo3 links against the `python3` it finds (or `PYO3_PYTHON`), but the dynamic loader would
+//! otherwise resolve `libpython3.x.so` from the system path at run time, which on Debian is a
+//! different build with a different `sys.prefix`. An rpath to the build interpreter's library
+//! directory makes the binary load the library it was compiled against; the interpreter's
+//! executable and prefix are recorded so `--version` can name it and the runtime can find its
+//! standard library.
+
+fn main() {
+    let config = pyo3_build_config::get();
+    if let Some(lib_dir) = &config.lib_dir {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+    }
+    let executable = config.executable.clone().unwrap_or_default();
+    println!("cargo:rustc-env=RSGI_BUILD_PYTHON={executable}");
+    println!("cargo:rustc-env=RSGI_BUILD_PYTHON_VERSION={}", config.version);
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+    println!("cargo:rerun-if-changed=build.rs");
+}

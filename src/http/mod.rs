@@ -1,0 +1,152 @@
+//! Sans-IO HTTP/1.1 (RFC 9112): bytes in, parsed heads and body events out, framed bytes back.
+//!
+//! Nothing in this module touches a socket, a clock or Python, so every rule is unit-tested on
+//! byte slices and any I/O driver (the blocking one today, an event loop tomorrow) can use it.
+//! The three pieces: [`request`] parses a request head and decides its body framing, [`body`]
+//! decodes a request body, [`response`] decides and encodes response framing.
+
+pub mod body;
+pub mod request;
+pub mod response;
+
+use std::fmt;
+
+/// The HTTP versions a request may carry; anything else is refused with 505.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0: close-delimited unless `Connection: keep-alive`.
+    Http10,
+    /// HTTP/1.1: persistent unless `Connection: close`.
+    Http11,
+}
+
+impl Version {
+    /// The protocol token as it appears on the wire and in `SERVER_PROTOCOL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// Size limits that bound what a client can make us buffer. Defaults follow gunicorn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest request line (method, target, version) in bytes; beyond → 414.
+    pub request_line: usize,
+    /// Most header fields in one request head; beyond → 431.
+    pub header_count: usize,
+    /// Longest single header field line (name, colon, value) in bytes; beyond → 431.
+    pub header_field_size: usize,
+    /// Longest chunk-size line including extensions; beyond → 400.
+    pub chunk_line: usize,
+    /// Most bytes of trailer section after the last chunk; beyond → 431.
+    pub trailer_size: usize,
+    /// Most bytes of an unread request body the server will read and discard to keep a
+    /// connection alive; a longer leftover closes the connection instead (gunicorn: 64 KiB).
+    pub drain_max: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_line: 4094,
+            header_count: 100,
+            header_field_size: 8190,
+            chunk_line: 4096,
+            trailer_size: 8190,
+            drain_max: 64 * 1024,
+        }
+    }
+}
+
+/// Why a request could not be parsed; each variant knows its status code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HttpError {
+    /// Request line longer than [`Limits::request_line`].
+    RequestLineTooLong,
+    /// More header fields than [`Limits::header_count`].
+    TooManyHeaders,
+    /// A header field longer than [`Limits::header_field_size`].
+    HeaderFieldTooLong,
+    /// Trailer section larger than [`Limits::trailer_size`].
+    TrailersTooLarge,
+    /// Syntax the grammar does not allow; the text says which rule was broken.
+    Malformed(&'static str),
+    /// Ambiguous or contradictory body framing (CL+TE, bad TE, conflicting CL): smuggling risk.
+    BadFraming(&'static str),
+    /// A transfer coding we do not implement.
+    UnsupportedCoding,
+    /// HTTP version other than 1.0 and 1.1.
+    UnsupportedVersion,
+    /// Body larger than the configured maximum.
+    BodyTooLarge,
+}
+
+impl HttpError {
+    /// The status code to answer with (the connection is always closed afterwards).
+    pub fn status(&self) -> u16 {
+        match self {
+            HttpError::RequestLineTooLong => 414,
+            HttpError::TooManyHeaders
+            | HttpError::HeaderFieldTooLong
+            | HttpError::TrailersTooLarge => 431,
+            HttpError::Malformed(_) | HttpError::BadFraming(_) => 400,
+            HttpError::UnsupportedCoding => 501,
+            HttpError::UnsupportedVersion => 505,
+            HttpError::BodyTooLarge => 413,
+        }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpError::RequestLineTooLong => f.write_str("request line too long"),
+            HttpError::TooManyHeaders => f.write_str("too many header fields"),
+            HttpError::HeaderFieldTooLong => f.write_str("header field too long"),
+            HttpError::TrailersTooLarge => f.write_str("trailer section too large"),
+            HttpError::Malformed(why) => write!(f, "malformed request: {why}"),
+            HttpError::BadFraming(why) => write!(f, "bad message framing: {why}"),
+            HttpError::UnsupportedCoding => f.write_str("unsupported transfer coding"),
+            HttpError::UnsupportedVersion => f.write_str("unsupported HTTP version"),
+            HttpError::BodyTooLarge => f.write_str("request body too large"),
+        }
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// The standard reason phrase for a status code, or "" when there is none.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        417 => "Expectation Failed",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}

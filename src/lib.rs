@@ -1,0 +1,32 @@
+//! rsgi-server: a pre-fork WSGI (PEP 3333) application server.
+//!
+//! # Architecture
+//!
+//! ```text
+//! main ── config ──> arbiter (master) ── fork ──> worker ── conn ──> wsgi ──> the app
+//!                      │  listen (binds)            │        │
+//!                      │  signals (self-pipe)       │        └── http (sans-IO codec)
+//! ```
+//!
+//! * [`config`] turns CLI flags, `RSGI_*` variables and a TOML file into one validated
+//!   [`config::Config`].
+//! * [`listen`] binds every listener before any fork; workers inherit them.
+//! * [`arbiter`] is the master: it owns the listeners and the worker table, forks workers,
+//!   and reacts to signals recorded by [`signals`]. It never runs Python.
+//! * [`worker`] is a child process: it initialises CPython, loads the app, and drives
+//!   connections. It is the replaceable I/O driver.
+//! * [`conn`] serves one connection: it reads bytes, asks [`http`] to parse them, hands the
+//!   request to [`wsgi`], and writes what comes back. It never touches Python types.
+//! * [`http`] is the sans-IO HTTP/1.1 codec: no sockets, no clocks, no Python.
+//! * [`wsgi`] is the only module that uses pyo3: environ, `start_response`, `wsgi.input`,
+//!   the response iterable, and the interpreter itself.
+#![deny(missing_docs)]
+
+pub mod arbiter;
+pub mod config;
+pub mod conn;
+pub mod http;
+pub mod listen;
+pub mod signals;
+pub mod worker;
+pub mod wsgi;
