@@ -11,7 +11,8 @@
 * ``readlines``: ``readlines()``; ``readlines_hint``: ``readlines(n)`` repeatedly;
 * ``iter``: ``for line in wsgi.input``;
 * ``summary``: reads in 64 KiB pieces and answers ``"<length> <crc32>"`` instead of the body;
-* ``ignore``: reads nothing and answers ``"ignored"``.
+* ``ignore``: reads nothing and answers ``"ignored"``;
+* ``prefix``: one ``read(n)`` and answers those bytes, leaving the rest unread.
 
 ``&overread=1`` reads once more after the end and appends ``|EOF`` if that read was empty,
 which shows that the input never reads past the body.
@@ -68,6 +69,10 @@ def application(environ, start_response):
     if mode == "ignore":
         start_response("200 OK", text)
         return [b"ignored"]
+
+    if mode == "prefix":
+        start_response("200 OK", text)
+        return [stream.read(n)]
 
     if mode == "summary":
         length, crc = 0, 0
