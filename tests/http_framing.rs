@@ -125,8 +125,7 @@ fn chunked_upload_with_extensions_and_trailers() {
 fn chunked_request_has_no_content_length_and_trailers_are_not_headers() {
     let server = server("environ").start();
     let mut c = server.conn();
-    let mut req =
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut req = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     req.extend(chunked(b"hello chunked", 4, "X-Late: 1\r\n"));
     let env = c.roundtrip(&req).environ();
     assert_eq!(env.body_length(), 13);
@@ -152,7 +151,11 @@ fn expect_100_continue_is_sent_when_the_app_reads() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text(), "hello world");
     // And the connection goes on.
-    assert_eq!(c.roundtrip(&request("POST", "/?mode=read", &[], b"x")).text(), "x");
+    assert_eq!(
+        c.roundtrip(&request("POST", "/?mode=read", &[], b"x"))
+            .text(),
+        "x"
+    );
 }
 
 #[test]
@@ -191,7 +194,11 @@ fn unread_chunked_body_is_drained_before_the_next_request() {
         b"POST /?mode=ignore HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     req.extend(chunked(&pattern(5000), 1000, ""));
     assert_eq!(c.roundtrip(&req).text(), "ignored");
-    assert_eq!(c.roundtrip(&request("POST", "/?mode=read", &[], b"ok")).text(), "ok");
+    assert_eq!(
+        c.roundtrip(&request("POST", "/?mode=read", &[], b"ok"))
+            .text(),
+        "ok"
+    );
 }
 
 #[test]
@@ -316,12 +323,18 @@ fn content_length_list_with_different_values_is_400() {
 
 #[test]
 fn non_numeric_content_length_is_400() {
-    refused(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400);
+    refused(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        400,
+    );
 }
 
 #[test]
 fn negative_content_length_is_400() {
-    refused(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400);
+    refused(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        400,
+    );
 }
 
 #[test]
@@ -366,6 +379,9 @@ fn too_many_headers_is_431() {
 
 #[test]
 fn too_large_header_field_is_431() {
-    let req = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "v".repeat(20_000));
+    let req = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "v".repeat(20_000)
+    );
     refused(req.as_bytes(), 431);
 }

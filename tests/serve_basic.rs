@@ -47,7 +47,11 @@ fn hello_over_ipv6_loopback() {
         return;
     }
     let server = server("hello").bind("[::1]:0").start();
-    assert!(server.urls[0].starts_with("http://[::1]:"), "{:?}", server.urls);
+    assert!(
+        server.urls[0].starts_with("http://[::1]:"),
+        "{:?}",
+        server.urls
+    );
     let addr: SocketAddr = server.addr();
     assert!(addr.is_ipv6());
     let mut c = Conn::tcp(addr);
@@ -102,7 +106,10 @@ fn unix_socket_mode_is_applied() {
         .bind(format!("unix:{}", sock.display()))
         .args(["--unix-socket-mode", "660"])
         .start();
-    let mode = std::fs::metadata(server.unix_path()).unwrap().permissions().mode();
+    let mode = std::fs::metadata(server.unix_path())
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o660, "mode {:o}", mode & 0o777);
 }
 
@@ -122,7 +129,14 @@ fn stale_unix_socket_file_is_replaced() {
 
 /// `pid=N` from the slow app's answer.
 fn answer_pid(text: &str) -> i32 {
-    text.split("pid=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+    text.split("pid=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -134,7 +148,10 @@ fn two_workers_serve_concurrently() {
     // Block one worker inside the app (WSGI here is one request at a time per worker,
     // wsgi.multithread is False) ...
     let mut blocked = server.conn();
-    blocked.send(&get_req(&format!("/?id=a&until={}", qs_escape(gate.to_str().unwrap()))));
+    blocked.send(&get_req(&format!(
+        "/?id=a&until={}",
+        qs_escape(gate.to_str().unwrap())
+    )));
     server.wait_for_line("slow started a");
     // ... so the other worker must answer this one.
     let quick = server.get("/?id=b&seconds=0");
@@ -146,7 +163,11 @@ fn two_workers_serve_concurrently() {
     assert_ne!(a, b, "both requests were served by the same worker");
     assert!(server.worker_pids.contains(&a) && server.worker_pids.contains(&b));
     // PEP 3333: wsgi.multiprocess is true when several processes serve the app.
-    assert!(quick.text().contains("multiprocess=True"), "{}", quick.text());
+    assert!(
+        quick.text().contains("multiprocess=True"),
+        "{}",
+        quick.text()
+    );
 }
 
 #[test]
@@ -155,7 +176,11 @@ fn single_worker_is_not_multiprocess() {
     let env = server.get("/").environ();
     assert_eq!(env.value("wsgi.multiprocess"), &Json::Bool(false));
     assert_eq!(env.pid(), server.worker_pid());
-    assert_ne!(env.pid(), server.pid(), "the app must run in a worker, not the master");
+    assert_ne!(
+        env.pid(),
+        server.pid(),
+        "the app must run in a worker, not the master"
+    );
 }
 
 #[test]

@@ -10,6 +10,8 @@
 * ``/status/<code>``: that status with a body, e.g. 204 and 304 must go out without it.
 * ``/bytesio``: ``wsgi.file_wrapper`` over a BytesIO (no fileno(), plain iteration).
 * ``/closing``: a three-chunk iterable whose ``close()`` prints ``closed <id>``.
+* ``/endless``: an endless generator of 64 KiB chunks; its ``finally`` prints
+  ``closed <id>`` when the server closes it (e.g. after the client went away).
 * ``/errors``: writes to ``wsgi.errors`` with write(), writelines() and flush().
 """
 
@@ -68,6 +70,9 @@ def application(environ, start_response):
     if path == "/closing":
         start_response("200 OK", text)
         return Closing(environ, [b"a", b"b", b"c"])
+    if path == "/endless":
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return _endless(environ)
     if path == "/errors":
         errors = environ["wsgi.errors"]
         errors.write("errors-write-probe\n")
@@ -77,3 +82,14 @@ def application(environ, start_response):
         return [b"logged\n"]
     start_response("404 Not Found", text)
     return [b"unknown case\n"]
+
+
+def _endless(environ):
+    errors = environ["wsgi.errors"]
+    ident = parse_qs(environ.get("QUERY_STRING", "")).get("id", ["-"])[0]
+    try:
+        while True:
+            yield b"z" * 65536
+    finally:
+        errors.write(f"closed {ident}\n")
+        errors.flush()

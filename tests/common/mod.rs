@@ -193,8 +193,7 @@ impl Log {
             }
             if !self.pull(until) {
                 self.drain();
-                let found: Vec<String> =
-                    self.lines.iter().filter(|l| pred(l)).cloned().collect();
+                let found: Vec<String> = self.lines.iter().filter(|l| pred(l)).cloned().collect();
                 if found.len() >= n {
                     return Ok(found);
                 }
@@ -249,7 +248,10 @@ pub fn wait_child(child: &mut Child) -> ExitStatus {
         if Instant::now() > until {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("process {} did not exit before the safety deadline", child.id());
+            panic!(
+                "process {} did not exit before the safety deadline",
+                child.id()
+            );
         }
         thread::sleep(Duration::from_millis(10));
     }
@@ -385,7 +387,8 @@ impl Builder {
     }
 
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
-        self.env.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        self.env
+            .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
         self
     }
 
@@ -437,9 +440,9 @@ impl Builder {
 
     /// Starts the server and waits for every listener and worker to be ready.
     pub fn start(self) -> Server {
-        let listeners = self
-            .expect_listeners
-            .unwrap_or(if self.default_bind { 1 } else { self.binds });
+        let listeners =
+            self.expect_listeners
+                .unwrap_or(if self.default_bind { 1 } else { self.binds });
         let workers = self.workers;
         let mut cmd = self.command();
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -897,8 +900,8 @@ impl Conn {
     }
 
     pub fn unix(path: &Path) -> Conn {
-        let s = UnixStream::connect(path)
-            .unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
+        let s =
+            UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
         s.set_read_timeout(Some(DEADLINE)).unwrap();
         s.set_write_timeout(Some(DEADLINE)).unwrap();
         Conn {
@@ -1150,8 +1153,7 @@ impl Conn {
 
     /// Reads the response to a HEAD request (no body by rule).
     pub fn read_head_response(&mut self) -> Response {
-        self.try_read_response_to(true)
-            .expect("read HEAD response")
+        self.try_read_response_to(true).expect("read HEAD response")
     }
 
     /// Sends a request and reads its response.
