@@ -260,10 +260,13 @@ fn tokenize<'b>(head: &'b [u8], headers: &mut [httparse::Header<'b>]) -> Result<
 fn version_error(head: &[u8]) -> HttpError {
     let line_end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
     let line = &head[..line_end];
-    let version = line
-        .iter()
-        .rposition(|&b| b == b' ')
-        .map_or(&line[..0], |sp| &line[sp + 1..]);
+    // RFC 9112 §3: method SP request-target SP HTTP-version, so exactly two spaces; anything
+    // else is a malformed line whatever its last word looks like.
+    let mut words = line.split(|&b| b == b' ');
+    let version = match (words.next(), words.next(), words.next(), words.next()) {
+        (Some(_), Some(_), Some(version), None) => version,
+        _ => return HttpError::Malformed("invalid request line"),
+    };
     // RFC 9112 §2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT (case-sensitive).
     match version {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
@@ -526,4 +529,488 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
         expect_continue: expect_continue && version == Version::Http11,
         buf,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything observable about a parsed head, for comparing results.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Summary {
+        method: String,
+        target: Vec<u8>,
+        path: Vec<u8>,
+        query: Vec<u8>,
+        authority: Option<Vec<u8>>,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        version: Version,
+        framing: BodyFraming,
+        keep_alive: bool,
+        expect_continue: bool,
+        consumed: usize,
+    }
+
+    type Outcome = Result<Option<Summary>, HttpError>;
+
+    fn summarize(r: Result<Option<(RequestHead, usize)>, HttpError>) -> Outcome {
+        r.map(|o| {
+            o.map(|(h, consumed)| Summary {
+                method: h.method().to_owned(),
+                target: h.target().to_vec(),
+                path: h.path().to_vec(),
+                query: h.query().to_vec(),
+                authority: h.absolute_authority().map(<[u8]>::to_vec),
+                headers: h.headers().map(|(n, v)| (n.to_vec(), v.to_vec())).collect(),
+                version: h.version,
+                framing: h.framing,
+                keep_alive: h.keep_alive,
+                expect_continue: h.expect_continue,
+                consumed,
+            })
+        })
+    }
+
+    /// Parses `input` whole and every prefix of it: a prefix must give `None`, the same error,
+    /// or (once the head is complete) the same head. Returns the whole result.
+    fn parse_split(input: &[u8], limits: &Limits) -> Outcome {
+        let whole = summarize(parse_head(input, limits));
+        for cut in 0..input.len() {
+            let part = summarize(parse_head(&input[..cut], limits));
+            match &part {
+                Ok(None) => {}
+                _ => assert_eq!(part, whole, "prefix of {cut} bytes of {input:?}"),
+            }
+        }
+        whole
+    }
+
+    fn ok(input: &[u8]) -> Summary {
+        match parse_split(input, &Limits::default()) {
+            Ok(Some(s)) => s,
+            other => panic!("{input:?}: expected a head, got {other:?}"),
+        }
+    }
+
+    fn err(input: &[u8]) -> HttpError {
+        err_with(input, &Limits::default())
+    }
+
+    fn err_with(input: &[u8], limits: &Limits) -> HttpError {
+        match parse_split(input, limits) {
+            Err(e) => e,
+            other => panic!("{input:?}: expected an error, got {other:?}"),
+        }
+    }
+
+    /// A GET with the given extra header lines (each ending in CRLF).
+    fn get(headers: &str) -> Vec<u8> {
+        format!("GET / HTTP/1.1\r\nHost: h\r\n{headers}\r\n").into_bytes()
+    }
+
+    fn small_limits() -> Limits {
+        Limits {
+            request_line: 32,
+            header_count: 3,
+            header_field_size: 24,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn simple_get() {
+        let s = ok(b"GET /a/b?x=1&y HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n");
+        assert_eq!(s.method, "GET");
+        assert_eq!(s.target, b"/a/b?x=1&y");
+        assert_eq!(s.path, b"/a/b");
+        assert_eq!(s.query, b"x=1&y");
+        assert_eq!(s.authority, None);
+        assert_eq!(s.version, Version::Http11);
+        assert_eq!(s.framing, BodyFraming::Empty);
+        assert!(s.keep_alive);
+        assert!(!s.expect_continue);
+        assert_eq!(
+            s.headers,
+            vec![
+                (b"Host".to_vec(), b"example.com".to_vec()),
+                (b"Accept".to_vec(), b"*/*".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_are_not_consumed() {
+        let head = b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n";
+        for tail in [
+            &b""[..],
+            b"hello",
+            b"helloGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"\r\n",
+        ] {
+            let mut input = head.to_vec();
+            input.extend_from_slice(tail);
+            let s = ok(&input);
+            assert_eq!(s.consumed, head.len());
+            assert_eq!(s.framing, BodyFraming::Length(5));
+        }
+    }
+
+    #[test]
+    fn header_accessors() {
+        let input =
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-A: \t one two \t\r\nX-Empty:\r\nx-a: 2\r\n\r\n";
+        let (h, n) = parse_head(input, &Limits::default()).unwrap().unwrap();
+        assert_eq!(n, input.len());
+        assert_eq!(h.header("x-a"), Some(&b"one two"[..]));
+        assert_eq!(h.header("X-EMPTY"), Some(&b""[..]));
+        assert_eq!(h.header("missing"), None);
+        assert!(!h.is_head());
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        assert!(ok(&get("")).keep_alive);
+        assert!(!ok(&get("Connection: close\r\n")).keep_alive);
+        assert!(!ok(&get("Connection: Keep-Alive, CLOSE\r\n")).keep_alive);
+        assert!(!ok(&get("Connection: upgrade\r\nConnection: close\r\n")).keep_alive);
+        assert!(ok(&get("Connection: closed\r\n")).keep_alive);
+        assert!(!ok(b"GET / HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(ok(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+        assert!(ok(b"GET / HTTP/1.0\r\nConnection: foo , Keep-Alive\r\n\r\n").keep_alive);
+        assert!(!ok(b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+        assert_eq!(ok(b"GET / HTTP/1.0\r\n\r\n").version, Version::Http10);
+    }
+
+    #[test]
+    fn expect_continue() {
+        assert!(ok(&get("Expect: 100-continue\r\n")).expect_continue);
+        assert!(ok(&get("Expect: 100-Continue\r\n")).expect_continue);
+        assert!(!ok(&get("Expect: 100-continue-please\r\n")).expect_continue);
+        assert!(!ok(b"GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").expect_continue);
+    }
+
+    #[test]
+    fn target_forms() {
+        let s = ok(b"GET http://example.com:8080/a/b?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(s.authority.as_deref(), Some(&b"example.com:8080"[..]));
+        assert_eq!(s.path, b"/a/b");
+        assert_eq!(s.query, b"q=1");
+        let s = ok(b"GET HTTPS://Example.COM HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(s.authority.as_deref(), Some(&b"Example.COM"[..]));
+        assert_eq!(s.path, b"/");
+        assert_eq!(s.query, b"");
+        let s = ok(b"GET http://[::1]?x HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(s.authority.as_deref(), Some(&b"[::1]"[..]));
+        assert_eq!(
+            (s.path.as_slice(), s.query.as_slice()),
+            (&b"/"[..], &b"x"[..])
+        );
+        let s = ok(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (s.path.as_slice(), s.target.as_slice()),
+            (&b"*"[..], &b"*"[..])
+        );
+        let s = ok(b"GET /? HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (s.path.as_slice(), s.query.as_slice()),
+            (&b"/"[..], &b""[..])
+        );
+        let s = ok(b"GET /%20a?b?c HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (s.path.as_slice(), s.query.as_slice()),
+            (&b"/%20a"[..], &b"b?c"[..])
+        );
+    }
+
+    #[test]
+    fn bad_targets() {
+        for line in [
+            "GET example.com HTTP/1.1",
+            "CONNECT example.com:443 HTTP/1.1",
+            "GET * HTTP/1.1",
+            "GET ftp://example.com/ HTTP/1.1",
+            "GET http:///x HTTP/1.1",
+            "GET http:// HTTP/1.1",
+            "GET http://user@evil/ HTTP/1.1",
+            "GET http://a\"b/ HTTP/1.1",
+            "GET /a#frag HTTP/1.1",
+            "GET /\u{e9} HTTP/1.1",
+            "GET  / HTTP/1.1",
+            "GET / HTTP/1.1 ",
+            "GET / x HTTP/1.1",
+            "GET HTTP/1.1",
+            "G(T / HTTP/1.1",
+        ] {
+            let input = format!("{line}\r\nHost: h\r\n\r\n");
+            assert_eq!(err(input.as_bytes()).status(), 400, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        for v in ["HTTP/1.2", "HTTP/2.0", "HTTP/0.9", "HTTP/3.0"] {
+            let input = format!("GET / {v}\r\nHost: h\r\n\r\n");
+            assert_eq!(err(input.as_bytes()), HttpError::UnsupportedVersion, "{v}");
+        }
+        for v in [
+            "http/1.1",
+            "HTTP/1.1x",
+            "HTTP/11",
+            "HTTP/1.10",
+            "HTTP/1",
+            "HTTPS/1.1",
+            "",
+        ] {
+            let input = format!("GET / {v}\r\nHost: h\r\n\r\n");
+            assert_eq!(err(input.as_bytes()).status(), 400, "{v:?}");
+        }
+        // HTTP/0.9's simple request has no version at all.
+        assert_eq!(err(b"GET /\r\n\r\n").status(), 400);
+    }
+
+    #[test]
+    fn host_rules() {
+        assert_eq!(err(b"GET / HTTP/1.1\r\n\r\n").status(), 400);
+        assert_eq!(err(&get("Host: other\r\n")).status(), 400);
+        assert_eq!(err(&get("host: h\r\n")).status(), 400);
+        assert_eq!(
+            err(b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n").status(),
+            400
+        );
+        for bad in ["a b", "u@h", "h/x", "h\\x", "h\"", "h\x7f"] {
+            let input = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+            assert_eq!(err(input.as_bytes()).status(), 400, "{bad:?}");
+        }
+        for good in ["", "example.com:80", "[::1]:8000", "xn--bcher-kva.example"] {
+            let input = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+            ok(input.as_bytes());
+        }
+    }
+
+    #[test]
+    fn line_ending_and_character_rules() {
+        for input in [
+            &b"GET / HTTP/1.1\nHost: h\n\n"[..],
+            b"GET / HTTP/1.1\r\nHost: h\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\n\n",
+            b"GET / HTTP/1.1\rHost: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\tb\r\n\r\n",
+            b"GET / HTTP/1.1\r\n Host: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost\t: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: \x7f\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x0bb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX\x00: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX(: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\n: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n",
+            b"GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n",
+        ] {
+            assert_eq!(err(input).status(), 400, "{input:?}");
+        }
+        // HTAB and obs-text are allowed inside values.
+        let s = ok(&get("X: a\tbé\r\n"));
+        assert_eq!(s.headers[1].1, "a\tbé".as_bytes());
+    }
+
+    #[test]
+    fn leading_empty_lines_are_ignored_but_bounded() {
+        let s = ok(b"\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(s.method, "GET");
+        assert_eq!(s.consumed, 31);
+        let flood = b"\r\n".repeat(40);
+        assert_eq!(
+            err_with(&flood, &small_limits()),
+            HttpError::RequestLineTooLong
+        );
+    }
+
+    #[test]
+    fn limits_apply_to_complete_and_incomplete_heads() {
+        let l = small_limits();
+        // Exactly at the limits is fine.
+        let line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(32 - 14));
+        let field = format!("X: {}\r\n", "b".repeat(24 - 3));
+        let input = format!("{line}Host: h\r\n{field}\r\n");
+        assert!(matches!(parse_split(input.as_bytes(), &l), Ok(Some(_))));
+        // One byte more, complete or not.
+        let long_line = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(32 - 13));
+        assert_eq!(
+            err_with(long_line.as_bytes(), &l),
+            HttpError::RequestLineTooLong
+        );
+        let endless = format!("GET /{}", "a".repeat(100));
+        assert_eq!(
+            err_with(endless.as_bytes(), &l),
+            HttpError::RequestLineTooLong
+        );
+        let long_field = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "b".repeat(22));
+        assert_eq!(
+            err_with(long_field.as_bytes(), &l),
+            HttpError::HeaderFieldTooLong
+        );
+        let endless_field = format!("GET / HTTP/1.1\r\nX: {}", "b".repeat(100));
+        assert_eq!(
+            err_with(endless_field.as_bytes(), &l),
+            HttpError::HeaderFieldTooLong
+        );
+        let many = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(err_with(many.as_bytes(), &l), HttpError::TooManyHeaders);
+        let many_incomplete = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC";
+        assert_eq!(
+            err_with(many_incomplete.as_bytes(), &l),
+            HttpError::TooManyHeaders
+        );
+        assert_eq!(HttpError::RequestLineTooLong.status(), 414);
+        assert_eq!(HttpError::TooManyHeaders.status(), 431);
+    }
+
+    #[test]
+    fn heap_fallback_for_large_header_limits() {
+        let l = Limits {
+            header_count: 300,
+            ..Limits::default()
+        };
+        let fields: String = (0..250).map(|i| format!("X-{i}: {i}\r\n")).collect();
+        let input = format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
+        let (h, n) = parse_head(input.as_bytes(), &l).unwrap().unwrap();
+        assert_eq!(n, input.len());
+        assert_eq!(h.headers().count(), 251);
+        assert_eq!(h.header("x-249"), Some(&b"249"[..]));
+    }
+
+    #[test]
+    fn content_length() {
+        assert_eq!(
+            ok(&get("Content-Length: 0\r\n")).framing,
+            BodyFraming::Empty
+        );
+        assert_eq!(
+            ok(&get("Content-Length: 42\r\n")).framing,
+            BodyFraming::Length(42)
+        );
+        assert_eq!(
+            ok(&get("Content-Length:  007 \r\n")).framing,
+            BodyFraming::Length(7)
+        );
+        assert_eq!(
+            ok(&get("Content-Length: 5, 5\r\n")).framing,
+            BodyFraming::Length(5)
+        );
+        assert_eq!(
+            ok(&get("Content-Length: 5\r\ncontent-length: 5\r\n")).framing,
+            BodyFraming::Length(5)
+        );
+        assert_eq!(
+            ok(&get("Content-Length: 18446744073709551615\r\n")).framing,
+            BodyFraming::Length(u64::MAX)
+        );
+        for bad in [
+            "+5",
+            "-5",
+            "0x5",
+            "5 5",
+            "5,6",
+            "5,",
+            "",
+            "1_0",
+            "5\u{a0}",
+            "\u{85}5",
+            "18446744073709551616",
+            "99999999999999999999999",
+        ] {
+            let input = get(&format!("Content-Length: {bad}\r\n"));
+            assert_eq!(err(&input).status(), 400, "{bad:?}");
+        }
+        for bad in ["\x0b5", "5\x0c", "\x1c5"] {
+            let input = get(&format!("Content-Length: {bad}\r\n"));
+            assert_eq!(err(&input).status(), 400, "{bad:?}");
+        }
+        let input = get("Content-Length: 5\r\nContent-Length: 6\r\n");
+        assert!(matches!(err(&input), HttpError::BadFraming(_)));
+    }
+
+    #[test]
+    fn transfer_encoding() {
+        let chunked = |te: &str| ok(&get(&format!("Transfer-Encoding: {te}\r\n"))).framing;
+        assert_eq!(chunked("chunked"), BodyFraming::Chunked);
+        assert_eq!(chunked("Chunked"), BodyFraming::Chunked);
+        assert_eq!(chunked("CHUNKED \t"), BodyFraming::Chunked);
+        assert_eq!(chunked(", chunked,"), BodyFraming::Chunked);
+        let te = |v: &str| err(&get(&format!("Transfer-Encoding: {v}\r\n")));
+        for bad in [
+            "chunked, chunked",
+            "chunked,chunked",
+            "gzip",
+            "identity",
+            "chunked, gzip",
+            "chunked;q=1",
+            "",
+            "chunked\u{a0}",
+            "\u{85}chunked",
+            "chunk ed",
+            "\"chunked\"",
+        ] {
+            assert!(matches!(te(bad), HttpError::BadFraming(_)), "{bad:?}");
+        }
+        for ctl in ["chunked\x0b", "\x0cchunked", "chunked\x1f", "\x1cchunked"] {
+            assert_eq!(te(ctl).status(), 400, "{ctl:?}");
+        }
+        assert_eq!(te("gzip, chunked"), HttpError::UnsupportedCoding);
+        assert_eq!(te("gzip;level=1, chunked"), HttpError::UnsupportedCoding);
+        assert_eq!(te("gzip, chunked").status(), 501);
+        // Several fields form one list (RFC 9110 §5.3).
+        let input = get("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n");
+        assert!(matches!(err(&input), HttpError::BadFraming(_)));
+        let input = get("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n");
+        assert_eq!(err(&input), HttpError::UnsupportedCoding);
+        let input = get("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n");
+        assert!(matches!(err(&input), HttpError::BadFraming(_)));
+    }
+
+    #[test]
+    fn smuggling_combinations() {
+        for headers in [
+            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n",
+            "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: x\r\n",
+        ] {
+            assert!(
+                matches!(err(&get(headers)), HttpError::BadFraming(_)),
+                "{headers:?}"
+            );
+        }
+        let input = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(matches!(err(input), HttpError::BadFraming(_)));
+    }
+
+    #[test]
+    fn method_is_kept_verbatim() {
+        let s = ok(b"PATCH /x HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(s.method, "PATCH");
+        let (h, _) = parse_head(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert!(h.is_head());
+        let s = ok(b"get / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(s.method, "get");
+    }
+
+    #[test]
+    fn incomplete_input_needs_more() {
+        let l = Limits::default();
+        assert!(matches!(parse_head(b"", &l), Ok(None)));
+        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\n", &l), Ok(None)));
+        assert!(matches!(
+            parse_head(b"GET / HTTP/1.1\r\nHost: h\r\n\r", &l),
+            Ok(None)
+        ));
+    }
 }
