@@ -118,3 +118,13 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Reads the configuration (stub until the settings module lands).
+pub fn load(
+    args: Vec<std::ffi::OsString>,
+    env: &std::collections::BTreeMap<String, String>,
+    cwd: &std::path::Path,
+) -> Result<Invocation, ConfigError> {
+    let _ = (args, env, cwd);
+    todo!()
+}
