@@ -645,9 +645,17 @@ impl Server {
         self.log.text()
     }
 
-    /// Asserts the worker process `pid` is still the one serving (same pid answers).
+    /// Whether process `pid` exists and is not a zombie (an exited child of a master
+    /// that died is not reaped in every container, so kill(pid, 0) is not enough).
     pub fn is_alive(pid: i32) -> bool {
-        signal::kill(Pid::from_raw(pid), None).is_ok()
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // "pid (comm) S ...": the state follows the last ')'.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X"),
+            Err(_) => false,
+        }
     }
 }
 
