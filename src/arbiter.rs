@@ -105,13 +105,6 @@ pub fn run(config: Config, listeners: Vec<Listener>) -> Exit {
 impl Arbiter {
     fn run(&mut self) {
         loop {
-            let received = match &self.signals {
-                Some(intake) => intake.wait(TICK),
-                None => return,
-            };
-            for signal in received {
-                self.handle(signal);
-            }
             self.reap();
             match self.phase {
                 Phase::Running => self.converge(),
@@ -128,6 +121,13 @@ impl Arbiter {
                         self.phase = Phase::Stopping { deadline, killed: true };
                     }
                 }
+            }
+            let received = match &self.signals {
+                Some(intake) => intake.wait(TICK),
+                None => return,
+            };
+            for signal in received {
+                self.handle(signal);
             }
         }
     }
