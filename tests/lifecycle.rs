@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use nix::sys::signal::Signal;
+use std::time::Duration;
 
 fn gate_query(dir: &TempDir, id: &str) -> String {
     let gate = dir.join(&format!("gate-{id}"));
@@ -129,7 +130,16 @@ fn worker_stuck_beyond_timeout_is_replaced() {
     // The gate is never opened: only the timeout can end this request.
     c.send(&get_req(&gate_query(&dir, "stuck")));
     server.wait_for_line("slow started stuck");
-    let ready = server.wait_for_lines("Worker ready (pid: ", 2);
+    // The safety deadline is shorter here: a 2 s timeout that has not fired after 30 s
+    // has not been implemented.
+    let ready = server
+        .log
+        .wait_count_within(
+            2,
+            |l| l.contains("Worker ready (pid: "),
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("the stuck worker was not replaced: {e}"));
     let new_pid = parse_worker_pid(&ready[1]).unwrap();
     assert_ne!(new_pid, stuck);
     assert!(

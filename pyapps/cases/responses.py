@@ -5,7 +5,9 @@
 * ``/cl-more``: declares Content-Length 5 but produces 10 bytes (truncated, then closed).
 * ``/cl-fewer``: declares Content-Length 10 but produces 5 bytes (connection closed).
 * ``/single``: a single-item list (the server adds Content-Length).
-* ``/multi``: a three-item list without Content-Length (chunked on 1.1, close on 1.0).
+* ``/multi``: a three-item list without Content-Length (the server may add one: a list's
+  length is known).
+* ``/multi-gen``: the same three chunks from a generator (chunked on 1.1, close on 1.0).
 * ``/empty-chunks``: a generator with empty chunks in between.
 * ``/status/<code>``: that status with a body, e.g. 204 and 304 must go out without it.
 * ``/bytesio``: ``wsgi.file_wrapper`` over a BytesIO (no fileno(), plain iteration).
@@ -57,6 +59,9 @@ def application(environ, start_response):
     if path == "/multi":
         start_response("200 OK", text)
         return [b"one ", b"two ", b"three\n"]
+    if path == "/multi-gen":
+        start_response("200 OK", text)
+        return (chunk for chunk in [b"one ", b"two ", b"three\n"])
     if path == "/empty-chunks":
         start_response("200 OK", text)
         return iter([b"", b"a", b"", b"b", b""])

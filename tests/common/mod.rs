@@ -184,7 +184,17 @@ impl Log {
         n: usize,
         pred: impl Fn(&str) -> bool,
     ) -> Result<Vec<String>, String> {
-        let until = Instant::now() + DEADLINE;
+        self.wait_count_within(n, pred, DEADLINE)
+    }
+
+    /// [`Log::wait_count`] with a different safety deadline.
+    pub fn wait_count_within(
+        &mut self,
+        n: usize,
+        pred: impl Fn(&str) -> bool,
+        deadline: Duration,
+    ) -> Result<Vec<String>, String> {
+        let until = Instant::now() + deadline;
         loop {
             self.drain();
             let found: Vec<String> = self.lines.iter().filter(|l| pred(l)).cloned().collect();
