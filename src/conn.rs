@@ -60,10 +60,7 @@ impl Connection {
     /// Wraps an accepted stream (which must be in blocking mode).
     pub fn new(stream: Stream, info: ConnInfo, config: &ConnConfig) -> io::Result<Connection> {
         if let Some(timeout) = config.io_timeout {
-            let tv = TimeVal::new(
-                timeout.as_secs() as _,
-                timeout.subsec_micros() as _,
-            );
+            let tv = TimeVal::new(timeout.as_secs() as _, timeout.subsec_micros() as _);
             setsockopt(&stream, sockopt::ReceiveTimeout, &tv)?;
             setsockopt(&stream, sockopt::SendTimeout, &tv)?;
         }
@@ -75,7 +72,11 @@ impl Connection {
 
     /// The socket, for the worker's poll set.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.io.as_ref().expect("io is present between requests").stream.as_fd()
+        self.io
+            .as_ref()
+            .expect("io is present between requests")
+            .stream
+            .as_fd()
     }
 
     /// Whether bytes of an incomplete request head are buffered (the client is mid-request).
@@ -505,7 +506,12 @@ impl Transport for Io {
 
 impl Io {
     /// Sends a file through the body encoder (framings sendfile cannot serve).
-    fn copy_file(&mut self, file: BorrowedFd<'_>, offset: u64, count: Option<u64>) -> io::Result<u64> {
+    fn copy_file(
+        &mut self,
+        file: BorrowedFd<'_>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> io::Result<u64> {
         let mut block = vec![0u8; READ_CHUNK];
         let mut off = offset as i64;
         let mut left = count.unwrap_or(u64::MAX);

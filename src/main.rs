@@ -70,8 +70,7 @@ fn run(config: Config) -> ExitCode {
     if let Err(code) = prepare(&config) {
         return code;
     }
-    let listeners = match listen::bind_all(&config.binds, config.backlog, config.unix_socket_mode)
-    {
+    let listeners = match listen::bind_all(&config.binds, config.backlog, config.unix_socket_mode) {
         Ok(listeners) => listeners,
         Err(err) => {
             tracing::error!("{err}");
