@@ -634,4 +634,40 @@ mod tests {
         );
         assert_eq!(d.remaining_hint(), None);
     }
+
+    #[test]
+    fn mutated_chunked_bodies_never_panic_and_split_consistently() {
+        const SEEDS: [&[u8]; 3] = [
+            b"5\r\nhello\r\n6;a=b\r\n world\r\n0\r\n\r\n",
+            b"A ; x=\"q\"\r\n0123456789\r\n0\r\nT: v\r\n\r\n",
+            b"1\r\n\n\r\n0\r\nA: b\r\nC: d\r\n\r\n",
+        ];
+        const ALPHABET: &[u8] = b"\r\n \t;=\"\\:0fFx-\x00\x0b";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut below = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..800 {
+            let mut wire = SEEDS[below(SEEDS.len())].to_vec();
+            for _ in 0..1 + below(3) {
+                let at = below(wire.len() + 1);
+                let b = ALPHABET[below(ALPHABET.len())];
+                match below(3) {
+                    0 => wire.insert(at, b),
+                    1 if at < wire.len() => wire[at] = b,
+                    _ if at < wire.len() => {
+                        wire.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            wire.extend_from_slice(NEXT);
+            if let Ok((_, rest)) = decode_every_way(BodyFraming::Chunked, &wire, &limits()) {
+                assert!(wire.ends_with(&rest));
+            }
+        }
+    }
 }
