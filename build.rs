@@ -14,7 +14,10 @@ fn main() {
     }
     let executable = config.executable().unwrap_or_default();
     println!("cargo:rustc-env=RSGI_BUILD_PYTHON={executable}");
-    println!("cargo:rustc-env=RSGI_BUILD_PYTHON_VERSION={}", config.version());
+    println!(
+        "cargo:rustc-env=RSGI_BUILD_PYTHON_VERSION={}",
+        config.version()
+    );
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -94,7 +94,11 @@ pub fn run(config: Config, listeners: Vec<Listener>) -> Exit {
         exit: Exit::Stopped,
         pid: getpid(),
     };
-    tracing::info!("Starting rsgi-server {} (pid: {})", env!("CARGO_PKG_VERSION"), arbiter.pid);
+    tracing::info!(
+        "Starting rsgi-server {} (pid: {})",
+        env!("CARGO_PKG_VERSION"),
+        arbiter.pid
+    );
     arbiter.run();
     for listener in &arbiter.listeners {
         listener.remove_socket_file();
@@ -118,7 +122,10 @@ impl Arbiter {
                             self.workers.len()
                         );
                         self.signal_all(Sig::SIGKILL);
-                        self.phase = Phase::Stopping { deadline, killed: true };
+                        self.phase = Phase::Stopping {
+                            deadline,
+                            killed: true,
+                        };
                     }
                 }
             }
@@ -159,14 +166,14 @@ impl Arbiter {
         if self.phase != Phase::Running {
             return;
         }
-        tracing::info!("Shutting down ({})", if graceful { "graceful" } else { "quick" });
-        let grace = if graceful {
-            self.config.graceful_timeout
-        } else {
-            Duration::ZERO
-        };
+        tracing::info!(
+            "Shutting down ({})",
+            if graceful { "graceful" } else { "quick" }
+        );
+        // Quick stop differs in what workers are told (QUIT: drop everything now), not in
+        // how long they get before SIGKILL.
         self.phase = Phase::Stopping {
-            deadline: Instant::now() + grace,
+            deadline: Instant::now() + self.config.graceful_timeout,
             killed: false,
         };
         self.signal_all(if graceful { Sig::SIGTERM } else { Sig::SIGQUIT });
@@ -231,8 +238,11 @@ impl Arbiter {
         }
         let excess = self.workers.len().saturating_sub(self.target as usize);
         // Retire the oldest first: the newest have the freshest state.
-        let mut by_age: Vec<(Instant, Pid)> =
-            self.workers.iter().map(|(pid, w)| (w.started, *pid)).collect();
+        let mut by_age: Vec<(Instant, Pid)> = self
+            .workers
+            .iter()
+            .map(|(pid, w)| (w.started, *pid))
+            .collect();
         by_age.sort();
         for (_, pid) in by_age.into_iter().take(excess) {
             let _ = kill(pid, Sig::SIGTERM);
@@ -275,7 +285,11 @@ fn debug_assert_single_threaded() {
                 .lines()
                 .find_map(|l| l.strip_prefix("Threads:"))
                 .map(str::trim);
-            debug_assert_eq!(threads, Some("1"), "the master must fork from a single thread");
+            debug_assert_eq!(
+                threads,
+                Some("1"),
+                "the master must fork from a single thread"
+            );
         }
     }
 }

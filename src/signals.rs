@@ -86,9 +86,10 @@ impl SignalIntake {
                 .ids
                 .push(signal_hook::flag::register(signal.number(), flag.clone())?);
             let pipe: OwnedFd = write_end.try_clone()?.into();
-            intake
-                .ids
-                .push(signal_hook::low_level::pipe::register(signal.number(), pipe)?);
+            intake.ids.push(signal_hook::low_level::pipe::register(
+                signal.number(),
+                pipe,
+            )?);
             intake.flags.push((signal, flag));
         }
         Ok(intake)
@@ -106,7 +107,10 @@ impl SignalIntake {
         let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
         let mut fds = [PollFd::new(self.wake.as_fd(), PollFlags::POLLIN)];
         // EINTR is expected here: the signal we wait for interrupts poll.
-        let _ = poll(&mut fds, PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX));
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+        );
         self.take()
     }
 

@@ -124,10 +124,21 @@ fn serve(config: &Config, listeners: &[Listener], signals: &SignalIntake, app: &
         let (wake, listener_ready, client_ready) = {
             let mut fds = Vec::with_capacity(1 + listeners.len() + clients.len());
             fds.push(PollFd::new(signals.wake_fd(), PollFlags::POLLIN));
-            fds.extend(listeners.iter().map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN)));
-            fds.extend(clients.iter().map(|c| PollFd::new(c.conn.fd(), PollFlags::POLLIN)));
+            fds.extend(
+                listeners
+                    .iter()
+                    .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN)),
+            );
+            fds.extend(
+                clients
+                    .iter()
+                    .map(|c| PollFd::new(c.conn.fd(), PollFlags::POLLIN)),
+            );
             let millis = wait.as_millis().max(1) as i32;
-            let _ = poll(&mut fds, PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX));
+            let _ = poll(
+                &mut fds,
+                PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+            );
             let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
             let wake = ready(&fds[0]);
             let listener_ready: Vec<bool> = fds[1..=listeners.len()].iter().map(ready).collect();
@@ -140,7 +151,10 @@ fn serve(config: &Config, listeners: &[Listener], signals: &SignalIntake, app: &
             if received.contains(&Signal::Quit) {
                 return;
             }
-            if received.iter().any(|s| matches!(s, Signal::Term | Signal::Int)) {
+            if received
+                .iter()
+                .any(|s| matches!(s, Signal::Term | Signal::Int))
+            {
                 // Graceful: the request in progress (if any) has already finished, since
                 // requests are served synchronously; idle connections are simply closed.
                 return;

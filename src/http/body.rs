@@ -310,3 +310,364 @@ fn check_trailer_line(line: &[u8]) -> Result<(), HttpError> {
         Err(HttpError::Malformed("invalid trailer field"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NEXT: &[u8] = b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+
+    fn limits() -> Limits {
+        Limits {
+            chunk_line: 32,
+            trailer_size: 64,
+            ..Limits::default()
+        }
+    }
+
+    /// Feeds `pieces` like a connection would: append to a buffer, decode until NeedMore,
+    /// drop what was consumed. Returns the body and everything left after Done.
+    fn drive(
+        framing: BodyFraming,
+        pieces: &[&[u8]],
+        l: &Limits,
+    ) -> Result<(Vec<u8>, Vec<u8>), HttpError> {
+        let mut dec = BodyDecoder::new(framing, l);
+        let mut buf = Vec::new();
+        let mut body = Vec::new();
+        let mut fed = 0;
+        loop {
+            let (n, d) = dec.decode(&buf)?;
+            assert!(n <= buf.len());
+            let event = match d {
+                Decoded::Data(x) => {
+                    assert!(!x.is_empty(), "empty Data event");
+                    assert_eq!(
+                        x,
+                        &buf[n - x.len()..n],
+                        "data must be borrowed from the input"
+                    );
+                    body.extend_from_slice(x);
+                    None
+                }
+                Decoded::NeedMore => Some(false),
+                Decoded::Done => Some(true),
+            };
+            buf.drain(..n);
+            match event {
+                None => {}
+                Some(true) => {
+                    assert!(dec.is_done());
+                    for p in &pieces[fed..] {
+                        buf.extend_from_slice(p);
+                    }
+                    return Ok((body, buf));
+                }
+                Some(false) => {
+                    // The decoder never makes the caller hold more than a bounded line.
+                    assert!(
+                        buf.len() <= l.chunk_line.max(l.trailer_size) + 1,
+                        "buffered {}",
+                        buf.len()
+                    );
+                    let Some(p) = pieces.get(fed) else {
+                        // A stall is reported as an error no test expects.
+                        return Err(HttpError::BodyTooLarge);
+                    };
+                    buf.extend_from_slice(p);
+                    fed += 1;
+                }
+            }
+        }
+    }
+
+    /// Decodes `wire` whole, split at every offset, and byte by byte; all must agree.
+    fn decode_every_way(
+        framing: BodyFraming,
+        wire: &[u8],
+        l: &Limits,
+    ) -> Result<(Vec<u8>, Vec<u8>), HttpError> {
+        let whole = drive(framing, &[wire], l);
+        for cut in 0..=wire.len() {
+            let split = drive(framing, &[&wire[..cut], &wire[cut..]], l);
+            assert_eq!(split, whole, "split at {cut} of {wire:?}");
+        }
+        let bytes: Vec<&[u8]> = wire.chunks(1).collect();
+        assert_eq!(drive(framing, &bytes, l), whole, "byte by byte: {wire:?}");
+        whole
+    }
+
+    /// A chunked body followed by the next pipelined request decodes to `expected`.
+    fn chunked_ok(wire: &[u8], expected: &[u8]) {
+        let mut input = wire.to_vec();
+        input.extend_from_slice(NEXT);
+        let (body, rest) = decode_every_way(BodyFraming::Chunked, &input, &limits())
+            .unwrap_or_else(|e| panic!("{wire:?}: {e}"));
+        assert_eq!(body, expected, "{wire:?}");
+        assert_eq!(rest, NEXT, "{wire:?}");
+    }
+
+    fn chunked_err(wire: &[u8]) -> HttpError {
+        chunked_err_with(wire, &limits())
+    }
+
+    fn chunked_err_with(wire: &[u8], l: &Limits) -> HttpError {
+        let mut input = wire.to_vec();
+        input.extend_from_slice(NEXT);
+        match decode_every_way(BodyFraming::Chunked, &input, l) {
+            Err(e) => e,
+            Ok(r) => panic!("{wire:?}: expected an error, got {r:?}"),
+        }
+    }
+
+    #[test]
+    fn content_length() {
+        let mut wire = b"hello world".to_vec();
+        wire.extend_from_slice(NEXT);
+        let (body, rest) = decode_every_way(BodyFraming::Length(11), &wire, &limits()).unwrap();
+        assert_eq!(
+            (body.as_slice(), rest.as_slice()),
+            (&b"hello world"[..], NEXT)
+        );
+        let (body, rest) = decode_every_way(BodyFraming::Empty, NEXT, &limits()).unwrap();
+        assert_eq!((body.as_slice(), rest.as_slice()), (&b""[..], NEXT));
+        let (body, rest) = decode_every_way(BodyFraming::Length(0), NEXT, &limits()).unwrap();
+        assert_eq!((body.as_slice(), rest.as_slice()), (&b""[..], NEXT));
+    }
+
+    #[test]
+    fn length_hints_and_done() {
+        let l = limits();
+        let mut d = BodyDecoder::new(BodyFraming::Length(5), &l);
+        assert_eq!(d.remaining_hint(), Some(5));
+        assert!(!d.is_done());
+        assert_eq!(d.decode(b"").unwrap(), (0, Decoded::NeedMore));
+        assert_eq!(d.decode(b"abc").unwrap(), (3, Decoded::Data(b"abc")));
+        assert_eq!(d.remaining_hint(), Some(2));
+        assert_eq!(d.decode(b"defg").unwrap(), (2, Decoded::Data(b"de")));
+        assert!(d.is_done());
+        assert_eq!(d.decode(b"fg").unwrap(), (0, Decoded::Done));
+        let d = BodyDecoder::new(BodyFraming::Empty, &l);
+        assert!(d.is_done());
+        assert_eq!(d.remaining_hint(), Some(0));
+        let mut d = BodyDecoder::new(BodyFraming::Chunked, &l);
+        assert_eq!(d.remaining_hint(), None);
+        assert_eq!(d.decode(b"0\r\n\r\nrest").unwrap(), (5, Decoded::Done));
+        assert!(d.is_done());
+        assert_eq!(d.decode(b"rest").unwrap(), (0, Decoded::Done));
+    }
+
+    #[test]
+    fn huge_length_does_not_overflow() {
+        let mut d = BodyDecoder::new(BodyFraming::Length(u64::MAX), &limits());
+        assert_eq!(d.decode(b"abc").unwrap(), (3, Decoded::Data(b"abc")));
+        assert_eq!(d.remaining_hint(), Some(u64::MAX - 3));
+    }
+
+    #[test]
+    fn chunked_valid() {
+        chunked_ok(b"0\r\n\r\n", b"");
+        chunked_ok(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", b"hello world");
+        chunked_ok(
+            b"A\r\n0123456789\r\na\r\nabcdefghij\r\n0\r\n\r\n",
+            b"0123456789abcdefghij",
+        );
+        chunked_ok(b"0005\r\nhello\r\n000\r\n\r\n", b"hello");
+        chunked_ok(b"1\r\n\r\r\n1\r\n\n\r\n0\r\n\r\n", b"\r\n");
+        // Extensions: BWS before ';' and around '=', tokens and quoted strings.
+        chunked_ok(b"5;a\r\nhello\r\n0\r\n\r\n", b"hello");
+        chunked_ok(b"5 ;a=b\r\nhello\r\n0;last\r\n\r\n", b"hello");
+        chunked_ok(
+            b"5\t; a = b ;c=\"x y\\\"z\"\r\nhello\r\n0\r\n\r\n",
+            b"hello",
+        );
+        chunked_ok(b"5;a=\"\"\r\nhello\r\n0\r\n\r\n", b"hello");
+        // Trailers are read and dropped.
+        chunked_ok(
+            b"5\r\nhello\r\n0\r\nX-Sum: 1\r\nY:\r\nZ: a b\t\r\n\r\n",
+            b"hello",
+        );
+    }
+
+    #[test]
+    fn chunk_size_syntax() {
+        for wire in [
+            &b"0x1\r\na\r\n0\r\n\r\n"[..],
+            b"-1\r\na\r\n0\r\n\r\n",
+            b"+1\r\na\r\n0\r\n\r\n",
+            b" 1\r\na\r\n0\r\n\r\n",
+            b"\t1\r\na\r\n0\r\n\r\n",
+            b"1 \r\na\r\n0\r\n\r\n",
+            b"\r\na\r\n0\r\n\r\n",
+            b"g\r\na\r\n0\r\n\r\n",
+            b"1\x0b\r\na\r\n0\r\n\r\n",
+            b"1_0\r\na\r\n0\r\n\r\n",
+            b"10000000000000000\r\na\r\n0\r\n\r\n",
+            b"FFFFFFFFFFFFFFFFF\r\na\r\n0\r\n\r\n",
+        ] {
+            assert_eq!(chunked_err(wire).status(), 400, "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn chunk_extension_syntax() {
+        for wire in [
+            &b"1;\r\na\r\n0\r\n\r\n"[..],
+            b"1;=b\r\na\r\n0\r\n\r\n",
+            b"1;a=\r\na\r\n0\r\n\r\n",
+            b"1;a \r\na\r\n0\r\n\r\n",
+            b"1;a=b \r\na\r\n0\r\n\r\n",
+            b"1;a=\"open\r\na\r\n0\r\n\r\n",
+            b"1;a=\"x\"y\r\na\r\n0\r\n\r\n",
+            b"1;a=b=c\r\na\r\n0\r\n\r\n",
+            b"1;a=\x01\r\na\r\n0\r\n\r\n",
+            b"1;a=\"\x01\"\r\na\r\n0\r\n\r\n",
+            b"1;a(b\r\na\r\n0\r\n\r\n",
+            b"1,a\r\na\r\n0\r\n\r\n",
+        ] {
+            assert_eq!(chunked_err(wire).status(), 400, "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn line_endings_in_framing() {
+        for wire in [
+            &b"1\na\r\n0\r\n\r\n"[..],
+            b"1\rxa\r\n0\r\n\r\n",
+            b"1;a\rb\r\na\r\n0\r\n\r\n",
+            b"1\r\na\n0\r\n\r\n",
+            b"1\r\naXX0\r\n\r\n",
+            b"1\r\nab\r\n0\r\n\r\n",
+            b"1\r\na\r0\r\n\r\n",
+            b"0\n\r\n",
+            b"0\r\n\n",
+            b"0\r\n\r\r",
+            b"0\r\nX: y\n\r\n",
+            b"0\r\nX: y\r\n\n",
+            b"0\r\nX: y\rz\r\n\r\n",
+        ] {
+            assert_eq!(chunked_err(wire).status(), 400, "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn trailer_syntax() {
+        for wire in [
+            &b"0\r\n: x\r\n\r\n"[..],
+            b"0\r\n x: y\r\n\r\n",
+            b"0\r\n\tx: y\r\n\r\n",
+            b"0\r\nX : y\r\n\r\n",
+            b"0\r\nX\r\n\r\n",
+            b"0\r\nX: \x00\r\n\r\n",
+            b"0\r\nX: a\x7f\r\n\r\n",
+            b"0\r\nX: a\r\n b\r\n\r\n",
+        ] {
+            assert_eq!(chunked_err(wire).status(), 400, "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn chunk_line_limit() {
+        let l = limits();
+        // Exactly 32 bytes of size line is accepted.
+        let mut wire = b"1;".to_vec();
+        wire.extend(std::iter::repeat_n(b'e', 30));
+        wire.extend_from_slice(b"\r\na\r\n0\r\n\r\n");
+        chunked_ok(&wire, b"a");
+        // One more byte is refused, complete or not.
+        let mut wire = b"1;".to_vec();
+        wire.extend(std::iter::repeat_n(b'e', 31));
+        let complete = [wire.as_slice(), b"\r\na\r\n0\r\n\r\n"].concat();
+        assert_eq!(chunked_err(&complete).status(), 400);
+        let mut dec = BodyDecoder::new(BodyFraming::Chunked, &l);
+        assert_eq!(
+            dec.decode(&wire).map(|_| ()),
+            Err(HttpError::Malformed("chunk size line too long"))
+        );
+        // Leading zeros count too.
+        let zeros = [&[b'0'; 40][..], b"1\r\na\r\n0\r\n\r\n"].concat();
+        assert_eq!(chunked_err(&zeros).status(), 400);
+    }
+
+    #[test]
+    fn trailer_limit() {
+        let l = limits();
+        // 64 bytes of trailer lines (with CRLFs) fit; 65 do not.
+        let line = |n: usize| format!("X: {}\r\n", "v".repeat(n - 5));
+        let fits = format!("0\r\n{}{}\r\n", line(32), line(32));
+        chunked_ok(fits.as_bytes(), b"");
+        let over = format!("0\r\n{}{}\r\n", line(32), line(33));
+        assert_eq!(chunked_err(over.as_bytes()), HttpError::TrailersTooLarge);
+        let many: String = std::iter::repeat_n("A: b\r\n", 20).collect();
+        let over = format!("0\r\n{many}\r\n");
+        assert_eq!(chunked_err(over.as_bytes()), HttpError::TrailersTooLarge);
+        assert_eq!(HttpError::TrailersTooLarge.status(), 431);
+        // An endless trailer line fails without its end.
+        let mut dec = BodyDecoder::new(BodyFraming::Chunked, &l);
+        let endless = format!("0\r\nX: {}", "v".repeat(100));
+        assert_eq!(
+            dec.decode(endless.as_bytes()).map(|_| ()),
+            Err(HttpError::TrailersTooLarge)
+        );
+    }
+
+    #[test]
+    fn partial_framing_is_left_unconsumed() {
+        let mut d = BodyDecoder::new(BodyFraming::Chunked, &limits());
+        assert_eq!(d.decode(b"5\r").unwrap(), (0, Decoded::NeedMore));
+        assert_eq!(d.decode(b"5\r\nhel").unwrap(), (6, Decoded::Data(b"hel")));
+        assert_eq!(d.decode(b"lo\r").unwrap(), (2, Decoded::Data(b"lo")));
+        assert_eq!(d.decode(b"\r").unwrap(), (0, Decoded::NeedMore));
+        assert_eq!(d.decode(b"\r\n0\r\nX: 1").unwrap(), (5, Decoded::NeedMore));
+        assert_eq!(d.decode(b"X: 1\r\n\r").unwrap(), (6, Decoded::NeedMore));
+        assert!(!d.is_done());
+        assert_eq!(d.decode(b"\r\nNEXT").unwrap(), (2, Decoded::Done));
+        assert!(d.is_done());
+    }
+
+    #[test]
+    fn huge_chunk_size_is_fine_if_it_fits() {
+        let mut d = BodyDecoder::new(BodyFraming::Chunked, &limits());
+        assert_eq!(
+            d.decode(b"FFFFFFFFFFFFFFFF\r\nab").unwrap(),
+            (20, Decoded::Data(b"ab"))
+        );
+        assert_eq!(d.remaining_hint(), None);
+    }
+
+    #[test]
+    fn mutated_chunked_bodies_never_panic_and_split_consistently() {
+        const SEEDS: [&[u8]; 3] = [
+            b"5\r\nhello\r\n6;a=b\r\n world\r\n0\r\n\r\n",
+            b"A ; x=\"q\"\r\n0123456789\r\n0\r\nT: v\r\n\r\n",
+            b"1\r\n\n\r\n0\r\nA: b\r\nC: d\r\n\r\n",
+        ];
+        const ALPHABET: &[u8] = b"\r\n \t;=\"\\:0fFx-\x00\x0b";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut below = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..800 {
+            let mut wire = SEEDS[below(SEEDS.len())].to_vec();
+            for _ in 0..1 + below(3) {
+                let at = below(wire.len() + 1);
+                let b = ALPHABET[below(ALPHABET.len())];
+                match below(3) {
+                    0 => wire.insert(at, b),
+                    1 if at < wire.len() => wire[at] = b,
+                    _ if at < wire.len() => {
+                        wire.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            wire.extend_from_slice(NEXT);
+            if let Ok((_, rest)) = decode_every_way(BodyFraming::Chunked, &wire, &limits()) {
+                assert!(wire.ends_with(&rest));
+            }
+        }
+    }
+}

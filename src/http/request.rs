@@ -1013,4 +1013,61 @@ mod tests {
             Ok(None)
         ));
     }
+
+    /// A tiny deterministic PRNG (xorshift64) so the mutation test needs no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn mutated_heads_never_panic_and_split_consistently() {
+        const SEEDS: [&[u8]; 4] = [
+            b"GET /a?b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+            b"POST http://x:1/p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"OPTIONS * HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n",
+            b"\r\nGET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 1\r\n\r\n",
+        ];
+        const ALPHABET: &[u8] = b"\r\n \t:,;/?*#@\x00\x0b\x7f\x85\xa0aZ09-_\"";
+        let limits = small_limits_for_fuzz();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..1500 {
+            let mut input = SEEDS[rng.below(SEEDS.len())].to_vec();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(input.len() + 1);
+                let b = ALPHABET[rng.below(ALPHABET.len())];
+                match rng.below(3) {
+                    0 => input.insert(at, b),
+                    1 if at < input.len() => input[at] = b,
+                    _ if at < input.len() => {
+                        input.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let whole = parse_split(&input, &limits);
+            if let Ok(Some(s)) = whole {
+                assert!(s.consumed <= input.len());
+                assert!(s.path.starts_with(b"/") || s.path == b"*", "{input:?}");
+            }
+        }
+    }
+
+    fn small_limits_for_fuzz() -> Limits {
+        Limits {
+            request_line: 40,
+            header_count: 4,
+            header_field_size: 40,
+            ..Limits::default()
+        }
+    }
 }

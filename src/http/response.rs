@@ -409,3 +409,442 @@ fn put2(dst: &mut [u8], n: u64) {
     dst[0] = b'0' + (n / 10 % 10) as u8;
     dst[1] = b'0' + (n % 10) as u8;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn date() -> HttpDate {
+        HttpDate::new(at(784_111_777))
+    }
+
+    fn head(status: u16, headers: &[(&str, &str)]) -> ResponseHead {
+        ResponseHead {
+            status,
+            reason: reason_phrase(status).to_owned(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn exchange(version: Version) -> Exchange {
+        Exchange {
+            head_request: false,
+            version,
+            keep_alive: true,
+            server_close: false,
+        }
+    }
+
+    fn encoded(h: &ResponseHead, framing: Framing) -> String {
+        let mut out = Vec::new();
+        encode_head(&mut out, h, framing, &date());
+        String::from_utf8(out).unwrap()
+    }
+
+    const DATE: &str = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+    const SERVER_LINE: &str = "Server: rsgi-server\r\n";
+
+    #[test]
+    fn content_length_values() {
+        assert_eq!(parse_content_length("0"), Some(0));
+        assert_eq!(parse_content_length("0012"), Some(12));
+        assert_eq!(parse_content_length("18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "0x1",
+            "1,1",
+            "18446744073709551616",
+            "١",
+        ] {
+            assert_eq!(parse_content_length(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn framing_decision_table() {
+        use ResponseFraming::*;
+        use Version::*;
+        let cl = head(200, &[("Content-Length", "5")]);
+        let plain = head(200, &[]);
+        let bad_cl = head(200, &[("content-length", "five")]);
+        // (version, head request, head, known length) -> body framing
+        let table: [(Version, bool, &ResponseHead, Option<u64>, ResponseFraming); 12] = [
+            (Http11, false, &cl, None, Length(5)),
+            (Http11, false, &cl, Some(9), Length(5)),
+            (Http11, false, &plain, Some(9), Length(9)),
+            (Http11, false, &plain, None, Chunked),
+            (Http11, false, &bad_cl, None, Chunked),
+            (Http10, false, &plain, None, CloseDelimited),
+            (Http10, false, &plain, Some(0), Length(0)),
+            (Http10, false, &cl, None, Length(5)),
+            (Http11, true, &cl, None, NoBody),
+            (Http11, true, &plain, Some(9), NoBody),
+            (Http10, true, &plain, None, NoBody),
+            (
+                Http11,
+                false,
+                &head(200, &[("Content-Length", "5"), ("Content-Length", "6")]),
+                None,
+                Length(5),
+            ),
+        ];
+        for (version, head_request, h, known, expected) in table {
+            let ex = Exchange {
+                head_request,
+                ..exchange(version)
+            };
+            let f = decide(ex, h, known);
+            assert_eq!(
+                f.body, expected,
+                "{version:?} head={head_request} {h:?} {known:?}"
+            );
+            assert_eq!(f.keep_alive, expected != CloseDelimited);
+            assert_eq!(f.version, version);
+        }
+        for status in [100, 101, 199, 204, 304] {
+            let f = decide(
+                exchange(Http11),
+                &head(status, &[("Content-Length", "5")]),
+                Some(3),
+            );
+            assert_eq!(f.body, NoBody, "{status}");
+        }
+        for status in [200, 205, 404, 500] {
+            assert_eq!(
+                decide(exchange(Http11), &head(status, &[]), None).body,
+                Chunked
+            );
+        }
+    }
+
+    #[test]
+    fn keep_alive_decision() {
+        let h = head(200, &[]);
+        let cases = [
+            (true, false, Version::Http11, true),
+            (false, false, Version::Http11, false),
+            (true, true, Version::Http11, false),
+            (true, false, Version::Http10, false), // close-delimited
+        ];
+        for (keep_alive, server_close, version, expected) in cases {
+            let ex = Exchange {
+                keep_alive,
+                server_close,
+                ..exchange(version)
+            };
+            assert_eq!(decide(ex, &h, None).keep_alive, expected);
+        }
+        let ex = exchange(Version::Http10);
+        assert!(decide(ex, &h, Some(3)).keep_alive);
+    }
+
+    #[test]
+    fn encode_known_length() {
+        let h = head(200, &[("Content-Type", "text/plain")]);
+        let f = decide(exchange(Version::Http11), &h, Some(11));
+        assert_eq!(
+            encoded(&h, f),
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n{DATE}{SERVER_LINE}\r\n"
+            )
+        );
+    }
+
+    #[test]
+    fn encode_app_length_kept_in_place() {
+        let h = head(200, &[("content-length", "5"), ("X", "y")]);
+        let f = decide(exchange(Version::Http11), &h, Some(99));
+        assert_eq!(
+            encoded(&h, f),
+            format!("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nX: y\r\n{DATE}{SERVER_LINE}\r\n")
+        );
+        // A second, conflicting or invalid Content-Length never reaches the wire.
+        let h = head(
+            200,
+            &[
+                ("Content-Length", "5"),
+                ("Content-Length", "6"),
+                ("Content-Length", "5"),
+            ],
+        );
+        let f = decide(exchange(Version::Http11), &h, None);
+        assert_eq!(encoded(&h, f).matches("Content-Length").count(), 1);
+        let h = head(200, &[("Content-Length", "x")]);
+        let f = decide(exchange(Version::Http11), &h, None);
+        assert_eq!(
+            encoded(&h, f),
+            format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n{DATE}{SERVER_LINE}\r\n")
+        );
+    }
+
+    #[test]
+    fn encode_chunked_and_close() {
+        let h = head(200, &[]);
+        let f = decide(exchange(Version::Http11), &h, None);
+        assert_eq!(
+            encoded(&h, f),
+            format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n{DATE}{SERVER_LINE}\r\n")
+        );
+        let ex = Exchange {
+            server_close: true,
+            ..exchange(Version::Http11)
+        };
+        let f = decide(ex, &h, None);
+        assert_eq!(
+            encoded(&h, f),
+            format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n{DATE}{SERVER_LINE}\r\n"
+            )
+        );
+        let f = decide(exchange(Version::Http10), &h, None);
+        assert_eq!(
+            encoded(&h, f),
+            format!("HTTP/1.1 200 OK\r\nConnection: close\r\n{DATE}{SERVER_LINE}\r\n")
+        );
+    }
+
+    #[test]
+    fn encode_http10_keep_alive() {
+        let h = head(200, &[]);
+        let f = decide(exchange(Version::Http10), &h, Some(2));
+        assert_eq!(
+            encoded(&h, f),
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n{DATE}{SERVER_LINE}\r\n"
+            )
+        );
+    }
+
+    #[test]
+    fn encode_no_body_statuses() {
+        for status in [204, 101] {
+            let h = head(status, &[("Content-Length", "5")]);
+            let f = decide(exchange(Version::Http11), &h, Some(5));
+            let reason = reason_phrase(status);
+            assert_eq!(
+                encoded(&h, f),
+                format!("HTTP/1.1 {status} {reason}\r\n{DATE}{SERVER_LINE}\r\n")
+            );
+        }
+        // 304 and HEAD may describe the representation's length.
+        let h = head(304, &[("Content-Length", "5")]);
+        let f = decide(exchange(Version::Http11), &h, None);
+        assert_eq!(
+            encoded(&h, f),
+            format!("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n{DATE}{SERVER_LINE}\r\n")
+        );
+        let h = head(200, &[("Content-Length", "5")]);
+        let ex = Exchange {
+            head_request: true,
+            ..exchange(Version::Http11)
+        };
+        let f = decide(ex, &h, Some(5));
+        assert_eq!(
+            encoded(&h, f),
+            format!("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n{DATE}{SERVER_LINE}\r\n")
+        );
+        let h = head(200, &[]);
+        let f = decide(ex, &h, Some(5));
+        assert_eq!(
+            encoded(&h, f),
+            format!("HTTP/1.1 200 OK\r\n{DATE}{SERVER_LINE}\r\n")
+        );
+    }
+
+    #[test]
+    fn encode_respects_app_date_and_server() {
+        let h = ResponseHead {
+            status: 404,
+            reason: "Nope".to_owned(),
+            headers: vec![
+                ("server".to_owned(), "mine".to_owned()),
+                ("DATE".to_owned(), "then".to_owned()),
+            ],
+        };
+        let f = decide(exchange(Version::Http11), &h, Some(0));
+        assert_eq!(
+            encoded(&h, f),
+            "HTTP/1.1 404 Nope\r\nserver: mine\r\nDATE: then\r\nContent-Length: 0\r\n\r\n"
+        );
+        let h = ResponseHead {
+            status: 599,
+            reason: String::new(),
+            headers: vec![],
+        };
+        let f = decide(exchange(Version::Http11), &h, Some(0));
+        assert!(encoded(&h, f).starts_with("HTTP/1.1 599 \r\n"));
+    }
+
+    #[test]
+    fn body_encoder_length() {
+        let mut e = BodyEncoder::new(ResponseFraming::Length(5));
+        let mut prefix = Vec::new();
+        assert_eq!(e.remaining(), Some(5));
+        let f = e.encode(b"abc", &mut prefix);
+        assert_eq!(
+            (f.data, f.suffix, f.overflow),
+            (&b"abc"[..], &b""[..], false)
+        );
+        assert!(!e.finish(&mut Vec::new()), "short body");
+        let f = e.encode(b"defg", &mut prefix);
+        assert_eq!((f.data, f.overflow), (&b"de"[..], true));
+        let f = e.encode(b"h", &mut prefix);
+        assert_eq!((f.data, f.overflow), (&b""[..], true));
+        let f = e.encode(b"", &mut prefix);
+        assert_eq!((f.data, f.overflow), (&b""[..], false));
+        assert!(prefix.is_empty());
+        let mut out = Vec::new();
+        assert!(e.finish(&mut out));
+        assert!(out.is_empty());
+        // sendfile accounting
+        let mut e = BodyEncoder::new(ResponseFraming::Length(10));
+        e.advance(4);
+        assert_eq!(e.remaining(), Some(6));
+        e.advance(100);
+        assert_eq!(e.remaining(), Some(0));
+        assert!(e.finish(&mut out));
+    }
+
+    #[test]
+    fn body_encoder_chunked() {
+        let mut e = BodyEncoder::new(ResponseFraming::Chunked);
+        let mut prefix = Vec::new();
+        assert_eq!(e.remaining(), None);
+        let f = e.encode(b"", &mut prefix);
+        assert_eq!(
+            f,
+            Framed {
+                data: b"",
+                suffix: b"",
+                overflow: false
+            }
+        );
+        assert!(prefix.is_empty());
+        let data = [b'x'; 300];
+        let f = e.encode(&data, &mut prefix);
+        assert_eq!(prefix, b"12c\r\n");
+        assert_eq!(
+            (f.data.len(), f.suffix, f.overflow),
+            (300, &b"\r\n"[..], false)
+        );
+        let mut out = Vec::new();
+        assert!(e.finish(&mut out));
+        assert_eq!(out, b"0\r\n\r\n");
+        // The terminator is written once.
+        assert!(e.finish(&mut out));
+        assert_eq!(out, b"0\r\n\r\n");
+    }
+
+    #[test]
+    fn body_encoder_nobody_and_close_delimited() {
+        let mut prefix = Vec::new();
+        let mut e = BodyEncoder::new(ResponseFraming::NoBody);
+        let f = e.encode(b"dropped", &mut prefix);
+        assert_eq!((f.data, f.overflow), (&b""[..], false));
+        assert!(e.finish(&mut prefix));
+        let mut e = BodyEncoder::new(ResponseFraming::CloseDelimited);
+        let f = e.encode(b"all of it", &mut prefix);
+        assert_eq!((f.data, f.suffix), (&b"all of it"[..], &b""[..]));
+        assert!(e.finish(&mut prefix));
+        assert!(prefix.is_empty());
+        assert_eq!(e.remaining(), None);
+    }
+
+    #[test]
+    fn error_responses() {
+        let r = error_response(400, true, false, &date());
+        assert_eq!(
+            String::from_utf8(r).unwrap(),
+            format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 16\r\n{DATE}{SERVER_LINE}Connection: close\r\n\r\n400 Bad Request\n"
+            )
+        );
+        let r = String::from_utf8(error_response(503, false, true, &date())).unwrap();
+        assert!(r.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        assert!(r.contains("Content-Length: 24\r\n"));
+        assert!(!r.contains("Connection"));
+        assert!(r.ends_with("\r\n\r\n"));
+        let r = String::from_utf8(error_response(599, true, false, &date())).unwrap();
+        assert!(r.starts_with("HTTP/1.1 599 \r\n"));
+        assert!(r.contains("Content-Length: 4\r\n") && r.ends_with("\r\n\r\n599\n"));
+    }
+
+    #[test]
+    fn http_date_known_values() {
+        for (secs, text) in [
+            (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (784_111_777, "Sun, 06 Nov 1994 08:49:37 GMT"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"),
+            (951_868_799, "Tue, 29 Feb 2000 23:59:59 GMT"),
+            (1_234_567_890, "Fri, 13 Feb 2009 23:31:30 GMT"),
+            (1_709_251_199, "Thu, 29 Feb 2024 23:59:59 GMT"),
+            (4_102_444_800, "Fri, 01 Jan 2100 00:00:00 GMT"),
+            (253_402_300_799, "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ] {
+            assert_eq!(
+                HttpDate::new(at(secs)).as_bytes(),
+                text.as_bytes(),
+                "{secs}"
+            );
+        }
+        // Out of range instants clamp instead of overflowing the format.
+        assert_eq!(
+            HttpDate::new(UNIX_EPOCH - Duration::from_secs(5)).as_bytes(),
+            b"Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert_eq!(
+            HttpDate::new(at(u64::MAX / 2)).as_bytes(),
+            b"Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+    }
+
+    #[test]
+    fn civil_from_days_walks_the_calendar() {
+        // Day by day over 800 years: each date is the successor of the previous one.
+        let leap = |y: u64| y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let mut prev = civil_from_days(0);
+        assert_eq!(prev, (1970, 1, 1));
+        for days in 1..(800 * 366) {
+            let (y, m, d) = civil_from_days(days);
+            let (py, pm, pd) = prev;
+            let month_len = match pm {
+                2 if leap(py) => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            let expected = if pd < month_len {
+                (py, pm, pd + 1)
+            } else if pm < 12 {
+                (py, pm + 1, 1)
+            } else {
+                (py + 1, 1, 1)
+            };
+            assert_eq!((y, m, d), expected, "day {days}");
+            prev = (y, m, d);
+        }
+    }
+
+    #[test]
+    fn http_date_refresh() {
+        let mut d = HttpDate::new(at(784_111_777));
+        d.refresh(at(784_111_777) + Duration::from_millis(999));
+        assert_eq!(d.as_bytes(), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        d.refresh(at(784_111_778));
+        assert_eq!(d.as_bytes(), b"Sun, 06 Nov 1994 08:49:38 GMT");
+        d.refresh(at(784_111_000));
+        assert_eq!(d.as_bytes(), b"Sun, 06 Nov 1994 08:49:38 GMT");
+    }
+}

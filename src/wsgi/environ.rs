@@ -114,7 +114,11 @@ pub(crate) fn build<'py>(
             // RFC 9110 §5.3: repeated fields combine into one comma-separated list; cookies
             // use "; " (RFC 6265 §5.4).
             Some(previous) => {
-                let sep = if key.to_str()? == "HTTP_COOKIE" { "; " } else { ", " };
+                let sep = if key.to_str()? == "HTTP_COOKIE" {
+                    "; "
+                } else {
+                    ", "
+                };
                 let joined = format!("{}{sep}{}", previous.str()?, value.to_str()?);
                 env.set_item(key, joined)?;
             }
@@ -146,13 +150,19 @@ pub(crate) fn build<'py>(
         intern!(py, "wsgi.url_scheme"),
         PyString::intern(py, conn.url_scheme),
     )?;
-    env.set_item(intern!(py, "wsgi.input"), Py::new(py, Input::new(link.clone()))?)?;
+    env.set_item(
+        intern!(py, "wsgi.input"),
+        Py::new(py, Input::new(link.clone()))?,
+    )?;
     env.set_item(intern!(py, "wsgi.input_terminated"), true)?;
     env.set_item(intern!(py, "wsgi.errors"), shared.errors.bind(py))?;
     env.set_item(intern!(py, "wsgi.multithread"), shared.multithread)?;
     env.set_item(intern!(py, "wsgi.multiprocess"), shared.multiprocess)?;
     env.set_item(intern!(py, "wsgi.run_once"), false)?;
-    env.set_item(intern!(py, "wsgi.file_wrapper"), shared.file_wrapper.bind(py))?;
+    env.set_item(
+        intern!(py, "wsgi.file_wrapper"),
+        shared.file_wrapper.bind(py),
+    )?;
     Ok(env)
 }
 
@@ -183,7 +193,9 @@ pub(crate) fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString>
         Bound::from_owned_ptr_or_err(py, ptr)
     };
     match decoded {
-        Ok(s) => s.cast_into::<PyString>().unwrap_or_else(|_| PyString::new(py, "")),
+        Ok(s) => s
+            .cast_into::<PyString>()
+            .unwrap_or_else(|_| PyString::new(py, "")),
         Err(_) => PyString::new(py, ""),
     }
 }
@@ -266,9 +278,18 @@ mod tests {
 
     #[test]
     fn host_splitting() {
-        assert_eq!(split_host(b"example.com:8080"), Some((&b"example.com"[..], Some(&b"8080"[..]))));
-        assert_eq!(split_host(b"example.com"), Some((&b"example.com"[..], None)));
-        assert_eq!(split_host(b"[::1]:80"), Some((&b"[::1]"[..], Some(&b"80"[..]))));
+        assert_eq!(
+            split_host(b"example.com:8080"),
+            Some((&b"example.com"[..], Some(&b"8080"[..])))
+        );
+        assert_eq!(
+            split_host(b"example.com"),
+            Some((&b"example.com"[..], None))
+        );
+        assert_eq!(
+            split_host(b"[::1]:80"),
+            Some((&b"[::1]"[..], Some(&b"80"[..])))
+        );
         assert_eq!(split_host(b"[::1]"), Some((&b"[::1]"[..], None)));
         assert_eq!(split_host(b""), None);
     }

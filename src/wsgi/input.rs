@@ -59,7 +59,9 @@ impl Input {
             }
             Err(err) => {
                 self.buf.truncate(start);
-                Err(PyOSError::new_err(format!("error reading request body: {err}")))
+                Err(PyOSError::new_err(format!(
+                    "error reading request body: {err}"
+                )))
             }
         }
     }

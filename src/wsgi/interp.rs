@@ -36,8 +36,13 @@ pub fn runtime_version() -> String {
 /// extensions and `lib/pythonX.Y/site-packages` are version-specific).
 pub fn check_virtualenv(dir: &Path) -> Result<PathBuf, String> {
     let cfg = dir.join("pyvenv.cfg");
-    let text = fs::read_to_string(&cfg)
-        .map_err(|e| format!("{} is not a virtualenv ({}: {e})", dir.display(), cfg.display()))?;
+    let text = fs::read_to_string(&cfg).map_err(|e| {
+        format!(
+            "{} is not a virtualenv ({}: {e})",
+            dir.display(),
+            cfg.display()
+        )
+    })?;
     let python = dir.join("bin").join("python");
     if !python.exists() {
         return Err(format!("{} has no bin/python", dir.display()));
@@ -102,7 +107,9 @@ pub fn initialize(virtualenv: Option<&Path>, argv: &[String]) -> Result<(), Stri
             let msg = if status.err_msg.is_null() {
                 "unknown error".to_owned()
             } else {
-                CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+                CStr::from_ptr(status.err_msg)
+                    .to_string_lossy()
+                    .into_owned()
             };
             return Err(format!("cannot initialise Python: {msg}"));
         }

@@ -43,8 +43,12 @@ pub trait Transport: Any + Send {
     fn send_body(&mut self, data: &[u8]) -> io::Result<()>;
     /// Sends up to `count` bytes of `file` from `offset` with sendfile(2), or to the end of
     /// the file when `count` is `None`. Returns the bytes sent.
-    fn send_file(&mut self, file: BorrowedFd<'_>, offset: u64, count: Option<u64>)
-    -> io::Result<u64>;
+    fn send_file(
+        &mut self,
+        file: BorrowedFd<'_>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> io::Result<u64>;
     /// Ends the response (chunked terminator, flush).
     fn finish(&mut self) -> io::Result<()>;
 }
@@ -210,11 +214,9 @@ impl App {
             Err(err) => return log_app_error(py, "iterating the response", &err, false),
         };
         for item in iter {
-            let sent = match item.and_then(|item| {
-                responder
-                    .borrow_mut(py)
-                    .send_chunk(py, &item, known_length)
-            }) {
+            let sent = match item
+                .and_then(|item| responder.borrow_mut(py).send_chunk(py, &item, known_length))
+            {
                 Ok(sent) => sent,
                 Err(err) => {
                     let sent = responder.borrow(py).head_sent();

@@ -138,7 +138,9 @@ impl Responder {
         let bytes = item.cast::<PyBytes>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "response body items must be bytes, not {}",
-                item.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())
+                item.get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string())
             ))
         })?;
         let data = bytes.as_bytes();
@@ -278,7 +280,9 @@ fn parse_status(status: &str) -> Option<(u16, &str)> {
         "" => "",
         rest => rest.strip_prefix(' ')?,
     };
-    let clean = reason.chars().all(|c| c == '\t' || (c >= ' ' && c != '\x7f'));
+    let clean = reason
+        .chars()
+        .all(|c| c == '\t' || (c >= ' ' && c != '\x7f'));
     (code >= 100 && clean && reason.chars().all(|c| (c as u32) < 256)).then_some((code, reason))
 }
 
@@ -324,8 +328,20 @@ mod tests {
         assert_eq!(parse_status("200 OK"), Some((200, "OK")));
         assert_eq!(parse_status("404 Not Found"), Some((404, "Not Found")));
         assert_eq!(parse_status("204"), Some((204, "")));
-        assert_eq!(parse_status("999 Custom reason"), Some((999, "Custom reason")));
-        for bad in ["", "20", "2000 OK", "200OK", "099 Low", "abc OK", "200 O\r\nX: y", "200 \0"] {
+        assert_eq!(
+            parse_status("999 Custom reason"),
+            Some((999, "Custom reason"))
+        );
+        for bad in [
+            "",
+            "20",
+            "2000 OK",
+            "200OK",
+            "099 Low",
+            "abc OK",
+            "200 O\r\nX: y",
+            "200 \0",
+        ] {
             assert_eq!(parse_status(bad), None, "{bad:?}");
         }
     }
