@@ -421,3 +421,60 @@ fn log_level_debug_is_accepted() {
     let server = server("hello").args(["--log-level", "debug"]).start();
     assert_eq!(server.get("/").status(), 200);
 }
+
+#[test]
+fn every_option_is_accepted_as_a_config_file_key() {
+    // TOML keys are the option names in snake_case.
+    let dir = TempDir::new();
+    let venv = dir.join("venv");
+    let out = std::process::Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let file = dir.write(
+        "all.toml",
+        format!(
+            r#"workers = 2
+bind = ["127.0.0.1:0", "unix:{sock}"]
+chdir = "{pyapps}"
+pythonpath = ["{tmp}"]
+env = ["A=1", "B=2"]
+root_path = "/root"
+timeout = 30
+graceful_timeout = 5
+keep_alive = 3
+backlog = 64
+virtualenv = "{venv}"
+unix_socket_mode = "660"
+log_level = "warning"
+"#,
+            sock = dir.join("all.sock").display(),
+            pyapps = pyapps().display(),
+            tmp = dir.path().display(),
+            venv = venv.display(),
+        ),
+    );
+    let cfg = print_config(bare().arg("-c").arg(&file).arg("hello"));
+    assert_eq!(cfg["workers"].as_integer(), Some(2), "{cfg:?}");
+    assert_eq!(cfg["root_path"].as_str(), Some("/root"), "{cfg:?}");
+    assert_eq!(cfg["backlog"].as_integer(), Some(64), "{cfg:?}");
+    assert_eq!(cfg["log_level"].as_str(), Some("warning"), "{cfg:?}");
+    let run = bare()
+        .arg("-c")
+        .arg(&file)
+        .args(["--check-config", "hello"])
+        .run();
+    assert_eq!(run.code(), Some(0), "{run:?}");
+}
+
+#[test]
+fn rsgi_bind_environment_variable_is_honoured() {
+    let server = server("hello")
+        .no_default_bind()
+        .env("RSGI_BIND", "127.0.0.1:0")
+        .expect_listeners(1)
+        .start();
+    assert_eq!(server.get("/").text(), "Hello, World!\n");
+}

@@ -385,3 +385,70 @@ fn too_large_header_field_is_431() {
     );
     refused(req.as_bytes(), 431);
 }
+
+#[test]
+fn whitespace_between_header_name_and_colon_is_400() {
+    // RFC 9112 §5.1: "A server MUST reject ... with a response status code of 400".
+    refused(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\nabcde",
+        400,
+    );
+}
+
+#[test]
+fn chunk_size_overflow_is_400() {
+    refused(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nabc\r\n0\r\n\r\n",
+        400,
+    );
+}
+
+#[test]
+fn chunk_data_not_followed_by_crlf_is_400() {
+    refused(
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n",
+        400,
+    );
+}
+
+#[test]
+fn obs_fold_is_rejected_or_unfolded() {
+    // RFC 9112 §5.2: a server MUST either reject obs-fold with 400 or replace each
+    // obs-fold with SP; never treat the continuation line as its own field.
+    let server = server("environ").start();
+    let mut c = server.conn();
+    let _ = c.try_send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Folded: one\r\n two\r\n\r\n");
+    let resp = c.read_response();
+    match resp.status() {
+        400 => {}
+        200 => {
+            let env = resp.environ();
+            let v = env.str("HTTP_X_FOLDED");
+            assert!(v == "one two" || v == "one  two", "{v:?}");
+        }
+        s => panic!("unexpected status {s}"),
+    }
+}
+
+#[test]
+fn client_disconnect_mid_upload_does_not_kill_the_worker() {
+    let mut server = server("upload").start();
+    let worker = server.worker_pid();
+    let mut c = server.conn();
+    // 10 of the 1000 announced bytes, then the client goes away.
+    c.send(b"POST /?mode=summary HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789");
+    drop(c);
+    let resp = server.post("/?mode=read", b"still here");
+    assert_eq!(resp.text(), "still here");
+    assert_eq!(server.ready_pids(), vec![worker]);
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed_after_keep_alive_seconds() {
+    let server = server("hello").args(["--keep-alive", "1"]).start();
+    let mut c = server.conn();
+    assert_eq!(c.roundtrip(&get_req("/")).status(), 200);
+    // Nothing more is sent: the server must close the idle connection itself (the read
+    // only returns because of that; the safety deadline is 60 s).
+    c.expect_closed();
+}

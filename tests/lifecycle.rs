@@ -179,3 +179,23 @@ fn master_exit_takes_workers_along_even_on_sigkill() {
         assert!(!Server::is_alive(pid), "worker {pid} survived its master");
     }
 }
+
+#[test]
+fn sigterm_during_a_large_streamed_response_lets_it_complete() {
+    let mut server = server("stream").start();
+    let mut c = server.conn();
+    // 64 MiB: far more than the socket buffers hold, so the response is still being
+    // written when the signal arrives (we have not read past the head yet).
+    c.send(&get_req("/?chunks=4096&size=16384"));
+    let head = c.read_head().unwrap();
+    assert_eq!(head.status, 200);
+    server.signal(Signal::SIGTERM);
+    server.wait_for_line("Shutting down");
+    let info = c.read_body(&Framing::Chunked, &mut |_| {}).unwrap();
+    assert!(
+        info.complete,
+        "the in-flight response was cut by the shutdown"
+    );
+    assert_eq!(info.length, 4096 * 16384);
+    assert_eq!(server.wait_exit().code(), Some(0));
+}

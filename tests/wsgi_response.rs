@@ -59,6 +59,18 @@ fn crlf_in_status_is_a_500() {
 }
 
 #[test]
+fn non_latin1_header_value_is_a_500() {
+    // PEP 3333: header values must be latin-1 encodable native strings.
+    rejected_header("/non-latin1");
+}
+
+#[test]
+fn str_body_chunk_is_a_500() {
+    // PEP 3333: the iterable yields bytestrings; a str is an app error.
+    rejected_header("/str-body");
+}
+
+#[test]
 fn hop_by_hop_headers_from_the_app_are_a_500() {
     // PEP 3333: "applications must not generate hop-by-hop headers".
     let server = server("cases.headers").start();

@@ -2,7 +2,9 @@
 
 The path picks the header: ``/crlf-value``, ``/lf-value``, ``/cr-name``, ``/nul-value``,
 ``/colon-name``, ``/hop/<Header-Name>`` (a hop-by-hop header), and ``/ok`` for a control.
-``/status-crlf`` puts a CR/LF in the status line.
+``/status-crlf`` puts a CR/LF in the status line; ``/non-latin1`` sends a header value
+that is not latin-1 encodable and ``/str-body`` returns a str instead of bytes (both
+forbidden by PEP 3333).
 """
 
 
@@ -22,6 +24,11 @@ def application(environ, start_response):
         headers.append(("X-Bad: Name", "v"))
     elif path == "/status-crlf":
         status = "200 OK\r\nX-Injected: 1"
+    elif path == "/non-latin1":
+        headers.append(("X-Euro", "\u20ac"))
+    elif path == "/str-body":
+        start_response(status, headers)
+        return ["a str, not bytes\n"]
     elif path.startswith("/hop/"):
         headers.append((path[len("/hop/"):], "hop-value"))
     elif path != "/ok":
