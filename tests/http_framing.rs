@@ -262,6 +262,14 @@ fn refused(raw: &[u8], status: u16) {
         resp.head.raw
     );
     assert_eq!(resp.head.version, "HTTP/1.1");
+    // Even error responses carry the server's Date and Server headers.
+    assert_eq!(
+        resp.header("server"),
+        Some("rsgi-server"),
+        "{}",
+        resp.head.raw
+    );
+    assert!(resp.header("date").is_some(), "{}", resp.head.raw);
     assert!(
         !resp.body.is_empty() && resp.body.len() < 1024,
         "want a short body, got {} bytes",

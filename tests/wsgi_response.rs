@@ -335,6 +335,55 @@ fn huge_generator_is_streamed_in_flat_memory() {
     );
 }
 
+/// The first chunk must reach the client while the app is still blocked on a gate that
+/// only the client opens; a buffering server would deadlock here (and fail at the safety
+/// deadline).
+fn first_chunk_arrives_before_the_app_finishes(route: &str) {
+    let dir = TempDir::new();
+    let gate = dir.join("gate");
+    let server = server("cases.responses").start();
+    let mut c = server.conn();
+    c.send(&get_req(&format!(
+        "{route}?until={}",
+        qs_escape(gate.to_str().unwrap())
+    )));
+    let head = c.read_head().unwrap();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("transfer-encoding"), Some("chunked"));
+    // Read raw bytes until the whole first chunk ("6\r\nfirst\n\r\n") is in.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&seen).ends_with("first\n\r\n") {
+        let n = c.read_some(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "connection closed early: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(!String::from_utf8_lossy(&seen).contains("second"));
+    std::fs::write(&gate, b"").unwrap();
+    let mut rest = Vec::new();
+    let info = c
+        .read_body(&Framing::Chunked, &mut |b| rest.extend_from_slice(b))
+        .unwrap();
+    assert!(info.complete);
+    assert_eq!(String::from_utf8_lossy(&rest), "second\n");
+}
+
+#[test]
+fn each_chunk_is_sent_as_soon_as_it_is_produced() {
+    first_chunk_arrives_before_the_app_finishes("/gated");
+}
+
+#[test]
+fn write_callable_sends_before_returning() {
+    // PEP 3333: write() must not return until its data has been sent (or buffered for
+    // transmission) — at least it may not wait for the rest of the app.
+    first_chunk_arrives_before_the_app_finishes("/gated-write");
+}
+
 #[test]
 fn declared_length_stream_is_sent_with_that_length() {
     let server = server("stream").start();
@@ -385,7 +434,7 @@ fn close_is_called_when_the_client_disconnects() {
     let mut seen = 0u64;
     let mut buf = [0u8; 65536];
     while seen < 1 << 20 {
-        seen += std::io::Read::read(c.stream(), &mut buf).unwrap() as u64;
+        seen += c.read_some(&mut buf).unwrap() as u64;
     }
     drop(c);
     // The endless generator can only stop because the server noticed the disconnect.

@@ -14,10 +14,15 @@
 * ``/closing``: a three-chunk iterable whose ``close()`` prints ``closed <id>``.
 * ``/endless``: an endless generator of 64 KiB chunks; its ``finally`` prints
   ``closed <id>`` when the server closes it (e.g. after the client went away).
+* ``/gated?until=<path>``: yields ``first`` and then waits for the file to exist before
+  yielding ``second``; ``/gated-write`` does the same through ``write()``. A client can
+  only see ``first`` before it creates the file if the server sends chunks as produced.
 * ``/errors``: writes to ``wsgi.errors`` with write(), writelines() and flush().
 """
 
 import io
+import os
+import time
 from urllib.parse import parse_qs
 
 
@@ -78,6 +83,15 @@ def application(environ, start_response):
     if path == "/endless":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return _endless(environ)
+    if path in ("/gated", "/gated-write"):
+        gate = parse_qs(environ.get("QUERY_STRING", ""))["until"][0]
+        if path == "/gated-write":
+            write = start_response("200 OK", text)
+            write(b"first\n")
+            _wait_for(gate)
+            return [b"second\n"]
+        start_response("200 OK", text)
+        return _gated(gate)
     if path == "/errors":
         errors = environ["wsgi.errors"]
         errors.write("errors-write-probe\n")
@@ -98,3 +112,14 @@ def _endless(environ):
     finally:
         errors.write(f"closed {ident}\n")
         errors.flush()
+
+
+def _wait_for(path):
+    while not os.path.exists(path):
+        time.sleep(0.01)
+
+
+def _gated(gate):
+    yield b"first\n"
+    _wait_for(gate)
+    yield b"second\n"

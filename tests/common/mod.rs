@@ -938,6 +938,11 @@ impl Conn {
         }
     }
 
+    /// Reads whatever bytes are available (through the buffer; 0 at EOF).
+    pub fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(buf)
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream().write_all(bytes).expect("send request");
     }
