@@ -9,12 +9,15 @@
 
 fn main() {
     let config = pyo3_build_config::get();
-    if let Some(lib_dir) = &config.lib_dir {
+    if let Some(lib_dir) = config.lib_dir() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     }
-    let executable = config.executable.clone().unwrap_or_default();
+    let executable = config.executable().unwrap_or_default();
     println!("cargo:rustc-env=RSGI_BUILD_PYTHON={executable}");
-    println!("cargo:rustc-env=RSGI_BUILD_PYTHON_VERSION={}", config.version);
+    println!(
+        "cargo:rustc-env=RSGI_BUILD_PYTHON_VERSION={}",
+        config.version()
+    );
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -1,14 +1,23 @@
 //! Listening sockets: bound by the master before any fork, inherited by every worker.
 //!
-//! Knows addresses, socket options and accept(2); not signals, workers or HTTP.
+//! Knows addresses, socket options and accept(2); not signals, workers or HTTP. Sockets are
+//! made with nix (not std's `bind`) so every option is set before bind(2)/listen(2) and
+//! every descriptor is close-on-exec and non-blocking from its first moment.
 
 use crate::config::BindAddr;
+use nix::sys::socket::{
+    self, AddressFamily, Backlog, SockFlag, SockType, SockaddrLike, SockaddrStorage, UnixAddr,
+    sockopt,
+};
 use std::fmt;
+use std::fs;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A bound, listening socket (non-blocking, close-on-exec).
 #[derive(Debug)]
@@ -21,6 +30,9 @@ pub enum Listener {
         listener: UnixListener,
         /// Its path, removed by the master on exit when we created it.
         path: Option<PathBuf>,
+        /// (device, inode) of the socket file when we created it: the file is only removed
+        /// while the path still names it, never a successor's socket or a user's file.
+        file_id: Option<(u64, u64)>,
     },
 }
 
@@ -59,36 +71,272 @@ impl fmt::Display for BindError {
 
 impl std::error::Error for BindError {}
 
-/// Binds every address in order; on the first failure nothing stays bound.
+/// Binds every address in order; on the first failure nothing stays bound (and socket
+/// files already created are removed).
+///
+/// `backlog` is clamped to what listen(2) accepts (the kernel caps it further at
+/// `net.core.somaxconn`); `unix_mode` is applied to Unix socket files we create.
 pub fn bind_all(
     binds: &[BindAddr],
     backlog: i32,
     unix_mode: Option<u32>,
 ) -> Result<Vec<Listener>, BindError> {
-    let _ = (binds, backlog, unix_mode);
-    todo!()
+    let backlog =
+        Backlog::new(backlog.clamp(1, i32::from(Backlog::MAXCONN))).unwrap_or(Backlog::MAXCONN);
+    let mut bound: Vec<Listener> = Vec::with_capacity(binds.len());
+    for (i, addr) in binds.iter().enumerate() {
+        let result = match addr {
+            BindAddr::Tcp { host, port } => bind_tcp(host, *port, backlog),
+            BindAddr::Unix(path) => bind_unix(path, backlog, unix_mode),
+            // Two owners of one descriptor would close it twice; refuse the repeat.
+            BindAddr::Fd(_) if binds[..i].contains(addr) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the same descriptor is listed twice",
+            )),
+            BindAddr::Fd(fd) => adopt_fd(*fd),
+        };
+        match result {
+            Ok(listener) => bound.push(listener),
+            Err(source) => {
+                for listener in &bound {
+                    listener.remove_socket_file();
+                }
+                return Err(BindError {
+                    addr: addr.to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(bound)
+}
+
+/// A new stream socket that is close-on-exec and non-blocking from the start, so no fork
+/// or exec can leak it half-configured.
+fn new_socket(family: AddressFamily) -> io::Result<OwnedFd> {
+    Ok(socket::socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?)
+}
+
+/// Binds a TCP address: the first address the host resolves to.
+fn bind_tcp(host: &str, port: u16, backlog: Backlog) -> io::Result<Listener> {
+    let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::NotFound, "the host resolves to no address")
+    })?;
+    let fd = new_socket(if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    })?;
+    // Lets a restarted server bind while old connections linger in TIME_WAIT.
+    socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    if addr.is_ipv6() {
+        // "[::]:80" means IPv6 only; IPv4 is bound explicitly, never as a side effect
+        // that would collide with a separate "0.0.0.0:80".
+        socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+    }
+    socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    socket::listen(&fd, backlog)?;
+    Ok(Listener::Tcp(TcpListener::from(fd)))
+}
+
+/// Binds a Unix socket at `path`, replacing a stale socket but never a live one or a file
+/// that is not a socket.
+fn bind_unix(path: &Path, backlog: Backlog, mode: Option<u32>) -> io::Result<Listener> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => match UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "another process is accepting connections on this socket",
+                ));
+            }
+            // Nobody listens: a server that exited without cleaning up. Safe to replace.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => fs::remove_file(path)?,
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("a socket exists and cannot be checked for use: {e}"),
+                ));
+            }
+        },
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket; refusing to replace it",
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let addr = UnixAddr::new(path).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the socket path is too long (at most 107 bytes)",
+        )
+    })?;
+    let fd = new_socket(AddressFamily::Unix)?;
+    socket::bind(fd.as_raw_fd(), &addr)?;
+    // The file now exists and is ours: remove it if anything below fails. The mode is set
+    // before listen(2) so no client can connect while the umask's permissions apply.
+    let finish = || -> io::Result<(u64, u64)> {
+        if let Some(mode) = mode {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+        }
+        let meta = fs::symlink_metadata(path)?;
+        socket::listen(&fd, backlog)?;
+        Ok((meta.dev(), meta.ino()))
+    };
+    match finish() {
+        Ok(file_id) => Ok(Listener::Unix {
+            listener: UnixListener::from(fd),
+            path: Some(path.to_owned()),
+            file_id: Some(file_id),
+        }),
+        Err(e) => {
+            let _ = fs::remove_file(path);
+            Err(e)
+        }
+    }
+}
+
+/// Adopts an inherited listening socket (`fd://N`). Nothing is taken over (or closed) until
+/// the descriptor is known to be a listening stream socket.
+fn adopt_fd(fd: RawFd) -> io::Result<Listener> {
+    // SAFETY: fcntl(F_GETFD) only reads the descriptor's flags; on a number that is not an
+    // open descriptor it fails with EBADF and touches nothing.
+    if unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } == -1 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("not an open file descriptor: {e}"),
+        ));
+    }
+    // SAFETY: the descriptor is open (checked just above) and nothing closes it while this
+    // borrow lives: it is only used for the checks below.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let not_listening = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, why.to_owned());
+    match socket::getsockopt(&borrowed, sockopt::SockType) {
+        Ok(SockType::Stream) => {}
+        Ok(_) => return Err(not_listening("not a stream socket")),
+        Err(nix::errno::Errno::ENOTSOCK) => return Err(not_listening("not a socket")),
+        Err(e) => return Err(e.into()),
+    }
+    if !socket::getsockopt(&borrowed, sockopt::AcceptConn)? {
+        return Err(not_listening(
+            "a socket, but not listening (listen(2) was not called)",
+        ));
+    }
+    let family = socket::getsockname::<SockaddrStorage>(fd)?.family();
+    if !matches!(
+        family,
+        Some(AddressFamily::Inet | AddressFamily::Inet6 | AddressFamily::Unix)
+    ) {
+        return Err(not_listening("neither a TCP nor a Unix socket"));
+    }
+    // SAFETY: the user handed us this descriptor with fd://N, it is an open listening socket
+    // (checked above), and bind_all refuses the same N twice, so this is its only owner.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Inherited descriptors usually lack both flags; workers must not leak it into exec'd
+    // children, and the accept loop relies on WouldBlock.
+    nix::fcntl::fcntl(
+        &owned,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )?;
+    Ok(if family == Some(AddressFamily::Unix) {
+        let listener = UnixListener::from(owned);
+        listener.set_nonblocking(true)?;
+        // We did not create the file, so we never remove it.
+        Listener::Unix {
+            listener,
+            path: None,
+            file_id: None,
+        }
+    } else {
+        let listener = TcpListener::from(owned);
+        listener.set_nonblocking(true)?;
+        Listener::Tcp(listener)
+    })
 }
 
 impl Listener {
     /// Accepts one connection; `WouldBlock` when none is waiting.
+    ///
+    /// std's accept is accept4(2) with `SOCK_CLOEXEC` on Linux, so the stream is
+    /// close-on-exec and, as the flag is not inherited from the listener, blocking.
     pub fn accept(&self) -> io::Result<(Stream, Peer)> {
-        todo!()
+        match self {
+            Listener::Tcp(listener) => {
+                let (stream, addr) = listener.accept()?;
+                // Responses are written whole; Nagle would only delay their last segment.
+                // Failure only costs latency, so it does not cost the connection.
+                let _ = stream.set_nodelay(true);
+                Ok((Stream::Tcp(stream), Peer::Tcp(addr)))
+            }
+            Listener::Unix { listener, .. } => {
+                let (stream, _) = listener.accept()?;
+                Ok((Stream::Unix(stream), Peer::Unix))
+            }
+        }
     }
 
     /// Where this listener is, for logs: `http://127.0.0.1:8000`, `http://[::1]:8000`,
-    /// `unix:/run/app.sock`.
+    /// `unix:/run/app.sock` (an inherited socket without a path shows as `fd://N`).
     pub fn url(&self) -> String {
-        todo!()
+        match self {
+            Listener::Tcp(listener) => match listener.local_addr() {
+                Ok(addr) => format!("http://{addr}"),
+                Err(_) => format!("fd://{}", listener.as_raw_fd()),
+            },
+            Listener::Unix {
+                path: Some(path), ..
+            } => format!("unix:{}", path.display()),
+            Listener::Unix { listener, .. } => {
+                let addr = listener.local_addr().ok();
+                if let Some(path) = addr.as_ref().and_then(|a| a.as_pathname()) {
+                    format!("unix:{}", path.display())
+                } else if let Some(name) = addr.as_ref().and_then(|a| a.as_abstract_name()) {
+                    format!("unix:@{}", String::from_utf8_lossy(name))
+                } else {
+                    format!("fd://{}", listener.as_raw_fd())
+                }
+            }
+        }
     }
 
     /// The local TCP address, if this is a TCP listener.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        todo!()
+        match self {
+            Listener::Tcp(listener) => listener.local_addr().ok(),
+            Listener::Unix { .. } => None,
+        }
     }
 
-    /// Removes the socket file of a Unix listener we created (master, on exit).
+    /// Removes the socket file of a Unix listener we created (master, on exit), but only
+    /// while the path still names that file: a newer server may have replaced it.
     pub fn remove_socket_file(&self) {
-        todo!()
+        let Listener::Unix {
+            path: Some(path),
+            file_id: Some((dev, ino)),
+            ..
+        } = self
+        else {
+            return;
+        };
+        match fs::symlink_metadata(path) {
+            Ok(meta)
+                if meta.file_type().is_socket() && meta.dev() == *dev && meta.ino() == *ino =>
+            {
+                if let Err(e) = fs::remove_file(path) {
+                    tracing::warn!("cannot remove socket {}: {e}", path.display());
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -143,5 +391,303 @@ impl io::Write for &Stream {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+    use std::io::{Read, Write};
+    use std::os::fd::IntoRawFd;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            // Short names: Unix socket paths are limited to 107 bytes.
+            let dir = std::env::temp_dir().join(format!(
+                "rsgi-l{}-{}-{name}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            fs::create_dir_all(&dir).expect("create temp dir");
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tcp(host: &str, port: u16) -> BindAddr {
+        BindAddr::Tcp {
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    fn bind_one(addr: BindAddr, mode: Option<u32>) -> Result<Listener, BindError> {
+        let mut listeners = bind_all(&[addr], 16, mode)?;
+        assert_eq!(listeners.len(), 1);
+        Ok(listeners.remove(0))
+    }
+
+    fn is_cloexec(fd: &impl AsFd) -> bool {
+        let flags = fcntl(fd, FcntlArg::F_GETFD).expect("F_GETFD");
+        FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC)
+    }
+
+    fn is_nonblocking(fd: &impl AsFd) -> bool {
+        let flags = fcntl(fd, FcntlArg::F_GETFL).expect("F_GETFL");
+        OFlag::from_bits_truncate(flags).contains(OFlag::O_NONBLOCK)
+    }
+
+    /// Accepts the connection a client has just made (the listener is non-blocking, and the
+    /// handshake may still be in flight).
+    fn accept_soon(listener: &Listener) -> (Stream, Peer) {
+        for _ in 0..200 {
+            match listener.accept() {
+                Ok(accepted) => return accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        }
+        panic!("no connection arrived");
+    }
+
+    /// Checks the accepted stream's flags and that bytes flow both ways.
+    fn exchange(stream: &Stream, mut client: impl Read + Write) {
+        assert!(is_cloexec(stream), "accepted stream must be close-on-exec");
+        assert!(!is_nonblocking(stream), "accepted stream must be blocking");
+        client.write_all(b"ping").expect("client write");
+        let mut buf = [0u8; 4];
+        (&*stream).read_exact(&mut buf).expect("server read");
+        assert_eq!(&buf, b"ping");
+        (&*stream).write_all(b"pong").expect("server write");
+        client.read_exact(&mut buf).expect("client read");
+        assert_eq!(&buf, b"pong");
+    }
+
+    #[test]
+    fn tcp_v4_binds_and_accepts() {
+        let listener = bind_one(tcp("127.0.0.1", 0), None).expect("bind");
+        assert!(is_cloexec(&listener) && is_nonblocking(&listener));
+        let addr = listener.local_addr().expect("tcp address");
+        assert_eq!(listener.url(), format!("http://127.0.0.1:{}", addr.port()));
+        assert!(matches!(listener.accept(), Err(e) if e.kind() == io::ErrorKind::WouldBlock));
+        let client = TcpStream::connect(addr).expect("connect");
+        let (stream, peer) = accept_soon(&listener);
+        assert_eq!(peer, Peer::Tcp(client.local_addr().expect("client addr")));
+        match &stream {
+            Stream::Tcp(s) => assert!(s.nodelay().expect("nodelay")),
+            Stream::Unix(_) => panic!("expected a TCP stream"),
+        }
+        exchange(&stream, client);
+    }
+
+    #[test]
+    fn tcp_v6_binds_and_accepts() {
+        let listener = match bind_one(tcp("::1", 0), None) {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("skipping: IPv6 loopback unavailable: {e}");
+                return;
+            }
+        };
+        let addr = listener.local_addr().expect("tcp address");
+        assert_eq!(listener.url(), format!("http://[::1]:{}", addr.port()));
+        let v6only = socket::getsockopt(&listener, sockopt::Ipv6V6Only).expect("getsockopt");
+        assert!(v6only);
+        let client = TcpStream::connect(addr).expect("connect");
+        let (stream, peer) = accept_soon(&listener);
+        assert!(matches!(peer, Peer::Tcp(SocketAddr::V6(_))));
+        exchange(&stream, client);
+    }
+
+    #[test]
+    fn port_in_use_is_an_error_naming_the_address() {
+        let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let err = bind_one(tcp("127.0.0.1", port), None).expect_err("port is taken");
+        assert_eq!(err.addr, format!("127.0.0.1:{port}"));
+        assert_eq!(err.source.kind(), io::ErrorKind::AddrInUse);
+        assert!(err.to_string().contains(&format!("127.0.0.1:{port}")));
+    }
+
+    #[test]
+    fn unresolvable_host_is_an_error() {
+        let err = bind_one(tcp("no-such-host.invalid", 80), None).expect_err("no such host");
+        assert_eq!(err.addr, "no-such-host.invalid:80");
+    }
+
+    #[test]
+    fn unix_socket_binds_accepts_and_is_removed() {
+        let dir = TempDir::new("unix");
+        let path = dir.0.join("app.sock");
+        let listener = bind_one(BindAddr::Unix(path.clone()), Some(0o600)).expect("bind");
+        assert!(is_cloexec(&listener) && is_nonblocking(&listener));
+        assert_eq!(listener.url(), format!("unix:{}", path.display()));
+        assert_eq!(listener.local_addr(), None);
+        let meta = fs::symlink_metadata(&path).expect("socket file");
+        assert!(meta.file_type().is_socket());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let client = UnixStream::connect(&path).expect("connect");
+        let (stream, peer) = accept_soon(&listener);
+        assert_eq!(peer, Peer::Unix);
+        exchange(&stream, client);
+        listener.remove_socket_file();
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn unix_mode_is_applied() {
+        let dir = TempDir::new("mode");
+        let path = dir.0.join("m.sock");
+        let listener = bind_one(BindAddr::Unix(path.clone()), Some(0o660)).expect("bind");
+        let mode = fs::metadata(&path).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o660);
+        listener.remove_socket_file();
+    }
+
+    #[test]
+    fn stale_unix_socket_is_replaced() {
+        let dir = TempDir::new("stale");
+        let path = dir.0.join("stale.sock");
+        // A listener that went away without removing its file.
+        drop(UnixListener::bind(&path).expect("bind"));
+        assert!(path.exists());
+        let listener = bind_one(BindAddr::Unix(path.clone()), None).expect("replace stale");
+        let client = UnixStream::connect(&path).expect("connect");
+        let (stream, _) = accept_soon(&listener);
+        exchange(&stream, client);
+        listener.remove_socket_file();
+    }
+
+    #[test]
+    fn live_unix_socket_is_in_use() {
+        let dir = TempDir::new("live");
+        let path = dir.0.join("live.sock");
+        let _live = UnixListener::bind(&path).expect("bind");
+        let err = bind_one(BindAddr::Unix(path.clone()), None).expect_err("in use");
+        assert_eq!(err.source.kind(), io::ErrorKind::AddrInUse);
+        assert_eq!(err.addr, format!("unix:{}", path.display()));
+        assert!(path.exists(), "the live socket must be left alone");
+    }
+
+    #[test]
+    fn regular_file_is_never_replaced() {
+        let dir = TempDir::new("file");
+        let path = dir.0.join("important.txt");
+        fs::write(&path, "keep me").expect("write");
+        let err = bind_one(BindAddr::Unix(path.clone()), None).expect_err("not a socket");
+        assert!(err.to_string().contains("not a socket"), "{err}");
+        assert_eq!(fs::read_to_string(&path).expect("still there"), "keep me");
+    }
+
+    #[test]
+    fn remove_socket_file_spares_a_replacement() {
+        let dir = TempDir::new("replaced");
+        let path = dir.0.join("r.sock");
+        let listener = bind_one(BindAddr::Unix(path.clone()), None).expect("bind");
+        // Someone else took the path over since we bound it.
+        fs::remove_file(&path).expect("remove");
+        fs::write(&path, "new owner").expect("write");
+        listener.remove_socket_file();
+        assert_eq!(fs::read_to_string(&path).expect("still there"), "new owner");
+    }
+
+    #[test]
+    fn failure_unbinds_what_was_bound() {
+        let dir = TempDir::new("rollback");
+        let path = dir.0.join("first.sock");
+        let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let binds = [BindAddr::Unix(path.clone()), tcp("127.0.0.1", port)];
+        let err = bind_all(&binds, 16, None).expect_err("second address is taken");
+        assert_eq!(err.addr, format!("127.0.0.1:{port}"));
+        assert!(
+            !path.exists(),
+            "the socket file created first must be removed"
+        );
+    }
+
+    #[test]
+    fn inherited_tcp_fd_is_adopted() {
+        let original = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = original.local_addr().expect("addr");
+        // Hand the descriptor over as a supervisor would; the listener now owns it.
+        let fd = original.into_raw_fd();
+        let listener = bind_one(BindAddr::Fd(fd), None).expect("adopt");
+        assert!(matches!(listener, Listener::Tcp(_)));
+        assert!(is_cloexec(&listener) && is_nonblocking(&listener));
+        assert_eq!(listener.url(), format!("http://{addr}"));
+        let client = TcpStream::connect(addr).expect("connect");
+        let (stream, _) = accept_soon(&listener);
+        exchange(&stream, client);
+    }
+
+    #[test]
+    fn inherited_unix_fd_is_adopted_and_never_removed() {
+        let dir = TempDir::new("fd-unix");
+        let path = dir.0.join("fd.sock");
+        let fd = UnixListener::bind(&path).expect("bind").into_raw_fd();
+        let listener = bind_one(BindAddr::Fd(fd), None).expect("adopt");
+        assert!(matches!(listener, Listener::Unix { path: None, .. }));
+        assert_eq!(listener.url(), format!("unix:{}", path.display()));
+        let client = UnixStream::connect(&path).expect("connect");
+        let (stream, _) = accept_soon(&listener);
+        exchange(&stream, client);
+        listener.remove_socket_file();
+        assert!(
+            path.exists(),
+            "a socket we did not create is not ours to remove"
+        );
+    }
+
+    #[test]
+    fn unsuitable_fds_are_refused_and_left_open() {
+        // A socket that was never listen()ed on.
+        let unlistened = new_socket(AddressFamily::Inet).expect("socket");
+        let err = bind_one(BindAddr::Fd(unlistened.as_raw_fd()), None).expect_err("not listening");
+        assert!(err.to_string().contains("not listening"), "{err}");
+        assert!(
+            fcntl(&unlistened, FcntlArg::F_GETFD).is_ok(),
+            "must not be closed"
+        );
+        // A regular file.
+        let file = fs::File::open("/proc/self/status").expect("open");
+        let err = bind_one(BindAddr::Fd(file.as_raw_fd()), None).expect_err("not a socket");
+        assert!(err.to_string().contains("not a socket"), "{err}");
+        assert!(
+            fcntl(&file, FcntlArg::F_GETFD).is_ok(),
+            "must not be closed"
+        );
+        // A number that is no descriptor at all (far above any descriptor limit in use).
+        let err = bind_one(BindAddr::Fd(999_999), None).expect_err("not open");
+        assert!(
+            err.to_string().contains("not an open file descriptor"),
+            "{err}"
+        );
+        assert_eq!(err.addr, "fd://999999");
+    }
+
+    #[test]
+    fn the_same_fd_twice_is_refused() {
+        let original = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let fd = original.as_raw_fd();
+        let err = bind_all(&[BindAddr::Fd(fd), BindAddr::Fd(fd)], 16, None).expect_err("twice");
+        assert!(err.to_string().contains("twice"), "{err}");
+        // The first adoption took ownership and was dropped on failure, closing the
+        // descriptor; `original` must not close it again.
+        std::mem::forget(original);
     }
 }

@@ -1,1 +1,138 @@
-//! TODO
+//! Signal intake: handlers only record, the owning loop acts.
+//!
+//! Each handled signal sets its own flag and writes a byte to a self-pipe, both async-signal-safe
+//! (signal-hook's `flag` and `pipe`). A loop polls the pipe's read end alongside its other file
+//! descriptors, drains it, then takes the flags. Repeated signals collapse into one flag, so
+//! SIGCHLD means "reap until waitpid says nothing is left", not "one child exited".
+//!
+//! Knows which signals exist, not what they mean: that is the arbiter's and the worker's job.
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use signal_hook::SigId;
+use signal_hook::consts::signal as sig;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The signals the master and workers react to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// Graceful stop.
+    Term,
+    /// Interrupt (Ctrl-C).
+    Int,
+    /// Quick stop.
+    Quit,
+    /// Reload.
+    Hup,
+    /// A child changed state.
+    Chld,
+    /// One more worker.
+    Ttin,
+    /// One worker fewer.
+    Ttou,
+    /// Reopen log files.
+    Usr1,
+    /// Binary upgrade.
+    Usr2,
+    /// Stop workers, keep the master (after a binary upgrade).
+    Winch,
+}
+
+impl Signal {
+    /// The raw signal number.
+    pub fn number(self) -> i32 {
+        match self {
+            Signal::Term => sig::SIGTERM,
+            Signal::Int => sig::SIGINT,
+            Signal::Quit => sig::SIGQUIT,
+            Signal::Hup => sig::SIGHUP,
+            Signal::Chld => sig::SIGCHLD,
+            Signal::Ttin => sig::SIGTTIN,
+            Signal::Ttou => sig::SIGTTOU,
+            Signal::Usr1 => sig::SIGUSR1,
+            Signal::Usr2 => sig::SIGUSR2,
+            Signal::Winch => sig::SIGWINCH,
+        }
+    }
+}
+
+/// Installed handlers for a set of signals, plus the self-pipe that wakes the owning loop.
+pub struct SignalIntake {
+    flags: Vec<(Signal, Arc<AtomicBool>)>,
+    ids: Vec<SigId>,
+    wake: UnixStream,
+}
+
+impl SignalIntake {
+    /// Installs handlers for `signals`; each replaces the default disposition.
+    pub fn install(signals: &[Signal]) -> io::Result<SignalIntake> {
+        let (wake, write_end) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        write_end.set_nonblocking(true)?;
+        let mut intake = SignalIntake {
+            flags: Vec::with_capacity(signals.len()),
+            ids: Vec::with_capacity(signals.len() * 2),
+            wake,
+        };
+        for &signal in signals {
+            let flag = Arc::new(AtomicBool::new(false));
+            // The flag is registered before the pipe so that a loop woken by the byte always
+            // finds the flag already set.
+            intake
+                .ids
+                .push(signal_hook::flag::register(signal.number(), flag.clone())?);
+            let pipe: OwnedFd = write_end.try_clone()?.into();
+            intake.ids.push(signal_hook::low_level::pipe::register(
+                signal.number(),
+                pipe,
+            )?);
+            intake.flags.push((signal, flag));
+        }
+        Ok(intake)
+    }
+
+    /// The read end to include in a poll set; readable when a signal arrived.
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    /// Waits up to `timeout` for a signal, then returns every signal recorded since the last
+    /// call (possibly none). Drains the pipe before reading the flags, so a signal arriving
+    /// in between is seen now or wakes the next wait; none is lost.
+    pub fn wait(&self, timeout: Duration) -> Vec<Signal> {
+        let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(self.wake.as_fd(), PollFlags::POLLIN)];
+        // EINTR is expected here: the signal we wait for interrupts poll.
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+        );
+        self.take()
+    }
+
+    /// Drains the pipe and returns the recorded signals without waiting.
+    pub fn take(&self) -> Vec<Signal> {
+        let mut sink = [0u8; 64];
+        while let Ok(n) = (&self.wake).read(&mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+        self.flags
+            .iter()
+            .filter(|(_, flag)| flag.swap(false, Ordering::SeqCst))
+            .map(|(signal, _)| *signal)
+            .collect()
+    }
+
+    /// Removes the handlers (a forked worker drops the master's before installing its own).
+    pub fn uninstall(self) {
+        for id in self.ids {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}

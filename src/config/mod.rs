@@ -2,18 +2,33 @@
 //! environment variables and a TOML file (precedence CLI > env > file > default), then
 //! validated once into an immutable [`Config`]. A reload swaps in a whole new `Config` or
 //! nothing. This module knows nothing of sockets, processes or Python.
+//!
+//! Relative paths are resolved where they were written: against the current directory for
+//! the command line and the environment, against the file's directory for the config file.
+//! So a config file means the same thing whichever directory the server is started from.
 
 pub mod bind;
 pub mod settings;
+mod validate;
 
 pub use bind::BindAddr;
 
+use settings::{CONFIG_ENV, Cli, Layer, SETTINGS};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+/// The name of the config file read from the current directory when none is named.
+pub const DEFAULT_CONFIG_FILE: &str = "rsgi.toml";
+
 /// The validated configuration every other module reads.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Equality compares the settings and `config_file`, not [`Config::sources`].
+#[derive(Clone, Debug)]
 pub struct Config {
     /// The application, `module:expression` (default expression `application`).
     pub app: String,
@@ -46,6 +61,210 @@ pub struct Config {
     pub log_level: LogLevel,
     /// The TOML file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<PathBuf>,
+    /// The command-line and environment layers this configuration was loaded with, kept so
+    /// [`Config::reload`] can re-read the file under them. `Sources::default()` for a
+    /// configuration built in code (`Config { workers: 2, ..Config::default() }`).
+    pub sources: Sources,
+}
+
+impl PartialEq for Config {
+    fn eq(&self, other: &Self) -> bool {
+        // Destructured so that a new field cannot be forgotten here.
+        let Config {
+            app,
+            binds,
+            workers,
+            chdir,
+            pythonpath,
+            env,
+            root_path,
+            timeout,
+            graceful_timeout,
+            keep_alive,
+            backlog,
+            virtualenv,
+            unix_socket_mode,
+            log_level,
+            config_file,
+            sources: _,
+        } = self;
+        *app == other.app
+            && *binds == other.binds
+            && *workers == other.workers
+            && *chdir == other.chdir
+            && *pythonpath == other.pythonpath
+            && *env == other.env
+            && *root_path == other.root_path
+            && *timeout == other.timeout
+            && *graceful_timeout == other.graceful_timeout
+            && *keep_alive == other.keep_alive
+            && *backlog == other.backlog
+            && *virtualenv == other.virtualenv
+            && *unix_socket_mode == other.unix_socket_mode
+            && *log_level == other.log_level
+            && *config_file == other.config_file
+    }
+}
+
+impl Default for Config {
+    /// The declared defaults, with no application, no environment and no file: a starting
+    /// point for configurations built in code (tests).
+    fn default() -> Self {
+        let label = |name: &str| name.to_owned();
+        validate::validate(Layer::default().resolve(), &label, false)
+            .expect("the declared defaults are valid")
+    }
+}
+
+/// Where a loaded [`Config`] came from: the layers that outrank the file, and how to find
+/// the file again. Opaque; only [`Config::reload`] uses it.
+#[derive(Clone, Debug, Default)]
+pub struct Sources(Option<Arc<Retained>>);
+
+/// What a reload keeps from startup.
+#[derive(Debug)]
+struct Retained {
+    /// Settings from the command line (paths made absolute).
+    cli: Layer,
+    /// Settings from `RSGI_*` variables (paths made absolute).
+    env: Layer,
+    /// Defaults from `PORT`, `WEB_CONCURRENCY`, `VIRTUAL_ENV`.
+    fallback: Layer,
+    /// Whether the application must be named (not for `--print-config`).
+    require_app: bool,
+}
+
+impl Config {
+    /// Re-reads the config file (the same one as at startup, if any) and reapplies the
+    /// command-line and environment settings on top, as on SIGHUP. Returns a whole new
+    /// configuration or an error, never a mix. A configuration built in code (without
+    /// [`Sources`]) reloads as itself.
+    pub fn reload(&self) -> Result<Config, ConfigError> {
+        match &self.sources.0 {
+            Some(retained) => build(retained, self.config_file.clone()),
+            None => Ok(self.clone()),
+        }
+    }
+}
+
+/// Parses the command line (`args` includes the program name), the `RSGI_*` and fallback
+/// variables in `env`, and the config file, and validates the result. `cwd` is where
+/// `rsgi.toml` is looked for and what relative paths on the command line and in the
+/// environment are relative to.
+pub fn load(
+    args: Vec<OsString>,
+    env: &BTreeMap<String, String>,
+    cwd: &Path,
+) -> Result<Invocation, ConfigError> {
+    let cli =
+        <Cli as clap::Parser>::try_parse_from(args).map_err(|e| settings::clap_error(e, None))?;
+    let mut cli_layer = cli.settings;
+    let mut env_layer = settings::env_layer(env)?;
+    let mut fallback = settings::fallback_layer(env)?;
+    for layer in [&mut cli_layer, &mut env_layer, &mut fallback] {
+        absolutize(layer, cwd);
+    }
+    let config_file = match (cli.config, env.get(CONFIG_ENV)) {
+        (Some(file), _) => Some(cwd.join(file)),
+        (None, Some(file)) if !file.is_empty() => Some(cwd.join(file)),
+        // The default file is optional; a named one that is missing is an error (on read).
+        _ => Some(cwd.join(DEFAULT_CONFIG_FILE)).filter(|f| f.is_file()),
+    };
+    let retained = Arc::new(Retained {
+        cli: cli_layer,
+        env: env_layer,
+        fallback,
+        require_app: !cli.print_config,
+    });
+    let config = build(&retained, config_file)?;
+    Ok(if cli.print_config {
+        let text = print_config(&config)?;
+        Invocation::PrintConfig(config, text)
+    } else if cli.check_config {
+        Invocation::CheckConfig(config)
+    } else {
+        Invocation::Run(config)
+    })
+}
+
+/// Reads the file (if any), merges it under the retained layers and validates the result.
+fn build(retained: &Arc<Retained>, config_file: Option<PathBuf>) -> Result<Config, ConfigError> {
+    let file = match &config_file {
+        Some(path) => read_file(path)?,
+        None => Layer::default(),
+    };
+    let merged = retained
+        .cli
+        .clone()
+        .or(retained.env.clone())
+        .or(file.clone())
+        .or(retained.fallback.clone());
+    // Names each setting as the user wrote it in the source that supplied its value.
+    let label = |name: &str| -> String {
+        let Some(meta) = SETTINGS.iter().find(|m| m.name == name) else {
+            return name.to_owned();
+        };
+        if retained.cli.is_set(name) {
+            meta.cli_spelling()
+        } else if retained.env.is_set(name) {
+            meta.env_var()
+        } else if let (true, Some(path)) = (file.is_set(name), &config_file) {
+            format!("{name} (in {})", path.display())
+        } else if let (true, Some(fallback)) = (retained.fallback.is_set(name), &meta.fallback) {
+            fallback.var.to_owned()
+        } else {
+            meta.cli_spelling()
+        }
+    };
+    let mut config = validate::validate(merged.resolve(), &label, retained.require_app)?;
+    config.config_file = config_file;
+    config.sources = Sources(Some(Arc::clone(retained)));
+    Ok(config)
+}
+
+/// Reads and parses a config file; unknown keys are errors naming the key and line.
+fn read_file(path: &Path) -> Result<Layer, ConfigError> {
+    let file_error = |message: String| ConfigError::File {
+        path: path.to_owned(),
+        message,
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| file_error(format!("cannot read it: {e}")))?;
+    let mut layer: Layer =
+        toml::from_str(&text).map_err(|e| file_error(e.to_string().trim_end().to_owned()))?;
+    absolutize(&mut layer, path.parent().unwrap_or(Path::new("/")));
+    Ok(layer)
+}
+
+/// The effective configuration as a config file that loads back to the same `Config`.
+fn print_config(config: &Config) -> Result<String, ConfigError> {
+    let body = toml::to_string(&config.to_settings()).map_err(|e| ConfigError::Invalid {
+        option: "--print-config".to_owned(),
+        value: e.to_string(),
+        allowed: "settings TOML can hold (paths must be valid UTF-8)".to_owned(),
+    })?;
+    Ok(format!(
+        "# Effective rsgi-server configuration (--print-config); usable as a config file.\n{body}"
+    ))
+}
+
+/// Makes the layer's relative paths absolute against `base` (see the module docs).
+fn absolutize(layer: &mut Layer, base: &Path) {
+    for dir in layer.chdir.iter_mut().chain(layer.virtualenv.iter_mut()) {
+        *dir = base.join(&*dir);
+    }
+    for dir in layer.pythonpath.iter_mut().flatten() {
+        if !dir.as_os_str().is_empty() {
+            *dir = base.join(&*dir);
+        }
+    }
+    for bind in layer.bind.iter_mut().flatten() {
+        if let Ok(BindAddr::Unix(path)) = bind.parse::<BindAddr>() {
+            if path.is_relative() {
+                *bind = BindAddr::Unix(base.join(path)).to_string();
+            }
+        }
+    }
 }
 
 /// Error log verbosity, gunicorn's names.
@@ -61,6 +280,46 @@ pub enum LogLevel {
     Error,
     /// Only fatal conditions.
     Critical,
+}
+
+impl LogLevel {
+    /// The level's name as written in settings: `debug`, `info`, `warning`, `error`,
+    /// `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+            LogLevel::Critical => "critical",
+        }
+    }
+
+    /// The closest `tracing` level (tracing has no "critical"; it maps to ERROR).
+    pub fn tracing_level(self) -> tracing::Level {
+        match self {
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Warning => tracing::Level::WARN,
+            LogLevel::Error | LogLevel::Critical => tracing::Level::ERROR,
+        }
+    }
+}
+
+impl FromStr for LogLevel {
+    type Err = ();
+
+    /// Reads a level name, case-insensitively (gunicorn accepts `INFO`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "debug" => LogLevel::Debug,
+            "info" => LogLevel::Info,
+            "warning" => LogLevel::Warning,
+            "error" => LogLevel::Error,
+            "critical" => LogLevel::Critical,
+            _ => return Err(()),
+        })
+    }
 }
 
 /// What the command line asked for.
@@ -118,3 +377,544 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "rsgi-config-{}-{}-{name}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&dir).expect("create temp dir");
+            TempDir(dir)
+        }
+
+        fn write(&self, name: &str, text: &str) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, text).expect("write temp file");
+            path
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        std::iter::once("rsgi-server")
+            .chain(list.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn run(list: &[&str], vars: &[(&str, &str)], cwd: &Path) -> Config {
+        match load(args(list), &env(vars), cwd) {
+            Ok(Invocation::Run(config)) => config,
+            other => panic!("expected Run for {list:?}, got {other:?}"),
+        }
+    }
+
+    /// Asserts the load fails with `Invalid` naming `option` and `value`.
+    fn assert_invalid(list: &[&str], vars: &[(&str, &str)], cwd: &Path, option: &str, value: &str) {
+        match load(args(list), &env(vars), cwd) {
+            Err(ConfigError::Invalid {
+                option: o,
+                value: v,
+                allowed,
+            }) => {
+                assert!(
+                    o.contains(option),
+                    "{list:?} {vars:?}: option {o:?}, want {option:?}"
+                );
+                assert!(
+                    v.contains(value),
+                    "{list:?} {vars:?}: value {v:?}, want {value:?}"
+                );
+                assert!(!allowed.is_empty());
+            }
+            other => panic!("{list:?} {vars:?}: expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let dir = TempDir::new("defaults");
+        let config = run(&["myproject.wsgi"], &[], &dir.0);
+        assert_eq!(config.app, "myproject.wsgi:application");
+        assert_eq!(
+            config.binds,
+            vec![BindAddr::Tcp {
+                host: "127.0.0.1".into(),
+                port: 8000
+            }]
+        );
+        assert_eq!(config.workers, 1);
+        assert_eq!(config.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(config.graceful_timeout, Duration::from_secs(30));
+        assert_eq!(config.keep_alive, Some(Duration::from_secs(2)));
+        assert_eq!(config.backlog, 2048);
+        assert_eq!(config.root_path, "");
+        assert_eq!(config.log_level, LogLevel::Info);
+        assert_eq!(config.unix_socket_mode, None);
+        assert_eq!(config.config_file, None);
+        let expected = Config {
+            app: config.app.clone(),
+            ..Config::default()
+        };
+        assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn precedence_cli_env_file_default() {
+        let dir = TempDir::new("precedence");
+        dir.write(
+            "rsgi.toml",
+            "app = \"file:app\"\nworkers = 2\ntimeout = 10\nkeep_alive = 5\nlog_level = \"debug\"\n",
+        );
+        let vars = [
+            ("RSGI_WORKERS", "3"),
+            ("RSGI_TIMEOUT", "20"),
+            ("RSGI_APP", "env:app"),
+        ];
+        let config = run(&["--workers", "4"], &vars, &dir.0);
+        assert_eq!(config.workers, 4, "CLI beats env and file");
+        assert_eq!(
+            config.timeout,
+            Some(Duration::from_secs(20)),
+            "env beats file"
+        );
+        assert_eq!(config.app, "env:app", "env beats file");
+        assert_eq!(
+            config.keep_alive,
+            Some(Duration::from_secs(5)),
+            "file beats default"
+        );
+        assert_eq!(config.log_level, LogLevel::Debug);
+        assert_eq!(config.backlog, 2048, "default");
+        assert_eq!(config.config_file, Some(dir.0.join("rsgi.toml")));
+        let config = run(&["cli:app"], &vars, &dir.0);
+        assert_eq!(config.app, "cli:app");
+        assert_eq!(config.workers, 3);
+    }
+
+    #[test]
+    fn port_and_web_concurrency_defaults() {
+        let dir = TempDir::new("port");
+        let vars = [("PORT", "5000"), ("WEB_CONCURRENCY", "3")];
+        let config = run(&["app"], &vars, &dir.0);
+        assert_eq!(config.binds, vec!["0.0.0.0:5000".parse().expect("addr")]);
+        assert_eq!(config.workers, 3);
+        assert_invalid(
+            &["app"],
+            &[("WEB_CONCURRENCY", "many")],
+            &dir.0,
+            "WEB_CONCURRENCY",
+            "many",
+        );
+        assert_invalid(
+            &["app"],
+            &[("PORT", "http")],
+            &dir.0,
+            "PORT",
+            "0.0.0.0:http",
+        );
+        // Anything explicit beats the platform conventions, even the file.
+        dir.write("rsgi.toml", "bind = \"127.0.0.1:1\"\n");
+        let config = run(&["app", "-w", "2"], &vars, &dir.0);
+        assert_eq!(config.binds, vec!["127.0.0.1:1".parse().expect("addr")]);
+        assert_eq!(config.workers, 2);
+        // A convention that is overridden is not looked at (gunicorn reads PORT the same way).
+        run(&["app"], &[("PORT", "http")], &dir.0);
+    }
+
+    #[test]
+    fn env_lists_and_repeated_flags() {
+        let dir = TempDir::new("lists");
+        let config = run(
+            &[
+                "app",
+                "-b",
+                "127.0.0.1:1",
+                "--bind",
+                "[::1]:2",
+                "-e",
+                "A=1",
+                "-e",
+                "B=x=y",
+            ],
+            &[("RSGI_PYTHONPATH", "/a,/b")],
+            &dir.0,
+        );
+        assert_eq!(config.binds.len(), 2);
+        assert_eq!(
+            config.env,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert_eq!(
+            config.pythonpath,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        let config = run(
+            &["app"],
+            &[("RSGI_BIND", "unix:/tmp/x.sock,127.0.0.1:9")],
+            &dir.0,
+        );
+        assert_eq!(config.binds.len(), 2);
+    }
+
+    #[test]
+    fn unknown_file_key_names_key_and_file() {
+        let dir = TempDir::new("unknown-key");
+        let file = dir.write("rsgi.toml", "workers = 2\nwrokers = 3\n");
+        match load(args(&["app"]), &env(&[]), &dir.0) {
+            Err(ConfigError::File { path, message }) => {
+                assert_eq!(path, file);
+                assert!(message.contains("wrokers"), "{message}");
+                assert!(message.contains("line 2"), "{message}");
+            }
+            other => panic!("expected File error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_rsgi_variable_is_an_error() {
+        let dir = TempDir::new("unknown-env");
+        assert_invalid(
+            &["app"],
+            &[("RSGI_WROKERS", "2")],
+            &dir.0,
+            "RSGI_WROKERS",
+            "2",
+        );
+        // Variables without the prefix are none of our business.
+        run(&["app"], &[("RSGIX", "1"), ("HOME", "/")], &dir.0);
+    }
+
+    #[test]
+    fn bad_values_name_option_and_value() {
+        let dir = TempDir::new("bad-values");
+        let no_cfg = TempDir::new("venv-without-cfg");
+        let d = dir.0.to_str().expect("utf-8 temp dir");
+        let cases: &[(&[&str], &str, &str)] = &[
+            (&["--workers", "0"], "--workers", "0"),
+            (&["--workers", "x"], "--workers", "x"),
+            (&["--workers=1025"], "--workers", "1025"),
+            (&["-w", "-3"], "--workers", "-3"),
+            (&["-b", "::1:80"], "--bind", "::1:80"),
+            (&["-b", "localhost"], "--bind", "localhost"),
+            (&["-b", "localhost:99999"], "--bind", "localhost:99999"),
+            (&["-b", "fd://x"], "--bind", "fd://x"),
+            (&["-b", "127.0.0.1:1", "-b", "unix:"], "--bind", "unix:"),
+            (&["--root-path", "app"], "--root-path", "app"),
+            (&["--root-path", "/app/"], "--root-path", "/app/"),
+            (&["--root-path", "/"], "--root-path", "/"),
+            (&["-e", "=x"], "--env", "=x"),
+            (&["-e", "NOVALUE"], "--env", "NOVALUE"),
+            (&["--log-level", "loud"], "--log-level", "loud"),
+            (&["--unix-socket-mode", "999"], "--unix-socket-mode", "999"),
+            (&["--unix-socket-mode", "rw"], "--unix-socket-mode", "rw"),
+            (&["--timeout", "-1"], "--timeout", "-1"),
+            (
+                &["--graceful-timeout", "soon"],
+                "--graceful-timeout",
+                "soon",
+            ),
+            (&["--keep-alive", "-2"], "--keep-alive", "-2"),
+            (&["--backlog", "0"], "--backlog", "0"),
+            (&["--backlog", "65536"], "--backlog", "65536"),
+            (&["--chdir", "no/such/dir"], "--chdir", "no/such/dir"),
+            (
+                &["--virtualenv", "missing-venv"],
+                "--virtualenv",
+                "missing-venv",
+            ),
+            (&["x y:app"], "APP", "x y:app"),
+        ];
+        for (list, option, value) in cases {
+            let mut all = vec!["app"];
+            if list[0] == "x y:app" {
+                all.clear();
+            }
+            all.extend_from_slice(list);
+            assert_invalid(&all, &[], &dir.0, option, value);
+        }
+        let venv = no_cfg.0.to_str().expect("utf-8 temp dir");
+        assert_invalid(
+            &["app", "--virtualenv", venv],
+            &[],
+            &dir.0,
+            "--virtualenv",
+            venv,
+        );
+        match load(args(&["app", "--virtualenv", venv]), &env(&[]), &dir.0) {
+            Err(e) => assert!(e.to_string().contains("pyvenv.cfg"), "{e}"),
+            Ok(_) => panic!("a virtualenv without pyvenv.cfg was accepted"),
+        }
+        let missing = format!("{d}/nope");
+        assert_invalid(
+            &["app"],
+            &[("VIRTUAL_ENV", &missing)],
+            &dir.0,
+            "VIRTUAL_ENV",
+            &missing,
+        );
+        assert_invalid(
+            &["app"],
+            &[("RSGI_WORKERS", "0")],
+            &dir.0,
+            "RSGI_WORKERS",
+            "0",
+        );
+        assert_invalid(
+            &["app"],
+            &[("RSGI_BIND", "nope")],
+            &dir.0,
+            "RSGI_BIND",
+            "nope",
+        );
+        dir.write("rsgi.toml", "workers = 0\n");
+        assert_invalid(&["app"], &[], &dir.0, "workers (in ", "0");
+        assert_invalid(&["app"], &[], &dir.0, "rsgi.toml", "0");
+    }
+
+    #[test]
+    fn a_valid_virtualenv_is_accepted() {
+        let dir = TempDir::new("venv");
+        dir.write("pyvenv.cfg", "home = /usr/bin\n");
+        let config = run(
+            &["app"],
+            &[("VIRTUAL_ENV", dir.0.to_str().expect("utf-8"))],
+            &dir.0,
+        );
+        assert_eq!(config.virtualenv.as_deref(), Some(dir.0.as_path()));
+        // An explicit --virtualenv wins over $VIRTUAL_ENV.
+        let other = TempDir::new("venv-other");
+        other.write("pyvenv.cfg", "");
+        let config = run(
+            &["app", "--virtualenv", other.0.to_str().expect("utf-8")],
+            &[("VIRTUAL_ENV", "/nonexistent")],
+            &dir.0,
+        );
+        assert_eq!(config.virtualenv.as_deref(), Some(other.0.as_path()));
+    }
+
+    #[test]
+    fn missing_app_and_cli_errors() {
+        let dir = TempDir::new("missing-app");
+        assert!(matches!(
+            load(args(&[]), &env(&[]), &dir.0),
+            Err(ConfigError::Missing(_))
+        ));
+        match load(args(&["--version"]), &env(&[]), &dir.0) {
+            Err(ConfigError::Cli(e)) => {
+                assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+                assert!(e.to_string().contains("Python"), "{e}");
+            }
+            other => panic!("expected a clap error, got {other:?}"),
+        }
+        assert!(matches!(
+            load(args(&["app", "--no-such-flag"]), &env(&[]), &dir.0),
+            Err(ConfigError::Cli(_))
+        ));
+        assert!(matches!(
+            load(args(&["app", "--check-config"]), &env(&[]), &dir.0),
+            Ok(Invocation::CheckConfig(_))
+        ));
+    }
+
+    #[test]
+    fn config_file_selection() {
+        let dir = TempDir::new("config-file");
+        let elsewhere = dir.write("other.toml", "workers = 7\n");
+        // An explicitly named file must exist.
+        match load(args(&["app", "-c", "missing.toml"]), &env(&[]), &dir.0) {
+            Err(ConfigError::File { path, .. }) => assert_eq!(path, dir.0.join("missing.toml")),
+            other => panic!("expected File error, got {other:?}"),
+        }
+        assert_eq!(run(&["app", "-c", "other.toml"], &[], &dir.0).workers, 7);
+        assert_eq!(
+            run(&["app"], &[("RSGI_CONFIG", "other.toml")], &dir.0).workers,
+            7
+        );
+        dir.write("rsgi.toml", "workers = 5\n");
+        assert_eq!(run(&["app"], &[], &dir.0).workers, 5);
+        let config = run(
+            &["app", "--config", elsewhere.to_str().expect("utf-8")],
+            &[],
+            &dir.0,
+        );
+        assert_eq!(config.workers, 7);
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_their_source() {
+        let project = TempDir::new("project");
+        std::fs::create_dir(project.0.join("src")).expect("mkdir");
+        let file = project.write(
+            "rsgi.toml",
+            "chdir = \"src\"\nbind = \"unix:run/app.sock\"\npythonpath = [\"lib\"]\n",
+        );
+        let cwd = TempDir::new("cwd");
+        std::fs::create_dir(cwd.0.join("here")).expect("mkdir");
+        let config = run(
+            &[
+                "app",
+                "-c",
+                file.to_str().expect("utf-8"),
+                "--pythonpath",
+                "mine",
+            ],
+            &[],
+            &cwd.0,
+        );
+        assert_eq!(config.chdir, Some(project.0.join("src")));
+        assert_eq!(
+            config.binds,
+            vec![BindAddr::Unix(project.0.join("run/app.sock"))]
+        );
+        assert_eq!(config.pythonpath, vec![cwd.0.join("mine")]);
+        let config = run(&["app", "--chdir", "here"], &[], &cwd.0);
+        assert_eq!(config.chdir, Some(cwd.0.join("here")));
+    }
+
+    #[test]
+    fn print_config_round_trips() {
+        let dir = TempDir::new("print");
+        std::fs::create_dir(dir.0.join("code")).expect("mkdir");
+        dir.write("pyvenv.cfg", "");
+        let list = [
+            "myapp.wsgi:app",
+            "--print-config",
+            "-b",
+            "[::1]:8001",
+            "-b",
+            "unix:app.sock",
+            "-b",
+            "fd://3",
+            "-w",
+            "3",
+            "--chdir",
+            "code",
+            "--pythonpath",
+            "a,b",
+            "-e",
+            "GREETING=hello, world",
+            "--root-path",
+            "/mount",
+            "--timeout",
+            "0",
+            "--keep-alive",
+            "0",
+            "--graceful-timeout",
+            "7",
+            "--backlog",
+            "100",
+            "--virtualenv",
+            ".",
+            "--unix-socket-mode",
+            "0660",
+            "--log-level",
+            "WARNING",
+        ];
+        let (config, text) = match load(args(&list), &env(&[]), &dir.0) {
+            Ok(Invocation::PrintConfig(config, text)) => (config, text),
+            other => panic!("expected PrintConfig, got {other:?}"),
+        };
+        assert_eq!(config.unix_socket_mode, Some(0o660));
+        assert_eq!(config.timeout, None);
+        // The printed file, loaded from another directory, gives the same configuration.
+        let other = TempDir::new("print-elsewhere");
+        let file = other.write("printed.toml", &text);
+        let reloaded = run(&["-c", file.to_str().expect("utf-8")], &[], &other.0);
+        assert_eq!(reloaded.config_file, Some(file));
+        assert_eq!(
+            Config {
+                config_file: None,
+                ..reloaded
+            },
+            config,
+            "{text}"
+        );
+        // Printing works without an application, and the output still round-trips.
+        match load(args(&["--print-config"]), &env(&[]), &dir.0) {
+            Ok(Invocation::PrintConfig(config, text)) => {
+                assert_eq!(config.app, "");
+                let layer: Layer = toml::from_str(&text).expect("printed TOML parses");
+                assert_eq!(layer.app, None);
+            }
+            other => panic!("expected PrintConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reload_rereads_file_and_keeps_overrides() {
+        let dir = TempDir::new("reload");
+        let file = dir.write("rsgi.toml", "app = \"a:app\"\nworkers = 2\ntimeout = 10\n");
+        let config = run(&["--timeout", "5"], &[("RSGI_KEEP_ALIVE", "9")], &dir.0);
+        assert_eq!(
+            (config.workers, config.timeout),
+            (2, Some(Duration::from_secs(5)))
+        );
+        std::fs::write(
+            &file,
+            "app = \"b:app\"\nworkers = 3\ntimeout = 99\nkeep_alive = 1\n",
+        )
+        .expect("rewrite");
+        let reloaded = config.reload().expect("reload");
+        assert_eq!(reloaded.app, "b:app");
+        assert_eq!(reloaded.workers, 3);
+        assert_eq!(
+            reloaded.timeout,
+            Some(Duration::from_secs(5)),
+            "CLI still wins"
+        );
+        assert_eq!(
+            reloaded.keep_alive,
+            Some(Duration::from_secs(9)),
+            "env still wins"
+        );
+        // A broken file is an error, and the running configuration is untouched.
+        std::fs::write(&file, "workers = \"many\"\n").expect("rewrite");
+        assert!(matches!(reloaded.reload(), Err(ConfigError::File { .. })));
+        assert_eq!(reloaded.workers, 3);
+        // A configuration built in code reloads as itself.
+        let built = Config {
+            workers: 4,
+            ..Config::default()
+        };
+        assert_eq!(built.reload().expect("reload"), built);
+    }
+
+    #[test]
+    fn log_levels() {
+        for level in [
+            LogLevel::Debug,
+            LogLevel::Info,
+            LogLevel::Warning,
+            LogLevel::Error,
+            LogLevel::Critical,
+        ] {
+            assert_eq!(level.as_str().parse(), Ok(level));
+            assert_eq!(level.as_str().to_uppercase().parse(), Ok(level));
+        }
+        assert_eq!("warn".parse::<LogLevel>(), Err(()));
+    }
+}

@@ -1,1 +1,591 @@
 //! The one declaration of every option.
+//!
+//! Each setting is written once in the `settings!` invocation below: its doc comment (the
+//! user documentation, shown by `--help` and [`markdown_table`]), its clap attributes, its
+//! name, its type and its default. From that one declaration come the command-line flag, the
+//! TOML key (the name), the `RSGI_<NAME>` environment variable, the defaults and the docs, so
+//! the four can never drift apart.
+//!
+//! Values here are still raw (strings and whole numbers as the user wrote them); checking
+//! them and turning them into a [`super::Config`] is the private `validate` module's job.
+//! This file knows how settings are spelled and where they come from, not what they mean.
+
+use super::ConfigError;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{ArgAction, Args, Command, FromArgMatches, Parser};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+
+/// The `--version` text: our version and the interpreter we were built against (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (Python ",
+    env!("RSGI_BUILD_PYTHON_VERSION"),
+    " at ",
+    env!("RSGI_BUILD_PYTHON"),
+    ")"
+);
+
+/// Prefix of every setting's environment variable.
+pub const ENV_PREFIX: &str = "RSGI_";
+
+/// The environment variable naming the config file (the `-c/--config` flag is CLI-only, so
+/// it is not a setting, but it may still come from the environment).
+pub const CONFIG_ENV: &str = "RSGI_CONFIG";
+
+/// Everything known about a setting besides its value: what the docs and errors need.
+#[derive(Debug)]
+pub struct Meta {
+    /// The TOML key, snake_case (gunicorn's config name); also the clap argument id.
+    pub name: &'static str,
+    /// The user documentation (the declaration's doc comment, one source line per line).
+    pub doc: &'static str,
+    /// The default as shown to users.
+    pub default: &'static str,
+    /// A conventional, non-`RSGI_` variable that supplies the default when set.
+    pub fallback: Option<Fallback>,
+}
+
+/// A platform convention that supplies a setting's default, e.g. `PORT` for `bind`.
+#[derive(Debug)]
+pub struct Fallback {
+    /// The variable, e.g. `WEB_CONCURRENCY`.
+    pub var: &'static str,
+    /// Turns the variable's value into the setting's value as it would be written on the
+    /// command line (`PORT=5000` becomes `0.0.0.0:5000`).
+    pub to_value: fn(&str) -> String,
+}
+
+impl Meta {
+    /// The environment variable for this setting: `RSGI_` + the name in upper case.
+    pub fn env_var(&self) -> String {
+        format!("{ENV_PREFIX}{}", self.name.to_ascii_uppercase())
+    }
+
+    /// The setting as written on the command line: `--workers`, or `APP` for a positional.
+    pub fn cli_spelling(&self) -> String {
+        let cmd = layer_command();
+        match cmd.get_arguments().find(|a| a.get_id() == self.name) {
+            Some(arg) => match arg.get_long() {
+                Some(long) => format!("--{long}"),
+                None => self.name.to_ascii_uppercase(),
+            },
+            None => self.name.to_owned(),
+        }
+    }
+
+    /// The documentation as one paragraph (doc comment lines joined).
+    pub fn doc_paragraph(&self) -> String {
+        self.doc
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Generates [`Layer`], [`Settings`] and [`SETTINGS`] from one declaration per setting:
+///
+/// ```text
+/// /// User documentation.
+/// #[arg(clap attributes)]
+/// #[serde(optional extra serde attributes for the file layer)]
+/// name: Type = default expression (an Option<Type>), shown "default as documented"
+///     [, fallback "VAR" => |value| value as written on the CLI];
+/// ```
+macro_rules! settings {
+    (@fallback) => { None };
+    (@fallback $var:literal => $map:expr) => {
+        Some(Fallback { var: $var, to_value: $map })
+    };
+    ($(
+        $(#[doc = $doc:literal])+
+        #[arg($($arg:tt)*)]
+        $(#[serde($($serde:tt)*)])*
+        $name:ident : $ty:ty = $default:expr, shown $shown:literal
+            $(, fallback $fvar:literal => $fmap:expr)? ;
+    )*) => {
+        /// One source's settings: the command line, the environment, the file, or the
+        /// platform fallbacks. `None` means "this source does not say".
+        #[derive(Args, Deserialize, Clone, Debug, Default, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        pub struct Layer {
+            $(
+                $(#[doc = $doc])+
+                #[arg($($arg)*)]
+                $(#[serde($($serde)*)])*
+                pub $name: Option<$ty>,
+            )*
+        }
+
+        impl Layer {
+            /// This layer's values, with `lower`'s filling in what this one leaves unset.
+            pub fn or(self, lower: Layer) -> Layer {
+                Layer { $( $name: self.$name.or(lower.$name), )* }
+            }
+
+            /// Whether this layer sets the setting called `name`.
+            pub fn is_set(&self, name: &str) -> bool {
+                match name {
+                    $( stringify!($name) => self.$name.is_some(), )*
+                    _ => false,
+                }
+            }
+
+            /// Applies the declared defaults to what no layer set.
+            pub fn resolve(self) -> Settings {
+                Settings { $( $name: self.$name.or_else(|| $default), )* }
+            }
+        }
+
+        /// Every setting with defaults applied; `None` only where there is no default.
+        /// Serializes to a valid config file (used by `--print-config`).
+        #[derive(Serialize, Clone, Debug, PartialEq)]
+        pub struct Settings {
+            $(
+                $(#[doc = $doc])+
+                #[serde(skip_serializing_if = "Option::is_none")]
+                pub $name: Option<$ty>,
+            )*
+        }
+
+        /// Every setting's metadata, in declaration order.
+        pub const SETTINGS: &[Meta] = &[
+            $(
+                Meta {
+                    name: stringify!($name),
+                    doc: concat!($($doc, "\n"),+),
+                    default: $shown,
+                    fallback: settings!(@fallback $($fvar => $fmap)?),
+                },
+            )*
+        ];
+    };
+}
+
+settings! {
+    /// The WSGI application to serve, as `module:callable`; the callable defaults to
+    /// `application` (e.g. `myproject.wsgi:application`).
+    #[arg(value_name = "APP")]
+    app: String = None, shown "(required)";
+
+    /// Address to listen on: `HOST:PORT`, `[IPV6]:PORT`, `unix:PATH` or `fd://N` (an
+    /// inherited listening socket). Repeat to listen on several addresses.
+    #[arg(short = 'b', long, value_name = "ADDRESS")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    bind: Vec<String> = Some(vec!["127.0.0.1:8000".to_owned()]),
+        shown "`127.0.0.1:8000`, or `0.0.0.0:$PORT` if `PORT` is set",
+        fallback "PORT" => |port| format!("0.0.0.0:{port}");
+
+    /// Number of worker processes (1 to 1024).
+    #[arg(short = 'w', long, value_name = "N", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    workers: i64 = Some(1), shown "`$WEB_CONCURRENCY`, else 1",
+        fallback "WEB_CONCURRENCY" => |n| n.to_owned();
+
+    /// Directory to change to before loading the application (must exist).
+    #[arg(long, value_name = "DIR")]
+    chdir: PathBuf = None, shown "(the current directory)";
+
+    /// Directories to prepend to the Python path, comma-separated.
+    #[arg(long, value_name = "DIRS", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "comma_separated")]
+    pythonpath: Vec<PathBuf> = None, shown "(none)";
+
+    /// Set an environment variable in the worker processes, `KEY=VALUE`. Repeatable.
+    #[arg(short = 'e', long, value_name = "KEY=VALUE")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    env: Vec<String> = None, shown "(none)";
+
+    /// The URL prefix the application is mounted at (WSGI `SCRIPT_NAME`): empty, or
+    /// starting with `/` and not ending with `/`.
+    #[arg(long, value_name = "PATH")]
+    root_path: String = Some(String::new()), shown "`\"\"`";
+
+    /// Seconds a worker may spend silent in the application before it is killed and
+    /// replaced; 0 disables the limit.
+    #[arg(short = 't', long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    timeout: i64 = Some(30), shown "30";
+
+    /// Seconds in-flight requests get to finish on a graceful stop or reload.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    graceful_timeout: i64 = Some(30), shown "30";
+
+    /// Seconds an idle persistent connection is kept open; 0 turns keep-alive off.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    keep_alive: i64 = Some(2), shown "2";
+
+    /// Maximum number of pending connections per listener (1 to 65535; the kernel may cap
+    /// it further at `net.core.somaxconn`).
+    #[arg(long, value_name = "N", value_parser = whole_number, allow_negative_numbers = true)]
+    backlog: i64 = Some(2048), shown "2048";
+
+    /// Virtual environment whose packages the application imports; the directory must
+    /// contain `pyvenv.cfg`.
+    #[arg(long, value_name = "DIR")]
+    virtualenv: PathBuf = None, shown "`$VIRTUAL_ENV`, if set",
+        fallback "VIRTUAL_ENV" => |dir| dir.to_owned();
+
+    /// Permission bits, in octal (e.g. `660`), for Unix sockets the server creates.
+    #[arg(long, value_name = "OCTAL")]
+    unix_socket_mode: String = None, shown "(from the umask)";
+
+    /// Minimum level of messages written to the error log: debug, info, warning, error
+    /// or critical.
+    #[arg(long, value_name = "LEVEL")]
+    log_level: String = Some("info".to_owned()), shown "`info`";
+}
+
+/// The whole command line: every setting plus the options that only make sense there.
+#[derive(Parser, Debug)]
+#[command(
+    name = "rsgi-server",
+    version = VERSION,
+    about = "A pre-fork WSGI (PEP 3333) application server",
+    after_help = "Every option except -c, --check-config and --print-config can also be set \
+                  with an RSGI_<NAME> environment variable (e.g. RSGI_WORKERS=4; lists \
+                  comma-separated) or a key in the config file (e.g. workers = 4). The \
+                  command line wins over the environment, which wins over the file."
+)]
+pub struct Cli {
+    /// The settings given on the command line.
+    #[command(flatten)]
+    pub settings: Layer,
+
+    /// Read settings from this TOML file (also `RSGI_CONFIG`; by default `./rsgi.toml`
+    /// when it exists).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Check the configuration, import the application, and exit.
+    #[arg(long, conflicts_with = "print_config")]
+    pub check_config: bool,
+
+    /// Print the effective configuration as a TOML config file and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// A command that parses nothing but the settings: used to read the environment and the
+/// platform fallbacks with exactly the parsers the command line uses.
+fn layer_command() -> Command {
+    Layer::augment_args(Command::new("rsgi-server").no_binary_name(true))
+}
+
+/// Parses a whole number; ranges are checked later, so the error can name the range.
+fn whole_number(s: &str) -> Result<i64, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| "expected a whole number".to_owned())
+}
+
+/// Reads one setting's value, as written by `source` (an environment variable's name), into
+/// a layer, using the setting's command-line parser. Lists are split on commas.
+fn parse_assignment(meta: &Meta, value: &str, source: &str) -> Result<Layer, ConfigError> {
+    let cmd = layer_command();
+    let arg = cmd
+        .get_arguments()
+        .find(|a| a.get_id() == meta.name)
+        .ok_or_else(|| ConfigError::Missing("a command-line argument for a declared setting"))?;
+    let mut args: Vec<String> = Vec::new();
+    match arg.get_long() {
+        // `--` keeps a positional value that starts with '-' from being read as a flag.
+        None => args.extend(["--".to_owned(), value.to_owned()]),
+        Some(long) if matches!(arg.get_action(), ArgAction::Append) => {
+            args.extend(
+                value
+                    .split(',')
+                    .filter(|part| !part.is_empty())
+                    .map(|part| format!("--{long}={part}")),
+            );
+        }
+        // `--flag=value` so that values starting with '-' are not taken for flags.
+        Some(long) => args.push(format!("--{long}={value}")),
+    }
+    let matches = cmd
+        .try_get_matches_from(args)
+        .map_err(|e| clap_error(e, Some(source)))?;
+    Layer::from_arg_matches(&matches).map_err(|e| clap_error(e, Some(source)))
+}
+
+/// Builds the environment layer from every `RSGI_<NAME>` variable; any other `RSGI_`
+/// variable (except [`CONFIG_ENV`]) is an error, since it is almost certainly a typo.
+pub fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
+    let mut layer = Layer::default();
+    for (var, value) in env.range(ENV_PREFIX.to_owned()..) {
+        if !var.starts_with(ENV_PREFIX) {
+            break;
+        }
+        if var == CONFIG_ENV {
+            continue;
+        }
+        let meta = SETTINGS
+            .iter()
+            .find(|m| m.env_var() == *var)
+            .ok_or_else(|| ConfigError::Invalid {
+                option: var.clone(),
+                value: value.clone(),
+                allowed: format!(
+                    "not a known variable; known are {CONFIG_ENV}, {}",
+                    SETTINGS
+                        .iter()
+                        .map(Meta::env_var)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+        layer = layer.or(parse_assignment(meta, value, var)?);
+    }
+    Ok(layer)
+}
+
+/// Builds the layer of platform conventions (`PORT`, `WEB_CONCURRENCY`, `VIRTUAL_ENV`),
+/// which sits below the file: they only fill in what nothing else set.
+pub fn fallback_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
+    let mut layer = Layer::default();
+    for meta in SETTINGS {
+        let Some(fallback) = &meta.fallback else {
+            continue;
+        };
+        // An empty variable is treated as unset, as shells make it easy to export one.
+        match env.get(fallback.var).filter(|v| !v.is_empty()) {
+            Some(value) => {
+                let value = (fallback.to_value)(value);
+                layer = layer.or(parse_assignment(meta, &value, fallback.var)?);
+            }
+            None => continue,
+        }
+    }
+    Ok(layer)
+}
+
+/// Turns a clap error into ours: a bad value becomes [`ConfigError::Invalid`] naming the
+/// option (or `source`, the variable it came from); anything else stays a clap error.
+pub fn clap_error(e: clap::Error, source: Option<&str>) -> ConfigError {
+    if !matches!(
+        e.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return ConfigError::Cli(e);
+    }
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let value = context(ContextKind::InvalidValue).unwrap_or_default();
+    let option = match source {
+        Some(source) => source.to_owned(),
+        // clap spells the argument "--workers <N>"; the flag alone is what users type.
+        None => context(ContextKind::InvalidArg)
+            .map(|a| a.split(' ').next().unwrap_or_default().to_owned())
+            .unwrap_or_default(),
+    };
+    let allowed = match std::error::Error::source(&e) {
+        Some(inner) => inner.to_string(),
+        None => e.kind().to_string(),
+    };
+    ConfigError::Invalid {
+        option,
+        value,
+        allowed,
+    }
+}
+
+/// Reads a string or an array of strings (gunicorn accepts `bind = "x"` as well as a list).
+fn one_or_many<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<String>,
+{
+    d.deserialize_any(StringsVisitor(false, PhantomData))
+        .map(Some)
+}
+
+/// Like [`one_or_many`], but a single string is a comma-separated list, as on the CLI.
+fn comma_separated<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: From<String>,
+{
+    d.deserialize_any(StringsVisitor(true, PhantomData))
+        .map(Some)
+}
+
+/// Visitor for [`one_or_many`] and [`comma_separated`]; the flag says whether to split a
+/// single string on commas.
+struct StringsVisitor<T>(bool, PhantomData<T>);
+
+impl<'de, T: From<String>> Visitor<'de> for StringsVisitor<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(if self.0 {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| T::from(s.to_owned()))
+                .collect()
+        } else {
+            vec![T::from(v.to_owned())]
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(s) = seq.next_element::<String>()? {
+            out.push(T::from(s));
+        }
+        Ok(out)
+    }
+}
+
+/// Escapes text for a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// How an argument is written on the command line, for the docs: "`-w N`, `--workers N`".
+fn flag_cell(arg: &clap::Arg) -> String {
+    let value = arg
+        .get_value_names()
+        .and_then(|names| names.first())
+        .map(|n| format!(" {n}"))
+        .filter(|_| arg.get_action().takes_values())
+        .unwrap_or_default();
+    let mut forms = Vec::new();
+    if let Some(short) = arg.get_short() {
+        forms.push(format!("`-{short}{value}`"));
+    }
+    if let Some(long) = arg.get_long() {
+        forms.push(format!("`--{long}{value}`"));
+    }
+    if forms.is_empty() {
+        forms.push(format!("`{}`", value.trim()));
+    }
+    forms.join(", ")
+}
+
+/// User documentation of every option, as Markdown: a table of the settings (flags, TOML
+/// key, environment variable, default, description) followed by the command-line-only
+/// options. Generated from the declarations, so it cannot go stale.
+pub fn markdown_table() -> String {
+    let layer = layer_command();
+    let mut out = String::from(
+        "| Option | TOML key | Environment | Default | Description |\n\
+         |---|---|---|---|---|\n",
+    );
+    for meta in SETTINGS {
+        let flags = layer
+            .get_arguments()
+            .find(|a| a.get_id() == meta.name)
+            .map(flag_cell)
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| {flags} | `{}` | `{}` | {} | {} |\n",
+            meta.name,
+            meta.env_var(),
+            cell(meta.default),
+            cell(&meta.doc_paragraph()),
+        ));
+    }
+    out.push_str("\nCommand-line only:\n\n| Option | Description |\n|---|---|\n");
+    let cli = <Cli as clap::CommandFactory>::command();
+    for arg in cli.get_arguments() {
+        if SETTINGS.iter().any(|m| m.name == arg.get_id()) {
+            continue;
+        }
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        out.push_str(&format!("| {} | {} |\n", flag_cell(arg), cell(&help)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_has_env_var_doc_flag_and_default() {
+        let cmd = layer_command();
+        for meta in SETTINGS {
+            assert_eq!(
+                meta.env_var(),
+                format!("RSGI_{}", meta.name.to_uppercase()),
+                "{}",
+                meta.name
+            );
+            assert!(!meta.doc_paragraph().is_empty(), "{} has no doc", meta.name);
+            assert!(!meta.default.is_empty(), "{} has no default doc", meta.name);
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == meta.name)
+                .unwrap_or_else(|| panic!("{} is not a clap argument", meta.name));
+            // Long flags are the kebab-case of the TOML key, as gunicorn spells them.
+            if let Some(long) = arg.get_long() {
+                assert_eq!(long, meta.name.replace('_', "-"));
+            }
+        }
+    }
+
+    #[test]
+    fn markdown_table_lists_every_setting() {
+        let table = markdown_table();
+        for meta in SETTINGS {
+            assert!(table.contains(&format!("`{}`", meta.name)), "{}", meta.name);
+            assert!(table.contains(&meta.env_var()), "{}", meta.name);
+        }
+        assert!(table.contains("`-w N`, `--workers N`"), "{table}");
+        assert!(table.contains("`--config FILE`"), "{table}");
+        assert!(table.contains("`--print-config`"), "{table}");
+    }
+
+    #[test]
+    fn layers_merge_and_resolve() {
+        let high = Layer {
+            workers: Some(3),
+            ..Layer::default()
+        };
+        let low = Layer {
+            workers: Some(5),
+            timeout: Some(9),
+            ..Layer::default()
+        };
+        let settings = high.or(low).resolve();
+        assert_eq!(settings.workers, Some(3));
+        assert_eq!(settings.timeout, Some(9));
+        assert_eq!(settings.keep_alive, Some(2));
+        assert_eq!(settings.app, None);
+    }
+
+    #[test]
+    fn env_lists_split_on_commas() {
+        let env = BTreeMap::from([
+            ("RSGI_BIND".to_owned(), "a:1,b:2".to_owned()),
+            ("RSGI_APP".to_owned(), "-odd:app".to_owned()),
+        ]);
+        let layer = env_layer(&env).expect("env layer");
+        assert_eq!(layer.bind, Some(vec!["a:1".to_owned(), "b:2".to_owned()]));
+        assert_eq!(layer.app.as_deref(), Some("-odd:app"));
+    }
+
+    #[test]
+    fn file_lists_accept_a_single_string() {
+        let layer: Layer = toml::from_str("bind = \"x:1\"\npythonpath = \"a,b\"\n").expect("toml");
+        assert_eq!(layer.bind, Some(vec!["x:1".to_owned()]));
+        assert_eq!(
+            layer.pythonpath,
+            Some(vec![PathBuf::from("a"), PathBuf::from("b")])
+        );
+    }
+}

@@ -150,3 +150,33 @@ pub fn reason_phrase(status: u16) -> &'static str {
         _ => "",
     }
 }
+
+/// Whether `b` is a `tchar`, the alphabet of tokens (RFC 9110 §5.6.2).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// Whether `s` is a non-empty token (RFC 9110 §5.6.2).
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// Trims optional whitespace, which is only SP and HTAB (RFC 9110 §5.6.3). Deliberately not
+/// `trim_ascii`: stripping VT, FF or other lookalikes is how parsers disagree on framing.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Whether `b` may appear in a field value: VCHAR, obs-text, SP or HTAB (RFC 9110 §5.5).
+pub(crate) fn is_field_value_byte(b: u8) -> bool {
+    matches!(b, b'\t' | b' '..=0x7e | 0x80..=0xff)
+}

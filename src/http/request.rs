@@ -2,7 +2,7 @@
 //! Expect, Host, target form).
 
 use super::body::BodyFraming;
-use super::{HttpError, Limits, Version};
+use super::{HttpError, Limits, Version, is_token, trim_ows};
 use std::ops::Range;
 
 /// A parsed request head. Owns one copy of the head bytes; every field is a range into it,
@@ -12,6 +12,12 @@ pub struct RequestHead {
     buf: Vec<u8>,
     method: Range<usize>,
     target: Range<usize>,
+    /// The path part of the target; empty only for an absolute-form target without a path.
+    path: Range<usize>,
+    /// The query part of the target, without the `?`.
+    query: Range<usize>,
+    /// The authority of an absolute-form target.
+    authority: Option<Range<usize>>,
     headers: Vec<(Range<usize>, Range<usize>)>,
     /// The protocol version.
     pub version: Version,
@@ -26,24 +32,29 @@ pub struct RequestHead {
 impl RequestHead {
     /// The method token, e.g. `GET`.
     pub fn method(&self) -> &str {
-        todo!()
+        // The method was checked to be a token (ASCII), so this never falls back.
+        std::str::from_utf8(&self.buf[self.method.clone()]).unwrap_or("")
     }
     /// The request target exactly as received (`RAW_URI`).
     pub fn target(&self) -> &[u8] {
-        todo!()
+        &self.buf[self.target.clone()]
     }
     /// The path of the target, still percent-encoded; for absolute-form the part after the
     /// authority ("/" when empty).
     pub fn path(&self) -> &[u8] {
-        todo!()
+        if self.path.is_empty() {
+            b"/"
+        } else {
+            &self.buf[self.path.clone()]
+        }
     }
     /// The query string after `?`, without the `?` ("" when absent).
     pub fn query(&self) -> &[u8] {
-        todo!()
+        &self.buf[self.query.clone()]
     }
     /// The authority of an absolute-form target (`http://host:port/...`), if that form was used.
     pub fn absolute_authority(&self) -> Option<&[u8]> {
-        todo!()
+        self.authority.clone().map(|r| &self.buf[r])
     }
     /// Header fields in arrival order, names as sent (case preserved), values trimmed of
     /// optional whitespace.
@@ -64,12 +75,999 @@ impl RequestHead {
     }
 }
 
+/// Header index entries kept on the stack; a larger `header_count` limit falls back to the heap.
+const STACK_HEADERS: usize = 100;
+
 /// Parses a request head from the start of `buf`.
 ///
 /// Returns `Ok(None)` when more bytes are needed, `Ok(Some((head, n)))` when the head ends at
 /// byte `n` (the body, if any, starts there), or the error to answer with. Limits are enforced
 /// even on incomplete input, so a client cannot make the caller buffer an unbounded head.
 pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HttpError> {
-    let _ = (buf, limits);
-    todo!()
+    let Some(extent) = scan_head(buf, limits)? else {
+        return Ok(None);
+    };
+    let head = &buf[extent.start..extent.end];
+    let parsed = if extent.fields <= STACK_HEADERS {
+        let mut headers = [httparse::EMPTY_HEADER; STACK_HEADERS];
+        tokenize(head, &mut headers[..extent.fields])?
+    } else {
+        let mut headers = vec![httparse::EMPTY_HEADER; extent.fields];
+        tokenize(head, &mut headers)?
+    };
+    let request = build(head.to_vec(), parsed)?;
+    Ok(Some((request, extent.end)))
+}
+
+/// Where a complete head lies in the buffer, as found by [`scan_head`].
+struct Extent {
+    /// First byte of the request line (after any ignored empty lines).
+    start: usize,
+    /// One past the CRLF that ends the head.
+    end: usize,
+    /// Number of field lines.
+    fields: usize,
+}
+
+/// Which line of the head the scanner is in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LineKind {
+    /// The request line (or empty lines before it).
+    Request,
+    /// A header field line, or the empty line ending the head.
+    Field,
+}
+
+/// Finds the end of the head and enforces what httparse is lenient about or cannot bound.
+///
+/// It walks the bytes once, left to right, and every error depends only on the bytes up to
+/// where it is detected: so a prefix of the input yields either `None` or the same error as
+/// the whole, and limits trip as soon as they are exceeded, complete line or not.
+fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
+    let mut kind = LineKind::Request;
+    let mut start = 0;
+    let mut line_start = 0;
+    let mut fields = 0;
+    let mut i = 0;
+    while let Some(&b) = buf.get(i) {
+        match b {
+            b'\r' => {
+                // RFC 9112 §2.2: a CR must be followed by LF; a bare CR is rejected.
+                match buf.get(i + 1) {
+                    None => return Ok(None),
+                    Some(b'\n') => {}
+                    Some(_) => return Err(HttpError::Malformed("bare CR in request head")),
+                }
+                let empty = i == line_start;
+                let next = i + 2;
+                match kind {
+                    LineKind::Request if empty => {
+                        // RFC 9112 §2.2: ignore empty lines before the request line, but count
+                        // them against its limit so they cannot be sent forever.
+                        if next > limits.request_line {
+                            return Err(HttpError::RequestLineTooLong);
+                        }
+                        start = next;
+                    }
+                    LineKind::Request => kind = LineKind::Field,
+                    LineKind::Field if empty => {
+                        return Ok(Some(Extent {
+                            start,
+                            end: next,
+                            fields,
+                        }));
+                    }
+                    LineKind::Field => {}
+                }
+                line_start = next;
+                i = next;
+                continue;
+            }
+            // RFC 9112 §2.2 lets a recipient accept a bare LF; we do not, since an upstream
+            // proxy that disagrees would see a different message boundary.
+            b'\n' => return Err(HttpError::Malformed("bare LF in request head")),
+            b'\t' => {}
+            // RFC 9110 §5.5: field values must not contain CTLs (NUL included); the request
+            // line admits none either.
+            0x00..=0x1f | 0x7f => {
+                return Err(HttpError::Malformed("control character in request head"));
+            }
+            _ => {}
+        }
+        match kind {
+            LineKind::Request => {
+                if i + 1 > limits.request_line {
+                    return Err(HttpError::RequestLineTooLong);
+                }
+            }
+            LineKind::Field => {
+                if i == line_start {
+                    // RFC 9112 §5.2: obs-fold is rejected in requests; RFC 9112 §2.2: so is
+                    // whitespace between the request line and the first field.
+                    if b == b' ' || b == b'\t' {
+                        return Err(HttpError::Malformed("obsolete line folding"));
+                    }
+                    fields += 1;
+                    if fields > limits.header_count {
+                        return Err(HttpError::TooManyHeaders);
+                    }
+                }
+                if i + 1 - line_start > limits.header_field_size {
+                    return Err(HttpError::HeaderFieldTooLong);
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok(None)
+}
+
+/// A head tokenized by httparse, as ranges into the head bytes.
+struct Parsed {
+    method: Range<usize>,
+    target: Range<usize>,
+    version: Version,
+    headers: Vec<(Range<usize>, Range<usize>)>,
+}
+
+/// The range `part` occupies inside `base`; httparse hands out subslices of its input.
+fn range_in(base: &[u8], part: &[u8]) -> Result<Range<usize>, HttpError> {
+    let start = (part.as_ptr() as usize)
+        .checked_sub(base.as_ptr() as usize)
+        .filter(|s| s + part.len() <= base.len())
+        .ok_or(HttpError::Malformed("parser returned a foreign slice"))?;
+    Ok(start..start + part.len())
+}
+
+/// Runs httparse over a complete, pre-scanned head.
+fn tokenize<'b>(head: &'b [u8], headers: &mut [httparse::Header<'b>]) -> Result<Parsed, HttpError> {
+    let mut req = httparse::Request::new(headers);
+    let status = req.parse(head).map_err(|e| match e {
+        httparse::Error::Version => version_error(head),
+        httparse::Error::TooManyHeaders => HttpError::TooManyHeaders,
+        httparse::Error::HeaderName => HttpError::Malformed("invalid header field name"),
+        httparse::Error::HeaderValue => HttpError::Malformed("invalid header field value"),
+        httparse::Error::Token => HttpError::Malformed("invalid method"),
+        _ => HttpError::Malformed("invalid request line"),
+    })?;
+    match status {
+        httparse::Status::Complete(n) if n == head.len() => {}
+        _ => return Err(HttpError::Malformed("inconsistent head length")),
+    }
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(HttpError::Malformed("incomplete request line"));
+    };
+    let version = match minor {
+        0 => Version::Http10,
+        1 => Version::Http11,
+        _ => return Err(HttpError::UnsupportedVersion),
+    };
+    let mut fields = Vec::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let name = range_in(head, h.name.as_bytes())?;
+        let value = range_in(head, trim_ows(h.value))?;
+        fields.push((name, value));
+    }
+    Ok(Parsed {
+        method: range_in(head, method.as_bytes())?,
+        target: range_in(head, target.as_bytes())?,
+        version,
+        headers: fields,
+    })
+}
+
+/// Tells a well-formed but unsupported version (505) from a malformed request line (400).
+fn version_error(head: &[u8]) -> HttpError {
+    let line_end = head.iter().position(|&b| b == b'\r').unwrap_or(head.len());
+    let line = &head[..line_end];
+    // RFC 9112 §3: method SP request-target SP HTTP-version, so exactly two spaces; anything
+    // else is a malformed line whatever its last word looks like.
+    let mut words = line.split(|&b| b == b' ');
+    let version = match (words.next(), words.next(), words.next(), words.next()) {
+        (Some(_), Some(_), Some(version), None) => version,
+        _ => return HttpError::Malformed("invalid request line"),
+    };
+    // RFC 9112 §2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT (case-sensitive).
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            HttpError::UnsupportedVersion
+        }
+        _ => HttpError::Malformed("invalid HTTP version"),
+    }
+}
+
+/// The shape of a request target (RFC 9112 §3.2).
+struct TargetParts {
+    path: Range<usize>,
+    query: Range<usize>,
+    authority: Option<Range<usize>>,
+}
+
+/// Splits and validates the request target; `target` is its range in `buf`.
+fn split_target(buf: &[u8], target: Range<usize>, method: &[u8]) -> Result<TargetParts, HttpError> {
+    let t = &buf[target.clone()];
+    // httparse admits obs-text in the target; RFC 3986 does not, and neither does a fragment.
+    if t.iter().any(|&b| !(0x21..=0x7e).contains(&b) || b == b'#') {
+        return Err(HttpError::Malformed("invalid character in request target"));
+    }
+    let base = target.start;
+    if t == b"*" {
+        // RFC 9112 §3.2.4: asterisk-form is only for a server-wide OPTIONS.
+        if method != b"OPTIONS" {
+            return Err(HttpError::Malformed("asterisk-form target outside OPTIONS"));
+        }
+        return Ok(TargetParts {
+            path: target.clone(),
+            query: target.end..target.end,
+            authority: None,
+        });
+    }
+    // Where the path-and-query starts, and the authority if absolute-form (RFC 9112 §3.2.2).
+    let (rest_start, authority) = if t.first() == Some(&b'/') {
+        (0, None)
+    } else {
+        let after_scheme = [&b"http://"[..], b"https://"]
+            .iter()
+            .find(|s| t.len() >= s.len() && t[..s.len()].eq_ignore_ascii_case(s))
+            .map(|s| s.len())
+            // Authority-form (CONNECT) and any other shape are not served.
+            .ok_or(HttpError::Malformed("unsupported request target form"))?;
+        let auth_len = t[after_scheme..]
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(t.len() - after_scheme);
+        let auth = &t[after_scheme..after_scheme + auth_len];
+        // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid; §4.2.4: userinfo
+        // ('@') is deprecated and a classic way to disguise the real host.
+        if auth.is_empty() || !auth.iter().all(|&b| is_authority_byte(b)) {
+            return Err(HttpError::Malformed(
+                "invalid authority in absolute-form target",
+            ));
+        }
+        let a = base + after_scheme;
+        (after_scheme + auth_len, Some(a..a + auth_len))
+    };
+    let rest = &t[rest_start..];
+    let path_len = rest.iter().position(|&b| b == b'?').unwrap_or(rest.len());
+    let path = base + rest_start..base + rest_start + path_len;
+    let query = if path_len < rest.len() {
+        path.end + 1..target.end
+    } else {
+        target.end..target.end
+    };
+    Ok(TargetParts {
+        path,
+        query,
+        authority,
+    })
+}
+
+/// Bytes allowed in `host [":" port]` (RFC 3986 §3.2.2, §3.2.3); no userinfo.
+fn is_authority_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'%'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'['
+                | b']'
+        )
+}
+
+/// What the Transfer-Encoding fields, taken together, say (RFC 9112 §6.1).
+#[derive(Default)]
+struct Codings {
+    /// Number of transfer codings listed.
+    count: usize,
+    /// Number of times `chunked` was listed.
+    chunked: usize,
+    /// Whether the last coding listed is `chunked`.
+    last_chunked: bool,
+}
+
+impl Codings {
+    /// Adds the codings of one Transfer-Encoding field value.
+    fn add(&mut self, value: &[u8]) -> Result<(), HttpError> {
+        // RFC 9110 §5.6.1: a list; empty elements are allowed and ignored.
+        for element in value.split(|&b| b == b',').map(trim_ows) {
+            if element.is_empty() {
+                continue;
+            }
+            let (name, params) = match element.iter().position(|&b| b == b';') {
+                Some(i) => (trim_ows(&element[..i]), true),
+                None => (element, false),
+            };
+            if !is_token(name) {
+                return Err(HttpError::BadFraming("invalid transfer coding"));
+            }
+            let chunked = name.eq_ignore_ascii_case(b"chunked");
+            if chunked && params {
+                // RFC 9112 §7.1: chunked takes no parameters.
+                return Err(HttpError::BadFraming("parameters on chunked"));
+            }
+            self.count += 1;
+            self.chunked += usize::from(chunked);
+            self.last_chunked = chunked;
+        }
+        Ok(())
+    }
+
+    /// The framing these codings imply (RFC 9112 §6.3 item 4).
+    fn framing(&self) -> Result<BodyFraming, HttpError> {
+        if self.chunked > 1 {
+            // RFC 9112 §6.1: chunked must not be applied more than once.
+            return Err(HttpError::BadFraming("chunked applied more than once"));
+        }
+        if !self.last_chunked {
+            // RFC 9112 §6.3: a request whose final coding is not chunked cannot be delimited.
+            return Err(HttpError::BadFraming(
+                "final transfer coding is not chunked",
+            ));
+        }
+        if self.count > 1 {
+            // RFC 9112 §6.1: codings we cannot undo are answered with 501.
+            return Err(HttpError::UnsupportedCoding);
+        }
+        Ok(BodyFraming::Chunked)
+    }
+}
+
+/// Parses one Content-Length field value, which may be a list of identical values
+/// (RFC 9112 §6.3 item 5), merging it into `seen`.
+fn add_content_length(seen: &mut Option<u64>, value: &[u8]) -> Result<(), HttpError> {
+    for element in value.split(|&b| b == b',').map(trim_ows) {
+        let n = parse_digits(element).ok_or(HttpError::BadFraming("invalid Content-Length"))?;
+        match *seen {
+            Some(prev) if prev != n => {
+                return Err(HttpError::BadFraming("conflicting Content-Length values"));
+            }
+            _ => *seen = Some(n),
+        }
+    }
+    Ok(())
+}
+
+/// `1*DIGIT` as a u64: no sign, no whitespace, no overflow (RFC 9110 §8.6).
+pub(crate) fn parse_digits(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// Whether a comma-separated list value holds `token` (case-insensitive).
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| trim_ows(t).eq_ignore_ascii_case(token))
+}
+
+/// Applies the semantic rules httparse leaves to us and builds the head.
+fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
+    let method = &buf[parsed.method.clone()];
+    let parts = split_target(&buf, parsed.target.clone(), method)?;
+    let mut hosts = 0usize;
+    let mut content_length = None;
+    let mut codings: Option<Codings> = None;
+    let mut close = false;
+    let mut keep_alive_token = false;
+    let mut expect_continue = false;
+    for (n, v) in &parsed.headers {
+        let (name, value) = (&buf[n.clone()], &buf[v.clone()]);
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            // RFC 9112 §3.2: an invalid Host value is a 400.
+            if !value.iter().all(|&b| is_authority_byte(b)) {
+                return Err(HttpError::Malformed("invalid Host"));
+            }
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            add_content_length(&mut content_length, value)?;
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            codings.get_or_insert_with(Codings::default).add(value)?;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            close |= has_token(value, b"close");
+            keep_alive_token |= has_token(value, b"keep-alive");
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            // RFC 9110 §10.1.1: only 100-continue is defined; other expectations are ignored.
+            expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+        }
+    }
+    let version = parsed.version;
+    // RFC 9112 §3.2: exactly one Host in HTTP/1.1, never more than one in any version.
+    if hosts > 1 || (hosts == 0 && version == Version::Http11) {
+        return Err(HttpError::Malformed("missing or repeated Host"));
+    }
+    let framing = match (codings, content_length) {
+        // RFC 9112 §6.3 item 3: both present is a smuggling attempt; we refuse it outright.
+        (Some(_), Some(_)) => {
+            return Err(HttpError::BadFraming(
+                "both Transfer-Encoding and Content-Length",
+            ));
+        }
+        // RFC 9112 §6.1: an HTTP/1.0 recipient cannot rely on Transfer-Encoding.
+        (Some(_), None) if version == Version::Http10 => {
+            return Err(HttpError::BadFraming("Transfer-Encoding in HTTP/1.0"));
+        }
+        (Some(c), None) => c.framing()?,
+        (None, Some(0)) | (None, None) => BodyFraming::Empty,
+        (None, Some(n)) => BodyFraming::Length(n),
+    };
+    // RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
+    let keep_alive = !close && (version == Version::Http11 || keep_alive_token);
+    Ok(RequestHead {
+        method: parsed.method,
+        target: parsed.target,
+        path: parts.path,
+        query: parts.query,
+        authority: parts.authority,
+        headers: parsed.headers,
+        version,
+        framing,
+        keep_alive,
+        expect_continue: expect_continue && version == Version::Http11,
+        buf,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything observable about a parsed head, for comparing results.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Summary {
+        method: String,
+        target: Vec<u8>,
+        path: Vec<u8>,
+        query: Vec<u8>,
+        authority: Option<Vec<u8>>,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        version: Version,
+        framing: BodyFraming,
+        keep_alive: bool,
+        expect_continue: bool,
+        consumed: usize,
+    }
+
+    type Outcome = Result<Option<Summary>, HttpError>;
+
+    fn summarize(r: Result<Option<(RequestHead, usize)>, HttpError>) -> Outcome {
+        r.map(|o| {
+            o.map(|(h, consumed)| Summary {
+                method: h.method().to_owned(),
+                target: h.target().to_vec(),
+                path: h.path().to_vec(),
+                query: h.query().to_vec(),
+                authority: h.absolute_authority().map(<[u8]>::to_vec),
+                headers: h.headers().map(|(n, v)| (n.to_vec(), v.to_vec())).collect(),
+                version: h.version,
+                framing: h.framing,
+                keep_alive: h.keep_alive,
+                expect_continue: h.expect_continue,
+                consumed,
+            })
+        })
+    }
+
+    /// Parses `input` whole and every prefix of it: a prefix must give `None`, the same error,
+    /// or (once the head is complete) the same head. Returns the whole result.
+    fn parse_split(input: &[u8], limits: &Limits) -> Outcome {
+        let whole = summarize(parse_head(input, limits));
+        for cut in 0..input.len() {
+            let part = summarize(parse_head(&input[..cut], limits));
+            match &part {
+                Ok(None) => {}
+                _ => assert_eq!(part, whole, "prefix of {cut} bytes of {input:?}"),
+            }
+        }
+        whole
+    }
+
+    fn ok(input: &[u8]) -> Summary {
+        match parse_split(input, &Limits::default()) {
+            Ok(Some(s)) => s,
+            other => panic!("{input:?}: expected a head, got {other:?}"),
+        }
+    }
+
+    fn err(input: &[u8]) -> HttpError {
+        err_with(input, &Limits::default())
+    }
+
+    fn err_with(input: &[u8], limits: &Limits) -> HttpError {
+        match parse_split(input, limits) {
+            Err(e) => e,
+            other => panic!("{input:?}: expected an error, got {other:?}"),
+        }
+    }
+
+    /// A GET with the given extra header lines (each ending in CRLF).
+    fn get(headers: &str) -> Vec<u8> {
+        format!("GET / HTTP/1.1\r\nHost: h\r\n{headers}\r\n").into_bytes()
+    }
+
+    fn small_limits() -> Limits {
+        Limits {
+            request_line: 32,
+            header_count: 3,
+            header_field_size: 24,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn simple_get() {
+        let s = ok(b"GET /a/b?x=1&y HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n");
+        assert_eq!(s.method, "GET");
+        assert_eq!(s.target, b"/a/b?x=1&y");
+        assert_eq!(s.path, b"/a/b");
+        assert_eq!(s.query, b"x=1&y");
+        assert_eq!(s.authority, None);
+        assert_eq!(s.version, Version::Http11);
+        assert_eq!(s.framing, BodyFraming::Empty);
+        assert!(s.keep_alive);
+        assert!(!s.expect_continue);
+        assert_eq!(
+            s.headers,
+            vec![
+                (b"Host".to_vec(), b"example.com".to_vec()),
+                (b"Accept".to_vec(), b"*/*".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn trailing_bytes_are_not_consumed() {
+        let head = b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n";
+        for tail in [
+            &b""[..],
+            b"hello",
+            b"helloGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"\r\n",
+        ] {
+            let mut input = head.to_vec();
+            input.extend_from_slice(tail);
+            let s = ok(&input);
+            assert_eq!(s.consumed, head.len());
+            assert_eq!(s.framing, BodyFraming::Length(5));
+        }
+    }
+
+    #[test]
+    fn header_accessors() {
+        let input =
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-A: \t one two \t\r\nX-Empty:\r\nx-a: 2\r\n\r\n";
+        let (h, n) = parse_head(input, &Limits::default()).unwrap().unwrap();
+        assert_eq!(n, input.len());
+        assert_eq!(h.header("x-a"), Some(&b"one two"[..]));
+        assert_eq!(h.header("X-EMPTY"), Some(&b""[..]));
+        assert_eq!(h.header("missing"), None);
+        assert!(!h.is_head());
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        assert!(ok(&get("")).keep_alive);
+        assert!(!ok(&get("Connection: close\r\n")).keep_alive);
+        assert!(!ok(&get("Connection: Keep-Alive, CLOSE\r\n")).keep_alive);
+        assert!(!ok(&get("Connection: upgrade\r\nConnection: close\r\n")).keep_alive);
+        assert!(ok(&get("Connection: closed\r\n")).keep_alive);
+        assert!(!ok(b"GET / HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(ok(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+        assert!(ok(b"GET / HTTP/1.0\r\nConnection: foo , Keep-Alive\r\n\r\n").keep_alive);
+        assert!(!ok(b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+        assert_eq!(ok(b"GET / HTTP/1.0\r\n\r\n").version, Version::Http10);
+    }
+
+    #[test]
+    fn expect_continue() {
+        assert!(ok(&get("Expect: 100-continue\r\n")).expect_continue);
+        assert!(ok(&get("Expect: 100-Continue\r\n")).expect_continue);
+        assert!(!ok(&get("Expect: 100-continue-please\r\n")).expect_continue);
+        assert!(!ok(b"GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").expect_continue);
+    }
+
+    #[test]
+    fn target_forms() {
+        let s = ok(b"GET http://example.com:8080/a/b?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(s.authority.as_deref(), Some(&b"example.com:8080"[..]));
+        assert_eq!(s.path, b"/a/b");
+        assert_eq!(s.query, b"q=1");
+        let s = ok(b"GET HTTPS://Example.COM HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(s.authority.as_deref(), Some(&b"Example.COM"[..]));
+        assert_eq!(s.path, b"/");
+        assert_eq!(s.query, b"");
+        let s = ok(b"GET http://[::1]?x HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(s.authority.as_deref(), Some(&b"[::1]"[..]));
+        assert_eq!(
+            (s.path.as_slice(), s.query.as_slice()),
+            (&b"/"[..], &b"x"[..])
+        );
+        let s = ok(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (s.path.as_slice(), s.target.as_slice()),
+            (&b"*"[..], &b"*"[..])
+        );
+        let s = ok(b"GET /? HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (s.path.as_slice(), s.query.as_slice()),
+            (&b"/"[..], &b""[..])
+        );
+        let s = ok(b"GET /%20a?b?c HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (s.path.as_slice(), s.query.as_slice()),
+            (&b"/%20a"[..], &b"b?c"[..])
+        );
+    }
+
+    #[test]
+    fn bad_targets() {
+        for line in [
+            "GET example.com HTTP/1.1",
+            "CONNECT example.com:443 HTTP/1.1",
+            "GET * HTTP/1.1",
+            "GET ftp://example.com/ HTTP/1.1",
+            "GET http:///x HTTP/1.1",
+            "GET http:// HTTP/1.1",
+            "GET http://user@evil/ HTTP/1.1",
+            "GET http://a\"b/ HTTP/1.1",
+            "GET /a#frag HTTP/1.1",
+            "GET /\u{e9} HTTP/1.1",
+            "GET  / HTTP/1.1",
+            "GET / HTTP/1.1 ",
+            "GET / x HTTP/1.1",
+            "GET HTTP/1.1",
+            "G(T / HTTP/1.1",
+        ] {
+            let input = format!("{line}\r\nHost: h\r\n\r\n");
+            assert_eq!(err(input.as_bytes()).status(), 400, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        for v in ["HTTP/1.2", "HTTP/2.0", "HTTP/0.9", "HTTP/3.0"] {
+            let input = format!("GET / {v}\r\nHost: h\r\n\r\n");
+            assert_eq!(err(input.as_bytes()), HttpError::UnsupportedVersion, "{v}");
+        }
+        for v in [
+            "http/1.1",
+            "HTTP/1.1x",
+            "HTTP/11",
+            "HTTP/1.10",
+            "HTTP/1",
+            "HTTPS/1.1",
+            "",
+        ] {
+            let input = format!("GET / {v}\r\nHost: h\r\n\r\n");
+            assert_eq!(err(input.as_bytes()).status(), 400, "{v:?}");
+        }
+        // HTTP/0.9's simple request has no version at all.
+        assert_eq!(err(b"GET /\r\n\r\n").status(), 400);
+    }
+
+    #[test]
+    fn host_rules() {
+        assert_eq!(err(b"GET / HTTP/1.1\r\n\r\n").status(), 400);
+        assert_eq!(err(&get("Host: other\r\n")).status(), 400);
+        assert_eq!(err(&get("host: h\r\n")).status(), 400);
+        assert_eq!(
+            err(b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n").status(),
+            400
+        );
+        for bad in ["a b", "u@h", "h/x", "h\\x", "h\"", "h\x7f"] {
+            let input = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+            assert_eq!(err(input.as_bytes()).status(), 400, "{bad:?}");
+        }
+        for good in ["", "example.com:80", "[::1]:8000", "xn--bcher-kva.example"] {
+            let input = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
+            ok(input.as_bytes());
+        }
+    }
+
+    #[test]
+    fn line_ending_and_character_rules() {
+        for input in [
+            &b"GET / HTTP/1.1\nHost: h\n\n"[..],
+            b"GET / HTTP/1.1\r\nHost: h\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\n\n",
+            b"GET / HTTP/1.1\rHost: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\tb\r\n\r\n",
+            b"GET / HTTP/1.1\r\n Host: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost\t: h\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x01\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: \x7f\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x0bb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX\x00: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nX(: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\n: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n",
+            b"GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n",
+        ] {
+            assert_eq!(err(input).status(), 400, "{input:?}");
+        }
+        // HTAB and obs-text are allowed inside values.
+        let s = ok(&get("X: a\tbé\r\n"));
+        assert_eq!(s.headers[1].1, "a\tbé".as_bytes());
+    }
+
+    #[test]
+    fn leading_empty_lines_are_ignored_but_bounded() {
+        let s = ok(b"\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(s.method, "GET");
+        assert_eq!(s.consumed, 31);
+        let flood = b"\r\n".repeat(40);
+        assert_eq!(
+            err_with(&flood, &small_limits()),
+            HttpError::RequestLineTooLong
+        );
+    }
+
+    #[test]
+    fn limits_apply_to_complete_and_incomplete_heads() {
+        let l = small_limits();
+        // Exactly at the limits is fine.
+        let line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(32 - 14));
+        let field = format!("X: {}\r\n", "b".repeat(24 - 3));
+        let input = format!("{line}Host: h\r\n{field}\r\n");
+        assert!(matches!(parse_split(input.as_bytes(), &l), Ok(Some(_))));
+        // One byte more, complete or not.
+        let long_line = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(32 - 13));
+        assert_eq!(
+            err_with(long_line.as_bytes(), &l),
+            HttpError::RequestLineTooLong
+        );
+        let endless = format!("GET /{}", "a".repeat(100));
+        assert_eq!(
+            err_with(endless.as_bytes(), &l),
+            HttpError::RequestLineTooLong
+        );
+        let long_field = format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "b".repeat(22));
+        assert_eq!(
+            err_with(long_field.as_bytes(), &l),
+            HttpError::HeaderFieldTooLong
+        );
+        let endless_field = format!("GET / HTTP/1.1\r\nX: {}", "b".repeat(100));
+        assert_eq!(
+            err_with(endless_field.as_bytes(), &l),
+            HttpError::HeaderFieldTooLong
+        );
+        let many = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(err_with(many.as_bytes(), &l), HttpError::TooManyHeaders);
+        let many_incomplete = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC";
+        assert_eq!(
+            err_with(many_incomplete.as_bytes(), &l),
+            HttpError::TooManyHeaders
+        );
+        assert_eq!(HttpError::RequestLineTooLong.status(), 414);
+        assert_eq!(HttpError::TooManyHeaders.status(), 431);
+    }
+
+    #[test]
+    fn heap_fallback_for_large_header_limits() {
+        let l = Limits {
+            header_count: 300,
+            ..Limits::default()
+        };
+        let fields: String = (0..250).map(|i| format!("X-{i}: {i}\r\n")).collect();
+        let input = format!("GET / HTTP/1.1\r\nHost: h\r\n{fields}\r\n");
+        let (h, n) = parse_head(input.as_bytes(), &l).unwrap().unwrap();
+        assert_eq!(n, input.len());
+        assert_eq!(h.headers().count(), 251);
+        assert_eq!(h.header("x-249"), Some(&b"249"[..]));
+    }
+
+    #[test]
+    fn content_length() {
+        assert_eq!(
+            ok(&get("Content-Length: 0\r\n")).framing,
+            BodyFraming::Empty
+        );
+        assert_eq!(
+            ok(&get("Content-Length: 42\r\n")).framing,
+            BodyFraming::Length(42)
+        );
+        assert_eq!(
+            ok(&get("Content-Length:  007 \r\n")).framing,
+            BodyFraming::Length(7)
+        );
+        assert_eq!(
+            ok(&get("Content-Length: 5, 5\r\n")).framing,
+            BodyFraming::Length(5)
+        );
+        assert_eq!(
+            ok(&get("Content-Length: 5\r\ncontent-length: 5\r\n")).framing,
+            BodyFraming::Length(5)
+        );
+        assert_eq!(
+            ok(&get("Content-Length: 18446744073709551615\r\n")).framing,
+            BodyFraming::Length(u64::MAX)
+        );
+        for bad in [
+            "+5",
+            "-5",
+            "0x5",
+            "5 5",
+            "5,6",
+            "5,",
+            "",
+            "1_0",
+            "5\u{a0}",
+            "\u{85}5",
+            "18446744073709551616",
+            "99999999999999999999999",
+        ] {
+            let input = get(&format!("Content-Length: {bad}\r\n"));
+            assert_eq!(err(&input).status(), 400, "{bad:?}");
+        }
+        for bad in ["\x0b5", "5\x0c", "\x1c5"] {
+            let input = get(&format!("Content-Length: {bad}\r\n"));
+            assert_eq!(err(&input).status(), 400, "{bad:?}");
+        }
+        let input = get("Content-Length: 5\r\nContent-Length: 6\r\n");
+        assert!(matches!(err(&input), HttpError::BadFraming(_)));
+    }
+
+    #[test]
+    fn transfer_encoding() {
+        let chunked = |te: &str| ok(&get(&format!("Transfer-Encoding: {te}\r\n"))).framing;
+        assert_eq!(chunked("chunked"), BodyFraming::Chunked);
+        assert_eq!(chunked("Chunked"), BodyFraming::Chunked);
+        assert_eq!(chunked("CHUNKED \t"), BodyFraming::Chunked);
+        assert_eq!(chunked(", chunked,"), BodyFraming::Chunked);
+        let te = |v: &str| err(&get(&format!("Transfer-Encoding: {v}\r\n")));
+        for bad in [
+            "chunked, chunked",
+            "chunked,chunked",
+            "gzip",
+            "identity",
+            "chunked, gzip",
+            "chunked;q=1",
+            "",
+            "chunked\u{a0}",
+            "\u{85}chunked",
+            "chunk ed",
+            "\"chunked\"",
+        ] {
+            assert!(matches!(te(bad), HttpError::BadFraming(_)), "{bad:?}");
+        }
+        for ctl in ["chunked\x0b", "\x0cchunked", "chunked\x1f", "\x1cchunked"] {
+            assert_eq!(te(ctl).status(), 400, "{ctl:?}");
+        }
+        assert_eq!(te("gzip, chunked"), HttpError::UnsupportedCoding);
+        assert_eq!(te("gzip;level=1, chunked"), HttpError::UnsupportedCoding);
+        assert_eq!(te("gzip, chunked").status(), 501);
+        // Several fields form one list (RFC 9110 §5.3).
+        let input = get("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n");
+        assert!(matches!(err(&input), HttpError::BadFraming(_)));
+        let input = get("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n");
+        assert_eq!(err(&input), HttpError::UnsupportedCoding);
+        let input = get("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n");
+        assert!(matches!(err(&input), HttpError::BadFraming(_)));
+    }
+
+    #[test]
+    fn smuggling_combinations() {
+        for headers in [
+            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 0\r\n",
+            "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: x\r\n",
+        ] {
+            assert!(
+                matches!(err(&get(headers)), HttpError::BadFraming(_)),
+                "{headers:?}"
+            );
+        }
+        let input = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(matches!(err(input), HttpError::BadFraming(_)));
+    }
+
+    #[test]
+    fn method_is_kept_verbatim() {
+        let s = ok(b"PATCH /x HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(s.method, "PATCH");
+        let (h, _) = parse_head(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert!(h.is_head());
+        let s = ok(b"get / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(s.method, "get");
+    }
+
+    #[test]
+    fn incomplete_input_needs_more() {
+        let l = Limits::default();
+        assert!(matches!(parse_head(b"", &l), Ok(None)));
+        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\n", &l), Ok(None)));
+        assert!(matches!(
+            parse_head(b"GET / HTTP/1.1\r\nHost: h\r\n\r", &l),
+            Ok(None)
+        ));
+    }
+
+    /// A tiny deterministic PRNG (xorshift64) so the mutation test needs no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn mutated_heads_never_panic_and_split_consistently() {
+        const SEEDS: [&[u8]; 4] = [
+            b"GET /a?b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+            b"POST http://x:1/p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"OPTIONS * HTTP/1.0\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n\r\n",
+            b"\r\nGET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 1\r\n\r\n",
+        ];
+        const ALPHABET: &[u8] = b"\r\n \t:,;/?*#@\x00\x0b\x7f\x85\xa0aZ09-_\"";
+        let limits = small_limits_for_fuzz();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..1500 {
+            let mut input = SEEDS[rng.below(SEEDS.len())].to_vec();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(input.len() + 1);
+                let b = ALPHABET[rng.below(ALPHABET.len())];
+                match rng.below(3) {
+                    0 => input.insert(at, b),
+                    1 if at < input.len() => input[at] = b,
+                    _ if at < input.len() => {
+                        input.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let whole = parse_split(&input, &limits);
+            if let Ok(Some(s)) = whole {
+                assert!(s.consumed <= input.len());
+                assert!(s.path.starts_with(b"/") || s.path == b"*", "{input:?}");
+            }
+        }
+    }
+
+    fn small_limits_for_fuzz() -> Limits {
+        Limits {
+            request_line: 40,
+            header_count: 4,
+            header_field_size: 40,
+            ..Limits::default()
+        }
+    }
 }

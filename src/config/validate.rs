@@ -1,0 +1,262 @@
+//! Checks raw [`Settings`] and turns them into a typed [`Config`], and back (for
+//! `--print-config`).
+//!
+//! This file knows what each value means and which values are allowed. It does not know
+//! where a value came from: the caller passes a function naming the source of each setting
+//! (`--workers`, `RSGI_WORKERS`, `workers (in rsgi.toml)`) for the error messages.
+
+use super::settings::Settings;
+use super::{BindAddr, Config, ConfigError, LogLevel, Sources};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Names where a setting's value came from, for error messages.
+pub(super) type Label<'a> = &'a dyn Fn(&str) -> String;
+
+/// Checks every setting and builds the [`Config`] (with empty sources and no config file;
+/// the caller fills those in). `require_app` is false only for `--print-config`.
+pub(super) fn validate(
+    s: Settings,
+    label: Label<'_>,
+    require_app: bool,
+) -> Result<Config, ConfigError> {
+    let invalid = |name: &str, value: &dyn std::fmt::Display, allowed: &str| ConfigError::Invalid {
+        option: label(name),
+        value: value.to_string(),
+        allowed: allowed.to_owned(),
+    };
+
+    let app = match s.app {
+        Some(app) => check_app(&app).map_err(|allowed| invalid("app", &app, &allowed))?,
+        None if require_app => {
+            return Err(ConfigError::Missing(
+                "the application to serve (APP, e.g. myproject.wsgi:application)",
+            ));
+        }
+        None => String::new(),
+    };
+
+    let binds = s.bind.unwrap_or_default();
+    if binds.is_empty() {
+        return Err(invalid("bind", &"[]", "at least one address"));
+    }
+    let binds = binds
+        .iter()
+        .map(|b| {
+            b.parse::<BindAddr>()
+                .map_err(|why| invalid("bind", b, &why))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let workers = in_range(s.workers, 1, 1024, "workers", &invalid)? as u32;
+
+    let chdir = match s.chdir {
+        Some(dir) if dir.is_dir() => Some(dir),
+        Some(dir) => {
+            return Err(invalid("chdir", &dir.display(), "an existing directory"));
+        }
+        None => None,
+    };
+
+    let pythonpath: Vec<PathBuf> = s
+        .pythonpath
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect();
+
+    let env = s
+        .env
+        .unwrap_or_default()
+        .iter()
+        .map(|kv| check_env(kv).map_err(|why| invalid("env", kv, why)))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let root_path = s.root_path.unwrap_or_default();
+    if !(root_path.is_empty() || (root_path.starts_with('/') && !root_path.ends_with('/'))) {
+        return Err(invalid(
+            "root_path",
+            &root_path,
+            "empty, or a path starting with '/' and not ending with '/' (e.g. /app)",
+        ));
+    }
+
+    let timeout = in_range(s.timeout, 0, i64::MAX, "timeout", &invalid)?;
+    let graceful_timeout = in_range(
+        s.graceful_timeout,
+        0,
+        i64::MAX,
+        "graceful_timeout",
+        &invalid,
+    )?;
+    let keep_alive = in_range(s.keep_alive, 0, i64::MAX, "keep_alive", &invalid)?;
+    let backlog = in_range(s.backlog, 1, 65535, "backlog", &invalid)? as i32;
+
+    let virtualenv = match s.virtualenv {
+        Some(dir) if !dir.is_dir() => {
+            return Err(invalid(
+                "virtualenv",
+                &dir.display(),
+                "an existing virtual environment directory (containing pyvenv.cfg)",
+            ));
+        }
+        Some(dir) if !dir.join("pyvenv.cfg").is_file() => {
+            return Err(invalid(
+                "virtualenv",
+                &dir.display(),
+                "a virtual environment directory, but it has no pyvenv.cfg",
+            ));
+        }
+        other => other,
+    };
+
+    let unix_socket_mode = match s.unix_socket_mode {
+        Some(mode) => Some(parse_mode(&mode).ok_or_else(|| {
+            invalid(
+                "unix_socket_mode",
+                &mode,
+                "octal permission bits from 0 to 777, e.g. 660",
+            )
+        })?),
+        None => None,
+    };
+
+    let level = s.log_level.unwrap_or_default();
+    let log_level = level.parse::<LogLevel>().map_err(|_| {
+        invalid(
+            "log_level",
+            &level,
+            "one of debug, info, warning, error, critical",
+        )
+    })?;
+
+    Ok(Config {
+        app,
+        binds,
+        workers,
+        chdir,
+        pythonpath,
+        env,
+        root_path,
+        timeout: (timeout > 0).then(|| Duration::from_secs(timeout as u64)),
+        graceful_timeout: Duration::from_secs(graceful_timeout as u64),
+        keep_alive: (keep_alive > 0).then(|| Duration::from_secs(keep_alive as u64)),
+        backlog,
+        virtualenv,
+        unix_socket_mode,
+        log_level,
+        config_file: None,
+        sources: Sources::default(),
+    })
+}
+
+/// Checks a whole-number setting against its range (unset cannot happen: all have defaults).
+fn in_range(
+    value: Option<i64>,
+    min: i64,
+    max: i64,
+    name: &str,
+    invalid: &dyn Fn(&str, &dyn std::fmt::Display, &str) -> ConfigError,
+) -> Result<i64, ConfigError> {
+    let value = value.unwrap_or(min);
+    if (min..=max).contains(&value) {
+        return Ok(value);
+    }
+    let allowed = if max == i64::MAX {
+        format!("a whole number, {min} or more")
+    } else {
+        format!("a whole number from {min} to {max}")
+    };
+    Err(invalid(name, &value, &allowed))
+}
+
+/// Checks `module:callable` and fills in the default callable.
+fn check_app(app: &str) -> Result<String, String> {
+    let (module, callable) = app.split_once(':').unwrap_or((app, "application"));
+    let module_ok = !module.is_empty()
+        && module.split('.').all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+        });
+    if !module_ok {
+        return Err(
+            "module:callable with a dotted module name, e.g. myproject.wsgi:application".to_owned(),
+        );
+    }
+    if callable.trim().is_empty() {
+        return Err("a callable after ':', e.g. myproject.wsgi:application".to_owned());
+    }
+    Ok(format!("{module}:{callable}"))
+}
+
+/// Splits `KEY=VALUE`; the key must be non-empty and neither part may hold a NUL byte
+/// (the kernel could not pass it on).
+fn check_env(kv: &str) -> Result<(String, String), &'static str> {
+    match kv.split_once('=') {
+        Some((key, value)) if !key.is_empty() && !kv.contains('\0') => {
+            Ok((key.to_owned(), value.to_owned()))
+        }
+        _ => Err("KEY=VALUE with a non-empty KEY"),
+    }
+}
+
+/// Parses octal permission bits: "660", "0660" or "0o660".
+fn parse_mode(s: &str) -> Option<u32> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    if digits.is_empty() || digits.len() > 4 {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o777)
+}
+
+impl Config {
+    /// The raw settings that produce this configuration, with every value spelled out
+    /// (what `--print-config` writes).
+    pub fn to_settings(&self) -> Settings {
+        let secs = |d: Option<Duration>| Some(d.map_or(0, |d| d.as_secs() as i64));
+        Settings {
+            app: (!self.app.is_empty()).then(|| self.app.clone()),
+            bind: Some(self.binds.iter().map(BindAddr::to_string).collect()),
+            workers: Some(i64::from(self.workers)),
+            chdir: self.chdir.clone(),
+            pythonpath: (!self.pythonpath.is_empty()).then(|| self.pythonpath.clone()),
+            env: (!self.env.is_empty())
+                .then(|| self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            root_path: Some(self.root_path.clone()),
+            timeout: secs(self.timeout),
+            graceful_timeout: secs(Some(self.graceful_timeout)),
+            keep_alive: secs(self.keep_alive),
+            backlog: Some(i64::from(self.backlog)),
+            virtualenv: self.virtualenv.clone(),
+            unix_socket_mode: self.unix_socket_mode.map(|m| format!("{m:o}")),
+            log_level: Some(self.log_level.as_str().to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_forms() {
+        assert_eq!(check_app("a.b:app").as_deref(), Ok("a.b:app"));
+        assert_eq!(check_app("a.b").as_deref(), Ok("a.b:application"));
+        assert_eq!(check_app("a:create_app()").as_deref(), Ok("a:create_app()"));
+        for bad in ["", ":app", "a..b:app", "a b:app", "a:", "1a:app"] {
+            assert!(check_app(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("660"), Some(0o660));
+        assert_eq!(parse_mode("0660"), Some(0o660));
+        assert_eq!(parse_mode("0o600"), Some(0o600));
+        for bad in ["", "8", "1000", "rw", "-1", "07777"] {
+            assert_eq!(parse_mode(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The PEP 3333 environ: CGI variables from the request head and connection, plus the
+//! `wsgi.*` keys.
+//!
+//! Strings follow PEP 3333's "native string" rule: bytes from the wire become `str` by
+//! latin-1, one code point per byte, so the app can recover the exact bytes. The process
+//! environment is deliberately not copied in (it would leak secrets to every request and cost
+//! a copy of every variable per request).
+
+use super::errors::ErrorStream;
+use super::file_wrapper::FileWrapper;
+use super::input::Input;
+use super::{Link, ServerInfo};
+use crate::http::request::RequestHead;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use pyo3::{ffi, intern};
+
+/// What the environ needs to know about the connection, computed once per connection.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    /// `REMOTE_ADDR` (client IP, "" on a Unix socket).
+    pub remote_addr: String,
+    /// `REMOTE_PORT` ("" on a Unix socket).
+    pub remote_port: String,
+    /// `SERVER_NAME` used when the request has no Host.
+    pub server_name: String,
+    /// `SERVER_PORT` used when the request has no Host.
+    pub server_port: String,
+    /// `wsgi.url_scheme`.
+    pub url_scheme: &'static str,
+}
+
+/// Per-worker objects every environ shares.
+pub(crate) struct Shared {
+    script_name: Py<PyString>,
+    root_path: String,
+    version: Py<PyTuple>,
+    errors: Py<ErrorStream>,
+    file_wrapper: Py<PyType>,
+    multiprocess: bool,
+    multithread: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(py: Python<'_>, server: ServerInfo) -> PyResult<Self> {
+        Ok(Shared {
+            script_name: PyString::new(py, &server.root_path).unbind(),
+            root_path: server.root_path,
+            version: PyTuple::new(py, [1, 0])?.unbind(),
+            errors: Py::new(py, ErrorStream)?,
+            file_wrapper: py.get_type::<FileWrapper>().unbind(),
+            multiprocess: server.multiprocess,
+            multithread: server.multithread,
+        })
+    }
+}
+
+/// Builds the environ for one request.
+pub(crate) fn build<'py>(
+    py: Python<'py>,
+    shared: &Shared,
+    head: &RequestHead,
+    conn: &ConnInfo,
+    link: &Link,
+) -> PyResult<Bound<'py, PyDict>> {
+    let env = PyDict::new(py);
+    env.set_item(intern!(py, "REQUEST_METHOD"), method(py, head.method()))?;
+
+    let path = percent_decode(head.path());
+    let path_info = strip_root(&path, shared.root_path.as_bytes());
+    env.set_item(intern!(py, "SCRIPT_NAME"), shared.script_name.bind(py))?;
+    env.set_item(intern!(py, "PATH_INFO"), latin1(py, path_info))?;
+    env.set_item(intern!(py, "QUERY_STRING"), latin1(py, head.query()))?;
+    env.set_item(intern!(py, "RAW_URI"), latin1(py, head.target()))?;
+    env.set_item(
+        intern!(py, "SERVER_PROTOCOL"),
+        PyString::intern(py, head.version.as_str()),
+    )?;
+    env.set_item(intern!(py, "REMOTE_ADDR"), &conn.remote_addr)?;
+    env.set_item(intern!(py, "REMOTE_PORT"), &conn.remote_port)?;
+
+    // RFC 9112 §3.2.2: with an absolute-form target the authority in it is the host, and any
+    // Host header is ignored.
+    let authority = head.absolute_authority();
+    let mut host = authority;
+    let mut key = String::with_capacity(64);
+    for (name, value) in head.headers() {
+        // A header spelled with "_" would land on the same key as its "-" twin and could
+        // spoof it (X_Forwarded_For vs X-Forwarded-For): drop it, as nginx and gunicorn do.
+        if name.contains(&b'_') {
+            continue;
+        }
+        let key = if name.eq_ignore_ascii_case(b"content-type") {
+            intern!(py, "CONTENT_TYPE").clone()
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            intern!(py, "CONTENT_LENGTH").clone()
+        } else if name.eq_ignore_ascii_case(b"host") {
+            if authority.is_some() {
+                continue;
+            }
+            host = Some(value);
+            intern!(py, "HTTP_HOST").clone()
+        } else {
+            key.clear();
+            key.push_str("HTTP_");
+            key.extend(name.iter().map(|&b| match b {
+                b'-' => '_',
+                b => b.to_ascii_uppercase() as char,
+            }));
+            PyString::intern(py, &key)
+        };
+        let value = latin1(py, value);
+        match env.get_item(&key)? {
+            // RFC 9110 §5.3: repeated fields combine into one comma-separated list; cookies
+            // use "; " (RFC 6265 §5.4).
+            Some(previous) => {
+                let sep = if key.to_str()? == "HTTP_COOKIE" {
+                    "; "
+                } else {
+                    ", "
+                };
+                let joined = format!("{}{sep}{}", previous.str()?, value.to_str()?);
+                env.set_item(key, joined)?;
+            }
+            None => env.set_item(key, value)?,
+        }
+    }
+    if let Some(authority) = authority {
+        env.set_item(intern!(py, "HTTP_HOST"), latin1(py, authority))?;
+    }
+
+    let (server_name, server_port) = match host.and_then(split_host) {
+        Some((name, port)) => (
+            latin1(py, name),
+            match port {
+                Some(port) => latin1(py, port),
+                None => PyString::new(py, default_port(conn.url_scheme)),
+            },
+        ),
+        None => (
+            PyString::new(py, &conn.server_name),
+            PyString::new(py, &conn.server_port),
+        ),
+    };
+    env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
+    env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
+
+    env.set_item(intern!(py, "wsgi.version"), shared.version.bind(py))?;
+    env.set_item(
+        intern!(py, "wsgi.url_scheme"),
+        PyString::intern(py, conn.url_scheme),
+    )?;
+    env.set_item(
+        intern!(py, "wsgi.input"),
+        Py::new(py, Input::new(link.clone()))?,
+    )?;
+    env.set_item(intern!(py, "wsgi.input_terminated"), true)?;
+    env.set_item(intern!(py, "wsgi.errors"), shared.errors.bind(py))?;
+    env.set_item(intern!(py, "wsgi.multithread"), shared.multithread)?;
+    env.set_item(intern!(py, "wsgi.multiprocess"), shared.multiprocess)?;
+    env.set_item(intern!(py, "wsgi.run_once"), false)?;
+    env.set_item(
+        intern!(py, "wsgi.file_wrapper"),
+        shared.file_wrapper.bind(py),
+    )?;
+    Ok(env)
+}
+
+/// The method as an interned string for the common ones (they repeat on every request).
+fn method<'py>(py: Python<'py>, method: &str) -> Bound<'py, PyString> {
+    match method {
+        "GET" | "POST" | "HEAD" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" => {
+            PyString::intern(py, method)
+        }
+        other => PyString::new(py, other),
+    }
+}
+
+/// Decodes bytes as latin-1 into a `str`, one code point per byte.
+pub(crate) fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
+    if bytes.is_ascii() {
+        // Safe fast path: ASCII is valid UTF-8 with the same code points.
+        return PyString::new(py, std::str::from_utf8(bytes).unwrap_or_default());
+    }
+    // SAFETY: PyUnicode_DecodeLatin1 reads exactly `len` bytes from a valid pointer and
+    // cannot fail on any input except memory exhaustion; we hold the GIL (`py`).
+    let decoded = unsafe {
+        let ptr = ffi::PyUnicode_DecodeLatin1(
+            bytes.as_ptr().cast(),
+            bytes.len() as ffi::Py_ssize_t,
+            std::ptr::null(),
+        );
+        Bound::from_owned_ptr_or_err(py, ptr)
+    };
+    match decoded {
+        Ok(s) => s
+            .cast_into::<PyString>()
+            .unwrap_or_else(|_| PyString::new(py, "")),
+        Err(_) => PyString::new(py, ""),
+    }
+}
+
+/// `%XX` escapes decoded to bytes; malformed escapes are kept as they are (like
+/// `urllib.parse.unquote_to_bytes`, which gunicorn uses).
+fn percent_decode(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !raw.contains(&b'%') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' && i + 2 < raw.len() {
+            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// PATH_INFO is the path below SCRIPT_NAME: strip the mount prefix when the path is under it.
+fn strip_root<'a>(path: &'a [u8], root: &[u8]) -> &'a [u8] {
+    match path.strip_prefix(root) {
+        Some(rest) if !root.is_empty() && (rest.is_empty() || rest[0] == b'/') => rest,
+        _ => path,
+    }
+}
+
+/// Splits a Host value into name and optional port (`[v6]:port` keeps its brackets, as
+/// SERVER_NAME conventionally does).
+fn split_host(host: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    if host.is_empty() {
+        return None;
+    }
+    let (name, port) = if host.starts_with(b"[") {
+        let end = host.iter().position(|&b| b == b']')?;
+        let (name, rest) = host.split_at(end + 1);
+        (name, rest.strip_prefix(b":"))
+    } else {
+        match host.iter().rposition(|&b| b == b':') {
+            Some(i) => (&host[..i], Some(&host[i + 1..])),
+            None => (host, None),
+        }
+    };
+    Some((name, port.filter(|p| !p.is_empty())))
+}
+
+fn default_port(scheme: &str) -> &'static str {
+    if scheme == "https" { "443" } else { "80" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(&*percent_decode(b"/a%20b"), b"/a b");
+        assert_eq!(&*percent_decode(b"/%E2%82%AC"), b"/\xe2\x82\xac");
+        assert_eq!(&*percent_decode(b"/100%"), b"/100%");
+        assert_eq!(&*percent_decode(b"/%zz%4"), b"/%zz%4");
+        assert_eq!(&*percent_decode(b"/%2F"), b"//");
+        assert_eq!(&*percent_decode(b"/%41%"), b"/A%");
+    }
+
+    #[test]
+    fn root_path_stripping() {
+        assert_eq!(strip_root(b"/app/x", b"/app"), b"/x");
+        assert_eq!(strip_root(b"/app", b"/app"), b"");
+        assert_eq!(strip_root(b"/application", b"/app"), b"/application");
+        assert_eq!(strip_root(b"/x", b""), b"/x");
+    }
+
+    #[test]
+    fn host_splitting() {
+        assert_eq!(
+            split_host(b"example.com:8080"),
+            Some((&b"example.com"[..], Some(&b"8080"[..])))
+        );
+        assert_eq!(
+            split_host(b"example.com"),
+            Some((&b"example.com"[..], None))
+        );
+        assert_eq!(
+            split_host(b"[::1]:80"),
+            Some((&b"[::1]"[..], Some(&b"80"[..])))
+        );
+        assert_eq!(split_host(b"[::1]"), Some((&b"[::1]"[..], None)));
+        assert_eq!(split_host(b""), None);
+    }
+}

@@ -1,0 +1,121 @@
+//! The embedded interpreter: which Python, which environment, initialised how.
+//!
+//! The binary is linked against the libpython of the interpreter found at build time (with an
+//! rpath to it, see `build.rs`). At run time CPython derives `sys.prefix` from
+//! `PyConfig.executable`; left alone that would be our own binary, which sits in no Python
+//! installation. So we name the build interpreter's executable, or the virtualenv's
+//! `bin/python` when one is configured: CPython then finds the venv's `pyvenv.cfg`, makes the
+//! venv `sys.prefix` and imports its site-packages, exactly as `venv/bin/python` would.
+//!
+//! Python's own signal handlers are not installed: the worker's Rust handlers stay in charge
+//! of TERM/INT/QUIT, and SIGPIPE stays ignored so a closed socket is an error, not a death.
+
+use pyo3::ffi;
+use std::ffi::{CStr, CString};
+use std::fs;
+use std::mem::MaybeUninit;
+use std::path::{Path, PathBuf};
+
+/// The interpreter executable this binary was built against.
+pub const BUILD_PYTHON: &str = env!("RSGI_BUILD_PYTHON");
+/// Its `major.minor` version.
+pub const BUILD_PYTHON_VERSION: &str = env!("RSGI_BUILD_PYTHON_VERSION");
+
+/// The full version of the libpython actually loaded, e.g. `3.11.7 (main, ...)`. Needs no
+/// initialised interpreter.
+pub fn runtime_version() -> String {
+    // SAFETY: Py_GetVersion returns a pointer to a static NUL-terminated string and may be
+    // called before Py_Initialize.
+    unsafe { CStr::from_ptr(ffi::Py_GetVersion()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Checks that `dir` is a virtualenv this binary can use: it has `pyvenv.cfg`, a
+/// `bin/python`, and was made by the same `major.minor` Python we embed (its compiled
+/// extensions and `lib/pythonX.Y/site-packages` are version-specific).
+pub fn check_virtualenv(dir: &Path) -> Result<PathBuf, String> {
+    let cfg = dir.join("pyvenv.cfg");
+    let text = fs::read_to_string(&cfg).map_err(|e| {
+        format!(
+            "{} is not a virtualenv ({}: {e})",
+            dir.display(),
+            cfg.display()
+        )
+    })?;
+    let python = dir.join("bin").join("python");
+    if !python.exists() {
+        return Err(format!("{} has no bin/python", dir.display()));
+    }
+    let version = text.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        matches!(key.trim(), "version" | "version_info").then(|| value.trim().to_owned())
+    });
+    if let Some(version) = version {
+        let major_minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+        if major_minor != BUILD_PYTHON_VERSION {
+            return Err(format!(
+                "{} was made with Python {version}, but rsgi-server embeds Python {} \
+                 (rebuild rsgi-server with PYO3_PYTHON pointing at that interpreter)",
+                dir.display(),
+                BUILD_PYTHON_VERSION
+            ));
+        }
+    }
+    Ok(python)
+}
+
+/// Initialises CPython in this process, pointed at `virtualenv` if given. `argv` becomes
+/// `sys.argv`. Call once, before any other Python use; leaves the GIL released.
+pub fn initialize(virtualenv: Option<&Path>, argv: &[String]) -> Result<(), String> {
+    let executable = match virtualenv {
+        Some(dir) => check_virtualenv(dir)?,
+        None => PathBuf::from(BUILD_PYTHON),
+    };
+    let executable = CString::new(executable.as_os_str().as_encoded_bytes())
+        .map_err(|_| "interpreter path contains NUL".to_owned())?;
+    let argv: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()).unwrap_or_default())
+        .collect();
+    let mut argv_ptrs: Vec<*const std::ffi::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+
+    let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
+    let cfg = config.as_mut_ptr();
+    // SAFETY: the PyConfig API is used as documented (init, set fields, initialize, clear),
+    // on a config that lives on this stack frame for the whole sequence; every string
+    // pointer passed is a valid NUL-terminated CString that outlives its call. Nothing else
+    // runs Python in this process yet (we are the only thread).
+    unsafe {
+        ffi::PyConfig_InitPythonConfig(cfg);
+        (*cfg).install_signal_handlers = 0;
+        (*cfg).parse_argv = 0;
+        let mut status =
+            ffi::PyConfig_SetBytesString(cfg, &raw mut (*cfg).executable, executable.as_ptr());
+        if ffi::PyStatus_Exception(status) == 0 {
+            status = ffi::PyConfig_SetBytesArgv(
+                cfg,
+                argv_ptrs.len() as ffi::Py_ssize_t,
+                argv_ptrs.as_mut_ptr().cast(),
+            );
+        }
+        if ffi::PyStatus_Exception(status) == 0 {
+            status = ffi::Py_InitializeFromConfig(cfg);
+        }
+        ffi::PyConfig_Clear(cfg);
+        if ffi::PyStatus_Exception(status) != 0 {
+            let msg = if status.err_msg.is_null() {
+                "unknown error".to_owned()
+            } else {
+                CStr::from_ptr(status.err_msg)
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            return Err(format!("cannot initialise Python: {msg}"));
+        }
+        // Py_InitializeFromConfig leaves this thread holding the GIL; release it so pyo3's
+        // `Python::attach` takes it per request, as it does after its own initialisation.
+        ffi::PyEval_SaveThread();
+    }
+    Ok(())
+}

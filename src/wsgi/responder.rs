@@ -1,0 +1,364 @@
+//! `start_response` and the `write()` callable it returns (PEP 3333 "The start_response()
+//! Callable").
+//!
+//! Validates what the application declares before a byte of it reaches the wire: a status of
+//! three digits and a reason, header names that are tokens, values without CR, LF or NUL
+//! (response splitting), no hop-by-hop headers (the server owns connection management), and a
+//! well-formed Content-Length. A rejected call raises in the application and marks the
+//! response broken, so even an app that swallows the exception gets a 500, not its headers.
+
+use super::file_wrapper::SendableFile;
+use super::{Link, Outcome, with_transport};
+use crate::http::response::{ResponseHead, parse_content_length};
+use pyo3::exceptions::{PyAssertionError, PyConnectionError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use std::os::fd::BorrowedFd;
+
+/// Headers an application must not set (RFC 9110 §7.6.1; PEP 3333 "Other HTTP Features").
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Where the response head is in its life.
+enum HeadState {
+    /// `start_response` has not been called.
+    Waiting,
+    /// Declared and valid, not yet on the wire (it may still be replaced with `exc_info`).
+    Ready(ResponseHead),
+    /// Handed to the transport; from now on `exc_info` re-raises.
+    Sent,
+    /// `start_response` rejected the declaration; the response will be a 500.
+    Broken,
+}
+
+/// The `start_response` callable for one request; `write` is its bound method.
+#[pyclass(module = "rsgi_server", name = "StartResponse")]
+pub(crate) struct Responder {
+    link: Link,
+    state: HeadState,
+}
+
+#[pymethods]
+impl Responder {
+    #[pyo3(signature = (status, headers, exc_info = None))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        status: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+        exc_info: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let exc_info = exc_info.filter(|e| !e.is_none());
+        {
+            let mut this = slf.borrow_mut();
+            match (&this.state, exc_info) {
+                (HeadState::Sent, Some(exc_info)) => {
+                    // Too late to replace the response: re-raise so the app unwinds and the
+                    // server closes the connection.
+                    return Err(PyErr::from_value(exc_info.get_item(1)?));
+                }
+                (HeadState::Ready(_) | HeadState::Sent, None) => {
+                    return Err(PyAssertionError::new_err(
+                        "start_response called a second time without exc_info",
+                    ));
+                }
+                _ => {}
+            }
+            match validate(status, headers) {
+                Ok(head) => this.state = HeadState::Ready(head),
+                Err(err) => {
+                    this.state = HeadState::Broken;
+                    return Err(err);
+                }
+            }
+        }
+        slf.getattr(pyo3::intern!(slf.py(), "write"))
+    }
+
+    /// PEP 3333's imperative `write(data)`: sends the bytes now (headers first if needed).
+    fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.send_chunk(py, data, None)? {
+            Ok(())
+        } else {
+            Err(PyConnectionError::new_err("client disconnected"))
+        }
+    }
+}
+
+impl Responder {
+    /// A responder sending through `link`.
+    pub(crate) fn new(link: Link) -> Self {
+        Responder {
+            link,
+            state: HeadState::Waiting,
+        }
+    }
+
+    /// Whether any of the response has gone to the transport.
+    pub(crate) fn head_sent(&self) -> bool {
+        matches!(self.state, HeadState::Sent)
+    }
+
+    /// Takes the head to send now, or fails if there is none to send.
+    fn take_head(&mut self) -> PyResult<Option<ResponseHead>> {
+        match std::mem::replace(&mut self.state, HeadState::Sent) {
+            HeadState::Ready(head) => Ok(Some(head)),
+            HeadState::Sent => Ok(None),
+            HeadState::Waiting => {
+                self.state = HeadState::Waiting;
+                Err(PyAssertionError::new_err(
+                    "the application sent body data before calling start_response",
+                ))
+            }
+            HeadState::Broken => {
+                self.state = HeadState::Broken;
+                Err(PyValueError::new_err(
+                    "the application sent body data after start_response rejected its headers",
+                ))
+            }
+        }
+    }
+
+    /// Sends one body chunk (the head with the first non-empty one). `Ok(false)` means the
+    /// client is gone and iteration should stop.
+    pub(crate) fn send_chunk(
+        &mut self,
+        py: Python<'_>,
+        item: &Bound<'_, PyAny>,
+        known_length: Option<u64>,
+    ) -> PyResult<bool> {
+        let bytes = item.cast::<PyBytes>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "response body items must be bytes, not {}",
+                item.get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string())
+            ))
+        })?;
+        let data = bytes.as_bytes();
+        if data.is_empty() {
+            // PEP 3333: headers go out with the first non-empty chunk, so an empty one must
+            // not fix the status yet (exc_info may still replace it).
+            return Ok(true);
+        }
+        let head = self.take_head()?;
+        Ok(self.transmit(py, |t| {
+            if let Some(head) = head {
+                t.send_head(head, known_length)?;
+            }
+            t.send_body(data)
+        }))
+    }
+
+    /// Sends a file with sendfile (the head first if needed). `Ok(false)`: client gone.
+    pub(crate) fn send_file(
+        &mut self,
+        py: Python<'_>,
+        file: &SendableFile,
+        known_length: u64,
+    ) -> PyResult<bool> {
+        let head = self.take_head()?;
+        let (fd, offset, count) = (file.fd, file.offset, file.remaining);
+        Ok(self.transmit(py, |t| {
+            if let Some(head) = head {
+                t.send_head(head, Some(known_length))?;
+            }
+            // SAFETY: `fd` belongs to the file object the FileWrapper holds, and the caller
+            // holds the FileWrapper for the whole of this call, so the descriptor stays open.
+            let file = unsafe { BorrowedFd::borrow_raw(fd) };
+            t.send_file(file, offset, Some(count)).map(drop)
+        }))
+    }
+
+    /// Ends the response once the body iterable is exhausted.
+    pub(crate) fn finish(&mut self, py: Python<'_>, known_length: Option<u64>) -> Outcome {
+        let head = match std::mem::replace(&mut self.state, HeadState::Sent) {
+            // Nothing was yielded: the body is empty, whatever the iterable's type.
+            HeadState::Ready(head) => Some(head),
+            HeadState::Sent => None,
+            HeadState::Waiting => {
+                tracing::error!("the application returned without calling start_response");
+                return Outcome::FailedBeforeHead;
+            }
+            HeadState::Broken => {
+                tracing::error!("the application's start_response call was rejected");
+                return Outcome::FailedBeforeHead;
+            }
+        };
+        let finished = self.transmit(py, |t| {
+            if let Some(head) = head {
+                t.send_head(head, Some(known_length.unwrap_or(0)))?;
+            }
+            t.finish()
+        });
+        if finished {
+            Outcome::Complete
+        } else {
+            Outcome::Aborted
+        }
+    }
+
+    /// Runs a transport operation without the GIL; an I/O error means the client is gone.
+    fn transmit(
+        &self,
+        py: Python<'_>,
+        op: impl FnOnce(&mut dyn super::Transport) -> std::io::Result<()> + Send,
+    ) -> bool {
+        match with_transport(py, &self.link, op) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::debug!("response not delivered: {err}");
+                false
+            }
+        }
+    }
+}
+
+/// Checks a `start_response` declaration and turns it into a head.
+fn validate(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<ResponseHead> {
+    let status = status
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err("status must be a str such as '200 OK'"))?
+        .to_str()?;
+    let (code, reason) = parse_status(status)
+        .ok_or_else(|| PyValueError::new_err(format!("invalid status line {status:?}")))?;
+
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(list) = headers.cast::<PyList>() {
+        list.iter().collect()
+    } else if let Ok(tuple) = headers.cast::<PyTuple>() {
+        tuple.iter().collect()
+    } else {
+        return Err(PyTypeError::new_err(
+            "response headers must be a list of (name, value) tuples",
+        ));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in &items {
+        let pair = item
+            .cast::<PyTuple>()
+            .ok()
+            .filter(|t| t.len() == 2)
+            .ok_or_else(|| {
+                PyTypeError::new_err(format!(
+                    "response header {item} is not a (name, value) tuple"
+                ))
+            })?;
+        let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
+        let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
+            return Err(PyTypeError::new_err(format!(
+                "response header {pair} must hold two str"
+            )));
+        };
+        let (name, value) = (name.to_str()?, value.to_str()?);
+        check_header(name, value).map_err(PyValueError::new_err)?;
+        out.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(ResponseHead {
+        status: code,
+        reason: reason.to_owned(),
+        headers: out,
+    })
+}
+
+/// Splits `"200 OK"` into its code and reason; `None` if it is not three digits (100-999)
+/// optionally followed by a space and a reason free of control characters.
+fn parse_status(status: &str) -> Option<(u16, &str)> {
+    let digits = status.get(..3)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let code: u16 = digits.parse().ok()?;
+    let reason = match &status[3..] {
+        "" => "",
+        rest => rest.strip_prefix(' ')?,
+    };
+    let clean = reason
+        .chars()
+        .all(|c| c == '\t' || (c >= ' ' && c != '\x7f'));
+    (code >= 100 && clean && reason.chars().all(|c| (c as u32) < 256)).then_some((code, reason))
+}
+
+/// Why a header cannot be sent, or `Ok`.
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty() || !name.bytes().all(is_token_byte) {
+        return Err(format!(
+            "response header name {name:?} is not a valid token (RFC 9110 §5.1)"
+        ));
+    }
+    if value.chars().any(|c| matches!(c, '\r' | '\n' | '\0')) {
+        return Err(format!(
+            "response header {name:?} has a value containing CR, LF or NUL"
+        ));
+    }
+    if value.chars().any(|c| c as u32 > 255) {
+        return Err(format!(
+            "response header {name:?} has a value that is not latin-1"
+        ));
+    }
+    if HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+        return Err(format!(
+            "hop-by-hop header {name:?} is not allowed from a WSGI application (PEP 3333)"
+        ));
+    }
+    if name.eq_ignore_ascii_case("content-length") && parse_content_length(value).is_none() {
+        return Err(format!("invalid Content-Length {value:?}"));
+    }
+    Ok(())
+}
+
+/// RFC 9110 §5.6.2 tchar.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(parse_status("200 OK"), Some((200, "OK")));
+        assert_eq!(parse_status("404 Not Found"), Some((404, "Not Found")));
+        assert_eq!(parse_status("204"), Some((204, "")));
+        assert_eq!(
+            parse_status("999 Custom reason"),
+            Some((999, "Custom reason"))
+        );
+        for bad in [
+            "",
+            "20",
+            "2000 OK",
+            "200OK",
+            "099 Low",
+            "abc OK",
+            "200 O\r\nX: y",
+            "200 \0",
+        ] {
+            assert_eq!(parse_status(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn headers_rejected() {
+        assert!(check_header("X-Ok", "fine value").is_ok());
+        assert!(check_header("X-Bad", "a\r\nSet-Cookie: x").is_err());
+        assert!(check_header("X-Bad", "a\nb").is_err());
+        assert!(check_header("X-Bad", "a\0b").is_err());
+        assert!(check_header("X Bad", "v").is_err());
+        assert!(check_header("X-Bad\r\n", "v").is_err());
+        assert!(check_header("", "v").is_err());
+        assert!(check_header("Connection", "close").is_err());
+        assert!(check_header("transfer-encoding", "chunked").is_err());
+        assert!(check_header("Content-Length", "12").is_ok());
+        assert!(check_header("Content-Length", "-1").is_err());
+        assert!(check_header("X-Snowman", "\u{2603}").is_err());
+    }
+}
