@@ -47,6 +47,7 @@ def figures(r):
         "pss_mib": r["after"]["pss_kb"] / 1024,
         "procs": len(r["after"]["pids"]),
         "requests": n,
+        "keepalive": r.get("keepalive", "?"),
     }
 
 
@@ -101,17 +102,17 @@ def main():
     p("## Results")
     p("")
     p(
-        "| Workload | Server | Requests/s | p50 ms | p99 ms | Non-2xx | Socket errors "
-        "| CPU µs/request | RSS MiB | PSS MiB | Processes |"
+        "| Workload | Server | Keep-alive | Requests/s | p50 ms | p99 ms | Non-2xx "
+        "| Socket errors | CPU µs/request | RSS MiB | PSS MiB | Processes |"
     )
-    p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    p("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for w in workloads:
         for s in servers:
             f = fig.get((s, w))
             if f is None:
                 continue
             p(
-                f"| {w} | {s} | {f['rps']:,.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} "
+                f"| {w} | {s} | {f['keepalive']} | {f['rps']:,.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} "
                 f"| {f['non2xx']} | {f['socket']} | {f['cpu_us']:.1f} | {f['rss_mib']:.1f} "
                 f"| {f['pss_mib']:.1f} | {f['procs']} |"
             )
@@ -120,19 +121,24 @@ def main():
         p("Socket errors in detail: " + "; ".join(
             f"{s}/{w}: {f['socket_detail']}" for (s, w), f in fig.items() if f["socket"]) + ".")
         p("")
-    if "rsgi" in servers and "gunicorn" in servers:
+    ours = [s for s in servers if s.startswith("rsgi")]
+    if ours and "gunicorn" in servers:
         p("## Ratios rsgi-server / gunicorn")
         p("")
         p("Throughput: higher is better for rsgi-server. CPU per request, p99 and memory: lower")
-        p("is better.")
+        p("is better. `rsgi-close` (`--keep-alive 0`) closes every connection after one")
+        p("response, as gunicorn's sync worker always does, so it is the like-for-like row;")
+        p("`rsgi` runs with its default keep-alive and wrk reuses its connections.")
         p("")
-        p("| Workload | Throughput | p99 latency | CPU per request | RSS | PSS |")
-        p("|---|--:|--:|--:|--:|--:|")
+        p("| Workload | Server | Throughput | p99 latency | CPU per request | RSS | PSS |")
+        p("|---|---|--:|--:|--:|--:|--:|")
         for w in workloads:
-            a, b = fig.get(("rsgi", w)), fig.get(("gunicorn", w))
-            if a and b:
+            for s in ours:
+                a, b = fig.get((s, w)), fig.get(("gunicorn", w))
+                if not (a and b):
+                    continue
                 p(
-                    f"| {w} | {ratio(a['rps'], b['rps'])} | {ratio(a['p99_ms'], b['p99_ms'])} "
+                    f"| {w} | {s} | {ratio(a['rps'], b['rps'])} | {ratio(a['p99_ms'], b['p99_ms'])} "
                     f"| {ratio(a['cpu_us'], b['cpu_us'])} | {ratio(a['rss_mib'], b['rss_mib'])} "
                     f"| {ratio(a['pss_mib'], b['pss_mib'])} |"
                 )
@@ -149,6 +155,8 @@ def main():
     p("- RSS: VmRSS of the master and all workers summed, after the run; pages shared between")
     p("  master and workers count once per process. PSS splits shared pages between the")
     p("  processes that share them, so its sum is the tree's real footprint.")
+    p("- Keep-alive: whether the server kept the connection open for a second request")
+    p("  (checked with curl before the run).")
     p("- Raw wrk output and server logs: `bench/out/` (not committed).")
     print("\n".join(out))
 

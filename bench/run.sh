@@ -18,7 +18,9 @@ usage: bench/run.sh [options]
   -c, --connections N  wrk connections (default 64)
   -t, --threads N      wrk threads (default 2)
       --timeout D      wrk per-request timeout; slower requests count as errors (default 2s)
-      --servers LIST   space-separated, from: rsgi gunicorn (default "rsgi gunicorn")
+      --servers LIST   space-separated, from: rsgi rsgi-close gunicorn (default: all three;
+                       rsgi-close is rsgi-server with --keep-alive 0, which like gunicorn's
+                       sync worker closes the connection after every response)
       --workloads LIST space-separated, from: hello big (default "hello big")
       --rsgi-args A    extra arguments for rsgi-server (word-split)
       --gunicorn-args A  extra arguments for gunicorn (word-split)
@@ -31,7 +33,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 command_line="bench/run.sh${*:+ $*}"
 
 duration=10s warmup=2s workers=2 connections=64 threads=2 timeout=2s
-servers="rsgi gunicorn" workloads="hello big" rsgi_args="" gunicorn_args=""
+servers="rsgi rsgi-close gunicorn" workloads="hello big" rsgi_args="" gunicorn_args=""
 out=$root/bench/RESULTS.md build=1
 while [ $# -gt 0 ]; do
   case $1 in
@@ -59,7 +61,7 @@ exec 3>&2
 say() { printf 'bench: %s\n' "$*" >&3; }
 die() { printf 'bench: error: %s\n' "$*" >&3; exit 1; }
 
-for s in $servers; do [[ $s == rsgi || $s == gunicorn ]] || die "unknown server '$s'"; done
+for s in $servers; do [[ $s == rsgi || $s == rsgi-close || $s == gunicorn ]] || die "unknown server '$s'"; done
 for w in $workloads; do [[ $w == hello || $w == big ]] || die "unknown workload '$w'"; done
 
 scripts/setup >&2
@@ -110,7 +112,7 @@ trap 'exit 130' INT TERM
 
 # --- Binaries and apps ----------------------------------------------------------------------
 rsgi_bin=""
-if [[ " $servers " == *" rsgi "* ]]; then
+if [[ " $servers " == *" rsgi"[\ -]* ]]; then
   if [ "$build" = 1 ]; then
     say "cargo build --release"
     cargo build --release --locked >&2
@@ -140,6 +142,7 @@ server_cmd() { # server workload port -> the command line, one word per line
   # shellcheck disable=SC2086 # the extra args are word-split on purpose
   case $1 in
     rsgi) printf '%s\n' "$rsgi_bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" $rsgi_args "$spec" ;;
+    rsgi-close) printf '%s\n' "$rsgi_bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" --keep-alive 0 $rsgi_args "$spec" ;;
     gunicorn) printf '%s\n' "$gunicorn_bin" --chdir "$dir" -w "$workers" -b "127.0.0.1:$3" $gunicorn_args "$spec" ;;
   esac
 }
@@ -174,6 +177,10 @@ run_one() {
   done
   cmp -s <(curl -fsS --max-time 5 "http://127.0.0.1:$port/") <(expected_body "$workload") ||
     die "$server/$workload: the response body is not the app's body"
+  # Does the server keep the connection open between requests? (wrk reuses it if so.)
+  local keepalive=no trace
+  trace=$(curl -sv -o /dev/null -o /dev/null --max-time 5 "http://127.0.0.1:$port/" "http://127.0.0.1:$port/" 2>&1) || true
+  [[ $trace == *"Re-using existing connection"* ]] && keepalive=yes
 
   local url=http://127.0.0.1:$port/ before after
   interruptible wrk -t"$threads" -c"$connections" -d"$warmup" --timeout "$timeout" "$url" >"$outdir/$server-$workload.warmup" 2>&1 ||
@@ -202,9 +209,9 @@ run_one() {
   say "$server/$workload: stopped: $stop"
 
   "$py" - "$server" "$workload" "$(app_dir "$workload")/$(app_spec "$workload" | cut -d: -f1).py" \
-    "${cmd[*]#"$root/"}" "$stop" "$before" "$after" "$outdir/$server-$workload.wrk" >>"$results" <<'EOF'
+    "${cmd[*]#"$root/"}" "$stop" "$keepalive" "$before" "$after" "$outdir/$server-$workload.wrk" >>"$results" <<'EOF'
 import json, sys
-server, workload, app, cmd, stop, before, after, wrk_out = sys.argv[1:]
+server, workload, app, cmd, stop, keepalive, before, after, wrk_out = sys.argv[1:]
 wrk = None
 for line in open(wrk_out):
     if line.startswith("WRK_JSON "):
@@ -212,7 +219,7 @@ for line in open(wrk_out):
 if wrk is None:
     sys.exit(f"bench: no WRK_JSON line in {wrk_out}")
 print(json.dumps({"server": server, "workload": workload, "app": app, "command": cmd,
-                  "stop": stop, "before": json.loads(before), "after": json.loads(after),
+                  "stop": stop, "keepalive": keepalive, "before": json.loads(before), "after": json.loads(after),
                   "wrk": wrk}))
 EOF
 }
