@@ -65,6 +65,7 @@ for s in $servers; do [[ $s == rsgi || $s == rsgi-close || $s == gunicorn ]] || 
 for w in $workloads; do [[ $w == hello || $w == big ]] || die "unknown workload '$w'"; done
 
 scripts/setup >&2
+loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
 py=$root/.venv/bin/python
 outdir=$root/bench/out
 mkdir -p "$outdir"
@@ -239,6 +240,7 @@ fi
 "$py" bench/report.py "$results" \
   --command "$command_line" \
   --param duration="$duration" --param warmup="$warmup" --param workers="$workers" \
+  --param loadavg="$loadavg_start -> $(cut -d' ' -f1-3 /proc/loadavg)" \
   --param connections="$connections" --param threads="$threads" --param timeout="$timeout" \
   --version "rsgi-server=$rsgi_version" \
   --version "gunicorn=$("$gunicorn_bin" --version 2>&1 | head -n 1)" \
