@@ -133,7 +133,7 @@ app_spec() { case $1 in hello) echo hello:application ;; big) echo big:applicati
 expected_body() { # the exact body each app must return, checked before measuring
   case $1 in
     hello) printf 'Hello, World!\n' ;;
-    big) "$py" -c 'import sys; sys.path.insert(0, "bench/apps"); import big; sys.stdout.buffer.write(big.BODY)' ;;
+    big) "$py" -B -c 'import sys; sys.path.insert(0, "bench/apps"); import big; sys.stdout.buffer.write(big.BODY)' ;;
   esac
 }
 
