@@ -170,13 +170,10 @@ impl Arbiter {
             "Shutting down ({})",
             if graceful { "graceful" } else { "quick" }
         );
-        let grace = if graceful {
-            self.config.graceful_timeout
-        } else {
-            Duration::ZERO
-        };
+        // Quick stop differs in what workers are told (QUIT: drop everything now), not in
+        // how long they get before SIGKILL.
         self.phase = Phase::Stopping {
-            deadline: Instant::now() + grace,
+            deadline: Instant::now() + self.config.graceful_timeout,
             killed: false,
         };
         self.signal_all(if graceful { Sig::SIGTERM } else { Sig::SIGQUIT });

@@ -106,6 +106,13 @@ impl Connection {
             if io.buf.is_empty() {
                 return Status::Open;
             }
+            if !io.head_may_be_complete() {
+                if io.buf.is_full(io.max_head) {
+                    io.write_error(431, false);
+                    return Status::Closed;
+                }
+                return Status::Open;
+            }
             let head = match parse_head(io.buf.data(), &io.limits) {
                 Ok(None) if io.buf.is_full(io.max_head) => {
                     io.write_error(431, false);
@@ -119,6 +126,7 @@ impl Connection {
                 }
                 Ok(Some((head, consumed))) => {
                     io.buf.consume(consumed);
+                    io.head_scanned = 0;
                     head
                 }
             };
@@ -213,6 +221,10 @@ struct Io {
     limits: Limits,
     /// Largest head we will buffer before answering 431.
     max_head: usize,
+    /// How many unread bytes have been searched for the end of the head: the parser rescans
+    /// from the start, so it runs only when the head may be complete, never per byte
+    /// received (a client trickling a large head one byte at a time would cost O(n²)).
+    head_scanned: usize,
     keep_alive_enabled: bool,
     date: HttpDate,
     // The exchange in progress.
@@ -239,6 +251,7 @@ impl Io {
                 + 2
                 + limits.header_count * (limits.header_field_size + 2)
                 + 2,
+            head_scanned: 0,
             decoder: BodyDecoder::new(BodyFraming::Empty, &limits),
             limits,
             keep_alive_enabled: config.keep_alive,
@@ -294,6 +307,23 @@ impl Io {
         let n = recv_retry(fd, spare, flags)?;
         self.buf.end += n;
         Ok(n)
+    }
+
+    /// Whether parsing the buffered bytes can produce an answer: the end of a head (blank
+    /// line) arrived, this is the first data of a request (so garbage is refused at once),
+    /// or the request line is already too long to be valid.
+    fn head_may_be_complete(&mut self) -> bool {
+        let data = self.buf.data();
+        let first_look = self.head_scanned == 0;
+        let from = self.head_scanned.saturating_sub(2);
+        self.head_scanned = data.len();
+        let blank_line = data[from..]
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\n' && ends_head(&data[from + i + 1..]));
+        blank_line
+            || first_look
+            || (data.len() > self.limits.request_line + 2 && !data.contains(&b'\n'))
     }
 
     /// Makes the connection ready for its next request: the rest of the body is drained,
@@ -529,6 +559,12 @@ impl Io {
         }
         Ok(sent)
     }
+}
+
+/// Whether bytes right after a `\n` complete a blank line (`\r\n` or a bare `\n`, which the
+/// codec then rejects with a 400 instead of leaving the client waiting).
+fn ends_head(after_lf: &[u8]) -> bool {
+    matches!(after_lf, [b'\n', ..] | [b'\r', b'\n', ..])
 }
 
 /// recv(2), retried on EINTR; a receive timeout surfaces as `TimedOut`.

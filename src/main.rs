@@ -10,6 +10,18 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "--version" || a == "-V") {
+        // Name the libpython actually loaded, not just the one built against: they differ
+        // if the rpath was overridden (LD_LIBRARY_PATH), and that is what a user debugs.
+        let version = interp::runtime_version();
+        let version = version.split_whitespace().next().unwrap_or("?");
+        println!(
+            "rsgi-server {} (Python {version} at {})",
+            env!("CARGO_PKG_VERSION"),
+            interp::BUILD_PYTHON
+        );
+        return ExitCode::SUCCESS;
+    }
     let env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
