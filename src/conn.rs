@@ -17,6 +17,7 @@ use crate::http::response::{
 };
 use crate::http::{HttpError, Limits, Version};
 use crate::listen::Stream;
+use crate::scoreboard::Slot;
 use crate::wsgi::{App, ConnInfo, Flow, Outcome, Transport};
 use nix::sys::socket::{MsgFlags, recv, setsockopt, sockopt};
 use nix::sys::time::TimeVal;
@@ -39,6 +40,9 @@ pub struct ConnConfig {
     pub io_timeout: Option<Duration>,
     /// Whether connections may persist between requests (`--keep-alive` > 0).
     pub keep_alive: bool,
+    /// This worker's scoreboard slot, beaten on every request and body chunk so the master
+    /// can tell a stuck app from a slow but progressing one.
+    pub heartbeat: Option<&'static Slot>,
 }
 
 /// What the worker should do with a connection after it was readable.
@@ -179,7 +183,11 @@ impl Connection {
     fn serve_one(&mut self, app: &App, head: &RequestHead, draining: bool) -> bool {
         let mut io = self.io.take().expect("io is present between requests");
         io.begin(head, draining);
+        io.beat();
         let (outcome, mut io) = app.call(head, &self.info, io);
+        if let Some(slot) = io.heartbeat {
+            slot.idle();
+        }
         let keep = match outcome {
             Outcome::Complete => io.keep_alive(),
             Outcome::FailedBeforeHead => {
@@ -265,6 +273,7 @@ struct Io {
     /// received (a client trickling a large head one byte at a time would cost O(n²)).
     head_scanned: usize,
     keep_alive_enabled: bool,
+    heartbeat: Option<&'static Slot>,
     date: HttpDate,
     // The exchange in progress.
     exchange: Exchange,
@@ -294,6 +303,7 @@ impl Io {
             decoder: BodyDecoder::new(BodyFraming::Empty, &limits),
             limits,
             keep_alive_enabled: config.keep_alive,
+            heartbeat: config.heartbeat,
             date: HttpDate::new(SystemTime::now()),
             exchange: Exchange {
                 head_request: false,
@@ -332,6 +342,13 @@ impl Io {
         self.encoder = None;
         self.framing = None;
         self.must_close = false;
+    }
+
+    /// Records progress on the request in progress.
+    fn beat(&self) {
+        if let Some(slot) = self.heartbeat {
+            slot.beat();
+        }
     }
 
     /// Whether the response just sent leaves the connection usable.
@@ -475,6 +492,7 @@ impl Transport for Io {
                 }
             }
             self.pending = (0, 0);
+            self.beat();
             match self.fill(MsgFlags::empty()) {
                 Ok(0) => {
                     self.must_close = true;
@@ -532,6 +550,7 @@ impl Transport for Io {
         }
         if !(self.out.is_empty() && framed.data.is_empty() && framed.suffix.is_empty()) {
             self.flush_with(framed.data, framed.suffix)?;
+            self.beat();
         }
         Ok(flow)
     }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::conn::{ConnConfig, Connection, LINGER, Status};
 use crate::http::Limits;
 use crate::listen::{Listener, Peer};
+use crate::scoreboard::Slot;
 use crate::signals::{Signal, SignalIntake};
 use crate::wsgi::interp;
 use crate::wsgi::{App, ConnInfo, ServerInfo};
@@ -34,7 +35,12 @@ const ACCEPT_BATCH: usize = 32;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Runs a worker in a freshly forked child; returns the process exit code.
-pub fn run(config: &Config, listeners: &[Listener], master: Pid) -> i32 {
+pub fn run(
+    config: &Config,
+    listeners: &[Listener],
+    master: Pid,
+    heartbeat: Option<&'static Slot>,
+) -> i32 {
     let signals = match SignalIntake::install(&[Signal::Term, Signal::Int, Signal::Quit]) {
         Ok(s) => s,
         Err(err) => {
@@ -50,7 +56,7 @@ pub fn run(config: &Config, listeners: &[Listener], master: Pid) -> i32 {
         Err(code) => return code,
     };
     tracing::info!("Worker ready (pid: {})", getpid());
-    serve(config, listeners, &signals, &app, master);
+    serve(config, listeners, &signals, &app, master, heartbeat);
     drop(app);
     interp::run_exit_hooks();
     tracing::info!("Worker exiting (pid: {})", getpid());
@@ -117,11 +123,19 @@ enum Waiting {
 }
 
 /// The poll loop; returns when the worker should exit.
-fn serve(config: &Config, listeners: &[Listener], signals: &SignalIntake, app: &App, master: Pid) {
+fn serve(
+    config: &Config,
+    listeners: &[Listener],
+    signals: &SignalIntake,
+    app: &App,
+    master: Pid,
+    heartbeat: Option<&'static Slot>,
+) {
     let conn_config = ConnConfig {
         limits: Limits::default(),
         io_timeout: config.timeout,
         keep_alive: config.keep_alive.is_some(),
+        heartbeat,
     };
     let idle_timeout = config.keep_alive.unwrap_or(Duration::ZERO);
     // A client gets this long to deliver a request head, from connecting or from the first

@@ -293,7 +293,14 @@ fn log_app_error(py: Python<'_>, during: &str, err: &PyErr, head_sent: bool) -> 
 pub(crate) fn format_exception(py: Python<'_>, err: &PyErr) -> String {
     let formatted = py
         .import(pyo3::intern!(py, "traceback"))
-        .and_then(|tb| tb.call_method1("format_exception", (err.value(py),)))
+        // Type, value and traceback separately: before Python 3.12 a fetched exception's
+        // value need not carry its __traceback__.
+        .and_then(|tb| {
+            tb.call_method1(
+                "format_exception",
+                (err.get_type(py), err.value(py), err.traceback(py)),
+            )
+        })
         .and_then(|lines| lines.extract::<Vec<String>>());
     match formatted {
         Ok(lines) => lines.concat(),
