@@ -15,6 +15,7 @@
 
 use crate::config::Config;
 use crate::listen::Listener;
+use crate::scoreboard::{CAPACITY, Scoreboard};
 use crate::signals::{Signal, SignalIntake};
 use crate::worker;
 use nix::sys::signal::{Signal as Sig, kill};
@@ -55,6 +56,10 @@ pub enum Exit {
 #[derive(Debug)]
 struct WorkerSlot {
     started: Instant,
+    /// Its scoreboard slot index, if one was free.
+    slot: Option<usize>,
+    /// Already killed for a timeout (waiting to be reaped).
+    timed_out: bool,
 }
 
 /// Where the server is in its life.
@@ -76,6 +81,7 @@ struct Arbiter {
     phase: Phase,
     exit: Exit,
     pid: Pid,
+    scoreboard: Scoreboard,
 }
 
 /// Supervises workers serving `listeners` until the server stops.
@@ -83,6 +89,10 @@ pub fn run(config: Config, listeners: Vec<Listener>) -> Exit {
     let signals = match SignalIntake::install(&HANDLED) {
         Ok(s) => s,
         Err(err) => return Exit::Failed(format!("cannot install signal handlers: {err}")),
+    };
+    let scoreboard = match Scoreboard::new() {
+        Ok(s) => s,
+        Err(err) => return Exit::Failed(format!("cannot map the worker scoreboard: {err}")),
     };
     let mut arbiter = Arbiter {
         target: config.workers,
@@ -93,6 +103,7 @@ pub fn run(config: Config, listeners: Vec<Listener>) -> Exit {
         phase: Phase::Running,
         exit: Exit::Stopped,
         pid: getpid(),
+        scoreboard,
     };
     tracing::info!(
         "Starting rsgi-server {} (pid: {})",
@@ -110,6 +121,7 @@ impl Arbiter {
     fn run(&mut self) {
         loop {
             self.reap();
+            self.kill_stuck_workers();
             match self.phase {
                 Phase::Running => self.converge(),
                 Phase::Stopping { deadline, killed } => {
@@ -226,6 +238,31 @@ impl Arbiter {
         }
     }
 
+    /// Kills workers whose request has made no progress for `--timeout` (the app is stuck:
+    /// an infinite loop, a deadlock, a call that never returns). The worker is replaced by
+    /// the normal respawn.
+    fn kill_stuck_workers(&mut self) {
+        let Some(timeout) = self.config.timeout else {
+            return;
+        };
+        for (pid, worker) in &mut self.workers {
+            let stalled = worker
+                .slot
+                .and_then(|i| self.scoreboard.slot(i))
+                .and_then(|slot| slot.stalled_for());
+            if let Some(stalled) = stalled.filter(|s| *s > timeout) {
+                if !worker.timed_out {
+                    tracing::error!(
+                        "WORKER TIMEOUT (pid: {pid}): no progress on a request for {:.1}s; killing",
+                        stalled.as_secs_f64()
+                    );
+                    worker.timed_out = true;
+                    let _ = kill(*pid, Sig::SIGKILL);
+                }
+            }
+        }
+    }
+
     /// Spawns or retires workers until the live count equals the target.
     fn converge(&mut self) {
         while self.workers.len() < self.target as usize {
@@ -252,6 +289,12 @@ impl Arbiter {
     }
 
     fn spawn(&mut self) -> nix::Result<()> {
+        let used: Vec<usize> = self.workers.values().filter_map(|w| w.slot).collect();
+        let index = (0..CAPACITY).find(|i| !used.contains(i));
+        let heartbeat = index.and_then(|i| self.scoreboard.slot(i));
+        if let Some(slot) = heartbeat {
+            slot.idle();
+        }
         debug_assert_single_threaded();
         // SAFETY: the master runs a single thread (no runtime, no logging thread, checked in
         // debug builds above), so the child can safely run arbitrary code after fork.
@@ -260,7 +303,7 @@ impl Arbiter {
                 if let Some(intake) = self.signals.take() {
                     intake.uninstall();
                 }
-                let code = worker::run(&self.config, &self.listeners, self.pid);
+                let code = worker::run(&self.config, &self.listeners, self.pid, heartbeat);
                 std::process::exit(code);
             }
             ForkResult::Parent { child } => {
@@ -269,6 +312,8 @@ impl Arbiter {
                     child,
                     WorkerSlot {
                         started: Instant::now(),
+                        slot: index,
+                        timed_out: false,
                     },
                 );
                 Ok(())

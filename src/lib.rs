@@ -27,6 +27,7 @@ pub mod config;
 pub mod conn;
 pub mod http;
 pub mod listen;
+pub mod scoreboard;
 pub mod signals;
 pub mod worker;
 pub mod wsgi;

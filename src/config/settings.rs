@@ -207,8 +207,9 @@ settings! {
     #[arg(long, value_name = "PATH")]
     root_path: String = Some(String::new()), shown "`\"\"`";
 
-    /// Seconds a worker may spend silent in the application before it is killed and
-    /// replaced; 0 disables the limit.
+    /// Seconds a request may go without progress (the app returning, or a body chunk in or
+    /// out) before its worker is killed and replaced; also bounds each socket read or write
+    /// and the time a client has to deliver a request head. 0 disables the limit.
     #[arg(short = 't', long, value_name = "SECS", value_parser = whole_number,
           allow_negative_numbers = true)]
     timeout: i64 = Some(30), shown "30";
