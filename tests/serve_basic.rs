@@ -41,12 +41,12 @@ fn responses_carry_date_and_server_headers() {
 }
 
 #[test]
-fn hello_over_ipv6_loopback() {
+fn serves_over_ipv6_loopback() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
         eprintln!("skipping: no IPv6 loopback on this machine");
         return;
     }
-    let server = server("hello").bind("[::1]:0").start();
+    let server = server("environ").bind("[::1]:0").start();
     assert!(
         server.urls[0].starts_with("http://[::1]:"),
         "{:?}",
@@ -55,8 +55,9 @@ fn hello_over_ipv6_loopback() {
     let addr: SocketAddr = server.addr();
     assert!(addr.is_ipv6());
     let mut c = Conn::tcp(addr);
-    let resp = c.roundtrip(&get_req("/"));
-    assert_eq!(resp.text(), "Hello, World!\n");
+    let env = c.roundtrip(&get_req("/v6")).environ();
+    assert_eq!(env.str("PATH_INFO"), "/v6");
+    assert_eq!(env.str("REMOTE_ADDR"), "::1");
 }
 
 #[test]
