@@ -17,7 +17,7 @@ use crate::http::response::{
 };
 use crate::http::{HttpError, Limits, Version};
 use crate::listen::Stream;
-use crate::wsgi::{App, ConnInfo, Outcome, Transport};
+use crate::wsgi::{App, ConnInfo, Flow, Outcome, Transport};
 use nix::sys::socket::{MsgFlags, recv, setsockopt, sockopt};
 use nix::sys::time::TimeVal;
 use std::io::{self, IoSlice, Write};
@@ -46,14 +46,23 @@ pub struct ConnConfig {
 pub enum Status {
     /// Waiting for (the rest of) a request head; poll it again.
     Open,
+    /// The response is out and our side is shut down, but the client may still be sending
+    /// (an unread body, a request after an error). Closing now, with bytes unread, would make
+    /// the kernel send a reset that can destroy the response in flight; so keep reading and
+    /// discarding until the client closes or [`LINGER`] passes (a "lingering close").
+    Linger,
     /// Closed, or must be closed: drop it.
     Closed,
 }
+
+/// How long a lingering close waits for the client to finish sending.
+pub const LINGER: Duration = Duration::from_secs(2);
 
 /// A client connection owned by a worker.
 pub struct Connection {
     io: Option<Io>,
     info: ConnInfo,
+    lingering: bool,
 }
 
 impl Connection {
@@ -67,6 +76,7 @@ impl Connection {
         Ok(Connection {
             io: Some(Io::new(stream, config)),
             info,
+            lingering: false,
         })
     }
 
@@ -90,6 +100,15 @@ impl Connection {
         let Some(io) = self.io.as_mut() else {
             return Status::Closed;
         };
+        if self.lingering {
+            let mut sink = [0u8; 4096];
+            return match recv_retry(io.stream.as_raw_fd(), &mut sink, MsgFlags::MSG_DONTWAIT) {
+                Ok(0) => Status::Closed,
+                Ok(_) => Status::Linger,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Status::Linger,
+                Err(_) => Status::Closed,
+            };
+        }
         match io.fill(MsgFlags::MSG_DONTWAIT) {
             Ok(0) => return Status::Closed,
             Ok(_) => {}
@@ -109,20 +128,20 @@ impl Connection {
             if !io.head_may_be_complete() {
                 if io.buf.is_full(io.max_head) {
                     io.write_error(431, false);
-                    return Status::Closed;
+                    return self.linger();
                 }
                 return Status::Open;
             }
             let head = match parse_head(io.buf.data(), &io.limits) {
                 Ok(None) if io.buf.is_full(io.max_head) => {
                     io.write_error(431, false);
-                    return Status::Closed;
+                    return self.linger();
                 }
                 Ok(None) => return Status::Open,
                 Err(err) => {
                     tracing::debug!("bad request: {err}");
                     io.write_error(err.status(), false);
-                    return Status::Closed;
+                    return self.linger();
                 }
                 Ok(Some((head, consumed))) => {
                     io.buf.consume(consumed);
@@ -131,8 +150,28 @@ impl Connection {
                 }
             };
             if !self.serve_one(app, &head, draining) {
-                return Status::Closed;
+                let io = self.io.as_ref().expect("io is present between requests");
+                let unread = !io.decoder.is_done() || io.body_error.is_some();
+                return if unread {
+                    self.linger()
+                } else {
+                    Status::Closed
+                };
             }
+        }
+    }
+
+    /// Shuts down our sending side and switches to discarding input (see [`Status::Linger`]).
+    fn linger(&mut self) -> Status {
+        let Some(io) = self.io.as_ref() else {
+            return Status::Closed;
+        };
+        match nix::sys::socket::shutdown(io.stream.as_raw_fd(), nix::sys::socket::Shutdown::Write) {
+            Ok(()) => {
+                self.lingering = true;
+                Status::Linger
+            }
+            Err(_) => Status::Closed,
         }
     }
 
@@ -429,7 +468,11 @@ impl Transport for Io {
             }
             if self.expect == Continue::Waiting {
                 self.expect = Continue::NotExpected;
-                write_all(&self.stream, &mut [IoSlice::new(CONTINUE)])?;
+                // Once the final head is out, an interim response would land inside the
+                // body; the client that waited has its answer and decides for itself.
+                if self.framing.is_none() {
+                    write_all(&self.stream, &mut [IoSlice::new(CONTINUE)])?;
+                }
             }
             self.pending = (0, 0);
             match self.fill(MsgFlags::empty()) {
@@ -450,6 +493,18 @@ impl Transport for Io {
     }
 
     fn send_head(&mut self, head: ResponseHead, known_length: Option<u64>) -> io::Result<()> {
+        // Decide now whether this connection can survive the exchange, so the head says
+        // `Connection: close` instead of promising a persistence we will not keep (RFC 9112
+        // §9.6): a client still waiting for 100-continue, a body too large to drain, or a
+        // connection already broken.
+        let body_pending = !self.decoder.is_done();
+        let undrainable = self
+            .decoder
+            .remaining_hint()
+            .is_some_and(|n| n > self.limits.drain_max);
+        if self.must_close || (body_pending && (self.expect == Continue::Waiting || undrainable)) {
+            self.exchange.server_close = true;
+        }
         let framing = response::decide(self.exchange, &head, known_length);
         response::encode_head(&mut self.out, &head, framing, &self.date);
         self.encoder = Some(BodyEncoder::new(framing.body));
@@ -457,19 +512,28 @@ impl Transport for Io {
         Ok(())
     }
 
-    fn send_body(&mut self, data: &[u8]) -> io::Result<()> {
+    fn send_body(&mut self, data: &[u8]) -> io::Result<Flow> {
         let Some(encoder) = self.encoder.as_mut() else {
             return Err(io::Error::other("body before head"));
         };
         let framed = encoder.encode(data, &mut self.out);
+        let mut flow = Flow::More;
         if framed.overflow {
             tracing::warn!("application sent more than its Content-Length; truncated");
             self.must_close = true;
+            flow = Flow::Enough;
         }
-        if self.out.is_empty() && framed.data.is_empty() && framed.suffix.is_empty() {
-            return Ok(());
+        let complete = encoder.remaining() == Some(0)
+            || self
+                .framing
+                .is_some_and(|f| f.body == ResponseFraming::NoBody);
+        if complete {
+            flow = Flow::Enough;
         }
-        self.flush_with(framed.data, framed.suffix)
+        if !(self.out.is_empty() && framed.data.is_empty() && framed.suffix.is_empty()) {
+            self.flush_with(framed.data, framed.suffix)?;
+        }
+        Ok(flow)
     }
 
     fn send_file(
@@ -552,10 +616,13 @@ impl Io {
             if n == 0 {
                 break;
             }
-            self.send_body(&block[..n])?;
+            let flow = self.send_body(&block[..n])?;
             off += n as i64;
             left -= n as u64;
             sent += n as u64;
+            if flow == Flow::Enough {
+                break;
+            }
         }
         Ok(sent)
     }

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    if std::env::args().skip(1).any(|a| a == "--version" || a == "-V") {
+    if std::env::args()
+        .skip(1)
+        .any(|a| a == "--version" || a == "-V")
+    {
         // Name the libpython actually loaded, not just the one built against: they differ
         // if the rpath was overridden (LD_LIBRARY_PATH), and that is what a user debugs.
         let version = interp::runtime_version();

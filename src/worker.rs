@@ -9,7 +9,7 @@
 //! [`EXIT_APP_LOAD_ERROR`] stop the whole server instead of a respawn loop.
 
 use crate::config::Config;
-use crate::conn::{ConnConfig, Connection, Status};
+use crate::conn::{ConnConfig, Connection, LINGER, Status};
 use crate::http::Limits;
 use crate::listen::{Listener, Peer};
 use crate::signals::{Signal, SignalIntake};
@@ -30,6 +30,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// Connections accepted per listener per loop turn, so one busy listener cannot starve the
 /// connections already open.
 const ACCEPT_BATCH: usize = 32;
+/// How long accepting pauses after accept(2) fails for lack of resources.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Runs a worker in a freshly forked child; returns the process exit code.
 pub fn run(config: &Config, listeners: &[Listener], master: Pid) -> i32 {
@@ -49,6 +51,8 @@ pub fn run(config: &Config, listeners: &[Listener], master: Pid) -> i32 {
     };
     tracing::info!("Worker ready (pid: {})", getpid());
     serve(config, listeners, &signals, &app, master);
+    drop(app);
+    interp::run_exit_hooks();
     tracing::info!("Worker exiting (pid: {})", getpid());
     0
 }
@@ -97,6 +101,19 @@ pub fn load_app(config: &Config) -> Result<App, crate::wsgi::LoadError> {
 struct Client {
     conn: Connection,
     deadline: Instant,
+    /// What the deadline is for; a head deadline is set once, when the head's first bytes
+    /// arrive, and is not extended by each trickled byte after them (slowloris).
+    waiting: Waiting,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Waiting {
+    /// For the first bytes of a request (idle keep-alive, or a fresh connection).
+    Request,
+    /// For the rest of a request head.
+    RestOfHead,
+    /// For the client to close after a lingering close.
+    Close,
 }
 
 /// The poll loop; returns when the worker should exit.
@@ -112,22 +129,33 @@ fn serve(config: &Config, listeners: &[Listener], signals: &SignalIntake, app: &
     let head_timeout = config.timeout.unwrap_or(Duration::from_secs(30));
     let servers: Vec<(String, String)> = listeners.iter().map(server_address).collect();
     let mut clients: Vec<Client> = Vec::new();
+    // Accepting stops for a moment after accept(2) fails (EMFILE...): the listener stays
+    // readable, and retrying at once would spin.
+    let mut accept_paused_until: Option<Instant> = None;
+    let mut next_parent_check = Instant::now() + TICK;
 
     loop {
         let now = Instant::now();
+        let accepting = accept_paused_until.is_none_or(|t| now >= t);
         let wait = clients
             .iter()
             .map(|c| c.deadline.saturating_duration_since(now))
+            .chain(accept_paused_until.map(|t| t.saturating_duration_since(now)))
             .min()
             .unwrap_or(TICK)
             .min(TICK);
         let (wake, listener_ready, client_ready) = {
             let mut fds = Vec::with_capacity(1 + listeners.len() + clients.len());
             fds.push(PollFd::new(signals.wake_fd(), PollFlags::POLLIN));
+            let listen_events = if accepting {
+                PollFlags::POLLIN
+            } else {
+                PollFlags::empty()
+            };
             fds.extend(
                 listeners
                     .iter()
-                    .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN)),
+                    .map(|l| PollFd::new(l.as_fd(), listen_events)),
             );
             fds.extend(
                 clients
@@ -146,42 +174,56 @@ fn serve(config: &Config, listeners: &[Listener], signals: &SignalIntake, app: &
             (wake, listener_ready, client_ready)
         };
 
+        let mut stopping = false;
         if wake {
             let received = signals.take();
             if received.contains(&Signal::Quit) {
                 return;
             }
-            if received
+            stopping = received
                 .iter()
-                .any(|s| matches!(s, Signal::Term | Signal::Int))
-            {
-                // Graceful: the request in progress (if any) has already finished, since
-                // requests are served synchronously; idle connections are simply closed.
-                return;
-            }
+                .any(|s| matches!(s, Signal::Term | Signal::Int));
         }
 
-        // Serve readable connections first: they were accepted earlier.
+        // Serve readable connections first: they were accepted earlier, and on a graceful
+        // stop the requests that already arrived are still answered (with Connection: close).
         let mut index = 0;
         clients.retain_mut(|client| {
             let ready = client_ready.get(index).copied().unwrap_or(false);
             index += 1;
+            let now = Instant::now();
             if !ready {
-                return Instant::now() < client.deadline;
+                return now < client.deadline;
             }
-            match client.conn.on_readable(app, false) {
+            match client.conn.on_readable(app, stopping) {
                 Status::Closed => false,
+                Status::Linger => {
+                    if client.waiting != Waiting::Close {
+                        client.waiting = Waiting::Close;
+                        client.deadline = now + LINGER;
+                    }
+                    now < client.deadline
+                }
+                Status::Open if client.conn.has_partial_request() => {
+                    if client.waiting != Waiting::RestOfHead {
+                        client.waiting = Waiting::RestOfHead;
+                        client.deadline = now + head_timeout;
+                    }
+                    now < client.deadline
+                }
                 Status::Open => {
-                    let timeout = if client.conn.has_partial_request() {
-                        head_timeout
-                    } else {
-                        idle_timeout
-                    };
-                    client.deadline = Instant::now() + timeout;
+                    client.waiting = Waiting::Request;
+                    client.deadline = now + idle_timeout;
                     true
                 }
             }
         });
+
+        if stopping {
+            // Graceful: requests are served synchronously, so none is in progress now; idle
+            // and half-received connections are simply closed.
+            return;
+        }
 
         for (i, listener) in listeners.iter().enumerate() {
             if !listener_ready[i] {
@@ -195,23 +237,34 @@ fn serve(config: &Config, listeners: &[Listener], signals: &SignalIntake, app: &
                             Ok(conn) => clients.push(Client {
                                 conn,
                                 deadline: Instant::now() + head_timeout,
+                                waiting: Waiting::Request,
                             }),
                             Err(err) => tracing::debug!("cannot set up connection: {err}"),
                         }
                     }
                     Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(err) => {
-                        // EMFILE, ECONNABORTED...: log and let the next turn retry.
-                        tracing::warn!("accept failed: {err}");
+                        // EMFILE, ENOBUFS...: pause accepting rather than spin on a listener
+                        // that stays readable; the kernel backlog holds the clients.
+                        tracing::warn!(
+                            "accept failed: {err}; pausing accepts for {ACCEPT_PAUSE:?}"
+                        );
+                        accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
                         break;
                     }
                 }
             }
         }
+        if accept_paused_until.is_some_and(|t| Instant::now() >= t) {
+            accept_paused_until = None;
+        }
 
-        if getppid() != master {
-            tracing::warn!("master is gone; worker exiting");
-            return;
+        if Instant::now() >= next_parent_check {
+            next_parent_check = Instant::now() + TICK;
+            if getppid() != master {
+                tracing::warn!("master is gone; worker exiting");
+                return;
+            }
         }
     }
 }

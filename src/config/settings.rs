@@ -207,8 +207,9 @@ settings! {
     #[arg(long, value_name = "PATH")]
     root_path: String = Some(String::new()), shown "`\"\"`";
 
-    /// Seconds a worker may spend silent in the application before it is killed and
-    /// replaced; 0 disables the limit.
+    /// Seconds each blocking socket read or write may take while a request is served, and
+    /// a client has to deliver a request head; 0 disables the limit. (Killing a worker
+    /// stuck in the application is not implemented yet.)
     #[arg(short = 't', long, value_name = "SECS", value_parser = whole_number,
           allow_negative_numbers = true)]
     timeout: i64 = Some(30), shown "30";

@@ -10,6 +10,7 @@ use super::errors::ErrorStream;
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
 use super::{Link, ServerInfo};
+use crate::http::body::BodyFraming;
 use crate::http::request::RequestHead;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
@@ -93,13 +94,17 @@ pub(crate) fn build<'py>(
         let key = if name.eq_ignore_ascii_case(b"content-type") {
             intern!(py, "CONTENT_TYPE").clone()
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            intern!(py, "CONTENT_LENGTH").clone()
+            // Set from the parsed framing below: the codec accepts repeated identical values
+            // ("5, 5"), which the app must see as the one number they mean.
+            continue;
         } else if name.eq_ignore_ascii_case(b"host") {
             if authority.is_some() {
                 continue;
             }
             host = Some(value);
             intern!(py, "HTTP_HOST").clone()
+        } else if let Some(common) = common_header_key(py, name) {
+            common.clone()
         } else {
             key.clear();
             key.push_str("HTTP_");
@@ -107,7 +112,9 @@ pub(crate) fn build<'py>(
                 b'-' => '_',
                 b => b.to_ascii_uppercase() as char,
             }));
-            PyString::intern(py, &key)
+            // Not interned: client-chosen names must not grow a process-wide table that
+            // (from Python 3.12) is never freed.
+            PyString::new(py, &key)
         };
         let value = latin1(py, value);
         match env.get_item(&key)? {
@@ -127,6 +134,12 @@ pub(crate) fn build<'py>(
     }
     if let Some(authority) = authority {
         env.set_item(intern!(py, "HTTP_HOST"), latin1(py, authority))?;
+    }
+    if let BodyFraming::Length(n) = head.framing {
+        env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
+    } else if head.header("content-length").is_some() {
+        // `Content-Length: 0`: framed as no body, but the client did send the header.
+        env.set_item(intern!(py, "CONTENT_LENGTH"), intern!(py, "0"))?;
     }
 
     let (server_name, server_port) = match host.and_then(split_host) {
@@ -164,6 +177,36 @@ pub(crate) fn build<'py>(
         shared.file_wrapper.bind(py),
     )?;
     Ok(env)
+}
+
+/// The environ key of a header most requests carry, as a cached Python string (no
+/// allocation, no hashing per request).
+fn common_header_key<'py>(py: Python<'py>, name: &[u8]) -> Option<&'py Bound<'py, PyString>> {
+    macro_rules! table {
+        ($($header:literal => $key:literal),* $(,)?) => {
+            $(if name.eq_ignore_ascii_case($header) {
+                return Some(intern!(py, $key));
+            })*
+        };
+    }
+    table! {
+        b"user-agent" => "HTTP_USER_AGENT",
+        b"accept" => "HTTP_ACCEPT",
+        b"accept-encoding" => "HTTP_ACCEPT_ENCODING",
+        b"accept-language" => "HTTP_ACCEPT_LANGUAGE",
+        b"connection" => "HTTP_CONNECTION",
+        b"cookie" => "HTTP_COOKIE",
+        b"referer" => "HTTP_REFERER",
+        b"authorization" => "HTTP_AUTHORIZATION",
+        b"cache-control" => "HTTP_CACHE_CONTROL",
+        b"origin" => "HTTP_ORIGIN",
+        b"x-forwarded-for" => "HTTP_X_FORWARDED_FOR",
+        b"x-forwarded-proto" => "HTTP_X_FORWARDED_PROTO",
+        b"x-request-id" => "HTTP_X_REQUEST_ID",
+        b"if-none-match" => "HTTP_IF_NONE_MATCH",
+        b"if-modified-since" => "HTTP_IF_MODIFIED_SINCE",
+    }
+    None
 }
 
 /// The method as an interned string for the common ones (they repeat on every request).

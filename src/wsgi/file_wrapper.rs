@@ -5,11 +5,13 @@
 //! wrapper is iterated in `blksize` blocks like any body.
 
 use pyo3::prelude::*;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 /// A file to send with sendfile: descriptor, start offset and byte count.
 pub(crate) struct SendableFile {
-    /// The descriptor (owned by the Python file object).
-    pub fd: i32,
+    /// A duplicate of the file object's descriptor: ours to use with the GIL released, even
+    /// if another Python thread closes the file object meanwhile.
+    pub fd: OwnedFd,
     /// Where to start: the file object's current position.
     pub offset: u64,
     /// Bytes from `offset` to the end of the file.
@@ -76,10 +78,15 @@ impl FileWrapper {
             .call_method0(pyo3::intern!(py, "tell"))
             .and_then(|n| n.extract())
             .ok()?;
-        // SAFETY: the file object is alive (we hold it) so the descriptor is open for the
-        // duration of this borrow.
-        let fd_ref = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let stat = nix::sys::stat::fstat(fd_ref).ok()?;
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: fd is non-negative and belongs to the live file object we hold (with the
+        // GIL), so it is open for the duration of this borrow, which only duplicates it.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) }
+            .try_clone_to_owned()
+            .ok()?;
+        let stat = nix::sys::stat::fstat(&fd).ok()?;
         let is_regular = (stat.st_mode & nix::libc::S_IFMT) == nix::libc::S_IFREG;
         let size = u64::try_from(stat.st_size).ok()?;
         is_regular.then(|| SendableFile {

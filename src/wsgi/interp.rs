@@ -119,3 +119,18 @@ pub fn initialize(virtualenv: Option<&Path>, argv: &[String]) -> Result<(), Stri
     }
     Ok(())
 }
+
+/// Runs the app's `atexit` handlers and flushes `sys.stdout`/`sys.stderr`, as a normal
+/// interpreter exit would. Not a full `Py_FinalizeEx`: that joins non-daemon threads the app
+/// may have started, which could hold a stopping worker forever.
+pub fn run_exit_hooks() {
+    pyo3::Python::attach(|py| {
+        let run = |code: &std::ffi::CStr| {
+            if let Err(err) = py.run(code, None, None) {
+                tracing::warn!("at worker exit: {err}");
+            }
+        };
+        run(c"import atexit; atexit._run_exitfuncs()");
+        run(c"import sys\nfor s in (sys.stdout, sys.stderr):\n    s is not None and s.flush()");
+    });
+}

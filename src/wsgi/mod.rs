@@ -25,7 +25,7 @@ use crate::http::response::ResponseHead;
 use file_wrapper::FileWrapper;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use responder::Responder;
+use responder::{Progress, Responder};
 use std::any::Any;
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -39,8 +39,10 @@ pub trait Transport: Any + Send {
     /// Records the response head; it goes out with the first body bytes or at `finish`.
     /// `known_length` is the body's total size when the server knows it in advance.
     fn send_head(&mut self, head: ResponseHead, known_length: Option<u64>) -> io::Result<()>;
-    /// Sends body bytes (framed as the head decided).
-    fn send_body(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Sends body bytes (framed as the head decided). Returns [`Flow::Enough`] once the
+    /// response can take no more body (HEAD, 304, a declared length reached), so the app's
+    /// iterable is not advanced for bytes that would be thrown away.
+    fn send_body(&mut self, data: &[u8]) -> io::Result<Flow>;
     /// Sends up to `count` bytes of `file` from `offset` with sendfile(2), or to the end of
     /// the file when `count` is `None`. Returns the bytes sent.
     fn send_file(
@@ -51,6 +53,15 @@ pub trait Transport: Any + Send {
     ) -> io::Result<u64>;
     /// Ends the response (chunked terminator, flush).
     fn finish(&mut self) -> io::Result<()>;
+}
+
+/// Whether the response wants more body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep sending.
+    More,
+    /// The body is complete as far as the wire is concerned; stop producing it.
+    Enough,
 }
 
 /// The transport of the request in progress, shared by `wsgi.input`, `start_response`'s
@@ -168,24 +179,24 @@ impl App {
     }
 
     fn run(&self, py: Python<'_>, head: &RequestHead, conn: &ConnInfo, link: &Link) -> Outcome {
-        let responder = match Py::new(py, Responder::new(link.clone())) {
+        let responder = match Bound::new(py, Responder::new(link.clone())) {
             Ok(r) => r,
             Err(err) => return log_app_error(py, "creating start_response", &err, false),
         };
         let result = environ::build(py, &self.shared, head, conn, link)
-            .and_then(|env| self.callable.bind(py).call1((env, responder.clone_ref(py))));
+            .and_then(|env| self.callable.bind(py).call1((env, &responder)));
+        let responder = responder.get();
         let body = match result {
             Ok(body) => body,
             Err(err) => {
-                let sent = responder.borrow(py).head_sent();
-                return log_app_error(py, "calling the application", &err, sent);
+                return log_app_error(py, "calling the application", &err, responder.head_sent());
             }
         };
-        let outcome = self.send_body(py, &responder, &body);
+        let outcome = self.send_body(py, responder, &body);
         // PEP 3333: close() is called whatever happened, even if the client went away.
         if let Ok(close) = body.getattr(pyo3::intern!(py, "close")) {
             if let Err(err) = close.call0() {
-                let sent = responder.borrow(py).head_sent();
+                let sent = responder.head_sent();
                 return log_app_error(py, "closing the response iterable", &err, sent);
             }
         } else {
@@ -197,12 +208,7 @@ impl App {
     }
 
     /// Iterates the app's body and sends it; the caller closes it.
-    fn send_body(
-        &self,
-        py: Python<'_>,
-        responder: &Py<Responder>,
-        body: &Bound<'_, PyAny>,
-    ) -> Outcome {
+    fn send_body(&self, py: Python<'_>, responder: &Responder, body: &Bound<'_, PyAny>) -> Outcome {
         if let Ok(wrapper) = body.cast::<FileWrapper>() {
             if let Some(outcome) = self.send_file(py, responder, wrapper) {
                 return outcome;
@@ -214,20 +220,17 @@ impl App {
             Err(err) => return log_app_error(py, "iterating the response", &err, false),
         };
         for item in iter {
-            let sent = match item
-                .and_then(|item| responder.borrow_mut(py).send_chunk(py, &item, known_length))
-            {
-                Ok(sent) => sent,
+            match item.and_then(|item| responder.send_chunk(py, &item, known_length)) {
+                Ok(Progress::More) => {}
+                Ok(Progress::Enough) => break,
+                Ok(Progress::Gone) => return Outcome::Aborted,
                 Err(err) => {
-                    let sent = responder.borrow(py).head_sent();
+                    let sent = responder.head_sent();
                     return log_app_error(py, "iterating the response", &err, sent);
                 }
-            };
-            if !sent {
-                return Outcome::Aborted;
             }
         }
-        responder.borrow_mut(py).finish(py, known_length)
+        responder.finish(py, known_length)
     }
 
     /// Sends a `wsgi.file_wrapper` body with sendfile; `None` if the file has no usable
@@ -235,20 +238,20 @@ impl App {
     fn send_file(
         &self,
         py: Python<'_>,
-        responder: &Py<Responder>,
+        responder: &Responder,
         wrapper: &Bound<'_, FileWrapper>,
     ) -> Option<Outcome> {
         let file = wrapper.borrow().sendable(py)?;
-        let mut responder = responder.borrow_mut(py);
         let known = file.remaining;
-        match responder.send_file(py, &file, known) {
-            Ok(true) => Some(responder.finish(py, Some(known))),
-            Ok(false) => Some(Outcome::Aborted),
-            Err(err) => {
-                let sent = responder.head_sent();
-                drop(responder);
-                Some(log_app_error(py, "sending the file", &err, sent))
-            }
+        match responder.send_file(py, file) {
+            Ok(Progress::Gone) => Some(Outcome::Aborted),
+            Ok(_) => Some(responder.finish(py, Some(known))),
+            Err(err) => Some(log_app_error(
+                py,
+                "sending the file",
+                &err,
+                responder.head_sent(),
+            )),
         }
     }
 }
@@ -263,9 +266,10 @@ fn known_length(body: &Bound<'_, PyAny>) -> Option<u64> {
                 .map(|b| acc + b.as_bytes().len() as u64)
         })
     }
-    if let Ok(list) = body.cast::<PyList>() {
+    // Exact types only: a subclass may override __iter__ and yield something else.
+    if let Ok(list) = body.cast_exact::<PyList>() {
         sum(list.iter())
-    } else if let Ok(tuple) = body.cast::<PyTuple>() {
+    } else if let Ok(tuple) = body.cast_exact::<PyTuple>() {
         sum(tuple.iter())
     } else {
         None

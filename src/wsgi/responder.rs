@@ -8,12 +8,13 @@
 //! response broken, so even an app that swallows the exception gets a 500, not its headers.
 
 use super::file_wrapper::SendableFile;
-use super::{Link, Outcome, with_transport};
+use super::{Flow, Link, Outcome, with_transport};
 use crate::http::response::{ResponseHead, parse_content_length};
 use pyo3::exceptions::{PyAssertionError, PyConnectionError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use std::os::fd::BorrowedFd;
+use std::os::fd::AsFd;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Headers an application must not set (RFC 9110 §7.6.1; PEP 3333 "Other HTTP Features").
 const HOP_BY_HOP: [&str; 9] = [
@@ -36,15 +37,31 @@ enum HeadState {
     Ready(ResponseHead),
     /// Handed to the transport; from now on `exc_info` re-raises.
     Sent,
-    /// `start_response` rejected the declaration; the response will be a 500.
+    /// `start_response` rejected the declaration; the response will be a 500 unless the app
+    /// calls `start_response` again with something valid.
     Broken,
 }
 
+/// What became of a body chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// Sent; keep going.
+    More,
+    /// The response needs no more body (HEAD, declared length reached): stop iterating.
+    Enough,
+    /// The client is gone: stop iterating, close the connection.
+    Gone,
+}
+
 /// The `start_response` callable for one request; `write` is its bound method.
-#[pyclass(module = "rsgi_server", name = "StartResponse")]
+///
+/// Frozen, with its state behind a mutex held only for instants and never across a GIL
+/// release: a Python thread calling `write()` while the main thread iterates the body must
+/// not be able to panic the worker with a borrow conflict.
+#[pyclass(module = "rsgi_server", name = "StartResponse", frozen)]
 pub(crate) struct Responder {
     link: Link,
-    state: HeadState,
+    state: Mutex<HeadState>,
 }
 
 #[pymethods]
@@ -58,11 +75,13 @@ impl Responder {
     ) -> PyResult<Bound<'py, PyAny>> {
         let exc_info = exc_info.filter(|e| !e.is_none());
         {
-            let mut this = slf.borrow_mut();
-            match (&this.state, exc_info) {
+            let this = slf.get();
+            let state = this.state();
+            match (&*state, exc_info) {
                 (HeadState::Sent, Some(exc_info)) => {
                     // Too late to replace the response: re-raise so the app unwinds and the
                     // server closes the connection.
+                    drop(state);
                     return Err(PyErr::from_value(exc_info.get_item(1)?));
                 }
                 (HeadState::Ready(_) | HeadState::Sent, None) => {
@@ -72,10 +91,18 @@ impl Responder {
                 }
                 _ => {}
             }
-            match validate(status, headers) {
-                Ok(head) => this.state = HeadState::Ready(head),
+            drop(state);
+            let validated = validate(status, headers);
+            let mut state = this.state();
+            if matches!(*state, HeadState::Sent) {
+                return Err(PyAssertionError::new_err(
+                    "response already started by another thread",
+                ));
+            }
+            match validated {
+                Ok(head) => *state = HeadState::Ready(head),
                 Err(err) => {
-                    this.state = HeadState::Broken;
+                    *state = HeadState::Broken;
                     return Err(err);
                 }
             }
@@ -84,11 +111,10 @@ impl Responder {
     }
 
     /// PEP 3333's imperative `write(data)`: sends the bytes now (headers first if needed).
-    fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        if self.send_chunk(py, data, None)? {
-            Ok(())
-        } else {
-            Err(PyConnectionError::new_err("client disconnected"))
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        match self.send_chunk(py, data, None)? {
+            Progress::More | Progress::Enough => Ok(()),
+            Progress::Gone => Err(PyConnectionError::new_err("client disconnected")),
         }
     }
 }
@@ -98,28 +124,33 @@ impl Responder {
     pub(crate) fn new(link: Link) -> Self {
         Responder {
             link,
-            state: HeadState::Waiting,
+            state: Mutex::new(HeadState::Waiting),
         }
+    }
+
+    fn state(&self) -> MutexGuard<'_, HeadState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether any of the response has gone to the transport.
     pub(crate) fn head_sent(&self) -> bool {
-        matches!(self.state, HeadState::Sent)
+        matches!(*self.state(), HeadState::Sent)
     }
 
     /// Takes the head to send now, or fails if there is none to send.
-    fn take_head(&mut self) -> PyResult<Option<ResponseHead>> {
-        match std::mem::replace(&mut self.state, HeadState::Sent) {
+    fn take_head(&self) -> PyResult<Option<ResponseHead>> {
+        let mut state = self.state();
+        match std::mem::replace(&mut *state, HeadState::Sent) {
             HeadState::Ready(head) => Ok(Some(head)),
             HeadState::Sent => Ok(None),
             HeadState::Waiting => {
-                self.state = HeadState::Waiting;
+                *state = HeadState::Waiting;
                 Err(PyAssertionError::new_err(
                     "the application sent body data before calling start_response",
                 ))
             }
             HeadState::Broken => {
-                self.state = HeadState::Broken;
+                *state = HeadState::Broken;
                 Err(PyValueError::new_err(
                     "the application sent body data after start_response rejected its headers",
                 ))
@@ -127,14 +158,13 @@ impl Responder {
         }
     }
 
-    /// Sends one body chunk (the head with the first non-empty one). `Ok(false)` means the
-    /// client is gone and iteration should stop.
+    /// Sends one body chunk (the head with the first non-empty one).
     pub(crate) fn send_chunk(
-        &mut self,
+        &self,
         py: Python<'_>,
         item: &Bound<'_, PyAny>,
         known_length: Option<u64>,
-    ) -> PyResult<bool> {
+    ) -> PyResult<Progress> {
         let bytes = item.cast::<PyBytes>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "response body items must be bytes, not {}",
@@ -147,7 +177,7 @@ impl Responder {
         if data.is_empty() {
             // PEP 3333: headers go out with the first non-empty chunk, so an empty one must
             // not fix the status yet (exc_info may still replace it).
-            return Ok(true);
+            return Ok(Progress::More);
         }
         let head = self.take_head()?;
         Ok(self.transmit(py, |t| {
@@ -158,29 +188,22 @@ impl Responder {
         }))
     }
 
-    /// Sends a file with sendfile (the head first if needed). `Ok(false)`: client gone.
-    pub(crate) fn send_file(
-        &mut self,
-        py: Python<'_>,
-        file: &SendableFile,
-        known_length: u64,
-    ) -> PyResult<bool> {
+    /// Sends a file with sendfile (the head first if needed).
+    pub(crate) fn send_file(&self, py: Python<'_>, file: SendableFile) -> PyResult<Progress> {
         let head = self.take_head()?;
-        let (fd, offset, count) = (file.fd, file.offset, file.remaining);
-        Ok(self.transmit(py, |t| {
+        let known_length = file.remaining;
+        Ok(self.transmit(py, move |t| {
             if let Some(head) = head {
                 t.send_head(head, Some(known_length))?;
             }
-            // SAFETY: `fd` belongs to the file object the FileWrapper holds, and the caller
-            // holds the FileWrapper for the whole of this call, so the descriptor stays open.
-            let file = unsafe { BorrowedFd::borrow_raw(fd) };
-            t.send_file(file, offset, Some(count)).map(drop)
+            t.send_file(file.fd.as_fd(), file.offset, Some(file.remaining))?;
+            Ok(Flow::Enough)
         }))
     }
 
     /// Ends the response once the body iterable is exhausted.
-    pub(crate) fn finish(&mut self, py: Python<'_>, known_length: Option<u64>) -> Outcome {
-        let head = match std::mem::replace(&mut self.state, HeadState::Sent) {
+    pub(crate) fn finish(&self, py: Python<'_>, known_length: Option<u64>) -> Outcome {
+        let head = match std::mem::replace(&mut *self.state(), HeadState::Sent) {
             // Nothing was yielded: the body is empty, whatever the iterable's type.
             HeadState::Ready(head) => Some(head),
             HeadState::Sent => None,
@@ -197,12 +220,12 @@ impl Responder {
             if let Some(head) = head {
                 t.send_head(head, Some(known_length.unwrap_or(0)))?;
             }
-            t.finish()
+            t.finish().map(|()| Flow::More)
         });
-        if finished {
-            Outcome::Complete
-        } else {
+        if finished == Progress::Gone {
             Outcome::Aborted
+        } else {
+            Outcome::Complete
         }
     }
 
@@ -210,13 +233,14 @@ impl Responder {
     fn transmit(
         &self,
         py: Python<'_>,
-        op: impl FnOnce(&mut dyn super::Transport) -> std::io::Result<()> + Send,
-    ) -> bool {
+        op: impl FnOnce(&mut dyn super::Transport) -> std::io::Result<Flow> + Send,
+    ) -> Progress {
         match with_transport(py, &self.link, op) {
-            Ok(()) => true,
+            Ok(Flow::More) => Progress::More,
+            Ok(Flow::Enough) => Progress::Enough,
             Err(err) => {
                 tracing::debug!("response not delivered: {err}");
-                false
+                Progress::Gone
             }
         }
     }
@@ -268,7 +292,7 @@ fn validate(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<R
     })
 }
 
-/// Splits `"200 OK"` into its code and reason; `None` if it is not three digits (100-999)
+/// Splits `"200 OK"` into its code and reason; `None` if it is not three digits (200-999)
 /// optionally followed by a space and a reason free of control characters.
 fn parse_status(status: &str) -> Option<(u16, &str)> {
     let digits = status.get(..3)?;
@@ -283,7 +307,9 @@ fn parse_status(status: &str) -> Option<(u16, &str)> {
     let clean = reason
         .chars()
         .all(|c| c == '\t' || (c >= ' ' && c != '\x7f'));
-    (code >= 100 && clean && reason.chars().all(|c| (c as u32) < 256)).then_some((code, reason))
+    // 1xx are interim responses (RFC 9110 §15.2): sent as a final one, the client would
+    // read the next response as this request's answer and the connection would desync.
+    (code >= 200 && clean && reason.chars().all(|c| (c as u32) < 256)).then_some((code, reason))
 }
 
 /// Why a header cannot be sent, or `Ok`.
