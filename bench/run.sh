@@ -125,10 +125,8 @@ if [[ " $servers " == *" rsgi"[\ -]* ]]; then
 fi
 gunicorn_bin=$root/.venv/bin/gunicorn
 
-# hello must be the project's demo app; bench/apps/hello.py is the same app for branches
-# that do not have pyapps/ yet.
-if [ -f pyapps/hello.py ]; then hello_dir=pyapps; else hello_dir=bench/apps; fi
-app_dir() { case $1 in hello) echo "$hello_dir" ;; big) echo bench/apps ;; esac; }
+# hello is the project's demo app; the benchmark's own apps live in bench/apps.
+app_dir() { case $1 in hello) echo pyapps ;; big) echo bench/apps ;; esac; }
 app_spec() { case $1 in hello) echo hello:application ;; big) echo big:application ;; esac; }
 expected_body() { # the exact body each app must return, checked before measuring
   case $1 in
