@@ -5,7 +5,8 @@
 //! different build with a different `sys.prefix`. An rpath to the build interpreter's library
 //! directory makes the binary load the library it was compiled against; the interpreter's
 //! executable and prefix are recorded so `--version` can name it and the runtime can find its
-//! standard library.
+//! standard library. (The variables are not named `RSGI_*`: `cargo run` also exports them to
+//! the program, where `RSGI_*` names are settings and unknown ones are refused.)
 
 fn main() {
     let config = pyo3_build_config::get();
@@ -13,9 +14,9 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     }
     let executable = config.executable().unwrap_or_default();
-    println!("cargo:rustc-env=RSGI_BUILD_PYTHON={executable}");
+    println!("cargo:rustc-env=EMBEDDED_PYTHON={executable}");
     println!(
-        "cargo:rustc-env=RSGI_BUILD_PYTHON_VERSION={}",
+        "cargo:rustc-env=EMBEDDED_PYTHON_VERSION={}",
         config.version()
     );
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");

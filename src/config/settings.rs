@@ -24,9 +24,9 @@ use std::path::PathBuf;
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (Python ",
-    env!("RSGI_BUILD_PYTHON_VERSION"),
+    env!("EMBEDDED_PYTHON_VERSION"),
     " at ",
-    env!("RSGI_BUILD_PYTHON"),
+    env!("EMBEDDED_PYTHON"),
     ")"
 );
 

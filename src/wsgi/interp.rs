@@ -17,9 +17,9 @@ use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 
 /// The interpreter executable this binary was built against.
-pub const BUILD_PYTHON: &str = env!("RSGI_BUILD_PYTHON");
+pub const BUILD_PYTHON: &str = env!("EMBEDDED_PYTHON");
 /// Its `major.minor` version.
-pub const BUILD_PYTHON_VERSION: &str = env!("RSGI_BUILD_PYTHON_VERSION");
+pub const BUILD_PYTHON_VERSION: &str = env!("EMBEDDED_PYTHON_VERSION");
 
 /// The full version of the libpython actually loaded, e.g. `3.11.7 (main, ...)`. Needs no
 /// initialised interpreter.
