@@ -29,5 +29,7 @@ pub mod http;
 pub mod listen;
 pub mod scoreboard;
 pub mod signals;
+#[cfg(test)]
+mod test_support;
 pub mod worker;
 pub mod wsgi;

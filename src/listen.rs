@@ -400,31 +400,9 @@ mod tests {
     use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
     use std::io::{Read, Write};
     use std::os::fd::IntoRawFd;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            // Short names: Unix socket paths are limited to 107 bytes.
-            let dir = std::env::temp_dir().join(format!(
-                "rsgi-l{}-{}-{name}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            fs::create_dir_all(&dir).expect("create temp dir");
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TempDir;
 
     fn tcp(host: &str, port: u16) -> BindAddr {
         BindAddr::Tcp {
@@ -531,8 +509,8 @@ mod tests {
 
     #[test]
     fn unix_socket_binds_accepts_and_is_removed() {
-        let dir = TempDir::new("unix");
-        let path = dir.0.join("app.sock");
+        let dir = TempDir::new("rsgi-l", "unix");
+        let path = dir.path().join("app.sock");
         let listener = bind_one(BindAddr::Unix(path.clone()), Some(0o600)).expect("bind");
         assert!(is_cloexec(&listener) && is_nonblocking(&listener));
         assert_eq!(listener.url(), format!("unix:{}", path.display()));
@@ -550,8 +528,8 @@ mod tests {
 
     #[test]
     fn unix_mode_is_applied() {
-        let dir = TempDir::new("mode");
-        let path = dir.0.join("m.sock");
+        let dir = TempDir::new("rsgi-l", "mode");
+        let path = dir.path().join("m.sock");
         let listener = bind_one(BindAddr::Unix(path.clone()), Some(0o660)).expect("bind");
         let mode = fs::metadata(&path).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o660);
@@ -560,8 +538,8 @@ mod tests {
 
     #[test]
     fn stale_unix_socket_is_replaced() {
-        let dir = TempDir::new("stale");
-        let path = dir.0.join("stale.sock");
+        let dir = TempDir::new("rsgi-l", "stale");
+        let path = dir.path().join("stale.sock");
         // A listener that went away without removing its file.
         drop(UnixListener::bind(&path).expect("bind"));
         assert!(path.exists());
@@ -574,8 +552,8 @@ mod tests {
 
     #[test]
     fn live_unix_socket_is_in_use() {
-        let dir = TempDir::new("live");
-        let path = dir.0.join("live.sock");
+        let dir = TempDir::new("rsgi-l", "live");
+        let path = dir.path().join("live.sock");
         let _live = UnixListener::bind(&path).expect("bind");
         let err = bind_one(BindAddr::Unix(path.clone()), None).expect_err("in use");
         assert_eq!(err.source.kind(), io::ErrorKind::AddrInUse);
@@ -585,8 +563,8 @@ mod tests {
 
     #[test]
     fn regular_file_is_never_replaced() {
-        let dir = TempDir::new("file");
-        let path = dir.0.join("important.txt");
+        let dir = TempDir::new("rsgi-l", "file");
+        let path = dir.path().join("important.txt");
         fs::write(&path, "keep me").expect("write");
         let err = bind_one(BindAddr::Unix(path.clone()), None).expect_err("not a socket");
         assert!(err.to_string().contains("not a socket"), "{err}");
@@ -595,8 +573,8 @@ mod tests {
 
     #[test]
     fn remove_socket_file_spares_a_replacement() {
-        let dir = TempDir::new("replaced");
-        let path = dir.0.join("r.sock");
+        let dir = TempDir::new("rsgi-l", "replaced");
+        let path = dir.path().join("r.sock");
         let listener = bind_one(BindAddr::Unix(path.clone()), None).expect("bind");
         // Someone else took the path over since we bound it.
         fs::remove_file(&path).expect("remove");
@@ -607,8 +585,8 @@ mod tests {
 
     #[test]
     fn failure_unbinds_what_was_bound() {
-        let dir = TempDir::new("rollback");
-        let path = dir.0.join("first.sock");
+        let dir = TempDir::new("rsgi-l", "rollback");
+        let path = dir.path().join("first.sock");
         let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = taken.local_addr().expect("addr").port();
         let binds = [BindAddr::Unix(path.clone()), tcp("127.0.0.1", port)];
@@ -637,8 +615,8 @@ mod tests {
 
     #[test]
     fn inherited_unix_fd_is_adopted_and_never_removed() {
-        let dir = TempDir::new("fd-unix");
-        let path = dir.0.join("fd.sock");
+        let dir = TempDir::new("rsgi-l", "fd-unix");
+        let path = dir.path().join("fd.sock");
         let fd = UnixListener::bind(&path).expect("bind").into_raw_fd();
         let listener = bind_one(BindAddr::Fd(fd), None).expect("adopt");
         assert!(matches!(listener, Listener::Unix { path: None, .. }));

@@ -105,10 +105,7 @@ fn curl_post_upload_of_a_file() {
         "Content-Type: application/octet-stream",
         &url,
     ]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("{} {}", data.len(), crc32(0, &data))
-    );
+    assert_upload_summary(&out, &data);
 }
 
 #[test]
@@ -125,10 +122,7 @@ fn curl_chunked_upload() {
         &format!("@{}", file.display()),
         &url,
     ]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("{} {}", data.len(), crc32(0, &data))
-    );
+    assert_upload_summary(&out, &data);
 }
 
 #[test]
@@ -149,10 +143,7 @@ fn curl_expect_100_continue_upload() {
         &format!("@{}", file.display()),
         &url,
     ]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("{} {}", data.len(), crc32(0, &data))
-    );
+    assert_upload_summary(&out, &data);
     let verbose = String::from_utf8_lossy(&out.stderr);
     assert!(
         verbose.contains("HTTP/1.1 100"),
@@ -233,4 +224,12 @@ fn flask_app_sees_root_path() {
     let j = server.get("/mnt/json").json();
     assert_eq!(j["path"].as_str(), Some("/json"));
     assert_eq!(j["script_root"].as_str(), Some("/mnt"));
+}
+
+/// The upload app's `summary` mode answered the length and CRC-32 of exactly `data`.
+fn assert_upload_summary(out: &std::process::Output, data: &[u8]) {
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{} {}", data.len(), crc32(0, data))
+    );
 }

@@ -381,35 +381,8 @@ impl std::error::Error for ConfigError {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "rsgi-config-{}-{}-{name}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir_all(&dir).expect("create temp dir");
-            TempDir(dir)
-        }
-
-        fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join(name);
-            std::fs::write(&path, text).expect("write temp file");
-            path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TempDir;
 
     fn args(list: &[&str]) -> Vec<OsString> {
         std::iter::once("rsgi-server")
@@ -456,8 +429,8 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let dir = TempDir::new("defaults");
-        let config = run(&["myproject.wsgi"], &[], &dir.0);
+        let dir = TempDir::new("rsgi-config-", "defaults");
+        let config = run(&["myproject.wsgi"], &[], dir.path());
         assert_eq!(config.app, "myproject.wsgi:application");
         assert_eq!(
             config.binds,
@@ -484,7 +457,7 @@ mod tests {
 
     #[test]
     fn precedence_cli_env_file_default() {
-        let dir = TempDir::new("precedence");
+        let dir = TempDir::new("rsgi-config-", "precedence");
         dir.write(
             "rsgi.toml",
             "app = \"file:app\"\nworkers = 2\ntimeout = 10\nkeep_alive = 5\nlog_level = \"debug\"\n",
@@ -494,7 +467,7 @@ mod tests {
             ("RSGI_TIMEOUT", "20"),
             ("RSGI_APP", "env:app"),
         ];
-        let config = run(&["--workers", "4"], &vars, &dir.0);
+        let config = run(&["--workers", "4"], &vars, dir.path());
         assert_eq!(config.workers, 4, "CLI beats env and file");
         assert_eq!(
             config.timeout,
@@ -509,45 +482,45 @@ mod tests {
         );
         assert_eq!(config.log_level, LogLevel::Debug);
         assert_eq!(config.backlog, 2048, "default");
-        assert_eq!(config.config_file, Some(dir.0.join("rsgi.toml")));
-        let config = run(&["cli:app"], &vars, &dir.0);
+        assert_eq!(config.config_file, Some(dir.path().join("rsgi.toml")));
+        let config = run(&["cli:app"], &vars, dir.path());
         assert_eq!(config.app, "cli:app");
         assert_eq!(config.workers, 3);
     }
 
     #[test]
     fn port_and_web_concurrency_defaults() {
-        let dir = TempDir::new("port");
+        let dir = TempDir::new("rsgi-config-", "port");
         let vars = [("PORT", "5000"), ("WEB_CONCURRENCY", "3")];
-        let config = run(&["app"], &vars, &dir.0);
+        let config = run(&["app"], &vars, dir.path());
         assert_eq!(config.binds, vec!["0.0.0.0:5000".parse().expect("addr")]);
         assert_eq!(config.workers, 3);
         assert_invalid(
             &["app"],
             &[("WEB_CONCURRENCY", "many")],
-            &dir.0,
+            dir.path(),
             "WEB_CONCURRENCY",
             "many",
         );
         assert_invalid(
             &["app"],
             &[("PORT", "http")],
-            &dir.0,
+            dir.path(),
             "PORT",
             "0.0.0.0:http",
         );
         // Anything explicit beats the platform conventions, even the file.
         dir.write("rsgi.toml", "bind = \"127.0.0.1:1\"\n");
-        let config = run(&["app", "-w", "2"], &vars, &dir.0);
+        let config = run(&["app", "-w", "2"], &vars, dir.path());
         assert_eq!(config.binds, vec!["127.0.0.1:1".parse().expect("addr")]);
         assert_eq!(config.workers, 2);
         // A convention that is overridden is not looked at (gunicorn reads PORT the same way).
-        run(&["app"], &[("PORT", "http")], &dir.0);
+        run(&["app"], &[("PORT", "http")], dir.path());
     }
 
     #[test]
     fn env_lists_and_repeated_flags() {
-        let dir = TempDir::new("lists");
+        let dir = TempDir::new("rsgi-config-", "lists");
         let config = run(
             &[
                 "app",
@@ -561,7 +534,7 @@ mod tests {
                 "B=x=y",
             ],
             &[("RSGI_PYTHONPATH", "/a,/b")],
-            &dir.0,
+            dir.path(),
         );
         assert_eq!(config.binds.len(), 2);
         assert_eq!(
@@ -575,16 +548,16 @@ mod tests {
         let config = run(
             &["app"],
             &[("RSGI_BIND", "unix:/tmp/x.sock,127.0.0.1:9")],
-            &dir.0,
+            dir.path(),
         );
         assert_eq!(config.binds.len(), 2);
     }
 
     #[test]
     fn unknown_file_key_names_key_and_file() {
-        let dir = TempDir::new("unknown-key");
+        let dir = TempDir::new("rsgi-config-", "unknown-key");
         let file = dir.write("rsgi.toml", "workers = 2\nwrokers = 3\n");
-        match load(args(&["app"]), &env(&[]), &dir.0) {
+        match load(args(&["app"]), &env(&[]), dir.path()) {
             Err(ConfigError::File { path, message }) => {
                 assert_eq!(path, file);
                 assert!(message.contains("wrokers"), "{message}");
@@ -596,23 +569,23 @@ mod tests {
 
     #[test]
     fn unknown_rsgi_variable_is_an_error() {
-        let dir = TempDir::new("unknown-env");
+        let dir = TempDir::new("rsgi-config-", "unknown-env");
         assert_invalid(
             &["app"],
             &[("RSGI_WROKERS", "2")],
-            &dir.0,
+            dir.path(),
             "RSGI_WROKERS",
             "2",
         );
         // Variables without the prefix are none of our business.
-        run(&["app"], &[("RSGIX", "1"), ("HOME", "/")], &dir.0);
+        run(&["app"], &[("RSGIX", "1"), ("HOME", "/")], dir.path());
     }
 
     #[test]
     fn bad_values_name_option_and_value() {
-        let dir = TempDir::new("bad-values");
-        let no_cfg = TempDir::new("venv-without-cfg");
-        let d = dir.0.to_str().expect("utf-8 temp dir");
+        let dir = TempDir::new("rsgi-config-", "bad-values");
+        let no_cfg = TempDir::new("rsgi-config-", "venv-without-cfg");
+        let d = dir.path().to_str().expect("utf-8 temp dir");
         let cases: &[(&[&str], &str, &str)] = &[
             (&["--workers", "0"], "--workers", "0"),
             (&["--workers", "x"], "--workers", "x"),
@@ -654,17 +627,17 @@ mod tests {
                 all.clear();
             }
             all.extend_from_slice(list);
-            assert_invalid(&all, &[], &dir.0, option, value);
+            assert_invalid(&all, &[], dir.path(), option, value);
         }
-        let venv = no_cfg.0.to_str().expect("utf-8 temp dir");
+        let venv = no_cfg.path().to_str().expect("utf-8 temp dir");
         assert_invalid(
             &["app", "--virtualenv", venv],
             &[],
-            &dir.0,
+            dir.path(),
             "--virtualenv",
             venv,
         );
-        match load(args(&["app", "--virtualenv", venv]), &env(&[]), &dir.0) {
+        match load(args(&["app", "--virtualenv", venv]), &env(&[]), dir.path()) {
             Err(e) => assert!(e.to_string().contains("pyvenv.cfg"), "{e}"),
             Ok(_) => panic!("a virtualenv without pyvenv.cfg was accepted"),
         }
@@ -672,58 +645,58 @@ mod tests {
         assert_invalid(
             &["app"],
             &[("VIRTUAL_ENV", &missing)],
-            &dir.0,
+            dir.path(),
             "VIRTUAL_ENV",
             &missing,
         );
         assert_invalid(
             &["app"],
             &[("RSGI_WORKERS", "0")],
-            &dir.0,
+            dir.path(),
             "RSGI_WORKERS",
             "0",
         );
         assert_invalid(
             &["app"],
             &[("RSGI_BIND", "nope")],
-            &dir.0,
+            dir.path(),
             "RSGI_BIND",
             "nope",
         );
         dir.write("rsgi.toml", "workers = 0\n");
-        assert_invalid(&["app"], &[], &dir.0, "workers (in ", "0");
-        assert_invalid(&["app"], &[], &dir.0, "rsgi.toml", "0");
+        assert_invalid(&["app"], &[], dir.path(), "workers (in ", "0");
+        assert_invalid(&["app"], &[], dir.path(), "rsgi.toml", "0");
     }
 
     #[test]
     fn a_valid_virtualenv_is_accepted() {
-        let dir = TempDir::new("venv");
+        let dir = TempDir::new("rsgi-config-", "venv");
         dir.write("pyvenv.cfg", "home = /usr/bin\n");
         let config = run(
             &["app"],
-            &[("VIRTUAL_ENV", dir.0.to_str().expect("utf-8"))],
-            &dir.0,
+            &[("VIRTUAL_ENV", dir.path().to_str().expect("utf-8"))],
+            dir.path(),
         );
-        assert_eq!(config.virtualenv.as_deref(), Some(dir.0.as_path()));
+        assert_eq!(config.virtualenv.as_deref(), Some(dir.path()));
         // An explicit --virtualenv wins over $VIRTUAL_ENV.
-        let other = TempDir::new("venv-other");
+        let other = TempDir::new("rsgi-config-", "venv-other");
         other.write("pyvenv.cfg", "");
         let config = run(
-            &["app", "--virtualenv", other.0.to_str().expect("utf-8")],
+            &["app", "--virtualenv", other.path().to_str().expect("utf-8")],
             &[("VIRTUAL_ENV", "/nonexistent")],
-            &dir.0,
+            dir.path(),
         );
-        assert_eq!(config.virtualenv.as_deref(), Some(other.0.as_path()));
+        assert_eq!(config.virtualenv.as_deref(), Some(other.path()));
     }
 
     #[test]
     fn missing_app_and_cli_errors() {
-        let dir = TempDir::new("missing-app");
+        let dir = TempDir::new("rsgi-config-", "missing-app");
         assert!(matches!(
-            load(args(&[]), &env(&[]), &dir.0),
+            load(args(&[]), &env(&[]), dir.path()),
             Err(ConfigError::Missing(_))
         ));
-        match load(args(&["--version"]), &env(&[]), &dir.0) {
+        match load(args(&["--version"]), &env(&[]), dir.path()) {
             Err(ConfigError::Cli(e)) => {
                 assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
                 assert!(e.to_string().contains("Python"), "{e}");
@@ -731,49 +704,54 @@ mod tests {
             other => panic!("expected a clap error, got {other:?}"),
         }
         assert!(matches!(
-            load(args(&["app", "--no-such-flag"]), &env(&[]), &dir.0),
+            load(args(&["app", "--no-such-flag"]), &env(&[]), dir.path()),
             Err(ConfigError::Cli(_))
         ));
         assert!(matches!(
-            load(args(&["app", "--check-config"]), &env(&[]), &dir.0),
+            load(args(&["app", "--check-config"]), &env(&[]), dir.path()),
             Ok(Invocation::CheckConfig(_))
         ));
     }
 
     #[test]
     fn config_file_selection() {
-        let dir = TempDir::new("config-file");
+        let dir = TempDir::new("rsgi-config-", "config-file");
         let elsewhere = dir.write("other.toml", "workers = 7\n");
         // An explicitly named file must exist.
-        match load(args(&["app", "-c", "missing.toml"]), &env(&[]), &dir.0) {
-            Err(ConfigError::File { path, .. }) => assert_eq!(path, dir.0.join("missing.toml")),
+        match load(args(&["app", "-c", "missing.toml"]), &env(&[]), dir.path()) {
+            Err(ConfigError::File { path, .. }) => {
+                assert_eq!(path, dir.path().join("missing.toml"))
+            }
             other => panic!("expected File error, got {other:?}"),
         }
-        assert_eq!(run(&["app", "-c", "other.toml"], &[], &dir.0).workers, 7);
         assert_eq!(
-            run(&["app"], &[("RSGI_CONFIG", "other.toml")], &dir.0).workers,
+            run(&["app", "-c", "other.toml"], &[], dir.path()).workers,
+            7
+        );
+        assert_eq!(
+            run(&["app"], &[("RSGI_CONFIG", "other.toml")], dir.path()).workers,
             7
         );
         dir.write("rsgi.toml", "workers = 5\n");
-        assert_eq!(run(&["app"], &[], &dir.0).workers, 5);
+        assert_eq!(run(&["app"], &[], dir.path()).workers, 5);
         let config = run(
             &["app", "--config", elsewhere.to_str().expect("utf-8")],
             &[],
-            &dir.0,
+            dir.path(),
         );
         assert_eq!(config.workers, 7);
     }
 
     #[test]
     fn relative_paths_resolve_against_their_source() {
-        let project = TempDir::new("project");
-        std::fs::create_dir(project.0.join("src")).expect("mkdir");
+        let project = TempDir::new("rsgi-config-", "project");
+        std::fs::create_dir(project.path().join("src")).expect("mkdir");
         let file = project.write(
             "rsgi.toml",
             "chdir = \"src\"\nbind = \"unix:run/app.sock\"\npythonpath = [\"lib\"]\n",
         );
-        let cwd = TempDir::new("cwd");
-        std::fs::create_dir(cwd.0.join("here")).expect("mkdir");
+        let cwd = TempDir::new("rsgi-config-", "cwd");
+        std::fs::create_dir(cwd.path().join("here")).expect("mkdir");
         let config = run(
             &[
                 "app",
@@ -783,22 +761,22 @@ mod tests {
                 "mine",
             ],
             &[],
-            &cwd.0,
+            cwd.path(),
         );
-        assert_eq!(config.chdir, Some(project.0.join("src")));
+        assert_eq!(config.chdir, Some(project.path().join("src")));
         assert_eq!(
             config.binds,
-            vec![BindAddr::Unix(project.0.join("run/app.sock"))]
+            vec![BindAddr::Unix(project.path().join("run/app.sock"))]
         );
-        assert_eq!(config.pythonpath, vec![cwd.0.join("mine")]);
-        let config = run(&["app", "--chdir", "here"], &[], &cwd.0);
-        assert_eq!(config.chdir, Some(cwd.0.join("here")));
+        assert_eq!(config.pythonpath, vec![cwd.path().join("mine")]);
+        let config = run(&["app", "--chdir", "here"], &[], cwd.path());
+        assert_eq!(config.chdir, Some(cwd.path().join("here")));
     }
 
     #[test]
     fn print_config_round_trips() {
-        let dir = TempDir::new("print");
-        std::fs::create_dir(dir.0.join("code")).expect("mkdir");
+        let dir = TempDir::new("rsgi-config-", "print");
+        std::fs::create_dir(dir.path().join("code")).expect("mkdir");
         dir.write("pyvenv.cfg", "");
         let list = [
             "myapp.wsgi:app",
@@ -834,16 +812,16 @@ mod tests {
             "--log-level",
             "WARNING",
         ];
-        let (config, text) = match load(args(&list), &env(&[]), &dir.0) {
+        let (config, text) = match load(args(&list), &env(&[]), dir.path()) {
             Ok(Invocation::PrintConfig(config, text)) => (config, text),
             other => panic!("expected PrintConfig, got {other:?}"),
         };
         assert_eq!(config.unix_socket_mode, Some(0o660));
         assert_eq!(config.timeout, None);
         // The printed file, loaded from another directory, gives the same configuration.
-        let other = TempDir::new("print-elsewhere");
+        let other = TempDir::new("rsgi-config-", "print-elsewhere");
         let file = other.write("printed.toml", &text);
-        let reloaded = run(&["-c", file.to_str().expect("utf-8")], &[], &other.0);
+        let reloaded = run(&["-c", file.to_str().expect("utf-8")], &[], other.path());
         assert_eq!(reloaded.config_file, Some(file));
         assert_eq!(
             Config {
@@ -854,7 +832,7 @@ mod tests {
             "{text}"
         );
         // Printing works without an application, and the output still round-trips.
-        match load(args(&["--print-config"]), &env(&[]), &dir.0) {
+        match load(args(&["--print-config"]), &env(&[]), dir.path()) {
             Ok(Invocation::PrintConfig(config, text)) => {
                 assert_eq!(config.app, "");
                 let layer: Layer = toml::from_str(&text).expect("printed TOML parses");
@@ -866,9 +844,9 @@ mod tests {
 
     #[test]
     fn reload_rereads_file_and_keeps_overrides() {
-        let dir = TempDir::new("reload");
+        let dir = TempDir::new("rsgi-config-", "reload");
         let file = dir.write("rsgi.toml", "app = \"a:app\"\nworkers = 2\ntimeout = 10\n");
-        let config = run(&["--timeout", "5"], &[("RSGI_KEEP_ALIVE", "9")], &dir.0);
+        let config = run(&["--timeout", "5"], &[("RSGI_KEEP_ALIVE", "9")], dir.path());
         assert_eq!(
             (config.workers, config.timeout),
             (2, Some(Duration::from_secs(5)))

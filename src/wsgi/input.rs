@@ -10,8 +10,12 @@ use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-/// How much is asked of the transport per read when filling the line buffer.
-const BLOCK: usize = 64 * 1024;
+/// How much is asked of the transport per read: small at first, since most bodies are (the
+/// read buffer is zero-filled, so its size is per-request work), doubling while reads fill
+/// it, up to [`MAX_BLOCK`] for large uploads.
+const FIRST_BLOCK: usize = 8 * 1024;
+/// Largest read asked of the transport at once.
+const MAX_BLOCK: usize = 64 * 1024;
 
 /// The `wsgi.input` object of one request.
 #[pyclass(module = "rsgi_server", name = "Input")]
@@ -21,6 +25,7 @@ pub(crate) struct Input {
     buf: Vec<u8>,
     pos: usize,
     eof: bool,
+    block: usize,
 }
 
 impl Input {
@@ -31,6 +36,7 @@ impl Input {
             buf: Vec::new(),
             pos: 0,
             eof: false,
+            block: FIRST_BLOCK,
         }
     }
 
@@ -48,11 +54,14 @@ impl Input {
             self.pos = 0;
         }
         let start = self.buf.len();
-        self.buf.resize(start + BLOCK, 0);
+        self.buf.resize(start + self.block, 0);
         let target = &mut self.buf[start..];
         let got = with_transport(py, &self.link, |t| t.read_body(target));
         match got {
             Ok(n) => {
+                if n == self.block {
+                    self.block = (self.block * 2).min(MAX_BLOCK);
+                }
                 self.buf.truncate(start + n);
                 self.eof = n == 0;
                 Ok(n > 0)

@@ -1011,6 +1011,38 @@ impl Conn {
         })
     }
 
+    /// Reads up to `n` body bytes into `sink`, counting them in `info`; an early EOF (or
+    /// reset) marks the body incomplete instead of failing.
+    fn read_counted(
+        &mut self,
+        n: u64,
+        buf: &mut [u8],
+        sink: &mut dyn FnMut(&[u8]),
+        info: &mut BodyInfo,
+    ) -> io::Result<()> {
+        let mut left = n;
+        while left > 0 {
+            let want = buf.len().min(left as usize);
+            match self.reader.read(&mut buf[..want]) {
+                Ok(0) => {
+                    info.complete = false;
+                    break;
+                }
+                Ok(k) => {
+                    sink(&buf[..k]);
+                    info.length += k as u64;
+                    left -= k as u64;
+                }
+                Err(e) if is_eofish(&e) => {
+                    info.complete = false;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the body `framing` describes into `sink`. An early EOF (or reset) is reported
     /// as `complete: false`, not an error.
     pub fn read_body(
@@ -1027,26 +1059,7 @@ impl Conn {
         match framing {
             Framing::None => {}
             Framing::Length(n) => {
-                let mut left = *n;
-                while left > 0 {
-                    let want = buf.len().min(left as usize);
-                    match self.reader.read(&mut buf[..want]) {
-                        Ok(0) => {
-                            info.complete = false;
-                            break;
-                        }
-                        Ok(k) => {
-                            sink(&buf[..k]);
-                            info.length += k as u64;
-                            left -= k as u64;
-                        }
-                        Err(e) if is_eofish(&e) => {
-                            info.complete = false;
-                            break;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
+                self.read_counted(*n, &mut buf, sink, &mut info)?;
             }
             Framing::Close => loop {
                 match self.reader.read(&mut buf) {
@@ -1108,26 +1121,7 @@ impl Conn {
                     }
                     break;
                 }
-                let mut left = size;
-                while left > 0 {
-                    let want = buf.len().min(left as usize);
-                    match self.reader.read(&mut buf[..want]) {
-                        Ok(0) => {
-                            info.complete = false;
-                            break;
-                        }
-                        Ok(k) => {
-                            sink(&buf[..k]);
-                            info.length += k as u64;
-                            left -= k as u64;
-                        }
-                        Err(e) if is_eofish(&e) => {
-                            info.complete = false;
-                            break;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
+                self.read_counted(size, &mut buf, sink, &mut info)?;
                 if !info.complete {
                     break;
                 }
