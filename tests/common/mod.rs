@@ -1560,3 +1560,196 @@ impl Environ {
 pub fn distinct<T: std::hash::Hash + Eq + Clone>(items: &[T]) -> HashSet<T> {
     items.iter().cloned().collect()
 }
+
+// ---------------------------------------------------------------------------------------
+// Event-loop engine helpers (socket states, partial reads, worker file descriptors)
+// ---------------------------------------------------------------------------------------
+
+impl std::os::fd::AsFd for Stream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl Conn {
+    /// A TCP connection whose receive buffer is limited to `rcvbuf` bytes before the
+    /// handshake (so the window stays small): a client that stops reading makes the
+    /// server's writes stall after little data.
+    pub fn tcp_small_rcvbuf(addr: SocketAddr, rcvbuf: usize) -> Conn {
+        use nix::sys::socket::{
+            AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6, connect, setsockopt,
+            socket, sockopt,
+        };
+        use std::os::fd::AsRawFd;
+        let family = match addr {
+            SocketAddr::V4(_) => AddressFamily::Inet,
+            SocketAddr::V6(_) => AddressFamily::Inet6,
+        };
+        let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).expect("socket");
+        setsockopt(&fd, sockopt::RcvBuf, &rcvbuf).expect("SO_RCVBUF");
+        let res = match addr {
+            SocketAddr::V4(a) => connect(fd.as_raw_fd(), &SockaddrIn::from(a)),
+            SocketAddr::V6(a) => connect(fd.as_raw_fd(), &SockaddrIn6::from(a)),
+        };
+        res.unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        let s = TcpStream::from(fd);
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s.set_write_timeout(Some(DEADLINE)).unwrap();
+        s.set_nodelay(true).unwrap();
+        // A small client-side buffer too, so "not reading" really means not reading.
+        Conn {
+            reader: BufReader::with_capacity(4096, Stream::Tcp(s)),
+        }
+    }
+
+    /// Sets the socket read timeout (the safety net for reads that wait for the server).
+    pub fn set_read_timeout(&self, d: Duration) {
+        match self.reader.get_ref() {
+            Stream::Tcp(s) => s.set_read_timeout(Some(d)).unwrap(),
+            Stream::Unix(s) => s.set_read_timeout(Some(d)).unwrap(),
+        }
+    }
+
+    /// Whether a read would return at once: response bytes are buffered or pending, or
+    /// the server closed (EOF or reset). False means the server has sent nothing yet.
+    pub fn readable_now(&mut self) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        if !self.reader.buffer().is_empty() {
+            return true;
+        }
+        let stream = self.reader.get_ref();
+        let mut fds = [PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::ZERO).expect("poll") > 0
+    }
+
+    /// Reads everything until the server closes the connection (EOF or reset). An error
+    /// (the socket read timeout, i.e. the safety deadline) means the server never closed.
+    pub fn read_until_closed(&mut self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return Ok(out),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if is_eofish(&e) => return Ok(out),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "the server did not close the connection ({e}); got so far: {:?}",
+                            String::from_utf8_lossy(&out[..out.len().min(400)])
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Reads one chunk of a chunked body (after [`Conn::read_head`]); `None` for the last
+    /// chunk (its trailer section is consumed too).
+    pub fn read_chunk(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed before a chunk-size line",
+            ));
+        }
+        let size_text = line.trim_end().split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad chunk size line {line:?}"),
+            )
+        })?;
+        if size == 0 {
+            loop {
+                let mut t = String::new();
+                if self.reader.read_line(&mut t)? == 0 || t == "\r\n" {
+                    return Ok(None);
+                }
+            }
+        }
+        let mut data = vec![0u8; size + 2];
+        self.reader.read_exact(&mut data)?;
+        if &data[size..] != b"\r\n" {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "chunk not followed by CRLF",
+            ));
+        }
+        data.truncate(size);
+        Ok(Some(data))
+    }
+
+    /// Reads chunks (after [`Conn::read_head`]) until at least `n` body bytes arrived;
+    /// fails if the body ends first.
+    pub fn read_chunked_bytes(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            match self.read_chunk()? {
+                Some(c) => out.extend_from_slice(&c),
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("chunked body ended after {} of {n} bytes", out.len()),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Where the file descriptors of process `pid` point (`/proc/PID/fd/*` link targets). A
+/// file that was unlinked while open ends in ` (deleted)`.
+pub fn fd_links(pid: i32) -> Vec<String> {
+    let dir = format!("/proc/{pid}/fd");
+    let entries = fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {dir}: {e}"));
+    entries
+        .flatten()
+        .filter_map(|e| fs::read_link(e.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Open files of `pid` that live in `dir` and were unlinked.
+pub fn deleted_files_in(pid: i32, dir: &Path) -> Vec<String> {
+    let dir = fs::canonicalize(dir).expect("canonicalize");
+    let prefix = format!("{}/", dir.display());
+    fd_links(pid)
+        .into_iter()
+        .filter(|l| l.starts_with(&prefix) && l.ends_with(" (deleted)"))
+        .collect()
+}
+
+/// Polls `cond` (every 10 ms) until it holds; panics at the safety deadline. For states
+/// that are observable but announce themselves nowhere (a file appearing, an fd closing).
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let until = Instant::now() + DEADLINE;
+    while !cond() {
+        if Instant::now() > until {
+            panic!("still waiting for {what} at the safety deadline");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A file a gated app (`?until=<path>`) waits for; `open_gate_file` lets it go on.
+pub fn gate_path(dir: &TempDir, id: &str) -> PathBuf {
+    dir.join(&format!("gate-{id}"))
+}
+
+/// `until=<escaped gate path>` for a query string.
+pub fn gate_param(dir: &TempDir, id: &str) -> String {
+    format!("until={}", qs_escape(gate_path(dir, id).to_str().unwrap()))
+}
+
+pub fn open_gate_file(dir: &TempDir, id: &str) {
+    fs::write(gate_path(dir, id), b"").unwrap();
+}
