@@ -156,6 +156,49 @@ fn bad_value_is_reported_before_anything_is_bound() {
 }
 
 #[test]
+fn bad_engine_values_exit_2_before_anything_is_bound() {
+    let dir = TempDir::new();
+    let sock = dir.join("engine.sock");
+    // Each option with a bad value: a flag is given as `--flag=value`, an `RSGI_` name as
+    // an environment variable.
+    let cases = [
+        ("--reuse-port", "maybe"),
+        ("RSGI_REQUEST_BUFFERING", "perhaps"),
+        ("--threads", "0"),
+        ("--worker-connections", "1000001"),
+        ("--body-buffer-size", "4294967296"),
+        ("--limit-request-body", "-1"),
+        ("--header-timeout", "soon"),
+        ("RSGI_SEND_TIMEOUT", "-3"),
+        ("--tmp-upload-dir", "/nonexistent/rsgi-uploads"),
+    ];
+    for (option, value) in cases {
+        let b = server("hello").bind(format!("unix:{}", sock.display()));
+        let run = if option.starts_with("--") {
+            b.arg(format!("{option}={value}")).run()
+        } else {
+            b.env(option, value).run()
+        };
+        exits_2_naming(&run, option, value);
+        assert!(
+            !sock.exists(),
+            "{option}: the socket was created before validation"
+        );
+        assert!(!run.stderr.contains("Listening at"), "{run:?}");
+    }
+}
+
+#[test]
+fn boolean_flags_print_back_as_booleans() {
+    let cfg = print_config(server("hello").args(["--reuse-port", "--request-buffering=off"]));
+    assert_eq!(cfg["reuse_port"].as_bool(), Some(true), "{cfg:?}");
+    assert_eq!(cfg["request_buffering"].as_bool(), Some(false), "{cfg:?}");
+    let cfg = print_config(server("hello").env("RSGI_REUSE_PORT", "false"));
+    assert_eq!(cfg["reuse_port"].as_bool(), Some(false), "{cfg:?}");
+    assert_eq!(cfg["request_buffering"].as_bool(), Some(true), "{cfg:?}");
+}
+
+#[test]
 fn missing_virtualenv_exits_2() {
     let run = server("hello")
         .args(["--virtualenv", "/nonexistent/venv-dir"])
@@ -449,6 +492,16 @@ backlog = 64
 virtualenv = "{venv}"
 unix_socket_mode = "660"
 log_level = "warning"
+threads = 4
+worker_connections = 100
+reuse_port = true
+request_buffering = false
+body_buffer_size = 65536
+tmp_upload_dir = "{tmp}"
+limit_request_body = 1000000
+header_timeout = 10
+body_timeout = 20
+send_timeout = 40
 "#,
             sock = dir.join("all.sock").display(),
             pyapps = pyapps().display(),
@@ -461,6 +514,15 @@ log_level = "warning"
     assert_eq!(cfg["root_path"].as_str(), Some("/root"), "{cfg:?}");
     assert_eq!(cfg["backlog"].as_integer(), Some(64), "{cfg:?}");
     assert_eq!(cfg["log_level"].as_str(), Some("warning"), "{cfg:?}");
+    assert_eq!(cfg["threads"].as_integer(), Some(4), "{cfg:?}");
+    assert_eq!(cfg["reuse_port"].as_bool(), Some(true), "{cfg:?}");
+    assert_eq!(cfg["request_buffering"].as_bool(), Some(false), "{cfg:?}");
+    assert_eq!(
+        cfg["limit_request_body"].as_integer(),
+        Some(1_000_000),
+        "{cfg:?}"
+    );
+    assert_eq!(cfg["send_timeout"].as_integer(), Some(40), "{cfg:?}");
     let run = bare()
         .arg("-c")
         .arg(&file)

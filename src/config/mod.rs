@@ -36,6 +36,10 @@ pub struct Config {
     pub binds: Vec<BindAddr>,
     /// Number of worker processes.
     pub workers: u32,
+    /// Python threads per worker: 1 runs the app on the event-loop thread, more a pool.
+    pub threads: u32,
+    /// Open client connections per worker; at the limit the worker stops accepting.
+    pub worker_connections: u32,
     /// Directory to change to before loading the app.
     pub chdir: Option<PathBuf>,
     /// Directories prepended to `sys.path`.
@@ -44,14 +48,31 @@ pub struct Config {
     pub env: Vec<(String, String)>,
     /// `SCRIPT_NAME` prefix the app is mounted at ("" or "/prefix", no trailing slash).
     pub root_path: String,
-    /// How long a worker may stay silent in the app before it is killed; `None` disables.
+    /// How long the app may go without progress before its worker is killed and replaced
+    /// (the app only, not socket I/O or head delivery); `None` disables.
     pub timeout: Option<Duration>,
+    /// How long a client has to deliver a complete request head (408 after); `None` disables.
+    pub header_timeout: Option<Duration>,
+    /// Longest wait for the next bytes of a request body (408 after); `None` disables.
+    pub body_timeout: Option<Duration>,
+    /// Longest wait for a client to accept more response bytes (close after); `None` disables.
+    pub send_timeout: Option<Duration>,
     /// How long in-flight requests get to finish on a graceful stop.
     pub graceful_timeout: Duration,
     /// How long an idle persistent connection is kept; `None` disables keep-alive.
     pub keep_alive: Option<Duration>,
     /// listen(2) backlog.
     pub backlog: i32,
+    /// SO_REUSEPORT on TCP listeners, plus a listener of its own per worker and address.
+    pub reuse_port: bool,
+    /// Call the app only once the whole request body has arrived (false: once the head has).
+    pub request_buffering: bool,
+    /// Request bodies up to this many bytes stay in memory; larger ones go to a temp file.
+    pub body_buffer_size: u64,
+    /// Where spooled bodies go (checked to exist); `None` means [`std::env::temp_dir`].
+    pub tmp_upload_dir: Option<PathBuf>,
+    /// Largest request body accepted (413 beyond); `None` means no limit.
+    pub limit_request_body: Option<u64>,
     /// Virtual environment whose packages the app imports (from `--virtualenv` or
     /// `$VIRTUAL_ENV`), checked to exist and hold `pyvenv.cfg`.
     pub virtualenv: Option<PathBuf>,
@@ -74,14 +95,24 @@ impl PartialEq for Config {
             app,
             binds,
             workers,
+            threads,
+            worker_connections,
             chdir,
             pythonpath,
             env,
             root_path,
             timeout,
+            header_timeout,
+            body_timeout,
+            send_timeout,
             graceful_timeout,
             keep_alive,
             backlog,
+            reuse_port,
+            request_buffering,
+            body_buffer_size,
+            tmp_upload_dir,
+            limit_request_body,
             virtualenv,
             unix_socket_mode,
             log_level,
@@ -91,14 +122,24 @@ impl PartialEq for Config {
         *app == other.app
             && *binds == other.binds
             && *workers == other.workers
+            && *threads == other.threads
+            && *worker_connections == other.worker_connections
             && *chdir == other.chdir
             && *pythonpath == other.pythonpath
             && *env == other.env
             && *root_path == other.root_path
             && *timeout == other.timeout
+            && *header_timeout == other.header_timeout
+            && *body_timeout == other.body_timeout
+            && *send_timeout == other.send_timeout
             && *graceful_timeout == other.graceful_timeout
             && *keep_alive == other.keep_alive
             && *backlog == other.backlog
+            && *reuse_port == other.reuse_port
+            && *request_buffering == other.request_buffering
+            && *body_buffer_size == other.body_buffer_size
+            && *tmp_upload_dir == other.tmp_upload_dir
+            && *limit_request_body == other.limit_request_body
             && *virtualenv == other.virtualenv
             && *unix_socket_mode == other.unix_socket_mode
             && *log_level == other.log_level
@@ -250,7 +291,12 @@ fn print_config(config: &Config) -> Result<String, ConfigError> {
 
 /// Makes the layer's relative paths absolute against `base` (see the module docs).
 fn absolutize(layer: &mut Layer, base: &Path) {
-    for dir in layer.chdir.iter_mut().chain(layer.virtualenv.iter_mut()) {
+    for dir in layer
+        .chdir
+        .iter_mut()
+        .chain(layer.virtualenv.iter_mut())
+        .chain(layer.tmp_upload_dir.iter_mut())
+    {
         *dir = base.join(&*dir);
     }
     for dir in layer.pythonpath.iter_mut().flatten() {
@@ -448,6 +494,16 @@ mod tests {
         assert_eq!(config.log_level, LogLevel::Info);
         assert_eq!(config.unix_socket_mode, None);
         assert_eq!(config.config_file, None);
+        assert_eq!(config.threads, 1);
+        assert_eq!(config.worker_connections, 1000);
+        assert!(!config.reuse_port);
+        assert!(config.request_buffering);
+        assert_eq!(config.body_buffer_size, 1_048_576);
+        assert_eq!(config.tmp_upload_dir, None);
+        assert_eq!(config.limit_request_body, None);
+        assert_eq!(config.header_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(config.body_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(config.send_timeout, Some(Duration::from_secs(30)));
         let expected = Config {
             app: config.app.clone(),
             ..Config::default()
@@ -553,6 +609,286 @@ mod tests {
         assert_eq!(config.binds.len(), 2);
     }
 
+    /// The settings of the event-loop engine, every one set to a non-default value.
+    struct Engine {
+        threads: u32,
+        worker_connections: u32,
+        reuse_port: bool,
+        request_buffering: bool,
+        body_buffer_size: u64,
+        tmp_upload_dir: Option<PathBuf>,
+        limit_request_body: Option<u64>,
+        header_timeout: Option<Duration>,
+        body_timeout: Option<Duration>,
+        send_timeout: Option<Duration>,
+    }
+
+    impl Engine {
+        fn of(config: &Config) -> Engine {
+            Engine {
+                threads: config.threads,
+                worker_connections: config.worker_connections,
+                reuse_port: config.reuse_port,
+                request_buffering: config.request_buffering,
+                body_buffer_size: config.body_buffer_size,
+                tmp_upload_dir: config.tmp_upload_dir.clone(),
+                limit_request_body: config.limit_request_body,
+                header_timeout: config.header_timeout,
+                body_timeout: config.body_timeout,
+                send_timeout: config.send_timeout,
+            }
+        }
+
+        /// Asserts every engine setting has the value the tests below give it, with the
+        /// upload directory `dir`.
+        fn assert_set(config: &Config, dir: &Path, source: &str) {
+            let e = Engine::of(config);
+            assert_eq!(e.threads, 8, "{source}");
+            assert_eq!(e.worker_connections, 500, "{source}");
+            assert!(e.reuse_port, "{source}");
+            assert!(!e.request_buffering, "{source}");
+            assert_eq!(e.body_buffer_size, 0, "{source}");
+            assert_eq!(e.tmp_upload_dir.as_deref(), Some(dir), "{source}");
+            assert_eq!(e.limit_request_body, Some(10_000_000), "{source}");
+            assert_eq!(e.header_timeout, None, "{source}");
+            assert_eq!(e.body_timeout, Some(Duration::from_secs(5)), "{source}");
+            assert_eq!(e.send_timeout, Some(Duration::from_secs(60)), "{source}");
+        }
+    }
+
+    #[test]
+    fn engine_settings_from_cli_env_and_file() {
+        let dir = TempDir::new("rsgi-config-", "engine");
+        let uploads = dir.path().join("uploads");
+        std::fs::create_dir(&uploads).expect("mkdir");
+        let cli = run(
+            &[
+                "app",
+                "--threads",
+                "8",
+                "--worker-connections=500",
+                "--reuse-port",
+                "--request-buffering=false",
+                "--body-buffer-size",
+                "0",
+                "--tmp-upload-dir",
+                "uploads",
+                "--limit-request-body",
+                "10000000",
+                "--header-timeout",
+                "0",
+                "--body-timeout",
+                "5",
+                "--send-timeout",
+                "60",
+            ],
+            &[],
+            dir.path(),
+        );
+        Engine::assert_set(&cli, &uploads, "CLI");
+        let env_vars = [
+            ("RSGI_THREADS", "8"),
+            ("RSGI_WORKER_CONNECTIONS", "500"),
+            ("RSGI_REUSE_PORT", "yes"),
+            ("RSGI_REQUEST_BUFFERING", "off"),
+            ("RSGI_BODY_BUFFER_SIZE", "0"),
+            ("RSGI_TMP_UPLOAD_DIR", "uploads"),
+            ("RSGI_LIMIT_REQUEST_BODY", "10000000"),
+            ("RSGI_HEADER_TIMEOUT", "0"),
+            ("RSGI_BODY_TIMEOUT", "5"),
+            ("RSGI_SEND_TIMEOUT", "60"),
+        ];
+        let from_env = run(&["app"], &env_vars, dir.path());
+        Engine::assert_set(&from_env, &uploads, "env");
+        // The file's relative directory is relative to the file, not to the cwd.
+        let elsewhere = TempDir::new("rsgi-config-", "engine-cwd");
+        let file = dir.write(
+            "engine.toml",
+            "threads = 8
+worker_connections = 500
+reuse_port = true
+\
+             request_buffering = false
+body_buffer_size = 0
+tmp_upload_dir = \"uploads\"
+\
+             limit_request_body = 10000000
+header_timeout = 0
+body_timeout = 5
+\
+             send_timeout = 60
+",
+        );
+        let from_file = run(
+            &["app", "-c", file.to_str().expect("utf-8")],
+            &[],
+            elsewhere.path(),
+        );
+        Engine::assert_set(&from_file, &uploads, "file");
+        // The command line still wins over the environment, which wins over the file.
+        let mixed = run(
+            &[
+                "app",
+                "-c",
+                file.to_str().expect("utf-8"),
+                "--reuse-port=off",
+            ],
+            &[("RSGI_REQUEST_BUFFERING", "1"), ("RSGI_THREADS", "2")],
+            elsewhere.path(),
+        );
+        assert!(!mixed.reuse_port);
+        assert!(mixed.request_buffering);
+        assert_eq!(mixed.threads, 2);
+        assert_eq!(mixed.worker_connections, 500);
+    }
+
+    #[test]
+    fn range_limits_are_accepted() {
+        let dir = TempDir::new("rsgi-config-", "limits");
+        let config = run(
+            &[
+                "app",
+                "--threads=1024",
+                "--worker-connections=1000000",
+                "--body-buffer-size=4294967295",
+            ],
+            &[],
+            dir.path(),
+        );
+        assert_eq!(config.threads, 1024);
+        assert_eq!(config.worker_connections, 1_000_000);
+        assert_eq!(config.body_buffer_size, u64::from(u32::MAX));
+        let config = run(
+            &["app", "--threads=1", "--worker-connections=1"],
+            &[],
+            dir.path(),
+        );
+        assert_eq!((config.threads, config.worker_connections), (1, 1));
+    }
+
+    #[test]
+    fn booleans_accept_every_spelling() {
+        let dir = TempDir::new("rsgi-config-", "booleans");
+        let spellings = [
+            ("true", true),
+            ("TRUE", true),
+            ("on", true),
+            ("Yes", true),
+            ("1", true),
+            ("false", false),
+            ("Off", false),
+            ("NO", false),
+            ("0", false),
+        ];
+        for (word, want) in spellings {
+            let flag = format!("--reuse-port={word}");
+            assert_eq!(
+                run(&["app", &flag], &[], dir.path()).reuse_port,
+                want,
+                "{flag}"
+            );
+            let flag = format!("--request-buffering={word}");
+            let config = run(&["app", &flag], &[], dir.path());
+            assert_eq!(config.request_buffering, want, "{flag}");
+            let vars = [("RSGI_REUSE_PORT", word), ("RSGI_REQUEST_BUFFERING", word)];
+            let config = run(&["app"], &vars, dir.path());
+            assert_eq!((config.reuse_port, config.request_buffering), (want, want));
+            let file = dir.write("b.toml", &format!("reuse_port = \"{word}\"\n"));
+            let config = run(
+                &["app", "-c", file.to_str().expect("utf-8")],
+                &[],
+                dir.path(),
+            );
+            assert_eq!(config.reuse_port, want, "TOML string {word:?}");
+        }
+        // The bare flag means true, also for a setting whose default is already true.
+        assert!(run(&["app", "--reuse-port"], &[], dir.path()).reuse_port);
+        let config = run(&["app", "--request-buffering"], &[], dir.path());
+        assert!(config.request_buffering);
+        // A bare flag does not swallow the next argument: that stays the application.
+        let config = run(&["--reuse-port", "app"], &[], dir.path());
+        assert_eq!(
+            (config.app.as_str(), config.reuse_port),
+            ("app:application", true)
+        );
+        for (text, want) in [("true", true), ("false", false)] {
+            let file = dir.write("b.toml", &format!("request_buffering = {text}\n"));
+            let config = run(
+                &["app", "-c", file.to_str().expect("utf-8")],
+                &[],
+                dir.path(),
+            );
+            assert_eq!(config.request_buffering, want, "TOML {text}");
+        }
+    }
+
+    #[test]
+    fn bad_booleans_name_option_value_and_spellings() {
+        let dir = TempDir::new("rsgi-config-", "bad-booleans");
+        for (list, vars, option, value) in [
+            (
+                &["app", "--reuse-port=maybe"][..],
+                &[][..],
+                "--reuse-port",
+                "maybe",
+            ),
+            (
+                &["app", "--request-buffering=2"],
+                &[],
+                "--request-buffering",
+                "2",
+            ),
+            (&["app", "--reuse-port="], &[], "--reuse-port", ""),
+            (
+                &["app"],
+                &[("RSGI_REUSE_PORT", "enable")],
+                "RSGI_REUSE_PORT",
+                "enable",
+            ),
+            (
+                &["app"],
+                &[("RSGI_REQUEST_BUFFERING", "nope")],
+                "RSGI_REQUEST_BUFFERING",
+                "nope",
+            ),
+        ] {
+            assert_invalid(list, vars, dir.path(), option, value);
+            match load(args(list), &env(vars), dir.path()) {
+                Err(ConfigError::Invalid {
+                    option: o, allowed, ..
+                }) => {
+                    assert!(!o.contains('['), "{o}: the flag as users type it");
+                    assert!(
+                        allowed.contains("true/false, on/off, yes/no or 1/0"),
+                        "{allowed}"
+                    );
+                }
+                other => panic!("{list:?}: {other:?}"),
+            }
+        }
+        // TOML: neither a boolean nor one of the words.
+        for text in [
+            "reuse_port = \"maybe\"",
+            "request_buffering = 2",
+            "reuse_port = 1.5",
+        ] {
+            let file = dir.write("bad.toml", &format!("{text}\n"));
+            match load(
+                args(&["app", "-c", file.to_str().expect("utf-8")]),
+                &env(&[]),
+                dir.path(),
+            ) {
+                Err(ConfigError::File { path, message }) => {
+                    assert_eq!(path, file);
+                    let key = text.split(' ').next().expect("key");
+                    assert!(message.contains(key), "{message}");
+                    assert!(message.contains("a boolean"), "{message}");
+                }
+                other => panic!("{text}: expected a File error, got {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn unknown_file_key_names_key_and_file() {
         let dir = TempDir::new("rsgi-config-", "unknown-key");
@@ -613,6 +949,48 @@ mod tests {
             (&["--keep-alive", "-2"], "--keep-alive", "-2"),
             (&["--backlog", "0"], "--backlog", "0"),
             (&["--backlog", "65536"], "--backlog", "65536"),
+            (&["--threads", "0"], "--threads", "0"),
+            (&["--threads", "1025"], "--threads", "1025"),
+            (&["--threads", "many"], "--threads", "many"),
+            (&["--worker-connections", "0"], "--worker-connections", "0"),
+            (
+                &["--worker-connections", "1000001"],
+                "--worker-connections",
+                "1000001",
+            ),
+            (
+                &["--worker-connections=lots"],
+                "--worker-connections",
+                "lots",
+            ),
+            (&["--body-buffer-size", "-1"], "--body-buffer-size", "-1"),
+            (
+                &["--body-buffer-size", "4294967296"],
+                "--body-buffer-size",
+                "4294967296",
+            ),
+            (&["--body-buffer-size", "1M"], "--body-buffer-size", "1M"),
+            (
+                &["--limit-request-body", "-1"],
+                "--limit-request-body",
+                "-1",
+            ),
+            (
+                &["--limit-request-body", "10k"],
+                "--limit-request-body",
+                "10k",
+            ),
+            (&["--header-timeout", "-1"], "--header-timeout", "-1"),
+            (&["--header-timeout", "soon"], "--header-timeout", "soon"),
+            (&["--body-timeout", "-5"], "--body-timeout", "-5"),
+            (&["--body-timeout", "1.5"], "--body-timeout", "1.5"),
+            (&["--send-timeout", "-1"], "--send-timeout", "-1"),
+            (&["--send-timeout", "never"], "--send-timeout", "never"),
+            (
+                &["--tmp-upload-dir", "no/such/dir"],
+                "--tmp-upload-dir",
+                "no/such/dir",
+            ),
             (&["--chdir", "no/such/dir"], "--chdir", "no/such/dir"),
             (
                 &["--virtualenv", "missing-venv"],
@@ -663,6 +1041,51 @@ mod tests {
             "RSGI_BIND",
             "nope",
         );
+        assert_invalid(
+            &["app"],
+            &[("RSGI_THREADS", "0")],
+            dir.path(),
+            "RSGI_THREADS",
+            "0",
+        );
+        assert_invalid(
+            &["app"],
+            &[("RSGI_BODY_BUFFER_SIZE", "big")],
+            dir.path(),
+            "RSGI_BODY_BUFFER_SIZE",
+            "big",
+        );
+        assert_invalid(
+            &["app"],
+            &[("RSGI_TMP_UPLOAD_DIR", &missing)],
+            dir.path(),
+            "RSGI_TMP_UPLOAD_DIR",
+            &missing,
+        );
+        // A file is not a directory.
+        let not_dir = dir.write("not-a-dir", "");
+        let not_dir = not_dir.to_str().expect("utf-8");
+        assert_invalid(
+            &["app", "--tmp-upload-dir", not_dir],
+            &[],
+            dir.path(),
+            "--tmp-upload-dir",
+            not_dir,
+        );
+        match load(
+            args(&["app", "--tmp-upload-dir", not_dir]),
+            &env(&[]),
+            dir.path(),
+        ) {
+            Err(e) => assert!(e.to_string().contains("an existing directory"), "{e}"),
+            Ok(_) => panic!("a regular file was accepted as tmp_upload_dir"),
+        }
+        dir.write("rsgi.toml", "worker_connections = 0\n");
+        assert_invalid(&["app"], &[], dir.path(), "worker_connections (in ", "0");
+        dir.write("rsgi.toml", "tmp_upload_dir = \"gone\"\n");
+        assert_invalid(&["app"], &[], dir.path(), "tmp_upload_dir (in ", "gone");
+        dir.write("rsgi.toml", "limit_request_body = -1\n");
+        assert_invalid(&["app"], &[], dir.path(), "limit_request_body (in ", "-1");
         dir.write("rsgi.toml", "workers = 0\n");
         assert_invalid(&["app"], &[], dir.path(), "workers (in ", "0");
         assert_invalid(&["app"], &[], dir.path(), "rsgi.toml", "0");
@@ -811,6 +1234,24 @@ mod tests {
             "0660",
             "--log-level",
             "WARNING",
+            "--threads",
+            "4",
+            "--worker-connections",
+            "64",
+            "--reuse-port",
+            "--request-buffering=no",
+            "--body-buffer-size",
+            "4096",
+            "--tmp-upload-dir",
+            "code",
+            "--limit-request-body",
+            "123",
+            "--header-timeout",
+            "0",
+            "--body-timeout",
+            "9",
+            "--send-timeout",
+            "11",
         ];
         let (config, text) = match load(args(&list), &env(&[]), dir.path()) {
             Ok(Invocation::PrintConfig(config, text)) => (config, text),
@@ -818,6 +1259,11 @@ mod tests {
         };
         assert_eq!(config.unix_socket_mode, Some(0o660));
         assert_eq!(config.timeout, None);
+        assert_eq!(config.tmp_upload_dir, Some(dir.path().join("code")));
+        assert_eq!((config.reuse_port, config.request_buffering), (true, false));
+        assert_eq!(config.header_timeout, None);
+        assert_eq!(config.limit_request_body, Some(123));
+        assert!(text.contains("reuse_port = true\n"), "{text}");
         // The printed file, loaded from another directory, gives the same configuration.
         let other = TempDir::new("rsgi-config-", "print-elsewhere");
         let file = other.write("printed.toml", &text);

@@ -6,8 +6,9 @@
 //! TOML key (the name), the `RSGI_<NAME>` environment variable, the defaults and the docs, so
 //! the four can never drift apart.
 //!
-//! Values here are still raw (strings and whole numbers as the user wrote them); checking
-//! them and turning them into a [`super::Config`] is the private `validate` module's job.
+//! Values here are still raw (strings, whole numbers and booleans as the user wrote them);
+//! checking them and turning them into a [`super::Config`] is the private `validate`
+//! module's job.
 //! This file knows how settings are spelled and where they come from, not what they mean.
 
 use super::ConfigError;
@@ -188,6 +189,17 @@ settings! {
     workers: i64 = Some(1), shown "`$WEB_CONCURRENCY`, else 1",
         fallback "WEB_CONCURRENCY" => |n| n.to_owned();
 
+    /// Python threads per worker (1 to 1024). With 1 the application runs on the worker's
+    /// event-loop thread; with more, requests run on a pool of that many threads and
+    /// `wsgi.multithread` is true.
+    #[arg(long, value_name = "N", value_parser = whole_number, allow_negative_numbers = true)]
+    threads: i64 = Some(1), shown "1";
+
+    /// Open client connections per worker (1 to 1000000); at the limit the worker stops
+    /// accepting and further connections wait in the kernel's backlog.
+    #[arg(long, value_name = "N", value_parser = whole_number, allow_negative_numbers = true)]
+    worker_connections: i64 = Some(1000), shown "1000";
+
     /// Directory to change to before loading the application (must exist).
     #[arg(long, value_name = "DIR")]
     chdir: PathBuf = None, shown "(the current directory)";
@@ -207,12 +219,33 @@ settings! {
     #[arg(long, value_name = "PATH")]
     root_path: String = Some(String::new()), shown "`\"\"`";
 
-    /// Seconds a request may go without progress (the app returning, or a body chunk in or
-    /// out) before its worker is killed and replaced; also bounds each socket read or write
-    /// and the time a client has to deliver a request head. 0 disables the limit.
+    /// Seconds the application may run without progress (returning, or reading or producing
+    /// a body chunk) before its worker is killed and replaced. It bounds only the
+    /// application: waits on clients (socket reads and writes, the delivery of a request
+    /// head) have their own limits, `--header-timeout`, `--body-timeout` and
+    /// `--send-timeout`. 0 disables the limit.
     #[arg(short = 't', long, value_name = "SECS", value_parser = whole_number,
           allow_negative_numbers = true)]
     timeout: i64 = Some(30), shown "30";
+
+    /// Seconds a client has to deliver a complete request head, counted from the connection
+    /// (on a persistent connection, from the first byte of the next request); otherwise it
+    /// gets 408 and the connection is closed. 0 disables the limit.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    header_timeout: i64 = Some(30), shown "30";
+
+    /// Longest wait, in seconds, for the next bytes of a request body; otherwise the client
+    /// gets 408 and the connection is closed. 0 disables the limit.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    body_timeout: i64 = Some(30), shown "30";
+
+    /// Longest wait, in seconds, for a client to accept more response bytes; otherwise the
+    /// connection is closed. 0 disables the limit.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    send_timeout: i64 = Some(30), shown "30";
 
     /// Seconds in-flight requests get to finish on a graceful stop or reload.
     #[arg(long, value_name = "SECS", value_parser = whole_number,
@@ -228,6 +261,38 @@ settings! {
     /// it further at `net.core.somaxconn`).
     #[arg(long, value_name = "N", value_parser = whole_number, allow_negative_numbers = true)]
     backlog: i64 = Some(2048), shown "2048";
+
+    /// Set SO_REUSEPORT on TCP listeners, and give each worker its own listening socket on
+    /// every TCP address, so the kernel spreads new connections across the workers.
+    /// `--reuse-port` alone means true; `--reuse-port=false` turns it off.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    reuse_port: bool = Some(false), shown "false";
+
+    /// Call the application only once the request head and the whole body have arrived.
+    /// With `--request-buffering=false` it is called as soon as the head is parsed, and
+    /// `wsgi.input` reads from the socket.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    request_buffering: bool = Some(true), shown "true";
+
+    /// Request bodies up to this many bytes are kept in memory, larger ones are spooled to
+    /// a temporary file (0 to 4294967295).
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    body_buffer_size: i64 = Some(1_048_576), shown "1048576";
+
+    /// Directory for the temporary files large request bodies are spooled to (must exist;
+    /// the files are unlinked as soon as they are created).
+    #[arg(long, value_name = "DIR")]
+    tmp_upload_dir: PathBuf = None, shown "`$TMPDIR`, else `/tmp`";
+
+    /// Largest request body accepted, in bytes; a larger one gets 413. 0 means no limit.
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_request_body: i64 = Some(0), shown "0 (no limit)";
 
     /// Virtual environment whose packages the application imports; the directory must
     /// contain `pyvenv.cfg`.
@@ -286,6 +351,18 @@ fn whole_number(s: &str) -> Result<i64, String> {
     s.trim()
         .parse()
         .map_err(|_| "expected a whole number".to_owned())
+}
+
+/// The spellings [`boolean`] accepts, in the order error messages list them.
+const BOOLEAN_WORDS: &str = "true/false, on/off, yes/no or 1/0";
+
+/// Parses a boolean: true/false, on/off, yes/no or 1/0, in any case.
+fn boolean(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" => Ok(true),
+        "false" | "off" | "no" | "0" => Ok(false),
+        _ => Err(format!("expected {BOOLEAN_WORDS}")),
+    }
 }
 
 /// Reads one setting's value, as written by `source` (an environment variable's name), into
@@ -384,9 +461,15 @@ pub fn clap_error(e: clap::Error, source: Option<&str>) -> ConfigError {
     let value = context(ContextKind::InvalidValue).unwrap_or_default();
     let option = match source {
         Some(source) => source.to_owned(),
-        // clap spells the argument "--workers <N>"; the flag alone is what users type.
+        // clap spells the argument "--workers <N>" or "--reuse-port[=<BOOL>]"; the flag
+        // alone is what users type.
         None => context(ContextKind::InvalidArg)
-            .map(|a| a.split(' ').next().unwrap_or_default().to_owned())
+            .map(|a| {
+                a.split([' ', '[', '='])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
             .unwrap_or_default(),
     };
     let allowed = match std::error::Error::source(&e) {
@@ -397,6 +480,39 @@ pub fn clap_error(e: clap::Error, source: Option<&str>) -> ConfigError {
         option,
         value,
         allowed,
+    }
+}
+
+/// Reads a TOML boolean, or a string [`boolean`] accepts (`"on"`, `"no"`...), as the
+/// environment spells it.
+fn flexible_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    d.deserialize_any(BoolVisitor).map(Some)
+}
+
+/// Visitor for [`flexible_bool`].
+struct BoolVisitor;
+
+impl Visitor<'_> for BoolVisitor {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a boolean ({BOOLEAN_WORDS})")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        Ok(v)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        boolean(v).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+        match v {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+        }
     }
 }
 
@@ -456,12 +572,17 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
-/// How an argument is written on the command line, for the docs: "`-w N`, `--workers N`".
+/// How an argument is written on the command line, for the docs: "`-w N`, `--workers N`",
+/// or "`--reuse-port[=BOOL]`" for a value that may be left out.
 fn flag_cell(arg: &clap::Arg) -> String {
+    let optional = arg.get_num_args().is_some_and(|n| n.min_values() == 0);
     let value = arg
         .get_value_names()
         .and_then(|names| names.first())
-        .map(|n| format!(" {n}"))
+        .map(|n| match optional {
+            true => format!("[={n}]"),
+            false => format!(" {n}"),
+        })
         .filter(|_| arg.get_action().takes_values())
         .unwrap_or_default();
     let mut forms = Vec::new();
@@ -549,6 +670,37 @@ mod tests {
         assert!(table.contains("`-w N`, `--workers N`"), "{table}");
         assert!(table.contains("`--config FILE`"), "{table}");
         assert!(table.contains("`--print-config`"), "{table}");
+        assert!(table.contains("| `--reuse-port[=BOOL]` |"), "{table}");
+        assert!(table.contains("| `--threads N` |"), "{table}");
+    }
+
+    #[test]
+    fn boolean_words() {
+        for word in ["true", "True", "ON", "yes", "1", " on "] {
+            assert_eq!(boolean(word), Ok(true), "{word:?}");
+        }
+        for word in ["false", "FALSE", "off", "No", "0"] {
+            assert_eq!(boolean(word), Ok(false), "{word:?}");
+        }
+        for word in ["", "2", "y", "n", "enable", "truefalse", "-1"] {
+            let err = boolean(word).expect_err(word);
+            assert!(err.contains(BOOLEAN_WORDS), "{word:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn env_booleans_go_through_the_flag_parser() {
+        let env = BTreeMap::from([
+            ("RSGI_REUSE_PORT".to_owned(), "false".to_owned()),
+            ("RSGI_REQUEST_BUFFERING".to_owned(), "Off".to_owned()),
+        ]);
+        let layer = env_layer(&env).expect("env layer");
+        assert_eq!(layer.reuse_port, Some(false));
+        assert_eq!(layer.request_buffering, Some(false));
+        let layer: Layer =
+            toml::from_str("reuse_port = true\nrequest_buffering = \"no\"\n").expect("toml");
+        assert_eq!(layer.reuse_port, Some(true));
+        assert_eq!(layer.request_buffering, Some(false));
     }
 
     #[test]

@@ -49,6 +49,14 @@ pub(super) fn validate(
         .collect::<Result<Vec<_>, _>>()?;
 
     let workers = in_range(s.workers, 1, 1024, "workers", &invalid)? as u32;
+    let threads = in_range(s.threads, 1, 1024, "threads", &invalid)? as u32;
+    let worker_connections = in_range(
+        s.worker_connections,
+        1,
+        1_000_000,
+        "worker_connections",
+        &invalid,
+    )? as u32;
 
     let chdir = match s.chdir {
         Some(dir) if dir.is_dir() => Some(dir),
@@ -82,6 +90,9 @@ pub(super) fn validate(
     }
 
     let timeout = in_range(s.timeout, 0, i64::MAX, "timeout", &invalid)?;
+    let header_timeout = in_range(s.header_timeout, 0, i64::MAX, "header_timeout", &invalid)?;
+    let body_timeout = in_range(s.body_timeout, 0, i64::MAX, "body_timeout", &invalid)?;
+    let send_timeout = in_range(s.send_timeout, 0, i64::MAX, "send_timeout", &invalid)?;
     let graceful_timeout = in_range(
         s.graceful_timeout,
         0,
@@ -91,6 +102,32 @@ pub(super) fn validate(
     )?;
     let keep_alive = in_range(s.keep_alive, 0, i64::MAX, "keep_alive", &invalid)?;
     let backlog = in_range(s.backlog, 1, 65535, "backlog", &invalid)? as i32;
+    let body_buffer_size = in_range(
+        s.body_buffer_size,
+        0,
+        i64::from(u32::MAX),
+        "body_buffer_size",
+        &invalid,
+    )? as u64;
+    let limit_request_body = in_range(
+        s.limit_request_body,
+        0,
+        i64::MAX,
+        "limit_request_body",
+        &invalid,
+    )? as u64;
+
+    let tmp_upload_dir = match s.tmp_upload_dir {
+        Some(dir) if dir.is_dir() => Some(dir),
+        Some(dir) => {
+            return Err(invalid(
+                "tmp_upload_dir",
+                &dir.display(),
+                "an existing directory",
+            ));
+        }
+        None => None,
+    };
 
     let virtualenv = match s.virtualenv {
         Some(dir) if !dir.is_dir() => {
@@ -130,18 +167,30 @@ pub(super) fn validate(
         )
     })?;
 
+    let secs = |n: i64| (n > 0).then(|| Duration::from_secs(n as u64));
     Ok(Config {
         app,
         binds,
         workers,
+        threads,
+        worker_connections,
         chdir,
         pythonpath,
         env,
         root_path,
-        timeout: (timeout > 0).then(|| Duration::from_secs(timeout as u64)),
+        timeout: secs(timeout),
+        header_timeout: secs(header_timeout),
+        body_timeout: secs(body_timeout),
+        send_timeout: secs(send_timeout),
         graceful_timeout: Duration::from_secs(graceful_timeout as u64),
-        keep_alive: (keep_alive > 0).then(|| Duration::from_secs(keep_alive as u64)),
+        keep_alive: secs(keep_alive),
         backlog,
+        // Both have declared defaults, so they are never unset here.
+        reuse_port: s.reuse_port.unwrap_or(false),
+        request_buffering: s.request_buffering.unwrap_or(true),
+        body_buffer_size,
+        tmp_upload_dir,
+        limit_request_body: (limit_request_body > 0).then_some(limit_request_body),
         virtualenv,
         unix_socket_mode,
         log_level,
@@ -216,19 +265,31 @@ impl Config {
     /// (what `--print-config` writes).
     pub fn to_settings(&self) -> Settings {
         let secs = |d: Option<Duration>| Some(d.map_or(0, |d| d.as_secs() as i64));
+        // Validated sizes fit; one built in code beyond i64::MAX prints as the maximum.
+        let bytes = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
         Settings {
             app: (!self.app.is_empty()).then(|| self.app.clone()),
             bind: Some(self.binds.iter().map(BindAddr::to_string).collect()),
             workers: Some(i64::from(self.workers)),
+            threads: Some(i64::from(self.threads)),
+            worker_connections: Some(i64::from(self.worker_connections)),
             chdir: self.chdir.clone(),
             pythonpath: (!self.pythonpath.is_empty()).then(|| self.pythonpath.clone()),
             env: (!self.env.is_empty())
                 .then(|| self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             root_path: Some(self.root_path.clone()),
             timeout: secs(self.timeout),
+            header_timeout: secs(self.header_timeout),
+            body_timeout: secs(self.body_timeout),
+            send_timeout: secs(self.send_timeout),
             graceful_timeout: secs(Some(self.graceful_timeout)),
             keep_alive: secs(self.keep_alive),
             backlog: Some(i64::from(self.backlog)),
+            reuse_port: Some(self.reuse_port),
+            request_buffering: Some(self.request_buffering),
+            body_buffer_size: bytes(self.body_buffer_size),
+            tmp_upload_dir: self.tmp_upload_dir.clone(),
+            limit_request_body: bytes(self.limit_request_body.unwrap_or(0)),
             virtualenv: self.virtualenv.clone(),
             unix_socket_mode: self.unix_socket_mode.map(|m| format!("{m:o}")),
             log_level: Some(self.log_level.as_str().to_owned()),
