@@ -142,10 +142,15 @@ fn send_timeout_closes_a_client_that_stops_reading(args: &[&str]) {
         got.len() < 1 << 30,
         "the whole response arrived although the client was not reading"
     );
-    assert!(
-        String::from_utf8_lossy(&got[..got.len().min(20)]).starts_with("HTTP/1.1 200"),
-        "the response did not start"
-    );
+    // What the client still gets is the start of that response (an abortive close may
+    // also leave it nothing).
+    if !got.is_empty() {
+        assert!(
+            got.starts_with(b"HTTP/1.1 200"),
+            "not the start of the response: {:?}",
+            String::from_utf8_lossy(&got[..got.len().min(100)])
+        );
+    }
     assert_eq!(server.ready_pids(), vec![pid], "the worker was replaced");
     let resp = server.get("/?id=next&chunks=1&size=4");
     assert_eq!(resp.body, b"aaaa");
