@@ -3,9 +3,9 @@
 //! # Architecture
 //!
 //! ```text
-//! main ── config ──> arbiter (master) ── fork ──> worker ── conn ──> wsgi ──> the app
-//!                      │  listen (binds)            │        │
-//!                      │  signals (self-pipe)       │        └── http (sans-IO codec)
+//! main ── config ──> arbiter (master) ── fork ──> worker ── engine ──> wsgi ──> the app
+//!                      │  listen (binds)            │         │
+//!                      │  signals (self-pipe)       │         └── http (sans-IO codec)
 //! ```
 //!
 //! * [`config`] turns CLI flags, `RSGI_*` variables and a TOML file into one validated
@@ -13,10 +13,11 @@
 //! * [`listen`] binds every listener before any fork; workers inherit them.
 //! * [`arbiter`] is the master: it owns the listeners and the worker table, forks workers,
 //!   and reacts to signals recorded by [`signals`]. It never runs Python.
-//! * [`worker`] is a child process: it initialises CPython, loads the app, and drives
-//!   connections. It is the replaceable I/O driver.
-//! * [`conn`] serves one connection: it reads bytes, asks [`http`] to parse them, hands the
-//!   request to [`wsgi`], and writes what comes back. It never touches Python types.
+//! * [`worker`] is a child process: it initialises CPython, loads the app and runs the
+//!   engine.
+//! * [`engine`] is the worker's epoll event loop: it accepts, reads and parses requests
+//!   with [`http`], buffers bodies, hands ready requests to [`wsgi`] (on the loop thread or a
+//!   thread pool) and writes responses with backpressure. It never touches Python types.
 //! * [`http`] is the sans-IO HTTP/1.1 codec: no sockets, no clocks, no Python.
 //! * [`wsgi`] is the only module that uses pyo3: environ, `start_response`, `wsgi.input`,
 //!   the response iterable, and the interpreter itself.
@@ -24,7 +25,7 @@
 
 pub mod arbiter;
 pub mod config;
-pub mod conn;
+pub mod engine;
 pub mod http;
 pub mod listen;
 pub mod scoreboard;

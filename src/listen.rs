@@ -1,10 +1,11 @@
-//! Listening sockets: bound by the master before any fork, inherited by every worker.
+//! Listening sockets: bound by the master before any fork, inherited by every worker (and,
+//! with `--reuse-port`, twinned by each worker into a TCP listener of its own).
 //!
 //! Knows addresses, socket options and accept(2); not signals, workers or HTTP. Sockets are
 //! made with nix (not std's `bind`) so every option is set before bind(2)/listen(2) and
 //! every descriptor is close-on-exec and non-blocking from its first moment.
 
-use crate::config::BindAddr;
+use crate::config::{BindAddr, Config};
 use nix::sys::socket::{
     self, AddressFamily, Backlog, SockFlag, SockType, SockaddrLike, SockaddrStorage, UnixAddr,
     sockopt,
@@ -23,7 +24,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub enum Listener {
     /// TCP over IPv4 or IPv6.
-    Tcp(TcpListener),
+    Tcp {
+        /// The socket.
+        listener: TcpListener,
+        /// Whether we bound it with SO_REUSEPORT, so that more sockets may join its port
+        /// ([`Listener::reuse_port_twin`]); never for an inherited (`fd://`) socket.
+        reuse_port: bool,
+    },
     /// A Unix domain socket.
     Unix {
         /// The socket.
@@ -71,23 +78,38 @@ impl fmt::Display for BindError {
 
 impl std::error::Error for BindError {}
 
+/// How [`bind_all`] makes listeners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindOptions {
+    /// listen(2) backlog, clamped to what listen(2) accepts (the kernel caps it further at
+    /// `net.core.somaxconn`).
+    pub backlog: i32,
+    /// Permission bits applied to Unix socket files we create; `None` leaves the umask's.
+    pub unix_mode: Option<u32>,
+    /// Set SO_REUSEPORT on TCP listeners, so that workers can open their own listeners on
+    /// the same ports ([`Listener::reuse_port_twin`]).
+    pub reuse_port: bool,
+}
+
+impl From<&Config> for BindOptions {
+    fn from(config: &Config) -> BindOptions {
+        BindOptions {
+            backlog: config.backlog,
+            unix_mode: config.unix_socket_mode,
+            reuse_port: config.reuse_port,
+        }
+    }
+}
+
 /// Binds every address in order; on the first failure nothing stays bound (and socket
 /// files already created are removed).
-///
-/// `backlog` is clamped to what listen(2) accepts (the kernel caps it further at
-/// `net.core.somaxconn`); `unix_mode` is applied to Unix socket files we create.
-pub fn bind_all(
-    binds: &[BindAddr],
-    backlog: i32,
-    unix_mode: Option<u32>,
-) -> Result<Vec<Listener>, BindError> {
-    let backlog =
-        Backlog::new(backlog.clamp(1, i32::from(Backlog::MAXCONN))).unwrap_or(Backlog::MAXCONN);
+pub fn bind_all(binds: &[BindAddr], options: &BindOptions) -> Result<Vec<Listener>, BindError> {
+    let backlog = clamp_backlog(options.backlog);
     let mut bound: Vec<Listener> = Vec::with_capacity(binds.len());
     for (i, addr) in binds.iter().enumerate() {
         let result = match addr {
-            BindAddr::Tcp { host, port } => bind_tcp(host, *port, backlog),
-            BindAddr::Unix(path) => bind_unix(path, backlog, unix_mode),
+            BindAddr::Tcp { host, port } => bind_tcp(host, *port, backlog, options.reuse_port),
+            BindAddr::Unix(path) => bind_unix(path, backlog, options.unix_mode),
             // Two owners of one descriptor would close it twice; refuse the repeat.
             BindAddr::Fd(_) if binds[..i].contains(addr) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -111,6 +133,11 @@ pub fn bind_all(
     Ok(bound)
 }
 
+/// `backlog` as listen(2) accepts it: at least 1, at most `SOMAXCONN`.
+fn clamp_backlog(backlog: i32) -> Backlog {
+    Backlog::new(backlog.clamp(1, i32::from(Backlog::MAXCONN))).unwrap_or(Backlog::MAXCONN)
+}
+
 /// A new stream socket that is close-on-exec and non-blocking from the start, so no fork
 /// or exec can leak it half-configured.
 fn new_socket(family: AddressFamily) -> io::Result<OwnedFd> {
@@ -123,10 +150,15 @@ fn new_socket(family: AddressFamily) -> io::Result<OwnedFd> {
 }
 
 /// Binds a TCP address: the first address the host resolves to.
-fn bind_tcp(host: &str, port: u16, backlog: Backlog) -> io::Result<Listener> {
+fn bind_tcp(host: &str, port: u16, backlog: Backlog, reuse_port: bool) -> io::Result<Listener> {
     let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
         io::Error::new(io::ErrorKind::NotFound, "the host resolves to no address")
     })?;
+    listen_tcp(addr, backlog, reuse_port)
+}
+
+/// A TCP listener on `addr`, every option set before bind(2).
+fn listen_tcp(addr: SocketAddr, backlog: Backlog, reuse_port: bool) -> io::Result<Listener> {
     let fd = new_socket(if addr.is_ipv4() {
         AddressFamily::Inet
     } else {
@@ -134,6 +166,11 @@ fn bind_tcp(host: &str, port: u16, backlog: Backlog) -> io::Result<Listener> {
     })?;
     // Lets a restarted server bind while old connections linger in TIME_WAIT.
     socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    if reuse_port {
+        // Every socket on a port must set it before bind(2) for the kernel to let them
+        // share the port and spread new connections across their accept queues.
+        socket::setsockopt(&fd, sockopt::ReusePort, &true)?;
+    }
     if addr.is_ipv6() {
         // "[::]:80" means IPv6 only; IPv4 is bound explicitly, never as a side effect
         // that would collide with a separate "0.0.0.0:80".
@@ -141,7 +178,10 @@ fn bind_tcp(host: &str, port: u16, backlog: Backlog) -> io::Result<Listener> {
     }
     socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
     socket::listen(&fd, backlog)?;
-    Ok(Listener::Tcp(TcpListener::from(fd)))
+    Ok(Listener::Tcp {
+        listener: TcpListener::from(fd),
+        reuse_port,
+    })
 }
 
 /// Binds a Unix socket at `path`, replacing a stale socket but never a live one or a file
@@ -259,7 +299,11 @@ fn adopt_fd(fd: RawFd) -> io::Result<Listener> {
     } else {
         let listener = TcpListener::from(owned);
         listener.set_nonblocking(true)?;
-        Listener::Tcp(listener)
+        // Whoever bound it decided its options; we cannot vouch that a twin could join.
+        Listener::Tcp {
+            listener,
+            reuse_port: false,
+        }
     })
 }
 
@@ -270,7 +314,7 @@ impl Listener {
     /// close-on-exec and, as the flag is not inherited from the listener, blocking.
     pub fn accept(&self) -> io::Result<(Stream, Peer)> {
         match self {
-            Listener::Tcp(listener) => {
+            Listener::Tcp { listener, .. } => {
                 let (stream, addr) = listener.accept()?;
                 // Responses are written whole; Nagle would only delay their last segment.
                 // Failure only costs latency, so it does not cost the connection.
@@ -288,7 +332,7 @@ impl Listener {
     /// `unix:/run/app.sock` (an inherited socket without a path shows as `fd://N`).
     pub fn url(&self) -> String {
         match self {
-            Listener::Tcp(listener) => match listener.local_addr() {
+            Listener::Tcp { listener, .. } => match listener.local_addr() {
                 Ok(addr) => format!("http://{addr}"),
                 Err(_) => format!("fd://{}", listener.as_raw_fd()),
             },
@@ -311,8 +355,25 @@ impl Listener {
     /// The local TCP address, if this is a TCP listener.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match self {
-            Listener::Tcp(listener) => listener.local_addr().ok(),
+            Listener::Tcp { listener, .. } => listener.local_addr().ok(),
             Listener::Unix { .. } => None,
+        }
+    }
+
+    /// A new listener on this one's TCP address, for a worker to open after fork so that it
+    /// has an accept queue of its own; `Ok(None)` unless this listener was bound with
+    /// SO_REUSEPORT (Unix sockets, `fd://` sockets, TCP without `--reuse-port`). This
+    /// listener stays in the port's group and keeps getting its share of connections.
+    pub fn reuse_port_twin(&self, backlog: i32) -> io::Result<Option<Listener>> {
+        match self {
+            Listener::Tcp {
+                listener,
+                reuse_port: true,
+            } => {
+                let twin = listen_tcp(listener.local_addr()?, clamp_backlog(backlog), true)?;
+                Ok(Some(twin))
+            }
+            Listener::Tcp { .. } | Listener::Unix { .. } => Ok(None),
         }
     }
 
@@ -343,7 +404,7 @@ impl Listener {
 impl AsFd for Listener {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
-            Listener::Tcp(l) => l.as_fd(),
+            Listener::Tcp { listener, .. } => listener.as_fd(),
             Listener::Unix { listener, .. } => listener.as_fd(),
         }
     }
@@ -411,8 +472,16 @@ mod tests {
         }
     }
 
+    fn options(unix_mode: Option<u32>, reuse_port: bool) -> BindOptions {
+        BindOptions {
+            backlog: 16,
+            unix_mode,
+            reuse_port,
+        }
+    }
+
     fn bind_one(addr: BindAddr, mode: Option<u32>) -> Result<Listener, BindError> {
-        let mut listeners = bind_all(&[addr], 16, mode)?;
+        let mut listeners = bind_all(&[addr], &options(mode, false))?;
         assert_eq!(listeners.len(), 1);
         Ok(listeners.remove(0))
     }
@@ -489,6 +558,125 @@ mod tests {
         let (stream, peer) = accept_soon(&listener);
         assert!(matches!(peer, Peer::Tcp(SocketAddr::V6(_))));
         exchange(&stream, client);
+    }
+
+    /// Accepts `count` connections made one by one to `addr`, each by whichever of
+    /// `listeners` the kernel queued it on, and returns how many each accepted. Waits in
+    /// poll(2), never by sleeping; a connection not queued within 5 s fails the test.
+    fn accept_spread(listeners: &[&Listener], addr: SocketAddr, count: usize) -> Vec<usize> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut accepted = vec![0; listeners.len()];
+        for n in 0..count {
+            let client = TcpStream::connect(addr).expect("connect");
+            let mut taken = false;
+            // A readable listener whose accept says WouldBlock is a spurious wakeup; a few
+            // rounds allow for those.
+            for _ in 0..10 {
+                let mut fds: Vec<PollFd<'_>> = listeners
+                    .iter()
+                    .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN))
+                    .collect();
+                let ready = poll(&mut fds, PollTimeout::from(5000u16)).expect("poll");
+                assert!(ready > 0, "connection {n} reached no listener within 5 s");
+                let readable: Vec<bool> = fds
+                    .iter()
+                    .map(|fd| fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+                    .collect();
+                for (i, listener) in listeners.iter().enumerate() {
+                    if !readable[i] {
+                        continue;
+                    }
+                    match listener.accept() {
+                        Ok((stream, Peer::Tcp(peer))) => {
+                            assert_eq!(peer, client.local_addr().expect("client addr"));
+                            exchange(&stream, &client);
+                            accepted[i] += 1;
+                            taken = true;
+                        }
+                        Ok((_, Peer::Unix)) => panic!("a Unix peer on a TCP listener"),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => panic!("accept: {e}"),
+                    }
+                }
+                if taken {
+                    break;
+                }
+            }
+            assert!(taken, "connection {n} was never accepted");
+        }
+        accepted
+    }
+
+    #[test]
+    fn reuse_port_is_set_only_when_asked() {
+        let plain = bind_one(tcp("127.0.0.1", 0), None).expect("bind");
+        assert!(!socket::getsockopt(&plain, sockopt::ReusePort).expect("getsockopt"));
+        assert!(plain.reuse_port_twin(16).expect("twin").is_none());
+        let mut shared =
+            bind_all(&[tcp("127.0.0.1", 0)], &options(None, true)).expect("bind reuse-port");
+        let shared = shared.remove(0);
+        assert!(socket::getsockopt(&shared, sockopt::ReusePort).expect("getsockopt"));
+        assert!(matches!(
+            shared,
+            Listener::Tcp {
+                reuse_port: true,
+                ..
+            }
+        ));
+        // Unix sockets have no SO_REUSEPORT group to join, whatever the option says.
+        let dir = TempDir::new("rsgi-l", "reuse-unix");
+        let path = dir.path().join("r.sock");
+        let mut unix =
+            bind_all(&[BindAddr::Unix(path.clone())], &options(None, true)).expect("bind unix");
+        let unix = unix.remove(0);
+        assert!(unix.reuse_port_twin(16).expect("twin").is_none());
+        unix.remove_socket_file();
+    }
+
+    #[test]
+    fn reuse_port_twin_shares_the_port_and_its_connections() {
+        let mut bound =
+            bind_all(&[tcp("127.0.0.1", 0)], &options(None, true)).expect("bind reuse-port");
+        let original = bound.remove(0);
+        let twin = original
+            .reuse_port_twin(16)
+            .expect("twin")
+            .expect("a reuse-port TCP listener has a twin");
+        let addr = original.local_addr().expect("tcp address");
+        assert_eq!(twin.local_addr(), Some(addr));
+        assert_ne!(twin.as_fd().as_raw_fd(), original.as_fd().as_raw_fd());
+        assert!(is_cloexec(&twin) && is_nonblocking(&twin));
+        assert!(socket::getsockopt(&twin, sockopt::ReusePort).expect("getsockopt"));
+        assert!(socket::getsockopt(&twin, sockopt::ReuseAddr).expect("getsockopt"));
+        assert!(socket::getsockopt(&twin, sockopt::AcceptConn).expect("getsockopt"));
+        // The kernel hashes each new connection to one socket of the group: with 64
+        // connections, both accept some (the odds of all landing on one are 2^-63).
+        let accepted = accept_spread(&[&original, &twin], addr, 64);
+        assert_eq!(accepted.iter().sum::<usize>(), 64);
+        assert!(accepted.iter().all(|&n| n > 0), "{accepted:?}");
+        // A twin's twin joins the same group.
+        let third = twin
+            .reuse_port_twin(16)
+            .expect("twin")
+            .expect("twin of a twin");
+        assert_eq!(third.local_addr(), Some(addr));
+    }
+
+    #[test]
+    fn reuse_port_twin_of_ipv6_is_ipv6_only() {
+        let original = match bind_all(&[tcp("::1", 0)], &options(None, true)) {
+            Ok(mut bound) => bound.remove(0),
+            Err(e) => {
+                eprintln!("skipping: IPv6 loopback unavailable: {e}");
+                return;
+            }
+        };
+        let twin = original.reuse_port_twin(16).expect("twin").expect("twin");
+        let addr = original.local_addr().expect("tcp address");
+        assert_eq!(twin.local_addr(), Some(addr));
+        assert!(socket::getsockopt(&twin, sockopt::Ipv6V6Only).expect("getsockopt"));
+        let accepted = accept_spread(&[&original, &twin], addr, 4);
+        assert_eq!(accepted.iter().sum::<usize>(), 4);
     }
 
     #[test]
@@ -590,7 +778,7 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = taken.local_addr().expect("addr").port();
         let binds = [BindAddr::Unix(path.clone()), tcp("127.0.0.1", port)];
-        let err = bind_all(&binds, 16, None).expect_err("second address is taken");
+        let err = bind_all(&binds, &options(None, false)).expect_err("second address is taken");
         assert_eq!(err.addr, format!("127.0.0.1:{port}"));
         assert!(
             !path.exists(),
@@ -605,7 +793,14 @@ mod tests {
         // Hand the descriptor over as a supervisor would; the listener now owns it.
         let fd = original.into_raw_fd();
         let listener = bind_one(BindAddr::Fd(fd), None).expect("adopt");
-        assert!(matches!(listener, Listener::Tcp(_)));
+        assert!(matches!(
+            listener,
+            Listener::Tcp {
+                reuse_port: false,
+                ..
+            }
+        ));
+        assert!(listener.reuse_port_twin(16).expect("twin").is_none());
         assert!(is_cloexec(&listener) && is_nonblocking(&listener));
         assert_eq!(listener.url(), format!("http://{addr}"));
         let client = TcpStream::connect(addr).expect("connect");
@@ -620,6 +815,7 @@ mod tests {
         let fd = UnixListener::bind(&path).expect("bind").into_raw_fd();
         let listener = bind_one(BindAddr::Fd(fd), None).expect("adopt");
         assert!(matches!(listener, Listener::Unix { path: None, .. }));
+        assert!(listener.reuse_port_twin(16).expect("twin").is_none());
         assert_eq!(listener.url(), format!("unix:{}", path.display()));
         let client = UnixStream::connect(&path).expect("connect");
         let (stream, _) = accept_soon(&listener);
@@ -662,7 +858,8 @@ mod tests {
     fn the_same_fd_twice_is_refused() {
         let original = TcpListener::bind("127.0.0.1:0").expect("bind");
         let fd = original.as_raw_fd();
-        let err = bind_all(&[BindAddr::Fd(fd), BindAddr::Fd(fd)], 16, None).expect_err("twice");
+        let err = bind_all(&[BindAddr::Fd(fd), BindAddr::Fd(fd)], &options(None, false))
+            .expect_err("twice");
         assert!(err.to_string().contains("twice"), "{err}");
         // The first adoption took ownership and was dropped on failure, closing the
         // descriptor; `original` must not close it again.

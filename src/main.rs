@@ -85,7 +85,7 @@ fn run(config: Config) -> ExitCode {
     if let Err(code) = prepare(&config) {
         return code;
     }
-    let listeners = match listen::bind_all(&config.binds, config.backlog, config.unix_socket_mode) {
+    let listeners = match listen::bind_all(&config.binds, &listen::BindOptions::from(&config)) {
         Ok(listeners) => listeners,
         Err(err) => {
             tracing::error!("{err}");

@@ -30,6 +30,17 @@ impl Slot {
         self.busy_since.store(now_ms().max(1), Ordering::Relaxed);
     }
 
+    /// Records that the oldest request in progress last made progress at `since_ms`
+    /// ([`now_ms`] time).
+    pub fn set_busy_since(&self, since_ms: u64) {
+        self.busy_since.store(since_ms.max(1), Ordering::Relaxed);
+    }
+
+    /// When the oldest request in progress last made progress ([`now_ms`] time); 0 when idle.
+    pub fn busy_since(&self) -> u64 {
+        self.busy_since.load(Ordering::Relaxed)
+    }
+
     /// The worker is between requests.
     pub fn idle(&self) {
         self.busy_since.store(0, Ordering::Relaxed);
@@ -78,7 +89,9 @@ impl Scoreboard {
     }
 }
 
-fn now_ms() -> u64 {
+/// CLOCK_MONOTONIC in milliseconds: the clock slots are read against, the same in every
+/// process.
+pub fn now_ms() -> u64 {
     clock_gettime(ClockId::CLOCK_MONOTONIC)
         .map(|t| t.tv_sec() as u64 * 1000 + t.tv_nsec() as u64 / 1_000_000)
         .unwrap_or(0)

@@ -123,7 +123,9 @@ fn chunked_upload_with_extensions_and_trailers() {
 
 #[test]
 fn chunked_request_has_no_content_length_and_trailers_are_not_headers() {
-    let server = server("environ").start();
+    // Without request buffering the app reads the chunked body as it arrives: its length is
+    // unknown, so there is no CONTENT_LENGTH.
+    let server = server("environ").arg("--request-buffering=false").start();
     let mut c = server.conn();
     let mut req = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     req.extend(chunked(b"hello chunked", 4, "X-Late: 1\r\n"));
@@ -132,7 +134,27 @@ fn chunked_request_has_no_content_length_and_trailers_are_not_headers() {
     assert_eq!(env.body_crc32(), crc32(0, b"hello chunked"));
     assert!(!env.has("HTTP_X_LATE"), "trailers must be discarded");
     assert!(!env.has("CONTENT_LENGTH"));
+    assert_eq!(
+        env.value("HTTP_TRANSFER_ENCODING").as_str(),
+        Some("chunked")
+    );
     assert_eq!(env.value("wsgi.input_terminated"), &Json::Bool(true));
+}
+
+#[test]
+fn buffered_chunked_request_is_presented_with_its_length() {
+    // With request buffering (the default) the whole body is in before the call, so the app
+    // sees what a buffering proxy would forward: a body of known length.
+    let server = server("environ").start();
+    let mut c = server.conn();
+    let mut req = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    req.extend(chunked(b"hello chunked", 4, "X-Late: 1\r\n"));
+    let env = c.roundtrip(&req).environ();
+    assert_eq!(env.body_length(), 13);
+    assert_eq!(env.body_crc32(), crc32(0, b"hello chunked"));
+    assert!(!env.has("HTTP_X_LATE"), "trailers must be discarded");
+    assert_eq!(env.value("CONTENT_LENGTH").as_str(), Some("13"));
+    assert!(!env.has("HTTP_TRANSFER_ENCODING"));
 }
 
 #[test]
@@ -160,7 +182,7 @@ fn expect_100_continue_is_sent_when_the_app_reads() {
 
 #[test]
 fn expect_100_continue_not_sent_when_the_app_does_not_read() {
-    let server = server("upload").start();
+    let server = server("upload").arg("--request-buffering=false").start();
     let mut c = server.conn();
     c.send(
         b"POST /?mode=ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n",
@@ -171,6 +193,40 @@ fn expect_100_continue_not_sent_when_the_app_does_not_read() {
     assert_eq!(resp.text(), "ignored");
     // ... and since the body never came, the connection cannot be reused: closed.
     c.expect_closed();
+}
+
+#[test]
+fn buffering_invites_the_body_before_calling_the_app() {
+    // The server itself wants the body (to call the app only once it is in), so it answers
+    // Expect: 100-continue at once, whatever the app will do with it.
+    let server = server("upload").start();
+    let mut c = server.conn();
+    c.send(
+        b"POST /?mode=ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let interim = c.read_head().expect("100 Continue");
+    assert_eq!(interim.status, 100, "{}", interim.raw);
+    c.send(b"hello");
+    let resp = c.read_response();
+    assert_eq!(resp.status(), 200, "{}", resp.head.raw);
+    assert_eq!(resp.text(), "ignored");
+    // The body was consumed by the server, so the connection goes on.
+    assert_eq!(
+        c.roundtrip(&request("POST", "/?mode=read", &[], b"x"))
+            .text(),
+        "x"
+    );
+}
+
+#[test]
+fn expect_100_continue_over_the_body_limit_is_refused_without_the_body() {
+    let server = server("upload").arg("--limit-request-body=100").start();
+    let mut c = server.conn();
+    c.send(
+        b"POST /?mode=read HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let resp = c.read_response();
+    assert_eq!(resp.status(), 413, "{}", resp.head.raw);
 }
 
 #[test]

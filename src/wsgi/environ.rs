@@ -9,9 +9,8 @@
 use super::errors::ErrorStream;
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
-use super::{Link, ServerInfo};
+use super::{Link, Request, ServerInfo};
 use crate::http::body::BodyFraming;
-use crate::http::request::RequestHead;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
@@ -60,10 +59,16 @@ impl Shared {
 pub(crate) fn build<'py>(
     py: Python<'py>,
     shared: &Shared,
-    head: &RequestHead,
-    conn: &ConnInfo,
+    request: &Request<'_>,
     link: &Link,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let (head, conn) = (request.head, request.conn);
+    // A chunked body received whole is presented as what it now is, a body of known length
+    // (as a buffering proxy would forward it), which apps handle best.
+    let dechunked = match (head.framing, request.body_length) {
+        (BodyFraming::Chunked, Some(n)) => Some(n),
+        _ => None,
+    };
     let env = PyDict::new(py);
     env.set_item(intern!(py, "REQUEST_METHOD"), method(py, head.method()))?;
 
@@ -93,7 +98,9 @@ pub(crate) fn build<'py>(
         }
         let key = if name.eq_ignore_ascii_case(b"content-type") {
             intern!(py, "CONTENT_TYPE").clone()
-        } else if name.eq_ignore_ascii_case(b"content-length") {
+        } else if name.eq_ignore_ascii_case(b"content-length")
+            || (dechunked.is_some() && name.eq_ignore_ascii_case(b"transfer-encoding"))
+        {
             // Set from the parsed framing below: the codec accepts repeated identical values
             // ("5, 5"), which the app must see as the one number they mean.
             continue;
@@ -135,7 +142,9 @@ pub(crate) fn build<'py>(
     if let Some(authority) = authority {
         env.set_item(intern!(py, "HTTP_HOST"), latin1(py, authority))?;
     }
-    if let BodyFraming::Length(n) = head.framing {
+    if let Some(n) = dechunked {
+        env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
+    } else if let BodyFraming::Length(n) = head.framing {
         env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
     } else if head.header("content-length").is_some() {
         // `Content-Length: 0`: framed as no body, but the client did send the header.

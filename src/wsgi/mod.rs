@@ -1,14 +1,16 @@
 //! The WSGI (PEP 3333) layer: the only code that touches Python.
 //!
-//! [`App::call`] runs one request: it builds the environ, calls the application with a
-//! `start_response` ([`responder`]), iterates the returned body and always calls its `close()`.
-//! It sees the connection only through the [`Transport`] trait, which the I/O driver implements:
-//! reading request body bytes and sending the response head and body. Every transport call is
-//! made with the GIL released, so socket I/O never blocks other Python threads.
+//! [`App::start`] begins one request: it builds the environ, calls the application with a
+//! `start_response` ([`responder`]) and iterates the returned body into the [`Transport`] until
+//! the body ends or the transport says its client is behind ([`Flow::Full`]). A paused
+//! [`Call`] is resumed by the I/O driver once the client has taken the buffered bytes, so a
+//! slow reader costs a buffer, not a thread. The body's `close()` is always called.
+//! The WSGI layer sees the connection only through the [`Transport`] trait, which the I/O
+//! driver implements; every transport call is made with the GIL released.
 //!
-//! Rule: the transport's mutex is only ever locked with the GIL released ([`with_transport`]),
-//! or, at the very end of a request, by the thread that owns the request. A thread holding it
-//! never waits for the GIL, so the two locks cannot deadlock.
+//! Rule: the transport's mutex is only ever locked with the GIL released ([`with_transport`],
+//! [`Call::with_transport`]). A thread holding it never waits for the GIL, so the two locks
+//! cannot deadlock.
 
 mod app_loader;
 mod environ;
@@ -24,11 +26,11 @@ use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;
 use file_wrapper::FileWrapper;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
 use responder::{Progress, Responder};
 use std::any::Any;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// What the WSGI layer needs from a connection. Implemented by the I/O driver.
@@ -43,16 +45,17 @@ pub trait Transport: Any + Send {
     /// response can take no more body (HEAD, 304, a declared length reached), so the app's
     /// iterable is not advanced for bytes that would be thrown away.
     fn send_body(&mut self, data: &[u8]) -> io::Result<Flow>;
-    /// Sends up to `count` bytes of `file` from `offset` with sendfile(2), or to the end of
-    /// the file when `count` is `None`. Returns the bytes sent.
-    fn send_file(
-        &mut self,
-        file: BorrowedFd<'_>,
-        offset: u64,
-        count: Option<u64>,
-    ) -> io::Result<u64>;
-    /// Ends the response (chunked terminator, flush).
+    /// Sends up to `count` bytes of `file` from `offset` (to the end of the file when
+    /// `None`), with sendfile(2) where the framing allows. The transport keeps the descriptor
+    /// while the client is behind and says so with [`Flow::Full`]; [`Flow::Enough`] once it
+    /// has all been sent.
+    fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow>;
+    /// Ends the response (chunked terminator). Bytes the client has not taken yet may stay
+    /// buffered for the driver to send.
     fn finish(&mut self) -> io::Result<()>;
+    /// Waits until every buffered byte has been sent (bounded by the driver's send timeout).
+    /// Used by `write()`, which PEP 3333 lets block.
+    fn flush(&mut self) -> io::Result<()>;
 }
 
 /// Whether the response wants more body.
@@ -62,6 +65,9 @@ pub enum Flow {
     More,
     /// The body is complete as far as the wire is concerned; stop producing it.
     Enough,
+    /// Accepted, but the client is behind: pause producing until the driver has sent the
+    /// buffered bytes, then resume the [`Call`].
+    Full,
 }
 
 /// The transport of the request in progress, shared by `wsgi.input`, `start_response`'s
@@ -158,100 +164,236 @@ impl App {
         })
     }
 
-    /// Serves one request: calls the app and streams its response into `transport`, which is
-    /// handed back afterwards.
-    pub fn call<T: Transport>(
-        &self,
-        head: &RequestHead,
-        conn: &ConnInfo,
-        transport: T,
-    ) -> (Outcome, T) {
-        let link: Link = Arc::new(Mutex::new(Some(Box::new(transport))));
-        let outcome = Python::attach(|py| self.run(py, head, conn, &link));
-        let transport = lock(&link)
-            .take()
-            .expect("the transport is only taken here, once per request");
-        let transport: Box<dyn Any> = transport;
-        let transport = transport
-            .downcast::<T>()
-            .expect("the link holds the transport this call put there");
-        (outcome, *transport)
+    /// Begins serving one request: calls the app with `transport` as its connection and
+    /// sends its response until it ends or the transport is full. The returned [`Call`] holds
+    /// the transport until [`Call::into_transport`].
+    pub fn start(&self, request: Request<'_>, transport: Box<dyn Transport>) -> (Call, Step) {
+        let link: Link = Arc::new(Mutex::new(Some(transport)));
+        let mut call = Call {
+            link,
+            running: None,
+            outcome: Outcome::Complete,
+        };
+        let step = Python::attach(|py| match self.begin(py, &request, &call.link) {
+            Ok((running, paused)) => {
+                call.running = Some(running);
+                if paused {
+                    Step::Paused
+                } else {
+                    call.advance(py)
+                }
+            }
+            Err(outcome) => {
+                call.outcome = outcome;
+                Step::Done(outcome)
+            }
+        });
+        (call, step)
     }
 
-    fn run(&self, py: Python<'_>, head: &RequestHead, conn: &ConnInfo, link: &Link) -> Outcome {
-        let responder = match Bound::new(py, Responder::new(link.clone())) {
-            Ok(r) => r,
-            Err(err) => return log_app_error(py, "creating start_response", &err, false),
-        };
-        let result = environ::build(py, &self.shared, head, conn, link)
+    /// Calls the application and, for a `wsgi.file_wrapper` body, hands the file to the
+    /// transport (`true`: it is still sending). The error is how the request ends when it
+    /// fails before the body could be iterated.
+    fn begin(
+        &self,
+        py: Python<'_>,
+        request: &Request<'_>,
+        link: &Link,
+    ) -> Result<(Running, bool), Outcome> {
+        let responder = Bound::new(py, Responder::new(link.clone()))
+            .map_err(|err| log_app_error(py, "creating start_response", &err, false))?;
+        let result = environ::build(py, &self.shared, request, link)
             .and_then(|env| self.callable.bind(py).call1((env, &responder)));
-        let responder = responder.get();
         let body = match result {
             Ok(body) => body,
             Err(err) => {
-                return log_app_error(py, "calling the application", &err, responder.head_sent());
+                let sent = responder.get().head_sent();
+                return Err(log_app_error(py, "calling the application", &err, sent));
             }
         };
-        let outcome = self.send_body(py, responder, &body);
-        // PEP 3333: close() is called whatever happened, even if the client went away.
-        if let Ok(close) = body.getattr(pyo3::intern!(py, "close")) {
-            if let Err(err) = close.call0() {
-                let sent = responder.head_sent();
-                return log_app_error(py, "closing the response iterable", &err, sent);
+        let mut running = Running {
+            responder: responder.unbind(),
+            body: body.clone().unbind(),
+            iter: None,
+            known_length: None,
+        };
+        if let Ok(wrapper) = body.cast::<FileWrapper>() {
+            if let Some(file) = wrapper.borrow().sendable(py) {
+                running.known_length = Some(file.remaining);
+                // Sent (or queued) now; with no iterator, `advance` only finishes.
+                return match running.responder.get().send_file(py, file) {
+                    Ok(Progress::Gone) => Err(close_body(py, &running, Outcome::Aborted)),
+                    Ok(Progress::Full) => Ok((running, true)),
+                    Ok(_) => Ok((running, false)),
+                    Err(err) => {
+                        let sent = running.responder.get().head_sent();
+                        let outcome = log_app_error(py, "sending the file", &err, sent);
+                        Err(close_body(py, &running, outcome))
+                    }
+                };
             }
-        } else {
-            // getattr failed because there is no close(): nothing to call. Clear the
-            // AttributeError it raised.
-            let _ = PyErr::take(py);
         }
-        outcome
+        running.known_length = known_length(&body);
+        match body.try_iter() {
+            Ok(iter) => running.iter = Some(iter.unbind()),
+            Err(err) => {
+                let outcome = log_app_error(py, "iterating the response", &err, false);
+                return Err(close_body(py, &running, outcome));
+            }
+        }
+        Ok((running, false))
+    }
+}
+
+/// What the request needs besides the transport.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The parsed request head.
+    pub head: &'a RequestHead,
+    /// Facts about the connection.
+    pub conn: &'a ConnInfo,
+    /// The body's total size when it was received whole before the call (request
+    /// buffering): the app then sees it as `CONTENT_LENGTH` even for a chunked request.
+    pub body_length: Option<u64>,
+}
+
+/// Where a [`Call`] stands after [`App::start`] or [`Call::resume`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The transport is full: resume once the client has taken the buffered bytes.
+    Paused,
+    /// The response is produced and the body closed; the transport may still hold bytes
+    /// to send.
+    Done(Outcome),
+}
+
+/// One request in progress: the response iterable and the transport it writes to.
+pub struct Call {
+    link: Link,
+    /// The Python side, until the body is closed.
+    running: Option<Running>,
+    /// How it ended, once `running` is gone.
+    outcome: Outcome,
+}
+
+/// The Python objects of a response being produced.
+struct Running {
+    responder: Py<Responder>,
+    /// The app's return value, whose `close()` ends the request.
+    body: Py<PyAny>,
+    /// Its iterator; `None` for a body sent as a file (only finishing is left).
+    iter: Option<Py<PyIterator>>,
+    known_length: Option<u64>,
+}
+
+impl Call {
+    /// Continues a paused response (with the GIL, which this takes).
+    pub fn resume(&mut self) -> Step {
+        Python::attach(|py| self.advance(py))
     }
 
-    /// Iterates the app's body and sends it; the caller closes it.
-    fn send_body(&self, py: Python<'_>, responder: &Responder, body: &Bound<'_, PyAny>) -> Outcome {
-        if let Ok(wrapper) = body.cast::<FileWrapper>() {
-            if let Some(outcome) = self.send_file(py, responder, wrapper) {
-                return outcome;
-            }
+    /// Ends the response early because the client is gone or too slow: closes the body.
+    pub fn abort(&mut self) {
+        if let Some(running) = self.running.take() {
+            Python::attach(|py| {
+                self.outcome = close_body(py, &running, Outcome::Aborted);
+                drop(running);
+            });
         }
-        let known_length = known_length(body);
-        let iter = match body.try_iter() {
-            Ok(iter) => iter,
-            Err(err) => return log_app_error(py, "iterating the response", &err, false),
+        self.outcome = Outcome::Aborted;
+    }
+
+    /// Runs `f` on the transport; call it without holding the GIL (the I/O driver's loop,
+    /// flushing a paused response).
+    pub fn with_transport<R>(&self, f: impl FnOnce(&mut dyn Transport) -> R) -> Option<R> {
+        lock(&self.link).as_deref_mut().map(f)
+    }
+
+    /// Takes the transport back once the call is done; later use of the request's Python
+    /// objects (an app that kept `environ`) finds the connection closed.
+    pub fn into_transport(mut self) -> Box<dyn Transport> {
+        self.abort_if_running();
+        lock(&self.link)
+            .take()
+            .expect("the transport is only taken here, once per call")
+    }
+
+    fn abort_if_running(&mut self) {
+        if self.running.is_some() {
+            self.abort();
+        }
+    }
+
+    /// Iterates the body until it ends or the transport fills up.
+    fn advance(&mut self, py: Python<'_>) -> Step {
+        let Some(running) = self.running.as_ref() else {
+            return Step::Done(self.outcome);
         };
-        for item in iter {
-            match item.and_then(|item| responder.send_chunk(py, &item, known_length)) {
-                Ok(Progress::More) => {}
-                Ok(Progress::Enough) => break,
-                Ok(Progress::Gone) => return Outcome::Aborted,
-                Err(err) => {
-                    let sent = responder.head_sent();
-                    return log_app_error(py, "iterating the response", &err, sent);
+        let responder = running.responder.get();
+        let ended = match running.iter.as_ref() {
+            None => responder.finish(py, running.known_length),
+            Some(iter) => {
+                let mut iter = iter.bind(py).clone();
+                loop {
+                    match iter.next() {
+                        None => break responder.finish(py, running.known_length),
+                        Some(Ok(item)) => {
+                            match responder.send_chunk(py, &item, running.known_length) {
+                                Ok(Progress::More) => {}
+                                Ok(Progress::Full) => return Step::Paused,
+                                Ok(Progress::Enough) => {
+                                    break responder.finish(py, running.known_length);
+                                }
+                                Ok(Progress::Gone) => break Outcome::Aborted,
+                                Err(err) => {
+                                    let sent = responder.head_sent();
+                                    break log_app_error(py, "iterating the response", &err, sent);
+                                }
+                            }
+                        }
+                        Some(Err(err)) => {
+                            let sent = responder.head_sent();
+                            break log_app_error(py, "iterating the response", &err, sent);
+                        }
+                    }
                 }
             }
-        }
-        responder.finish(py, known_length)
+        };
+        let running = self.running.take().expect("checked above");
+        self.outcome = close_body(py, &running, ended);
+        drop(running);
+        Step::Done(self.outcome)
     }
+}
 
-    /// Sends a `wsgi.file_wrapper` body with sendfile; `None` if the file has no usable
-    /// descriptor, in which case the caller iterates it like any body.
-    fn send_file(
-        &self,
-        py: Python<'_>,
-        responder: &Responder,
-        wrapper: &Bound<'_, FileWrapper>,
-    ) -> Option<Outcome> {
-        let file = wrapper.borrow().sendable(py)?;
-        let known = file.remaining;
-        match responder.send_file(py, file) {
-            Ok(Progress::Gone) => Some(Outcome::Aborted),
-            Ok(_) => Some(responder.finish(py, Some(known))),
-            Err(err) => Some(log_app_error(
-                py,
-                "sending the file",
-                &err,
-                responder.head_sent(),
-            )),
+impl Drop for Call {
+    fn drop(&mut self) {
+        // A call dropped mid-response (the worker stopping) still closes the app's body.
+        self.abort_if_running();
+    }
+}
+
+/// Calls the body's `close()` (PEP 3333: whatever happened, even if the client went away);
+/// returns the request's outcome, which a failing `close()` turns into a failure.
+fn close_body(py: Python<'_>, running: &Running, outcome: Outcome) -> Outcome {
+    let body = running.body.bind(py);
+    match body.getattr(pyo3::intern!(py, "close")) {
+        Ok(close) => match close.call0() {
+            Ok(_) => outcome,
+            Err(err) => {
+                let sent = running.responder.get().head_sent();
+                let failed = log_app_error(py, "closing the response iterable", &err, sent);
+                if outcome == Outcome::Complete {
+                    failed
+                } else {
+                    outcome
+                }
+            }
+        },
+        Err(_) => {
+            // No close(): nothing to call. getattr raised AttributeError; drop it.
+            let _ = PyErr::take(py);
+            outcome
         }
     }
 }

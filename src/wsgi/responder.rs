@@ -13,7 +13,6 @@ use crate::http::response::{ResponseHead, parse_content_length};
 use pyo3::exceptions::{PyAssertionError, PyConnectionError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use std::os::fd::AsFd;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Headers an application must not set (RFC 9110 §7.6.1; PEP 3333 "Other HTTP Features").
@@ -49,6 +48,8 @@ pub(crate) enum Progress {
     More,
     /// The response needs no more body (HEAD, declared length reached): stop iterating.
     Enough,
+    /// Accepted, but the client is behind: pause until the driver has sent what is buffered.
+    Full,
     /// The client is gone: stop iterating, close the connection.
     Gone,
 }
@@ -112,8 +113,14 @@ impl Responder {
 
     /// PEP 3333's imperative `write(data)`: sends the bytes now (headers first if needed).
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        match self.send_chunk(py, data, None)? {
-            Progress::More | Progress::Enough => Ok(()),
+        let progress = match self.send_chunk(py, data, None)? {
+            // write() may block (PEP 3333), and the app expects the bytes gone when it
+            // returns: wait for the client here rather than pausing.
+            Progress::Full => self.transmit(py, |t| t.flush().map(|()| Flow::More)),
+            other => other,
+        };
+        match progress {
+            Progress::More | Progress::Enough | Progress::Full => Ok(()),
             Progress::Gone => Err(PyConnectionError::new_err("client disconnected")),
         }
     }
@@ -196,8 +203,7 @@ impl Responder {
             if let Some(head) = head {
                 t.send_head(head, Some(known_length))?;
             }
-            t.send_file(file.fd.as_fd(), file.offset, Some(file.remaining))?;
-            Ok(Flow::Enough)
+            t.send_file(file.fd, file.offset, Some(file.remaining))
         }))
     }
 
@@ -238,6 +244,7 @@ impl Responder {
         match with_transport(py, &self.link, op) {
             Ok(Flow::More) => Progress::More,
             Ok(Flow::Enough) => Progress::Enough,
+            Ok(Flow::Full) => Progress::Full,
             Err(err) => {
                 tracing::debug!("response not delivered: {err}");
                 Progress::Gone

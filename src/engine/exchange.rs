@@ -1,0 +1,723 @@
+//! The socket side of one connection: its read buffer, the request in progress and the bytes
+//! owed to the client. It is the [`Transport`] the WSGI layer writes responses into.
+//!
+//! The socket is non-blocking. On the event loop thread (`--threads 1`) nothing here ever
+//! waits for the client: response bytes the socket will not take are kept, and once more
+//! than [`HIGH_WATER`] are waiting the transport answers [`Flow::Full`], so the loop pauses
+//! the response and resumes it when the client has caught up. On a pool thread
+//! (`blocking`), the transport waits for the socket itself (poll(2), bounded by
+//! `--send-timeout`), so a slow reader holds only its own thread.
+//!
+//! Memory per connection is bounded by the read buffer (16 KiB, growing only for a large
+//! request head, at most the head limits), the request body in memory (at most
+//! `--body-buffer-size`; beyond it, a temporary file) and the unsent response bytes (at most
+//! [`HIGH_WATER`] plus the one body chunk the app just yielded).
+
+use super::spool::BodyReader;
+use super::{Beat, Shared};
+use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
+use crate::http::request::RequestHead;
+use crate::http::response::{
+    self, BodyEncoder, Exchange as Terms, Framing, HttpDate, ResponseFraming, ResponseHead,
+};
+use crate::http::{HttpError, Version};
+use crate::listen::Stream;
+use crate::wsgi::{ConnInfo, Flow, Outcome, Transport};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The read buffer starts this large and grows only for unusually large request heads.
+const INITIAL_BUFFER: usize = 16 * 1024;
+/// Free space made available before each socket read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Unsent response bytes beyond which the app's iterable is paused.
+pub const HIGH_WATER: usize = 64 * 1024;
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A growable byte buffer with a consumed prefix: bytes `data[start..end]` are unread.
+#[derive(Debug)]
+pub struct ReadBuf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    fn new() -> ReadBuf {
+        ReadBuf {
+            data: vec![0; INITIAL_BUFFER],
+            start: 0,
+            end: 0,
+        }
+    }
+    /// The unread bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+    /// Whether no bytes are unread.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+    /// Whether the unread bytes reach `max` (a head that big cannot be valid).
+    pub fn is_full(&self, max: usize) -> bool {
+        self.end - self.start >= max
+    }
+    /// Marks `n` unread bytes as consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+    /// Free space after the unread bytes: at least `want` bytes, moving the unread bytes to
+    /// the front first and growing only when that is not enough.
+    fn spare(&mut self, want: usize) -> &mut [u8] {
+        if self.data.len() - self.end < want && self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.data.len() - self.end < want {
+            self.data.resize(self.end + want, 0);
+        }
+        &mut self.data[self.end..]
+    }
+}
+
+/// Whether the client waits for `100 Continue` before sending the body (RFC 9110 §10.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Continue {
+    /// No `Expect: 100-continue`, or the interim response went out already.
+    NotExpected,
+    /// The client is waiting; send it on the app's first body read.
+    Waiting,
+}
+
+/// Where the app's `wsgi.input` reads from.
+#[derive(Debug)]
+pub enum Body {
+    /// The whole body, received before the call (request buffering).
+    Buffered(BodyReader),
+    /// The socket, decoded as the app reads (request buffering off).
+    Streaming {
+        /// Decodes the body framing from the read buffer.
+        decoder: BodyDecoder,
+        /// Decoded body bytes in the read buffer not yet handed to the app.
+        pending: (usize, usize),
+    },
+}
+
+/// A file handed over by `wsgi.file_wrapper`, being sent with sendfile(2).
+#[derive(Debug)]
+struct PendingFile {
+    fd: OwnedFd,
+    offset: i64,
+    remaining: u64,
+}
+
+/// One connection's socket and protocol state.
+pub struct Exchange {
+    sock: Stream,
+    /// Bytes received and not yet consumed.
+    pub rbuf: ReadBuf,
+    /// Facts about the connection for the environ.
+    pub info: Arc<ConnInfo>,
+    /// How many unread bytes have been searched for the end of the head: the parser rescans
+    /// from the start, so it runs only when the head may be complete, never per byte
+    /// received (a client trickling a large head one byte at a time would cost O(n²)).
+    head_scanned: usize,
+    shared: Arc<Shared>,
+    /// Wait for the socket instead of answering [`Flow::Full`] (pool threads).
+    pub blocking: bool,
+    /// Progress reports for the master's timeout watchdog while a request runs.
+    pub beat: Option<Beat>,
+    date: HttpDate,
+    terms: Terms,
+    body: Body,
+    expect: Continue,
+    /// Why the body could not be read, when that is the client's fault.
+    pub body_error: Option<HttpError>,
+    out: Vec<u8>,
+    /// Bytes of `out` already sent.
+    sent: usize,
+    file: Option<PendingFile>,
+    encoder: Option<BodyEncoder>,
+    framing: Option<Framing>,
+    /// Set when something makes the connection unusable after this exchange.
+    must_close: bool,
+}
+
+impl Exchange {
+    /// Wraps an accepted, non-blocking socket.
+    pub fn new(sock: Stream, info: Arc<ConnInfo>, shared: Arc<Shared>) -> Exchange {
+        Exchange {
+            sock,
+            rbuf: ReadBuf::new(),
+            info,
+            head_scanned: 0,
+            shared,
+            blocking: false,
+            beat: None,
+            date: HttpDate::new(SystemTime::now()),
+            terms: Terms {
+                head_request: false,
+                version: Version::Http11,
+                keep_alive: false,
+                server_close: false,
+            },
+            body: Body::Buffered(BodyReader::empty()),
+            expect: Continue::NotExpected,
+            body_error: None,
+            out: Vec::with_capacity(1024),
+            sent: 0,
+            file: None,
+            encoder: None,
+            framing: None,
+            must_close: false,
+        }
+    }
+
+    /// The socket, for the event loop.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+
+    /// Reads what the socket has into the read buffer, without waiting. `Ok(0)` is the end
+    /// of the client's stream; `WouldBlock` means nothing is there yet.
+    pub fn fill(&mut self) -> io::Result<usize> {
+        let spare = self.rbuf.spare(READ_CHUNK);
+        loop {
+            match (&mut &self.sock).read(spare) {
+                Ok(n) => {
+                    self.rbuf.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether parsing the buffered bytes can produce an answer: the end of a head (blank
+    /// line) arrived, this is the first data of a request (so garbage is refused at once),
+    /// or the request line is already too long to be valid.
+    pub fn head_may_be_complete(&mut self) -> bool {
+        let data = self.rbuf.data();
+        let first_look = self.head_scanned == 0;
+        let from = self.head_scanned.saturating_sub(2);
+        self.head_scanned = data.len();
+        let blank_line = data[from..]
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\n' && ends_head(&data[from + i + 1..]));
+        blank_line
+            || first_look
+            || (data.len() > self.shared.limits.request_line + 2 && !data.contains(&b'\n'))
+    }
+
+    /// Consumes a parsed head of `len` bytes from the read buffer.
+    pub fn consume_head(&mut self, len: usize) {
+        self.rbuf.consume(len);
+        self.head_scanned = 0;
+    }
+
+    /// Queues `100 Continue` for a client waiting for it before sending its body.
+    pub fn send_continue(&mut self) -> io::Result<()> {
+        self.push(CONTINUE, b"")
+    }
+
+    /// Resets the per-request state for a request about to be handed to the app.
+    pub fn begin(&mut self, head: &RequestHead, draining: bool, body: Body) {
+        self.date.refresh(SystemTime::now());
+        self.terms = Terms {
+            head_request: head.is_head(),
+            version: head.version,
+            keep_alive: head.keep_alive,
+            server_close: draining || !self.shared.keep_alive,
+        };
+        // With request buffering the loop already answered any Expect: 100-continue.
+        self.expect = match body {
+            Body::Streaming { .. }
+                if head.expect_continue && head.framing != BodyFraming::Empty =>
+            {
+                Continue::Waiting
+            }
+            _ => Continue::NotExpected,
+        };
+        self.body = body;
+        self.body_error = None;
+        self.encoder = None;
+        self.framing = None;
+        self.must_close = false;
+    }
+
+    /// Unsent response bytes (a pending file counts as one byte: not done).
+    pub fn unsent(&self) -> usize {
+        self.out.len() - self.sent + usize::from(self.file.is_some())
+    }
+
+    /// Sends what the socket takes now; `Ok(true)` once nothing is left to send.
+    pub fn try_flush(&mut self) -> io::Result<bool> {
+        while self.sent < self.out.len() {
+            match (&mut &self.sock).write(&self.out[self.sent..]) {
+                Ok(0) => return Err(self.broken(io::ErrorKind::WriteZero.into())),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(self.broken(e)),
+            }
+        }
+        self.out.clear();
+        self.sent = 0;
+        while let Some(file) = self.file.as_mut() {
+            if file.remaining == 0 {
+                self.file = None;
+                break;
+            }
+            let want = file.remaining.min(1 << 30) as usize;
+            match nix::sys::sendfile::sendfile64(&self.sock, &file.fd, Some(&mut file.offset), want)
+            {
+                // The file is shorter than it was: nothing more to send from it.
+                Ok(0) => {
+                    self.file = None;
+                    self.must_close = true;
+                }
+                Ok(n) => {
+                    file.remaining -= n as u64;
+                    self.tick();
+                }
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) => return Ok(false),
+                Err(e) => return Err(self.broken(e.into())),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sends everything, waiting for the socket (at most `--send-timeout` per wait).
+    pub fn flush_blocking(&mut self) -> io::Result<()> {
+        while !self.try_flush()? {
+            self.wait(PollFlags::POLLOUT, self.shared.send_timeout)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the socket is ready for `events`.
+    fn wait(&mut self, events: PollFlags, limit: Option<Duration>) -> io::Result<()> {
+        let deadline = limit.map(|l| Instant::now() + l);
+        loop {
+            let timeout = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(self
+                            .broken(io::Error::new(io::ErrorKind::TimedOut, "client timed out")));
+                    }
+                    PollTimeout::try_from(left.as_millis().clamp(1, i32::MAX as u128) as i32)
+                        .unwrap_or(PollTimeout::MAX)
+                }
+                None => PollTimeout::NONE,
+            };
+            let mut fds = [PollFd::new(self.sock.as_fd(), events)];
+            match poll(&mut fds, timeout) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => return Ok(()),
+                Err(e) => return Err(self.broken(e.into())),
+            }
+        }
+    }
+
+    /// Marks the connection unusable after an I/O error and hands the error back.
+    fn broken(&mut self, err: io::Error) -> io::Error {
+        self.must_close = true;
+        err
+    }
+
+    /// Reports progress on the request in progress to the watchdog.
+    fn tick(&self) {
+        if let Some(beat) = &self.beat {
+            beat.progress();
+        }
+    }
+
+    /// Queues `data` then `suffix` after whatever is unsent, writing as much as the socket
+    /// takes at once (one writev for head, body and framing in the common case).
+    fn push(&mut self, data: &[u8], suffix: &[u8]) -> io::Result<()> {
+        if self.file.is_some() {
+            // Bytes after a file must wait for it (only a chunked terminator can).
+            self.flush_blocking()?;
+        }
+        let pending = &self.out[self.sent..];
+        let total = pending.len() + data.len() + suffix.len();
+        if total == 0 {
+            return Ok(());
+        }
+        let written = loop {
+            let parts = [
+                IoSlice::new(pending),
+                IoSlice::new(data),
+                IoSlice::new(suffix),
+            ];
+            match (&mut &self.sock).write_vectored(&parts) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 0,
+                Err(e) => return Err(self.broken(e)),
+            }
+        };
+        if written > 0 {
+            self.tick();
+        }
+        // Keep what was not taken, in order.
+        let from_pending = written.min(pending.len());
+        self.sent += from_pending;
+        let mut rest = written - from_pending;
+        for part in [data, suffix] {
+            let skip = rest.min(part.len());
+            rest -= skip;
+            self.out.extend_from_slice(&part[skip..]);
+        }
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        } else if self.sent > 0 && self.sent >= self.out.len() / 2 {
+            self.out.drain(..self.sent);
+            self.sent = 0;
+        }
+        Ok(())
+    }
+
+    /// After a push: wait (pool) or tell the app to pause (loop) when too much is unsent.
+    fn pace(&mut self, flow: Flow) -> io::Result<Flow> {
+        if self.unsent() <= HIGH_WATER {
+            return Ok(flow);
+        }
+        if self.blocking {
+            self.flush_blocking()?;
+            return Ok(flow);
+        }
+        Ok(if flow == Flow::Enough {
+            Flow::Enough
+        } else {
+            Flow::Full
+        })
+    }
+
+    /// Queues a response the server generates itself (errors); the connection closes after.
+    pub fn send_error(&mut self, status: u16, head_request: bool) {
+        self.date.refresh(SystemTime::now());
+        let bytes = response::error_response(status, true, head_request, &self.date);
+        self.must_close = true;
+        let _ = self.push(&bytes, b"");
+    }
+
+    /// Ends the request the app answered; returns whether the connection can serve another.
+    pub fn end_request(&mut self, outcome: Outcome, head_request: bool) -> bool {
+        match outcome {
+            Outcome::Complete => {
+                !self.must_close && self.framing.is_some_and(|f| f.keep_alive) && self.drain()
+            }
+            Outcome::FailedBeforeHead => {
+                // A body the client framed wrongly is the client's fault (400), not the app's.
+                // Either way the connection closes: its state after a failure is not trusted.
+                let status = self.body_error.as_ref().map_or(500, HttpError::status);
+                self.send_error(status, head_request);
+                false
+            }
+            Outcome::Aborted => false,
+        }
+    }
+
+    /// Whether the request's body has been read completely (nothing of it is left on the
+    /// socket to be mistaken for the next request).
+    pub fn body_consumed(&self) -> bool {
+        match &self.body {
+            Body::Buffered(_) => true,
+            Body::Streaming { decoder, .. } => decoder.is_done(),
+        }
+    }
+
+    /// Makes the connection ready for its next request after an unbuffered body the app did
+    /// not read to the end: reads and discards the rest, up to the drain limit.
+    fn drain(&mut self) -> bool {
+        if self.body_consumed() {
+            return true;
+        }
+        if self.expect == Continue::Waiting {
+            // The client was told nothing, so it may or may not send the body: the only safe
+            // continuation is a new connection.
+            return false;
+        }
+        let limit = self.shared.limits.drain_max;
+        let Body::Streaming { decoder, .. } = &self.body else {
+            return true;
+        };
+        if decoder.remaining_hint().is_some_and(|n| n > limit) {
+            return false;
+        }
+        let mut drained = 0u64;
+        let mut sink = [0u8; 8192];
+        loop {
+            match self.read_body(&mut sink) {
+                Ok(0) => return true,
+                Ok(n) => {
+                    drained += n as u64;
+                    if drained > limit {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Shuts down our sending side (the start of a lingering close).
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        nix::sys::socket::shutdown(self.sock.as_raw_fd(), nix::sys::socket::Shutdown::Write)
+            .map_err(io::Error::from)
+    }
+
+    /// Reads and discards whatever the client sends; `Ok(true)` when it has closed.
+    pub fn discard(&mut self) -> io::Result<bool> {
+        let mut sink = [0u8; 4096];
+        loop {
+            match (&mut &self.sock).read(&mut sink) {
+                Ok(0) => return Ok(true),
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads from the socket for the streaming body, waiting (bounded by `--body-timeout`).
+    fn fill_waiting(&mut self) -> io::Result<usize> {
+        loop {
+            match self.fill() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(PollFlags::POLLIN, self.shared.body_timeout)?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Decodes the streaming body into `out`.
+    fn read_streaming(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Body::Streaming { decoder, pending } = &mut self.body else {
+                return Ok(0);
+            };
+            let (from, to) = *pending;
+            if from < to {
+                let n = out.len().min(to - from);
+                out[..n].copy_from_slice(&self.rbuf.data[from..from + n]);
+                pending.0 += n;
+                return Ok(n);
+            }
+            if decoder.is_done() {
+                return Ok(0);
+            }
+            if !self.rbuf.is_empty() {
+                let base = self.rbuf.data.as_ptr() as usize;
+                let decoded = decoder.decode(self.rbuf.data());
+                match decoded {
+                    Ok((consumed, Decoded::Data(data))) => {
+                        let offset = data.as_ptr() as usize - base;
+                        *pending = (offset, offset + data.len());
+                        // Not `consume`: it may rewind the buffer under the pending bytes.
+                        self.rbuf.start += consumed;
+                        continue;
+                    }
+                    Ok((consumed, Decoded::Done)) => {
+                        self.rbuf.consume(consumed);
+                        return Ok(0);
+                    }
+                    Ok((consumed, Decoded::NeedMore)) => self.rbuf.consume(consumed),
+                    Err(err) => {
+                        let e = io::Error::new(io::ErrorKind::InvalidData, err.clone());
+                        self.body_error = Some(err);
+                        return Err(self.broken(e));
+                    }
+                }
+            }
+            *pending = (0, 0);
+            if self.expect == Continue::Waiting {
+                self.expect = Continue::NotExpected;
+                // Once the final head is out, an interim response would land inside the
+                // body; the client that waited has its answer and decides for itself.
+                if self.framing.is_none() {
+                    self.push(CONTINUE, b"")?;
+                    self.flush_blocking()?;
+                }
+            }
+            self.tick();
+            match self.fill_waiting() {
+                Ok(0) => {
+                    return Err(self.broken(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "client closed the connection before the end of the body",
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(self.broken(e)),
+            }
+        }
+    }
+}
+
+impl Transport for Exchange {
+    fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        match &mut self.body {
+            Body::Buffered(reader) => reader.read(out),
+            Body::Streaming { .. } => self.read_streaming(out),
+        }
+    }
+
+    fn send_head(&mut self, head: ResponseHead, known_length: Option<u64>) -> io::Result<()> {
+        // Decide now whether this connection can survive the exchange, so the head says
+        // `Connection: close` instead of promising a persistence we will not keep (RFC 9112
+        // §9.6): a client still waiting for 100-continue, a body too large to drain, or a
+        // connection already broken.
+        if let Body::Streaming { decoder, .. } = &self.body {
+            let undrainable = decoder
+                .remaining_hint()
+                .is_some_and(|n| n > self.shared.limits.drain_max);
+            if !decoder.is_done() && (self.expect == Continue::Waiting || undrainable) {
+                self.terms.server_close = true;
+            }
+        }
+        if self.must_close {
+            self.terms.server_close = true;
+        }
+        let framing = response::decide(self.terms, &head, known_length);
+        response::encode_head(&mut self.out, &head, framing, &self.date);
+        self.encoder = Some(BodyEncoder::new(framing.body));
+        self.framing = Some(framing);
+        Ok(())
+    }
+
+    fn send_body(&mut self, data: &[u8]) -> io::Result<Flow> {
+        let Some(encoder) = self.encoder.as_mut() else {
+            return Err(io::Error::other("body before head"));
+        };
+        let framed = encoder.encode(data, &mut self.out);
+        let mut flow = Flow::More;
+        if framed.overflow {
+            tracing::warn!("application sent more than its Content-Length; truncated");
+            self.must_close = true;
+            flow = Flow::Enough;
+        }
+        let complete = encoder.remaining() == Some(0)
+            || self
+                .framing
+                .is_some_and(|f| f.body == ResponseFraming::NoBody);
+        if complete {
+            flow = Flow::Enough;
+        }
+        self.push(framed.data, framed.suffix)?;
+        self.pace(flow)
+    }
+
+    fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow> {
+        let Some(encoder) = self.encoder.as_mut() else {
+            return Err(io::Error::other("body before head"));
+        };
+        let limit = match self.framing.map(|f| f.body) {
+            Some(ResponseFraming::NoBody) => return Ok(Flow::Enough),
+            Some(ResponseFraming::Length(_)) => encoder.remaining(),
+            Some(ResponseFraming::CloseDelimited) => None,
+            // Chunked needs a size line per piece: read and send through the encoder.
+            Some(ResponseFraming::Chunked) | None => {
+                return self.copy_file(file.as_fd(), offset, count);
+            }
+        };
+        let todo = match (count, limit) {
+            (Some(c), Some(l)) => c.min(l),
+            (Some(c), None) => c,
+            (None, Some(l)) => l,
+            (None, None) => u64::MAX,
+        };
+        if let Some(encoder) = self.encoder.as_mut() {
+            // Counted as sent now: the encoder only tracks what the body still owes.
+            encoder.advance(todo);
+        }
+        self.file = Some(PendingFile {
+            fd: file,
+            offset: offset as i64,
+            remaining: todo,
+        });
+        if self.blocking {
+            self.flush_blocking()?;
+            return Ok(Flow::Enough);
+        }
+        Ok(if self.try_flush()? {
+            Flow::Enough
+        } else {
+            Flow::Full
+        })
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let Some(encoder) = self.encoder.as_mut() else {
+            return Err(io::Error::other("finish before head"));
+        };
+        let mut tail = Vec::new();
+        if !encoder.finish(&mut tail) {
+            tracing::warn!("application sent less than its Content-Length; closing");
+            self.must_close = true;
+        }
+        self.push(&tail, b"")?;
+        if self.blocking {
+            self.flush_blocking()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_blocking()
+    }
+}
+
+impl Exchange {
+    /// Sends a file through the body encoder (framings sendfile cannot serve), waiting for
+    /// the client as needed; rare (a file body on a chunked response).
+    fn copy_file(
+        &mut self,
+        file: BorrowedFd<'_>,
+        offset: u64,
+        count: Option<u64>,
+    ) -> io::Result<Flow> {
+        let mut block = vec![0u8; 64 * 1024];
+        let mut off = offset as i64;
+        let mut left = count.unwrap_or(u64::MAX);
+        while left > 0 {
+            let want = (left.min(block.len() as u64)) as usize;
+            let n = nix::sys::uio::pread(file, &mut block[..want], off)?;
+            if n == 0 {
+                break;
+            }
+            let flow = self.send_body(&block[..n])?;
+            if flow == Flow::Full {
+                self.flush_blocking()?;
+            }
+            off += n as i64;
+            left -= n as u64;
+            if flow == Flow::Enough {
+                break;
+            }
+        }
+        Ok(Flow::Enough)
+    }
+}
+
+/// Whether bytes right after a `\n` complete a blank line (`\r\n` or a bare `\n`, which the
+/// codec then rejects with a 400 instead of leaving the client waiting).
+fn ends_head(after_lf: &[u8]) -> bool {
+    matches!(after_lf, [b'\n', ..] | [b'\r', b'\n', ..])
+}

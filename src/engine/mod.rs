@@ -1,0 +1,1039 @@
+//! The worker's engine: one epoll event loop per worker process.
+//!
+//! The loop accepts connections, reads and parses request heads, receives request bodies
+//! (into memory or a temporary file: [`spool`]) and writes responses, all without the GIL.
+//! Only a request that has fully arrived reaches Python, so a slow or stalled client costs a
+//! descriptor and a buffer, never the worker:
+//!
+//! * `--threads 1`: the app runs on the loop thread. Its response is sent as fast as the
+//!   client takes it; when the client falls behind, the response is paused
+//!   ([`crate::wsgi::Step::Paused`]) and resumed when the socket is writable again, while
+//!   the loop serves everyone else.
+//! * `--threads N`: ready requests go to a [`pool`] of N Python threads, which write their
+//!   responses themselves; the connection comes back to the loop afterwards.
+//!
+//! Client deadlines (head, body, send, keep-alive idle) are the loop's; none of them counts
+//! against `--timeout`, which watches only the app ([`heartbeat`]).
+
+mod exchange;
+pub mod heartbeat;
+mod pool;
+pub mod spool;
+
+use crate::config::Config;
+use crate::http::Limits;
+use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
+use crate::http::request::{RequestHead, parse_head};
+use crate::listen::{Listener, Peer};
+use crate::scoreboard::Slot;
+use crate::signals::{Signal, SignalIntake};
+use crate::wsgi::{App, Call, ConnInfo, Outcome, Request, Step, Transport};
+use exchange::{Body, Exchange};
+use heartbeat::{Beat, Heartbeats};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::unistd::{Pid, getppid};
+use pool::{Finished, Job, Pool};
+use spool::{BodyReader, Spool, SpoolConfig};
+use std::any::Any;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest the loop sleeps, so the parent check runs even when nothing happens.
+const TICK: Duration = Duration::from_secs(1);
+/// How often deadlines are checked (they are whole seconds, so this is precise enough).
+const SWEEP: Duration = Duration::from_millis(250);
+/// Connections accepted per listener per wake-up, so a flood of new connections cannot
+/// starve the ones already open.
+const ACCEPT_BATCH: usize = 64;
+/// How long accepting pauses after accept(2) fails for lack of resources.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How long a lingering close waits for the client to finish sending.
+const LINGER: Duration = Duration::from_secs(2);
+/// Events handled per epoll_wait.
+const EVENTS: usize = 256;
+
+const SIGNAL_TOKEN: u64 = u64::MAX;
+const POOL_TOKEN: u64 = u64::MAX - 1;
+const LISTENER_TOKEN: u64 = 1 << 62;
+
+/// What every connection of a worker shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// Parser limits.
+    pub limits: Limits,
+    /// Whether connections may persist between requests (`--keep-alive` > 0).
+    pub keep_alive: bool,
+    /// Longest wait for a client to take response bytes.
+    pub send_timeout: Option<Duration>,
+    /// Longest wait for the next request body bytes.
+    pub body_timeout: Option<Duration>,
+}
+
+/// The engine's settings, from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Python threads running requests; 1 runs them on the loop thread.
+    pub threads: usize,
+    /// Most open connections per worker.
+    pub worker_connections: usize,
+    /// Receive the whole body before calling the app.
+    pub request_buffering: bool,
+    /// Where buffered bodies go.
+    pub spool: SpoolConfig,
+    /// Largest accepted request body.
+    pub limit_request_body: Option<u64>,
+    /// Time a client has to deliver a request head.
+    pub header_timeout: Option<Duration>,
+    /// Longest wait for the next body bytes.
+    pub body_timeout: Option<Duration>,
+    /// Longest wait for the client to take response bytes.
+    pub send_timeout: Option<Duration>,
+    /// Idle time allowed between requests on a persistent connection (`None`: no
+    /// keep-alive).
+    pub keep_alive: Option<Duration>,
+    /// Open a per-worker SO_REUSEPORT listener beside each shared TCP listener.
+    pub reuse_port: bool,
+    /// listen(2) backlog for per-worker listeners.
+    pub backlog: i32,
+}
+
+impl Settings {
+    /// The engine settings in `config`.
+    pub fn from_config(config: &Config) -> Settings {
+        Settings {
+            threads: config.threads as usize,
+            worker_connections: config.worker_connections as usize,
+            request_buffering: config.request_buffering,
+            spool: SpoolConfig {
+                memory_limit: config.body_buffer_size,
+                dir: config
+                    .tmp_upload_dir
+                    .clone()
+                    .unwrap_or_else(std::env::temp_dir),
+            },
+            limit_request_body: config.limit_request_body,
+            header_timeout: config.header_timeout,
+            body_timeout: config.body_timeout,
+            send_timeout: config.send_timeout,
+            keep_alive: config.keep_alive,
+            reuse_port: config.reuse_port,
+            backlog: config.backlog,
+        }
+    }
+}
+
+/// Serves connections on `listeners` until told to stop; the caller has loaded `app`.
+pub fn run(
+    settings: &Settings,
+    listeners: &[Listener],
+    signals: &SignalIntake,
+    app: &'static App,
+    master: Pid,
+    slot: Option<&'static Slot>,
+) -> io::Result<()> {
+    let twins = if settings.reuse_port {
+        let twins = Vec::new();
+        for listener in listeners {
+            // TWIN_PENDING
+            let _ = listener;
+        }
+        twins
+    } else {
+        Vec::new()
+    };
+    let all: Vec<&Listener> = listeners.iter().chain(twins.iter()).collect();
+    let beats = Heartbeats::new(settings.threads, slot);
+    let pool = if settings.threads > 1 {
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new()?));
+        for index in 0..settings.threads {
+            let beat = beats.beat_for(index);
+            std::thread::Builder::new()
+                .name(format!("rsgi-thread-{index}"))
+                .spawn(move || pool.serve(app, beat))?;
+        }
+        Some(pool)
+    } else {
+        None
+    };
+    let mut engine = Engine::new(settings, &all, app, pool, beats.beat_for(0))?;
+    engine.epoll.add(
+        signals.wake_fd(),
+        EpollEvent::new(EpollFlags::EPOLLIN, SIGNAL_TOKEN),
+    )?;
+    if let Some(pool) = pool {
+        engine.epoll.add(
+            pool.wake_fd(),
+            EpollEvent::new(EpollFlags::EPOLLIN, POOL_TOKEN),
+        )?;
+    }
+    let result = engine.serve(signals, master);
+    if let Some(pool) = pool {
+        // Graceful or not, queued requests are not started: the threads exit when idle.
+        pool.stop();
+    }
+    result
+}
+
+/// What a connection is doing.
+enum Phase {
+    /// Waiting for the first byte of a request.
+    Idle,
+    /// Receiving a request head.
+    Head,
+    /// Receiving a request body before calling the app.
+    Body(Box<Receiving>),
+    /// In the thread pool; the loop does not watch it.
+    Away,
+    /// The app's response is paused until the client takes what is buffered.
+    Paused(Box<Paused>),
+    /// The response is complete; its last bytes are being sent.
+    Flushing(After),
+    /// Our side is shut down; discarding input until the client closes (lingering close).
+    Linger,
+}
+
+/// A request whose body is arriving.
+struct Receiving {
+    head: RequestHead,
+    decoder: BodyDecoder,
+    spool: Spool,
+}
+
+/// A response waiting for its client.
+struct Paused {
+    call: Call,
+    head: RequestHead,
+}
+
+/// What happens to a connection once its response is out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum After {
+    /// Wait for the next request.
+    KeepAlive,
+    /// Close now: the client sends nothing more.
+    Close,
+    /// Close after a lingering close: the client may still be sending.
+    Linger,
+}
+
+/// An open connection.
+struct Conn {
+    /// The socket and protocol state; `None` while lent to a call or the pool.
+    ex: Option<Box<Exchange>>,
+    /// The socket's descriptor, for epoll while `ex` is lent out.
+    fd: RawFd,
+    phase: Phase,
+    deadline: Option<Instant>,
+    /// The events epoll watches for it; `None` when not registered.
+    watching: Option<EpollFlags>,
+}
+
+/// Open connections by key (the epoll token).
+#[derive(Default)]
+struct Slab {
+    entries: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl Slab {
+    fn insert(&mut self, conn: Conn) -> usize {
+        self.len += 1;
+        match self.free.pop() {
+            Some(key) => {
+                self.entries[key] = Some(conn);
+                key
+            }
+            None => {
+                self.entries.push(Some(conn));
+                self.entries.len() - 1
+            }
+        }
+    }
+    fn remove(&mut self, key: usize) -> Option<Conn> {
+        let conn = self.entries.get_mut(key)?.take()?;
+        self.len -= 1;
+        self.free.push(key);
+        Some(conn)
+    }
+    fn get_mut(&mut self, key: usize) -> Option<&mut Conn> {
+        self.entries.get_mut(key)?.as_mut()
+    }
+    fn keys(&self) -> Vec<usize> {
+        (0..self.entries.len())
+            .filter(|&k| self.entries[k].is_some())
+            .collect()
+    }
+}
+
+/// One listener and the server address requests on it report.
+struct Listening<'a> {
+    listener: &'a Listener,
+    server_name: String,
+    server_port: String,
+}
+
+/// The loop's state.
+struct Engine<'a> {
+    epoll: Epoll,
+    conns: Slab,
+    listeners: Vec<Listening<'a>>,
+    /// Whether the listeners are in the epoll set.
+    accepting: bool,
+    /// Accepting is paused until then after accept(2) failed for lack of resources.
+    accept_pause: Option<Instant>,
+    app: &'static App,
+    settings: &'a Settings,
+    shared: Arc<Shared>,
+    pool: Option<&'static Pool>,
+    /// The loop thread's watchdog cell (requests run here with `--threads 1`).
+    beat: Beat,
+    /// A graceful stop is under way: no new connections, responses say `Connection: close`.
+    draining: bool,
+    now: Instant,
+}
+
+impl<'a> Engine<'a> {
+    fn new(
+        settings: &'a Settings,
+        listeners: &[&'a Listener],
+        app: &'static App,
+        pool: Option<&'static Pool>,
+        beat: Beat,
+    ) -> io::Result<Engine<'a>> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        let listeners = listeners
+            .iter()
+            .map(|&listener| {
+                let (server_name, server_port) = match listener.local_addr() {
+                    Some(addr) => (addr.ip().to_string(), addr.port().to_string()),
+                    None => ("localhost".to_owned(), "80".to_owned()),
+                };
+                Listening {
+                    listener,
+                    server_name,
+                    server_port,
+                }
+            })
+            .collect();
+        let mut engine = Engine {
+            epoll,
+            conns: Slab::default(),
+            listeners,
+            accepting: false,
+            accept_pause: None,
+            app,
+            settings,
+            shared: Arc::new(Shared {
+                limits: Limits::default(),
+                keep_alive: settings.keep_alive.is_some(),
+                send_timeout: settings.send_timeout,
+                body_timeout: settings.body_timeout,
+            }),
+            pool,
+            beat,
+            draining: false,
+            now: Instant::now(),
+        };
+        engine.set_accepting(true);
+        Ok(engine)
+    }
+
+    /// Runs until a stop signal (graceful: until the last connection is done).
+    fn serve(&mut self, signals: &SignalIntake, master: Pid) -> io::Result<()> {
+        let mut events = vec![EpollEvent::empty(); EVENTS];
+        let mut next_sweep = Instant::now() + SWEEP;
+        let mut next_parent_check = Instant::now() + TICK;
+        loop {
+            let wait = next_sweep
+                .min(next_parent_check)
+                .saturating_duration_since(Instant::now());
+            let timeout = EpollTimeout::from(wait.as_millis().clamp(1, 1000) as u16);
+            let n = match self.epoll.wait(&mut events, timeout) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => 0,
+                Err(e) => return Err(e.into()),
+            };
+            self.now = Instant::now();
+            for event in &events[..n] {
+                let token = event.data();
+                match token {
+                    SIGNAL_TOKEN => {
+                        let received = signals.take();
+                        if received.contains(&Signal::Quit) {
+                            return Ok(());
+                        }
+                        if received
+                            .iter()
+                            .any(|s| matches!(s, Signal::Term | Signal::Int))
+                        {
+                            self.start_draining();
+                        }
+                    }
+                    POOL_TOKEN => self.take_finished(),
+                    t if t >= LISTENER_TOKEN => self.accept((t - LISTENER_TOKEN) as usize),
+                    key => self.on_event(key as usize, event.events()),
+                }
+            }
+            if self.now >= next_sweep {
+                next_sweep = self.now + SWEEP;
+                self.sweep();
+            }
+            if self.now >= next_parent_check {
+                next_parent_check = self.now + TICK;
+                if getppid() != master {
+                    tracing::warn!("master is gone; worker exiting");
+                    return Ok(());
+                }
+            }
+            if self.draining && self.conns.len == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Adds or removes the listeners from the epoll set.
+    fn set_accepting(&mut self, on: bool) {
+        if on == self.accepting {
+            return;
+        }
+        for (i, l) in self.listeners.iter().enumerate() {
+            let result = if on {
+                // EPOLLEXCLUSIVE: a new connection wakes one waiting worker, not all of them.
+                let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE;
+                self.epoll.add(
+                    l.listener.as_fd(),
+                    EpollEvent::new(flags, LISTENER_TOKEN + i as u64),
+                )
+            } else {
+                self.epoll.delete(l.listener.as_fd())
+            };
+            if let Err(err) = result {
+                tracing::warn!("cannot change listener {}: {err}", l.listener.url());
+            }
+        }
+        self.accepting = on;
+    }
+
+    /// Whether new connections may be taken now.
+    fn may_accept(&self) -> bool {
+        !self.draining
+            && self.accept_pause.is_none()
+            && self.conns.len < self.settings.worker_connections
+    }
+
+    fn accept(&mut self, index: usize) {
+        for _ in 0..ACCEPT_BATCH {
+            if !self.may_accept() {
+                self.set_accepting(false);
+                return;
+            }
+            let listening = &self.listeners[index];
+            match listening.listener.accept() {
+                Ok((stream, peer)) => {
+                    if let Err(err) = set_nonblocking(&stream) {
+                        tracing::debug!("cannot set up connection: {err}");
+                        continue;
+                    }
+                    let info = Arc::new(conn_info(&peer, listening));
+                    let ex = Box::new(Exchange::new(stream, info, self.shared.clone()));
+                    let fd = ex.fd().as_raw_fd();
+                    let key = self.conns.insert(Conn {
+                        ex: Some(ex),
+                        fd,
+                        phase: Phase::Idle,
+                        deadline: self.settings.header_timeout.map(|t| self.now + t),
+                        watching: None,
+                    });
+                    self.watch(key, Some(EpollFlags::EPOLLIN));
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(err) => {
+                    // EMFILE, ENOBUFS...: pause accepting rather than spin on a listener that
+                    // stays readable; the kernel backlog holds the clients.
+                    tracing::warn!("accept failed: {err}; pausing accepts for {ACCEPT_PAUSE:?}");
+                    self.accept_pause = Some(self.now + ACCEPT_PAUSE);
+                    self.set_accepting(false);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sets the events epoll watches for connection `key` (`None`: not at all).
+    fn watch(&mut self, key: usize, want: Option<EpollFlags>) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if conn.watching == want {
+            return;
+        }
+        // SAFETY: the descriptor belongs to the connection's socket, which the connection
+        // owns (directly, or through the call or pool job it is lent to) for as long as it
+        // is in the slab; epoll only uses the number for the duration of the call.
+        let fd = unsafe { BorrowedFd::borrow_raw(conn.fd) };
+        let token = key as u64;
+        let result = match (conn.watching, want) {
+            (None, Some(flags)) => self.epoll.add(fd, EpollEvent::new(flags, token)),
+            (Some(_), Some(flags)) => self.epoll.modify(fd, &mut EpollEvent::new(flags, token)),
+            (Some(_), None) => self.epoll.delete(fd),
+            (None, None) => Ok(()),
+        };
+        match result {
+            Ok(()) => conn.watching = want,
+            Err(err) => {
+                tracing::debug!("epoll_ctl failed: {err}; closing the connection");
+                self.close(key);
+            }
+        }
+    }
+
+    /// The events a connection needs watched in its phase.
+    fn wanted(conn: &Conn) -> Option<EpollFlags> {
+        match conn.phase {
+            Phase::Away => None,
+            Phase::Paused(_) | Phase::Flushing(_) => Some(EpollFlags::EPOLLOUT),
+            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Linger => {
+                let unsent = conn.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
+                Some(if unsent {
+                    EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
+                } else {
+                    EpollFlags::EPOLLIN
+                })
+            }
+        }
+    }
+
+    /// Brings the epoll registration in line with the connection's phase.
+    fn rewatch(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            let want = Self::wanted(conn);
+            self.watch(key, want);
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        if let Some(conn) = self.conns.remove(key) {
+            if let Phase::Paused(mut paused) = conn.phase {
+                paused.call.abort();
+            }
+            // Dropping the socket removes it from the epoll set.
+        }
+        if !self.accepting && self.may_accept() {
+            self.set_accepting(true);
+        }
+    }
+
+    fn on_event(&mut self, key: usize, events: EpollFlags) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match &mut conn.phase {
+            Phase::Idle | Phase::Head | Phase::Body(_) => {
+                let ex = conn.ex.as_mut().expect("the loop holds idle connections");
+                if ex.unsent() > 0
+                    && events.contains(EpollFlags::EPOLLOUT)
+                    && ex.try_flush().is_err()
+                {
+                    self.close(key);
+                    return;
+                }
+                match ex.fill() {
+                    Ok(0) => {
+                        // The client closed: between requests that is the normal end; mid-
+                        // request it abandoned the request, and there is no one to answer.
+                        self.close(key);
+                        return;
+                    }
+                    Ok(_) => {
+                        if let (Phase::Body(_), Some(t)) = (&conn.phase, self.settings.body_timeout)
+                        {
+                            conn.deadline = Some(self.now + t);
+                        }
+                        self.advance(key);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => {
+                        self.close(key);
+                        return;
+                    }
+                }
+            }
+            Phase::Paused(_) => self.on_paused_writable(key),
+            Phase::Flushing(after) => {
+                let after = *after;
+                let ex = conn
+                    .ex
+                    .as_mut()
+                    .expect("the loop holds flushing connections");
+                match ex.try_flush() {
+                    Ok(true) => {
+                        self.finish_after(key, after);
+                        self.advance(key);
+                    }
+                    Ok(false) => {
+                        conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+                    }
+                    Err(_) => {
+                        self.close(key);
+                        return;
+                    }
+                }
+            }
+            Phase::Linger => {
+                let ex = conn
+                    .ex
+                    .as_mut()
+                    .expect("the loop holds lingering connections");
+                match ex.discard() {
+                    Ok(false) => {}
+                    Ok(true) | Err(_) => {
+                        self.close(key);
+                        return;
+                    }
+                }
+            }
+            Phase::Away => {}
+        }
+        self.rewatch(key);
+    }
+
+    /// Parses and dispatches what the connection's buffer holds, request after request.
+    fn advance(&mut self, key: usize) {
+        loop {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            match &mut conn.phase {
+                Phase::Idle | Phase::Head => {
+                    let ex = conn.ex.as_mut().expect("the loop holds idle connections");
+                    if ex.rbuf.is_empty() {
+                        return;
+                    }
+                    if matches!(conn.phase, Phase::Idle) {
+                        // The head deadline runs from a request's first byte and is not
+                        // extended by each byte after it (slowloris).
+                        conn.phase = Phase::Head;
+                        conn.deadline = self.settings.header_timeout.map(|t| self.now + t);
+                        if self.draining && conn.deadline.is_none() {
+                            conn.deadline = Some(self.now + TICK);
+                        }
+                    }
+                    let limits = &self.shared.limits;
+                    let max_head = limits.request_line
+                        + 2
+                        + limits.header_count * (limits.header_field_size + 2)
+                        + 2;
+                    if !ex.head_may_be_complete() {
+                        if ex.rbuf.is_full(max_head) {
+                            self.fail(key, 431, false);
+                        }
+                        return;
+                    }
+                    match parse_head(ex.rbuf.data(), limits) {
+                        Ok(None) if ex.rbuf.is_full(max_head) => {
+                            self.fail(key, 431, false);
+                            return;
+                        }
+                        Ok(None) => return,
+                        Err(err) => {
+                            tracing::debug!("bad request: {err}");
+                            self.fail(key, err.status(), false);
+                            return;
+                        }
+                        Ok(Some((head, consumed))) => {
+                            ex.consume_head(consumed);
+                            self.on_head(key, head);
+                        }
+                    }
+                }
+                Phase::Body(_) => {
+                    if !self.receive_body(key) {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// A request head arrived: refuse it, start receiving its body, or run it.
+    fn on_head(&mut self, key: usize, head: RequestHead) {
+        let too_large = match (head.framing, self.settings.limit_request_body) {
+            (BodyFraming::Length(n), Some(limit)) => n > limit,
+            _ => false,
+        };
+        if too_large {
+            // Refused before the body is read; a client waiting for 100-continue is spared
+            // sending it at all.
+            self.fail(key, 413, head.is_head());
+            return;
+        }
+        if head.framing == BodyFraming::Empty {
+            self.dispatch(key, head, Body::Buffered(BodyReader::empty()), None);
+            return;
+        }
+        let decoder = BodyDecoder::new(head.framing, &self.shared.limits);
+        if !self.settings.request_buffering {
+            let body = Body::Streaming {
+                decoder,
+                pending: (0, 0),
+            };
+            self.dispatch(key, head, body, None);
+            return;
+        }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if head.expect_continue {
+            let ex = conn
+                .ex
+                .as_mut()
+                .expect("the loop holds receiving connections");
+            if ex.send_continue().is_err() {
+                self.close(key);
+                return;
+            }
+        }
+        conn.deadline = self.settings.body_timeout.map(|t| self.now + t);
+        conn.phase = Phase::Body(Box::new(Receiving {
+            head,
+            decoder,
+            spool: Spool::new(),
+        }));
+    }
+
+    /// Moves buffered body bytes into the spool; returns true when the request was
+    /// dispatched (the caller goes on with the connection's next phase).
+    fn receive_body(&mut self, key: usize) -> bool {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let Phase::Body(receiving) = &mut conn.phase else {
+            return false;
+        };
+        let ex = conn
+            .ex
+            .as_mut()
+            .expect("the loop holds receiving connections");
+        let limit = self.settings.limit_request_body;
+        let failure = loop {
+            if ex.rbuf.is_empty() && !receiving.decoder.is_done() {
+                return false;
+            }
+            match receiving.decoder.decode(ex.rbuf.data()) {
+                Ok((consumed, Decoded::Data(data))) => {
+                    if limit.is_some_and(|l| receiving.spool.len() + data.len() as u64 > l) {
+                        break 413;
+                    }
+                    if let Err(err) = receiving.spool.write(data, &self.settings.spool) {
+                        tracing::error!("cannot store request body: {err}");
+                        break 500;
+                    }
+                    ex.rbuf.consume(consumed);
+                }
+                Ok((consumed, Decoded::Done)) => {
+                    ex.rbuf.consume(consumed);
+                    let Phase::Body(receiving) = std::mem::replace(&mut conn.phase, Phase::Away)
+                    else {
+                        unreachable!("matched above");
+                    };
+                    let Receiving { head, spool, .. } = *receiving;
+                    let length = spool.len();
+                    self.dispatch(key, head, Body::Buffered(spool.into_reader()), Some(length));
+                    return true;
+                }
+                Ok((consumed, Decoded::NeedMore)) => {
+                    ex.rbuf.consume(consumed);
+                    return false;
+                }
+                Err(err) => {
+                    tracing::debug!("bad request body: {err}");
+                    break err.status();
+                }
+            }
+        };
+        let head_request = receiving.head.is_head();
+        self.fail(key, failure, head_request);
+        false
+    }
+
+    /// Runs a request: on this thread, or in the pool.
+    fn dispatch(&mut self, key: usize, head: RequestHead, body: Body, body_length: Option<u64>) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let mut ex = conn
+            .ex
+            .take()
+            .expect("the loop holds connections it dispatches");
+        ex.begin(&head, self.draining, body);
+        conn.deadline = None;
+        if let Some(pool) = self.pool {
+            conn.phase = Phase::Away;
+            self.watch(key, None);
+            pool.submit(Job {
+                key,
+                head,
+                body_length,
+                exchange: ex,
+            });
+            return;
+        }
+        ex.beat = Some(self.beat.clone());
+        let info = ex.info.clone();
+        let request = Request {
+            head: &head,
+            conn: &info,
+            body_length,
+        };
+        self.beat.start();
+        let (call, step) = self.app.start(request, ex);
+        self.beat.idle();
+        self.after_step(key, call, head, step);
+    }
+
+    /// Acts on where a call on the loop thread stands.
+    fn after_step(&mut self, key: usize, call: Call, head: RequestHead, step: Step) {
+        match step {
+            Step::Paused => {
+                let Some(conn) = self.conns.get_mut(key) else {
+                    return;
+                };
+                conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+                conn.phase = Phase::Paused(Box::new(Paused { call, head }));
+                self.rewatch(key);
+            }
+            Step::Done(outcome) => {
+                let transport = call.into_transport();
+                self.complete(key, &head, outcome, transport);
+            }
+        }
+    }
+
+    /// The paused response's socket is writable: send, and resume the app once caught up.
+    fn on_paused_writable(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Phase::Paused(paused) = &mut conn.phase else {
+            return;
+        };
+        let flushed = paused
+            .call
+            .with_transport(|t| exchange_mut(t).try_flush())
+            .unwrap_or(Ok(false));
+        match flushed {
+            Ok(false) => {
+                conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+            }
+            Ok(true) => {
+                let Phase::Paused(paused) = std::mem::replace(&mut conn.phase, Phase::Away) else {
+                    unreachable!("matched above");
+                };
+                let Paused { mut call, head } = *paused;
+                self.beat.start();
+                let step = call.resume();
+                self.beat.idle();
+                self.after_step(key, call, head, step);
+                self.advance(key);
+            }
+            Err(_) => self.close(key),
+        }
+    }
+
+    /// Requests the pool has finished: their connections come back to the loop.
+    fn take_finished(&mut self) {
+        let Some(pool) = self.pool else { return };
+        for Finished {
+            key,
+            head,
+            outcome,
+            exchange,
+        } in pool.take_finished()
+        {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            conn.phase = Phase::Idle;
+            self.complete(key, &head, outcome, exchange);
+            self.advance(key);
+            self.rewatch(key);
+        }
+    }
+
+    /// A call is done: decide the connection's future and send what is left.
+    fn complete(
+        &mut self,
+        key: usize,
+        head: &RequestHead,
+        outcome: Outcome,
+        transport: Box<dyn Transport>,
+    ) {
+        let transport: Box<dyn Any> = transport;
+        let mut ex = transport
+            .downcast::<Exchange>()
+            .expect("calls are made with the engine's exchange");
+        ex.beat = None;
+        let keep = ex.end_request(outcome, head.is_head());
+        let after = if keep {
+            After::KeepAlive
+        } else if head.keep_alive || !ex.rbuf.is_empty() || !ex.body_consumed() {
+            // The client may have sent more (a pipelined request, the rest of a body):
+            // closing with unread input would reset the connection under the response.
+            After::Linger
+        } else {
+            After::Close
+        };
+        let unsent = ex.unsent() > 0;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        conn.ex = Some(ex);
+        if unsent {
+            conn.phase = Phase::Flushing(after);
+            conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+            self.rewatch(key);
+        } else {
+            self.finish_after(key, after);
+        }
+    }
+
+    /// Applies what happens after a response once it is fully sent.
+    fn finish_after(&mut self, key: usize, after: After) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match after {
+            After::KeepAlive => {
+                conn.phase = Phase::Idle;
+                conn.deadline = self.settings.keep_alive.map(|t| self.now + t);
+                if self.draining {
+                    conn.deadline = Some(self.now + drain_idle(self.settings));
+                }
+                self.rewatch(key);
+            }
+            After::Close => self.close(key),
+            After::Linger => {
+                let ex = conn
+                    .ex
+                    .as_ref()
+                    .expect("the loop holds finished connections");
+                if ex.shutdown_write().is_err() {
+                    self.close(key);
+                    return;
+                }
+                conn.phase = Phase::Linger;
+                conn.deadline = Some(self.now + LINGER);
+                self.rewatch(key);
+            }
+        }
+    }
+
+    /// Answers with an error status the server generates, then closes (lingering).
+    fn fail(&mut self, key: usize, status: u16, head_request: bool) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Some(ex) = conn.ex.as_mut() else {
+            return;
+        };
+        ex.send_error(status, head_request);
+        if ex.unsent() > 0 {
+            conn.phase = Phase::Flushing(After::Linger);
+            conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+            self.rewatch(key);
+        } else {
+            self.finish_after(key, After::Linger);
+        }
+    }
+
+    /// Closes or answers connections whose deadline has passed.
+    fn sweep(&mut self) {
+        if let Some(until) = self.accept_pause {
+            if self.now >= until {
+                self.accept_pause = None;
+            }
+        }
+        if !self.accepting && self.may_accept() {
+            self.set_accepting(true);
+        }
+        for key in self.conns.keys() {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if conn.deadline.is_none_or(|d| self.now < d) {
+                continue;
+            }
+            conn.deadline = None;
+            match conn.phase {
+                // A request that never completed its head or body: tell the client why.
+                Phase::Head | Phase::Body(_) => self.fail(key, 408, false),
+                Phase::Idle
+                | Phase::Paused(_)
+                | Phase::Flushing(_)
+                | Phase::Linger
+                | Phase::Away => self.close(key),
+            }
+        }
+    }
+
+    /// Begins a graceful stop: no new connections; idle ones get a short grace for a
+    /// request already on its way, which is answered with `Connection: close`.
+    fn start_draining(&mut self) {
+        if self.draining {
+            return;
+        }
+        self.draining = true;
+        self.set_accepting(false);
+        let grace = self.now + drain_idle(self.settings);
+        for key in self.conns.keys() {
+            if let Some(conn) = self.conns.get_mut(key) {
+                if matches!(conn.phase, Phase::Idle) {
+                    conn.deadline = Some(conn.deadline.map_or(grace, |d| d.min(grace)));
+                }
+            }
+        }
+    }
+}
+
+/// How long an idle connection is kept during a graceful stop.
+fn drain_idle(settings: &Settings) -> Duration {
+    settings
+        .keep_alive
+        .unwrap_or(Duration::ZERO)
+        .min(Duration::from_secs(2))
+}
+
+/// The engine's exchange inside a call's transport.
+fn exchange_mut(transport: &mut dyn Transport) -> &mut Exchange {
+    let any: &mut dyn Any = transport;
+    any.downcast_mut::<Exchange>()
+        .expect("calls are made with the engine's exchange")
+}
+
+fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
+    let (remote_addr, remote_port) = match peer {
+        Peer::Tcp(addr) => (addr.ip().to_string(), addr.port().to_string()),
+        Peer::Unix => (String::new(), String::new()),
+    };
+    ConnInfo {
+        remote_addr,
+        remote_port,
+        server_name: listening.server_name.clone(),
+        server_port: listening.server_port.clone(),
+        url_scheme: "http",
+    }
+}
+
+/// Puts an accepted socket in non-blocking mode.
+fn set_nonblocking(fd: &impl AsFd) -> io::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}

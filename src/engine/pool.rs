@@ -1,0 +1,166 @@
+//! `--threads N` > 1: a pool of Python threads in the worker.
+//!
+//! The event loop still owns every connection while it is idle, sending its head or its
+//! body; only a request that is ready to run is handed over ([`Job`]), with its connection,
+//! to the first free thread. The thread runs the app and writes the response itself, waiting
+//! for the client with the GIL released, so a slow reader holds at most its own thread. When
+//! done it hands the connection back ([`Finished`]) and wakes the loop through an eventfd.
+
+use super::exchange::Exchange;
+use super::heartbeat::Beat;
+use crate::http::request::RequestHead;
+use crate::wsgi::{App, Outcome, Request, Step};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use std::any::Any;
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::{Condvar, Mutex, PoisonError};
+
+/// A request ready for the app, with its connection.
+pub struct Job {
+    /// The connection's key in the loop.
+    pub key: usize,
+    /// The parsed request.
+    pub head: RequestHead,
+    /// The received body's size when buffered.
+    pub body_length: Option<u64>,
+    /// The connection, set up for this request.
+    pub exchange: Box<Exchange>,
+}
+
+/// A request the app has answered, handed back to the loop.
+pub struct Finished {
+    /// The connection's key in the loop.
+    pub key: usize,
+    /// The request that was served.
+    pub head: RequestHead,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The connection.
+    pub exchange: Box<Exchange>,
+}
+
+/// Work waiting for a thread, and results waiting for the loop.
+#[derive(Default)]
+struct Queues {
+    jobs: VecDeque<Job>,
+    finished: Vec<Finished>,
+    stopping: bool,
+}
+
+/// The shared half of the pool: queues and the loop's wake-up.
+pub struct Pool {
+    queues: Mutex<Queues>,
+    work: Condvar,
+    wake: EventFd,
+}
+
+impl Pool {
+    /// An empty pool; threads are started by [`Pool::serve`].
+    pub fn new() -> io::Result<Pool> {
+        Ok(Pool {
+            queues: Mutex::new(Queues::default()),
+            work: Condvar::new(),
+            wake: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
+        })
+    }
+
+    /// The descriptor that becomes readable when requests have finished.
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    fn queues(&self) -> std::sync::MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a request for the next free thread.
+    pub fn submit(&self, job: Job) {
+        self.queues().jobs.push_back(job);
+        self.work.notify_one();
+    }
+
+    /// Takes the requests that have finished (and clears the wake-up).
+    pub fn take_finished(&self) -> Vec<Finished> {
+        let _ = self.wake.read();
+        std::mem::take(&mut self.queues().finished)
+    }
+
+    /// Tells the threads to exit once the queue is empty.
+    pub fn stop(&self) {
+        self.queues().stopping = true;
+        self.work.notify_all();
+    }
+
+    /// A pool thread's life: run jobs until stopped. `beat` is this thread's watchdog cell.
+    pub fn serve(&self, app: &App, beat: Beat) {
+        loop {
+            let job = {
+                let mut queues = self.queues();
+                loop {
+                    if let Some(job) = queues.jobs.pop_front() {
+                        break job;
+                    }
+                    if queues.stopping {
+                        return;
+                    }
+                    queues = self
+                        .work
+                        .wait(queues)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            let finished = run(app, job, &beat);
+            self.queues().finished.push(finished);
+            let _ = self.wake.write(1);
+        }
+    }
+}
+
+/// Runs one request to the end on this thread, waiting for the client as needed.
+fn run(app: &App, job: Job, beat: &Beat) -> Finished {
+    let Job {
+        key,
+        head,
+        body_length,
+        mut exchange,
+    } = job;
+    exchange.blocking = true;
+    exchange.beat = Some(beat.clone());
+    beat.start();
+    let info = exchange.info.clone();
+    let request = Request {
+        head: &head,
+        conn: &info,
+        body_length,
+    };
+    let (mut call, mut step) = app.start(request, exchange);
+    // A blocking transport never fills up, but a file left pending would pause: finish it.
+    while step == Step::Paused {
+        let flushed = call
+            .with_transport(|t| t.flush())
+            .unwrap_or_else(|| Err(io::ErrorKind::NotConnected.into()));
+        if flushed.is_err() {
+            call.abort();
+            break;
+        }
+        step = call.resume();
+    }
+    let outcome = match step {
+        Step::Done(outcome) => outcome,
+        Step::Paused => Outcome::Aborted,
+    };
+    beat.idle();
+    let transport: Box<dyn Any> = call.into_transport();
+    let mut exchange = transport
+        .downcast::<Exchange>()
+        .expect("the call holds the exchange it was given");
+    exchange.beat = None;
+    Finished {
+        key,
+        head,
+        outcome,
+        exchange,
+    }
+}
