@@ -311,14 +311,16 @@ fn barrier_round(server: &Server, n: usize, query: &str) -> Vec<Response> {
 
 #[test]
 fn threads_4_runs_four_requests_at_once_in_one_worker() {
-    // Each request answers only when 4 of them are inside the app together.
+    // Each request answers only when 4 of them are inside the app together. The app's
+    // barrier gives up after 20 s (under the default --timeout of 30 s), so a pool that is
+    // too small fails with "barrier broken" rather than a killed worker.
     let server = server("cases.barrier")
         .workers(1)
         .args(["--threads", "4"])
         .start();
     let pid = server.worker_pid();
     for round in 0..3 {
-        let resps = barrier_round(&server, 4, &format!("parties=4&key=r{round}&timeout=50"));
+        let resps = barrier_round(&server, 4, &format!("parties=4&key=r{round}&timeout=20"));
         let mut threads = HashSet::new();
         for (i, resp) in resps.iter().enumerate() {
             assert_eq!(
