@@ -134,10 +134,11 @@ pub fn run(
     slot: Option<&'static Slot>,
 ) -> io::Result<()> {
     let twins = if settings.reuse_port {
-        let twins = Vec::new();
+        let mut twins = Vec::new();
         for listener in listeners {
-            // TWIN_PENDING
-            let _ = listener;
+            if let Some(twin) = listener.reuse_port_twin(settings.backlog)? {
+                twins.push(twin);
+            }
         }
         twins
     } else {
