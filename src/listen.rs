@@ -43,7 +43,7 @@ pub enum Listener {
     },
 }
 
-/// An accepted client connection (blocking, close-on-exec, TCP_NODELAY on TCP).
+/// An accepted client connection (non-blocking, close-on-exec, TCP_NODELAY on TCP).
 #[derive(Debug)]
 pub enum Stream {
     /// TCP.
@@ -308,23 +308,19 @@ fn adopt_fd(fd: RawFd) -> io::Result<Listener> {
 }
 
 impl Listener {
-    /// Accepts one connection; `WouldBlock` when none is waiting.
-    ///
-    /// std's accept is accept4(2) with `SOCK_CLOEXEC` on Linux, so the stream is
-    /// close-on-exec and, as the flag is not inherited from the listener, blocking.
+    /// Accepts one connection; `WouldBlock` when none is waiting. The stream is
+    /// non-blocking and close-on-exec from the start (accept4(2) flags, no extra fcntl).
     pub fn accept(&self) -> io::Result<(Stream, Peer)> {
+        let (fd, peer) = accept_nonblocking(self.as_fd())?;
         match self {
-            Listener::Tcp { listener, .. } => {
-                let (stream, addr) = listener.accept()?;
+            Listener::Tcp { .. } => {
+                let stream = TcpStream::from(fd);
                 // Responses are written whole; Nagle would only delay their last segment.
                 // Failure only costs latency, so it does not cost the connection.
                 let _ = stream.set_nodelay(true);
-                Ok((Stream::Tcp(stream), Peer::Tcp(addr)))
+                Ok((Stream::Tcp(stream), peer))
             }
-            Listener::Unix { listener, .. } => {
-                let (stream, _) = listener.accept()?;
-                Ok((Stream::Unix(stream), Peer::Unix))
-            }
+            Listener::Unix { .. } => Ok((Stream::Unix(UnixStream::from(fd)), Peer::Unix)),
         }
     }
 
@@ -455,6 +451,48 @@ impl io::Write for &Stream {
     }
 }
 
+/// accept4(2) with `SOCK_NONBLOCK | SOCK_CLOEXEC`, returning the peer's address too (nix's
+/// `accept4` discards it, and a getpeername(2) per connection would cost a system call).
+fn accept_nonblocking(listener: BorrowedFd<'_>) -> io::Result<(OwnedFd, Peer)> {
+    let mut storage = std::mem::MaybeUninit::<nix::libc::sockaddr_storage>::zeroed();
+    let mut len = std::mem::size_of::<nix::libc::sockaddr_storage>() as nix::libc::socklen_t;
+    let flags = nix::libc::SOCK_NONBLOCK | nix::libc::SOCK_CLOEXEC;
+    // SAFETY: storage is a writable sockaddr_storage of `len` bytes, which is what accept4
+    // may fill; the listener descriptor is borrowed, so it is open for the call.
+    let fd = unsafe {
+        nix::libc::accept4(
+            listener.as_raw_fd(),
+            storage.as_mut_ptr().cast(),
+            &mut len,
+            flags,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: accept4 returned a new descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: accept4 initialised `len` bytes of the storage with the peer's address.
+    let addr = unsafe { SockaddrStorage::from_raw(storage.as_ptr().cast(), Some(len)) };
+    let peer = match addr {
+        Some(a) if a.as_sockaddr_in().is_some() => {
+            let v4 = a.as_sockaddr_in().expect("checked");
+            Peer::Tcp(SocketAddr::from((v4.ip(), v4.port())))
+        }
+        Some(a) if a.as_sockaddr_in6().is_some() => {
+            let v6 = a.as_sockaddr_in6().expect("checked");
+            Peer::Tcp(SocketAddr::V6(std::net::SocketAddrV6::new(
+                v6.ip(),
+                v6.port(),
+                v6.flowinfo(),
+                v6.scope_id(),
+            )))
+        }
+        _ => Peer::Unix,
+    };
+    Ok((fd, peer))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,7 +552,13 @@ mod tests {
     /// Checks the accepted stream's flags and that bytes flow both ways.
     fn exchange(stream: &Stream, mut client: impl Read + Write) {
         assert!(is_cloexec(stream), "accepted stream must be close-on-exec");
-        assert!(!is_nonblocking(stream), "accepted stream must be blocking");
+        assert!(
+            is_nonblocking(stream),
+            "accepted stream must be non-blocking"
+        );
+        // Blocking again for a simple byte exchange.
+        let flags = OFlag::from_bits_truncate(fcntl(stream, FcntlArg::F_GETFL).expect("F_GETFL"));
+        fcntl(stream, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).expect("F_SETFL");
         client.write_all(b"ping").expect("client write");
         let mut buf = [0u8; 4];
         (&*stream).read_exact(&mut buf).expect("server read");

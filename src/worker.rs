@@ -43,7 +43,6 @@ pub fn run(
     // Pool threads borrow the app for the life of the process.
     let app: &'static App = Box::leak(Box::new(app));
     let settings = engine::Settings::from_config(config);
-    tracing::info!("Worker ready (pid: {})", getpid());
     if let Err(err) = engine::run(&settings, listeners, &signals, app, master, heartbeat) {
         tracing::error!("worker engine failed: {err}");
     }

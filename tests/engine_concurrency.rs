@@ -426,3 +426,54 @@ fn worker_connections_limit_leaves_the_next_connection_in_the_backlog() {
     // b is unaffected.
     assert_eq!(b.roundtrip(&get_req("/b/end")).status(), 200);
 }
+
+/// Listening TCP sockets on `port` in this network namespace (from /proc/net/tcp{,6}).
+fn listening_sockets_on(port: u16) -> usize {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    // local_address is HEXIP:HEXPORT; state 0A is LISTEN.
+                    fields.len() > 3
+                        && fields[3] == "0A"
+                        && fields[1]
+                            .rsplit(':')
+                            .next()
+                            .and_then(|p| u16::from_str_radix(p, 16).ok())
+                            == Some(port)
+                })
+                .map(|_| ())
+                .collect::<Vec<_>>()
+        })
+        .count()
+}
+
+#[test]
+fn reuse_port_gives_each_worker_its_own_listener() {
+    let server = server("hello").workers(2).arg("--reuse-port").start();
+    let port = server.addr().port();
+    // The master's socket plus one per worker, all in one SO_REUSEPORT group; workers
+    // report ready only once theirs is open.
+    assert_eq!(listening_sockets_on(port), 3);
+    for i in 0..40 {
+        let mut c = server.conn();
+        let resp = c.roundtrip(&request(
+            "GET",
+            &format!("/{i}"),
+            &[("Connection", "close")],
+            b"",
+        ));
+        assert_eq!(resp.status(), 200, "request {i}");
+    }
+}
+
+#[test]
+fn without_reuse_port_workers_share_one_listener() {
+    let server = server("hello").workers(2).start();
+    assert_eq!(listening_sockets_on(server.addr().port()), 1);
+    assert_eq!(server.get("/").status(), 200);
+}

@@ -169,6 +169,8 @@ pub fn run(
             EpollEvent::new(EpollFlags::EPOLLIN, POOL_TOKEN),
         )?;
     }
+    // Ready means the app is imported and every socket this worker serves is open.
+    tracing::info!("Worker ready (pid: {})", nix::unistd::getpid());
     let result = engine.serve(signals, master);
     if let Some(pool) = pool {
         // Graceful or not, queued requests are not started: the threads exit when idle.
@@ -434,10 +436,6 @@ impl<'a> Engine<'a> {
             let listening = &self.listeners[index];
             match listening.listener.accept() {
                 Ok((stream, peer)) => {
-                    if let Err(err) = set_nonblocking(&stream) {
-                        tracing::debug!("cannot set up connection: {err}");
-                        continue;
-                    }
                     let info = Arc::new(conn_info(&peer, listening));
                     let ex = Box::new(Exchange::new(stream, info, self.shared.clone()));
                     let fd = ex.fd().as_raw_fd();
@@ -1029,12 +1027,4 @@ fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
         server_port: listening.server_port.clone(),
         url_scheme: "http",
     }
-}
-
-/// Puts an accepted socket in non-blocking mode.
-fn set_nonblocking(fd: &impl AsFd) -> io::Result<()> {
-    use nix::fcntl::{FcntlArg, OFlag, fcntl};
-    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
-    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
-    Ok(())
 }
