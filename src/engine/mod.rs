@@ -541,7 +541,7 @@ impl<'a> Engine<'a> {
                     self.close(key);
                     return;
                 }
-                match ex.fill() {
+                match ex.fill(matches!(conn.phase, Phase::Body(_))) {
                     Ok(0) => {
                         // The client closed: between requests that is the normal end; mid-
                         // request it abandoned the request, and there is no one to answer.

@@ -174,7 +174,7 @@ pub(crate) fn build<'py>(
     )?;
     env.set_item(
         intern!(py, "wsgi.input"),
-        Py::new(py, Input::new(link.clone()))?,
+        Py::new(py, Input::new(link.clone(), request.body_length))?,
     )?;
     env.set_item(intern!(py, "wsgi.input_terminated"), true)?;
     env.set_item(intern!(py, "wsgi.errors"), shared.errors.bind(py))?;

@@ -26,18 +26,53 @@ pub(crate) struct Input {
     pos: usize,
     eof: bool,
     block: usize,
+    /// Body bytes the transport still holds, when the body was received whole before the
+    /// call: a read of all of it then fills one bytes object directly.
+    known_left: Option<u64>,
 }
 
 impl Input {
-    /// An input reading through `link`.
-    pub(crate) fn new(link: Link) -> Self {
+    /// An input reading through `link`; `body_length` is the whole body's size when it was
+    /// received before the call.
+    pub(crate) fn new(link: Link, body_length: Option<u64>) -> Self {
         Input {
             link,
             buf: Vec::new(),
             pos: 0,
             eof: false,
             block: FIRST_BLOCK,
+            known_left: body_length,
         }
+    }
+
+    /// Reads `n` bytes (no more than are left) straight from the transport into a new bytes
+    /// object: one copy, no intermediate buffer.
+    fn read_direct<'py>(&mut self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let link = &self.link;
+        let bytes = PyBytes::new_with(py, n, |target| {
+            // The new bytes object is not visible to any other thread yet, so filling it with
+            // the GIL released is safe.
+            with_transport(py, link, |t| {
+                let mut got = 0;
+                while got < target.len() {
+                    match t.read_body(&mut target[got..])? {
+                        0 => {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "request body ended early",
+                            ));
+                        }
+                        k => got += k,
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|err| PyOSError::new_err(format!("error reading request body: {err}")))
+        })?;
+        if let Some(left) = self.known_left.as_mut() {
+            *left -= n as u64;
+        }
+        Ok(bytes)
     }
 
     fn buffered(&self) -> &[u8] {
@@ -59,6 +94,9 @@ impl Input {
         let got = with_transport(py, &self.link, |t| t.read_body(target));
         match got {
             Ok(n) => {
+                if let Some(left) = self.known_left.as_mut() {
+                    *left = left.saturating_sub(n as u64);
+                }
                 if n == self.block {
                     self.block = (self.block * 2).min(MAX_BLOCK);
                 }
@@ -115,6 +153,16 @@ impl Input {
     #[pyo3(signature = (size = None))]
     fn read<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
         let limit = limit_of(size);
+        if let Some(left) = self.known_left.filter(|&l| l > 0) {
+            if self.buffered().is_empty() {
+                let n = limit.map_or(left, |l| left.min(l as u64));
+                if let Ok(n) = usize::try_from(n) {
+                    if n > 0 {
+                        return self.read_direct(py, n);
+                    }
+                }
+            }
+        }
         while limit.is_none_or(|l| self.buffered().len() < l) {
             if !self.fill(py)? {
                 break;
