@@ -335,7 +335,7 @@ def main():
         else:
             targets.append(("hello keep-alive at least 0.9x nginx",
                             "**met**" if a >= 0.9 * b else "**NOT MET**",
-                            [f"{rps(a)} vs nginx {rps(b)} = {a / b:.3f}x (need 0.900x)"]))
+                            [f"{rps(a)} vs nginx {rps(b)} = {a / b:.4f}x (need 0.9000x)"]))
 
         need = 0.95 * workers * wt / 0.010
         a = get("rsgi", "sleep", "rps")
@@ -355,7 +355,7 @@ def main():
         else:
             ok = a >= 0.9 * b and e == 0 and get("rsgi", "slowloris", "requests")
             targets.append((name, "**met**" if ok else "**NOT MET**",
-                            [f"{rps(a)} vs clean {rps(b)} = {a / b:.3f}x (need 0.900x)", f"{e} errors"]))
+                            [f"{rps(a)} vs clean {rps(b)} = {a / b:.4f}x (need 0.9000x)", f"{e} errors"]))
 
         parts, bad, missing = per_workload("worker_rss_mib", "gunicorn", "lower", mib)
         targets.append(("RSS per worker no more than gunicorn's (peak of the workers' mean, per workload)",
