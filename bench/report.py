@@ -4,13 +4,31 @@ into the Markdown report bench/RESULTS.md, on stdout."""
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 
 WORKLOAD_TEXT = {
-    "hello": 'a 14-byte body ("Hello, World!\\n")',
-    "big": "a 65536-byte body, one chunk",
+    "hello": 'GET, a 14-byte body ("Hello, World!\\n"), connections kept alive',
+    "hello-close": "the same with `Connection: close` on every request, so one connection per request",
+    "big": "GET, a 65536-byte body sent as one chunk",
+    "stream": "GET, 1 MiB streamed as 64 yields of 16 KiB with no Content-Length",
+    "echo": "POST of 1 MiB (`bench/wrk-echo.lua`), read from `wsgi.input` and sent back",
+    "sleep": "GET, the app sleeps 10 ms and answers hello (threaded servers get {wt} threads per worker)",
+    "slowloris": "hello while {slow} slowloris connections (`bench/slowloris.py`) are held open",
+    "stream-1g": "one curl reads 1 GiB streamed as 65536 x 16 KiB; RSS of the server tree before, peak (sampled every 0.25 s), after",
 }
+SERVER_TEXT = {
+    "rsgi": "rsgi-server",
+    "rsgi-close": "rsgi-server with `--keep-alive 0`",
+    "gunicorn": "gunicorn, sync workers",
+    "gthread": "gunicorn, gthread workers",
+    "granian": "granian `--interface wsgi`",
+    "bjoern": "bjoern, forked by `bench/bjoern_launcher.py`",
+    "nginx": "nginx `return 200` (no Python)",
+}
+# Flat RSS while streaming 1 GiB: the server tree may grow by at most this much.
+FLAT_RSS_MIB = 8
 
 
 def cpu_model():
@@ -30,29 +48,52 @@ def mem_total_gib():
 
 
 def figures(r):
-    w = r["wrk"]
+    """The figures of one successful row, or None."""
+    if r["status"] != "ok" or not r.get("after") or not r.get("before"):
+        return None
+    peak = r.get("peak") or {}
+    after = r["after"]
+    f = {
+        "cpu_s": r["after"]["cpu_s"] - r["before"]["cpu_s"],
+        # Peak over the run when the sampler worked, else the sample after the run.
+        "rss_mib": max(peak.get("peak_rss_kb", 0), after["rss_kb"]) / 1024,
+        "worker_rss_mib": max(peak.get("peak_worker_rss_kb", 0), after.get("worker_rss_kb", 0)) / 1024,
+        "pss_mib": after["pss_kb"] / 1024,
+        "procs": len(after["pids"]),
+        "keepalive": r.get("keepalive", "?"),
+    }
+    if r["workload"] == "stream-1g":
+        s = r.get("stream") or {}
+        f["seconds"] = s.get("seconds", float("nan"))
+        f["mib_s"] = s.get("bytes", 0) / 1048576 / f["seconds"] if f["seconds"] else float("nan")
+        f["rss_before_mib"] = r["before"]["rss_kb"] / 1024
+        f["rss_after_mib"] = after["rss_kb"] / 1024
+        f["growth_mib"] = f["rss_mib"] - f["rss_before_mib"]
+        return f
+    w = r.get("wrk")
+    if not w:
+        return None
     n = w["requests"]
-    cpu = r["after"]["cpu_s"] - r["before"]["cpu_s"]
     socket_errors = w["err_connect"] + w["err_read"] + w["err_write"] + w["err_timeout"]
-    return {
+    f.update({
         "rps": n / (w["duration_us"] / 1e6),
         "p50_ms": w["p50_us"] / 1000,
         "p99_ms": w["p99_us"] / 1000,
         "non2xx": w["err_status"],
         "socket": socket_errors,
+        "errors": socket_errors + w["err_status"],
         "socket_detail": "connect {err_connect}, read {err_read}, write {err_write}, "
         "timeout {err_timeout}".format(**w),
-        "cpu_us": cpu / n * 1e6 if n else float("nan"),
-        "rss_mib": r["after"]["rss_kb"] / 1024,
-        "pss_mib": r["after"]["pss_kb"] / 1024,
-        "procs": len(r["after"]["pids"]),
+        "cpu_us": f["cpu_s"] / n * 1e6 if n else None,
         "requests": n,
-        "keepalive": r.get("keepalive", "?"),
-    }
+    })
+    return f
 
 
 def ratio(a, b):
-    return f"{a / b:.2f}x" if b else "n/a"
+    if a is None or b is None or not b or math.isnan(a) or math.isnan(b):
+        return "n/a"
+    return f"{a / b:.2f}x"
 
 
 def main():
@@ -61,6 +102,8 @@ def main():
     ap.add_argument("--command", required=True)
     ap.add_argument("--param", action="append", default=[])
     ap.add_argument("--version", action="append", default=[])
+    ap.add_argument("--nginx-conf")
+    ap.add_argument("--note", default="")
     args = ap.parse_args()
 
     rows = [json.loads(line) for line in open(args.results) if line.strip()]
@@ -68,17 +111,29 @@ def main():
     versions = dict(v.split("=", 1) for v in args.version)
     servers = list(dict.fromkeys(r["server"] for r in rows))
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
-    fig = {(r["server"], r["workload"]): figures(r) for r in rows}
+    row = {(r["server"], r["workload"]): r for r in rows}
+    fig = {k: figures(r) for k, r in row.items()}
+    wrk_workloads = [w for w in workloads if w != "stream-1g"]
+    workers = int(params["workers"])
+    wt = int(params["worker_threads"])
+
+    def get(s, w, key):
+        f = fig.get((s, w))
+        return None if f is None else f.get(key)
 
     out = []
     p = out.append
-    p("# Benchmark: rsgi-server vs gunicorn (sync)")
+    p("# Benchmark: rsgi-server vs gunicorn, granian, bjoern and nginx")
     p("")
     p("Generated by `bench/run.sh`; do not edit by hand. All servers ran in the same run, on")
     p("the same machine, one after the other, with the same apps, worker count and load.")
     p("")
+    if args.note:
+        p(f"> **Note:** {args.note}")
+        p("")
     p(f"- Command: `{args.command}`")
-    p(f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
+    p(f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}"
+      f" (the run took {params.get('elapsed', '?')} s)")
     p(
         f"- Machine: {os.cpu_count()} CPUs (nproc), {cpu_model()}, "
         f"{mem_total_gib():.1f} GiB RAM, {platform.system()} {platform.release()}"
@@ -87,81 +142,258 @@ def main():
         f"- Load average (1, 5, 15 min) at start -> end: {params.get('loadavg', '?')}; other "
         "processes on the machine compete for the same cores."
     )
-    for name in ("rsgi-server", "gunicorn", "python", "wrk"):
+    for name in ("rsgi-server", "gunicorn", "granian", "bjoern", "nginx", "python", "wrk"):
         if name in versions:
             p(f"- {name}: {versions[name]}")
     p(
         f"- Load: `wrk -t{params['threads']} -c{params['connections']} -d{params['duration']} "
         f"--timeout {params['timeout']} --latency` on 127.0.0.1, after a "
-        f"{params['warmup']} warm-up with the same settings; {params['workers']} workers "
-        "per server. wrk runs on the same cores as the server."
+        f"{params['warmup']} warm-up with the same settings; {workers} workers per server. "
+        "wrk runs on the same cores as the servers."
     )
-    p("- Workloads: " + "; ".join(f"`{w}`: {WORKLOAD_TEXT[w]}" for w in workloads) + ".")
+    p("- Servers: " + "; ".join(f"`{s}`: {SERVER_TEXT.get(s, s)}" for s in servers) + ".")
+    p("- Workloads:")
+    for w in workloads:
+        p(f"  - `{w}`: " + WORKLOAD_TEXT[w].format(wt=wt, slow=params.get("slowloris", "?")) + ".")
     p("")
-    p("Server command lines (PORT is a free port picked per run):")
+    p("Server command lines (PORT is a free port picked per run) and load commands:")
     p("")
     for r in rows:
-        p(f"- {r['server']}/{r['workload']}: `{r['command']}` (stop: {r['stop']})")
+        p(f"- {r['server']}/{r['workload']}: `{r['command']}` (stop: {r['stop']}); "
+          f"load: `{r.get('wrk_command') or '-'}`")
     p("")
+    if args.nginx_conf and os.path.exists(args.nginx_conf):
+        p("<details><summary>nginx.conf (generated by bench/run.sh)</summary>")
+        p("")
+        p("```nginx")
+        p(open(args.nginx_conf).read().rstrip())
+        p("```")
+        p("")
+        p("</details>")
+        p("")
+
     p("## Results")
     p("")
+    p("RSS is the peak over the measured run of the summed VmRSS of master + workers; RSS per")
+    p("worker is the peak of the workers' mean VmRSS; PSS is the tree's after the run.")
+    p("")
     p(
-        "| Workload | Server | Keep-alive | Requests/s | p50 ms | p99 ms | Non-2xx "
-        "| Socket errors | CPU µs/request | RSS MiB | PSS MiB | Processes |"
+        "| Workload | Server | Keep-alive | Requests/s | p50 ms | p99 ms | Errors "
+        "| CPU µs/request | RSS MiB | RSS/worker MiB | PSS MiB | Processes |"
     )
     p("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for w in workloads:
+    failures = []
+    for w in wrk_workloads:
         for s in servers:
-            f = fig.get((s, w))
-            if f is None:
+            r = row.get((s, w))
+            if r is None:
                 continue
+            f = fig[(s, w)]
+            if f is None:
+                p(f"| {w} | {s} | | **FAILED** | | | | | | | | |")
+                failures.append(f"{s}/{w}: {r.get('reason') or 'no figures'}")
+                continue
+            errs = f"{f['errors']}" if not f["errors"] else f"**{f['errors']}** ({f['non2xx']} non-2xx)"
+            cpu = "n/a" if f["cpu_us"] is None else f"{f['cpu_us']:.1f}"
+            rate = f"{f['rps']:,.0f}" if f["requests"] else "**0**"
             p(
-                f"| {w} | {s} | {f['keepalive']} | {f['rps']:,.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} "
-                f"| {f['non2xx']} | {f['socket']} | {f['cpu_us']:.1f} | {f['rss_mib']:.1f} "
+                f"| {w} | {s} | {f['keepalive']} | {rate} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} "
+                f"| {errs} | {cpu} | {f['rss_mib']:.1f} | {f['worker_rss_mib']:.1f} "
                 f"| {f['pss_mib']:.1f} | {f['procs']} |"
             )
     p("")
-    if any(f["socket"] for f in fig.values()):
+    if failures:
+        p("Failed rows:")
+        p("")
+        for line in failures:
+            p(f"- {line}")
+        p("")
+    socket_rows = [(s, w, f) for (s, w), f in fig.items() if f and f.get("socket")]
+    if socket_rows:
         p("Socket errors in detail: " + "; ".join(
-            f"{s}/{w}: {f['socket_detail']}" for (s, w), f in fig.items() if f["socket"]) + ".")
+            f"{s}/{w}: {f['socket_detail']}" for s, w, f in socket_rows) + ".")
         p("")
-    ours = [s for s in servers if s.startswith("rsgi")]
-    if ours and "gunicorn" in servers:
-        p("## Ratios rsgi-server / gunicorn")
+
+    if "stream-1g" in workloads:
+        p("## Streaming 1 GiB (RSS)")
         p("")
-        p("Throughput: higher is better for rsgi-server. CPU per request, p99 and memory: lower")
-        p("is better. `rsgi-close` (`--keep-alive 0`) closes every connection after one")
-        p("response, as gunicorn's sync worker always does, so it is the like-for-like row;")
-        p("`rsgi` runs with its default keep-alive and wrk reuses its connections.")
+        p("| Server | MiB/s | CPU s | RSS before MiB | RSS peak MiB | RSS after MiB | Growth MiB |")
+        p("|---|--:|--:|--:|--:|--:|--:|")
+        for s in servers:
+            r = row.get((s, "stream-1g"))
+            if r is None:
+                continue
+            f = fig[(s, "stream-1g")]
+            if f is None:
+                p(f"| {s} | **FAILED**: {r.get('reason') or 'no figures'} | | | | | |")
+                continue
+            p(f"| {s} | {f['mib_s']:,.0f} | {f['cpu_s']:.2f} | {f['rss_before_mib']:.1f} | {f['rss_mib']:.1f} "
+              f"| {f['rss_after_mib']:.1f} | {f['growth_mib']:+.1f} |")
         p("")
-        p("| Workload | Server | Throughput | p99 latency | CPU per request | RSS | PSS |")
-        p("|---|---|--:|--:|--:|--:|--:|")
-        for w in workloads:
-            for s in ours:
-                a, b = fig.get((s, w)), fig.get(("gunicorn", w))
-                if not (a and b):
+
+    if "slowloris" in workloads:
+        p("## Slowloris")
+        p("")
+        p("Throughput of hello while the slow connections are held open, against the same")
+        p("server's clean `hello` run. Slow connections open: as counted by the client just")
+        p("before and just after the measured run; reopened: how many it had to reopen during the")
+        p("run because the server closed them (a header timeout does).")
+        p("")
+        p("| Server | Clean hello req/s | Under slowloris req/s | Ratio | Errors | Slow conns open | Reopened |")
+        p("|---|--:|--:|--:|--:|--:|--:|")
+        for s in servers:
+            r = row.get((s, "slowloris"))
+            if r is None:
+                continue
+            f = fig[(s, "slowloris")]
+            if f is None:
+                p(f"| {s} | | **FAILED** | | | | |")
+                continue
+            sb, sa = r.get("slowloris_before") or {}, r.get("slowloris_after") or {}
+            clean = get(s, "hello", "rps")
+            errs = f["errors"] if f["requests"] else f"{f['errors']} (no response at all)"
+            p(f"| {s} | {clean or float('nan'):,.0f} | {f['rps']:,.0f} | {ratio(f['rps'], clean)} "
+              f"| {errs} | {sb.get('open', '?')} -> {sa.get('open', '?')} "
+              f"| {sa.get('opened', 0) - sb.get('opened', 0) if sa and sb else '?'} |")
+        p("")
+
+    baselines = [b for b in ("gunicorn", "bjoern") if b in servers]
+    if baselines:
+        p("## Ratios")
+        p("")
+        p("Throughput: higher is better for the server in the row. CPU per request and RSS per")
+        p("worker: lower is better. nginx is the ceiling on the workloads it runs.")
+        p("")
+        p("| Workload | Server | Req/s vs gunicorn | Req/s vs bjoern | Req/s vs nginx "
+          "| CPU/req vs gunicorn | CPU/req vs bjoern | RSS/worker vs gunicorn |")
+        p("|---|---|--:|--:|--:|--:|--:|--:|")
+        for w in wrk_workloads:
+            for s in servers:
+                if s == "nginx" or fig.get((s, w)) is None:
                     continue
                 p(
-                    f"| {w} | {s} | {ratio(a['rps'], b['rps'])} | {ratio(a['p99_ms'], b['p99_ms'])} "
-                    f"| {ratio(a['cpu_us'], b['cpu_us'])} | {ratio(a['rss_mib'], b['rss_mib'])} "
-                    f"| {ratio(a['pss_mib'], b['pss_mib'])} |"
+                    f"| {w} | {s} | {ratio(get(s, w, 'rps'), get('gunicorn', w, 'rps'))} "
+                    f"| {ratio(get(s, w, 'rps'), get('bjoern', w, 'rps'))} "
+                    f"| {ratio(get(s, w, 'rps'), get('nginx', w, 'rps'))} "
+                    f"| {ratio(get(s, w, 'cpu_us'), get('gunicorn', w, 'cpu_us'))} "
+                    f"| {ratio(get(s, w, 'cpu_us'), get('bjoern', w, 'cpu_us'))} "
+                    f"| {ratio(get(s, w, 'worker_rss_mib'), get('gunicorn', w, 'worker_rss_mib'))} |"
                 )
         p("")
+
+    if "rsgi" in servers:
+        p("## Targets (rsgi-server)")
+        p("")
+        p("Each target of the issue, checked against this run. \"not measured\" means a row it")
+        p("needs failed or was not run.")
+        p("")
+        targets = []
+
+        def per_workload(key, other, better, fmt, limit=1.0):
+            """rsgi's figure vs other's on every wrk workload both ran."""
+            parts, bad, missing = [], [], []
+            for w in wrk_workloads:
+                if (other, w) not in row and ("rsgi", w) not in row:
+                    continue
+                a, b = get("rsgi", w, key), get(other, w, key)
+                if a is None or b is None:
+                    missing.append(w)
+                    continue
+                q = a / b if b else float("inf")
+                ok = q <= limit if better == "lower" else q >= limit
+                parts.append(f"{w} {fmt(a)} vs {fmt(b)} ({q:.2f}x{'' if ok else ', MISSED'})")
+                if not ok:
+                    bad.append(w)
+            return parts, bad, missing
+
+        def verdict(parts, bad, missing):
+            if bad:
+                v = "**NOT MET** (" + ", ".join(bad) + ")"
+            elif not parts:
+                v = "**not measured**"
+            elif missing:
+                v = "**met where measured** (not measured: " + ", ".join(missing) + ")"
+            else:
+                v = "**met**"
+            if missing and bad:
+                v += "; not measured: " + ", ".join(missing)
+            return v
+
+        us = lambda x: f"{x:.1f} µs"  # noqa: E731
+        rps = lambda x: f"{x:,.0f}/s"  # noqa: E731
+        mib = lambda x: f"{x:.1f} MiB"  # noqa: E731
+
+        parts, bad, missing = per_workload("cpu_us", "bjoern", "lower", us)
+        targets.append(("Server CPU per request at most bjoern's on every workload (the wrk ones)",
+                        verdict(parts, bad, missing), parts))
+        parts, bad, missing = per_workload("rps", "bjoern", "higher", rps)
+        targets.append(("Every workload (the wrk ones) at least as fast as bjoern", verdict(parts, bad, missing), parts))
+
+        a, b = get("rsgi", "hello", "rps"), get("nginx", "hello", "rps")
+        if a is None or b is None:
+            targets.append(("hello keep-alive at least 0.9x nginx", "**not measured**", []))
+        else:
+            targets.append(("hello keep-alive at least 0.9x nginx",
+                            "**met**" if a >= 0.9 * b else "**NOT MET**",
+                            [f"{rps(a)} vs nginx {rps(b)} = {a / b:.4f}x (need 0.9000x)"]))
+
+        need = 0.95 * workers * wt / 0.010
+        a = get("rsgi", "sleep", "rps")
+        name = f"sleep at least 95% of workers x threads / 10 ms ({workers} x {wt} / 10 ms x 0.95 = {need:,.0f}/s)"
+        if a is None:
+            why = (row.get(("rsgi", "sleep")) or {}).get("reason")
+            targets.append((name, "**not measured**", [why] if why else []))
+        else:
+            targets.append((name, "**met**" if a >= need else "**NOT MET**",
+                            [f"{rps(a)} = {a / need * 0.95:.0%} of {workers * wt / 0.010:,.0f}/s"]))
+
+        a, b = get("rsgi", "slowloris", "rps"), get("rsgi", "hello", "rps")
+        e = get("rsgi", "slowloris", "errors")
+        name = f"With {params.get('slowloris', '?')} slowloris connections: throughput at least 90% of the clean run, zero errors"
+        if a is None or b is None:
+            targets.append((name, "**not measured**", []))
+        else:
+            ok = a >= 0.9 * b and e == 0 and get("rsgi", "slowloris", "requests")
+            targets.append((name, "**met**" if ok else "**NOT MET**",
+                            [f"{rps(a)} vs clean {rps(b)} = {a / b:.4f}x (need 0.9000x)", f"{e} errors"]))
+
+        parts, bad, missing = per_workload("worker_rss_mib", "gunicorn", "lower", mib)
+        targets.append(("RSS per worker no more than gunicorn's (peak of the workers' mean, per workload)",
+                        verdict(parts, bad, missing), parts))
+
+        f = fig.get(("rsgi", "stream-1g"))
+        name = f"Flat RSS while streaming 1 GiB (peak at most {FLAT_RSS_MIB} MiB above the start)"
+        if f is None:
+            targets.append((name, "**not measured**", []))
+        else:
+            ok = f["growth_mib"] <= FLAT_RSS_MIB
+            targets.append((name, "**met**" if ok else "**NOT MET**",
+                            [f"start {f['rss_before_mib']:.1f} MiB, peak {f['rss_mib']:.1f} MiB, "
+                             f"end {f['rss_after_mib']:.1f} MiB ({f['growth_mib']:+.1f} MiB)"]))
+
+        for name, v, parts in targets:
+            p(f"- {name}: {v}")
+            if parts:
+                p("  - " + "; ".join(parts))
+        p("")
+
     p("## How the figures are taken")
     p("")
     p("- Requests/s, p50, p99: wrk's own figures (`bench/wrk-report.lua` prints them from")
-    p("  wrk's `done()` hook). Non-2xx counts responses outside 2xx/3xx; socket errors are")
-    p("  wrk's connect, read, write and timeout errors.")
+    p("  wrk's `done()` hook). Errors are wrk's connect, read, write and timeout errors plus")
+    p("  responses outside 2xx/3xx.")
     p("- CPU µs/request: utime+stime of the master and every descendant (plus cutime+cstime,")
     p("  so reaped workers count too), read from `/proc/PID/stat` right before and right after")
     p("  the measured run (`bench/procstat.py`), divided by the requests wrk completed. It")
-    p("  excludes the kernel's work on the client side and wrk's own CPU.")
-    p("- RSS: VmRSS of the master and all workers summed, after the run; pages shared between")
-    p("  master and workers count once per process. PSS splits shared pages between the")
-    p("  processes that share them, so its sum is the tree's real footprint.")
+    p("  excludes the kernel's work on the client side and wrk's own CPU. On a shared machine")
+    p("  it is much steadier than requests/s.")
+    p("- RSS: VmRSS of the master and all workers summed, sampled every 0.5 s during the")
+    p("  measured run (`bench/procstat.py --watch`) and right after it; the peak is reported.")
+    p("  Pages shared between master and workers count once per process. PSS splits shared")
+    p("  pages between the processes that share them, so its sum is the tree's real footprint.")
     p("- Keep-alive: whether the server kept the connection open for a second request")
     p("  (checked with curl before the run).")
-    p("- Raw wrk output and server logs: `bench/out/` (not committed).")
+    p("- Raw wrk output, slowloris status lines and server logs: `bench/out/` (not committed).")
     print("\n".join(out))
 
 

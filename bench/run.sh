@@ -1,40 +1,57 @@
 #!/usr/bin/env bash
-# Benchmark rsgi-server against gunicorn (sync workers) in one run, on the same machine,
-# with the same apps, worker count and load, and write bench/RESULTS.md.
+# Benchmark rsgi-server against gunicorn (sync and gthread), granian, bjoern and nginx (the
+# no-Python ceiling) in one run, on the same machine, with the same apps, worker count and
+# load, and write bench/RESULTS.md. See bench/README.md.
 #
 # For each workload, for each server: start it on a free 127.0.0.1 port, wait until it
 # answers, check the response body, warm up with wrk, sample the server's process tree
-# (bench/procstat.py), run the measured wrk (bench/wrk-report.lua prints the figures),
-# sample again, stop the server with SIGTERM and check that it and its workers are gone.
-# Logs and raw wrk output go to bench/out/ (not committed).
+# (bench/procstat.py, and a second procstat sampling every 0.5 s for peak RSS), run the
+# measured wrk (bench/wrk-report.lua prints the figures), sample again, stop the server with
+# SIGTERM and check that it and its workers are gone. A server that does not start or fails
+# a check gives a FAILED row with the reason, and the run goes on.
+# Logs and raw output go to bench/out/ (not committed).
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 usage: bench/run.sh [options]
-  -d, --duration D     measured wrk run per server and workload (default 10s)
+  -d, --duration D     measured wrk run per server and workload (default 8s)
   -W, --warmup D       wrk warm-up before each measured run (default 2s)
-  -w, --workers N      worker processes for both servers (default 2)
+  -w, --workers N      worker processes for every server (default 2)
   -c, --connections N  wrk connections (default 64)
   -t, --threads N      wrk threads (default 2)
       --timeout D      wrk per-request timeout; slower requests count as errors (default 2s)
-      --servers LIST   space-separated, from: rsgi rsgi-close gunicorn (default: all three;
-                       rsgi-close is rsgi-server with --keep-alive 0, which like gunicorn's
-                       sync worker closes the connection after every response)
-      --workloads LIST space-separated, from: hello big (default "hello big")
+      --worker-threads N  threads per worker for the threaded servers (default 8): gunicorn
+                       gthread always (--threads N); on the sleep workload also rsgi-server
+                       (--threads N) and granian (--blocking-threads N)
+      --slowloris N    slow connections held open during the slowloris workload (default 200)
+      --servers LIST   space-separated, from: rsgi gunicorn gthread granian bjoern nginx
+                       rsgi-close (default: all but rsgi-close, which is rsgi-server with
+                       --keep-alive 0)
+      --workloads LIST space-separated, from: hello hello-close big stream echo sleep
+                       slowloris stream-1g (default: all). nginx runs only hello,
+                       hello-close and slowloris.
       --rsgi-args A    extra arguments for rsgi-server (word-split)
-      --gunicorn-args A  extra arguments for gunicorn (word-split)
+      --gunicorn-args A  extra arguments for gunicorn, sync and gthread (word-split)
+      --granian-args A extra arguments for granian (word-split)
       --out FILE       report file (default bench/RESULTS.md)
+      --note TEXT      a note printed at the top of the report (e.g. "short development run")
       --no-build       use the existing release binary instead of cargo build --release
+      --no-setup       do not run bench/setup (packages must already be installed)
 EOF
 }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-command_line="bench/run.sh${*:+ $*}"
+command_line=bench/run.sh
+for arg in "$@"; do # the exact command, each argument shell-quoted only when it needs it
+  if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then command_line+=" $arg"; else command_line+=" '${arg//\'/\'\\\'\'}'"; fi
+done
 
-duration=10s warmup=2s workers=2 connections=64 threads=2 timeout=2s
-servers="rsgi rsgi-close gunicorn" workloads="hello big" rsgi_args="" gunicorn_args=""
-out=$root/bench/RESULTS.md build=1
+all_servers="rsgi gunicorn gthread granian bjoern nginx"
+all_workloads="hello hello-close big stream echo sleep slowloris stream-1g"
+duration=8s warmup=2s workers=2 connections=64 threads=2 timeout=2s worker_threads=8 slow_n=200
+servers=$all_servers workloads=$all_workloads rsgi_args="" gunicorn_args="" granian_args=""
+out=$root/bench/RESULTS.md build=1 setup=1 note=""
 while [ $# -gt 0 ]; do
   case $1 in
     -d | --duration) duration=$2; shift ;;
@@ -43,12 +60,17 @@ while [ $# -gt 0 ]; do
     -c | --connections) connections=$2; shift ;;
     -t | --threads) threads=$2; shift ;;
     --timeout) timeout=$2; shift ;;
+    --worker-threads) worker_threads=$2; shift ;;
+    --slowloris) slow_n=$2; shift ;;
     --servers) servers=$2; shift ;;
     --workloads) workloads=$2; shift ;;
     --rsgi-args) rsgi_args=$2; shift ;;
     --gunicorn-args) gunicorn_args=$2; shift ;;
+    --granian-args) granian_args=$2; shift ;;
     --out) out=$(realpath -m "$2"); shift ;;
+    --note) note=$2; shift ;;
     --no-build) build=0 ;;
+    --no-setup) setup=0 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -61,20 +83,21 @@ exec 3>&2
 say() { printf 'bench: %s\n' "$*" >&3; }
 die() { printf 'bench: error: %s\n' "$*" >&3; exit 1; }
 
-for s in $servers; do [[ $s == rsgi || $s == rsgi-close || $s == gunicorn ]] || die "unknown server '$s'"; done
-for w in $workloads; do [[ $w == hello || $w == big ]] || die "unknown workload '$w'"; done
+for s in $servers; do [[ " $all_servers rsgi-close " == *" $s "* ]] || die "unknown server '$s'"; done
+for w in $workloads; do [[ " $all_workloads " == *" $w "* ]] || die "unknown workload '$w'"; done
 
-scripts/setup >&2
+if [ "$setup" = 1 ]; then bench/setup >&2; fi
 loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
+start_time=$SECONDS
 py=$root/.venv/bin/python
 outdir=$root/bench/out
 mkdir -p "$outdir"
 results=$outdir/results.jsonl
 : >"$results"
 
-# --- Server processes: always cleaned up ----------------------------------------------------
-# Each server is started with setsid, so it leads its own process group and its workers are
-# in that group: `kill -- -PID` reaches all of them.
+# --- Processes we start: always cleaned up ----------------------------------------------------
+# Servers (and the slowloris client and the RSS sampler) are started with setsid, so each
+# leads its own process group and its workers are in that group: `kill -- -PID` reaches all.
 started=()
 # Long commands (wrk) run in the background and are waited for, so that a signal to this
 # script is acted on at once rather than when the command ends (bash defers traps while a
@@ -111,6 +134,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# stop_group PID SECONDS: SIGTERM PID, wait up to SECONDS for it and its process group to
+# end, then SIGKILL the group. Sets stop_result ("clean" or what went wrong).
+stop_group() {
+  local pid=$1 limit=$2 i status=0
+  stop_result=clean
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < limit * 10; i++)); do
+    stopped "$pid" && break
+    sleep 0.1
+  done
+  if ! stopped "$pid"; then
+    stop_result="killed (still running $limit s after SIGTERM)"
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || status=$?
+  if [ "$stop_result" = clean ] && [ "$status" -ne 0 ]; then stop_result="exit status $status after SIGTERM"; fi
+  return 0
+}
+
 # --- Binaries and apps ----------------------------------------------------------------------
 rsgi_bin=""
 if [[ " $servers " == *" rsgi"[\ -]* ]]; then
@@ -124,108 +166,277 @@ if [[ " $servers " == *" rsgi"[\ -]* ]]; then
   [ -x "$rsgi_bin" ] || die "$rsgi_bin not found (build it, or drop --no-build)"
 fi
 gunicorn_bin=$root/.venv/bin/gunicorn
+granian_bin=$root/.venv/bin/granian
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-# hello is the project's demo app; the benchmark's own apps live in bench/apps.
-app_dir() { case $1 in hello) echo pyapps ;; big) echo bench/apps ;; esac; }
-app_spec() { case $1 in hello) echo hello:application ;; big) echo big:application ;; esac; }
-expected_body() { # the exact body each app must return, checked before measuring
+# Every server serves the same app files, from bench/apps.
+app_dir() { echo bench/apps; }
+app_spec() {
   case $1 in
-    hello) printf 'Hello, World!\n' ;;
-    big) "$py" -B -c 'import sys; sys.path.insert(0, "bench/apps"); import big; sys.stdout.buffer.write(big.BODY)' ;;
+    hello | hello-close | slowloris) echo hello:application ;;
+    stream | stream-1g) echo stream:application ;;
+    *) echo "$1:application" ;;
   esac
+}
+applies() { # server workload: does this server run this workload?
+  [ "$1" != nginx ] || [[ " hello hello-close slowloris " == *" $2 "* ]]
+}
+
+# The bodies the checks compare against, written once.
+"$py" -B - "$outdir" <<'EOF' || die "could not write the expected bodies"
+import sys
+sys.path.insert(0, "bench/apps")
+import big, stream
+out = sys.argv[1]
+open(f"{out}/expect-hello", "wb").write(b"Hello, World!\n")
+open(f"{out}/expect-big", "wb").write(big.BODY)
+open(f"{out}/expect-stream", "wb").write(stream.PIECE * stream.CHUNKS)
+open(f"{out}/expect-stream4", "wb").write(stream.PIECE * 4)
+open(f"{out}/post-1m", "wb").write((b"0123456789abcdef" * 65536)[:1048576])
+EOF
+
+nginx_conf() { # port dir -> nginx.conf on stdout
+  cat <<EOF
+# Generated by bench/run.sh: the ceiling, answering from the config with no Python at all.
+daemon off;
+master_process on;
+worker_processes $workers;
+pid $2/nginx.pid;
+error_log $2/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type text/plain;
+    keepalive_requests 1000000000;
+    keepalive_timeout 75s;
+    client_body_temp_path $2/client_body;
+    proxy_temp_path $2/proxy;
+    fastcgi_temp_path $2/fastcgi;
+    uwsgi_temp_path $2/uwsgi;
+    scgi_temp_path $2/scgi;
+    server {
+        listen 127.0.0.1:$1;
+        location / { return 200 "Hello, World!\n"; }
+    }
+}
+EOF
 }
 
 server_cmd() { # server workload port -> the command line, one word per line
-  local dir spec
+  local dir spec extra=()
   dir=$(app_dir "$2") spec=$(app_spec "$2")
   # shellcheck disable=SC2086 # the extra args are word-split on purpose
   case $1 in
-    rsgi) printf '%s\n' "$rsgi_bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" $rsgi_args "$spec" ;;
-    rsgi-close) printf '%s\n' "$rsgi_bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" --keep-alive 0 $rsgi_args "$spec" ;;
+    rsgi | rsgi-close)
+      [ "$1" = rsgi-close ] && extra+=(--keep-alive 0)
+      [ "$2" = sleep ] && extra+=(--threads "$worker_threads")
+      printf '%s\n' "$rsgi_bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "${extra[@]}" $rsgi_args "$spec" ;;
     gunicorn) printf '%s\n' "$gunicorn_bin" --chdir "$dir" -w "$workers" -b "127.0.0.1:$3" $gunicorn_args "$spec" ;;
+    gthread) printf '%s\n' "$gunicorn_bin" --chdir "$dir" -w "$workers" -k gthread --threads "$worker_threads" \
+      -b "127.0.0.1:$3" $gunicorn_args "$spec" ;;
+    granian)
+      [ "$2" = sleep ] && extra+=(--blocking-threads "$worker_threads")
+      printf '%s\n' "$granian_bin" --interface wsgi --working-dir "$dir" --workers "$workers" --host 127.0.0.1 \
+        --port "$3" "${extra[@]}" $granian_args "$spec" ;;
+    bjoern) printf '%s\n' "$py" bench/bjoern_launcher.py --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "$spec" ;;
+    nginx) printf '%s\n' "$nginx_bin" -p "$outdir/nginx/" -e "$outdir/nginx/error.log" -c "$outdir/nginx/nginx.conf" ;;
   esac
+}
+
+check_body() { # workload port: the response is the app's, byte for byte
+  local url=http://127.0.0.1:$2/
+  case $1 in
+    hello | hello-close | slowloris | sleep) cmp -s <(curl -fsS --max-time 5 "$url") "$outdir/expect-hello" ;;
+    big) cmp -s <(curl -fsS --max-time 5 "$url") "$outdir/expect-big" ;;
+    stream) cmp -s <(curl -fsS --max-time 5 "$url") "$outdir/expect-stream" ;;
+    stream-1g) cmp -s <(curl -fsS --max-time 5 "$url?chunks=4") "$outdir/expect-stream4" ;;
+    echo) cmp -s <(curl -fsS --max-time 5 --data-binary "@$outdir/post-1m" -H 'Content-Type: application/octet-stream' "$url") \
+      "$outdir/post-1m" ;;
+  esac
+}
+
+wrk_cmd() { # workload url duration -> the wrk command line, one word per line
+  local script=bench/wrk-report.lua extra=()
+  case $1 in
+    hello-close) extra=(-H 'Connection: close') ;;
+    echo) script=bench/wrk-echo.lua ;;
+  esac
+  printf '%s\n' wrk -t"$threads" -c"$connections" -d"$3" --timeout "$timeout" --latency "${extra[@]}" -s "$script" "$2"
 }
 
 free_port() {
   "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# --- One measurement --------------------------------------------------------------------------
-run_one() {
-  local server=$1 workload=$2 port log pid cmd i
-  port=$(free_port)
-  log=$outdir/$server-$workload.log
-  mapfile -t cmd < <(server_cmd "$server" "$workload" "$port")
-  say "$server/$workload: starting: ${cmd[*]#"$root/"}"
-  setsid "${cmd[@]}" >"$log" 2>&1 </dev/null &
-  pid=$!
-  started+=("$pid")
-
-  # Ready = answers GET / with 200, within 30 s; fail at once if the server exits.
-  for ((i = 0; ; i++)); do
-    if gone "$pid"; then
-      local status=0
-      wait "$pid" || status=$?
-      say "$server exited before it answered a request (exit status $status); last lines of $log:"
-      if [ -s "$log" ]; then tail -n 20 "$log" | sed 's/^/    /' >&2; else say "    (the log is empty)"; fi
-      die "$server/$workload: server did not start"
-    fi
-    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null && break
-    [ "$i" -lt 60 ] || die "$server/$workload: no answer on 127.0.0.1:$port after 30 s (log: $log)"
-    sleep 0.5
-  done
-  cmp -s <(curl -fsS --max-time 5 "http://127.0.0.1:$port/") <(expected_body "$workload") ||
-    die "$server/$workload: the response body is not the app's body"
-  # Does the server keep the connection open between requests? (wrk reuses it if so.)
-  local keepalive=no trace
-  trace=$(curl -sv -o /dev/null -o /dev/null --max-time 5 "http://127.0.0.1:$port/" "http://127.0.0.1:$port/" 2>&1) || true
-  [[ $trace == *"Re-using existing connection"* ]] && keepalive=yes
-
-  local url=http://127.0.0.1:$port/ before after
-  interruptible wrk -t"$threads" -c"$connections" -d"$warmup" --timeout "$timeout" "$url" >"$outdir/$server-$workload.warmup" 2>&1 ||
-    die "$server/$workload: wrk warm-up failed (see $outdir/$server-$workload.warmup)"
-  before=$("$py" bench/procstat.py "$pid")
-  say "$server/$workload: measuring for $duration"
-  interruptible wrk -t"$threads" -c"$connections" -d"$duration" --timeout "$timeout" --latency \
-    -s bench/wrk-report.lua "$url" >"$outdir/$server-$workload.wrk" 2>&1 ||
-    die "$server/$workload: wrk failed (see $outdir/$server-$workload.wrk)"
-  after=$("$py" bench/procstat.py "$pid")
-  gone "$pid" && die "$server/$workload: server died during the measured run (log: $log)"
-
-  # Stop: SIGTERM is the graceful stop for both; allow 35 s, then SIGKILL the group.
-  local stop=clean status=0
-  kill -TERM "$pid"
-  for ((i = 0; i < 350; i++)); do
-    stopped "$pid" && break
-    sleep 0.1
-  done
-  if ! stopped "$pid"; then
-    stop="killed (still running 35 s after SIGTERM)"
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  wait "$pid" || status=$?
-  [ "$stop" = clean ] && [ "$status" -ne 0 ] && stop="exit status $status after SIGTERM"
-  say "$server/$workload: stopped: $stop"
-
-  "$py" - "$server" "$workload" "$(app_dir "$workload")/$(app_spec "$workload" | cut -d: -f1).py" \
-    "${cmd[*]#"$root/"}" "$stop" "$keepalive" "$before" "$after" "$outdir/$server-$workload.wrk" >>"$results" <<'EOF'
+# Writes one results.jsonl row from the named files (and the run's variables).
+record() { # server workload status reason
+  "$py" - "$@" "$app" "${cmd[*]#"$root/"}" "$stop_result" "$keepalive" "$base" "$wrk_line" >>"$results" <<'EOF'
 import json, sys
-server, workload, app, cmd, stop, keepalive, before, after, wrk_out = sys.argv[1:]
+server, workload, status, reason, app, cmd, stop, keepalive, base, wrk_line = sys.argv[1:]
+def load(path, last_json=False):
+    try:
+        text = open(path).read()
+    except OSError:
+        return None
+    if last_json:
+        lines = [l for l in text.splitlines() if l.startswith("{")]
+        return json.loads(lines[-1]) if lines else None
+    return json.loads(text) if text.strip() else None
+row = {"server": server, "workload": workload, "status": status, "reason": reason, "app": app,
+       "command": cmd, "wrk_command": wrk_line, "stop": stop, "keepalive": keepalive,
+       "before": load(base + ".before"), "after": load(base + ".after"),
+       "peak": load(base + ".peak"), "slowloris_before": load(base + ".slow-before"),
+       "slowloris_after": load(base + ".slow-after"), "stream": load(base + ".stream")}
 wrk = None
-for line in open(wrk_out):
-    if line.startswith("WRK_JSON "):
-        wrk = json.loads(line[len("WRK_JSON "):])
-if wrk is None:
-    sys.exit(f"bench: no WRK_JSON line in {wrk_out}")
-print(json.dumps({"server": server, "workload": workload, "app": app, "command": cmd,
-                  "stop": stop, "keepalive": keepalive, "before": json.loads(before), "after": json.loads(after),
-                  "wrk": wrk}))
+try:
+    for line in open(base + ".wrk"):
+        if line.startswith("WRK_JSON "):
+            wrk = json.loads(line[len("WRK_JSON "):])
+except OSError:
+    pass
+row["wrk"] = wrk
+if status == "ok" and wrk is None and workload != "stream-1g":
+    row["status"], row["reason"] = "failed", f"no WRK_JSON line in {base}.wrk"
+print(json.dumps(row))
 EOF
 }
 
+# --- One measurement --------------------------------------------------------------------------
+# Sets: app cmd stop_result keepalive base wrk_line (read by record). Returns non-zero with
+# $reason set when the row failed; the caller records it and goes on.
+server_pid="" slow_pid="" watch_pid=""
+stop_helpers() {
+  if [ -n "$watch_pid" ]; then stop_group "$watch_pid" 5; watch_pid=""; fi
+  if [ -n "$slow_pid" ]; then
+    stop_group "$slow_pid" 5
+    slow_pid=""
+  fi
+}
+fail() { reason=$*; say "$server/$workload: FAILED: $reason"; }
+run_one() {
+  local port log i url
+  port=$(free_port)
+  base=$outdir/$server-$workload
+  log=$base.log
+  rm -f "$base".{before,after,peak,slow-before,slow-after,stream,wrk,warmup,slowloris}
+  app="$(app_dir "$workload")/$(app_spec "$workload" | cut -d: -f1).py"
+  [ "$server" = nginx ] && app="(none: nginx.conf answers)"
+  stop_result="not started" keepalive="?" wrk_line="" reason=""
+  if [ "$server" = nginx ]; then
+    rm -rf "$outdir/nginx" && mkdir -p "$outdir/nginx"
+    nginx_conf "$port" "$outdir/nginx" >"$outdir/nginx/nginx.conf"
+  fi
+  mapfile -t cmd < <(server_cmd "$server" "$workload" "$port")
+  say "$server/$workload: starting: ${cmd[*]#"$root/"}"
+  setsid "${cmd[@]}" >"$log" 2>&1 </dev/null &
+  server_pid=$!
+  started+=("$server_pid")
+
+  # Ready = answers GET / with 200, within 30 s; fail at once if the server exits.
+  for ((i = 0; ; i++)); do
+    if gone "$server_pid"; then
+      local status=0 last
+      wait "$server_pid" || status=$?
+      stop_result="exited before answering (status $status)"
+      # The error line if there is one (clap's), else the last lines (a Python traceback).
+      last=$(grep -m 1 '^error' "$log" || grep -v '^\s*$' "$log" | tail -n 3 | tr '\n' ' ' | cut -c1-300)
+      fail "server exited before it answered a request (exit status $status): ${last:-empty log}"
+      return 1
+    fi
+    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/" 2>/dev/null && break
+    if [ "$i" -ge 60 ]; then fail "no answer on 127.0.0.1:$port after 30 s (log: ${log#"$root/"})"; return 1; fi
+    sleep 0.5
+  done
+  if ! check_body "$workload" "$port"; then fail "the response body is not the app's body"; return 1; fi
+  # Does the server keep the connection open between requests? (wrk reuses it if so.)
+  local trace
+  trace=$(curl -sv -o /dev/null -o /dev/null --max-time 5 "http://127.0.0.1:$port/" "http://127.0.0.1:$port/" 2>&1) || true
+  keepalive=no
+  [[ $trace == *"Re-using existing connection"* ]] && keepalive=yes
+  url=http://127.0.0.1:$port/
+
+  if [ "$workload" = stream-1g ]; then
+    run_stream_1g "$port" || return 1
+    return 0
+  fi
+
+  if [ "$workload" = slowloris ]; then
+    setsid "$py" -u bench/slowloris.py --port "$port" -n "$slow_n" >"$base.slowloris" 2>&1 </dev/null &
+    slow_pid=$!
+    started+=("$slow_pid")
+    for ((i = 0; i < 100; i++)); do
+      grep -q '^READY' "$base.slowloris" 2>/dev/null && break
+      gone "$slow_pid" && break
+      sleep 0.1
+    done
+    grep -q '^READY' "$base.slowloris" || say "$server/$workload: slowloris did not get $slow_n connections open in 10 s; going on"
+  fi
+
+  local wrk_args
+  mapfile -t wrk_args < <(wrk_cmd "$workload" "$url" "$warmup")
+  if ! interruptible "${wrk_args[@]}" >"$base.warmup" 2>&1; then
+    fail "wrk warm-up failed: $(tail -n 2 "$base.warmup" | tr '\n' ' ')"
+    return 1
+  fi
+  mapfile -t wrk_args < <(wrk_cmd "$workload" "$url" "$duration")
+  wrk_line="${wrk_args[*]}"
+  wrk_line=${wrk_line/Connection: close/\'Connection: close\'}
+  [ "$workload" != slowloris ] || grep '^{' "$base.slowloris" | tail -n 1 >"$base.slow-before"
+  "$py" bench/procstat.py "$server_pid" >"$base.before" || { fail "procstat failed"; return 1; }
+  setsid "$py" bench/procstat.py --watch 0.5 "$server_pid" >"$base.peak" 2>&1 </dev/null &
+  watch_pid=$!
+  started+=("$watch_pid")
+  say "$server/$workload: measuring for $duration"
+  if ! interruptible "${wrk_args[@]}" >"$base.wrk" 2>&1; then
+    fail "wrk failed: $(tail -n 2 "$base.wrk" | tr '\n' ' ')"
+    return 1
+  fi
+  "$py" bench/procstat.py "$server_pid" >"$base.after" || { fail "procstat failed"; return 1; }
+  [ "$workload" != slowloris ] || grep '^{' "$base.slowloris" | tail -n 1 >"$base.slow-after"
+  if gone "$server_pid"; then fail "server died during the measured run (log: ${log#"$root/"})"; return 1; fi
+  return 0
+}
+
+# The 1 GiB stream: one curl reads /?chunks=65536 (65536 x 16 KiB); RSS of the server tree
+# before, every 0.5 s during (peak), and after.
+run_stream_1g() {
+  local port=$1 url="http://127.0.0.1:$1/?chunks=65536" w
+  # Warm the code path first, so "before" is the server's steady state, not its cold start.
+  for w in 1 2; do curl -fsS -o /dev/null --max-time 10 "http://127.0.0.1:$port/" || true; done
+  wrk_line="curl -sS -o /dev/null $url"
+  "$py" bench/procstat.py "$server_pid" >"$base.before" || { fail "procstat failed"; return 1; }
+  setsid "$py" bench/procstat.py --watch 0.25 "$server_pid" >"$base.peak" 2>&1 </dev/null &
+  watch_pid=$!
+  started+=("$watch_pid")
+  say "$server/$workload: streaming 1 GiB"
+  local res
+  if ! res=$(curl -fsS -o /dev/null --max-time 600 -w '%{size_download} %{time_total}' "$url"); then
+    fail "curl failed reading the 1 GiB stream"
+    return 1
+  fi
+  "$py" bench/procstat.py "$server_pid" >"$base.after" || { fail "procstat failed"; return 1; }
+  read -r bytes secs <<<"$res"
+  printf '{"bytes": %s, "seconds": %s}\n' "$bytes" "$secs" >"$base.stream"
+  if [ "$bytes" != 1073741824 ]; then fail "read $bytes bytes, not 1 GiB"; return 1; fi
+  if gone "$server_pid"; then fail "server died during the stream"; return 1; fi
+  return 0
+}
+
+failed_rows=0
 for workload in $workloads; do
   for server in $servers; do
-    run_one "$server" "$workload"
+    applies "$server" "$workload" || continue
+    status=ok
+    run_one || status=failed
+    stop_helpers
+    if [ -n "$server_pid" ] && ! gone "$server_pid"; then
+      # Graceful stop for every server; allow 35 s (gunicorn's graceful timeout is 30 s).
+      stop_group "$server_pid" 35
+      say "$server/$workload: stopped: $stop_result"
+    fi
+    server_pid=""
+    [ "$status" = ok ] || failed_rows=$((failed_rows + 1))
+    record "$server" "$workload" "$status" "$reason" || die "could not record $server/$workload"
   done
 done
 
@@ -235,14 +446,23 @@ if [ -n "$rsgi_bin" ]; then
   rsgi_version=$("$rsgi_bin" --version 2>/dev/null | head -n 1 || true)
   rsgi_version="${rsgi_version:-unknown} (git $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock build.rs || echo +dirty))"
 fi
+pkg_version() { "$py" -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || echo unknown; }
+conf=""
+[ -f "$outdir/nginx/nginx.conf" ] && conf="$outdir/nginx/nginx.conf"
 "$py" bench/report.py "$results" \
   --command "$command_line" \
   --param duration="$duration" --param warmup="$warmup" --param workers="$workers" \
   --param loadavg="$loadavg_start -> $(cut -d' ' -f1-3 /proc/loadavg)" \
   --param connections="$connections" --param threads="$threads" --param timeout="$timeout" \
+  --param worker_threads="$worker_threads" --param slowloris="$slow_n" \
+  --param elapsed="$((SECONDS - start_time))" \
+  ${conf:+--nginx-conf "$conf"} --note "$note" \
   --version "rsgi-server=$rsgi_version" \
-  --version "gunicorn=$("$gunicorn_bin" --version 2>&1 | head -n 1)" \
+  --version "gunicorn=$(pkg_version gunicorn)" \
+  --version "granian=$(pkg_version granian)" \
+  --version "bjoern=$(pkg_version bjoern)" \
+  --version "nginx=$("$nginx_bin" -v 2>&1 | head -n 1 || echo unknown)" \
   --version "python=$("$py" -c 'import sys; print(sys.version.split()[0], sys.executable)')" \
   --version "wrk=$(wrk -v 2>&1 | head -n 1 || true)" \
   >"$out"
-say "wrote ${out#"$root/"}"
+say "wrote ${out#"$root/"} in $((SECONDS - start_time)) s; $failed_rows failed row(s)"
