@@ -116,8 +116,32 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// Appends the status line.
 fn push_status_line(out: &mut Vec<u8>, status: u16, reason: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "HTTP/1.1 {status:03} {reason}\r\n");
+    // Per response, so by hand rather than through the formatting machinery.
+    let digits = [
+        b'0' + (status / 100 % 10) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ];
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(&digits);
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Appends the status line and headers for `head` to `out`, adding `Content-Length`,
@@ -151,7 +175,9 @@ pub fn encode_head(out: &mut Vec<u8>, head: &ResponseHead, framing: Framing, dat
     }
     match framing.body {
         ResponseFraming::Length(n) if !length_written => {
-            let _ = write!(out, "Content-Length: {n}\r\n");
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
         }
         ResponseFraming::Chunked => push_header(out, b"Transfer-Encoding", b"chunked"),
         _ => {}

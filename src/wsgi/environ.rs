@@ -117,7 +117,10 @@ pub(crate) fn build<'py>(
     env.set_item(intern!(py, "RAW_URI"), latin1(py, head.target()))?;
     env.set_item(
         intern!(py, "SERVER_PROTOCOL"),
-        PyString::intern(py, head.version.as_str()),
+        match head.version {
+            crate::http::Version::Http10 => intern!(py, "HTTP/1.0"),
+            crate::http::Version::Http11 => intern!(py, "HTTP/1.1"),
+        },
     )?;
     env.set_item(intern!(py, "REMOTE_ADDR"), &conn.remote_addr)?;
     env.set_item(intern!(py, "REMOTE_PORT"), &conn.remote_port)?;
@@ -206,7 +209,10 @@ pub(crate) fn build<'py>(
 
     env.set_item(
         intern!(py, "wsgi.url_scheme"),
-        PyString::intern(py, conn.url_scheme),
+        match conn.url_scheme {
+            "https" => intern!(py, "https"),
+            _ => intern!(py, "http"),
+        },
     )?;
     env.set_item(
         intern!(py, "wsgi.input"),
@@ -247,10 +253,15 @@ fn common_header_key<'py>(py: Python<'py>, name: &[u8]) -> Option<&'py Bound<'py
 
 /// The method as an interned string for the common ones (they repeat on every request).
 fn method<'py>(py: Python<'py>, method: &str) -> Bound<'py, PyString> {
+    // Cached strings for the common methods: no allocation or interning per request.
     match method {
-        "GET" | "POST" | "HEAD" | "PUT" | "DELETE" | "PATCH" | "OPTIONS" => {
-            PyString::intern(py, method)
-        }
+        "GET" => intern!(py, "GET").clone(),
+        "POST" => intern!(py, "POST").clone(),
+        "HEAD" => intern!(py, "HEAD").clone(),
+        "PUT" => intern!(py, "PUT").clone(),
+        "DELETE" => intern!(py, "DELETE").clone(),
+        "PATCH" => intern!(py, "PATCH").clone(),
+        "OPTIONS" => intern!(py, "OPTIONS").clone(),
         other => PyString::new(py, other),
     }
 }
