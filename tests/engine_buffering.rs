@@ -352,3 +352,60 @@ fn unbuffered_app_reads_the_body_while_it_arrives() {
     let resp = c.roundtrip(&request("POST", "/?id=M", &[], b"next"));
     assert_eq!(resp.body, b"next");
 }
+
+/// With room in memory for about two bodies (`--body-buffer-size` 100000, one thread), ten
+/// clients upload 90000 bytes each at once: the bodies that do not fit wait in their sockets
+/// and are received in turn; every echo is byte-exact.
+#[test]
+fn uploads_beyond_the_memory_budget_wait_their_turn() {
+    let server = server("upload")
+        .workers(1)
+        .arg("--body-buffer-size=100000")
+        .start();
+    let bodies: Vec<Vec<u8>> = (0..10u8)
+        .map(|i| pattern(90_000).into_iter().map(|b| b ^ i).collect())
+        .collect();
+    let mut conns: Vec<Conn> = bodies.iter().map(|_| server.conn()).collect();
+    // Every head and the first half of every body first, so all ten are receiving at once.
+    for (c, body) in conns.iter_mut().zip(&bodies) {
+        c.send(&post_head("/?mode=read", body.len(), &[]));
+        c.send(&body[..45_000]);
+    }
+    for (c, body) in conns.iter_mut().zip(&bodies) {
+        c.send(&body[45_000..]);
+    }
+    for (i, (c, body)) in conns.iter_mut().zip(&bodies).enumerate() {
+        let resp = c.read_response();
+        assert_eq!(resp.status(), 200, "client {i}");
+        assert!(resp.body == *body, "client {i}: echo differs");
+    }
+}
+
+/// A client that sends half its body and stalls holds the only in-memory room; it is moved
+/// to disk, so a second upload that needs the room is still received and answered.
+#[test]
+fn a_stalled_upload_does_not_keep_others_out_of_memory() {
+    let server = server("upload")
+        .workers(1)
+        .arg("--body-buffer-size=100000")
+        .start();
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut c = server.conn();
+        c.send(&post_head("/?mode=summary", 90_000, &[]));
+        c.send(&pattern(10_000));
+        stalled.push(c);
+    }
+    let body = pattern(90_000);
+    let mut c = server.conn();
+    let resp = c.roundtrip(&request("POST", "/?mode=read", &[], &body));
+    assert_eq!(resp.status(), 200);
+    assert!(resp.body == body, "echo differs");
+    // The stalled ones are still served once they finish.
+    for mut c in stalled {
+        c.send(&pattern(90_000)[10_000..]);
+        let resp = c.read_response();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text(), format!("90000 {}", crc32(0, &pattern(90_000))));
+    }
+}

@@ -35,8 +35,11 @@ use nix::unistd::{Pid, getppid};
 use pool::{Finished, Job, Pool};
 use spool::{BodyReader, Spool, SpoolConfig};
 use std::any::Any;
+use std::cell::Cell;
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,6 +54,8 @@ const ACCEPT_BATCH: usize = 64;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long a lingering close waits for the client to finish sending.
 const LINGER: Duration = Duration::from_secs(2);
+/// A request body still arriving after this long moves from memory to its temporary file.
+const SPILL_AFTER: Duration = Duration::from_secs(1);
 /// Events handled per epoll_wait.
 const EVENTS: usize = 256;
 
@@ -202,6 +207,43 @@ struct Receiving {
     head: RequestHead,
     decoder: BodyDecoder,
     spool: Spool,
+    /// Counts the spool's memory in the worker's total while the body arrives.
+    meter: BodyMeter,
+    /// Memory set aside for the body (its announced length, up to the in-memory limit);
+    /// 0 while the connection waits its turn (parked) or once the body went to disk.
+    reserved: u64,
+    /// What it needs set aside to start.
+    wants: u64,
+    /// When it started receiving (`None`: parked).
+    started: Option<Instant>,
+}
+
+/// One receiving body's share of the worker's in-memory body bytes; given back when dropped
+/// (the request is dispatched, refused or abandoned).
+struct BodyMeter {
+    total: Rc<Cell<u64>>,
+    mine: u64,
+}
+
+impl BodyMeter {
+    fn new(total: &Rc<Cell<u64>>) -> BodyMeter {
+        BodyMeter {
+            total: total.clone(),
+            mine: 0,
+        }
+    }
+
+    /// Records that the body now holds `bytes` in memory.
+    fn set(&mut self, bytes: u64) {
+        self.total.set(self.total.get() - self.mine + bytes);
+        self.mine = bytes;
+    }
+}
+
+impl Drop for BodyMeter {
+    fn drop(&mut self) {
+        self.total.set(self.total.get() - self.mine);
+    }
 }
 
 /// A response waiting for its client.
@@ -296,6 +338,13 @@ struct Engine<'a> {
     /// A graceful stop is under way: no new connections, responses say `Connection: close`.
     draining: bool,
     now: Instant,
+    /// Request body bytes held in memory by connections still receiving them.
+    body_memory: Rc<Cell<u64>>,
+    /// Above this many in-memory body bytes, receiving connections are parked: their bytes
+    /// wait in the kernel's socket buffers (TCP backpressure) rather than in worker memory.
+    body_memory_budget: u64,
+    /// Parked receiving connections, resumed first come first served.
+    parked: VecDeque<usize>,
 }
 
 impl<'a> Engine<'a> {
@@ -339,6 +388,10 @@ impl<'a> Engine<'a> {
             beat,
             draining: false,
             now: Instant::now(),
+            body_memory: Rc::new(Cell::new(0)),
+            // Enough for every thread to have a body waiting behind the one it runs.
+            body_memory_budget: settings.spool.memory_limit * settings.threads.max(2) as u64,
+            parked: VecDeque::new(),
         };
         engine.set_accepting(true);
         Ok(engine)
@@ -379,6 +432,9 @@ impl<'a> Engine<'a> {
                     t if t >= LISTENER_TOKEN => self.accept((t - LISTENER_TOKEN) as usize),
                     key => self.on_event(key as usize, event.events()),
                 }
+            }
+            if !self.parked.is_empty() {
+                self.unpark();
             }
             if self.now >= next_sweep {
                 next_sweep = self.now + SWEEP;
@@ -698,12 +754,32 @@ impl<'a> Engine<'a> {
                 return;
             }
         }
-        conn.deadline = self.settings.body_timeout.map(|t| self.now + t);
+        let limit = self.settings.spool.memory_limit;
+        let wants = match head.framing {
+            BodyFraming::Length(n) => n.min(limit),
+            // Unknown size: assume the worst a body can take in memory.
+            _ => limit,
+        };
         conn.phase = Phase::Body(Box::new(Receiving {
             head,
             decoder,
             spool: Spool::new(),
+            meter: BodyMeter::new(&self.body_memory),
+            reserved: 0,
+            wants,
+            started: None,
         }));
+        if !self.start_receiving(key) {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            // Its turn comes when bodies in memory go to the app; meanwhile its bytes wait
+            // in the socket (TCP backpressure), and no body deadline runs.
+            conn.deadline = None;
+            tracing::debug!("request body waits for memory (connection {key})");
+            self.parked.push_back(key);
+            self.watch(key, None);
+        }
     }
 
     /// Moves buffered body bytes into the spool; returns true when the request was
@@ -715,6 +791,10 @@ impl<'a> Engine<'a> {
         let Phase::Body(receiving) = &mut conn.phase else {
             return false;
         };
+        if receiving.started.is_none() {
+            // Parked: not its turn yet.
+            return false;
+        }
         let ex = conn
             .ex
             .as_mut()
@@ -729,7 +809,11 @@ impl<'a> Engine<'a> {
                     if limit.is_some_and(|l| receiving.spool.len() + data.len() as u64 > l) {
                         break 413;
                     }
-                    if let Err(err) = receiving.spool.write(data, &self.settings.spool) {
+                    let stored = receiving.spool.write(data, &self.settings.spool);
+                    receiving
+                        .meter
+                        .set(receiving.spool.memory_len().max(receiving.reserved));
+                    if let Err(err) = stored {
                         tracing::error!("cannot store request body: {err}");
                         break 500;
                     }
@@ -965,6 +1049,25 @@ impl<'a> Engine<'a> {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
+            if let Phase::Body(receiving) = &mut conn.phase {
+                // A body still arriving after a while is a slow client: its memory goes to
+                // disk, so it cannot keep others waiting for the in-memory budget.
+                let slow = receiving
+                    .started
+                    .is_some_and(|t| self.now.saturating_duration_since(t) >= SPILL_AFTER);
+                if slow && receiving.reserved > 0 {
+                    receiving.reserved = 0;
+                    if let Err(err) = receiving.spool.spill(&self.settings.spool) {
+                        tracing::error!("cannot store request body: {err}");
+                        self.fail(key, 500, false);
+                        continue;
+                    }
+                    receiving.meter.set(receiving.spool.memory_len());
+                }
+            }
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
             if conn.deadline.is_none_or(|d| self.now < d) {
                 continue;
             }
@@ -978,6 +1081,56 @@ impl<'a> Engine<'a> {
                 | Phase::Linger
                 | Phase::Away => self.close(key),
             }
+        }
+    }
+
+    /// Sets memory aside for connection `key`'s body if the budget allows (or nothing else
+    /// is in memory, so one body always progresses); returns whether it may start receiving.
+    fn start_receiving(&mut self, key: usize) -> bool {
+        let used = self.body_memory.get();
+        let Some(conn) = self.conns.get_mut(key) else {
+            return false;
+        };
+        let Phase::Body(receiving) = &mut conn.phase else {
+            return false;
+        };
+        if receiving.started.is_some() {
+            return true;
+        }
+        if used > 0 && used + receiving.wants > self.body_memory_budget {
+            return false;
+        }
+        receiving.started = Some(self.now);
+        receiving.reserved = receiving.wants;
+        receiving.meter.set(receiving.wants);
+        // The capacity is the reservation: the body never reallocates while it arrives.
+        receiving.spool = Spool::with_capacity(receiving.wants as usize);
+        conn.deadline = self.settings.body_timeout.map(|t| self.now + t);
+        true
+    }
+
+    /// Lets parked connections start receiving, first come first served, as far as the
+    /// in-memory budget allows.
+    fn unpark(&mut self) {
+        while let Some(&key) = self.parked.front() {
+            if !matches!(
+                self.conns.get_mut(key).map(|c| &c.phase),
+                Some(Phase::Body(_))
+            ) {
+                self.parked.pop_front();
+                continue;
+            }
+            if !self.start_receiving(key) {
+                return;
+            }
+            tracing::debug!(
+                "request body may arrive now (connection {key}, {} bytes in memory)",
+                self.body_memory.get()
+            );
+            self.parked.pop_front();
+            self.rewatch(key);
+            // Body bytes that came with the head are already buffered.
+            self.advance(key);
         }
     }
 

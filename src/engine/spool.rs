@@ -38,6 +38,25 @@ impl Spool {
         }
     }
 
+    /// An empty body with room for `capacity` bytes in memory (the announced length, up to
+    /// the memory limit), so it never reallocates while arriving.
+    pub fn with_capacity(capacity: usize) -> Spool {
+        Spool {
+            memory: Vec::with_capacity(capacity),
+            file: None,
+            len: 0,
+        }
+    }
+
+    /// Bytes held in memory (0 once the body is in a file).
+    pub fn memory_len(&self) -> u64 {
+        if self.file.is_some() {
+            0
+        } else {
+            self.memory.capacity() as u64
+        }
+    }
+
     /// Bytes received so far.
     pub fn len(&self) -> u64 {
         self.len
@@ -56,16 +75,24 @@ impl Spool {
     /// Appends body bytes, moving to a file when the memory limit would be passed.
     pub fn write(&mut self, data: &[u8], config: &SpoolConfig) -> io::Result<()> {
         if self.file.is_none() && self.len + data.len() as u64 > config.memory_limit {
-            let mut file = temp_file(&config.dir)?;
-            file.write_all(&self.memory)?;
-            self.memory = Vec::new();
-            self.file = Some(file);
+            self.spill(config)?;
         }
         match self.file.as_mut() {
             Some(file) => file.write_all(data)?,
             None => self.memory.extend_from_slice(data),
         }
         self.len += data.len() as u64;
+        Ok(())
+    }
+
+    /// Moves the body received so far to a file now (a slow upload should not hold memory).
+    pub fn spill(&mut self, config: &SpoolConfig) -> io::Result<()> {
+        if self.file.is_none() {
+            let mut file = temp_file(&config.dir)?;
+            file.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some(file);
+        }
         Ok(())
     }
 
@@ -128,6 +155,12 @@ impl BodyReader {
                 let n = buf.len().min(data.len() - *pos);
                 buf[..n].copy_from_slice(&data[*pos..*pos + n]);
                 *pos += n;
+                if *pos == data.len() && !data.is_empty() {
+                    // Read to the end: the app has its copy, so give the memory back now
+                    // rather than when the response is done.
+                    *data = Vec::new();
+                    *pos = 0;
+                }
                 Ok(n)
             }
             BodyReader::File { file, pos, len } => {
@@ -226,6 +259,20 @@ mod tests {
         // Nothing is visible in the directory: the file is anonymous or already unlinked.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         assert_eq!(read_all(spool.into_reader()), expected);
+    }
+
+    #[test]
+    fn spill_moves_what_arrived_and_later_bytes_follow_it() {
+        let dir = TempDir::new("spool", "spill");
+        let config = config(1 << 20, dir.path());
+        let mut spool = Spool::with_capacity(100);
+        spool.write(b"early ", &config).unwrap();
+        assert_eq!(spool.memory_len(), 100);
+        spool.spill(&config).unwrap();
+        assert!(spool.on_disk());
+        assert_eq!(spool.memory_len(), 0);
+        spool.write(b"late", &config).unwrap();
+        assert_eq!(read_all(spool.into_reader()), b"early late");
     }
 
     #[test]
