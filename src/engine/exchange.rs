@@ -308,6 +308,14 @@ impl Exchange {
 
     /// Waits until the socket is ready for `events`.
     fn wait(&mut self, events: PollFlags, limit: Option<Duration>) -> io::Result<()> {
+        match self.beat.clone() {
+            Some(beat) => beat.waiting_for_client(|| self.wait_for_socket(events, limit)),
+            None => self.wait_for_socket(events, limit),
+        }
+    }
+
+    /// [`Exchange::wait`], without telling the watchdog.
+    fn wait_for_socket(&mut self, events: PollFlags, limit: Option<Duration>) -> io::Result<()> {
         let deadline = limit.map(|l| Instant::now() + l);
         loop {
             let timeout = match deadline {
