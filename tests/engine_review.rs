@@ -56,3 +56,29 @@ fn stalled_streaming_body_does_not_count_against_the_worker_timeout() {
     );
     assert!(!server.stderr_text().contains("WORKER TIMEOUT"));
 }
+
+/// `--request-buffering=false --limit-request-body`: a chunked body (whose size no header
+/// announces) that passes the limit while the app reads it is refused with 413, as it is with
+/// request buffering, instead of reaching the app whole.
+#[test]
+fn limit_request_body_applies_to_a_streamed_chunked_body() {
+    let server = server("environ")
+        .workers(1)
+        .args(["--request-buffering=false", "--limit-request-body", "1000"])
+        .start();
+    // At the limit: served.
+    let mut c = server.conn();
+    let mut req = request("POST", "/", &[("Transfer-Encoding", "chunked")], b"");
+    req.extend(chunked(&pattern(1000), 100, ""));
+    let resp = c.roundtrip(&req);
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.environ().body_length(), 1000);
+    // Over it: refused, and the connection is not reused.
+    let mut c = server.conn();
+    let mut req = request("POST", "/", &[("Transfer-Encoding", "chunked")], b"");
+    req.extend(chunked(&pattern(1500), 100, ""));
+    c.send(&req);
+    let resp = c.try_read_response().expect("a response");
+    assert_eq!(resp.status(), 413, "{}", resp.head.raw);
+    until_closed(&mut c);
+}

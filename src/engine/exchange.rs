@@ -108,6 +108,8 @@ pub enum Body {
         decoder: BodyDecoder,
         /// Decoded body bytes in the read buffer not yet handed to the app.
         pending: (usize, usize),
+        /// Body bytes decoded so far, for `--limit-request-body`.
+        received: u64,
     },
 }
 
@@ -518,7 +520,12 @@ impl Exchange {
     /// Decodes the streaming body into `out`.
     fn read_streaming(&mut self, out: &mut [u8]) -> io::Result<usize> {
         loop {
-            let Body::Streaming { decoder, pending } = &mut self.body else {
+            let Body::Streaming {
+                decoder,
+                pending,
+                received,
+            } = &mut self.body
+            else {
                 return Ok(0);
             };
             let (from, to) = *pending;
@@ -536,6 +543,16 @@ impl Exchange {
                 let decoded = decoder.decode(self.rbuf.data());
                 match decoded {
                     Ok((consumed, Decoded::Data(data))) => {
+                        // A chunked body announces no size, so the limit the loop checks on
+                        // Content-Length before the call is enforced here as it arrives.
+                        *received += data.len() as u64;
+                        let limit = self.shared.limit_request_body;
+                        if limit.is_some_and(|l| *received > l) {
+                            let err = HttpError::BodyTooLarge;
+                            let e = io::Error::new(io::ErrorKind::InvalidData, err.clone());
+                            self.body_error = Some(err);
+                            return Err(self.broken(e));
+                        }
                         let offset = data.as_ptr() as usize - base;
                         *pending = (offset, offset + data.len());
                         // Not `consume`: it may rewind the buffer under the pending bytes.

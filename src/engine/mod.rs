@@ -69,6 +69,8 @@ pub struct Shared {
     pub send_timeout: Option<Duration>,
     /// Longest wait for the next request body bytes.
     pub body_timeout: Option<Duration>,
+    /// Largest accepted request body.
+    pub limit_request_body: Option<u64>,
 }
 
 /// The engine's settings, from the configuration.
@@ -334,6 +336,7 @@ impl<'a> Engine<'a> {
                 keep_alive: settings.keep_alive.is_some(),
                 send_timeout: settings.send_timeout,
                 body_timeout: settings.body_timeout,
+                limit_request_body: settings.limit_request_body,
             }),
             pool,
             beat,
@@ -681,6 +684,7 @@ impl<'a> Engine<'a> {
             let body = Body::Streaming {
                 decoder,
                 pending: (0, 0),
+                received: 0,
             };
             self.dispatch(key, head, body, None);
             return;
