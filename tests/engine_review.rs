@@ -82,3 +82,53 @@ fn limit_request_body_applies_to_a_streamed_chunked_body() {
     assert_eq!(resp.status(), 413, "{}", resp.head.raw);
     until_closed(&mut c);
 }
+
+/// `--request-buffering=false`: an app answers without reading a body the client has only
+/// half sent. Reading the rest of that body (to keep the connection) must not stall the
+/// event loop: another client is served meanwhile, while the first connection is still open;
+/// once the rest arrives, the first connection serves its next request.
+fn unread_body_of_a_stalled_client_does_not_stall_the_loop(threads: &str) {
+    let server = server("upload")
+        .workers(1)
+        .args([
+            "--threads",
+            threads,
+            "--request-buffering=false",
+            "--body-timeout",
+            "20",
+        ])
+        .start();
+    let mut a = server.conn();
+    a.send(
+        b"POST /?mode=ignore HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n0123456789",
+    );
+    let resp = a
+        .try_read_response()
+        .expect("a response for the ignored body");
+    assert_eq!(resp.body, b"ignored");
+    // Keep-alive requests on another connection: with a pool a first response can go out
+    // before the loop takes the stalled request back, the later ones need the loop.
+    let mut b = server.conn();
+    for _ in 0..3 {
+        let resp = b.roundtrip(&get_req("/?mode=ignore"));
+        assert_eq!(resp.body, b"ignored");
+    }
+    assert!(
+        !a.readable_now(),
+        "the stalled client's connection was given up before another client was served"
+    );
+    // The rest of the body, then the next request: the body is not taken for a request.
+    a.send(&pattern(990));
+    let resp = a.roundtrip(&request("POST", "/?mode=read", &[], b"next"));
+    assert_eq!(resp.body, b"next");
+}
+
+#[test]
+fn unread_body_of_a_stalled_client_does_not_stall_the_loop_threads_1() {
+    unread_body_of_a_stalled_client_does_not_stall_the_loop("1");
+}
+
+#[test]
+fn unread_body_of_a_stalled_client_does_not_stall_the_loop_threads_2() {
+    unread_body_of_a_stalled_client_does_not_stall_the_loop("2");
+}

@@ -143,6 +143,8 @@ pub struct Exchange {
     expect: Continue,
     /// Why the body could not be read, when that is the client's fault.
     pub body_error: Option<HttpError>,
+    /// Bytes of a body the app did not read, discarded so far to keep the connection.
+    drained: u64,
     out: Vec<u8>,
     /// Bytes of `out` already sent.
     sent: usize,
@@ -174,6 +176,7 @@ impl Exchange {
             body: Body::Buffered(BodyReader::empty()),
             expect: Continue::NotExpected,
             body_error: None,
+            drained: 0,
             out: Vec::with_capacity(1024),
             sent: 0,
             file: None,
@@ -252,6 +255,7 @@ impl Exchange {
         };
         self.body = body;
         self.body_error = None;
+        self.drained = 0;
         self.encoder = None;
         self.framing = None;
         self.must_close = false;
@@ -451,8 +455,22 @@ impl Exchange {
         }
     }
 
+    /// On a pool thread, once the app is done: reads the rest of a body it did not read here,
+    /// where waiting for the client holds only this thread, so the loop never waits for it.
+    pub fn drain_unread_body(&mut self, outcome: Outcome) {
+        let keeps = outcome == Outcome::Complete
+            && !self.must_close
+            && self.framing.is_some_and(|f| f.keep_alive);
+        if keeps && !self.drain() {
+            self.must_close = true;
+        }
+    }
+
     /// Makes the connection ready for its next request after an unbuffered body the app did
-    /// not read to the end: reads and discards the rest, up to the drain limit.
+    /// not read to the end: reads and discards the rest, up to the drain limit. Only a pool
+    /// thread waits for the client here; on the loop it discards what has arrived and says
+    /// true while the rest may still come ([`Exchange::discard_body`] goes on with it), since
+    /// waiting there would stall every connection of the worker.
     fn drain(&mut self) -> bool {
         if self.body_consumed() {
             return true;
@@ -469,18 +487,40 @@ impl Exchange {
         if decoder.remaining_hint().is_some_and(|n| n > limit) {
             return false;
         }
-        let mut drained = 0u64;
+        if !self.blocking {
+            return self.discard_body().is_ok();
+        }
         let mut sink = [0u8; 8192];
         loop {
             match self.read_body(&mut sink) {
                 Ok(0) => return true,
                 Ok(n) => {
-                    drained += n as u64;
-                    if drained > limit {
+                    self.drained += n as u64;
+                    if self.drained > limit {
                         return false;
                     }
                 }
                 Err(_) => return false,
+            }
+        }
+    }
+
+    /// Discards what has arrived of a body the app did not read, without waiting: `Ok(true)`
+    /// once the body is over, `Ok(false)` while more is to come, an error past the drain
+    /// limit or on a malformed body.
+    pub fn discard_body(&mut self) -> io::Result<bool> {
+        let mut sink = [0u8; 8192];
+        loop {
+            match self.read_streaming(&mut sink, false) {
+                Ok(0) => return Ok(true),
+                Ok(n) => {
+                    self.drained += n as u64;
+                    if self.drained > self.shared.limits.drain_max {
+                        return Err(io::Error::other("unread request body over the drain limit"));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -517,8 +557,9 @@ impl Exchange {
         }
     }
 
-    /// Decodes the streaming body into `out`.
-    fn read_streaming(&mut self, out: &mut [u8]) -> io::Result<usize> {
+    /// Decodes the streaming body into `out`, waiting for the client when nothing has arrived
+    /// (`WouldBlock` instead unless `wait`).
+    fn read_streaming(&mut self, out: &mut [u8], wait: bool) -> io::Result<usize> {
         loop {
             let Body::Streaming {
                 decoder,
@@ -572,6 +613,9 @@ impl Exchange {
                 }
             }
             *pending = (0, 0);
+            if !wait {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             if self.expect == Continue::Waiting {
                 self.expect = Continue::NotExpected;
                 // Once the final head is out, an interim response would land inside the
@@ -600,7 +644,7 @@ impl Transport for Exchange {
     fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
         match &mut self.body {
             Body::Buffered(reader) => reader.read(out),
-            Body::Streaming { .. } => self.read_streaming(out),
+            Body::Streaming { .. } => self.read_streaming(out, true),
         }
     }
 

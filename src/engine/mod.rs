@@ -195,6 +195,9 @@ enum Phase {
     Paused(Box<Paused>),
     /// The response is complete; its last bytes are being sent.
     Flushing(After),
+    /// The response is out; the rest of a request body the app did not read is being
+    /// discarded, so the connection can serve its next request.
+    Drain,
     /// Our side is shut down; discarding input until the client closes (lingering close).
     Linger,
 }
@@ -499,7 +502,7 @@ impl<'a> Engine<'a> {
         match conn.phase {
             Phase::Away => None,
             Phase::Paused(_) | Phase::Flushing(_) => Some(EpollFlags::EPOLLOUT),
-            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Linger => {
+            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain | Phase::Linger => {
                 let unsent = conn.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
                 Some(if unsent {
                     EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
@@ -535,7 +538,7 @@ impl<'a> Engine<'a> {
             return;
         };
         match &mut conn.phase {
-            Phase::Idle | Phase::Head | Phase::Body(_) => {
+            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
                 let ex = conn.ex.as_mut().expect("the loop holds idle connections");
                 if ex.unsent() > 0
                     && events.contains(EpollFlags::EPOLLOUT)
@@ -552,7 +555,8 @@ impl<'a> Engine<'a> {
                         return;
                     }
                     Ok(_) => {
-                        if let (Phase::Body(_), Some(t)) = (&conn.phase, self.settings.body_timeout)
+                        if let (Phase::Body(_) | Phase::Drain, Some(t)) =
+                            (&conn.phase, self.settings.body_timeout)
                         {
                             conn.deadline = Some(self.now + t);
                         }
@@ -656,6 +660,24 @@ impl<'a> Engine<'a> {
                 Phase::Body(_) => {
                     if !self.receive_body(key) {
                         return;
+                    }
+                }
+                Phase::Drain => {
+                    let ex = conn
+                        .ex
+                        .as_mut()
+                        .expect("the loop holds draining connections");
+                    match ex.discard_body() {
+                        // The body is over: idle, ready for the next request.
+                        Ok(true) => self.finish_after(key, After::KeepAlive),
+                        Ok(false) => return,
+                        Err(err) => {
+                            tracing::debug!("unread request body not drained: {err}");
+                            // The client may still be sending: closing now could reset the
+                            // connection under the response it has not read yet.
+                            self.finish_after(key, After::Linger);
+                            return;
+                        }
                     }
                 }
                 _ => return,
@@ -913,6 +935,16 @@ impl<'a> Engine<'a> {
         };
         match after {
             After::KeepAlive => {
+                let ex = conn
+                    .ex
+                    .as_ref()
+                    .expect("the loop holds finished connections");
+                if !ex.body_consumed() {
+                    conn.phase = Phase::Drain;
+                    conn.deadline = self.settings.body_timeout.map(|t| self.now + t);
+                    self.rewatch(key);
+                    return;
+                }
                 conn.phase = Phase::Idle;
                 conn.deadline = self.settings.keep_alive.map(|t| self.now + t);
                 if self.draining {
@@ -979,6 +1011,7 @@ impl<'a> Engine<'a> {
                 Phase::Idle
                 | Phase::Paused(_)
                 | Phase::Flushing(_)
+                | Phase::Drain
                 | Phase::Linger
                 | Phase::Away => self.close(key),
             }
