@@ -132,3 +132,20 @@ fn unread_body_of_a_stalled_client_does_not_stall_the_loop_threads_1() {
 fn unread_body_of_a_stalled_client_does_not_stall_the_loop_threads_2() {
     unread_body_of_a_stalled_client_does_not_stall_the_loop("2");
 }
+
+/// `--request-buffering=false`: the app is reading a body the client stopped sending. At
+/// `--body-timeout` the client gets 408, as with request buffering, not a 500 for an app
+/// error.
+#[test]
+fn stalled_streaming_body_gets_408() {
+    let server = server("environ")
+        .workers(1)
+        .args(["--request-buffering=false", "--body-timeout", "1"])
+        .start();
+    let mut c = server.conn();
+    c.send(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
+    let got = until_closed(&mut c);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert_eq!(server.get("/").status(), 200);
+}

@@ -634,7 +634,14 @@ impl Exchange {
                     )));
                 }
                 Ok(_) => {}
-                Err(e) => return Err(self.broken(e)),
+                Err(e) => {
+                    // The client's fault, answered as the loop answers a buffered body that
+                    // stalls, if the app lets the error end the request.
+                    if e.kind() == io::ErrorKind::TimedOut {
+                        self.body_error = Some(HttpError::BodyTimeout);
+                    }
+                    return Err(self.broken(e));
+                }
             }
         }
     }
