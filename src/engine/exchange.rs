@@ -111,6 +111,8 @@ pub enum Body {
         decoder: BodyDecoder,
         /// Decoded body bytes in the read buffer not yet handed to the app.
         pending: (usize, usize),
+        /// Body bytes decoded so far, for `--limit-request-body`.
+        received: u64,
     },
 }
 
@@ -144,6 +146,8 @@ pub struct Exchange {
     expect: Continue,
     /// Why the body could not be read, when that is the client's fault.
     pub body_error: Option<HttpError>,
+    /// Bytes of a body the app did not read, discarded so far to keep the connection.
+    drained: u64,
     out: Vec<u8>,
     /// Bytes of `out` already sent.
     sent: usize,
@@ -175,6 +179,7 @@ impl Exchange {
             body: Body::Buffered(BodyReader::empty()),
             expect: Continue::NotExpected,
             body_error: None,
+            drained: 0,
             out: Vec::with_capacity(1024),
             sent: 0,
             file: None,
@@ -256,6 +261,7 @@ impl Exchange {
         };
         self.body = body;
         self.body_error = None;
+        self.drained = 0;
         self.encoder = None;
         self.framing = None;
         self.must_close = false;
@@ -314,6 +320,14 @@ impl Exchange {
 
     /// Waits until the socket is ready for `events`.
     fn wait(&mut self, events: PollFlags, limit: Option<Duration>) -> io::Result<()> {
+        match self.beat.clone() {
+            Some(beat) => beat.waiting_for_client(|| self.wait_for_socket(events, limit)),
+            None => self.wait_for_socket(events, limit),
+        }
+    }
+
+    /// [`Exchange::wait`], without telling the watchdog.
+    fn wait_for_socket(&mut self, events: PollFlags, limit: Option<Duration>) -> io::Result<()> {
         let deadline = limit.map(|l| Instant::now() + l);
         loop {
             let timeout = match deadline {
@@ -447,8 +461,22 @@ impl Exchange {
         }
     }
 
+    /// On a pool thread, once the app is done: reads the rest of a body it did not read here,
+    /// where waiting for the client holds only this thread, so the loop never waits for it.
+    pub fn drain_unread_body(&mut self, outcome: Outcome) {
+        let keeps = outcome == Outcome::Complete
+            && !self.must_close
+            && self.framing.is_some_and(|f| f.keep_alive);
+        if keeps && !self.drain() {
+            self.must_close = true;
+        }
+    }
+
     /// Makes the connection ready for its next request after an unbuffered body the app did
-    /// not read to the end: reads and discards the rest, up to the drain limit.
+    /// not read to the end: reads and discards the rest, up to the drain limit. Only a pool
+    /// thread waits for the client here; on the loop it discards what has arrived and says
+    /// true while the rest may still come ([`Exchange::discard_body`] goes on with it), since
+    /// waiting there would stall every connection of the worker.
     fn drain(&mut self) -> bool {
         if self.body_consumed() {
             return true;
@@ -465,18 +493,40 @@ impl Exchange {
         if decoder.remaining_hint().is_some_and(|n| n > limit) {
             return false;
         }
-        let mut drained = 0u64;
+        if !self.blocking {
+            return self.discard_body().is_ok();
+        }
         let mut sink = [0u8; 8192];
         loop {
             match self.read_body(&mut sink) {
                 Ok(0) => return true,
                 Ok(n) => {
-                    drained += n as u64;
-                    if drained > limit {
+                    self.drained += n as u64;
+                    if self.drained > limit {
                         return false;
                     }
                 }
                 Err(_) => return false,
+            }
+        }
+    }
+
+    /// Discards what has arrived of a body the app did not read, without waiting: `Ok(true)`
+    /// once the body is over, `Ok(false)` while more is to come, an error past the drain
+    /// limit or on a malformed body.
+    pub fn discard_body(&mut self) -> io::Result<bool> {
+        let mut sink = [0u8; 8192];
+        loop {
+            match self.read_streaming(&mut sink, false) {
+                Ok(0) => return Ok(true),
+                Ok(n) => {
+                    self.drained += n as u64;
+                    if self.drained > self.shared.limits.drain_max {
+                        return Err(io::Error::other("unread request body over the drain limit"));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -513,10 +563,16 @@ impl Exchange {
         }
     }
 
-    /// Decodes the streaming body into `out`.
-    fn read_streaming(&mut self, out: &mut [u8]) -> io::Result<usize> {
+    /// Decodes the streaming body into `out`, waiting for the client when nothing has arrived
+    /// (`WouldBlock` instead unless `wait`).
+    fn read_streaming(&mut self, out: &mut [u8], wait: bool) -> io::Result<usize> {
         loop {
-            let Body::Streaming { decoder, pending } = &mut self.body else {
+            let Body::Streaming {
+                decoder,
+                pending,
+                received,
+            } = &mut self.body
+            else {
                 return Ok(0);
             };
             let (from, to) = *pending;
@@ -534,6 +590,16 @@ impl Exchange {
                 let decoded = decoder.decode(self.rbuf.data());
                 match decoded {
                     Ok((consumed, Decoded::Data(data))) => {
+                        // A chunked body announces no size, so the limit the loop checks on
+                        // Content-Length before the call is enforced here as it arrives.
+                        *received += data.len() as u64;
+                        let limit = self.shared.limit_request_body;
+                        if limit.is_some_and(|l| *received > l) {
+                            let err = HttpError::BodyTooLarge;
+                            let e = io::Error::new(io::ErrorKind::InvalidData, err.clone());
+                            self.body_error = Some(err);
+                            return Err(self.broken(e));
+                        }
                         let offset = data.as_ptr() as usize - base;
                         *pending = (offset, offset + data.len());
                         // Not `consume`: it may rewind the buffer under the pending bytes.
@@ -553,6 +619,9 @@ impl Exchange {
                 }
             }
             *pending = (0, 0);
+            if !wait {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             if self.expect == Continue::Waiting {
                 self.expect = Continue::NotExpected;
                 // Once the final head is out, an interim response would land inside the
@@ -571,7 +640,14 @@ impl Exchange {
                     )));
                 }
                 Ok(_) => {}
-                Err(e) => return Err(self.broken(e)),
+                Err(e) => {
+                    // The client's fault, answered as the loop answers a buffered body that
+                    // stalls, if the app lets the error end the request.
+                    if e.kind() == io::ErrorKind::TimedOut {
+                        self.body_error = Some(HttpError::BodyTimeout);
+                    }
+                    return Err(self.broken(e));
+                }
             }
         }
     }
@@ -581,7 +657,7 @@ impl Transport for Exchange {
     fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
         match &mut self.body {
             Body::Buffered(reader) => reader.read(out),
-            Body::Streaming { .. } => self.read_streaming(out),
+            Body::Streaming { .. } => self.read_streaming(out, true),
         }
     }
 

@@ -76,6 +76,21 @@ impl Beat {
         self.board.cells[self.index].store(0, Ordering::Relaxed);
         self.board.publish();
     }
+
+    /// Runs `wait`, a wait for the client, as idle time: client waits have their own deadlines
+    /// (`--send-timeout`, `--body-timeout`) and must not count against `--timeout`. A running
+    /// request is busy again, from now, once the wait is over.
+    pub fn waiting_for_client<R>(&self, wait: impl FnOnce() -> R) -> R {
+        let busy = self.board.cells[self.index].swap(0, Ordering::Relaxed) != 0;
+        if busy {
+            self.board.publish();
+        }
+        let result = wait();
+        if busy {
+            self.start();
+        }
+        result
+    }
 }
 
 #[cfg(test)]

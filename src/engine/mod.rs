@@ -74,6 +74,8 @@ pub struct Shared {
     pub send_timeout: Option<Duration>,
     /// Longest wait for the next request body bytes.
     pub body_timeout: Option<Duration>,
+    /// Largest accepted request body.
+    pub limit_request_body: Option<u64>,
 }
 
 /// The engine's settings, from the configuration.
@@ -198,6 +200,9 @@ enum Phase {
     Paused(Box<Paused>),
     /// The response is complete; its last bytes are being sent.
     Flushing(After),
+    /// The response is out; the rest of a request body the app did not read is being
+    /// discarded, so the connection can serve its next request.
+    Drain,
     /// Our side is shut down; discarding input until the client closes (lingering close).
     Linger,
 }
@@ -383,6 +388,7 @@ impl<'a> Engine<'a> {
                 keep_alive: settings.keep_alive.is_some(),
                 send_timeout: settings.send_timeout,
                 body_timeout: settings.body_timeout,
+                limit_request_body: settings.limit_request_body,
             }),
             pool,
             beat,
@@ -552,7 +558,7 @@ impl<'a> Engine<'a> {
         match conn.phase {
             Phase::Away => None,
             Phase::Paused(_) | Phase::Flushing(_) => Some(EpollFlags::EPOLLOUT),
-            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Linger => {
+            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain | Phase::Linger => {
                 let unsent = conn.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
                 Some(if unsent {
                     EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
@@ -588,7 +594,7 @@ impl<'a> Engine<'a> {
             return;
         };
         match &mut conn.phase {
-            Phase::Idle | Phase::Head | Phase::Body(_) => {
+            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
                 let ex = conn.ex.as_mut().expect("the loop holds idle connections");
                 if ex.unsent() > 0
                     && events.contains(EpollFlags::EPOLLOUT)
@@ -605,7 +611,8 @@ impl<'a> Engine<'a> {
                         return;
                     }
                     Ok(_) => {
-                        if let (Phase::Body(_), Some(t)) = (&conn.phase, self.settings.body_timeout)
+                        if let (Phase::Body(_) | Phase::Drain, Some(t)) =
+                            (&conn.phase, self.settings.body_timeout)
                         {
                             conn.deadline = Some(self.now + t);
                         }
@@ -711,6 +718,24 @@ impl<'a> Engine<'a> {
                         return;
                     }
                 }
+                Phase::Drain => {
+                    let ex = conn
+                        .ex
+                        .as_mut()
+                        .expect("the loop holds draining connections");
+                    match ex.discard_body() {
+                        // The body is over: idle, ready for the next request.
+                        Ok(true) => self.finish_after(key, After::KeepAlive),
+                        Ok(false) => return,
+                        Err(err) => {
+                            tracing::debug!("unread request body not drained: {err}");
+                            // The client may still be sending: closing now could reset the
+                            // connection under the response it has not read yet.
+                            self.finish_after(key, After::Linger);
+                            return;
+                        }
+                    }
+                }
                 _ => return,
             }
         }
@@ -737,6 +762,7 @@ impl<'a> Engine<'a> {
             let body = Body::Streaming {
                 decoder,
                 pending: (0, 0),
+                received: 0,
             };
             self.dispatch(key, head, body, None);
             return;
@@ -993,6 +1019,16 @@ impl<'a> Engine<'a> {
         };
         match after {
             After::KeepAlive => {
+                let ex = conn
+                    .ex
+                    .as_ref()
+                    .expect("the loop holds finished connections");
+                if !ex.body_consumed() {
+                    conn.phase = Phase::Drain;
+                    conn.deadline = self.settings.body_timeout.map(|t| self.now + t);
+                    self.rewatch(key);
+                    return;
+                }
                 conn.phase = Phase::Idle;
                 conn.deadline = self.settings.keep_alive.map(|t| self.now + t);
                 if self.draining {
@@ -1078,6 +1114,7 @@ impl<'a> Engine<'a> {
                 Phase::Idle
                 | Phase::Paused(_)
                 | Phase::Flushing(_)
+                | Phase::Drain
                 | Phase::Linger
                 | Phase::Away => self.close(key),
             }

@@ -157,6 +157,9 @@ fn run(app: &App, job: Job, beat: &Beat) -> Finished {
         .downcast::<Exchange>()
         .expect("the call holds the exchange it was given");
     exchange.beat = None;
+    exchange.drain_unread_body(outcome);
+    // Back on the loop, the connection must never wait for its client.
+    exchange.blocking = false;
     Finished {
         key,
         head,

@@ -82,6 +82,8 @@ pub enum HttpError {
     UnsupportedVersion,
     /// Body larger than the configured maximum.
     BodyTooLarge,
+    /// The client stopped sending its body for longer than the body timeout.
+    BodyTimeout,
 }
 
 impl HttpError {
@@ -96,6 +98,7 @@ impl HttpError {
             HttpError::UnsupportedCoding => 501,
             HttpError::UnsupportedVersion => 505,
             HttpError::BodyTooLarge => 413,
+            HttpError::BodyTimeout => 408,
         }
     }
 }
@@ -112,6 +115,7 @@ impl fmt::Display for HttpError {
             HttpError::UnsupportedCoding => f.write_str("unsupported transfer coding"),
             HttpError::UnsupportedVersion => f.write_str("unsupported HTTP version"),
             HttpError::BodyTooLarge => f.write_str("request body too large"),
+            HttpError::BodyTimeout => f.write_str("request body timed out"),
         }
     }
 }
