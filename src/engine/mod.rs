@@ -47,9 +47,10 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_secs(1);
 /// How often deadlines are checked (they are whole seconds, so this is precise enough).
 const SWEEP: Duration = Duration::from_millis(250);
-/// Connections accepted per listener per wake-up, so a flood of new connections cannot
-/// starve the ones already open.
-const ACCEPT_BATCH: usize = 64;
+/// Connections accepted per listener per wake-up: small, so a burst of new connections
+/// (a load balancer or a benchmark opening its pool) is spread over the workers instead of
+/// landing on whichever woke first, and cannot starve the connections already open.
+const ACCEPT_BATCH: usize = 8;
 /// How long accepting pauses after accept(2) fails for lack of resources.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long a lingering close waits for the client to finish sending.
@@ -334,6 +335,8 @@ struct Engine<'a> {
     accepting: bool,
     /// Accepting is paused until then after accept(2) failed for lack of resources.
     accept_pause: Option<Instant>,
+    /// accept(2) has been failing since the last success (the failure was logged).
+    accept_failing: bool,
     app: &'static App,
     settings: &'a Settings,
     shared: Arc<Shared>,
@@ -381,6 +384,7 @@ impl<'a> Engine<'a> {
             listeners,
             accepting: false,
             accept_pause: None,
+            accept_failing: false,
             app,
             settings,
             shared: Arc::new(Shared {
@@ -434,7 +438,12 @@ impl<'a> Engine<'a> {
                             self.start_draining();
                         }
                     }
-                    POOL_TOKEN => self.take_finished(),
+                    POOL_TOKEN => {
+                        self.take_finished();
+                        if !self.accepting && self.may_accept() {
+                            self.set_accepting(true);
+                        }
+                    }
                     t if t >= LISTENER_TOKEN => self.accept((t - LISTENER_TOKEN) as usize),
                     key => self.on_event(key as usize, event.events()),
                 }
@@ -482,11 +491,13 @@ impl<'a> Engine<'a> {
         self.accepting = on;
     }
 
-    /// Whether new connections may be taken now.
+    /// Whether new connections may be taken now. A worker whose threads are all busy with
+    /// requests waiting behind them leaves new connections to the other workers.
     fn may_accept(&self) -> bool {
         !self.draining
             && self.accept_pause.is_none()
             && self.conns.len < self.settings.worker_connections
+            && self.pool.is_none_or(|p| !p.backlogged())
     }
 
     fn accept(&mut self, index: usize) {
@@ -498,6 +509,7 @@ impl<'a> Engine<'a> {
             let listening = &self.listeners[index];
             match listening.listener.accept() {
                 Ok((stream, peer)) => {
+                    self.accept_failing = false;
                     let info = Arc::new(conn_info(&peer, listening));
                     let ex = Box::new(Exchange::new(stream, info, self.shared.clone()));
                     let fd = ex.fd().as_raw_fd();
@@ -516,7 +528,15 @@ impl<'a> Engine<'a> {
                 Err(err) => {
                     // EMFILE, ENOBUFS...: pause accepting rather than spin on a listener that
                     // stays readable; the kernel backlog holds the clients.
-                    tracing::warn!("accept failed: {err}; pausing accepts for {ACCEPT_PAUSE:?}");
+                    // Said once per episode, not on every retry.
+                    if self.accept_failing {
+                        tracing::debug!("accept failed again: {err}");
+                    } else {
+                        tracing::warn!(
+                            "accept failed: {err}; pausing accepts for {ACCEPT_PAUSE:?} at a time"
+                        );
+                        self.accept_failing = true;
+                    }
                     self.accept_pause = Some(self.now + ACCEPT_PAUSE);
                     self.set_accepting(false);
                     return;
@@ -965,7 +985,13 @@ impl<'a> Engine<'a> {
             exchange,
         } in pool.take_finished()
         {
-            let Some(conn) = self.conns.get_mut(key) else {
+            // Only the connection that was lent out takes the result back: if it was closed
+            // meanwhile, its key may already name a newer connection.
+            let Some(conn) = self
+                .conns
+                .get_mut(key)
+                .filter(|c| matches!(c.phase, Phase::Away))
+            else {
                 continue;
             };
             conn.phase = Phase::Idle;

@@ -81,6 +81,11 @@ impl Pool {
         self.work.notify_one();
     }
 
+    /// Whether requests are waiting for a free thread (the worker is saturated).
+    pub fn backlogged(&self) -> bool {
+        !self.queues().jobs.is_empty()
+    }
+
     /// Takes the requests that have finished (and clears the wake-up).
     pub fn take_finished(&self) -> Vec<Finished> {
         let _ = self.wake.read();
@@ -99,11 +104,13 @@ impl Pool {
             let job = {
                 let mut queues = self.queues();
                 loop {
-                    if let Some(job) = queues.jobs.pop_front() {
-                        break job;
-                    }
+                    // Stopping is checked first: once the worker stops, queued requests are
+                    // not started (the process is about to exit under them).
                     if queues.stopping {
                         return;
+                    }
+                    if let Some(job) = queues.jobs.pop_front() {
+                        break job;
                     }
                     queues = self
                         .work
