@@ -474,21 +474,17 @@ fn accept_nonblocking(listener: BorrowedFd<'_>) -> io::Result<(OwnedFd, Peer)> {
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: accept4 initialised `len` bytes of the storage with the peer's address.
     let addr = unsafe { SockaddrStorage::from_raw(storage.as_ptr().cast(), Some(len)) };
-    let peer = match addr {
-        Some(a) if a.as_sockaddr_in().is_some() => {
-            let v4 = a.as_sockaddr_in().expect("checked");
-            Peer::Tcp(SocketAddr::from((v4.ip(), v4.port())))
-        }
-        Some(a) if a.as_sockaddr_in6().is_some() => {
-            let v6 = a.as_sockaddr_in6().expect("checked");
-            Peer::Tcp(SocketAddr::V6(std::net::SocketAddrV6::new(
-                v6.ip(),
-                v6.port(),
-                v6.flowinfo(),
-                v6.scope_id(),
-            )))
-        }
-        _ => Peer::Unix,
+    let peer = if let Some(v4) = addr.as_ref().and_then(|a| a.as_sockaddr_in()) {
+        Peer::Tcp(SocketAddr::from((v4.ip(), v4.port())))
+    } else if let Some(v6) = addr.as_ref().and_then(|a| a.as_sockaddr_in6()) {
+        Peer::Tcp(SocketAddr::V6(std::net::SocketAddrV6::new(
+            v6.ip(),
+            v6.port(),
+            v6.flowinfo(),
+            v6.scope_id(),
+        )))
+    } else {
+        Peer::Unix
     };
     Ok((fd, peer))
 }

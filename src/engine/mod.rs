@@ -511,7 +511,12 @@ impl<'a> Engine<'a> {
                 Ok((stream, peer)) => {
                     self.accept_failing = false;
                     let info = Arc::new(conn_info(&peer, listening));
-                    let ex = Box::new(Exchange::new(stream, info, self.shared.clone()));
+                    let mut ex = Box::new(Exchange::new(stream, info, self.shared.clone()));
+                    if self.pool.is_none() {
+                        // Requests run on this thread: its watchdog cell, set once per
+                        // connection (progress reports act only while a request runs).
+                        ex.beat = Some(self.beat.clone());
+                    }
                     let fd = ex.fd().as_raw_fd();
                     let key = self.conns.insert(Conn {
                         ex: Some(ex),
@@ -913,7 +918,6 @@ impl<'a> Engine<'a> {
             });
             return;
         }
-        ex.beat = Some(self.beat.clone());
         let info = ex.info.clone();
         let request = Request {
             head: &head,
@@ -1013,7 +1017,6 @@ impl<'a> Engine<'a> {
         let mut ex = transport
             .downcast::<Exchange>()
             .expect("calls are made with the engine's exchange");
-        ex.beat = None;
         let keep = ex.end_request(outcome, head.is_head());
         let after = if keep {
             After::KeepAlive

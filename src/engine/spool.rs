@@ -7,7 +7,7 @@
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -194,9 +194,7 @@ fn temp_file(dir: &Path) -> io::Result<File> {
             let template = dir.join("rsgi-body-XXXXXX");
             let (fd, path) = nix::unistd::mkstemp(&template)?;
             let _ = std::fs::remove_file(&path);
-            let mut file = File::from(fd);
-            file.seek(SeekFrom::Start(0))?;
-            Ok(file)
+            Ok(File::from(fd))
         }
         Err(err) => Err(io::Error::new(
             io::Error::from(err).kind(),

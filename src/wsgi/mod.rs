@@ -330,28 +330,25 @@ impl Call {
             return Step::Done(self.outcome);
         };
         let responder = running.responder.get();
+        let known_length = running.known_length;
         let ended = match running.iter.as_ref() {
-            None => responder.finish(py, running.known_length),
+            None => responder.finish(py, known_length),
             Some(iter) => {
                 let mut iter = iter.bind(py).clone();
                 loop {
-                    match iter.next() {
-                        None => break responder.finish(py, running.known_length),
-                        Some(Ok(item)) => {
-                            match responder.send_chunk(py, &item, running.known_length) {
-                                Ok(Progress::More) => {}
-                                Ok(Progress::Full) => return Step::Paused,
-                                Ok(Progress::Enough) => {
-                                    break responder.finish(py, running.known_length);
-                                }
-                                Ok(Progress::Gone) => break Outcome::Aborted,
-                                Err(err) => {
-                                    let sent = responder.head_sent();
-                                    break log_app_error(py, "iterating the response", &err, sent);
-                                }
-                            }
+                    // The iterator's own error and a rejected chunk end the same way.
+                    let sent = match iter.next() {
+                        None => Ok(Progress::Enough),
+                        Some(item) => {
+                            item.and_then(|item| responder.send_chunk(py, &item, known_length))
                         }
-                        Some(Err(err)) => {
+                    };
+                    match sent {
+                        Ok(Progress::More) => {}
+                        Ok(Progress::Full) => return Step::Paused,
+                        Ok(Progress::Enough) => break responder.finish(py, known_length),
+                        Ok(Progress::Gone) => break Outcome::Aborted,
+                        Err(err) => {
                             let sent = responder.head_sent();
                             break log_app_error(py, "iterating the response", &err, sent);
                         }
