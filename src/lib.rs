@@ -26,10 +26,14 @@
 pub mod arbiter;
 pub mod config;
 pub mod engine;
+pub mod hooks;
 pub mod http;
 pub mod listen;
+pub mod logging;
+pub mod pidfile;
 pub mod scoreboard;
 pub mod signals;
+pub mod systemd;
 #[cfg(test)]
 mod test_support;
 pub mod worker;

@@ -134,3 +134,13 @@ pub fn run_exit_hooks() {
         run(c"import sys\nfor s in (sys.stdout, sys.stderr):\n    s is not None and s.flush()");
     });
 }
+
+/// Before the master forks: if Python runs in the master (`--preload`, master-side hooks),
+/// brackets the fork with `PyOS_BeforeFork`. STUB (issue 4 contract): no-op for now.
+pub fn before_fork() {}
+
+/// In the master after a fork (`PyOS_AfterFork_Parent`). STUB: no-op for now.
+pub fn after_fork_parent() {}
+
+/// In the child after a fork (`PyOS_AfterFork_Child`). STUB: no-op for now.
+pub fn after_fork_child() {}
