@@ -166,7 +166,11 @@ impl Arbiter {
                     tracing::info!("SIGTTOU: workers now {}", self.target);
                 }
             }
-            Signal::Hup | Signal::Usr1 | Signal::Usr2 | Signal::Winch => {
+            Signal::Usr1 => {
+                crate::logging::reopen();
+                self.signal_all(Sig::SIGUSR1);
+            }
+            Signal::Hup | Signal::Usr2 | Signal::Winch => {
                 tracing::warn!("{signal:?} is not supported yet; ignored");
             }
         }

@@ -3,9 +3,9 @@
 //! runtime failures, the workers' boot code when the app cannot be loaded.
 
 use rsgi_server::arbiter::{self, Exit};
-use rsgi_server::config::{self, Config, ConfigError, Invocation, LogLevel};
+use rsgi_server::config::{self, Config, ConfigError, Invocation};
 use rsgi_server::wsgi::interp;
-use rsgi_server::{listen, worker};
+use rsgi_server::{listen, logging, worker};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -54,11 +54,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Invocation::CheckConfig(config) => {
-            init_logging(config.log_level);
+            if let Err(err) = logging::init(&config) {
+                eprintln!("rsgi-server: error: {err}");
+                return ExitCode::from(2);
+            }
             check(&config)
         }
         Invocation::Run(config) => {
-            init_logging(config.log_level);
+            // Before anything is bound: a log file that cannot be opened is a configuration
+            // error.
+            if let Err(err) = logging::init(&config) {
+                eprintln!("rsgi-server: error: {err}");
+                return ExitCode::from(2);
+            }
             run(config)
         }
     }
@@ -126,19 +134,4 @@ fn check(config: &Config) -> ExitCode {
             ExitCode::from(worker::EXIT_APP_LOAD_ERROR as u8)
         }
     }
-}
-
-fn init_logging(level: LogLevel) {
-    let level = match level {
-        LogLevel::Debug => tracing::Level::DEBUG,
-        LogLevel::Info => tracing::Level::INFO,
-        LogLevel::Warning => tracing::Level::WARN,
-        LogLevel::Error | LogLevel::Critical => tracing::Level::ERROR,
-    };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(false)
-        .init();
 }

@@ -26,19 +26,25 @@ pub fn run(
     master: Pid,
     heartbeat: Option<&'static Slot>,
 ) -> i32 {
-    let signals = match SignalIntake::install(&[Signal::Term, Signal::Int, Signal::Quit]) {
+    // USR1 reopens the logs (its default action would kill the worker).
+    let intake = [Signal::Term, Signal::Int, Signal::Quit, Signal::Usr1];
+    let signals = match SignalIntake::install(&intake) {
         Ok(s) => s,
         Err(err) => {
             tracing::error!("worker cannot install signal handlers: {err}");
             return EXIT_BOOT_ERROR;
         }
     };
+    crate::logging::worker_init();
     // If the master dies without stopping us, we must not live on holding its sockets.
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
 
     let app = match boot(config) {
         Ok(app) => app,
-        Err(code) => return code,
+        Err(code) => {
+            crate::logging::finish();
+            return code;
+        }
     };
     // Pool threads borrow the app for the life of the process.
     let app: &'static App = Box::leak(Box::new(app));
@@ -48,6 +54,7 @@ pub fn run(
     }
     interp::run_exit_hooks();
     tracing::info!("Worker exiting (pid: {})", getpid());
+    crate::logging::finish();
     0
 }
 
@@ -64,8 +71,8 @@ fn boot(config: &Config) -> Result<App, i32> {
         return Err(EXIT_BOOT_ERROR);
     }
     load_app(config).map_err(|err| {
-        eprint!("{}", err.traceback);
-        tracing::error!("{err}");
+        // One record, so the traceback lands in the error log (and stays one JSON object).
+        tracing::error!("{}\n{err}", err.traceback.trim_end());
         EXIT_APP_LOAD_ERROR
     })
 }

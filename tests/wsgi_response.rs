@@ -19,7 +19,7 @@ fn rejected_header(path: &str) {
     assert_eq!(server.get("/ok").status(), 200);
     // The error is logged, not silently swallowed. Waited for, not read from a snapshot:
     // the log line and the response race to the test through different pipes.
-    server.wait_for_line(" ERROR ");
+    server.wait_for_line("[ERROR]");
 }
 
 #[test]

@@ -80,6 +80,17 @@ pub struct Config {
     pub unix_socket_mode: Option<u32>,
     /// Minimum level written to the error log.
     pub log_level: LogLevel,
+    // -- issue 4: logging --
+    /// The error log file; `None` is standard error (`-`).
+    pub error_logfile: Option<PathBuf>,
+    /// Where access log lines go; `None`: no access log.
+    pub access_logfile: Option<LogTarget>,
+    /// The access log line format (gunicorn's `%(atom)s` syntax), checked to compile.
+    pub access_log_format: String,
+    /// Text lines or JSON objects, for both logs.
+    pub log_format: LogFormat,
+    /// The application's standard output and error go to the error log.
+    pub capture_output: bool,
     /// The TOML file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<PathBuf>,
     /// The command-line and environment layers this configuration was loaded with, kept so
@@ -116,6 +127,11 @@ impl PartialEq for Config {
             virtualenv,
             unix_socket_mode,
             log_level,
+            error_logfile,
+            access_logfile,
+            access_log_format,
+            log_format,
+            capture_output,
             config_file,
             sources: _,
         } = self;
@@ -143,6 +159,11 @@ impl PartialEq for Config {
             && *virtualenv == other.virtualenv
             && *unix_socket_mode == other.unix_socket_mode
             && *log_level == other.log_level
+            && *error_logfile == other.error_logfile
+            && *access_logfile == other.access_logfile
+            && *access_log_format == other.access_log_format
+            && *log_format == other.log_format
+            && *capture_output == other.capture_output
             && *config_file == other.config_file
     }
 }
@@ -299,6 +320,16 @@ fn absolutize(layer: &mut Layer, base: &Path) {
     {
         *dir = base.join(&*dir);
     }
+    // `-` names a standard stream, not a file.
+    for file in layer
+        .error_logfile
+        .iter_mut()
+        .chain(layer.access_logfile.iter_mut())
+    {
+        if file.as_os_str() != "-" {
+            *file = base.join(&*file);
+        }
+    }
     for dir in layer.pythonpath.iter_mut().flatten() {
         if !dir.as_os_str().is_empty() {
             *dir = base.join(&*dir);
@@ -365,6 +396,34 @@ impl FromStr for LogLevel {
             "critical" => LogLevel::Critical,
             _ => return Err(()),
         })
+    }
+}
+
+/// Where a log goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Standard output (`-`).
+    Stdout,
+    /// A file, opened for appending.
+    File(PathBuf),
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// gunicorn's text lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The format's name as written in settings: `text` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
     }
 }
 

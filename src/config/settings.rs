@@ -308,6 +308,41 @@ settings! {
     /// or critical.
     #[arg(long, value_name = "LEVEL")]
     log_level: String = Some("info".to_owned()), shown "`info`";
+
+    // -- issue 4: logging --
+    /// Where the error log goes: a file (opened for appending and reopened on SIGUSR1), or
+    /// `-` for standard error. The master and every worker write whole lines to it.
+    #[arg(long, visible_alias = "log-file", value_name = "FILE")]
+    error_logfile: PathBuf = Some(PathBuf::from("-")), shown "`-` (standard error)";
+
+    /// Where the access log goes: a file (opened for appending and reopened on SIGUSR1), or
+    /// `-` for standard output. No access log unless set.
+    #[arg(long, value_name = "FILE")]
+    access_logfile: PathBuf = None, shown "(none)";
+
+    /// The access log line, with gunicorn's atoms: `%(h)s` remote address, `%(l)s` `-`,
+    /// `%(u)s` Basic auth user, `%(t)s` time, `%(r)s` request line, `%(m)s` method, `%(U)s`
+    /// path, `%(q)s` query, `%(H)s` protocol, `%(s)s` status, `%(B)s` body bytes, `%(b)s`
+    /// body bytes or `-`, `%(f)s` referer, `%(a)s` user agent, `%(T)s` `%(M)s` `%(D)s`
+    /// `%(L)s` duration in seconds, milliseconds, microseconds, decimal seconds, `%(p)s`
+    /// `<pid>`, `%({Header}i)s` request header, `%({Header}o)s` response header,
+    /// `%({NAME}e)s` environ variable; `%%` is a `%`. Values are escaped (`\xNN`, `\"`,
+    /// `\\`) so a client cannot forge a line.
+    #[arg(long, value_name = "FORMAT")]
+    access_log_format: String = Some(crate::logging::access::DEFAULT_FORMAT.to_owned()),
+        shown "`%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"`";
+
+    /// How both logs are written: `text` (gunicorn's lines) or `json` (one JSON object per
+    /// line, with typed fields).
+    #[arg(long, value_name = "FORMAT")]
+    log_format: String = Some("text".to_owned()), shown "`text`";
+
+    /// Send what the application writes to its standard output and standard error to the
+    /// error log. `--capture-output` alone means true.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    capture_output: bool = Some(false), shown "false";
 }
 
 /// The whole command line: every setting plus the options that only make sense there.

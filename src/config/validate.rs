@@ -6,7 +6,7 @@
 //! (`--workers`, `RSGI_WORKERS`, `workers (in rsgi.toml)`) for the error messages.
 
 use super::settings::Settings;
-use super::{BindAddr, Config, ConfigError, LogLevel, Sources};
+use super::{BindAddr, Config, ConfigError, LogFormat, LogLevel, LogTarget, Sources};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -167,6 +167,46 @@ pub(super) fn validate(
         )
     })?;
 
+    // -- issue 4: logging --
+    let error_logfile = s.error_logfile.filter(|f| f.as_os_str() != "-");
+    let access_logfile = s.access_logfile.map(|f| {
+        if f.as_os_str() == "-" {
+            LogTarget::Stdout
+        } else {
+            LogTarget::File(f)
+        }
+    });
+    let not_a_file = |name: &str, file: &PathBuf| {
+        (file.as_os_str().is_empty() || file.is_dir()).then(|| {
+            invalid(
+                name,
+                &file.display(),
+                "a file path, or - for the standard stream",
+            )
+        })
+    };
+    if let Some(err) = error_logfile
+        .as_ref()
+        .and_then(|f| not_a_file("error_logfile", f))
+    {
+        return Err(err);
+    }
+    if let Some(LogTarget::File(f)) = &access_logfile {
+        if let Some(err) = not_a_file("access_logfile", f) {
+            return Err(err);
+        }
+    }
+    let access_log_format = s.access_log_format.unwrap_or_default();
+    if let Err(why) = crate::logging::access::Format::compile(&access_log_format, &[]) {
+        return Err(invalid("access_log_format", &access_log_format, &why));
+    }
+    let format_name = s.log_format.unwrap_or_default();
+    let log_format = match format_name.to_ascii_lowercase().as_str() {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        _ => return Err(invalid("log_format", &format_name, "text or json")),
+    };
+
     let secs = |n: i64| (n > 0).then(|| Duration::from_secs(n as u64));
     Ok(Config {
         app,
@@ -194,6 +234,11 @@ pub(super) fn validate(
         virtualenv,
         unix_socket_mode,
         log_level,
+        error_logfile,
+        access_logfile,
+        access_log_format,
+        log_format,
+        capture_output: s.capture_output.unwrap_or(false),
         config_file: None,
         sources: Sources::default(),
     })
@@ -293,6 +338,18 @@ impl Config {
             virtualenv: self.virtualenv.clone(),
             unix_socket_mode: self.unix_socket_mode.map(|m| format!("{m:o}")),
             log_level: Some(self.log_level.as_str().to_owned()),
+            error_logfile: Some(
+                self.error_logfile
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("-")),
+            ),
+            access_logfile: self.access_logfile.as_ref().map(|t| match t {
+                LogTarget::Stdout => PathBuf::from("-"),
+                LogTarget::File(f) => f.clone(),
+            }),
+            access_log_format: Some(self.access_log_format.clone()),
+            log_format: Some(self.log_format.as_str().to_owned()),
+            capture_output: Some(self.capture_output),
         }
     }
 }

@@ -156,6 +156,24 @@ pub struct Exchange {
     framing: Option<Framing>,
     /// Set when something makes the connection unusable after this exchange.
     must_close: bool,
+    /// When the request in progress began (its first byte was handled): the access log's
+    /// duration runs from here.
+    pub started: Instant,
+    /// What the response has been so far, for the access log.
+    pub response: Responded,
+}
+
+/// What the access log needs to know about a response: recorded as it goes out, because
+/// only the transport sees what really went to the client (a 500 the server substituted,
+/// the bytes a HEAD or a 304 did not carry).
+#[derive(Debug, Default)]
+pub struct Responded {
+    /// The status of the head sent (0: none yet).
+    pub status: u16,
+    /// Body bytes handed to the socket, without headers or chunk framing.
+    pub body_bytes: u64,
+    /// The head as the application set it (kept for `{header}o` atoms).
+    pub head: Option<ResponseHead>,
 }
 
 impl Exchange {
@@ -186,6 +204,8 @@ impl Exchange {
             encoder: None,
             framing: None,
             must_close: false,
+            started: Instant::now(),
+            response: Responded::default(),
         }
     }
 
@@ -265,6 +285,9 @@ impl Exchange {
         self.encoder = None;
         self.framing = None;
         self.must_close = false;
+        self.response.status = 0;
+        self.response.body_bytes = 0;
+        self.response.head = None;
     }
 
     /// Unsent response bytes (a pending file counts as one byte: not done).
@@ -300,6 +323,7 @@ impl Exchange {
                 }
                 Ok(n) => {
                     file.remaining -= n as u64;
+                    self.response.body_bytes += n as u64;
                     self.tick();
                 }
                 Err(nix::errno::Errno::EINTR) => {}
@@ -431,6 +455,12 @@ impl Exchange {
     pub fn send_error(&mut self, status: u16, head_request: bool) {
         self.date.refresh(SystemTime::now());
         let bytes = response::error_response(status, true, head_request, &self.date);
+        self.response.status = status;
+        // The body follows the blank line (none for HEAD).
+        self.response.body_bytes = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(0, |end| bytes.len() - end - 4) as u64;
         self.must_close = true;
         let _ = self.push(&bytes, b"");
     }
@@ -681,6 +711,8 @@ impl Transport for Exchange {
         response::encode_head(&mut self.out, &head, framing, &self.date);
         self.encoder = Some(BodyEncoder::new(framing.body));
         self.framing = Some(framing);
+        self.response.status = head.status;
+        self.response.head = Some(head);
         Ok(())
     }
 
@@ -689,6 +721,7 @@ impl Transport for Exchange {
             return Err(io::Error::other("body before head"));
         };
         let framed = encoder.encode(data, &mut self.out);
+        self.response.body_bytes += framed.data.len() as u64;
         let mut flow = Flow::More;
         if framed.overflow {
             tracing::warn!("application sent more than its Content-Length; truncated");

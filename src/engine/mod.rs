@@ -25,6 +25,7 @@ use crate::http::Limits;
 use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
 use crate::http::request::{RequestHead, parse_head};
 use crate::listen::{Listener, Peer};
+use crate::logging::access::{self, Entry, RequestLine};
 use crate::scoreboard::Slot;
 use crate::signals::{Signal, SignalIntake};
 use crate::wsgi::{App, Call, ConnInfo, Outcome, Request, Step, Transport};
@@ -417,6 +418,8 @@ impl<'a> Engine<'a> {
                 .min(next_parent_check)
                 .saturating_duration_since(Instant::now());
             let timeout = EpollTimeout::from(wait.as_millis().clamp(1, 1000) as u16);
+            // Access lines of this wake-up go out in one write, before the loop may sleep.
+            access::flush();
             let n = match self.epoll.wait(&mut events, timeout) {
                 Ok(n) => n,
                 Err(nix::errno::Errno::EINTR) => 0,
@@ -430,6 +433,9 @@ impl<'a> Engine<'a> {
                         let received = signals.take();
                         if received.contains(&Signal::Quit) {
                             return Ok(());
+                        }
+                        if received.contains(&Signal::Usr1) {
+                            crate::logging::reopen();
                         }
                         if received
                             .iter()
@@ -606,6 +612,13 @@ impl<'a> Engine<'a> {
         if let Some(conn) = self.conns.remove(key) {
             if let Phase::Paused(mut paused) = conn.phase {
                 paused.call.abort();
+                // Cut short (the client went away or stopped reading): still a request served.
+                if access::enabled() {
+                    let transport: Box<dyn Any> = paused.call.into_transport();
+                    if let Ok(ex) = transport.downcast::<Exchange>() {
+                        log_access(&ex, Some(&paused.head));
+                    }
+                }
             }
             // Dropping the socket removes it from the epoll set.
         }
@@ -705,6 +718,7 @@ impl<'a> Engine<'a> {
                         // The head deadline runs from a request's first byte and is not
                         // extended by each byte after it (slowloris).
                         conn.phase = Phase::Head;
+                        ex.started = self.now;
                         conn.deadline = self.settings.header_timeout.map(|t| self.now + t);
                         if self.draining && conn.deadline.is_none() {
                             conn.deadline = Some(self.now + TICK);
@@ -717,19 +731,19 @@ impl<'a> Engine<'a> {
                         + 2;
                     if !ex.head_may_be_complete() {
                         if ex.rbuf.is_full(max_head) {
-                            self.fail(key, 431, false);
+                            self.fail(key, 431, None);
                         }
                         return;
                     }
                     match parse_head(ex.rbuf.data(), limits) {
                         Ok(None) if ex.rbuf.is_full(max_head) => {
-                            self.fail(key, 431, false);
+                            self.fail(key, 431, None);
                             return;
                         }
                         Ok(None) => return,
                         Err(err) => {
                             tracing::debug!("bad request: {err}");
-                            self.fail(key, err.status(), false);
+                            self.fail(key, err.status(), None);
                             return;
                         }
                         Ok(Some((head, consumed))) => {
@@ -775,7 +789,7 @@ impl<'a> Engine<'a> {
         if too_large {
             // Refused before the body is read; a client waiting for 100-continue is spared
             // sending it at all.
-            self.fail(key, 413, head.is_head());
+            self.fail(key, 413, Some(&head));
             return;
         }
         if head.framing == BodyFraming::Empty {
@@ -891,8 +905,7 @@ impl<'a> Engine<'a> {
                 }
             }
         };
-        let head_request = receiving.head.is_head();
-        self.fail(key, failure, head_request);
+        self.fail(key, failure, None);
         false
     }
 
@@ -1018,6 +1031,7 @@ impl<'a> Engine<'a> {
             .downcast::<Exchange>()
             .expect("calls are made with the engine's exchange");
         let keep = ex.end_request(outcome, head.is_head());
+        log_access(&ex, Some(head));
         let after = if keep {
             After::KeepAlive
         } else if head.keep_alive || !ex.rbuf.is_empty() || !ex.body_consumed() {
@@ -1082,15 +1096,21 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Answers with an error status the server generates, then closes (lingering).
-    fn fail(&mut self, key: usize, status: u16, head_request: bool) {
+    /// Answers with an error status the server generates, then closes (lingering). `head`
+    /// is the request's when it is not the connection's own (a body being received).
+    fn fail(&mut self, key: usize, status: u16, head: Option<&RequestHead>) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
         let Some(ex) = conn.ex.as_mut() else {
             return;
         };
-        ex.send_error(status, head_request);
+        let head = head.or(match &conn.phase {
+            Phase::Body(receiving) => Some(&receiving.head),
+            _ => None,
+        });
+        ex.send_error(status, head.is_some_and(RequestHead::is_head));
+        log_access(ex, head);
         if ex.unsent() > 0 {
             conn.phase = Phase::Flushing(After::Linger);
             conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
@@ -1124,7 +1144,7 @@ impl<'a> Engine<'a> {
                     receiving.reserved = 0;
                     if let Err(err) = receiving.spool.spill(&self.settings.spool) {
                         tracing::error!("cannot store request body: {err}");
-                        self.fail(key, 500, false);
+                        self.fail(key, 500, None);
                         continue;
                     }
                     receiving.meter.set(receiving.spool.memory_len());
@@ -1139,7 +1159,7 @@ impl<'a> Engine<'a> {
             conn.deadline = None;
             match conn.phase {
                 // A request that never completed its head or body: tell the client why.
-                Phase::Head | Phase::Body(_) => self.fail(key, 408, false),
+                Phase::Head | Phase::Body(_) => self.fail(key, 408, None),
                 Phase::Idle
                 | Phase::Paused(_)
                 | Phase::Flushing(_)
@@ -1218,6 +1238,38 @@ impl<'a> Engine<'a> {
         }
     }
 }
+
+/// Buffers the access log line for the exchange's request: `head` when it was parsed,
+/// otherwise the first line of what the client sent.
+fn log_access(ex: &Exchange, head: Option<&RequestHead>) {
+    if !access::enabled() {
+        return;
+    }
+    let request = match head {
+        Some(head) => RequestLine::Parsed(head),
+        None => {
+            let data = ex.rbuf.data();
+            let end = data
+                .iter()
+                .take(UNPARSED_LINE_MAX)
+                .position(|&b| b == b'\r' || b == b'\n')
+                .unwrap_or(data.len().min(UNPARSED_LINE_MAX));
+            RequestLine::Unparsed(&data[..end])
+        }
+    };
+    let sent = &ex.response;
+    access::log(&Entry {
+        conn: &ex.info,
+        request,
+        status: (sent.status != 0).then_some(sent.status),
+        body_bytes: sent.body_bytes,
+        response_headers: sent.head.as_ref().map_or(&[], |h| &h.headers),
+        duration: ex.started.elapsed(),
+    });
+}
+
+/// Most bytes of an unparsable request's first line the access log shows.
+const UNPARSED_LINE_MAX: usize = 4096;
 
 /// How long an idle connection is kept during a graceful stop.
 fn drain_idle(settings: &Settings) -> Duration {

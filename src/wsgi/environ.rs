@@ -292,7 +292,7 @@ pub(crate) fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString>
 
 /// `%XX` escapes decoded to bytes; malformed escapes are kept as they are (like
 /// `urllib.parse.unquote_to_bytes`, which gunicorn uses).
-fn percent_decode(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub(crate) fn percent_decode(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if !raw.contains(&b'%') {
         return std::borrow::Cow::Borrowed(raw);
     }

@@ -1,7 +1,6 @@
-//! `wsgi.errors`: a text stream into the server's error log (stderr).
+//! `wsgi.errors`: a text stream into the server's error log.
 
 use pyo3::prelude::*;
-use std::io::Write;
 
 /// The `wsgi.errors` stream shared by every request of a worker.
 #[pyclass(module = "rsgi_server", name = "ErrorStream")]
@@ -12,10 +11,7 @@ impl ErrorStream {
     /// Writes `text` to the error log; returns the number of characters written.
     fn write(&self, py: Python<'_>, text: &str) -> usize {
         let bytes = text.as_bytes();
-        // Errors writing to our own stderr have nowhere better to go.
-        py.detach(|| {
-            let _ = std::io::stderr().lock().write_all(bytes);
-        });
+        py.detach(|| crate::logging::error::wsgi_errors_write(bytes));
         text.chars().count()
     }
 
@@ -28,6 +24,8 @@ impl ErrorStream {
         Ok(())
     }
 
-    /// Nothing to do: every write goes straight to the descriptor.
-    fn flush(&self) {}
+    /// Writes a pending partial line (JSON logs); text goes out on every write.
+    fn flush(&self, py: Python<'_>) {
+        py.detach(crate::logging::error::wsgi_errors_flush);
+    }
 }

@@ -21,6 +21,7 @@ pub mod interp;
 mod responder;
 
 pub use environ::ConnInfo;
+pub(crate) use environ::percent_decode;
 
 use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;

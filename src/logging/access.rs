@@ -1,0 +1,795 @@
+//! The access log: one line per request, in gunicorn's `--access-log-format` or as JSON.
+//!
+//! The format is compiled once ([`Format::compile`]); each request then costs one pass over
+//! its pieces into a reusable buffer, with no allocation in the common case and no system
+//! call: lines are buffered and written by [`flush`], which the worker's event loop calls
+//! once per wake-up (before it waits again), and which runs by itself when the buffer passes
+//! [`FLUSH_AT`], on reopen and at exit. So a busy worker writes many lines per `write(2)`.
+//!
+//! Every value that comes from a client is escaped ([`super::escape`]): a header holding
+//! quotes or a line break cannot end its field or forge a line.
+//!
+//! # JSON (`--log-format json`)
+//!
+//! One object per line with fixed keys, so a log pipeline sees one schema whatever the text
+//! format: `time` (RFC 3339), `remote_addr`, `user`, `request` (the request line), `method`,
+//! `path` (percent-decoded), `query`, `protocol`, `status` (number), `bytes` (number: body
+//! bytes sent), `referer`, `user_agent`, `duration_us` (number), `pid` (number). Unknown
+//! values are `null`. The `{...}i`, `{...}o` and `{...}e` atoms of `--access-log-format`
+//! add objects `request_headers`, `response_headers` and `environ`, keyed by the names as
+//! written in the format.
+//!
+//! # Requests the server answers itself
+//!
+//! Refused requests (400, 408, 413, 431, 500...) are logged with what is known: a request
+//! whose head could not be parsed has `%(r)s` set to the (escaped) bytes of its first line
+//! and `-` for method, path and protocol. [`log_aborted`] logs a request cut short by a
+//! worker timeout.
+
+use super::clock::{self, Civil};
+use super::escape;
+use super::json::Object;
+use super::sink::Sink;
+use crate::config::LogFormat;
+use crate::http::request::RequestHead;
+use crate::wsgi::ConnInfo;
+use std::io;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+
+/// gunicorn's default format (the Apache combined log without the ident lookup).
+pub const DEFAULT_FORMAT: &str = r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#;
+
+/// Buffered lines are written once they pass this many bytes, even mid-wake-up.
+pub const FLUSH_AT: usize = 32 * 1024;
+
+/// At most this many bytes per `write(2)` to a pipe or terminal: up to `PIPE_BUF` a write is
+/// atomic, so the workers' lines cannot interleave inside one another.
+const PIPE_CHUNK: usize = 4096;
+
+/// One thing a format writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    /// Text between atoms, as written.
+    Literal(Vec<u8>),
+    /// A value of the request.
+    Atom(Atom),
+}
+
+/// gunicorn's atoms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Atom {
+    /// `h`: remote address.
+    RemoteAddr,
+    /// `l`: always `-`.
+    Ident,
+    /// `u`: the user of HTTP Basic authentication.
+    User,
+    /// `t`: the time, `[21/Nov/2026:10:00:00 +0000]`.
+    Time,
+    /// `r`: the request line.
+    RequestLine,
+    /// `m`: the method.
+    Method,
+    /// `U`: the path, percent-decoded.
+    Path,
+    /// `q`: the query string.
+    Query,
+    /// `H`: the protocol.
+    Protocol,
+    /// `s`: the status.
+    Status,
+    /// `B`: body bytes sent.
+    Bytes,
+    /// `b`: body bytes sent, `-` for none.
+    BytesOrDash,
+    /// `f`: the Referer header.
+    Referer,
+    /// `a`: the User-Agent header.
+    UserAgent,
+    /// `T`: duration in whole seconds.
+    Seconds,
+    /// `M`: duration in whole milliseconds.
+    Millis,
+    /// `D`: duration in microseconds.
+    Micros,
+    /// `L`: duration in decimal seconds, `0.001234`.
+    DecimalSeconds,
+    /// `p`: `<pid>`.
+    Pid,
+    /// `{name}i`: a request header (name lowercased: matched case-insensitively).
+    RequestHeader(String),
+    /// `{name}o`: a response header.
+    ResponseHeader(String),
+    /// `{name}e`: a WSGI environ key, as written.
+    Environ(String, Environ),
+}
+
+/// What a `{name}e` atom reads. The line is written without Python, so keys are computed
+/// from the request as the server builds the environ (changes the app makes to its environ
+/// are not seen); any other name is read from the process environment at startup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Environ {
+    RemoteAddr,
+    RemotePort,
+    ServerName,
+    ServerPort,
+    ServerProtocol,
+    RequestMethod,
+    PathInfo,
+    QueryString,
+    RawUri,
+    UrlScheme,
+    /// `HTTP_*`, `CONTENT_TYPE`, `CONTENT_LENGTH`: the header of that name.
+    Header(String),
+    /// Fixed when the format was compiled.
+    Fixed(Option<String>),
+}
+
+/// A compiled `--access-log-format`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Format {
+    pieces: Vec<Piece>,
+}
+
+const ATOMS_HELP: &str = "atoms written %(name)s: h l u t r m U q H s B b f a T M D L p, \
+                          {header}i, {header}o, {variable}e; %% for a literal %";
+
+impl Format {
+    /// Compiles a gunicorn format. `env` (the `--env` settings) and the process environment
+    /// supply `{NAME}e` atoms that are not request values. The error says what is wrong.
+    pub fn compile(format: &str, env: &[(String, String)]) -> Result<Format, String> {
+        let mut pieces = Vec::new();
+        let mut literal = Vec::new();
+        let mut rest = format;
+        while let Some(at) = rest.find('%') {
+            literal.extend_from_slice(&rest.as_bytes()[..at]);
+            rest = &rest[at + 1..];
+            if let Some(after) = rest.strip_prefix('%') {
+                literal.push(b'%');
+                rest = after;
+                continue;
+            }
+            let Some(inner) = rest.strip_prefix('(') else {
+                return Err(format!("a '%' that is not %(name)s or %%; {ATOMS_HELP}"));
+            };
+            let Some(close) = inner.find(')') else {
+                return Err(format!("an unclosed %(; {ATOMS_HELP}"));
+            };
+            let name = &inner[..close];
+            let after = &inner[close + 1..];
+            // `s` as gunicorn documents it; `d` also works there for numeric atoms.
+            let Some(after) = after.strip_prefix('s').or_else(|| after.strip_prefix('d')) else {
+                return Err(format!("%({name}) must be followed by 's'; {ATOMS_HELP}"));
+            };
+            let atom =
+                atom(name, env).ok_or_else(|| format!("unknown atom %({name})s; {ATOMS_HELP}"))?;
+            if !literal.is_empty() {
+                pieces.push(Piece::Literal(std::mem::take(&mut literal)));
+            }
+            pieces.push(Piece::Atom(atom));
+            rest = after;
+        }
+        literal.extend_from_slice(rest.as_bytes());
+        if !literal.is_empty() {
+            pieces.push(Piece::Literal(literal));
+        }
+        Ok(Format { pieces })
+    }
+}
+
+fn atom(name: &str, env: &[(String, String)]) -> Option<Atom> {
+    Some(match name {
+        "h" => Atom::RemoteAddr,
+        "l" => Atom::Ident,
+        "u" => Atom::User,
+        "t" => Atom::Time,
+        "r" => Atom::RequestLine,
+        "m" => Atom::Method,
+        "U" => Atom::Path,
+        "q" => Atom::Query,
+        "H" => Atom::Protocol,
+        "s" => Atom::Status,
+        "B" => Atom::Bytes,
+        "b" => Atom::BytesOrDash,
+        "f" => Atom::Referer,
+        "a" => Atom::UserAgent,
+        "T" => Atom::Seconds,
+        "M" => Atom::Millis,
+        "D" => Atom::Micros,
+        "L" => Atom::DecimalSeconds,
+        "p" => Atom::Pid,
+        _ => {
+            let inner = name.strip_prefix('{')?;
+            let (key, kind) = inner.rsplit_once('}')?;
+            if key.is_empty() {
+                return None;
+            }
+            match kind {
+                "i" => Atom::RequestHeader(key.to_ascii_lowercase()),
+                "o" => Atom::ResponseHeader(key.to_ascii_lowercase()),
+                "e" => Atom::Environ(key.to_owned(), environ(key, env)),
+                _ => return None,
+            }
+        }
+    })
+}
+
+fn environ(key: &str, env: &[(String, String)]) -> Environ {
+    let lower = key.to_ascii_lowercase();
+    match lower.as_str() {
+        "remote_addr" => Environ::RemoteAddr,
+        "remote_port" => Environ::RemotePort,
+        "server_name" => Environ::ServerName,
+        "server_port" => Environ::ServerPort,
+        "server_protocol" => Environ::ServerProtocol,
+        "request_method" => Environ::RequestMethod,
+        "path_info" => Environ::PathInfo,
+        "query_string" => Environ::QueryString,
+        "raw_uri" => Environ::RawUri,
+        "wsgi.url_scheme" => Environ::UrlScheme,
+        "content_type" => Environ::Header("content-type".to_owned()),
+        "content_length" => Environ::Header("content-length".to_owned()),
+        _ => match lower.strip_prefix("http_") {
+            Some(header) => Environ::Header(header.replace('_', "-")),
+            None => Environ::Fixed(
+                env.iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| std::env::var(key).ok()),
+            ),
+        },
+    }
+}
+
+/// What the request was, as far as the server got.
+#[derive(Clone, Copy, Debug)]
+pub enum RequestLine<'a> {
+    /// A parsed head.
+    Parsed(&'a RequestHead),
+    /// The head could not be parsed: the bytes of its first line received so far.
+    Unparsed(&'a [u8]),
+}
+
+/// Everything one access log line can show.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    /// The connection.
+    pub conn: &'a ConnInfo,
+    /// The request.
+    pub request: RequestLine<'a>,
+    /// The response status; `None` when no response head was sent.
+    pub status: Option<u16>,
+    /// Response body bytes sent (without headers and chunk framing).
+    pub body_bytes: u64,
+    /// The response headers as the application set them.
+    pub response_headers: &'a [(String, String)],
+    /// From the request's first byte to the response being complete.
+    pub duration: Duration,
+}
+
+impl<'a> Entry<'a> {
+    fn head(&self) -> Option<&'a RequestHead> {
+        match self.request {
+            RequestLine::Parsed(head) => Some(head),
+            RequestLine::Unparsed(_) => None,
+        }
+    }
+
+    fn header(&self, lowercase: &str) -> Option<&'a [u8]> {
+        self.head().and_then(|h| h.header(lowercase))
+    }
+
+    fn response_header(&self, lowercase: &str) -> Option<&'a [u8]> {
+        self.response_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(lowercase))
+            .map(|(_, v)| v.as_bytes())
+    }
+}
+
+/// The process's access log.
+struct AccessLog {
+    sink: Sink,
+    format: Format,
+    json: bool,
+    /// Whether writes must be cut to [`PIPE_CHUNK`] (the sink is not a regular file).
+    chunked: bool,
+    state: Mutex<State>,
+}
+
+/// Lines not yet written, and the time as last formatted.
+struct State {
+    out: Vec<u8>,
+    /// The second `clf` and `civil` are for.
+    secs: i64,
+    civil: Civil,
+    clf: Vec<u8>,
+}
+
+static ACCESS: OnceLock<AccessLog> = OnceLock::new();
+/// This process's pid (set again in each worker after the fork).
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// Starts the access log; called once by [`super::init`].
+pub(super) fn install(sink: Sink, format: Format, log_format: LogFormat) {
+    refresh_pid();
+    let chunked = !sink.is_regular_file();
+    let _ = ACCESS.set(AccessLog {
+        sink,
+        format,
+        json: log_format == LogFormat::Json,
+        chunked,
+        state: Mutex::new(State {
+            out: Vec::with_capacity(FLUSH_AT * 2),
+            secs: i64::MIN,
+            civil: Civil::utc(0),
+            clf: Vec::with_capacity(32),
+        }),
+    });
+}
+
+/// Remembers this process's pid (after a fork).
+pub(super) fn refresh_pid() {
+    PID.store(std::process::id(), Ordering::Relaxed);
+}
+
+/// Whether requests are logged at all (callers skip gathering an [`Entry`] otherwise).
+pub fn enabled() -> bool {
+    ACCESS.get().is_some()
+}
+
+fn lock(log: &AccessLog) -> MutexGuard<'_, State> {
+    log.state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Buffers the line for one request; it is written by the next [`flush`].
+pub fn log(entry: &Entry<'_>) {
+    let Some(log) = ACCESS.get() else { return };
+    let (secs, micros) = clock::now();
+    let mut state = lock(log);
+    if state.secs != secs {
+        state.secs = secs;
+        state.civil = Civil::local(secs);
+        let civil = state.civil;
+        state.clf.clear();
+        civil.write_clf(&mut state.clf);
+    }
+    let State {
+        out, civil, clf, ..
+    } = &mut *state;
+    if log.json {
+        write_json(out, &log.format, entry, civil, micros);
+    } else {
+        write_text(out, &log.format, entry, clf);
+    }
+    if out.len() >= FLUSH_AT {
+        write_out(log, out);
+    }
+}
+
+/// Logs a request the worker answers itself because the application timed out (the 504
+/// of a worker abort): `status` and `body_bytes` are what was sent, `elapsed` the time since
+/// the request arrived. Written at once, since the process is about to exit.
+pub fn log_aborted(
+    head: &RequestHead,
+    conn: &ConnInfo,
+    status: u16,
+    body_bytes: u64,
+    elapsed: Duration,
+) {
+    log(&Entry {
+        conn,
+        request: RequestLine::Parsed(head),
+        status: Some(status),
+        body_bytes,
+        response_headers: &[],
+        duration: elapsed,
+    });
+    flush();
+}
+
+/// Writes the buffered lines.
+pub fn flush() {
+    let Some(log) = ACCESS.get() else { return };
+    let mut state = lock(log);
+    if !state.out.is_empty() {
+        write_out(log, &mut state.out);
+    }
+}
+
+/// Writes buffered lines, then reopens the file (SIGUSR1).
+pub(super) fn reopen() -> io::Result<()> {
+    let Some(log) = ACCESS.get() else {
+        return Ok(());
+    };
+    let mut state = lock(log);
+    write_out(log, &mut state.out);
+    log.sink.reopen()
+}
+
+fn write_out(log: &AccessLog, out: &mut Vec<u8>) {
+    if !log.chunked {
+        log.sink.write(out);
+    } else {
+        // Whole lines, at most PIPE_CHUNK bytes per write (a longer line goes alone).
+        let mut rest = &out[..];
+        while !rest.is_empty() {
+            let window = &rest[..rest.len().min(PIPE_CHUNK)];
+            let cut = match window.iter().rposition(|&b| b == b'\n') {
+                Some(nl) if rest.len() > PIPE_CHUNK => nl + 1,
+                _ if rest.len() <= PIPE_CHUNK => rest.len(),
+                _ => rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |nl| nl + 1),
+            };
+            log.sink.write(&rest[..cut]);
+            rest = &rest[cut..];
+        }
+    }
+    out.clear();
+}
+
+fn dash_or(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(v) if !v.is_empty() => escape::text(out, v),
+        _ => out.push(b'-'),
+    }
+}
+
+fn write_text(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, clf: &[u8]) {
+    let head = e.head();
+    for piece in &format.pieces {
+        let atom = match piece {
+            Piece::Literal(text) => {
+                out.extend_from_slice(text);
+                continue;
+            }
+            Piece::Atom(atom) => atom,
+        };
+        match atom {
+            Atom::RemoteAddr => dash_or(out, Some(e.conn.remote_addr.as_bytes())),
+            Atom::Ident => out.push(b'-'),
+            Atom::User => match e.header("authorization").and_then(basic_user) {
+                Some(user) => dash_or(out, Some(&user)),
+                None => out.push(b'-'),
+            },
+            Atom::Time => out.extend_from_slice(clf),
+            Atom::RequestLine => request_line(out, e.request),
+            Atom::Method => dash_or(out, head.map(|h| h.method().as_bytes())),
+            Atom::Path => match head {
+                Some(h) => dash_or(out, Some(&decoded_path(h))),
+                None => out.push(b'-'),
+            },
+            Atom::Query => escape::text(out, head.map_or(&[][..], |h| h.query())),
+            Atom::Protocol => dash_or(out, head.map(|h| h.version.as_str().as_bytes())),
+            Atom::Status => match e.status {
+                Some(status) => escape::decimal(out, u64::from(status)),
+                None => out.push(b'-'),
+            },
+            Atom::Bytes => escape::decimal(out, e.body_bytes),
+            Atom::BytesOrDash if e.body_bytes == 0 => out.push(b'-'),
+            Atom::BytesOrDash => escape::decimal(out, e.body_bytes),
+            Atom::Referer => dash_or(out, e.header("referer")),
+            Atom::UserAgent => dash_or(out, e.header("user-agent")),
+            Atom::Seconds => escape::decimal(out, e.duration.as_secs()),
+            Atom::Millis => escape::decimal(out, e.duration.as_millis() as u64),
+            Atom::Micros => escape::decimal(out, e.duration.as_micros() as u64),
+            Atom::DecimalSeconds => {
+                escape::decimal(out, e.duration.as_secs());
+                out.push(b'.');
+                let micros = e.duration.subsec_micros();
+                let mut digits = [b'0'; 6];
+                let mut n = micros;
+                for d in digits.iter_mut().rev() {
+                    *d = b'0' + (n % 10) as u8;
+                    n /= 10;
+                }
+                out.extend_from_slice(&digits);
+            }
+            Atom::Pid => {
+                out.push(b'<');
+                escape::decimal(out, u64::from(PID.load(Ordering::Relaxed)));
+                out.push(b'>');
+            }
+            Atom::RequestHeader(name) => dash_or(out, e.header(name)),
+            Atom::ResponseHeader(name) => dash_or(out, e.response_header(name)),
+            Atom::Environ(_, key) => match environ_value(e, key) {
+                Some(value) => dash_or(out, Some(&value)),
+                None => out.push(b'-'),
+            },
+        }
+    }
+    out.push(b'\n');
+}
+
+/// `METHOD TARGET PROTOCOL`, or the unparsed first line, escaped; `-` when nothing came.
+fn request_line(out: &mut Vec<u8>, request: RequestLine<'_>) {
+    match request {
+        RequestLine::Parsed(head) => {
+            out.extend_from_slice(head.method().as_bytes());
+            out.push(b' ');
+            escape::text(out, head.target());
+            out.push(b' ');
+            out.extend_from_slice(head.version.as_str().as_bytes());
+        }
+        RequestLine::Unparsed(bytes) => dash_or(out, Some(bytes)),
+    }
+}
+
+fn request_line_bytes(request: RequestLine<'_>) -> Option<Vec<u8>> {
+    match request {
+        RequestLine::Parsed(head) => {
+            let mut line = Vec::with_capacity(head.target().len() + 20);
+            line.extend_from_slice(head.method().as_bytes());
+            line.push(b' ');
+            line.extend_from_slice(head.target());
+            line.push(b' ');
+            line.extend_from_slice(head.version.as_str().as_bytes());
+            Some(line)
+        }
+        RequestLine::Unparsed(bytes) if !bytes.is_empty() => Some(bytes.to_vec()),
+        RequestLine::Unparsed(_) => None,
+    }
+}
+
+fn decoded_path(head: &RequestHead) -> std::borrow::Cow<'_, [u8]> {
+    crate::wsgi::percent_decode(head.path())
+}
+
+fn environ_value(e: &Entry<'_>, key: &Environ) -> Option<Vec<u8>> {
+    let head = e.head();
+    let bytes = |s: &str| Some(s.as_bytes().to_vec());
+    match key {
+        Environ::RemoteAddr => bytes(&e.conn.remote_addr),
+        Environ::RemotePort => bytes(&e.conn.remote_port),
+        Environ::ServerName => bytes(&e.conn.server_name),
+        Environ::ServerPort => bytes(&e.conn.server_port),
+        Environ::UrlScheme => bytes(e.conn.url_scheme),
+        Environ::ServerProtocol => head.map(|h| h.version.as_str().as_bytes().to_vec()),
+        Environ::RequestMethod => head.map(|h| h.method().as_bytes().to_vec()),
+        Environ::PathInfo => head.map(|h| decoded_path(h).into_owned()),
+        Environ::QueryString => head.map(|h| h.query().to_vec()),
+        Environ::RawUri => head.map(|h| h.target().to_vec()),
+        Environ::Header(name) => e.header(name).map(<[u8]>::to_vec),
+        Environ::Fixed(value) => value.as_ref().map(|v| v.as_bytes().to_vec()),
+    }
+}
+
+fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, civil: &Civil, micros: u32) {
+    let head = e.head();
+    let mut o = Object::begin(out);
+    o.quoted("time", |out| civil.write_rfc3339(out, micros));
+    let addr = Some(e.conn.remote_addr.as_bytes()).filter(|a| !a.is_empty());
+    o.opt_str("remote_addr", addr);
+    let user = e.header("authorization").and_then(basic_user);
+    o.opt_str("user", user.as_deref());
+    o.opt_str("request", request_line_bytes(e.request).as_deref());
+    o.opt_str("method", head.map(|h| h.method().as_bytes()));
+    o.opt_str("path", head.map(decoded_path).as_deref());
+    o.opt_str("query", head.map(RequestHead::query));
+    o.opt_str("protocol", head.map(|h| h.version.as_str().as_bytes()));
+    match e.status {
+        Some(status) => o.num("status", u64::from(status)),
+        None => o.null("status"),
+    }
+    o.num("bytes", e.body_bytes);
+    o.opt_str("referer", e.header("referer"));
+    o.opt_str("user_agent", e.header("user-agent"));
+    o.num("duration_us", e.duration.as_micros() as u64);
+    o.num("pid", u64::from(PID.load(Ordering::Relaxed)));
+    let atoms = || {
+        format.pieces.iter().filter_map(|p| match p {
+            Piece::Atom(a) => Some(a),
+            Piece::Literal(_) => None,
+        })
+    };
+    if atoms().any(|a| matches!(a, Atom::RequestHeader(_))) {
+        let mut inner = o.object("request_headers");
+        for atom in atoms() {
+            if let Atom::RequestHeader(name) = atom {
+                let value = e.header(name);
+                match value {
+                    Some(v) => escape::json(inner.key(name.as_bytes()), v),
+                    None => inner.key(name.as_bytes()).extend_from_slice(b"null"),
+                }
+            }
+        }
+        inner.close();
+    }
+    if atoms().any(|a| matches!(a, Atom::ResponseHeader(_))) {
+        let mut inner = o.object("response_headers");
+        for atom in atoms() {
+            if let Atom::ResponseHeader(name) = atom {
+                match e.response_header(name) {
+                    Some(v) => escape::json(inner.key(name.as_bytes()), v),
+                    None => inner.key(name.as_bytes()).extend_from_slice(b"null"),
+                }
+            }
+        }
+        inner.close();
+    }
+    if atoms().any(|a| matches!(a, Atom::Environ(..))) {
+        let mut inner = o.object("environ");
+        for atom in atoms() {
+            if let Atom::Environ(name, key) = atom {
+                match environ_value(e, key) {
+                    Some(v) => escape::json(inner.key(name.as_bytes()), &v),
+                    None => inner.key(name.as_bytes()).extend_from_slice(b"null"),
+                }
+            }
+        }
+        inner.close();
+    }
+    o.end();
+}
+
+/// The user name of an `Authorization: Basic` header (gunicorn's `%(u)s`).
+fn basic_user(value: &[u8]) -> Option<Vec<u8>> {
+    let (scheme, token) = value.split_at(value.iter().position(|&b| b == b' ')?);
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
+    let decoded = base64_decode(token.trim_ascii())?;
+    let user = decoded.split(|&b| b == b':').next()?;
+    decoded.contains(&b':').then(|| user.to_vec())
+}
+
+/// Standard base64 (padding optional); `None` on anything else.
+fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let text = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for group in text.chunks(4) {
+        if group.len() == 1 {
+            return None;
+        }
+        let mut acc = 0u32;
+        for (i, &c) in group.iter().enumerate() {
+            acc |= value(c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..group.len()]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Limits;
+    use crate::http::request::parse_head;
+
+    fn conn() -> ConnInfo {
+        ConnInfo {
+            remote_addr: "10.0.0.7".into(),
+            remote_port: "5555".into(),
+            server_name: "127.0.0.1".into(),
+            server_port: "8000".into(),
+            url_scheme: "http",
+        }
+    }
+
+    fn head(raw: &str) -> RequestHead {
+        parse_head(raw.as_bytes(), &Limits::default())
+            .expect("valid")
+            .expect("complete")
+            .0
+    }
+
+    fn text(format: &str, entry: &Entry<'_>) -> String {
+        let format = Format::compile(format, &[("SITE".into(), "blue".into())]).unwrap();
+        let mut out = Vec::new();
+        write_text(&mut out, &format, entry, b"[T]");
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn default_format_line() {
+        let h = head(
+            "GET /a%20b?x=1 HTTP/1.1\r\nHost: h\r\nUser-Agent: curl/8\r\nReferer: http://r/\r\n\r\n",
+        );
+        let c = conn();
+        let e = Entry {
+            conn: &c,
+            request: RequestLine::Parsed(&h),
+            status: Some(200),
+            body_bytes: 13,
+            response_headers: &[],
+            duration: Duration::from_micros(1500),
+        };
+        assert_eq!(
+            text(DEFAULT_FORMAT, &e),
+            "10.0.0.7 - - [T] \"GET /a%20b?x=1 HTTP/1.1\" 200 13 \"http://r/\" \"curl/8\"\n"
+        );
+        assert_eq!(
+            text(
+                "%(m)s|%(U)s|%(q)s|%(H)s|%(T)s|%(M)s|%(D)s|%(L)s|%%|%(B)s",
+                &e
+            ),
+            "GET|/a b|x=1|HTTP/1.1|0|1|1500|0.001500|%|13\n"
+        );
+    }
+
+    #[test]
+    fn headers_environ_and_user() {
+        let h = head(
+            "POST /p HTTP/1.0\r\nHost: h\r\nX-Id: a\"b\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n",
+        );
+        let c = conn();
+        let resp = [("Content-Type".to_owned(), "text/plain".to_owned())];
+        let e = Entry {
+            conn: &c,
+            request: RequestLine::Parsed(&h),
+            status: None,
+            body_bytes: 0,
+            response_headers: &resp,
+            duration: Duration::ZERO,
+        };
+        assert_eq!(
+            text(
+                "%(u)s %({x-id}i)s %({missing}i)s %({content-type}o)s %({HTTP_X_ID}e)s \
+                 %({REMOTE_PORT}e)s %({SITE}e)s %({NOPE_NOT_SET_ANYWHERE}e)s %(s)s %(b)s %(B)s",
+                &e
+            ),
+            "user a\\\"b - text/plain a\\\"b 5555 blue - - - 0\n"
+        );
+    }
+
+    #[test]
+    fn unparsed_requests() {
+        let c = conn();
+        let e = Entry {
+            conn: &c,
+            request: RequestLine::Unparsed(b"GET /\x01\"x HTTP/1.1"),
+            status: Some(400),
+            body_bytes: 16,
+            response_headers: &[],
+            duration: Duration::ZERO,
+        };
+        assert_eq!(
+            text(DEFAULT_FORMAT, &e),
+            "10.0.0.7 - - [T] \"GET /\\x01\\\"x HTTP/1.1\" 400 16 \"-\" \"-\"\n"
+        );
+    }
+
+    #[test]
+    fn bad_formats_are_refused() {
+        for bad in [
+            "%(h", "%(zz)s", "%(h)x", "100%", "%d", "%({}i)s", "%({a}x)s",
+        ] {
+            let err = Format::compile(bad, &[]).expect_err(bad);
+            assert!(err.contains("%(name)s"), "{bad}: {err}");
+        }
+        assert!(Format::compile("", &[]).is_ok());
+        assert!(Format::compile("100%% %(s)d", &[]).is_ok());
+    }
+
+    #[test]
+    fn basic_auth_users() {
+        assert_eq!(
+            basic_user(b"Basic dXNlcjpwYXNz").as_deref(),
+            Some(&b"user"[..])
+        );
+        assert_eq!(basic_user(b"basic  YTpi").as_deref(), Some(&b"a"[..]));
+        assert_eq!(basic_user(b"Bearer dXNlcjpwYXNz"), None);
+        assert_eq!(basic_user(b"Basic !!!!"), None);
+        assert_eq!(basic_user(b"Basic dXNlcg=="), None); // no colon
+        assert_eq!(base64_decode(b"YWJj").as_deref(), Some(&b"abc"[..]));
+        assert_eq!(base64_decode(b"YWI=").as_deref(), Some(&b"ab"[..]));
+    }
+}

@@ -1,0 +1,153 @@
+//! Escaping client-supplied bytes so they cannot forge or break a log line.
+//!
+//! Text logs escape like nginx: every byte outside printable ASCII becomes `\xNN`, and `"`
+//! and `\` are backslash-escaped, so a value never contains a line break, a quote that
+//! closes its field, or a terminal control sequence. JSON strings escape what JSON requires,
+//! and map bytes that are not UTF-8 to the code point of the same number (latin-1, as
+//! PEP 3333 presents them to the app), so no byte is lost.
+
+/// Whether a byte must be escaped in a text log value.
+const fn escape_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x20 || b >= 0x7f || b == b'"' as usize || b == b'\\' as usize;
+        b += 1;
+    }
+    table
+}
+
+static TEXT_ESCAPE: [bool; 256] = escape_table();
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `value` escaped for a text log line.
+pub fn text(out: &mut Vec<u8>, value: &[u8]) {
+    let mut start = 0;
+    for (i, &b) in value.iter().enumerate() {
+        if TEXT_ESCAPE[usize::from(b)] {
+            out.extend_from_slice(&value[start..i]);
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                _ => out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]),
+            }
+            start = i + 1;
+        }
+    }
+    out.extend_from_slice(&value[start..]);
+}
+
+/// Appends `value` as a quoted JSON string.
+pub fn json(out: &mut Vec<u8>, value: &[u8]) {
+    out.push(b'"');
+    for chunk in value.utf8_chunks() {
+        json_str(out, chunk.valid());
+        for &b in chunk.invalid() {
+            // Not UTF-8: the byte as the latin-1 code point of the same number.
+            json_u00(out, b);
+        }
+    }
+    out.push(b'"');
+}
+
+/// Appends valid UTF-8, escaping what a JSON string cannot hold as is.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escaped.is_empty() {
+            json_u00(out, b);
+        } else {
+            out.extend_from_slice(escaped);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+fn json_u00(out: &mut Vec<u8>, b: u8) {
+    out.extend_from_slice(&[
+        b'\\',
+        b'u',
+        b'0',
+        b'0',
+        HEX[usize::from(b >> 4)],
+        HEX[usize::from(b & 15)],
+    ]);
+}
+
+/// Appends `n` in decimal, without the formatting machinery (per request).
+pub fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[u8]) -> String {
+        let mut out = Vec::new();
+        text(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn j(v: &[u8]) -> String {
+        let mut out = Vec::new();
+        json(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_escapes_everything_that_could_forge_a_line() {
+        assert_eq!(t(b"Mozilla/5.0 (X11)"), "Mozilla/5.0 (X11)");
+        assert_eq!(t(b"a\"b\nc"), "a\\\"b\\x0ac");
+        assert_eq!(t(b"\\x0a"), "\\\\x0a");
+        assert_eq!(t(b"\r\n\t\x1b[31m\x7f"), "\\x0d\\x0a\\x09\\x1b[31m\\x7f");
+        assert_eq!(t("é".as_bytes()), "\\xc3\\xa9");
+        assert_eq!(t(b""), "");
+    }
+
+    #[test]
+    fn json_strings() {
+        assert_eq!(j(b"plain"), "\"plain\"");
+        assert_eq!(j(b"a\"b\nc\\"), "\"a\\\"b\\nc\\\\\"");
+        assert_eq!(j(b"\x00\x1b\x7f"), "\"\\u0000\\u001b\\u007f\"");
+        assert_eq!(j("é€".as_bytes()), "\"é€\"");
+        assert_eq!(j(b"\xff\xfe ok"), "\"\\u00ff\\u00fe ok\"");
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 1234567890, u64::MAX] {
+            let mut out = Vec::new();
+            decimal(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The error log and the access log.
+//!
+//! * [`error`]: every `tracing` event at or above `--log-level`, as gunicorn's text lines
+//!   (`[2026-11-21 10:00:00 +0000] [1234] [INFO] message`) or JSON objects, one `write(2)`
+//!   per line on an `O_APPEND` descriptor, so lines from the master and every worker never
+//!   interleave.
+//! * [`access`]: one line per request, from a format compiled once at startup; lines are
+//!   buffered and written once per event-loop wake-up ([`flush`]).
+//! * [`capture`]: `--capture-output`, the app's standard output and error into the error log.
+//! * [`reopen`]: SIGUSR1 (logrotate) reopens every file, in the master and in each worker.
+//!
+//! Every log holds its own descriptor ([`sink::Sink`]), also for `-`: so redirecting fd 1 and
+//! 2 for `--capture-output` never redirects the logs themselves.
+
+pub mod access;
+pub mod capture;
+mod clock;
+pub mod error;
+mod escape;
+mod json;
+mod sink;
+
+use crate::config::{Config, LogFormat, LogTarget};
+use sink::Sink;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The process's logs, set once by [`init`] (in the master, inherited by the workers).
+struct Logs {
+    format: LogFormat,
+    error: Sink,
+    capture: bool,
+}
+
+static LOGS: OnceLock<Logs> = OnceLock::new();
+
+/// A log file that cannot be opened: a startup error naming the option and the path.
+#[derive(Debug)]
+pub struct LogError {
+    /// The option that named the file, e.g. `--error-logfile`.
+    pub option: &'static str,
+    /// The file.
+    pub path: PathBuf,
+    /// Why it cannot be opened.
+    pub source: std::io::Error,
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot open {} {}: {}",
+            self.option,
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for LogError {}
+
+/// Opens the logs `config` names and installs the error log as the `tracing` subscriber.
+/// Called once, in the master, before anything is bound; the workers inherit it all.
+pub fn init(config: &Config) -> Result<(), LogError> {
+    let error = match &config.error_logfile {
+        Some(path) => Sink::open(path).map_err(|source| LogError {
+            option: "--error-logfile",
+            path: path.clone(),
+            source,
+        })?,
+        None => Sink::stderr(),
+    };
+    let access = match &config.access_logfile {
+        None => None,
+        Some(LogTarget::Stdout) => Some(Sink::stdout()),
+        Some(LogTarget::File(path)) => Some(Sink::open(path).map_err(|source| LogError {
+            option: "--access-logfile",
+            path: path.clone(),
+            source,
+        })?),
+    };
+    if let Some(sink) = access {
+        let format = access::Format::compile(&config.access_log_format, &config.env)
+            .expect("the access log format was checked when the configuration was loaded");
+        access::install(sink, format, config.log_format);
+    }
+    let logs = LOGS.get_or_init(|| Logs {
+        format: config.log_format,
+        error,
+        capture: config.capture_output,
+    });
+    error::install(config.log_level, config.log_format);
+    if logs.capture && logs.format == LogFormat::Text {
+        capture::redirect_to(&logs.error);
+    }
+    Ok(())
+}
+
+/// Starts what a worker needs of its own, right after the fork: its pid in access lines,
+/// and the `--capture-output` reader thread with `--log-format json`.
+pub fn worker_init() {
+    access::refresh_pid();
+    if let Some(logs) = LOGS.get() {
+        if logs.capture && logs.format == LogFormat::Json {
+            capture::start();
+        }
+    }
+}
+
+/// SIGUSR1: reopens every log file (after logrotate moved them). Called in the master and in
+/// every worker; a file that cannot be reopened is reported to the old one, which stays.
+pub fn reopen() {
+    let Some(logs) = LOGS.get() else { return };
+    if let Err(err) = logs.error.reopen() {
+        tracing::error!("cannot reopen the error log: {err}");
+    }
+    if logs.capture && logs.format == LogFormat::Text {
+        capture::redirect_to(&logs.error);
+    }
+    if let Err(err) = access::reopen() {
+        tracing::error!("cannot reopen the access log: {err}");
+    }
+    tracing::info!("Reopened the log files");
+}
+
+/// Writes buffered access lines and ends output capture; the process is about to exit.
+pub fn finish() {
+    access::flush();
+    capture::stop();
+}
+
+/// The error log's format and sink, once [`init`] ran.
+fn logs() -> Option<&'static Logs> {
+    LOGS.get()
+}
