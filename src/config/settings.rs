@@ -311,7 +311,8 @@ settings! {
 
     // -- issue 4: logging --
     /// Where the error log goes: a file (opened for appending and reopened on SIGUSR1), or
-    /// `-` for standard error. The master and every worker write whole lines to it.
+    /// `-` for standard error. The master and every worker write whole lines to it. Also
+    /// spelled `--log-file`.
     #[arg(long, visible_alias = "log-file", value_name = "FILE")]
     error_logfile: PathBuf = Some(PathBuf::from("-")), shown "`-` (standard error)";
 
