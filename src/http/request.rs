@@ -35,6 +35,10 @@ impl RequestHead {
         // The method was checked to be a token (ASCII), so this never falls back.
         std::str::from_utf8(&self.buf[self.method.clone()]).unwrap_or("")
     }
+    /// The method's bytes, without the UTF-8 check of [`RequestHead::method`].
+    pub fn method_bytes(&self) -> &[u8] {
+        &self.buf[self.method.clone()]
+    }
     /// The request target exactly as received (`RAW_URI`).
     pub fn target(&self) -> &[u8] {
         &self.buf[self.target.clone()]

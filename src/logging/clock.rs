@@ -24,12 +24,17 @@ const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
-/// Seconds and microseconds since the epoch, now.
+/// Seconds and microseconds since the epoch, now (per request: the clock read directly).
 pub fn now() -> (i64, u32) {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    (since.as_secs() as i64, since.subsec_micros())
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME) {
+        Ok(t) => (t.tv_sec(), (t.tv_nsec() / 1000) as u32),
+        Err(_) => {
+            let since = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            (since.as_secs() as i64, since.subsec_micros())
+        }
+    }
 }
 
 impl Civil {
