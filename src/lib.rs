@@ -21,6 +21,8 @@
 //! * [`http`] is the sans-IO HTTP/1.1 codec: no sockets, no clocks, no Python.
 //! * [`wsgi`] is the only module that uses pyo3: environ, `start_response`, `wsgi.input`,
 //!   the response iterable, and the interpreter itself.
+//! * [`logging`] writes the error log and the access log (text or JSON), captures the app's
+//!   output, and reopens the files on SIGUSR1.
 #![deny(missing_docs)]
 
 pub mod arbiter;

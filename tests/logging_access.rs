@@ -349,3 +349,34 @@ fn json_lines_field_by_field() {
         );
     }
 }
+
+#[test]
+fn pool_threads_log_every_request_once() {
+    let dir = TempDir::new();
+    let access = dir.join("access.log");
+    let server = start(
+        &dir,
+        &access,
+        &["--threads", "4", "--access-log-format", "%(U)s %(s)s %(p)s"],
+    );
+    let mut conns: Vec<Conn> = (0..4).map(|_| Conn::tcp(server.addr)).collect();
+    for round in 0..5 {
+        for (i, c) in conns.iter_mut().enumerate() {
+            c.send(&get_req(&format!("/r{round}c{i}?quiet")));
+        }
+        for c in &mut conns {
+            assert_eq!(c.read_response().status(), 200);
+        }
+    }
+    let mut lines = wait_for_count(&access, 20);
+    assert_eq!(lines.len(), 20, "{lines:?}");
+    lines.sort();
+    let mut expected: Vec<String> = (0..5)
+        .flat_map(|r| (0..4).map(move |i| format!("/r{r}c{i} 200 ")))
+        .collect();
+    expected.sort();
+    for (line, prefix) in lines.iter().zip(&expected) {
+        assert!(line.starts_with(prefix.as_str()), "{line} / {prefix}");
+        assert!(line.ends_with(&format!("<{}>", server.workers[0])), "{line}");
+    }
+}

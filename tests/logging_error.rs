@@ -68,6 +68,8 @@ fn json_error_log_field_by_field() {
     let mut c = Conn::tcp(server.addr);
     assert_eq!(c.roundtrip(&get_req("/before")).status(), 500);
     server.wait_for_line("Traceback");
+    // An idle keep-alive connection would hold the graceful stop for its grace period.
+    drop(c);
     server.terminate();
     let lines = lines(&log);
     let records: Vec<Json> = lines

@@ -1400,4 +1400,112 @@ body_timeout = 5
         }
         assert_eq!("warn".parse::<LogLevel>(), Err(()));
     }
+
+    // -- issue 4: logging --
+    #[test]
+    fn logging_settings() {
+        let dir = TempDir::new("rsgi-config-", "logging");
+        let config = run(&["app"], &[], dir.path());
+        assert_eq!(config.error_logfile, None);
+        assert_eq!(config.access_logfile, None);
+        assert_eq!(
+            config.access_log_format,
+            crate::logging::access::DEFAULT_FORMAT
+        );
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert!(!config.capture_output);
+
+        let config = run(
+            &[
+                "app",
+                "--log-file",
+                "err.log",
+                "--access-logfile",
+                "-",
+                "--log-format",
+                "JSON",
+                "--capture-output",
+                "--access-log-format",
+                "%(s)s",
+            ],
+            &[],
+            dir.path(),
+        );
+        assert_eq!(config.error_logfile, Some(dir.path().join("err.log")));
+        assert_eq!(config.access_logfile, Some(LogTarget::Stdout));
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert!(config.capture_output);
+        assert_eq!(config.access_log_format, "%(s)s");
+
+        let file = dir.write(
+            "rsgi.toml",
+            "error_logfile = \"-\"\naccess_logfile = \"logs/a.log\"\ncapture_output = \"yes\"\n",
+        );
+        let config = run(&["app", "-c", file.to_str().unwrap()], &[], dir.path());
+        assert_eq!(config.error_logfile, None);
+        assert_eq!(
+            config.access_logfile,
+            Some(LogTarget::File(dir.path().join("logs/a.log")))
+        );
+        assert!(config.capture_output);
+        // --print-config writes them back.
+        let settings = config.to_settings();
+        assert_eq!(settings.error_logfile, Some(PathBuf::from("-")));
+        assert_eq!(settings.access_logfile, Some(dir.path().join("logs/a.log")));
+    }
+
+    #[test]
+    fn bad_logging_values_name_option_and_value() {
+        let dir = TempDir::new("rsgi-config-", "logging-bad");
+        let d = dir.path().to_str().expect("utf-8");
+        assert_invalid(
+            &["app", "--log-format", "xml"],
+            &[],
+            dir.path(),
+            "--log-format",
+            "xml",
+        );
+        assert_invalid(
+            &["app", "--access-log-format", "%(h)s %(zz)s"],
+            &[],
+            dir.path(),
+            "--access-log-format",
+            "%(zz)s",
+        );
+        assert_invalid(
+            &["app", "--access-log-format", "50%"],
+            &[],
+            dir.path(),
+            "--access-log-format",
+            "50%",
+        );
+        assert_invalid(
+            &["app", "--error-logfile", d],
+            &[],
+            dir.path(),
+            "--error-logfile",
+            d,
+        );
+        assert_invalid(
+            &["app", "--access-logfile", d],
+            &[],
+            dir.path(),
+            "--access-logfile",
+            d,
+        );
+        assert_invalid(
+            &["app"],
+            &[("RSGI_LOG_FORMAT", "yaml")],
+            dir.path(),
+            "RSGI_LOG_FORMAT",
+            "yaml",
+        );
+        assert_invalid(
+            &["app", "--capture-output=maybe"],
+            &[],
+            dir.path(),
+            "--capture-output",
+            "maybe",
+        );
+    }
 }

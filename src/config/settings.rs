@@ -327,8 +327,9 @@ settings! {
     /// body bytes or `-`, `%(f)s` referer, `%(a)s` user agent, `%(T)s` `%(M)s` `%(D)s`
     /// `%(L)s` duration in seconds, milliseconds, microseconds, decimal seconds, `%(p)s`
     /// `<pid>`, `%({Header}i)s` request header, `%({Header}o)s` response header,
-    /// `%({NAME}e)s` environ variable; `%%` is a `%`. Values are escaped (`\xNN`, `\"`,
-    /// `\\`) so a client cannot forge a line.
+    /// `%({NAME}e)s` environ key as the server sets it (`REMOTE_PORT`, `HTTP_X_ID`...) or
+    /// else the process environment variable; `%%` is a `%`. Values are escaped (`\xNN`,
+    /// `\"`, `\\`) so a client cannot forge a line. An unknown atom is an error.
     #[arg(long, value_name = "FORMAT")]
     access_log_format: String = Some(crate::logging::access::DEFAULT_FORMAT.to_owned()),
         shown "`%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"`";
