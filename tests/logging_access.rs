@@ -377,6 +377,9 @@ fn pool_threads_log_every_request_once() {
     expected.sort();
     for (line, prefix) in lines.iter().zip(&expected) {
         assert!(line.starts_with(prefix.as_str()), "{line} / {prefix}");
-        assert!(line.ends_with(&format!("<{}>", server.workers[0])), "{line}");
+        assert!(
+            line.ends_with(&format!("<{}>", server.workers[0])),
+            "{line}"
+        );
     }
 }

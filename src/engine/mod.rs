@@ -1097,8 +1097,9 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Answers with an error status the server generates, then closes (lingering). `head`
-    /// is the request's when it is not the connection's own (a body being received).
+    /// Answers with an error status the server generates, then closes (lingering). `head`:
+    /// the refused request when the caller holds it; otherwise the one whose body is being
+    /// received, if any (the access log shows what is known).
     fn fail(&mut self, key: usize, status: u16, head: Option<&RequestHead>) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
