@@ -52,19 +52,20 @@ pub const FLUSH_AT: usize = 32 * 1024;
 /// atomic, so the workers' lines cannot interleave inside one another.
 const PIPE_CHUNK: usize = 4096;
 
-/// One thing a format writes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One thing a format writes. Small and `Copy`, with names kept in [`Format`]'s tables:
+/// the per-request loop dispatches on a plain tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Piece {
-    /// Text between atoms, as written.
-    Literal(Vec<u8>),
+    /// Text between atoms, as written: `len` bytes of [`Format::text`] from `start`.
+    Literal { start: u32, len: u32 },
     /// A literal of at most 8 bytes, padded: written as one word (see [`escape::word`]).
-    Short([u8; 8], usize),
+    Short([u8; 8], u8),
     /// A value of the request.
     Atom(Atom),
 }
 
 /// gunicorn's atoms.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Atom {
     /// `h`: remote address.
     RemoteAddr,
@@ -104,13 +105,12 @@ enum Atom {
     DecimalSeconds,
     /// `p`: `<pid>`.
     Pid,
-    /// `{name}i`: a request header (name lowercased: matched case-insensitively), and its
-    /// slot in [`Format::headers`].
-    RequestHeader(String, usize),
-    /// `{name}o`: a response header.
-    ResponseHeader(String),
-    /// `{name}e`: a WSGI environ key, as written.
-    Environ(String, Environ),
+    /// `{name}i`: a request header, by its slot in [`Format::headers`].
+    RequestHeader(u16),
+    /// `{name}o`: a response header, by its index in [`Format::response_headers`].
+    ResponseHeader(u16),
+    /// `{name}e`: a WSGI environ key, by its index in [`Format::environ`].
+    Environ(u16),
 }
 
 /// What a `{name}e` atom reads. The line is written without Python, so keys are computed
@@ -140,7 +140,15 @@ enum Environ {
 pub struct Format {
     /// It is [`DEFAULT_FORMAT`], which has a loop-free writer.
     default: bool,
+    /// It has `{...}i`, `{...}o` or `{...}e` atoms (JSON lines then have extra objects).
+    extras: bool,
     pieces: Vec<Piece>,
+    /// The literal text the pieces point into.
+    text: Vec<u8>,
+    /// Names of `{name}o` atoms, lowercased (matched case-insensitively).
+    response_headers: Vec<String>,
+    /// `{name}e` atoms: the name as written and what it reads.
+    environ: Vec<(String, Environ)>,
     /// Every request header a line may show, lowercased: gathered in one pass over the
     /// request's headers. The first three are always [`AUTHORIZATION`], [`REFERER`] and
     /// [`USER_AGENT`] (the JSON keys need them whatever the format).
@@ -163,9 +171,14 @@ impl Format {
     pub fn compile(format: &str, env: &[(String, String)]) -> Result<Format, String> {
         let mut pieces = Vec::new();
         let mut literal = Vec::new();
-        let mut headers: Vec<String> = ["authorization", "referer", "user-agent"]
-            .map(str::to_owned)
-            .to_vec();
+        let mut tables = Tables {
+            headers: ["authorization", "referer", "user-agent"]
+                .map(str::to_owned)
+                .to_vec(),
+            response_headers: Vec::new(),
+            environ: Vec::new(),
+        };
+        let mut pieces_atoms: Vec<(usize, Atom)> = Vec::new();
         let mut rest = format;
         while let Some(at) = rest.find('%') {
             literal.extend_from_slice(&rest.as_bytes()[..at]);
@@ -187,7 +200,8 @@ impl Format {
             let Some(after) = after.strip_prefix('s').or_else(|| after.strip_prefix('d')) else {
                 return Err(format!("%({name}) must be followed by 's'; {ATOMS_HELP}"));
             };
-            let atom = atom(name, env, &mut headers)
+            let atom = tables
+                .atom(name, env)
                 .ok_or_else(|| format!("unknown atom %({name})s; {ATOMS_HELP}"))?;
             if atom == Atom::Ident {
                 // Always `-`: part of the literal around it.
@@ -196,44 +210,81 @@ impl Format {
                 continue;
             }
             if !literal.is_empty() {
-                pieces.push(Piece::Literal(std::mem::take(&mut literal)));
+                pieces.push(std::mem::take(&mut literal));
             }
-            pieces.push(Piece::Atom(atom));
+            pieces_atoms.push((pieces.len(), atom));
+            pieces.push(Vec::new());
             rest = after;
         }
         literal.extend_from_slice(rest.as_bytes());
         // The line's end is part of the last literal: one piece fewer per line.
         literal.push(b'\n');
-        pieces.push(Piece::Literal(literal));
-        for piece in &mut pieces {
-            if let Piece::Literal(text) = piece {
-                if text.len() <= 8 {
-                    let mut word = [0u8; 8];
-                    word[..text.len()].copy_from_slice(text);
-                    *piece = Piece::Short(word, text.len());
-                }
+        pieces.push(literal);
+        if pieces.len() > u16::MAX as usize || format.len() > u32::MAX as usize / 2 {
+            return Err("a shorter format".to_owned());
+        }
+        // Literals become pieces pointing into one text (or words); atoms stay in place.
+        let mut text = Vec::new();
+        let mut compiled: Vec<Piece> = Vec::with_capacity(pieces.len());
+        let mut atoms = pieces_atoms.into_iter().peekable();
+        for (i, literal) in pieces.into_iter().enumerate() {
+            if let Some((_, atom)) = atoms.next_if(|(at, _)| *at == i) {
+                compiled.push(Piece::Atom(atom));
+            } else if literal.len() <= 8 {
+                let mut word = [0u8; 8];
+                word[..literal.len()].copy_from_slice(&literal);
+                compiled.push(Piece::Short(word, literal.len() as u8));
+            } else {
+                compiled.push(Piece::Literal {
+                    start: text.len() as u32,
+                    len: literal.len() as u32,
+                });
+                text.extend_from_slice(&literal);
             }
         }
+        let extras = compiled.iter().any(|p| {
+            matches!(
+                p,
+                Piece::Atom(Atom::RequestHeader(_) | Atom::ResponseHeader(_) | Atom::Environ(_))
+            )
+        });
         Ok(Format {
             default: format == DEFAULT_FORMAT,
-            pieces,
-            headers,
+            extras,
+            pieces: compiled,
+            text,
+            response_headers: tables.response_headers,
+            environ: tables.environ,
+            headers: tables.headers,
         })
     }
 }
 
-/// The slot of request header `name` (lowercase) in `headers`, added if new.
-fn slot(headers: &mut Vec<String>, name: &str) -> usize {
-    match headers.iter().position(|h| h == name) {
-        Some(i) => i,
-        None => {
-            headers.push(name.to_owned());
-            headers.len() - 1
+/// The names a format's atoms refer to, while it is compiled.
+struct Tables {
+    headers: Vec<String>,
+    response_headers: Vec<String>,
+    environ: Vec<(String, Environ)>,
+}
+
+impl Tables {
+    /// The slot of request header `name` (lowercase), added if new.
+    fn slot(&mut self, name: &str) -> usize {
+        match self.headers.iter().position(|h| h == name) {
+            Some(i) => i,
+            None => {
+                self.headers.push(name.to_owned());
+                self.headers.len() - 1
+            }
         }
+    }
+
+    fn atom(&mut self, name: &str, env: &[(String, String)]) -> Option<Atom> {
+        atom(name, env, self)
     }
 }
 
-fn atom(name: &str, env: &[(String, String)], headers: &mut Vec<String>) -> Option<Atom> {
+fn atom(name: &str, env: &[(String, String)], tables: &mut Tables) -> Option<Atom> {
     Some(match name {
         "h" => Atom::RemoteAddr,
         "l" => Atom::Ident,
@@ -261,20 +312,23 @@ fn atom(name: &str, env: &[(String, String)], headers: &mut Vec<String>) -> Opti
                 return None;
             }
             match kind {
-                "i" => {
-                    let name = key.to_ascii_lowercase();
-                    let at = slot(headers, &name);
-                    Atom::RequestHeader(name, at)
+                "i" => Atom::RequestHeader(tables.slot(&key.to_ascii_lowercase()) as u16),
+                "o" => {
+                    tables.response_headers.push(key.to_ascii_lowercase());
+                    Atom::ResponseHeader((tables.response_headers.len() - 1) as u16)
                 }
-                "o" => Atom::ResponseHeader(key.to_ascii_lowercase()),
-                "e" => Atom::Environ(key.to_owned(), environ(key, env, headers)),
+                "e" => {
+                    let reads = environ(key, env, tables);
+                    tables.environ.push((key.to_owned(), reads));
+                    Atom::Environ((tables.environ.len() - 1) as u16)
+                }
                 _ => return None,
             }
         }
     })
 }
 
-fn environ(key: &str, env: &[(String, String)], headers: &mut Vec<String>) -> Environ {
+fn environ(key: &str, env: &[(String, String)], tables: &mut Tables) -> Environ {
     let lower = key.to_ascii_lowercase();
     match lower.as_str() {
         "remote_addr" => Environ::RemoteAddr,
@@ -287,10 +341,10 @@ fn environ(key: &str, env: &[(String, String)], headers: &mut Vec<String>) -> En
         "query_string" => Environ::QueryString,
         "raw_uri" => Environ::RawUri,
         "wsgi.url_scheme" => Environ::UrlScheme,
-        "content_type" => Environ::Header(slot(headers, "content-type")),
-        "content_length" => Environ::Header(slot(headers, "content-length")),
+        "content_type" => Environ::Header(tables.slot("content-type")),
+        "content_length" => Environ::Header(tables.slot("content-length")),
         _ => match lower.strip_prefix("http_") {
-            Some(header) => Environ::Header(slot(headers, &header.replace('_', "-"))),
+            Some(header) => Environ::Header(tables.slot(&header.replace('_', "-"))),
             None => Environ::Fixed(
                 env.iter()
                     .find(|(k, _)| k == key)
@@ -401,10 +455,11 @@ struct AccessLog {
 /// Lines not yet written, and the time as last formatted.
 struct State {
     out: Vec<u8>,
-    /// The second `clf` and `civil` are for.
+    /// The second `clf` and `iso` are for.
     secs: i64,
-    civil: Civil,
     clf: Vec<u8>,
+    /// The RFC 3339 time with `000000` microseconds (each line writes its own).
+    iso: Vec<u8>,
 }
 
 static ACCESS: OnceLock<AccessLog> = OnceLock::new();
@@ -423,8 +478,8 @@ pub(super) fn install(sink: Sink, format: Format, log_format: LogFormat) {
         state: Mutex::new(State {
             out: Vec::with_capacity(FLUSH_AT * 2),
             secs: i64::MIN,
-            civil: Civil::utc(0),
             clf: Vec::with_capacity(32),
+            iso: Vec::with_capacity(32),
         }),
     });
 }
@@ -450,16 +505,15 @@ pub fn log(entry: &Entry<'_>) {
     let mut state = lock(log);
     if state.secs != secs {
         state.secs = secs;
-        state.civil = Civil::local(secs);
-        let civil = state.civil;
+        let civil = Civil::local(secs);
         state.clf.clear();
         civil.write_clf(&mut state.clf);
+        state.iso.clear();
+        civil.write_rfc3339(&mut state.iso, 0);
     }
-    let State {
-        out, civil, clf, ..
-    } = &mut *state;
+    let State { out, clf, iso, .. } = &mut *state;
     if log.json {
-        write_json(out, &log.format, entry, civil, micros);
+        write_json(out, &log.format, entry, iso, micros);
     } else if log.format.default {
         write_default(out, entry, clf);
     } else {
@@ -609,12 +663,13 @@ fn write_text(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, clf: &[u8]) {
     let found = Found::gather(head, &format.headers);
     for piece in &format.pieces {
         let atom = match piece {
-            Piece::Literal(text) => {
-                out.extend_from_slice(text);
+            Piece::Literal { start, len } => {
+                let start = *start as usize;
+                out.extend_from_slice(&format.text[start..start + *len as usize]);
                 continue;
             }
             Piece::Short(word, len) => {
-                escape::word(out, word, *len);
+                escape::word(out, word, usize::from(*len));
                 continue;
             }
             Piece::Atom(atom) => atom,
@@ -661,12 +716,17 @@ fn write_text(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, clf: &[u8]) {
                 escape::decimal(out, u64::from(PID.load(Ordering::Relaxed)));
                 out.push(b'>');
             }
-            Atom::RequestHeader(_, slot) => dash_or(out, found.get(*slot)),
-            Atom::ResponseHeader(name) => dash_or(out, e.response_header(name)),
-            Atom::Environ(_, key) => match environ_value(e, &found, key) {
-                Some(value) => dash_or(out, Some(&value)),
-                None => out.push(b'-'),
-            },
+            Atom::RequestHeader(slot) => dash_or(out, found.get(usize::from(*slot))),
+            Atom::ResponseHeader(i) => {
+                let name = &format.response_headers[usize::from(*i)];
+                dash_or(out, e.response_header(name));
+            }
+            Atom::Environ(i) => {
+                match environ_value(e, &found, &format.environ[usize::from(*i)].1) {
+                    Some(value) => dash_or(out, Some(&value)),
+                    None => out.push(b'-'),
+                }
+            }
         }
     }
 }
@@ -682,22 +742,6 @@ fn request_line(out: &mut Vec<u8>, request: RequestLine<'_>) {
             escape::put(out, head.version.as_str().as_bytes());
         }
         RequestLine::Unparsed(bytes) => dash_or(out, Some(bytes)),
-    }
-}
-
-fn request_line_bytes(request: RequestLine<'_>) -> Option<Vec<u8>> {
-    match request {
-        RequestLine::Parsed(head) => {
-            let mut line = Vec::with_capacity(head.target().len() + 20);
-            line.extend_from_slice(head.method().as_bytes());
-            line.push(b' ');
-            line.extend_from_slice(head.target());
-            line.push(b' ');
-            line.extend_from_slice(head.version.as_str().as_bytes());
-            Some(line)
-        }
-        RequestLine::Unparsed(bytes) if !bytes.is_empty() => Some(bytes.to_vec()),
-        RequestLine::Unparsed(_) => None,
     }
 }
 
@@ -724,72 +768,109 @@ fn environ_value(e: &Entry<'_>, found: &Found<'_>, key: &Environ) -> Option<Vec<
     }
 }
 
-fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, civil: &Civil, micros: u32) {
+/// `iso`: this second's RFC 3339 time with zero microseconds, `micros` replaces them.
+/// Keys are written as constant bytes (copied inline, not through `memcpy`).
+fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], micros: u32) {
     let head = e.head();
     let found = Found::gather(head, &format.headers);
-    let mut o = Object::begin(out);
-    o.quoted("time", |out| civil.write_rfc3339(out, micros));
-    let addr = Some(e.conn.remote_addr.as_bytes()).filter(|a| !a.is_empty());
-    o.opt_str("remote_addr", addr);
+    out.extend_from_slice(b"{\"time\":\"");
+    // `2026-11-21T10:00:00.000000+00:00`: the digits after the dot are the micros.
+    let at = out.len() + 20;
+    out.extend_from_slice(iso);
+    let mut n = micros;
+    for d in out[at..at + 6].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(b"\",\"remote_addr\":");
+    json_or_null(
+        out,
+        Some(e.conn.remote_addr.as_bytes()).filter(|a| !a.is_empty()),
+    );
+    out.extend_from_slice(b",\"user\":");
     let user = found.get(AUTHORIZATION).and_then(basic_user);
-    o.opt_str("user", user.as_deref());
-    o.opt_str("request", request_line_bytes(e.request).as_deref());
-    o.opt_str("method", head.map(|h| h.method().as_bytes()));
-    o.opt_str("path", head.map(decoded_path).as_deref());
-    o.opt_str("query", head.map(RequestHead::query));
-    o.opt_str("protocol", head.map(|h| h.version.as_str().as_bytes()));
+    json_or_null(out, user.as_deref());
+    out.extend_from_slice(b",\"request\":");
+    match e.request {
+        RequestLine::Parsed(h) => {
+            let version = h.version.as_str().as_bytes();
+            let parts = [h.method_bytes(), b" ", h.target(), b" ", version];
+            escape::json_parts(out, &parts);
+        }
+        RequestLine::Unparsed(bytes) => json_or_null(out, Some(bytes).filter(|b| !b.is_empty())),
+    }
+    out.extend_from_slice(b",\"method\":");
+    json_or_null(out, head.map(RequestHead::method_bytes));
+    out.extend_from_slice(b",\"path\":");
+    json_or_null(out, head.map(decoded_path).as_deref());
+    out.extend_from_slice(b",\"query\":");
+    json_or_null(out, head.map(RequestHead::query));
+    out.extend_from_slice(b",\"protocol\":");
+    json_or_null(out, head.map(|h| h.version.as_str().as_bytes()));
+    out.extend_from_slice(b",\"status\":");
     match e.status {
-        Some(status) => o.num("status", u64::from(status)),
-        None => o.null("status"),
+        Some(code) => status(out, Some(code)),
+        None => out.extend_from_slice(b"null"),
     }
-    o.num("bytes", e.body_bytes);
-    o.opt_str("referer", found.get(REFERER));
-    o.opt_str("user_agent", found.get(USER_AGENT));
-    o.num("duration_us", e.duration.as_micros() as u64);
-    o.num("pid", u64::from(PID.load(Ordering::Relaxed)));
-    let atoms = || {
-        format.pieces.iter().filter_map(|p| match p {
-            Piece::Atom(a) => Some(a),
-            Piece::Literal(_) | Piece::Short(..) => None,
+    out.extend_from_slice(b",\"bytes\":");
+    escape::decimal(out, e.body_bytes);
+    out.extend_from_slice(b",\"referer\":");
+    json_or_null(out, found.get(REFERER));
+    out.extend_from_slice(b",\"user_agent\":");
+    json_or_null(out, found.get(USER_AGENT));
+    out.extend_from_slice(b",\"duration_us\":");
+    escape::decimal(out, e.duration.as_micros() as u64);
+    out.extend_from_slice(b",\"pid\":");
+    escape::decimal(out, u64::from(PID.load(Ordering::Relaxed)));
+    if format.extras {
+        let mut o = Object::continuing(out);
+        write_json_extras(&mut o, format, e, &found);
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// A JSON string, or `null`.
+fn json_or_null(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(v) => escape::json(out, v),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// The `request_headers`, `response_headers` and `environ` objects of the format's
+/// `{...}i`, `{...}o` and `{...}e` atoms.
+fn write_json_extras(o: &mut Object<'_>, format: &Format, e: &Entry<'_>, found: &Found<'_>) {
+    let mut request_slots = format
+        .pieces
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Atom(Atom::RequestHeader(slot)) => Some(usize::from(*slot)),
+            _ => None,
         })
-    };
-    if atoms().any(|a| matches!(a, Atom::RequestHeader(..))) {
+        .peekable();
+    if request_slots.peek().is_some() {
         let mut inner = o.object("request_headers");
-        for atom in atoms() {
-            if let Atom::RequestHeader(name, slot) = atom {
-                match found.get(*slot) {
-                    Some(v) => escape::json(inner.key(name.as_bytes()), v),
-                    None => inner.key(name.as_bytes()).extend_from_slice(b"null"),
-                }
-            }
+        for slot in request_slots {
+            let name = &format.headers[slot];
+            json_or_null(inner.key(name.as_bytes()), found.get(slot));
         }
         inner.close();
     }
-    if atoms().any(|a| matches!(a, Atom::ResponseHeader(_))) {
+    if !format.response_headers.is_empty() {
         let mut inner = o.object("response_headers");
-        for atom in atoms() {
-            if let Atom::ResponseHeader(name) = atom {
-                match e.response_header(name) {
-                    Some(v) => escape::json(inner.key(name.as_bytes()), v),
-                    None => inner.key(name.as_bytes()).extend_from_slice(b"null"),
-                }
-            }
+        for name in &format.response_headers {
+            json_or_null(inner.key(name.as_bytes()), e.response_header(name));
         }
         inner.close();
     }
-    if atoms().any(|a| matches!(a, Atom::Environ(..))) {
+    if !format.environ.is_empty() {
         let mut inner = o.object("environ");
-        for atom in atoms() {
-            if let Atom::Environ(name, key) = atom {
-                match environ_value(e, &found, key) {
-                    Some(v) => escape::json(inner.key(name.as_bytes()), &v),
-                    None => inner.key(name.as_bytes()).extend_from_slice(b"null"),
-                }
-            }
+        for (name, reads) in &format.environ {
+            let value = environ_value(e, found, reads);
+            json_or_null(inner.key(name.as_bytes()), value.as_deref());
         }
         inner.close();
     }
-    o.end();
 }
 
 /// The user name of an `Authorization: Basic` header (gunicorn's `%(u)s`).
@@ -998,8 +1079,9 @@ mod cost {
     use crate::http::Limits;
     use crate::http::request::parse_head;
 
-    /// Not a test: `valgrind --tool=callgrind <test binary> --ignored access_line_cost`
-    /// counts the instructions of one line (divide by the iterations).
+    /// Not a test: `LINES=n valgrind --tool=callgrind <test binary> --ignored
+    /// access_line_cost` counts the instructions of n lines (run twice, divide the
+    /// difference).
     #[test]
     #[ignore]
     fn access_line_cost() {
@@ -1007,10 +1089,17 @@ mod cost {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(1000);
+        // LOG_FORMAT=json for JSON lines; ACCESS_FORMAT for another format than the default.
+        let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
+        let format = std::env::var("ACCESS_FORMAT").unwrap_or(DEFAULT_FORMAT.to_owned());
         install(
             Sink::open(std::path::Path::new("/dev/null")).unwrap(),
-            Format::compile(DEFAULT_FORMAT, &[]).unwrap(),
-            LogFormat::Text,
+            Format::compile(&format, &[]).unwrap(),
+            if json {
+                LogFormat::Json
+            } else {
+                LogFormat::Text
+            },
         );
         let (head, _) = parse_head(
             b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",

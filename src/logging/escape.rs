@@ -67,6 +67,26 @@ pub fn text(out: &mut Vec<u8>, value: &[u8]) {
 /// Appends `value` as a quoted JSON string.
 pub fn json(out: &mut Vec<u8>, value: &[u8]) {
     out.push(b'"');
+    json_body(out, value);
+    out.push(b'"');
+}
+
+/// Appends the parts, concatenated, as one quoted JSON string.
+pub fn json_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    out.push(b'"');
+    for part in parts {
+        json_body(out, part);
+    }
+    out.push(b'"');
+}
+
+/// Appends `value` escaped for the inside of a JSON string.
+fn json_body(out: &mut Vec<u8>, value: &[u8]) {
+    // Printable ASCII without quote or backslash, the usual case, needs no escaping.
+    if !value.iter().any(|&b| TEXT_ESCAPE[usize::from(b)]) {
+        out.extend_from_slice(value);
+        return;
+    }
     for chunk in value.utf8_chunks() {
         json_str(out, chunk.valid());
         for &b in chunk.invalid() {
@@ -74,7 +94,6 @@ pub fn json(out: &mut Vec<u8>, value: &[u8]) {
             json_u00(out, b);
         }
     }
-    out.push(b'"');
 }
 
 /// Appends valid UTF-8, escaping what a JSON string cannot hold as is.

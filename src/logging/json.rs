@@ -15,7 +15,12 @@ impl<'a> Object<'a> {
         Object { out, empty: true }
     }
 
-    /// Writes `"key":` (keys are ours, or escaped when they come from a request).
+    /// Continues an object already opened (and holding members) at the end of `out`.
+    pub fn continuing(out: &'a mut Vec<u8>) -> Object<'a> {
+        Object { out, empty: false }
+    }
+
+    /// Writes `"key":`, escaping the key (a name from a request or a format).
     pub fn key(&mut self, key: &[u8]) -> &mut Vec<u8> {
         if !self.empty {
             self.out.push(b',');
@@ -26,34 +31,33 @@ impl<'a> Object<'a> {
         self.out
     }
 
-    /// A string member.
-    pub fn str(&mut self, key: &str, value: &[u8]) {
-        let out = self.key(key.as_bytes());
-        escape::json(out, value);
+    /// Writes `"key":` for one of our own keys (plain ASCII: nothing to escape).
+    fn own_key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
     }
 
-    /// A string member, or `null` when absent.
-    pub fn opt_str(&mut self, key: &str, value: Option<&[u8]>) {
-        match value {
-            Some(v) => self.str(key, v),
-            None => self.null(key),
-        }
+    /// A string member.
+    pub fn str(&mut self, key: &str, value: &[u8]) {
+        let out = self.own_key(key);
+        escape::json(out, value);
     }
 
     /// A number member.
     pub fn num(&mut self, key: &str, value: u64) {
-        let out = self.key(key.as_bytes());
+        let out = self.own_key(key);
         escape::decimal(out, value);
-    }
-
-    /// A `null` member.
-    pub fn null(&mut self, key: &str) {
-        self.key(key.as_bytes()).extend_from_slice(b"null");
     }
 
     /// A string member whose value `write` appends and that needs no escaping (a time).
     pub fn quoted(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) {
-        let out = self.key(key.as_bytes());
+        let out = self.own_key(key);
         out.push(b'"');
         write(out);
         out.push(b'"');
@@ -67,7 +71,7 @@ impl<'a> Object<'a> {
 
     /// A nested object member.
     pub fn object(&mut self, key: &str) -> Object<'_> {
-        let out = self.key(key.as_bytes());
+        let out = self.own_key(key);
         Object::begin(out)
     }
 
@@ -92,15 +96,13 @@ mod tests {
         let mut o = Object::begin(&mut out);
         o.str("a", b"x\"y");
         o.num("n", 42);
-        o.null("z");
-        o.opt_str("s", Some(b"v"));
         let mut inner = o.object("h");
         inner.str("k", b"1");
         inner.close();
         o.end();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "{\"a\":\"x\\\"y\",\"n\":42,\"z\":null,\"s\":\"v\",\"h\":{\"k\":\"1\"}}\n"
+            "{\"a\":\"x\\\"y\",\"n\":42,\"h\":{\"k\":\"1\"}}\n"
         );
     }
 }
