@@ -554,6 +554,14 @@ pub fn flush() {
     }
 }
 
+/// Gives the access log file to `uid`/`gid` (see [`super::chown_files`]).
+pub(super) fn chown(uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    match ACCESS.get() {
+        Some(log) => log.sink.chown(uid, gid),
+        None => Ok(()),
+    }
+}
+
 /// Writes buffered lines, then reopens the file (SIGUSR1).
 pub(super) fn reopen() -> io::Result<()> {
     let Some(log) = ACCESS.get() else {

@@ -124,6 +124,16 @@ pub fn reopen() {
     tracing::info!("Reopened the log files");
 }
 
+/// Gives the log files to the user and group the workers run as (`--user`/`--group`), as
+/// gunicorn does, so they can still be reopened after privileges are dropped. Call it
+/// before dropping them; standard streams are left alone.
+pub fn chown_files(uid: Option<u32>, gid: Option<u32>) -> std::io::Result<()> {
+    if let Some(logs) = LOGS.get() {
+        logs.error.chown(uid, gid)?;
+    }
+    access::chown(uid, gid)
+}
+
 /// Writes buffered access lines and ends output capture; the process is about to exit.
 pub fn finish() {
     access::flush();

@@ -70,6 +70,20 @@ impl Sink {
         self.file.as_fd()
     }
 
+    /// Gives the file (not a standard stream) to `uid`/`gid`, so processes that dropped
+    /// privileges can reopen it after a rotation (`None` leaves that id unchanged).
+    pub fn chown(&self, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+        if self.path.is_none() {
+            return Ok(());
+        }
+        nix::unistd::fchown(
+            &self.file,
+            uid.map(nix::unistd::Uid::from_raw),
+            gid.map(nix::unistd::Gid::from_raw),
+        )
+        .map_err(io::Error::from)
+    }
+
     /// Reopens the file at its path, under the same descriptor number.
     pub fn reopen(&self) -> io::Result<()> {
         let Some(path) = &self.path else {
@@ -121,6 +135,15 @@ mod tests {
         let old = std::fs::read_to_string(dir.path().join("log.1")).unwrap();
         assert_eq!(old, "one\ntwo\n");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "three\n");
+    }
+
+    #[test]
+    fn chown_to_ourselves_works_and_streams_are_left_alone() {
+        let dir = TempDir::new("rsgi-sink-", "chown");
+        let sink = Sink::open(&dir.path().join("log")).unwrap();
+        let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+        sink.chown(Some(uid.as_raw()), Some(gid.as_raw())).unwrap();
+        Sink::stderr().chown(Some(0), Some(0)).unwrap();
     }
 
     #[test]
