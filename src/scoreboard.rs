@@ -382,7 +382,7 @@ impl Scoreboard {
 
     /// A free slot's index.
     pub fn free_slot(&self, taken: impl Fn(usize) -> bool) -> Option<usize> {
-        (0..CAPACITY).find(|&i| !taken(i) && self.slots[i].state() == State::Free)
+        (0..CAPACITY).find(|&i| self.slots[i].state() == State::Free && !taken(i))
     }
 
     /// The bell's descriptor, readable when a worker rang.

@@ -127,3 +127,26 @@ fn a_stuck_worker_is_named_aborted_then_killed() {
     assert_eq!(server.get("/").status(), 200);
     assert!(!server.stderr_text().contains("OOM"));
 }
+
+/// With a thread pool, the stuck request is named even while another thread serves.
+#[test]
+fn a_stuck_pool_thread_is_named_in_the_timeout() {
+    let dir = TempDir::new();
+    let mut server = server("cases.misbehave")
+        .args(["--timeout", "1", "--threads", "2"])
+        .start();
+    let stuck = server.worker_pid();
+    let mut c = server.conn();
+    c.send(&get_req(&format!("/stuck?{}", gate_param(&dir, "never"))));
+    server.wait_for_line("misbehave /stuck");
+    // The other thread still serves, and its requests do not hide the stuck one.
+    assert_eq!(server.get("/fine").status(), 200);
+    server.wait_for_line(&format!(
+        "WORKER TIMEOUT (pid: {stuck}): GET /stuck running for "
+    ));
+    server.wait_for_line(&format!(
+        "Worker (pid: {stuck}) was killed by SIGABRT after its timeout"
+    ));
+    server.wait_for_lines("Worker ready (pid: ", 2);
+    assert_eq!(server.get("/").status(), 200);
+}

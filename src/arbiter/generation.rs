@@ -103,6 +103,22 @@ impl Arbiter {
                 removed.url()
             );
         }
+        if (new.backlog, new.reuse_port, new.unix_socket_mode)
+            != (
+                self.config.backlog,
+                self.config.reuse_port,
+                self.config.unix_socket_mode,
+            )
+        {
+            tracing::warn!(
+                "--backlog, --reuse-port and --unix-socket-mode apply to newly bound addresses \
+                 only; addresses kept from before still use their old settings (restart to \
+                 change them)"
+            );
+        }
+        if new.log_level != self.config.log_level {
+            tracing::warn!("--log-level changes need a restart; the log level is unchanged");
+        }
         self.hooks.on_reload();
         if new.workers != self.config.workers || self.target != new.workers {
             let old = self.target;
