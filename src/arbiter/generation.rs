@@ -8,9 +8,11 @@
 //! never drops below the target while a replacement boots.
 //!
 //! A new generation that cannot boot (a worker exits before it was ever ready: the new code
-//! does not import, say) is abandoned: its workers are stopped and the last generation that
-//! was completely ready ([`Stable`]) carries on with its configuration and sockets. A HUP
-//! never takes the server down.
+//! does not import, say) is abandoned: the last generation that was completely ready
+//! ([`Stable`]) carries on with its configuration and sockets, the failed generation's
+//! booting workers are stopped and its serving ones replaced as above. A HUP never takes the
+//! server down. (Workers are never preloaded, so a stable-generation worker respawned later
+//! imports the code on disk, whatever it is by then.)
 //!
 //! Bind changes apply on HUP: new addresses are bound before the new generation is forked
 //! (a failure aborts the reload); removed ones are closed, and their socket files removed,
@@ -291,11 +293,14 @@ impl Arbiter {
             self.generation,
             self.stable.generation
         );
+        // Its workers still booting are stopped now; those already serving are replaced
+        // like any old worker, once the stable generation's new workers are ready (stopping
+        // them at once could leave fewer workers serving than the target).
         let failed = self.generation;
         let doomed: Vec<Pid> = self
             .workers
             .iter()
-            .filter(|(_, w)| w.generation == failed)
+            .filter(|(_, w)| w.generation == failed && !self.is_ready(w))
             .map(|(pid, _)| *pid)
             .collect();
         for pid in doomed {
