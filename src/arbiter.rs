@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::listen::Listener;
 use crate::scoreboard::{CAPACITY, Scoreboard};
 use crate::signals::{Signal, SignalIntake};
-use crate::worker;
+use crate::{upgrade, worker};
 use nix::sys::signal::{Signal as Sig, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid};
@@ -111,8 +111,11 @@ pub fn run(config: Config, listeners: Vec<Listener>) -> Exit {
         arbiter.pid
     );
     arbiter.run();
-    for listener in &arbiter.listeners {
-        listener.remove_socket_file();
+    // After an upgrade the new master serves these sockets: their files must stay.
+    if !upgrade::hand_over() {
+        for listener in &arbiter.listeners {
+            listener.remove_socket_file();
+        }
     }
     arbiter.exit
 }
@@ -166,7 +169,13 @@ impl Arbiter {
                     tracing::info!("SIGTTOU: workers now {}", self.target);
                 }
             }
-            Signal::Hup | Signal::Usr1 | Signal::Usr2 | Signal::Winch => {
+            // -- issue 4: hygiene (binary upgrade) --
+            Signal::Usr2 => upgrade::start(&self.listeners),
+            Signal::Winch if upgrade::in_progress() => {
+                tracing::info!("SIGWINCH: stopping workers; the new master serves");
+                self.target = 0;
+            }
+            Signal::Hup | Signal::Usr1 | Signal::Winch => {
                 tracing::warn!("{signal:?} is not supported yet; ignored");
             }
         }
@@ -211,6 +220,11 @@ impl Arbiter {
     }
 
     fn exited(&mut self, pid: Pid, code: Option<i32>, signal: Option<Sig>) {
+        if upgrade::reaped(pid) {
+            // The new master died: serve again with a full set of workers.
+            self.target = self.config.workers;
+            return;
+        }
         let Some(slot) = self.workers.remove(&pid) else {
             return; // not ours (as PID 1 we may adopt orphans)
         };

@@ -5,7 +5,10 @@
 //! made with nix (not std's `bind`) so every option is set before bind(2)/listen(2) and
 //! every descriptor is close-on-exec and non-blocking from its first moment.
 
+pub mod activation;
+
 use crate::config::{BindAddr, Config};
+use activation::Inherited;
 use nix::sys::socket::{
     self, AddressFamily, Backlog, SockFlag, SockType, SockaddrLike, SockaddrStorage, UnixAddr,
     sockopt,
@@ -129,6 +132,68 @@ pub fn bind_all(binds: &[BindAddr], options: &BindOptions) -> Result<Vec<Listene
                 });
             }
         }
+    }
+    Ok(bound)
+}
+
+/// Like [`bind_all`], but first takes over the listening sockets systemd (or the previous
+/// master, after USR2) passed in. With `explicit` binds, an inherited socket serves the
+/// bind it matches (same address, or `fd://N` naming it) and the rest are bound as usual;
+/// inherited sockets that match no bind are closed with a warning. Without explicit binds
+/// the inherited sockets are served as they are. Every inherited descriptor must be a
+/// listening TCP or Unix stream socket, or nothing is served.
+pub fn bind_all_inheriting(
+    binds: &[BindAddr],
+    explicit: bool,
+    inherited: Vec<Inherited>,
+    options: &BindOptions,
+) -> Result<Vec<Listener>, BindError> {
+    if inherited.is_empty() {
+        return bind_all(binds, options);
+    }
+    let mut adopted: Vec<(RawFd, Option<String>, Listener)> = Vec::with_capacity(inherited.len());
+    for Inherited { fd, name } in inherited {
+        let raw = fd.as_raw_fd();
+        let describe = || match &name {
+            Some(name) => format!("LISTEN_FDS descriptor {raw} ({name})"),
+            None => format!("LISTEN_FDS descriptor {raw}"),
+        };
+        let listener = check_listening(fd.as_fd())
+            .and_then(|family| adopt(fd, family))
+            .and_then(|listener| listener.claim(name.as_deref(), options.reuse_port))
+            .map_err(|source| BindError {
+                addr: describe(),
+                source,
+            })?;
+        adopted.push((raw, name, listener));
+    }
+    if !explicit {
+        return Ok(adopted.into_iter().map(|(_, _, l)| l).collect());
+    }
+    let mut bound: Vec<Listener> = Vec::with_capacity(binds.len());
+    for addr in binds {
+        let found = adopted
+            .iter()
+            .position(|(raw, _, listener)| listener.serves(addr, *raw));
+        match found {
+            Some(i) => bound.push(adopted.remove(i).2),
+            None => match bind_all(std::slice::from_ref(addr), options) {
+                Ok(mut one) => bound.append(&mut one),
+                Err(e) => {
+                    for listener in &bound {
+                        listener.remove_socket_file();
+                    }
+                    return Err(e);
+                }
+            },
+        }
+    }
+    for (raw, name, listener) in adopted {
+        tracing::warn!(
+            "inherited socket {} (descriptor {raw}{}) matches no --bind; closing it",
+            listener.url(),
+            name.map(|n| format!(", {n}")).unwrap_or_default()
+        );
     }
     Ok(bound)
 }
@@ -259,6 +324,16 @@ fn adopt_fd(fd: RawFd) -> io::Result<Listener> {
     // SAFETY: the descriptor is open (checked just above) and nothing closes it while this
     // borrow lives: it is only used for the checks below.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let family = check_listening(borrowed)?;
+    // SAFETY: the user handed us this descriptor with fd://N, it is an open listening socket
+    // (checked above), and bind_all refuses the same N twice, so this is its only owner.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    adopt(owned, family)
+}
+
+/// Checks that `fd` is a listening stream socket of a family we serve (TCP over IPv4 or
+/// IPv6, Unix) and returns its family.
+fn check_listening(borrowed: BorrowedFd<'_>) -> io::Result<AddressFamily> {
     let not_listening = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, why.to_owned());
     match socket::getsockopt(&borrowed, sockopt::SockType) {
         Ok(SockType::Stream) => {}
@@ -271,23 +346,23 @@ fn adopt_fd(fd: RawFd) -> io::Result<Listener> {
             "a socket, but not listening (listen(2) was not called)",
         ));
     }
-    let family = socket::getsockname::<SockaddrStorage>(fd)?.family();
-    if !matches!(
-        family,
-        Some(AddressFamily::Inet | AddressFamily::Inet6 | AddressFamily::Unix)
-    ) {
-        return Err(not_listening("neither a TCP nor a Unix socket"));
+    match socket::getsockname::<SockaddrStorage>(borrowed.as_raw_fd())?.family() {
+        Some(family @ (AddressFamily::Inet | AddressFamily::Inet6 | AddressFamily::Unix)) => {
+            Ok(family)
+        }
+        _ => Err(not_listening("neither a TCP nor a Unix socket")),
     }
-    // SAFETY: the user handed us this descriptor with fd://N, it is an open listening socket
-    // (checked above), and bind_all refuses the same N twice, so this is its only owner.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+}
+
+/// Takes ownership of a checked listening socket (see [`check_listening`]).
+fn adopt(owned: OwnedFd, family: AddressFamily) -> io::Result<Listener> {
     // Inherited descriptors usually lack both flags; workers must not leak it into exec'd
     // children, and the accept loop relies on WouldBlock.
     nix::fcntl::fcntl(
         &owned,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     )?;
-    Ok(if family == Some(AddressFamily::Unix) {
+    Ok(if family == AddressFamily::Unix {
         let listener = UnixListener::from(owned);
         listener.set_nonblocking(true)?;
         // We did not create the file, so we never remove it.
@@ -346,6 +421,78 @@ impl Listener {
                 }
             }
         }
+    }
+
+    /// Settles what an inherited listener may do: a Unix socket file the previous master
+    /// created (named [`activation::OWNED_NAME`]) becomes ours to remove at exit; a TCP
+    /// socket bound with SO_REUSEPORT may get per-worker twins if `--reuse-port` is on.
+    fn claim(self, name: Option<&str>, reuse_port: bool) -> io::Result<Listener> {
+        match self {
+            Listener::Unix { listener, .. } if name == Some(activation::OWNED_NAME) => {
+                let path = listener
+                    .local_addr()?
+                    .as_pathname()
+                    .map(Path::to_path_buf)
+                    .filter(|p| p.is_absolute());
+                let file_id = match &path {
+                    Some(p) => fs::symlink_metadata(p)
+                        .ok()
+                        .filter(|m| m.file_type().is_socket())
+                        .map(|m| (m.dev(), m.ino())),
+                    None => None,
+                };
+                let path = path.filter(|_| file_id.is_some());
+                Ok(Listener::Unix {
+                    listener,
+                    path,
+                    file_id,
+                })
+            }
+            Listener::Tcp { listener, .. } => {
+                let reuse_port = reuse_port && socket::getsockopt(&listener, sockopt::ReusePort)?;
+                Ok(Listener::Tcp {
+                    listener,
+                    reuse_port,
+                })
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Whether this (inherited) listener is the one `addr` asks for: the same TCP address
+    /// (a name is resolved; port 0 never matches), the same Unix path, or `fd://N` with
+    /// N the descriptor it was inherited as.
+    fn serves(&self, addr: &BindAddr, inherited_fd: RawFd) -> bool {
+        match (addr, self) {
+            (BindAddr::Fd(n), _) => *n == inherited_fd,
+            (BindAddr::Tcp { port: 0, .. }, _) => false,
+            (BindAddr::Tcp { host, port }, Listener::Tcp { listener, .. }) => {
+                let Ok(local) = listener.local_addr() else {
+                    return false;
+                };
+                (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .is_ok_and(|mut addrs| addrs.any(|a| a == local))
+            }
+            (BindAddr::Unix(path), Listener::Unix { listener, .. }) => listener
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p == path.as_path()))
+                .unwrap_or(false),
+            _ => false,
+        }
+    }
+
+    /// Whether we created this Unix socket's file (and so remove it at exit).
+    pub fn owns_socket_file(&self) -> bool {
+        matches!(
+            self,
+            Listener::Unix {
+                path: Some(_),
+                file_id: Some(_),
+                ..
+            }
+        )
     }
 
     /// The local TCP address, if this is a TCP listener.

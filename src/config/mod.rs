@@ -82,6 +82,24 @@ pub struct Config {
     pub log_level: LogLevel,
     /// The TOML file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<PathBuf>,
+    // -- issue 4: hygiene --
+    /// Whether `binds` was configured (command line, environment, file or `PORT`) rather
+    /// than the built-in default: decides what systemd's inherited sockets serve.
+    pub binds_explicit: bool,
+    /// The master's pid file.
+    pub pid: Option<PathBuf>,
+    /// The user to run as once bound (resolved from a name at validation).
+    pub user: Option<u32>,
+    /// The group to run as once bound (`--group`, else the user's primary group).
+    pub group: Option<u32>,
+    /// The file mode creation mask set at startup.
+    pub umask: Option<u32>,
+    /// Join the user's supplementary groups when dropping privileges.
+    pub initgroups: bool,
+    /// The name shown in process titles; `None` means the app spec.
+    pub proc_name: Option<String>,
+    /// Detach into the background.
+    pub daemon: bool,
     /// The command-line and environment layers this configuration was loaded with, kept so
     /// [`Config::reload`] can re-read the file under them. `Sources::default()` for a
     /// configuration built in code (`Config { workers: 2, ..Config::default() }`).
@@ -118,6 +136,14 @@ impl PartialEq for Config {
             log_level,
             config_file,
             sources: _,
+            binds_explicit,
+            pid,
+            user,
+            group,
+            umask,
+            initgroups,
+            proc_name,
+            daemon,
         } = self;
         *app == other.app
             && *binds == other.binds
@@ -144,6 +170,14 @@ impl PartialEq for Config {
             && *unix_socket_mode == other.unix_socket_mode
             && *log_level == other.log_level
             && *config_file == other.config_file
+            && *binds_explicit == other.binds_explicit
+            && *pid == other.pid
+            && *user == other.user
+            && *group == other.group
+            && *umask == other.umask
+            && *initgroups == other.initgroups
+            && *proc_name == other.proc_name
+            && *daemon == other.daemon
     }
 }
 
@@ -257,7 +291,9 @@ fn build(retained: &Arc<Retained>, config_file: Option<PathBuf>) -> Result<Confi
             meta.cli_spelling()
         }
     };
+    let binds_explicit = merged.is_set("bind");
     let mut config = validate::validate(merged.resolve(), &label, retained.require_app)?;
+    config.binds_explicit = binds_explicit;
     config.config_file = config_file;
     config.sources = Sources(Some(Arc::clone(retained)));
     Ok(config)
@@ -296,6 +332,7 @@ fn absolutize(layer: &mut Layer, base: &Path) {
         .iter_mut()
         .chain(layer.virtualenv.iter_mut())
         .chain(layer.tmp_upload_dir.iter_mut())
+        .chain(layer.pid.iter_mut())
     {
         *dir = base.join(&*dir);
     }
