@@ -1289,6 +1289,18 @@ body_timeout = 5
             "9",
             "--send-timeout",
             "11",
+            "--pid",
+            "run/app.pid",
+            "--user",
+            "0",
+            "--group",
+            "0",
+            "--umask",
+            "027",
+            "--name",
+            "demo",
+            "--daemon",
+            "--initgroups",
         ];
         let (config, text) = match load(args(&list), &env(&[]), dir.path()) {
             Ok(Invocation::PrintConfig(config, text)) => (config, text),
@@ -1362,6 +1374,82 @@ body_timeout = 5
             ..Config::default()
         };
         assert_eq!(built.reload().expect("reload"), built);
+    }
+
+    #[test]
+    fn hygiene_options() {
+        let dir = TempDir::new("rsgi-config-", "hygiene");
+        let config = run(&["app"], &[], dir.path());
+        assert_eq!(
+            (config.pid.clone(), config.user, config.group, config.umask),
+            (None, None, None, None)
+        );
+        assert!(!config.daemon && !config.initgroups && !config.binds_explicit);
+        assert_eq!(config.proc_name, None);
+        // Names resolve to ids; --user alone brings its primary group; relative pid files
+        // are relative to where they were written.
+        let config = run(
+            &[
+                "app", "-u", "root", "-m", "0o22", "-p", "x.pid", "-n", "web", "-D",
+            ],
+            &[],
+            dir.path(),
+        );
+        assert_eq!((config.user, config.group), (Some(0), Some(0)));
+        assert_eq!(config.umask, Some(0o22));
+        assert_eq!(config.pid, Some(dir.path().join("x.pid")));
+        assert_eq!(config.proc_name.as_deref(), Some("web"));
+        assert!(config.daemon);
+        let config = run(
+            &["app", "--group", "0", "--proc-name", "w2"],
+            &[("RSGI_INITGROUPS", "yes")],
+            dir.path(),
+        );
+        assert_eq!((config.user, config.group), (None, Some(0)));
+        assert_eq!(config.proc_name.as_deref(), Some("w2"));
+        assert!(config.initgroups);
+        // A uid with a group given is fine even without a passwd entry.
+        let config = run(
+            &["app", "--user", "4000000", "--group", "0"],
+            &[],
+            dir.path(),
+        );
+        assert_eq!(config.user, Some(4_000_000));
+        // Where the binds came from decides what inherited sockets serve.
+        assert!(run(&["app", "-b", "127.0.0.1:1"], &[], dir.path()).binds_explicit);
+        assert!(run(&["app"], &[("PORT", "5000")], dir.path()).binds_explicit);
+
+        let bad: &[(&[&str], &str, &str)] = &[
+            (
+                &["app", "--user", "no-such-user-rsgi"],
+                "--user",
+                "no-such-user-rsgi",
+            ),
+            (
+                &["app", "--group", "no-such-group-rsgi"],
+                "--group",
+                "no-such-group-rsgi",
+            ),
+            (&["app", "--user", "4000000"], "--user", "4000000"),
+            (&["app", "--umask", "8"], "--umask", "8"),
+            (&["app", "--umask", "1777"], "--umask", "1777"),
+            (&["app", "--name", ""], "--proc-name", ""),
+            (
+                &["app", "--user", "4000000", "--group", "0", "--initgroups"],
+                "--initgroups",
+                "true",
+            ),
+        ];
+        for (list, option, value) in bad {
+            assert_invalid(list, &[], dir.path(), option, value);
+        }
+        assert_invalid(
+            &["app"],
+            &[("RSGI_USER", "no-such-user-rsgi")],
+            dir.path(),
+            "RSGI_USER",
+            "no-such-user-rsgi",
+        );
     }
 
     #[test]

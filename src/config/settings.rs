@@ -339,8 +339,8 @@ settings! {
     initgroups: bool = Some(false), shown "false";
 
     /// The name in process titles, `rsgi-server: master [NAME]` and
-    /// `rsgi-server: worker [NAME]`, as `ps` shows them.
-    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    /// `rsgi-server: worker [NAME]`, as `ps` shows them (gunicorn's `--name` works too).
+    #[arg(short = 'n', long, visible_alias = "name", value_name = "NAME")]
     proc_name: String = None, shown "(the application)";
 
     /// Detach from the terminal and run in the background (`--pid` tells where). The
