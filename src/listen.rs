@@ -460,19 +460,24 @@ impl Listener {
     }
 
     /// Whether this (inherited) listener is the one `addr` asks for: the same TCP address
-    /// (a name is resolved; port 0 never matches), the same Unix path, or `fd://N` with
+    /// (a name is resolved; port 0 matches any port), the same Unix path, or `fd://N` with
     /// N the descriptor it was inherited as.
     fn serves(&self, addr: &BindAddr, inherited_fd: RawFd) -> bool {
         match (addr, self) {
             (BindAddr::Fd(n), _) => *n == inherited_fd,
-            (BindAddr::Tcp { port: 0, .. }, _) => false,
             (BindAddr::Tcp { host, port }, Listener::Tcp { listener, .. }) => {
                 let Ok(local) = listener.local_addr() else {
                     return false;
                 };
+                // Port 0 ("any free port") is whichever port the socket got: after a USR2
+                // upgrade the new master must keep serving the port clients already use.
                 (host.as_str(), *port)
                     .to_socket_addrs()
-                    .is_ok_and(|mut addrs| addrs.any(|a| a == local))
+                    .is_ok_and(|mut addrs| {
+                        addrs.any(|a| {
+                            a.ip() == local.ip() && (*port == 0 || a.port() == local.port())
+                        })
+                    })
             }
             (BindAddr::Unix(path), Listener::Unix { listener, .. }) => listener
                 .local_addr()

@@ -177,8 +177,8 @@ pub fn reaped(pid: Pid) -> bool {
         return false;
     }
     st.child = None;
-    tracing::warn!("the new master (pid: {pid}) exited; this master carries on");
     restore(&mut st);
+    tracing::warn!("the new master (pid: {pid}) exited; this master carries on");
     true
 }
 

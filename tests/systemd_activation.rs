@@ -31,17 +31,24 @@ fn activate(b: Builder, listen: &[String], extra: &[&str]) -> Builder {
 fn trigger(srv: &mut Server, n: usize, addr: SocketAddr, target: &str) -> common::Conn {
     srv.wait_for_line(&format!("as {}.", 2 + n));
     let mut c = common::Conn::tcp(addr);
-    c.send(&common::request("GET", target, &[("Connection", "close")], b""));
+    c.send(&common::request(
+        "GET",
+        target,
+        &[("Connection", "close")],
+        b"",
+    ));
     c
 }
 
-const ENV_QUERY: &str =
-    "/?env=LISTEN_FDS&env=LISTEN_PID&env=LISTEN_FDNAMES&env=NOTIFY_SOCKET";
+const ENV_QUERY: &str = "/?env=LISTEN_FDS&env=LISTEN_PID&env=LISTEN_FDNAMES&env=NOTIFY_SOCKET";
 
 fn assert_no_activation_env(info: &common::Json) {
     let env = info.get("env").expect("env");
     for var in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] {
-        assert!(env.get(var).is_some_and(|v| v.is_null()), "{var} leaked to the worker");
+        assert!(
+            env.get(var).is_some_and(|v| v.is_null()),
+            "{var} leaked to the worker"
+        );
     }
 }
 
@@ -70,7 +77,10 @@ fn inherited_sockets_are_served_as_they_are_without_binds() {
     assert_no_activation_env(&info);
     // The exec'd server kept the activator's pid, which LISTEN_PID named.
     assert_eq!(
-        status_field(info.get("pid").and_then(|p| p.as_i64()).expect("pid") as i32, "PPid"),
+        status_field(
+            info.get("pid").and_then(|p| p.as_i64()).expect("pid") as i32,
+            "PPid"
+        ),
         Some(srv.pid().to_string())
     );
     assert_no_activation_env(&get_json_unix(&sock, ENV_QUERY));
