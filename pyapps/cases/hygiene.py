@@ -6,13 +6,21 @@
 - ``/doublefork?sock=PATH``: double-forks a process that connects to the Unix socket PATH
   and exits when the other end closes it; the intermediate child is reaped here, so the
   grandchild is an orphan for init (the master, when it runs as PID 1) to reap.
+
+With ``HYGIENE_IMPORT_GATE=FILE`` in the environment, the import waits until FILE exists,
+so a test decides when workers become ready.
 """
 
 import json
 import os
 import socket
 import sys
+import time
 from urllib.parse import parse_qs
+
+_gate = os.environ.get("HYGIENE_IMPORT_GATE")
+while _gate and not os.path.exists(_gate):
+    time.sleep(0.01)
 
 
 def _doublefork(path):
