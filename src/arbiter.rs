@@ -221,8 +221,10 @@ impl Arbiter {
 
     fn exited(&mut self, pid: Pid, code: Option<i32>, signal: Option<Sig>) {
         if upgrade::reaped(pid) {
-            // The new master died: serve again with a full set of workers.
-            self.target = self.config.workers;
+            // The new master died: if WINCH had stopped our workers, serve again.
+            if self.target == 0 {
+                self.target = self.config.workers;
+            }
             return;
         }
         let Some(slot) = self.workers.remove(&pid) else {

@@ -120,7 +120,8 @@ pub fn new_master() -> Option<Pid> {
 
 /// USR2: starts a new master on `listeners`. Refused while one is already running, or
 /// while the master that started us is still alive (one upgrade at a time).
-pub fn start(listeners: &[Listener]) {
+pub fn start<'a>(listeners: impl IntoIterator<Item = &'a Listener>) {
+    let listeners: Vec<&Listener> = listeners.into_iter().collect();
     let mut st = state();
     if let Some(child) = st.child {
         tracing::warn!("USR2 ignored: a new master (pid: {child}) is already running");
@@ -136,7 +137,7 @@ pub fn start(listeners: &[Listener]) {
         tracing::error!("USR2 ignored: cannot tell which binary this master was started from");
         return;
     };
-    let prepared = match Prepared::new(&exe, st.start_dir.as_deref(), listeners) {
+    let prepared = match Prepared::new(&exe, st.start_dir.as_deref(), &listeners) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!("USR2 failed: {e}");
@@ -213,7 +214,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(exe: &Path, dir: Option<&Path>, listeners: &[Listener]) -> Result<Prepared, String> {
+    fn new(exe: &Path, dir: Option<&Path>, listeners: &[&Listener]) -> Result<Prepared, String> {
         let cstr = |b: &[u8]| CString::new(b).map_err(|_| "a NUL byte in an argument".to_owned());
         let argv = proctitle::original_args()
             .iter()
