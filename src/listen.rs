@@ -92,6 +92,10 @@ pub struct BindOptions {
     /// Set SO_REUSEPORT on TCP listeners, so that workers can open their own listeners on
     /// the same ports ([`Listener::reuse_port_twin`]).
     pub reuse_port: bool,
+    /// With `reuse_port`, the user (`--user`) the workers will run as: the kernel admits a
+    /// socket into a port's SO_REUSEPORT group only if the same user created it, so the
+    /// master creates these sockets as that user (and binds them as itself).
+    pub reuse_port_owner: Option<u32>,
 }
 
 impl From<&Config> for BindOptions {
@@ -100,6 +104,7 @@ impl From<&Config> for BindOptions {
             backlog: config.backlog,
             unix_mode: config.unix_socket_mode,
             reuse_port: config.reuse_port,
+            reuse_port_owner: config.user.filter(|_| config.reuse_port),
         }
     }
 }
@@ -111,7 +116,7 @@ pub fn bind_all(binds: &[BindAddr], options: &BindOptions) -> Result<Vec<Listene
     let mut bound: Vec<Listener> = Vec::with_capacity(binds.len());
     for (i, addr) in binds.iter().enumerate() {
         let result = match addr {
-            BindAddr::Tcp { host, port } => bind_tcp(host, *port, backlog, options.reuse_port),
+            BindAddr::Tcp { host, port } => bind_tcp(host, *port, backlog, options),
             BindAddr::Unix(path) => bind_unix(path, backlog, options.unix_mode),
             // Two owners of one descriptor would close it twice; refuse the repeat.
             BindAddr::Fd(_) if binds[..i].contains(addr) => Err(io::Error::new(
@@ -215,20 +220,61 @@ fn new_socket(family: AddressFamily) -> io::Result<OwnedFd> {
 }
 
 /// Binds a TCP address: the first address the host resolves to.
-fn bind_tcp(host: &str, port: u16, backlog: Backlog, reuse_port: bool) -> io::Result<Listener> {
+fn bind_tcp(
+    host: &str,
+    port: u16,
+    backlog: Backlog,
+    options: &BindOptions,
+) -> io::Result<Listener> {
     let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
         io::Error::new(io::ErrorKind::NotFound, "the host resolves to no address")
     })?;
-    listen_tcp(addr, backlog, reuse_port)
+    let owner = options.reuse_port_owner.filter(|_| options.reuse_port);
+    if owner.is_some() && addr.port() != 0 && addr.port() < unprivileged_port_start() {
+        // Workers, running as --user, could not bind their own socket on this port.
+        tracing::warn!(
+            "--reuse-port: workers run as --user and cannot bind port {}; they share one \
+             listening socket on it",
+            addr.port()
+        );
+        return listen_tcp(addr, backlog, false, None);
+    }
+    listen_tcp(addr, backlog, options.reuse_port, owner)
 }
 
-/// A TCP listener on `addr`, every option set before bind(2).
-fn listen_tcp(addr: SocketAddr, backlog: Backlog, reuse_port: bool) -> io::Result<Listener> {
-    let fd = new_socket(if addr.is_ipv4() {
+/// The lowest port an unprivileged process may bind (`net.ipv4.ip_unprivileged_port_start`).
+fn unprivileged_port_start() -> u16 {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+/// A TCP listener on `addr`, every option set before bind(2); created as user `owner`
+/// if given (see [`BindOptions::reuse_port_owner`]).
+fn listen_tcp(
+    addr: SocketAddr,
+    backlog: Backlog,
+    reuse_port: bool,
+    owner: Option<u32>,
+) -> io::Result<Listener> {
+    let family = if addr.is_ipv4() {
         AddressFamily::Inet
     } else {
         AddressFamily::Inet6
-    })?;
+    };
+    let fd = match owner {
+        // A socket's owner is the filesystem uid of its creator. Changing only that keeps
+        // every capability but file access, so bind(2) below may still take port 80; the
+        // master is single-threaded, so nothing else runs under the borrowed fsuid.
+        Some(uid) => {
+            let previous = nix::unistd::setfsuid(nix::unistd::Uid::from_raw(uid));
+            let fd = new_socket(family);
+            nix::unistd::setfsuid(previous);
+            fd?
+        }
+        None => new_socket(family)?,
+    };
     // Lets a restarted server bind while old connections linger in TIME_WAIT.
     socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     if reuse_port {
@@ -518,7 +564,7 @@ impl Listener {
                 listener,
                 reuse_port: true,
             } => {
-                let twin = listen_tcp(listener.local_addr()?, clamp_backlog(backlog), true)?;
+                let twin = listen_tcp(listener.local_addr()?, clamp_backlog(backlog), true, None)?;
                 Ok(Some(twin))
             }
             Listener::Tcp { .. } | Listener::Unix { .. } => Ok(None),
@@ -663,6 +709,7 @@ mod tests {
             backlog: 16,
             unix_mode,
             reuse_port,
+            reuse_port_owner: None,
         }
     }
 

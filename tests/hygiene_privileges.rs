@@ -22,7 +22,7 @@ fn root_binds_port_below_1024_then_runs_as_nobody() {
     // The app (running as nobody) writes here.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let sock = dir.join("app.sock");
-    let port = free_privileged_port();
+    let port = free_privileged_port(900);
     let mut srv = with_python_for_everyone(
         server("cases.hygiene")
             .args(["--user", "nobody", "--umask", "027"])
@@ -118,4 +118,59 @@ fn unknown_user_or_group_is_a_config_error() {
         );
         assert!(!out.stderr.contains("Listening at"), "{out:?}");
     }
+}
+
+/// Owners (uids) of the sockets listening on 127.0.0.1:`port`, from /proc/net/tcp.
+fn listening_owners(port: u16) -> Vec<u32> {
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .expect("/proc/net/tcp")
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f[1] == local && f[3] == "0A")
+        .map(|f| f[7].parse().expect("uid"))
+        .collect()
+}
+
+#[test]
+fn reuse_port_twins_work_for_workers_running_as_another_user() {
+    if !is_root() {
+        eprintln!("skipping: dropping privileges needs root");
+        return;
+    }
+    // The kernel lets a socket join a port's SO_REUSEPORT group only if the same user
+    // created it: the master creates its socket as --user, so the workers' twins fit.
+    let mut srv = with_python_for_everyone(
+        server("cases.hygiene")
+            .args(["--user", "nobody", "--reuse-port"])
+            .workers(2),
+    )
+    .start();
+    assert_eq!(listening_owners(srv.addr().port()), vec![NOBODY; 3]);
+    assert_eq!(
+        get_json(srv.addr(), "/")
+            .get("uid")
+            .and_then(|v| v.as_i64()),
+        Some(NOBODY.into())
+    );
+    assert!(srv.terminate().success());
+    // Below 1024 the workers could not bind at all: they share the master's socket.
+    let port = free_privileged_port(960);
+    let mut srv = with_python_for_everyone(
+        server("cases.hygiene")
+            .args(["--user", "nobody", "--reuse-port"])
+            .bind(format!("127.0.0.1:{port}"))
+            .workers(2),
+    )
+    .start();
+    srv.wait_for_line("they share one listening socket");
+    assert_eq!(listening_owners(port), vec![0]);
+    assert_eq!(
+        get_json(srv.addr(), "/")
+            .get("uid")
+            .and_then(|v| v.as_i64()),
+        Some(NOBODY.into())
+    );
+    assert!(srv.terminate().success());
 }

@@ -79,9 +79,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A free port below 1024, which only root may bind.
-pub fn free_privileged_port() -> u16 {
-    (900..1024)
+/// A free port below 1024, which only root may bind, from `start` up (tests running in
+/// parallel pass different starts so they do not pick the same one).
+pub fn free_privileged_port(start: u16) -> u16 {
+    (start..1024)
         .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
         .expect("a free port below 1024")
 }
