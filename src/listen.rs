@@ -173,6 +173,7 @@ pub fn bind_all_inheriting(
         adopted.push((raw, name, listener));
     }
     if !explicit {
+        SERVING_INHERITED.store(true, std::sync::atomic::Ordering::Relaxed);
         return Ok(adopted.into_iter().map(|(_, _, l)| l).collect());
     }
     let mut bound: Vec<Listener> = Vec::with_capacity(binds.len());
@@ -201,6 +202,16 @@ pub fn bind_all_inheriting(
         );
     }
     Ok(bound)
+}
+
+/// Set when the server serves inherited sockets as they are (no explicit binds).
+static SERVING_INHERITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the listeners are inherited sockets served as they are (socket activation
+/// without explicit binds): the configuration's `binds` (the default) do not describe
+/// them, so a reload that still sets no binds must keep them as they are.
+pub fn serving_inherited_as_is() -> bool {
+    SERVING_INHERITED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// `backlog` as listen(2) accepts it: at least 1, at most `SOMAXCONN`.
