@@ -160,6 +160,7 @@ fn run(config: Config, inherited: Vec<Inherited>, detached: Option<daemon::Detac
         }
         return ExitCode::FAILURE;
     }
+    privileges::check_pidfile_dir(&config);
     if let Some(detached) = detached {
         detached.started();
     }

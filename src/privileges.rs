@@ -111,6 +111,28 @@ pub fn drop_privileges(config: &Config) -> Result<(), DropError> {
     Ok(())
 }
 
+/// After a drop: warns if the pid file's directory is not writable by the user we now
+/// are, since the file could then be neither removed at exit nor renamed on USR2.
+pub fn check_pidfile_dir(config: &Config) {
+    let (Some(path), true) = (&config.pid, config.user.is_some() || config.group.is_some()) else {
+        return;
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let flags = nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK;
+    if nix::unistd::access(dir, flags).is_err() {
+        tracing::warn!(
+            "{} is not writable by {}: the pid file {} will be left behind at exit (and \
+             cannot be renamed on USR2); give the directory to that user",
+            dir.display(),
+            describe(config),
+            path.display()
+        );
+    }
+}
+
 fn describe(config: &Config) -> String {
     match (config.user, config.group) {
         (Some(u), Some(g)) => format!("uid {u}, gid {g}"),

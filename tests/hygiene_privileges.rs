@@ -23,15 +23,19 @@ fn root_binds_port_below_1024_then_runs_as_nobody() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let sock = dir.join("app.sock");
     let port = free_privileged_port(900);
+    let piddir = TempDir::new();
     let mut srv = with_python_for_everyone(
         server("cases.hygiene")
-            .args(["--user", "nobody", "--umask", "027"])
+            .args(["--user", "nobody", "--umask", "027", "--pid"])
+            .arg(piddir.join("app.pid"))
             .bind(format!("127.0.0.1:{port}"))
             .bind(format!("unix:{}", sock.display()))
             .workers(2),
     )
     .start();
     assert_eq!(srv.addr().port(), port);
+    // The pid file was written as root, in a directory nobody cannot write to: said once.
+    srv.wait_for_line("will be left behind at exit");
     for pid in srv.worker_pids.iter().copied().chain([srv.pid()]) {
         let ids = |f| status_field(pid, f).expect("status");
         assert_eq!(
