@@ -4,6 +4,7 @@
 
 use rsgi_server::arbiter::{self, Exit};
 use rsgi_server::config::{self, Config, ConfigError, Invocation, LogLevel};
+use rsgi_server::hooks::MasterHooks;
 use rsgi_server::wsgi::interp;
 use rsgi_server::{listen, worker};
 use std::collections::BTreeMap;
@@ -95,7 +96,7 @@ fn run(config: Config) -> ExitCode {
     for listener in &listeners {
         tracing::info!("Listening at: {}", listener.url());
     }
-    match arbiter::run(config, listeners) {
+    match arbiter::run(config, listeners, MasterHooks::none()) {
         Exit::Stopped => ExitCode::SUCCESS,
         Exit::BootFailed(code) => ExitCode::from(code as u8),
         Exit::Failed(why) => {

@@ -114,6 +114,22 @@ impl SignalIntake {
         self.take()
     }
 
+    /// Like [`SignalIntake::wait`], but also wakes when `other` becomes readable (the
+    /// caller drains it).
+    pub fn wait_with(&self, other: BorrowedFd<'_>, timeout: Duration) -> Vec<Signal> {
+        let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [
+            PollFd::new(self.wake.as_fd(), PollFlags::POLLIN),
+            PollFd::new(other, PollFlags::POLLIN),
+        ];
+        // EINTR is expected here: the signal we wait for interrupts poll.
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+        );
+        self.take()
+    }
+
     /// Drains the pipe and returns the recorded signals without waiting.
     pub fn take(&self) -> Vec<Signal> {
         let mut sink = [0u8; 64];
