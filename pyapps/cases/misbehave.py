@@ -2,7 +2,8 @@
 
 Every request prints ``misbehave <path> pid=<pid>`` to ``wsgi.errors`` first. Then, by path:
 
-* ``/crash?signal=SEGV``: the worker kills itself with that signal (a crash).
+* ``/crash``: the worker dereferences NULL (a real SIGSEGV); ``/crash?signal=NAME`` kills
+  it with that signal instead.
 * ``/grow?mib=N``: the worker keeps N more MiB of touched memory for the rest of its life.
 * ``/stuck?until=<path>``: waits until the file exists; with ``&ignore_abort=1`` it first
   ignores SIGABRT (a worker that does not exit when told it timed out).
@@ -24,8 +25,12 @@ def application(environ, start_response):
     errors.write(f"misbehave {path} pid={os.getpid()}\n")
     errors.flush()
     if path == "/crash":
-        name = query.get("signal", ["SEGV"])[0]
-        os.kill(os.getpid(), getattr(signal, "SIG" + name))
+        if "signal" in query:
+            os.kill(os.getpid(), getattr(signal, "SIG" + query["signal"][0]))
+        else:
+            import ctypes
+
+            ctypes.string_at(0)
         time.sleep(60)
     elif path == "/grow":
         mib = int(query.get("mib", ["64"])[0])

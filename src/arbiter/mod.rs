@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::hooks::{MasterHooks, WorkerInfo};
 use crate::listen::Listener;
 use crate::scoreboard::{Scoreboard, State};
-use crate::signals::{Signal, SignalIntake};
+use crate::signals::{self, Signal, SignalIntake};
 use crate::systemd::Notifier;
 use crate::worker;
 use crate::wsgi::interp;
@@ -406,6 +406,7 @@ impl Arbiter {
         };
         self.hooks.pre_fork(&Self::info(Pid::from_raw(0), &worker));
         debug_assert_single_threaded();
+        signals::block_for_fork(&HANDLED);
         interp::before_fork();
         // SAFETY: the master runs a single thread (no runtime, no logging thread, checked in
         // debug builds above), so the child can safely run arbitrary code after fork.
@@ -413,6 +414,7 @@ impl Arbiter {
         match forked {
             Err(err) => {
                 interp::after_fork_parent();
+                signals::unblock_after_fork();
                 if let Some(seat) = seat {
                     seat.slot.release();
                 }
@@ -420,6 +422,8 @@ impl Arbiter {
             }
             Ok(ForkResult::Child) => {
                 interp::after_fork_child();
+                // The master's handlers go; the worker installs its own, which also unblocks
+                // signals blocked for the fork.
                 if let Some(intake) = self.signals.take() {
                     intake.uninstall();
                 }
@@ -432,6 +436,7 @@ impl Arbiter {
             }
             Ok(ForkResult::Parent { child }) => {
                 interp::after_fork_parent();
+                signals::unblock_after_fork();
                 if let Some(seat) = seat {
                     seat.slot.set_pid(child.as_raw());
                 }
