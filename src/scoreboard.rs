@@ -200,9 +200,11 @@ impl Slot {
     }
 
     /// Counts an answered request; returns the count and whether it just reached the
-    /// request limit.
+    /// request limit. One writer only: the worker's event-loop thread, which completes every
+    /// request (so a plain store, no locked read-modify-write, on the hot path).
     pub fn served(&self) -> (u64, bool) {
-        let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let n = self.requests.load(Ordering::Relaxed) + 1;
+        self.requests.store(n, Ordering::Relaxed);
         let limit = u64::from(self.request_limit.load(Ordering::Relaxed));
         (n, limit != 0 && n == limit)
     }

@@ -95,9 +95,10 @@ impl Arbiter {
         let lived = worker.started.elapsed();
         let after = format!("after {:.1}s", lived.as_secs_f64());
 
-        // Deaths the master asked for.
+        // Deaths the master asked for, and clean exits (a worker that saw its master die,
+        // or got INT from a terminal's Ctrl-C before the master did): not crashes.
         match ended {
-            Ended::Code(0) if worker.stop.is_some() => {
+            Ended::Code(0) if worker.stop.is_some() || was_ready => {
                 tracing::info!("Worker exited (pid: {pid})");
                 return;
             }
