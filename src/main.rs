@@ -4,6 +4,7 @@
 
 use rsgi_server::arbiter::{self, Exit};
 use rsgi_server::config::{self, Config, ConfigError, Invocation, LogLevel};
+use rsgi_server::hooks::MasterHooks;
 use rsgi_server::listen::activation::{self, Inherited};
 use rsgi_server::pidfile::PidFile;
 use rsgi_server::wsgi::interp;
@@ -164,7 +165,7 @@ fn run(config: Config, inherited: Vec<Inherited>, detached: Option<daemon::Detac
     if let Some(detached) = detached {
         detached.started();
     }
-    match arbiter::run(config, listeners) {
+    match arbiter::run(config, listeners, MasterHooks::none()) {
         Exit::Stopped => ExitCode::SUCCESS,
         Exit::BootFailed(code) => ExitCode::from(code as u8),
         Exit::Failed(why) => {

@@ -8,7 +8,7 @@
 use crate::config::Config;
 use crate::engine;
 use crate::listen::Listener;
-use crate::scoreboard::Slot;
+use crate::scoreboard::Seat;
 use crate::signals::{Signal, SignalIntake};
 use crate::wsgi::interp;
 use crate::wsgi::{App, ServerInfo};
@@ -18,14 +18,15 @@ use nix::unistd::{Pid, getpid};
 pub const EXIT_BOOT_ERROR: i32 = 3;
 /// The application could not be imported.
 pub const EXIT_APP_LOAD_ERROR: i32 = 4;
+/// The worker was told it timed out (SIGABRT) and exited after reporting it.
+pub const EXIT_TIMEOUT: i32 = 5;
 
-/// Runs a worker in a freshly forked child; returns the process exit code.
-pub fn run(
-    config: &Config,
-    listeners: &[Listener],
-    master: Pid,
-    heartbeat: Option<&'static Slot>,
-) -> i32 {
+/// Runs a worker in a freshly forked child; returns the process exit code. `seat` is its
+/// scoreboard slot: booting until the engine serves, then ready/busy, draining on TERM.
+pub fn run(config: &Config, listeners: &[&Listener], master: Pid, seat: Option<Seat>) -> i32 {
+    if let Some(seat) = seat {
+        seat.slot.set_pid(getpid().as_raw());
+    }
     let signals = match SignalIntake::install(&[Signal::Term, Signal::Int, Signal::Quit]) {
         Ok(s) => s,
         Err(err) => {
@@ -51,7 +52,7 @@ pub fn run(
     // Pool threads borrow the app for the life of the process.
     let app: &'static App = Box::leak(Box::new(app));
     let settings = engine::Settings::from_config(config);
-    if let Err(err) = engine::run(&settings, listeners, &signals, app, master, heartbeat) {
+    if let Err(err) = engine::run(&settings, listeners, &signals, app, master, seat) {
         tracing::error!("worker engine failed: {err}");
     }
     interp::run_exit_hooks();

@@ -145,3 +145,35 @@ fn an_inherited_socket_that_is_not_a_listening_stream_is_refused() {
     );
     assert!(!log.contains("Listening at"), "{log}");
 }
+
+#[test]
+fn reload_keeps_the_inherited_sockets() {
+    let dir = TempDir::new();
+    let sock = dir.join("activated.sock");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut srv = activate(
+        server("cases.hygiene"),
+        &[addr.to_string(), sock.display().to_string()],
+        &[],
+    )
+    .spawn();
+    let mut first = trigger(&mut srv, 2, addr, "/");
+    srv.await_ready(2, 1);
+    assert_eq!(first.read_response().status(), 200);
+    let before = srv.worker_pid();
+    // HUP: a new generation of workers, still on both inherited sockets (the
+    // configuration names no address; the default 127.0.0.1:8000 must not appear).
+    srv.signal(nix::sys::signal::Signal::SIGHUP);
+    srv.wait_for_line(&format!("Worker exiting (pid: {before})"));
+    let tcp = get_json(addr, "/");
+    let unix = get_json_unix(&sock, "/");
+    for info in [&tcp, &unix] {
+        assert_ne!(
+            info.get("pid").and_then(|p| p.as_i64()),
+            Some(before.into())
+        );
+    }
+    assert!(!srv.stderr_text().contains("8000"), "{}", srv.stderr_text());
+    assert!(srv.terminate().success());
+}

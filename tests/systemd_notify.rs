@@ -32,7 +32,6 @@ fn drain(socket: &UnixDatagram, seen: &mut Vec<String>) {
 }
 
 #[test]
-#[ignore = "needs the supervisor's arbiter, which calls the Notifier (issue 4 merge order)"]
 fn ready_only_after_every_worker_then_status_watchdog_and_stopping() {
     let dir = TempDir::new();
     let path = dir.join("notify");

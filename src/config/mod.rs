@@ -80,6 +80,17 @@ pub struct Config {
     pub unix_socket_mode: Option<u32>,
     /// Minimum level written to the error log.
     pub log_level: LogLevel,
+    // -- issue 4: supervisor --
+    /// Requests after which a worker is replaced; `None` disables.
+    pub max_requests: Option<u64>,
+    /// Up to this many more requests per worker, drawn at random for each.
+    pub max_requests_jitter: u64,
+    /// Age after which a worker is replaced; `None` disables.
+    pub max_worker_lifetime: Option<Duration>,
+    /// Up to this much more lifetime per worker, drawn at random for each.
+    pub max_worker_lifetime_jitter: Duration,
+    /// Resident memory in bytes above which a worker is replaced; `None` disables.
+    pub max_worker_memory: Option<u64>,
     /// The TOML file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<PathBuf>,
     // -- issue 4: hygiene --
@@ -134,6 +145,11 @@ impl PartialEq for Config {
             virtualenv,
             unix_socket_mode,
             log_level,
+            max_requests,
+            max_requests_jitter,
+            max_worker_lifetime,
+            max_worker_lifetime_jitter,
+            max_worker_memory,
             config_file,
             sources: _,
             binds_explicit,
@@ -169,6 +185,11 @@ impl PartialEq for Config {
             && *virtualenv == other.virtualenv
             && *unix_socket_mode == other.unix_socket_mode
             && *log_level == other.log_level
+            && *max_requests == other.max_requests
+            && *max_requests_jitter == other.max_requests_jitter
+            && *max_worker_lifetime == other.max_worker_lifetime
+            && *max_worker_lifetime_jitter == other.max_worker_lifetime_jitter
+            && *max_worker_memory == other.max_worker_memory
             && *config_file == other.config_file
             && *binds_explicit == other.binds_explicit
             && *pid == other.pid
@@ -1465,5 +1486,52 @@ body_timeout = 5
             assert_eq!(level.as_str().to_uppercase().parse(), Ok(level));
         }
         assert_eq!("warn".parse::<LogLevel>(), Err(()));
+    }
+
+    // -- issue 4: supervisor --
+
+    #[test]
+    fn recycling_options() {
+        let dir = TempDir::new("rsgi-config-", "recycling");
+        let defaults = run(&["app"], &[], dir.path());
+        assert_eq!(defaults.max_requests, None);
+        assert_eq!(defaults.max_requests_jitter, 0);
+        assert_eq!(defaults.max_worker_lifetime, None);
+        assert_eq!(defaults.max_worker_lifetime_jitter, Duration::ZERO);
+        assert_eq!(defaults.max_worker_memory, None);
+        let set = run(
+            &[
+                "app",
+                "--max-requests",
+                "1000",
+                "--max-requests-jitter",
+                "50",
+                "--max-worker-lifetime",
+                "3600",
+                "--max-worker-lifetime-jitter",
+                "60",
+            ],
+            &[("RSGI_MAX_WORKER_MEMORY", "512")],
+            dir.path(),
+        );
+        assert_eq!(set.max_requests, Some(1000));
+        assert_eq!(set.max_requests_jitter, 50);
+        assert_eq!(set.max_worker_lifetime, Some(Duration::from_secs(3600)));
+        assert_eq!(set.max_worker_lifetime_jitter, Duration::from_secs(60));
+        assert_eq!(set.max_worker_memory, Some(512 << 20));
+        // --print-config writes them back as they were given.
+        let printed = set.to_settings();
+        assert_eq!(printed.max_worker_memory, Some(512));
+        assert_eq!(printed.max_worker_lifetime, Some(3600));
+        for (option, value) in [
+            ("--max-requests", "-1"),
+            ("--max-requests-jitter", "x"),
+            ("--max-worker-lifetime", "-5"),
+            ("--max-worker-lifetime-jitter", "1.5"),
+            ("--max-worker-memory", "-1"),
+            ("--max-worker-memory", "2G"),
+        ] {
+            assert_invalid(&["app", option, value], &[], dir.path(), option, value);
+        }
     }
 }

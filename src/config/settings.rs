@@ -309,6 +309,34 @@ settings! {
     #[arg(long, value_name = "LEVEL")]
     log_level: String = Some("info".to_owned()), shown "`info`";
 
+    // -- issue 4: supervisor --
+
+    /// Requests a worker serves before it is replaced (gracefully: its replacement is
+    /// started first, and it stops only once the replacement is ready). 0 disables.
+    #[arg(long, value_name = "N", value_parser = whole_number, allow_negative_numbers = true)]
+    max_requests: i64 = Some(0), shown "0 (off)";
+
+    /// Adds a random 0 to N requests to each worker's `--max-requests`, so workers are not
+    /// all replaced at once.
+    #[arg(long, value_name = "N", value_parser = whole_number, allow_negative_numbers = true)]
+    max_requests_jitter: i64 = Some(0), shown "0";
+
+    /// Seconds a worker lives before it is replaced, gracefully as with `--max-requests`.
+    /// 0 disables.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    max_worker_lifetime: i64 = Some(0), shown "0 (off)";
+
+    /// Adds a random 0 to SECS seconds to each worker's `--max-worker-lifetime`.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    max_worker_lifetime_jitter: i64 = Some(0), shown "0";
+
+    /// Resident memory, in MiB, above which a worker is replaced, gracefully as with
+    /// `--max-requests` (sampled by the master every second). 0 disables.
+    #[arg(long, value_name = "MIB", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    max_worker_memory: i64 = Some(0), shown "0 (off)";
     // -- issue 4: hygiene --
 
     /// Write the master's process id to this file (atomically), and remove it on exit. A

@@ -168,6 +168,37 @@ pub(super) fn validate(
         )
     })?;
 
+    // -- issue 4: supervisor --
+    let max_requests = in_range(s.max_requests, 0, i64::MAX, "max_requests", &invalid)? as u64;
+    let max_requests_jitter = in_range(
+        s.max_requests_jitter,
+        0,
+        i64::MAX,
+        "max_requests_jitter",
+        &invalid,
+    )? as u64;
+    let max_worker_lifetime = in_range(
+        s.max_worker_lifetime,
+        0,
+        i64::MAX,
+        "max_worker_lifetime",
+        &invalid,
+    )?;
+    let max_worker_lifetime_jitter = in_range(
+        s.max_worker_lifetime_jitter,
+        0,
+        i64::MAX,
+        "max_worker_lifetime_jitter",
+        &invalid,
+    )?;
+    // MiB; the upper bound keeps the byte count in range.
+    let max_worker_memory = in_range(
+        s.max_worker_memory,
+        0,
+        i64::MAX >> 20,
+        "max_worker_memory",
+        &invalid,
+    )? as u64;
     // -- issue 4: hygiene --
     let (user, group) = resolve_owner(s.user.as_deref(), s.group.as_deref(), &invalid)?;
     let initgroups = s.initgroups.unwrap_or(false);
@@ -229,6 +260,11 @@ pub(super) fn validate(
         virtualenv,
         unix_socket_mode,
         log_level,
+        max_requests: (max_requests > 0).then_some(max_requests),
+        max_requests_jitter,
+        max_worker_lifetime: secs(max_worker_lifetime),
+        max_worker_lifetime_jitter: Duration::from_secs(max_worker_lifetime_jitter as u64),
+        max_worker_memory: (max_worker_memory > 0).then_some(max_worker_memory << 20),
         config_file: None,
         sources: Sources::default(),
         binds_explicit: false,
@@ -395,6 +431,11 @@ impl Config {
             virtualenv: self.virtualenv.clone(),
             unix_socket_mode: self.unix_socket_mode.map(|m| format!("{m:o}")),
             log_level: Some(self.log_level.as_str().to_owned()),
+            max_requests: bytes(self.max_requests.unwrap_or(0)),
+            max_requests_jitter: bytes(self.max_requests_jitter),
+            max_worker_lifetime: secs(self.max_worker_lifetime),
+            max_worker_lifetime_jitter: secs(Some(self.max_worker_lifetime_jitter)),
+            max_worker_memory: bytes(self.max_worker_memory.unwrap_or(0) >> 20),
             pid: self.pid.clone(),
             user: self.user.map(|u| u.to_string()),
             group: self.group.map(|g| g.to_string()),
