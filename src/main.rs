@@ -5,12 +5,29 @@
 use rsgi_server::arbiter::{self, Exit};
 use rsgi_server::config::{self, Config, ConfigError, Invocation, LogLevel};
 use rsgi_server::hooks::MasterHooks;
+use rsgi_server::listen::activation::{self, Inherited};
+use rsgi_server::pidfile::PidFile;
 use rsgi_server::wsgi::interp;
-use rsgi_server::{listen, worker};
+use rsgi_server::{daemon, listen, privileges, proctitle, systemd, upgrade, worker};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // SAFETY: the first thing main does: one thread, and nothing has read the environment
+    // (so nothing holds pointers into it) or touched descriptors 3 and up.
+    unsafe { proctitle::init() };
+    // These read and remove their variables: workers and the app's children must not see
+    // them. All need the single thread we still are.
+    upgrade::init();
+    systemd::take_env();
+    // SAFETY: as above; the descriptors become owned here, before anything opens others.
+    let inherited = match unsafe { activation::take_from_env() } {
+        Ok(inherited) => inherited,
+        Err(err) => {
+            eprintln!("rsgi-server: error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     if std::env::args()
         .skip(1)
         .any(|a| a == "--version" || a == "-V")
@@ -59,8 +76,27 @@ fn main() -> ExitCode {
             check(&config)
         }
         Invocation::Run(config) => {
+            if let Err(code) = prepare(&config) {
+                return code;
+            }
+            // Before logging starts (no thread may exist when we fork); the terminal keeps
+            // our stderr until the server is set up, so startup errors are still seen.
+            let detached = if config.daemon {
+                match daemon::detach() {
+                    Ok(detached) => Some(detached),
+                    Err(err) => {
+                        eprintln!("rsgi-server: error: cannot detach (--daemon): {err}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                None
+            };
             init_logging(config.log_level);
-            run(config)
+            let code = run(config, inherited, detached);
+            // Removes the pid file if it still names us (not after a handed-over upgrade).
+            drop(upgrade::take_pidfile());
+            code
         }
     }
 }
@@ -82,11 +118,30 @@ fn prepare(config: &Config) -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn run(config: Config) -> ExitCode {
-    if let Err(code) = prepare(&config) {
-        return code;
+fn run(config: Config, inherited: Vec<Inherited>, detached: Option<daemon::Detached>) -> ExitCode {
+    proctitle::set(&proctitle::master_title(proc_name(&config)));
+    // What the server creates from here on (pid file, sockets, logs, the app's files)
+    // gets the configured mask.
+    privileges::apply_umask(&config);
+    if let Some(path) = &config.pid {
+        match PidFile::create(path) {
+            Ok(pidfile) => upgrade::set_pidfile(pidfile),
+            Err(err) => {
+                tracing::error!(
+                    "cannot write the pid file {} (--pid): {err}",
+                    path.display()
+                );
+                return ExitCode::FAILURE;
+            }
+        }
     }
-    let listeners = match listen::bind_all(&config.binds, &listen::BindOptions::from(&config)) {
+    let options = listen::BindOptions::from(&config);
+    let listeners = match listen::bind_all_inheriting(
+        &config.binds,
+        config.binds_explicit,
+        inherited,
+        &options,
+    ) {
         Ok(listeners) => listeners,
         Err(err) => {
             tracing::error!("{err}");
@@ -95,6 +150,20 @@ fn run(config: Config) -> ExitCode {
     };
     for listener in &listeners {
         tracing::info!("Listening at: {}", listener.url());
+    }
+    // Everything that needs root exists now; no worker and no Python runs before this.
+    let dropped = privileges::chown_sockets(&config, &listeners)
+        .and_then(|()| privileges::drop_privileges(&config));
+    if let Err(err) = dropped {
+        tracing::error!("{err}");
+        for listener in &listeners {
+            listener.remove_socket_file();
+        }
+        return ExitCode::FAILURE;
+    }
+    privileges::check_pidfile_dir(&config);
+    if let Some(detached) = detached {
+        detached.started();
     }
     match arbiter::run(config, listeners, MasterHooks::none()) {
         Exit::Stopped => ExitCode::SUCCESS,
@@ -111,7 +180,7 @@ fn check(config: &Config) -> ExitCode {
     if let Err(code) = prepare(config) {
         return code;
     }
-    let argv: Vec<String> = std::env::args().collect();
+    let argv = proctitle::original_args_lossy();
     if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
         eprintln!("rsgi-server: error: {err}");
         return ExitCode::FAILURE;
@@ -127,6 +196,11 @@ fn check(config: &Config) -> ExitCode {
             ExitCode::from(worker::EXIT_APP_LOAD_ERROR as u8)
         }
     }
+}
+
+/// The name in process titles: `--name`, else the app.
+fn proc_name(config: &Config) -> &str {
+    config.proc_name.as_deref().unwrap_or(&config.app)
 }
 
 fn init_logging(level: LogLevel) {

@@ -36,6 +36,14 @@ pub fn run(config: &Config, listeners: &[&Listener], master: Pid, seat: Option<S
     };
     // If the master dies without stopping us, we must not live on holding its sockets.
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
+    // It may have died between fork and the line above, which PDEATHSIG cannot see: we
+    // were re-parented already.
+    if nix::unistd::getppid() != master {
+        return 0;
+    }
+    crate::proctitle::set(&crate::proctitle::worker_title(
+        config.proc_name.as_deref().unwrap_or(&config.app),
+    ));
 
     let app = match boot(config) {
         Ok(app) => app,
@@ -59,7 +67,8 @@ fn boot(config: &Config) -> Result<App, i32> {
         // concurrently; the variables must be set before Python copies it into os.environ.
         unsafe { std::env::set_var(key, value) };
     }
-    let argv: Vec<String> = std::env::args().collect();
+    // Not std::env::args(): the process title has overwritten that memory.
+    let argv = crate::proctitle::original_args_lossy();
     if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
         tracing::error!("{err}");
         return Err(EXIT_BOOT_ERROR);

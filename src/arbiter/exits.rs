@@ -83,6 +83,13 @@ impl Arbiter {
     }
 
     fn exited(&mut self, pid: Pid, ended: Ended) {
+        if crate::upgrade::reaped(pid) {
+            // The new master died: if WINCH had stopped our workers, serve again.
+            if self.target == 0 {
+                self.set_target(self.config.workers);
+            }
+            return;
+        }
         let Some(worker) = self.workers.remove(&pid) else {
             return; // not ours (as PID 1 we may adopt orphans)
         };

@@ -84,7 +84,15 @@ impl Arbiter {
                 return;
             }
         }
-        let listeners = match self.listeners_for(&new) {
+        // Socket-activated without --bind: the configuration names no addresses, the
+        // inherited sockets are what we serve.
+        let keep_inherited = !new.binds_explicit && listen::serving_inherited_as_is();
+        let listeners = if keep_inherited {
+            Ok(self.listeners.clone())
+        } else {
+            self.listeners_for(&new)
+        };
+        let listeners = match listeners {
             Ok(listeners) => listeners,
             Err(err) => {
                 tracing::error!(

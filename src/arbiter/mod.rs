@@ -30,8 +30,8 @@ use crate::listen::Listener;
 use crate::scoreboard::{Scoreboard, State};
 use crate::signals::{self, Signal, SignalIntake};
 use crate::systemd::Notifier;
-use crate::worker;
 use crate::wsgi::interp;
+use crate::{upgrade, worker};
 use exits::Backoff;
 use generation::Stable;
 use nix::sys::signal::{Signal as Sig, kill};
@@ -205,8 +205,11 @@ pub fn run(config: Config, listeners: Vec<Listener>, hooks: MasterHooks) -> Exit
     arbiter.hooks.on_starting();
     arbiter.run();
     arbiter.hooks.on_exit();
-    for listener in arbiter.listeners.iter().chain(&arbiter.stable.listeners) {
-        listener.remove_socket_file();
+    // After a USR2 upgrade the new master serves these sockets: their files must stay.
+    if !upgrade::hand_over() {
+        for listener in arbiter.listeners.iter().chain(&arbiter.stable.listeners) {
+            listener.remove_socket_file();
+        }
     }
     tracing::info!("Shutdown complete (pid: {})", arbiter.pid);
     arbiter.exit
@@ -281,14 +284,18 @@ impl Arbiter {
                     tracing::info!("SIGTTOU: already at 1 worker; ignored");
                 }
             }
-            Signal::Usr1 | Signal::Usr2 | Signal::Winch => {
+            // -- issue 4: hygiene (binary upgrade) --
+            Signal::Usr2 => upgrade::start(self.listeners.iter().map(|l| &**l)),
+            Signal::Winch if upgrade::in_progress() => self.set_target(0),
+            Signal::Winch => tracing::info!("SIGWINCH ignored: no new master (USR2) is running"),
+            Signal::Usr1 => {
                 tracing::warn!("{signal:?} is not supported yet; ignored");
             }
         }
     }
 
     /// TTIN/TTOU: a new target worker count; `converge` spawns or stops workers.
-    fn set_target(&mut self, target: u32) {
+    pub(super) fn set_target(&mut self, target: u32) {
         if self.phase != Phase::Running {
             return;
         }

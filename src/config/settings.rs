@@ -337,6 +337,46 @@ settings! {
     #[arg(long, value_name = "MIB", value_parser = whole_number,
           allow_negative_numbers = true)]
     max_worker_memory: i64 = Some(0), shown "0 (off)";
+    // -- issue 4: hygiene --
+
+    /// Write the master's process id to this file (atomically), and remove it on exit. A
+    /// file naming a live process is an error; one left by a dead process is replaced.
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pid: PathBuf = None, shown "(none)";
+
+    /// Run the master and workers as this user (name or number) once the listening
+    /// sockets, the pid file and the log files exist, so a server started as root can
+    /// listen on port 80. Unix sockets the server creates are given to this user.
+    #[arg(short = 'u', long, value_name = "USER")]
+    user: String = None, shown "(unchanged)";
+
+    /// Run as this group (name or number); with `--user` alone, the user's primary group.
+    #[arg(short = 'g', long, value_name = "GROUP")]
+    group: String = None, shown "(the user's group, else unchanged)";
+
+    /// File mode creation mask, in octal (e.g. `027`), set at startup: it applies to the
+    /// pid file, Unix sockets, log files and the files the application creates.
+    #[arg(short = 'm', long, value_name = "OCTAL")]
+    umask: String = None, shown "(unchanged)";
+
+    /// With `--user`, also join every supplementary group the user belongs to
+    /// (initgroups(3)); otherwise the only group is `--group`.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    initgroups: bool = Some(false), shown "false";
+
+    /// The name in process titles, `rsgi-server: master [NAME]` and
+    /// `rsgi-server: worker [NAME]`, as `ps` shows them (gunicorn's `--name` works too).
+    #[arg(short = 'n', long, visible_alias = "name", value_name = "NAME")]
+    proc_name: String = None, shown "(the application)";
+
+    /// Detach from the terminal and run in the background (`--pid` tells where). The
+    /// command returns once the server is set up; startup errors are still printed.
+    #[arg(short = 'D', long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    daemon: bool = Some(false), shown "false";
 }
 
 /// The whole command line: every setting plus the options that only make sense there.
