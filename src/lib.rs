@@ -27,16 +27,20 @@
 
 pub mod arbiter;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod hooks;
 pub mod http;
 pub mod listen;
 pub mod logging;
 pub mod pidfile;
+pub mod privileges;
+pub mod proctitle;
 pub mod scoreboard;
 pub mod signals;
 pub mod systemd;
 #[cfg(test)]
 mod test_support;
+pub mod upgrade;
 pub mod worker;
 pub mod wsgi;

@@ -5,7 +5,10 @@
 //! made with nix (not std's `bind`) so every option is set before bind(2)/listen(2) and
 //! every descriptor is close-on-exec and non-blocking from its first moment.
 
+pub mod activation;
+
 use crate::config::{BindAddr, Config};
+use activation::Inherited;
 use nix::sys::socket::{
     self, AddressFamily, Backlog, SockFlag, SockType, SockaddrLike, SockaddrStorage, UnixAddr,
     sockopt,
@@ -89,6 +92,10 @@ pub struct BindOptions {
     /// Set SO_REUSEPORT on TCP listeners, so that workers can open their own listeners on
     /// the same ports ([`Listener::reuse_port_twin`]).
     pub reuse_port: bool,
+    /// With `reuse_port`, the user (`--user`) the workers will run as: the kernel admits a
+    /// socket into a port's SO_REUSEPORT group only if the same user created it, so the
+    /// master creates these sockets as that user (and binds them as itself).
+    pub reuse_port_owner: Option<u32>,
 }
 
 impl From<&Config> for BindOptions {
@@ -97,6 +104,7 @@ impl From<&Config> for BindOptions {
             backlog: config.backlog,
             unix_mode: config.unix_socket_mode,
             reuse_port: config.reuse_port,
+            reuse_port_owner: config.user.filter(|_| config.reuse_port),
         }
     }
 }
@@ -108,7 +116,7 @@ pub fn bind_all(binds: &[BindAddr], options: &BindOptions) -> Result<Vec<Listene
     let mut bound: Vec<Listener> = Vec::with_capacity(binds.len());
     for (i, addr) in binds.iter().enumerate() {
         let result = match addr {
-            BindAddr::Tcp { host, port } => bind_tcp(host, *port, backlog, options.reuse_port),
+            BindAddr::Tcp { host, port } => bind_tcp(host, *port, backlog, options),
             BindAddr::Unix(path) => bind_unix(path, backlog, options.unix_mode),
             // Two owners of one descriptor would close it twice; refuse the repeat.
             BindAddr::Fd(_) if binds[..i].contains(addr) => Err(io::Error::new(
@@ -133,6 +141,79 @@ pub fn bind_all(binds: &[BindAddr], options: &BindOptions) -> Result<Vec<Listene
     Ok(bound)
 }
 
+/// Like [`bind_all`], but first takes over the listening sockets systemd (or the previous
+/// master, after USR2) passed in. With `explicit` binds, an inherited socket serves the
+/// bind it matches (same address, or `fd://N` naming it) and the rest are bound as usual;
+/// inherited sockets that match no bind are closed with a warning. Without explicit binds
+/// the inherited sockets are served as they are. Every inherited descriptor must be a
+/// listening TCP or Unix stream socket, or nothing is served.
+pub fn bind_all_inheriting(
+    binds: &[BindAddr],
+    explicit: bool,
+    inherited: Vec<Inherited>,
+    options: &BindOptions,
+) -> Result<Vec<Listener>, BindError> {
+    if inherited.is_empty() {
+        return bind_all(binds, options);
+    }
+    let mut adopted: Vec<(RawFd, Option<String>, Listener)> = Vec::with_capacity(inherited.len());
+    for Inherited { fd, name } in inherited {
+        let raw = fd.as_raw_fd();
+        let describe = || match &name {
+            Some(name) => format!("LISTEN_FDS descriptor {raw} ({name})"),
+            None => format!("LISTEN_FDS descriptor {raw}"),
+        };
+        let listener = check_listening(fd.as_fd())
+            .and_then(|family| adopt(fd, family))
+            .and_then(|listener| listener.claim(name.as_deref(), options.reuse_port))
+            .map_err(|source| BindError {
+                addr: describe(),
+                source,
+            })?;
+        adopted.push((raw, name, listener));
+    }
+    if !explicit {
+        SERVING_INHERITED.store(true, std::sync::atomic::Ordering::Relaxed);
+        return Ok(adopted.into_iter().map(|(_, _, l)| l).collect());
+    }
+    let mut bound: Vec<Listener> = Vec::with_capacity(binds.len());
+    for addr in binds {
+        let found = adopted
+            .iter()
+            .position(|(raw, _, listener)| listener.serves(addr, *raw));
+        match found {
+            Some(i) => bound.push(adopted.remove(i).2),
+            None => match bind_all(std::slice::from_ref(addr), options) {
+                Ok(mut one) => bound.append(&mut one),
+                Err(e) => {
+                    for listener in &bound {
+                        listener.remove_socket_file();
+                    }
+                    return Err(e);
+                }
+            },
+        }
+    }
+    for (raw, name, listener) in adopted {
+        tracing::warn!(
+            "inherited socket {} (descriptor {raw}{}) matches no --bind; closing it",
+            listener.url(),
+            name.map(|n| format!(", {n}")).unwrap_or_default()
+        );
+    }
+    Ok(bound)
+}
+
+/// Set when the server serves inherited sockets as they are (no explicit binds).
+static SERVING_INHERITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the listeners are inherited sockets served as they are (socket activation
+/// without explicit binds): the configuration's `binds` (the default) do not describe
+/// them, so a reload that still sets no binds must keep them as they are.
+pub fn serving_inherited_as_is() -> bool {
+    SERVING_INHERITED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// `backlog` as listen(2) accepts it: at least 1, at most `SOMAXCONN`.
 fn clamp_backlog(backlog: i32) -> Backlog {
     Backlog::new(backlog.clamp(1, i32::from(Backlog::MAXCONN))).unwrap_or(Backlog::MAXCONN)
@@ -150,20 +231,61 @@ fn new_socket(family: AddressFamily) -> io::Result<OwnedFd> {
 }
 
 /// Binds a TCP address: the first address the host resolves to.
-fn bind_tcp(host: &str, port: u16, backlog: Backlog, reuse_port: bool) -> io::Result<Listener> {
+fn bind_tcp(
+    host: &str,
+    port: u16,
+    backlog: Backlog,
+    options: &BindOptions,
+) -> io::Result<Listener> {
     let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
         io::Error::new(io::ErrorKind::NotFound, "the host resolves to no address")
     })?;
-    listen_tcp(addr, backlog, reuse_port)
+    let owner = options.reuse_port_owner.filter(|_| options.reuse_port);
+    if owner.is_some() && addr.port() != 0 && addr.port() < unprivileged_port_start() {
+        // Workers, running as --user, could not bind their own socket on this port.
+        tracing::warn!(
+            "--reuse-port: workers run as --user and cannot bind port {}; they share one \
+             listening socket on it",
+            addr.port()
+        );
+        return listen_tcp(addr, backlog, false, None);
+    }
+    listen_tcp(addr, backlog, options.reuse_port, owner)
 }
 
-/// A TCP listener on `addr`, every option set before bind(2).
-fn listen_tcp(addr: SocketAddr, backlog: Backlog, reuse_port: bool) -> io::Result<Listener> {
-    let fd = new_socket(if addr.is_ipv4() {
+/// The lowest port an unprivileged process may bind (`net.ipv4.ip_unprivileged_port_start`).
+fn unprivileged_port_start() -> u16 {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024)
+}
+
+/// A TCP listener on `addr`, every option set before bind(2); created as user `owner`
+/// if given (see [`BindOptions::reuse_port_owner`]).
+fn listen_tcp(
+    addr: SocketAddr,
+    backlog: Backlog,
+    reuse_port: bool,
+    owner: Option<u32>,
+) -> io::Result<Listener> {
+    let family = if addr.is_ipv4() {
         AddressFamily::Inet
     } else {
         AddressFamily::Inet6
-    })?;
+    };
+    let fd = match owner {
+        // A socket's owner is the filesystem uid of its creator. Changing only that keeps
+        // every capability but file access, so bind(2) below may still take port 80; the
+        // master is single-threaded, so nothing else runs under the borrowed fsuid.
+        Some(uid) => {
+            let previous = nix::unistd::setfsuid(nix::unistd::Uid::from_raw(uid));
+            let fd = new_socket(family);
+            nix::unistd::setfsuid(previous);
+            fd?
+        }
+        None => new_socket(family)?,
+    };
     // Lets a restarted server bind while old connections linger in TIME_WAIT.
     socket::setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     if reuse_port {
@@ -259,6 +381,16 @@ fn adopt_fd(fd: RawFd) -> io::Result<Listener> {
     // SAFETY: the descriptor is open (checked just above) and nothing closes it while this
     // borrow lives: it is only used for the checks below.
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let family = check_listening(borrowed)?;
+    // SAFETY: the user handed us this descriptor with fd://N, it is an open listening socket
+    // (checked above), and bind_all refuses the same N twice, so this is its only owner.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    adopt(owned, family)
+}
+
+/// Checks that `fd` is a listening stream socket of a family we serve (TCP over IPv4 or
+/// IPv6, Unix) and returns its family.
+fn check_listening(borrowed: BorrowedFd<'_>) -> io::Result<AddressFamily> {
     let not_listening = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, why.to_owned());
     match socket::getsockopt(&borrowed, sockopt::SockType) {
         Ok(SockType::Stream) => {}
@@ -271,23 +403,23 @@ fn adopt_fd(fd: RawFd) -> io::Result<Listener> {
             "a socket, but not listening (listen(2) was not called)",
         ));
     }
-    let family = socket::getsockname::<SockaddrStorage>(fd)?.family();
-    if !matches!(
-        family,
-        Some(AddressFamily::Inet | AddressFamily::Inet6 | AddressFamily::Unix)
-    ) {
-        return Err(not_listening("neither a TCP nor a Unix socket"));
+    match socket::getsockname::<SockaddrStorage>(borrowed.as_raw_fd())?.family() {
+        Some(family @ (AddressFamily::Inet | AddressFamily::Inet6 | AddressFamily::Unix)) => {
+            Ok(family)
+        }
+        _ => Err(not_listening("neither a TCP nor a Unix socket")),
     }
-    // SAFETY: the user handed us this descriptor with fd://N, it is an open listening socket
-    // (checked above), and bind_all refuses the same N twice, so this is its only owner.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+}
+
+/// Takes ownership of a checked listening socket (see [`check_listening`]).
+fn adopt(owned: OwnedFd, family: AddressFamily) -> io::Result<Listener> {
     // Inherited descriptors usually lack both flags; workers must not leak it into exec'd
     // children, and the accept loop relies on WouldBlock.
     nix::fcntl::fcntl(
         &owned,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     )?;
-    Ok(if family == Some(AddressFamily::Unix) {
+    Ok(if family == AddressFamily::Unix {
         let listener = UnixListener::from(owned);
         listener.set_nonblocking(true)?;
         // We did not create the file, so we never remove it.
@@ -348,6 +480,83 @@ impl Listener {
         }
     }
 
+    /// Settles what an inherited listener may do: a Unix socket file the previous master
+    /// created (named [`activation::OWNED_NAME`]) becomes ours to remove at exit; a TCP
+    /// socket bound with SO_REUSEPORT may get per-worker twins if `--reuse-port` is on.
+    fn claim(self, name: Option<&str>, reuse_port: bool) -> io::Result<Listener> {
+        match self {
+            Listener::Unix { listener, .. } if name == Some(activation::OWNED_NAME) => {
+                let path = listener
+                    .local_addr()?
+                    .as_pathname()
+                    .map(Path::to_path_buf)
+                    .filter(|p| p.is_absolute());
+                let file_id = match &path {
+                    Some(p) => fs::symlink_metadata(p)
+                        .ok()
+                        .filter(|m| m.file_type().is_socket())
+                        .map(|m| (m.dev(), m.ino())),
+                    None => None,
+                };
+                let path = path.filter(|_| file_id.is_some());
+                Ok(Listener::Unix {
+                    listener,
+                    path,
+                    file_id,
+                })
+            }
+            Listener::Tcp { listener, .. } => {
+                let reuse_port = reuse_port && socket::getsockopt(&listener, sockopt::ReusePort)?;
+                Ok(Listener::Tcp {
+                    listener,
+                    reuse_port,
+                })
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Whether this (inherited) listener is the one `addr` asks for: the same TCP address
+    /// (a name is resolved; port 0 matches any port), the same Unix path, or `fd://N` with
+    /// N the descriptor it was inherited as.
+    fn serves(&self, addr: &BindAddr, inherited_fd: RawFd) -> bool {
+        match (addr, self) {
+            (BindAddr::Fd(n), _) => *n == inherited_fd,
+            (BindAddr::Tcp { host, port }, Listener::Tcp { listener, .. }) => {
+                let Ok(local) = listener.local_addr() else {
+                    return false;
+                };
+                // Port 0 ("any free port") is whichever port the socket got: after a USR2
+                // upgrade the new master must keep serving the port clients already use.
+                (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .is_ok_and(|mut addrs| {
+                        addrs.any(|a| {
+                            a.ip() == local.ip() && (*port == 0 || a.port() == local.port())
+                        })
+                    })
+            }
+            (BindAddr::Unix(path), Listener::Unix { listener, .. }) => listener
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p == path.as_path()))
+                .unwrap_or(false),
+            _ => false,
+        }
+    }
+
+    /// Whether we created this Unix socket's file (and so remove it at exit).
+    pub fn owns_socket_file(&self) -> bool {
+        matches!(
+            self,
+            Listener::Unix {
+                path: Some(_),
+                file_id: Some(_),
+                ..
+            }
+        )
+    }
+
     /// The local TCP address, if this is a TCP listener.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match self {
@@ -366,7 +575,7 @@ impl Listener {
                 listener,
                 reuse_port: true,
             } => {
-                let twin = listen_tcp(listener.local_addr()?, clamp_backlog(backlog), true)?;
+                let twin = listen_tcp(listener.local_addr()?, clamp_backlog(backlog), true, None)?;
                 Ok(Some(twin))
             }
             Listener::Tcp { .. } | Listener::Unix { .. } => Ok(None),
@@ -511,6 +720,7 @@ mod tests {
             backlog: 16,
             unix_mode,
             reuse_port,
+            reuse_port_owner: None,
         }
     }
 

@@ -4,12 +4,30 @@
 
 use rsgi_server::arbiter::{self, Exit};
 use rsgi_server::config::{self, Config, ConfigError, Invocation};
+use rsgi_server::hooks::MasterHooks;
+use rsgi_server::listen::activation::{self, Inherited};
+use rsgi_server::pidfile::PidFile;
 use rsgi_server::wsgi::interp;
-use rsgi_server::{listen, logging, worker};
+use rsgi_server::{daemon, listen, logging, privileges, proctitle, systemd, upgrade, worker};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // SAFETY: the first thing main does: one thread, and nothing has read the environment
+    // (so nothing holds pointers into it) or touched descriptors 3 and up.
+    unsafe { proctitle::init() };
+    // These read and remove their variables: workers and the app's children must not see
+    // them. All need the single thread we still are.
+    upgrade::init();
+    systemd::take_env();
+    // SAFETY: as above; the descriptors become owned here, before anything opens others.
+    let inherited = match unsafe { activation::take_from_env() } {
+        Ok(inherited) => inherited,
+        Err(err) => {
+            eprintln!("rsgi-server: error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     if std::env::args()
         .skip(1)
         .any(|a| a == "--version" || a == "-V")
@@ -61,13 +79,26 @@ fn main() -> ExitCode {
             check(&config)
         }
         Invocation::Run(config) => {
-            // Before anything is bound: a log file that cannot be opened is a configuration
-            // error.
-            if let Err(err) = logging::init(&config) {
-                eprintln!("rsgi-server: error: {err}");
-                return ExitCode::from(2);
+            if let Err(code) = prepare(&config) {
+                return code;
             }
-            run(config)
+            // Before logging starts (no thread may exist when we fork); the terminal keeps
+            // our stderr until the server is set up, so startup errors are still seen.
+            let detached = if config.daemon {
+                match daemon::detach() {
+                    Ok(detached) => Some(detached),
+                    Err(err) => {
+                        eprintln!("rsgi-server: error: cannot detach (--daemon): {err}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                None
+            };
+            let code = run(config, inherited, detached);
+            // Removes the pid file if it still names us (not after a handed-over upgrade).
+            drop(upgrade::take_pidfile());
+            code
         }
     }
 }
@@ -89,11 +120,36 @@ fn prepare(config: &Config) -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn run(config: Config) -> ExitCode {
-    if let Err(code) = prepare(&config) {
-        return code;
+fn run(config: Config, inherited: Vec<Inherited>, detached: Option<daemon::Detached>) -> ExitCode {
+    proctitle::set(&proctitle::master_title(proc_name(&config)));
+    // What the server creates from here on (pid file, sockets, logs, the app's files)
+    // gets the configured mask.
+    privileges::apply_umask(&config);
+    // Before anything is bound (and with the mask): a log file that cannot be opened is a
+    // configuration error.
+    if let Err(err) = logging::init(&config) {
+        eprintln!("rsgi-server: error: {err}");
+        return ExitCode::from(2);
     }
-    let listeners = match listen::bind_all(&config.binds, &listen::BindOptions::from(&config)) {
+    if let Some(path) = &config.pid {
+        match PidFile::create(path) {
+            Ok(pidfile) => upgrade::set_pidfile(pidfile),
+            Err(err) => {
+                tracing::error!(
+                    "cannot write the pid file {} (--pid): {err}",
+                    path.display()
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let options = listen::BindOptions::from(&config);
+    let listeners = match listen::bind_all_inheriting(
+        &config.binds,
+        config.binds_explicit,
+        inherited,
+        &options,
+    ) {
         Ok(listeners) => listeners,
         Err(err) => {
             tracing::error!("{err}");
@@ -103,7 +159,28 @@ fn run(config: Config) -> ExitCode {
     for listener in &listeners {
         tracing::info!("Listening at: {}", listener.url());
     }
-    match arbiter::run(config, listeners) {
+    // Everything that needs root exists now; no worker and no Python runs before this.
+    if config.user.is_some() || config.group.is_some() {
+        // So that processes without root can still reopen the logs after a rotation.
+        if let Err(err) = logging::chown_files(config.user, config.group) {
+            tracing::warn!("cannot give the log files to --user/--group: {err}");
+        }
+    }
+    let dropped = privileges::chown_sockets(&config, &listeners)
+        .and_then(|()| privileges::drop_privileges(&config));
+    if let Err(err) = dropped {
+        tracing::error!("{err}");
+        for listener in &listeners {
+            listener.remove_socket_file();
+        }
+        return ExitCode::FAILURE;
+    }
+    privileges::check_pidfile_dir(&config);
+    if let Some(detached) = detached {
+        detached.started();
+        logging::detached_from_terminal();
+    }
+    match arbiter::run(config, listeners, MasterHooks::none()) {
         Exit::Stopped => ExitCode::SUCCESS,
         Exit::BootFailed(code) => ExitCode::from(code as u8),
         Exit::Failed(why) => {
@@ -118,7 +195,7 @@ fn check(config: &Config) -> ExitCode {
     if let Err(code) = prepare(config) {
         return code;
     }
-    let argv: Vec<String> = std::env::args().collect();
+    let argv = proctitle::original_args_lossy();
     if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
         eprintln!("rsgi-server: error: {err}");
         return ExitCode::FAILURE;
@@ -134,4 +211,9 @@ fn check(config: &Config) -> ExitCode {
             ExitCode::from(worker::EXIT_APP_LOAD_ERROR as u8)
         }
     }
+}
+
+/// The name in process titles: `--name`, else the app.
+fn proc_name(config: &Config) -> &str {
+    config.proc_name.as_deref().unwrap_or(&config.app)
 }

@@ -8,13 +8,14 @@
 //! Knows which signals exist, not what they mean: that is the arbiter's and the worker's job.
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
 use signal_hook::SigId;
 use signal_hook::consts::signal as sig;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The signals the master and workers react to.
@@ -92,6 +93,9 @@ impl SignalIntake {
             )?);
             intake.flags.push((signal, flag));
         }
+        // A just-forked worker: its handlers are in place, so signals held back since the
+        // fork can be delivered to them now.
+        unblock_after_fork();
         Ok(intake)
     }
 
@@ -106,6 +110,22 @@ impl SignalIntake {
     pub fn wait(&self, timeout: Duration) -> Vec<Signal> {
         let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
         let mut fds = [PollFd::new(self.wake.as_fd(), PollFlags::POLLIN)];
+        // EINTR is expected here: the signal we wait for interrupts poll.
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX),
+        );
+        self.take()
+    }
+
+    /// Like [`SignalIntake::wait`], but also wakes when `other` becomes readable (the
+    /// caller drains it).
+    pub fn wait_with(&self, other: BorrowedFd<'_>, timeout: Duration) -> Vec<Signal> {
+        let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [
+            PollFd::new(self.wake.as_fd(), PollFlags::POLLIN),
+            PollFd::new(other, PollFlags::POLLIN),
+        ];
         // EINTR is expected here: the signal we wait for interrupts poll.
         let _ = poll(
             &mut fds,
@@ -134,5 +154,39 @@ impl SignalIntake {
         for id in self.ids {
             signal_hook::low_level::unregister(id);
         }
+    }
+}
+
+/// The signal mask from before [`block_for_fork`], until it is restored.
+static MASK_BEFORE_FORK: Mutex<Option<SigSet>> = Mutex::new(None);
+
+/// Blocks `signals` around a fork. Without it, a signal that reaches a new child before it
+/// has replaced the parent's handlers with its own would be recorded in the child's copy of
+/// the parent's flags and lost: a worker told to stop just after it was forked would not
+/// stop. The parent calls [`unblock_after_fork`]; in the child, the next
+/// [`SignalIntake::install`] does, and pending signals reach the child's own handlers.
+pub fn block_for_fork(signals: &[Signal]) {
+    let mut set = SigSet::empty();
+    for signal in signals {
+        if let Ok(sig) = nix::sys::signal::Signal::try_from(signal.number()) {
+            set.add(sig);
+        }
+    }
+    let mut old = SigSet::empty();
+    if pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).is_ok() {
+        *MASK_BEFORE_FORK
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(old);
+    }
+}
+
+/// Restores the signal mask saved by [`block_for_fork`], if any.
+pub fn unblock_after_fork() {
+    let saved = MASK_BEFORE_FORK
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(old) = saved {
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
     }
 }

@@ -8,7 +8,7 @@
 use crate::config::Config;
 use crate::engine;
 use crate::listen::Listener;
-use crate::scoreboard::Slot;
+use crate::scoreboard::Seat;
 use crate::signals::{Signal, SignalIntake};
 use crate::wsgi::interp;
 use crate::wsgi::{App, ServerInfo};
@@ -18,14 +18,15 @@ use nix::unistd::{Pid, getpid};
 pub const EXIT_BOOT_ERROR: i32 = 3;
 /// The application could not be imported.
 pub const EXIT_APP_LOAD_ERROR: i32 = 4;
+/// The worker was told it timed out (SIGABRT) and exited after reporting it.
+pub const EXIT_TIMEOUT: i32 = 5;
 
-/// Runs a worker in a freshly forked child; returns the process exit code.
-pub fn run(
-    config: &Config,
-    listeners: &[Listener],
-    master: Pid,
-    heartbeat: Option<&'static Slot>,
-) -> i32 {
+/// Runs a worker in a freshly forked child; returns the process exit code. `seat` is its
+/// scoreboard slot: booting until the engine serves, then ready/busy, draining on TERM.
+pub fn run(config: &Config, listeners: &[&Listener], master: Pid, seat: Option<Seat>) -> i32 {
+    if let Some(seat) = seat {
+        seat.slot.set_pid(getpid().as_raw());
+    }
     // USR1 reopens the logs (its default action would kill the worker).
     let intake = [Signal::Term, Signal::Int, Signal::Quit, Signal::Usr1];
     let signals = match SignalIntake::install(&intake) {
@@ -38,6 +39,14 @@ pub fn run(
     crate::logging::worker_init();
     // If the master dies without stopping us, we must not live on holding its sockets.
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
+    // It may have died between fork and the line above, which PDEATHSIG cannot see: we
+    // were re-parented already.
+    if nix::unistd::getppid() != master {
+        return 0;
+    }
+    crate::proctitle::set(&crate::proctitle::worker_title(
+        config.proc_name.as_deref().unwrap_or(&config.app),
+    ));
 
     let app = match boot(config) {
         Ok(app) => app,
@@ -49,7 +58,7 @@ pub fn run(
     // Pool threads borrow the app for the life of the process.
     let app: &'static App = Box::leak(Box::new(app));
     let settings = engine::Settings::from_config(config);
-    if let Err(err) = engine::run(&settings, listeners, &signals, app, master, heartbeat) {
+    if let Err(err) = engine::run(&settings, listeners, &signals, app, master, seat) {
         tracing::error!("worker engine failed: {err}");
     }
     interp::run_exit_hooks();
@@ -65,7 +74,8 @@ fn boot(config: &Config) -> Result<App, i32> {
         // concurrently; the variables must be set before Python copies it into os.environ.
         unsafe { std::env::set_var(key, value) };
     }
-    let argv: Vec<String> = std::env::args().collect();
+    // Not std::env::args(): the process title has overwritten that memory.
+    let argv = crate::proctitle::original_args_lossy();
     if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
         tracing::error!("{err}");
         return Err(EXIT_BOOT_ERROR);

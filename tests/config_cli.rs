@@ -540,3 +540,18 @@ fn rsgi_bind_environment_variable_is_honoured() {
         .start();
     assert_eq!(server.get("/").text(), "Hello, World!\n");
 }
+
+/// The example file in the repo is what users copy: it must load as shipped, from any
+/// directory (its relative paths are relative to the file).
+#[test]
+fn shipped_example_config_loads_its_app() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rsgi.toml");
+    let dir = TempDir::new();
+    let run = bare()
+        .cwd(dir.path())
+        .arg("-c")
+        .arg(&example)
+        .arg("--check-config")
+        .run();
+    assert_eq!(run.code(), Some(0), "{run:?}");
+}

@@ -1,4 +1,4 @@
-//! Process lifecycle: graceful stop on SIGTERM/SIGINT, worker replacement, timeouts.
+//! Process lifecycle: graceful stop on SIGTERM (SIGINT/SIGQUIT stop quickly: supervisor_*), worker replacement, timeouts.
 
 mod common;
 
@@ -41,11 +41,6 @@ fn graceful_stop(sig: Signal) {
 #[test]
 fn sigterm_lets_the_in_flight_request_finish_then_exits_0() {
     graceful_stop(Signal::SIGTERM);
-}
-
-#[test]
-fn sigint_lets_the_in_flight_request_finish_then_exits_0() {
-    graceful_stop(Signal::SIGINT);
 }
 
 #[test]
@@ -175,8 +170,12 @@ fn master_exit_takes_workers_along_even_on_sigkill() {
     server.signal(Signal::SIGKILL);
     // stderr EOF means every process holding it (master and workers) is gone.
     server.wait_exit();
+    // A process closes its descriptors a moment before it becomes a zombie: EOF on stderr
+    // can come first. Each worker must be gone (this fails at the safety deadline if not).
     for pid in workers {
-        assert!(!Server::is_alive(pid), "worker {pid} survived its master");
+        wait_until(&format!("worker {pid} to exit after its master"), || {
+            !Server::is_alive(pid)
+        });
     }
 }
 

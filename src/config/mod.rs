@@ -80,6 +80,17 @@ pub struct Config {
     pub unix_socket_mode: Option<u32>,
     /// Minimum level written to the error log.
     pub log_level: LogLevel,
+    // -- issue 4: supervisor --
+    /// Requests after which a worker is replaced; `None` disables.
+    pub max_requests: Option<u64>,
+    /// Up to this many more requests per worker, drawn at random for each.
+    pub max_requests_jitter: u64,
+    /// Age after which a worker is replaced; `None` disables.
+    pub max_worker_lifetime: Option<Duration>,
+    /// Up to this much more lifetime per worker, drawn at random for each.
+    pub max_worker_lifetime_jitter: Duration,
+    /// Resident memory in bytes above which a worker is replaced; `None` disables.
+    pub max_worker_memory: Option<u64>,
     // -- issue 4: logging --
     /// The error log file; `None` is standard error (`-`).
     pub error_logfile: Option<PathBuf>,
@@ -93,6 +104,24 @@ pub struct Config {
     pub capture_output: bool,
     /// The TOML file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<PathBuf>,
+    // -- issue 4: hygiene --
+    /// Whether `binds` was configured (command line, environment, file or `PORT`) rather
+    /// than the built-in default: decides what systemd's inherited sockets serve.
+    pub binds_explicit: bool,
+    /// The master's pid file.
+    pub pid: Option<PathBuf>,
+    /// The user to run as once bound (resolved from a name at validation).
+    pub user: Option<u32>,
+    /// The group to run as once bound (`--group`, else the user's primary group).
+    pub group: Option<u32>,
+    /// The file mode creation mask set at startup.
+    pub umask: Option<u32>,
+    /// Join the user's supplementary groups when dropping privileges.
+    pub initgroups: bool,
+    /// The name shown in process titles; `None` means the app spec.
+    pub proc_name: Option<String>,
+    /// Detach into the background.
+    pub daemon: bool,
     /// The command-line and environment layers this configuration was loaded with, kept so
     /// [`Config::reload`] can re-read the file under them. `Sources::default()` for a
     /// configuration built in code (`Config { workers: 2, ..Config::default() }`).
@@ -127,6 +156,11 @@ impl PartialEq for Config {
             virtualenv,
             unix_socket_mode,
             log_level,
+            max_requests,
+            max_requests_jitter,
+            max_worker_lifetime,
+            max_worker_lifetime_jitter,
+            max_worker_memory,
             error_logfile,
             access_logfile,
             access_log_format,
@@ -134,6 +168,14 @@ impl PartialEq for Config {
             capture_output,
             config_file,
             sources: _,
+            binds_explicit,
+            pid,
+            user,
+            group,
+            umask,
+            initgroups,
+            proc_name,
+            daemon,
         } = self;
         *app == other.app
             && *binds == other.binds
@@ -159,12 +201,25 @@ impl PartialEq for Config {
             && *virtualenv == other.virtualenv
             && *unix_socket_mode == other.unix_socket_mode
             && *log_level == other.log_level
+            && *max_requests == other.max_requests
+            && *max_requests_jitter == other.max_requests_jitter
+            && *max_worker_lifetime == other.max_worker_lifetime
+            && *max_worker_lifetime_jitter == other.max_worker_lifetime_jitter
+            && *max_worker_memory == other.max_worker_memory
             && *error_logfile == other.error_logfile
             && *access_logfile == other.access_logfile
             && *access_log_format == other.access_log_format
             && *log_format == other.log_format
             && *capture_output == other.capture_output
             && *config_file == other.config_file
+            && *binds_explicit == other.binds_explicit
+            && *pid == other.pid
+            && *user == other.user
+            && *group == other.group
+            && *umask == other.umask
+            && *initgroups == other.initgroups
+            && *proc_name == other.proc_name
+            && *daemon == other.daemon
     }
 }
 
@@ -278,7 +333,9 @@ fn build(retained: &Arc<Retained>, config_file: Option<PathBuf>) -> Result<Confi
             meta.cli_spelling()
         }
     };
+    let binds_explicit = merged.is_set("bind");
     let mut config = validate::validate(merged.resolve(), &label, retained.require_app)?;
+    config.binds_explicit = binds_explicit;
     config.config_file = config_file;
     config.sources = Sources(Some(Arc::clone(retained)));
     Ok(config)
@@ -317,6 +374,7 @@ fn absolutize(layer: &mut Layer, base: &Path) {
         .iter_mut()
         .chain(layer.virtualenv.iter_mut())
         .chain(layer.tmp_upload_dir.iter_mut())
+        .chain(layer.pid.iter_mut())
     {
         *dir = base.join(&*dir);
     }
@@ -1311,6 +1369,18 @@ body_timeout = 5
             "9",
             "--send-timeout",
             "11",
+            "--pid",
+            "run/app.pid",
+            "--user",
+            "0",
+            "--group",
+            "0",
+            "--umask",
+            "027",
+            "--name",
+            "demo",
+            "--daemon",
+            "--initgroups",
         ];
         let (config, text) = match load(args(&list), &env(&[]), dir.path()) {
             Ok(Invocation::PrintConfig(config, text)) => (config, text),
@@ -1387,6 +1457,82 @@ body_timeout = 5
     }
 
     #[test]
+    fn hygiene_options() {
+        let dir = TempDir::new("rsgi-config-", "hygiene");
+        let config = run(&["app"], &[], dir.path());
+        assert_eq!(
+            (config.pid.clone(), config.user, config.group, config.umask),
+            (None, None, None, None)
+        );
+        assert!(!config.daemon && !config.initgroups && !config.binds_explicit);
+        assert_eq!(config.proc_name, None);
+        // Names resolve to ids; --user alone brings its primary group; relative pid files
+        // are relative to where they were written.
+        let config = run(
+            &[
+                "app", "-u", "root", "-m", "0o22", "-p", "x.pid", "-n", "web", "-D",
+            ],
+            &[],
+            dir.path(),
+        );
+        assert_eq!((config.user, config.group), (Some(0), Some(0)));
+        assert_eq!(config.umask, Some(0o22));
+        assert_eq!(config.pid, Some(dir.path().join("x.pid")));
+        assert_eq!(config.proc_name.as_deref(), Some("web"));
+        assert!(config.daemon);
+        let config = run(
+            &["app", "--group", "0", "--proc-name", "w2"],
+            &[("RSGI_INITGROUPS", "yes")],
+            dir.path(),
+        );
+        assert_eq!((config.user, config.group), (None, Some(0)));
+        assert_eq!(config.proc_name.as_deref(), Some("w2"));
+        assert!(config.initgroups);
+        // A uid with a group given is fine even without a passwd entry.
+        let config = run(
+            &["app", "--user", "4000000", "--group", "0"],
+            &[],
+            dir.path(),
+        );
+        assert_eq!(config.user, Some(4_000_000));
+        // Where the binds came from decides what inherited sockets serve.
+        assert!(run(&["app", "-b", "127.0.0.1:1"], &[], dir.path()).binds_explicit);
+        assert!(run(&["app"], &[("PORT", "5000")], dir.path()).binds_explicit);
+
+        let bad: &[(&[&str], &str, &str)] = &[
+            (
+                &["app", "--user", "no-such-user-rsgi"],
+                "--user",
+                "no-such-user-rsgi",
+            ),
+            (
+                &["app", "--group", "no-such-group-rsgi"],
+                "--group",
+                "no-such-group-rsgi",
+            ),
+            (&["app", "--user", "4000000"], "--user", "4000000"),
+            (&["app", "--umask", "8"], "--umask", "8"),
+            (&["app", "--umask", "1777"], "--umask", "1777"),
+            (&["app", "--name", ""], "--proc-name", ""),
+            (
+                &["app", "--user", "4000000", "--group", "0", "--initgroups"],
+                "--initgroups",
+                "true",
+            ),
+        ];
+        for (list, option, value) in bad {
+            assert_invalid(list, &[], dir.path(), option, value);
+        }
+        assert_invalid(
+            &["app"],
+            &[("RSGI_USER", "no-such-user-rsgi")],
+            dir.path(),
+            "RSGI_USER",
+            "no-such-user-rsgi",
+        );
+    }
+
+    #[test]
     fn log_levels() {
         for level in [
             LogLevel::Debug,
@@ -1399,6 +1545,53 @@ body_timeout = 5
             assert_eq!(level.as_str().to_uppercase().parse(), Ok(level));
         }
         assert_eq!("warn".parse::<LogLevel>(), Err(()));
+    }
+
+    // -- issue 4: supervisor --
+
+    #[test]
+    fn recycling_options() {
+        let dir = TempDir::new("rsgi-config-", "recycling");
+        let defaults = run(&["app"], &[], dir.path());
+        assert_eq!(defaults.max_requests, None);
+        assert_eq!(defaults.max_requests_jitter, 0);
+        assert_eq!(defaults.max_worker_lifetime, None);
+        assert_eq!(defaults.max_worker_lifetime_jitter, Duration::ZERO);
+        assert_eq!(defaults.max_worker_memory, None);
+        let set = run(
+            &[
+                "app",
+                "--max-requests",
+                "1000",
+                "--max-requests-jitter",
+                "50",
+                "--max-worker-lifetime",
+                "3600",
+                "--max-worker-lifetime-jitter",
+                "60",
+            ],
+            &[("RSGI_MAX_WORKER_MEMORY", "512")],
+            dir.path(),
+        );
+        assert_eq!(set.max_requests, Some(1000));
+        assert_eq!(set.max_requests_jitter, 50);
+        assert_eq!(set.max_worker_lifetime, Some(Duration::from_secs(3600)));
+        assert_eq!(set.max_worker_lifetime_jitter, Duration::from_secs(60));
+        assert_eq!(set.max_worker_memory, Some(512 << 20));
+        // --print-config writes them back as they were given.
+        let printed = set.to_settings();
+        assert_eq!(printed.max_worker_memory, Some(512));
+        assert_eq!(printed.max_worker_lifetime, Some(3600));
+        for (option, value) in [
+            ("--max-requests", "-1"),
+            ("--max-requests-jitter", "x"),
+            ("--max-worker-lifetime", "-5"),
+            ("--max-worker-lifetime-jitter", "1.5"),
+            ("--max-worker-memory", "-1"),
+            ("--max-worker-memory", "2G"),
+        ] {
+            assert_invalid(&["app", option, value], &[], dir.path(), option, value);
+        }
     }
 
     // -- issue 4: logging --

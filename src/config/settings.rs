@@ -309,6 +309,74 @@ settings! {
     #[arg(long, value_name = "LEVEL")]
     log_level: String = Some("info".to_owned()), shown "`info`";
 
+    // -- issue 4: supervisor --
+
+    /// Requests a worker serves before it is replaced (gracefully: its replacement is
+    /// started first, and it stops only once the replacement is ready). 0 disables.
+    #[arg(long, value_name = "N", value_parser = whole_number, allow_negative_numbers = true)]
+    max_requests: i64 = Some(0), shown "0 (off)";
+
+    /// Adds a random 0 to N requests to each worker's `--max-requests`, so workers are not
+    /// all replaced at once.
+    #[arg(long, value_name = "N", value_parser = whole_number, allow_negative_numbers = true)]
+    max_requests_jitter: i64 = Some(0), shown "0";
+
+    /// Seconds a worker lives before it is replaced, gracefully as with `--max-requests`.
+    /// 0 disables.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    max_worker_lifetime: i64 = Some(0), shown "0 (off)";
+
+    /// Adds a random 0 to SECS seconds to each worker's `--max-worker-lifetime`.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    max_worker_lifetime_jitter: i64 = Some(0), shown "0";
+
+    /// Resident memory, in MiB, above which a worker is replaced, gracefully as with
+    /// `--max-requests` (sampled by the master every second). 0 disables.
+    #[arg(long, value_name = "MIB", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    max_worker_memory: i64 = Some(0), shown "0 (off)";
+    // -- issue 4: hygiene --
+
+    /// Write the master's process id to this file (atomically), and remove it on exit. A
+    /// file naming a live process is an error; one left by a dead process is replaced.
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pid: PathBuf = None, shown "(none)";
+
+    /// Run the master and workers as this user (name or number) once the listening
+    /// sockets, the pid file and the log files exist, so a server started as root can
+    /// listen on port 80. Unix sockets the server creates are given to this user.
+    #[arg(short = 'u', long, value_name = "USER")]
+    user: String = None, shown "(unchanged)";
+
+    /// Run as this group (name or number); with `--user` alone, the user's primary group.
+    #[arg(short = 'g', long, value_name = "GROUP")]
+    group: String = None, shown "(the user's group, else unchanged)";
+
+    /// File mode creation mask, in octal (e.g. `027`), set at startup: it applies to the
+    /// pid file, Unix sockets, log files and the files the application creates.
+    #[arg(short = 'm', long, value_name = "OCTAL")]
+    umask: String = None, shown "(unchanged)";
+
+    /// With `--user`, also join every supplementary group the user belongs to
+    /// (initgroups(3)); otherwise the only group is `--group`.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    initgroups: bool = Some(false), shown "false";
+
+    /// The name in process titles, `rsgi-server: master [NAME]` and
+    /// `rsgi-server: worker [NAME]`, as `ps` shows them (gunicorn's `--name` works too).
+    #[arg(short = 'n', long, visible_alias = "name", value_name = "NAME")]
+    proc_name: String = None, shown "(the application)";
+
+    /// Detach from the terminal and run in the background (`--pid` tells where). The
+    /// command returns once the server is set up; startup errors are still printed.
+    #[arg(short = 'D', long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    daemon: bool = Some(false), shown "false";
     // -- issue 4: logging --
     /// Where the error log goes: a file (opened for appending and reopened on SIGUSR1), or
     /// `-` for standard error. The master and every worker write whole lines to it. Also

@@ -7,6 +7,7 @@
 
 use super::settings::Settings;
 use super::{BindAddr, Config, ConfigError, LogFormat, LogLevel, LogTarget, Sources};
+use nix::unistd::Uid;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -167,6 +168,70 @@ pub(super) fn validate(
         )
     })?;
 
+    // -- issue 4: supervisor --
+    let max_requests = in_range(s.max_requests, 0, i64::MAX, "max_requests", &invalid)? as u64;
+    let max_requests_jitter = in_range(
+        s.max_requests_jitter,
+        0,
+        i64::MAX,
+        "max_requests_jitter",
+        &invalid,
+    )? as u64;
+    let max_worker_lifetime = in_range(
+        s.max_worker_lifetime,
+        0,
+        i64::MAX,
+        "max_worker_lifetime",
+        &invalid,
+    )?;
+    let max_worker_lifetime_jitter = in_range(
+        s.max_worker_lifetime_jitter,
+        0,
+        i64::MAX,
+        "max_worker_lifetime_jitter",
+        &invalid,
+    )?;
+    // MiB; the upper bound keeps the byte count in range.
+    let max_worker_memory = in_range(
+        s.max_worker_memory,
+        0,
+        i64::MAX >> 20,
+        "max_worker_memory",
+        &invalid,
+    )? as u64;
+    // -- issue 4: hygiene --
+    let (user, group) = resolve_owner(s.user.as_deref(), s.group.as_deref(), &invalid)?;
+    let initgroups = s.initgroups.unwrap_or(false);
+    if let (true, Some(uid)) = (initgroups, user) {
+        // initgroups(3) needs the user's name; refuse now rather than fail after binding.
+        if matches!(nix::unistd::User::from_uid(Uid::from_raw(uid)), Ok(None)) {
+            return Err(invalid(
+                "initgroups",
+                &"true",
+                "a --user with a passwd entry (initgroups looks the user's groups up by name)",
+            ));
+        }
+    }
+    let umask = match s.umask {
+        Some(mask) => Some(parse_mode(&mask).ok_or_else(|| {
+            invalid(
+                "umask",
+                &mask,
+                "octal permission bits from 0 to 777, e.g. 027",
+            )
+        })?),
+        None => None,
+    };
+    let proc_name = match s.proc_name {
+        Some(name) if name.is_empty() || name.contains(['\0', '\n']) => {
+            return Err(invalid(
+                "proc_name",
+                &name,
+                "a non-empty name without NUL bytes or newlines",
+            ));
+        }
+        other => other,
+    };
     // -- issue 4: logging --
     let error_logfile = s.error_logfile.filter(|f| f.as_os_str() != "-");
     let access_logfile = s.access_logfile.map(|f| {
@@ -234,6 +299,11 @@ pub(super) fn validate(
         virtualenv,
         unix_socket_mode,
         log_level,
+        max_requests: (max_requests > 0).then_some(max_requests),
+        max_requests_jitter,
+        max_worker_lifetime: secs(max_worker_lifetime),
+        max_worker_lifetime_jitter: Duration::from_secs(max_worker_lifetime_jitter as u64),
+        max_worker_memory: (max_worker_memory > 0).then_some(max_worker_memory << 20),
         error_logfile,
         access_logfile,
         access_log_format,
@@ -241,7 +311,74 @@ pub(super) fn validate(
         capture_output: s.capture_output.unwrap_or(false),
         config_file: None,
         sources: Sources::default(),
+        binds_explicit: false,
+        pid: s.pid,
+        user,
+        group,
+        umask,
+        initgroups,
+        proc_name,
+        daemon: s.daemon.unwrap_or(false),
     })
+}
+
+/// Resolves `--user` and `--group` (names or numbers) to ids now, so a typo is a
+/// configuration error before anything is bound. `--user` alone also means its primary
+/// group: keeping root's group after dropping the user would be a trap.
+fn resolve_owner(
+    user: Option<&str>,
+    group: Option<&str>,
+    invalid: &dyn Fn(&str, &dyn std::fmt::Display, &str) -> ConfigError,
+) -> Result<(Option<u32>, Option<u32>), ConfigError> {
+    let gid = match group {
+        None => None,
+        Some(name) => Some(match name.trim().parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => match nix::unistd::Group::from_name(name) {
+                Ok(Some(group)) => group.gid.as_raw(),
+                Ok(None) => {
+                    return Err(invalid("group", &name, "a group name or number known here"));
+                }
+                Err(e) => {
+                    return Err(invalid(
+                        "group",
+                        &name,
+                        &format!("a group name or number (the lookup failed: {e})"),
+                    ));
+                }
+            },
+        }),
+    };
+    let Some(name) = user else {
+        return Ok((None, gid));
+    };
+    let entry = match name.trim().parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| (uid, Some(u.gid.as_raw())))
+            .unwrap_or((uid, None)),
+        Err(_) => match nix::unistd::User::from_name(name) {
+            Ok(Some(u)) => (u.uid.as_raw(), Some(u.gid.as_raw())),
+            Ok(None) => return Err(invalid("user", &name, "a user name or number known here")),
+            Err(e) => {
+                return Err(invalid(
+                    "user",
+                    &name,
+                    &format!("a user name or number (the lookup failed: {e})"),
+                ));
+            }
+        },
+    };
+    match (entry, gid) {
+        ((uid, _), Some(gid)) => Ok((Some(uid), Some(gid))),
+        ((uid, Some(primary)), None) => Ok((Some(uid), Some(primary))),
+        ((_, None), None) => Err(invalid(
+            "user",
+            &name,
+            "a user with a passwd entry, or set --group too (a bare uid has no known group)",
+        )),
+    }
 }
 
 /// Checks a whole-number setting against its range (unset cannot happen: all have defaults).
@@ -338,6 +475,18 @@ impl Config {
             virtualenv: self.virtualenv.clone(),
             unix_socket_mode: self.unix_socket_mode.map(|m| format!("{m:o}")),
             log_level: Some(self.log_level.as_str().to_owned()),
+            max_requests: bytes(self.max_requests.unwrap_or(0)),
+            max_requests_jitter: bytes(self.max_requests_jitter),
+            max_worker_lifetime: secs(self.max_worker_lifetime),
+            max_worker_lifetime_jitter: secs(Some(self.max_worker_lifetime_jitter)),
+            max_worker_memory: bytes(self.max_worker_memory.unwrap_or(0) >> 20),
+            pid: self.pid.clone(),
+            user: self.user.map(|u| u.to_string()),
+            group: self.group.map(|g| g.to_string()),
+            umask: self.umask.map(|m| format!("{m:03o}")),
+            initgroups: Some(self.initgroups),
+            proc_name: self.proc_name.clone(),
+            daemon: Some(self.daemon),
             error_logfile: Some(
                 self.error_logfile
                     .clone()

@@ -26,7 +26,7 @@ use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
 use crate::http::request::{RequestHead, parse_head};
 use crate::listen::{Listener, Peer};
 use crate::logging::access::{self, Entry, RequestLine};
-use crate::scoreboard::Slot;
+use crate::scoreboard::Seat;
 use crate::signals::{Signal, SignalIntake};
 use crate::wsgi::{App, Call, ConnInfo, Outcome, Request, Step, Transport};
 use exchange::{Body, Exchange};
@@ -136,11 +136,11 @@ impl Settings {
 /// Serves connections on `listeners` until told to stop; the caller has loaded `app`.
 pub fn run(
     settings: &Settings,
-    listeners: &[Listener],
+    listeners: &[&Listener],
     signals: &SignalIntake,
     app: &'static App,
     master: Pid,
-    slot: Option<&'static Slot>,
+    seat: Option<Seat>,
 ) -> io::Result<()> {
     let twins = if settings.reuse_port {
         let mut twins = Vec::new();
@@ -153,8 +153,8 @@ pub fn run(
     } else {
         Vec::new()
     };
-    let all: Vec<&Listener> = listeners.iter().chain(twins.iter()).collect();
-    let beats = Heartbeats::new(settings.threads, slot);
+    let all: Vec<&Listener> = listeners.iter().copied().chain(twins.iter()).collect();
+    let beats = Heartbeats::new(settings.threads, seat);
     let pool = if settings.threads > 1 {
         let pool: &'static Pool = Box::leak(Box::new(Pool::new()?));
         for index in 0..settings.threads {
@@ -167,7 +167,7 @@ pub fn run(
     } else {
         None
     };
-    let mut engine = Engine::new(settings, &all, app, pool, beats.beat_for(0))?;
+    let mut engine = Engine::new(settings, &all, app, pool, beats.beat_for(0), beats.clone())?;
     engine.epoll.add(
         signals.wake_fd(),
         EpollEvent::new(EpollFlags::EPOLLIN, SIGNAL_TOKEN),
@@ -178,7 +178,13 @@ pub fn run(
             EpollEvent::new(EpollFlags::EPOLLIN, POOL_TOKEN),
         )?;
     }
-    // Ready means the app is imported and every socket this worker serves is open.
+    // Ready means the app is imported and every socket this worker serves is open. The
+    // master waits for the slot to say so to retire a worker this one replaces; the slot is
+    // written before the log line, so whoever reads the line finds the slot ready.
+    if let Some(seat) = seat {
+        seat.slot.set_ready();
+        seat.ring();
+    }
     tracing::info!("Worker ready (pid: {})", nix::unistd::getpid());
     let result = engine.serve(signals, master);
     if let Some(pool) = pool {
@@ -344,6 +350,8 @@ struct Engine<'a> {
     pool: Option<&'static Pool>,
     /// The loop thread's watchdog cell (requests run here with `--threads 1`).
     beat: Beat,
+    /// Every thread's cells and the worker's scoreboard seat.
+    beats: Arc<Heartbeats>,
     /// A graceful stop is under way: no new connections, responses say `Connection: close`.
     draining: bool,
     now: Instant,
@@ -363,6 +371,7 @@ impl<'a> Engine<'a> {
         app: &'static App,
         pool: Option<&'static Pool>,
         beat: Beat,
+        beats: Arc<Heartbeats>,
     ) -> io::Result<Engine<'a>> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         let listeners = listeners
@@ -397,6 +406,7 @@ impl<'a> Engine<'a> {
             }),
             pool,
             beat,
+            beats,
             draining: false,
             now: Instant::now(),
             body_memory: Rc::new(Cell::new(0)),
@@ -429,16 +439,17 @@ impl<'a> Engine<'a> {
                 match token {
                     SIGNAL_TOKEN => {
                         let received = signals.take();
-                        if received.contains(&Signal::Quit) {
-                            return Ok(());
-                        }
                         if received.contains(&Signal::Usr1) {
                             crate::logging::reopen();
                         }
+                        // gunicorn's worker: INT and QUIT stop now, TERM drains.
                         if received
                             .iter()
-                            .any(|s| matches!(s, Signal::Term | Signal::Int))
+                            .any(|s| matches!(s, Signal::Quit | Signal::Int))
                         {
+                            return Ok(());
+                        }
+                        if received.contains(&Signal::Term) {
                             self.start_draining();
                         }
                     }
@@ -938,7 +949,7 @@ impl<'a> Engine<'a> {
             conn: &info,
             body_length,
         };
-        self.beat.start();
+        self.beat.start(head.method(), head.path());
         let (call, step) = self.app.start(request, ex);
         self.beat.idle();
         self.after_step(key, call, head, step);
@@ -983,7 +994,7 @@ impl<'a> Engine<'a> {
                     unreachable!("matched above");
                 };
                 let Paused { mut call, head } = *paused;
-                self.beat.start();
+                self.beat.resume();
                 let step = call.resume();
                 self.beat.idle();
                 self.after_step(key, call, head, step);
@@ -1032,6 +1043,7 @@ impl<'a> Engine<'a> {
             .downcast::<Exchange>()
             .expect("calls are made with the engine's exchange");
         let keep = ex.end_request(outcome, head.is_head());
+        self.beats.served();
         log_access(&ex, Some(head));
         let after = if keep {
             After::KeepAlive
@@ -1229,6 +1241,13 @@ impl<'a> Engine<'a> {
             return;
         }
         self.draining = true;
+        tracing::info!(
+            "Worker draining (pid: {}): finishing in-flight requests",
+            nix::unistd::getpid()
+        );
+        if let Some(seat) = self.beats.seat() {
+            seat.slot.set_draining();
+        }
         self.set_accepting(false);
         let grace = self.now + drain_idle(self.settings);
         for key in self.conns.keys() {

@@ -135,7 +135,7 @@ fn run(app: &App, job: Job, beat: &Beat) -> Finished {
     } = job;
     exchange.blocking = true;
     exchange.beat = Some(beat.clone());
-    beat.start();
+    beat.start(head.method(), head.path());
     let info = exchange.info.clone();
     let request = Request {
         head: &head,

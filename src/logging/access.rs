@@ -554,6 +554,13 @@ pub fn flush() {
     }
 }
 
+/// Lets go of the terminal (see [`super::detached_from_terminal`]).
+pub(super) fn leave_terminal() {
+    if let Some(log) = ACCESS.get() {
+        let _ = log.sink.leave_terminal();
+    }
+}
+
 /// Gives the access log file to `uid`/`gid` (see [`super::chown_files`]).
 pub(super) fn chown(uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
     match ACCESS.get() {

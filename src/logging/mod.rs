@@ -134,6 +134,16 @@ pub fn chown_files(uid: Option<u32>, gid: Option<u32>) -> std::io::Result<()> {
     access::chown(uid, gid)
 }
 
+/// `--daemon`: the server now runs in the background and its standard streams left the
+/// terminal; logs that went to the terminal (`-`) go nowhere from here on, as with
+/// gunicorn. Logs to files, pipes or a journal are kept.
+pub fn detached_from_terminal() {
+    if let Some(logs) = LOGS.get() {
+        let _ = logs.error.leave_terminal();
+    }
+    access::leave_terminal();
+}
+
 /// Writes buffered access lines and ends output capture; the process is about to exit.
 pub fn finish() {
     access::flush();

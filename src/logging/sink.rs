@@ -84,6 +84,28 @@ impl Sink {
         .map_err(io::Error::from)
     }
 
+    /// A standard stream that is a terminal is pointed at `/dev/null` (the server went into
+    /// the background: `--daemon`); files and pipes are kept.
+    pub fn leave_terminal(&self) -> io::Result<()> {
+        if self.path.is_some() || !nix::unistd::isatty(&self.file).unwrap_or(false) {
+            return Ok(());
+        }
+        let null = File::options().write(true).open("/dev/null")?;
+        // SAFETY: as in `reopen`: both descriptors are ours, dup3 replaces the file behind
+        // our descriptor number atomically, and `null` is closed when dropped.
+        let rc = unsafe {
+            nix::libc::dup3(
+                null.as_raw_fd(),
+                self.file.as_raw_fd(),
+                nix::libc::O_CLOEXEC,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Reopens the file at its path, under the same descriptor number.
     pub fn reopen(&self) -> io::Result<()> {
         let Some(path) = &self.path else {

@@ -311,6 +311,7 @@ pub struct Builder {
     default_bind: bool,
     workers: usize,
     expect_listeners: Option<usize>,
+    wrapper: Vec<OsString>,
 }
 
 /// Starts `rsgi-server ... APP` with `--chdir pyapps` and `-b 127.0.0.1:0` unless told
@@ -327,6 +328,7 @@ pub fn server(app: &str) -> Builder {
         default_bind: true,
         workers: 1,
         expect_listeners: None,
+        wrapper: Vec::new(),
     }
 }
 
@@ -412,8 +414,28 @@ impl Builder {
         self
     }
 
+    /// Runs the server under another program: `prog args... rsgi-server ...` (e.g.
+    /// `systemd-socket-activate`, `unshare`). `Server::pid` is then the wrapper's pid.
+    pub fn wrapper<I, S>(mut self, prog: impl AsRef<OsStr>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.wrapper = std::iter::once(prog.as_ref().to_owned())
+            .chain(args.into_iter().map(|a| a.as_ref().to_owned()))
+            .collect();
+        self
+    }
+
     fn command(&self) -> Command {
-        let mut cmd = Command::new(server_bin());
+        let mut cmd = match self.wrapper.split_first() {
+            Some((prog, args)) => {
+                let mut cmd = Command::new(prog);
+                cmd.args(args).arg(server_bin());
+                cmd
+            }
+            None => Command::new(server_bin()),
+        };
         // The test runner's own environment must not configure the server under test.
         for (k, _) in std::env::vars_os() {
             let ks = k.to_string_lossy();
@@ -454,6 +476,13 @@ impl Builder {
             self.expect_listeners
                 .unwrap_or(if self.default_bind { 1 } else { self.binds });
         let workers = self.workers;
+        let mut server = self.spawn();
+        server.await_ready(listeners, workers);
+        server
+    }
+
+    /// Starts the server without waiting for anything (see [`Server::await_ready`]).
+    pub fn spawn(self) -> Server {
         let mut cmd = self.command();
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn rsgi-server");
@@ -461,14 +490,22 @@ impl Builder {
         let mut stdout_log = Log::new(stdout);
         stdout_log.drain();
         let log = Log::new(child.stderr.take().unwrap());
-        let mut server = Server {
+        Server {
             child,
             log,
             stdout: stdout_log,
             urls: Vec::new(),
             worker_pids: Vec::new(),
             reaped: None,
-        };
+        }
+    }
+}
+
+impl Server {
+    /// Waits for `listeners` `Listening at:` lines and `workers` ready workers, and
+    /// records their URLs and pids.
+    pub fn await_ready(&mut self, listeners: usize, workers: usize) {
+        let server = self;
         let listening = server
             .log
             .wait_count(listeners, |l| l.contains("Listening at: "))
@@ -482,9 +519,10 @@ impl Builder {
             .wait_count(workers, |l| l.contains("Worker ready (pid: "))
             .unwrap_or_else(|e| panic!("server did not report {workers} ready worker(s): {e}"));
         server.worker_pids = ready.iter().filter_map(|l| parse_worker_pid(l)).collect();
-        server
     }
+}
 
+impl Builder {
     /// Runs a command that must end on its own and collects its output.
     pub fn run(self) -> Finished {
         let mut cmd = self.command();

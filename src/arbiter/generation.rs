@@ -1,0 +1,349 @@
+//! Generations of workers: HUP reloads and the readiness-gated replacement of workers.
+//!
+//! Every worker belongs to a generation, the configuration it was started with. A HUP
+//! re-reads the configuration and starts a new generation; a worker to be recycled
+//! (`--max-requests` and friends) is replaced the same way. The rule that keeps every request
+//! served: a worker being replaced is stopped (TERM: it drains) only once a worker of the
+//! current generation has reported ready in the scoreboard, so the number of serving workers
+//! never drops below the target while a replacement boots.
+//!
+//! A new generation that cannot boot (a worker exits before it was ever ready: the new code
+//! does not import, say) is abandoned: the last generation that was completely ready
+//! ([`Stable`]) carries on with its configuration and sockets, the failed generation's
+//! booting workers are stopped and its serving ones replaced as above. A HUP never takes the
+//! server down. (Workers are never preloaded, so a stable-generation worker respawned later
+//! imports the code on disk, whatever it is by then.)
+//!
+//! Bind changes apply on HUP: new addresses are bound before the new generation is forked
+//! (a failure aborts the reload); removed ones are closed, and their socket files removed,
+//! once no worker of an older generation is left.
+
+use super::{Arbiter, Phase, Worker};
+use crate::config::Config;
+use crate::listen::{self, BindOptions, Listener};
+use nix::sys::signal::Signal as Sig;
+use nix::unistd::Pid;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// The last generation that was completely ready.
+pub(super) struct Stable {
+    pub(super) generation: u64,
+    pub(super) config: Config,
+    pub(super) listeners: Vec<Rc<Listener>>,
+}
+
+impl Arbiter {
+    /// A worker of the current generation that nothing is replacing or stopping.
+    fn is_fresh(&self, worker: &Worker) -> bool {
+        worker.stop.is_none() && worker.generation == self.generation && worker.retiring.is_none()
+    }
+
+    /// A worker that serves until a fresh one can take its place.
+    fn is_replaceable(&self, worker: &Worker) -> bool {
+        worker.stop.is_none() && (worker.generation != self.generation || worker.retiring.is_some())
+    }
+
+    /// Whether a reload is under way (the current generation has not replaced the stable
+    /// one yet).
+    pub(super) fn reloading(&self) -> bool {
+        self.generation != self.stable.generation
+    }
+
+    /// HUP: re-reads the configuration and starts a new generation with it.
+    pub(super) fn reload(&mut self) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if let Some(notifier) = &self.notifier {
+            notifier.reloading();
+        }
+        let new = match self.config.reload() {
+            Ok(new) => new,
+            Err(err) => {
+                tracing::error!(
+                    "Reload aborted: the configuration is invalid ({err}); still serving with \
+                     the current configuration and workers"
+                );
+                self.reannounce();
+                return;
+            }
+        };
+        if let Some(dir) = new
+            .chdir
+            .as_ref()
+            .filter(|d| Some(*d) != self.config.chdir.as_ref())
+        {
+            if let Err(err) = std::env::set_current_dir(dir) {
+                tracing::error!(
+                    "Reload aborted: cannot change to --chdir {}: {err}; still serving with \
+                     the current configuration and workers",
+                    dir.display()
+                );
+                self.reannounce();
+                return;
+            }
+        }
+        // Socket-activated without --bind: the configuration names no addresses, the
+        // inherited sockets are what we serve.
+        let keep_inherited = !new.binds_explicit && listen::serving_inherited_as_is();
+        let listeners = if keep_inherited {
+            Ok(self.listeners.clone())
+        } else {
+            self.listeners_for(&new)
+        };
+        let listeners = match listeners {
+            Ok(listeners) => listeners,
+            Err(err) => {
+                tracing::error!(
+                    "Reload aborted: {err}; still serving with the current configuration and \
+                     workers"
+                );
+                self.reannounce();
+                return;
+            }
+        };
+        for removed in self
+            .listeners
+            .iter()
+            .filter(|l| !listeners.iter().any(|n| Rc::ptr_eq(l, n)))
+        {
+            tracing::info!(
+                "Will stop listening at: {} (once the old workers are gone)",
+                removed.url()
+            );
+        }
+        if (new.backlog, new.reuse_port, new.unix_socket_mode)
+            != (
+                self.config.backlog,
+                self.config.reuse_port,
+                self.config.unix_socket_mode,
+            )
+        {
+            tracing::warn!(
+                "--backlog, --reuse-port and --unix-socket-mode apply to newly bound addresses \
+                 only; addresses kept from before still use their old settings (restart to \
+                 change them)"
+            );
+        }
+        if new.log_level != self.config.log_level {
+            tracing::warn!("--log-level changes need a restart; the log level is unchanged");
+        }
+        self.hooks.on_reload();
+        if new.workers != self.config.workers || self.target != new.workers {
+            let old = self.target;
+            self.target = new.workers;
+            if old != new.workers {
+                tracing::info!("Number of workers changed from {old} to {}", new.workers);
+                self.hooks.nworkers_changed(new.workers, old);
+            }
+        }
+        self.config = new;
+        self.listeners = listeners;
+        self.latest_generation += 1;
+        self.generation = self.latest_generation;
+        tracing::info!(
+            "Reloading: starting generation {} ({} workers); old workers stop as new ones \
+             become ready",
+            self.generation,
+            self.target
+        );
+    }
+
+    /// The listeners `new` asks for: the current ones it keeps, plus new ones bound now.
+    fn listeners_for(&self, new: &Config) -> Result<Vec<Rc<Listener>>, listen::BindError> {
+        let missing: Vec<_> = new
+            .binds
+            .iter()
+            .filter(|b| !self.config.binds.contains(b))
+            .cloned()
+            .collect();
+        let mut fresh = listen::bind_all(&missing, &BindOptions::from(new))?.into_iter();
+        let mut listeners = Vec::with_capacity(new.binds.len());
+        for addr in &new.binds {
+            match self.config.binds.iter().position(|b| b == addr) {
+                Some(i) => listeners.push(self.listeners[i].clone()),
+                None => {
+                    let listener = Rc::new(fresh.next().expect("one listener per new address"));
+                    tracing::info!("Listening at: {} (new)", listener.url());
+                    listeners.push(listener);
+                }
+            }
+        }
+        Ok(listeners)
+    }
+
+    /// After an aborted reload: tell systemd the server is (still) ready.
+    fn reannounce(&self) {
+        if let Some(notifier) = &self.notifier {
+            notifier.ready();
+        }
+    }
+
+    /// Spawns fresh workers up to the target, stops fresh ones beyond it, and stops
+    /// replaceable workers as fresh ones become ready.
+    pub(super) fn converge(&mut self) {
+        let target = self.target as usize;
+        let mut fresh = self.workers.values().filter(|w| self.is_fresh(w)).count();
+        while fresh < target && !self.backoff.waiting() {
+            if let Err(err) = self.spawn() {
+                if !self.booted {
+                    tracing::error!("cannot fork a worker: {err}; stopping");
+                    self.exit = super::Exit::Failed(format!("fork failed: {err}"));
+                    self.stop(false);
+                    return;
+                }
+                let delay = self.backoff.failed(std::time::Duration::ZERO);
+                tracing::error!(
+                    "cannot fork a worker: {err}; retrying in {:.1}s",
+                    delay.as_secs_f64()
+                );
+                break;
+            }
+            fresh += 1;
+        }
+        if fresh > target {
+            // TTOU (or a reload to fewer workers): booting ones first, they serve nobody;
+            // then the oldest, as gunicorn does.
+            let mut excess: Vec<(bool, Instant, Pid)> = self
+                .workers
+                .iter()
+                .filter(|(_, w)| self.is_fresh(w))
+                .map(|(pid, w)| (self.is_ready(w), w.started, *pid))
+                .collect();
+            excess.sort();
+            for (_, _, pid) in excess.into_iter().take(fresh - target) {
+                tracing::info!("Stopping worker (pid: {pid}): more workers than wanted");
+                self.stop_worker(pid, Sig::SIGTERM);
+            }
+        }
+        let ready_fresh = self
+            .workers
+            .values()
+            .filter(|w| self.is_fresh(w) && self.is_ready(w))
+            .count();
+        let mut replaceable: Vec<(bool, Instant, Pid)> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| self.is_replaceable(w))
+            .map(|(pid, w)| (self.is_ready(w), w.started, *pid))
+            .collect();
+        // Those not serving yet first, then the oldest.
+        replaceable.sort();
+        let mut left = replaceable.len();
+        for (_, _, pid) in replaceable {
+            if ready_fresh + left <= target {
+                break;
+            }
+            tracing::info!("Stopping worker (pid: {pid}): its replacement is ready");
+            self.stop_worker(pid, Sig::SIGTERM);
+            left -= 1;
+        }
+    }
+
+    /// Announces a generation once all its workers are ready, and completes a reload once
+    /// no older worker is left.
+    pub(super) fn check_generation(&mut self) {
+        if self.announced != self.generation {
+            let fresh: Vec<&Worker> = self.workers.values().filter(|w| self.is_fresh(w)).collect();
+            let all_ready =
+                fresh.len() >= self.target as usize && fresh.iter().all(|w| self.is_ready(w));
+            if !all_ready {
+                return;
+            }
+            self.announced = self.generation;
+            tracing::info!(
+                "All {} workers ready (generation {})",
+                fresh.len(),
+                self.generation
+            );
+            if let Some(notifier) = &self.notifier {
+                notifier.ready();
+            }
+            if !self.booted {
+                self.booted = true;
+                self.hooks.when_ready();
+            }
+        }
+        if self.reloading()
+            && self
+                .workers
+                .values()
+                .all(|w| w.generation == self.generation)
+        {
+            self.complete_reload();
+        }
+    }
+
+    /// The reload is over: the current generation becomes the stable one, and sockets only
+    /// the old one used are closed.
+    fn complete_reload(&mut self) {
+        for old in &self.stable.listeners {
+            if !self.listeners.iter().any(|l| Rc::ptr_eq(l, old)) {
+                tracing::info!("Stopped listening at: {}", old.url());
+                old.remove_socket_file();
+            }
+        }
+        self.stable = Stable {
+            generation: self.generation,
+            config: self.config.clone(),
+            listeners: self.listeners.clone(),
+        };
+        tracing::info!("Reload complete (generation {})", self.generation);
+    }
+
+    /// A worker of a new generation could not boot: gives the generation up and goes back to
+    /// the stable one, whose workers (those not yet stopped) keep serving.
+    pub(super) fn abandon_reload(&mut self, pid: Pid, why: &str) {
+        tracing::error!(
+            "Reload failed: worker (pid: {pid}) of generation {} could not boot ({why}); \
+             keeping generation {} serving",
+            self.generation,
+            self.stable.generation
+        );
+        // Its workers still booting are stopped now; those already serving are replaced
+        // like any old worker, once the stable generation's new workers are ready (stopping
+        // them at once could leave fewer workers serving than the target).
+        let failed = self.generation;
+        let doomed: Vec<Pid> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.generation == failed && !self.is_ready(w))
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in doomed {
+            self.stop_worker(pid, Sig::SIGTERM);
+        }
+        for listener in &self.listeners {
+            if !self
+                .stable
+                .listeners
+                .iter()
+                .any(|l| Rc::ptr_eq(l, listener))
+            {
+                tracing::info!("Stopped listening at: {} (reload failed)", listener.url());
+                listener.remove_socket_file();
+            }
+        }
+        if let Some(dir) = self
+            .stable
+            .config
+            .chdir
+            .as_ref()
+            .filter(|d| Some(*d) != self.config.chdir.as_ref())
+        {
+            let _ = std::env::set_current_dir(dir);
+        }
+        self.generation = self.stable.generation;
+        self.config = self.stable.config.clone();
+        self.listeners = self.stable.listeners.clone();
+        if self.target != self.config.workers {
+            let old = self.target;
+            self.target = self.config.workers;
+            self.hooks.nworkers_changed(self.target, old);
+        }
+        // The stable generation is what serves: systemd hears it is ready again.
+        self.announced = self.generation;
+        self.reannounce();
+    }
+}

@@ -1,0 +1,494 @@
+//! The master process: owns the listeners and the worker table, forks workers, and turns
+//! signals into actions. It never touches a client socket and never runs Python (unless
+//! master-side hooks or a preloaded app need it: [`crate::hooks`], [`crate::wsgi::interp`]).
+//!
+//! The loop (gunicorn's shape): wait up to a tick for a signal or for a worker ringing the
+//! scoreboard's bell, act on signals, then always reap exited children, enforce deadlines and
+//! converge the worker table on its target. Signal handlers only record
+//! ([`crate::signals`]); everything happens here, in one thread, which is also what makes
+//! `fork` sound.
+//!
+//! Where things live:
+//! * this file: the loop, signals, stopping, forking;
+//! * [`generation`]: HUP reloads, readiness-gated replacement of workers, bind changes;
+//! * [`recycle`]: `--max-requests`, `--max-worker-lifetime`, `--max-worker-memory`;
+//! * [`exits`]: reaping, what a worker's death means, respawn backoff;
+//! * [`timeouts`]: `--timeout` (SIGABRT, then SIGKILL) and stop deadlines.
+//!
+//! Signals (gunicorn's semantics): TERM stops gracefully (workers drain, SIGKILL after
+//! `--graceful-timeout`); INT and QUIT stop quickly (workers exit now, SIGKILL after
+//! [`QUICK_STOP_GRACE`]); HUP reloads; TTIN/TTOU add or remove a worker.
+
+mod exits;
+mod generation;
+mod recycle;
+mod timeouts;
+
+use crate::config::Config;
+use crate::hooks::{MasterHooks, WorkerInfo};
+use crate::listen::Listener;
+use crate::scoreboard::{Scoreboard, State};
+use crate::signals::{self, Signal, SignalIntake};
+use crate::systemd::Notifier;
+use crate::wsgi::interp;
+use crate::{upgrade, worker};
+use exits::Backoff;
+use generation::Stable;
+use nix::sys::signal::{Signal as Sig, kill};
+use nix::unistd::{ForkResult, Pid, fork, getpid};
+use recycle::{Jitter, Retire};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Longest the loop sleeps when nothing happens: the resolution of timeouts, lifetimes and
+/// memory sampling.
+const TICK: Duration = Duration::from_secs(1);
+
+/// How long workers told to stop now (QUIT) get before SIGKILL (at most
+/// `--graceful-timeout`). A worker whose app is running on its event-loop thread cannot
+/// react to QUIT until the app returns; a quick stop does not wait for that.
+pub const QUICK_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// The signals the master handles; every other keeps its default disposition.
+const HANDLED: [Signal; 10] = [
+    Signal::Term,
+    Signal::Int,
+    Signal::Quit,
+    Signal::Hup,
+    Signal::Chld,
+    Signal::Ttin,
+    Signal::Ttou,
+    Signal::Usr1,
+    Signal::Usr2,
+    Signal::Winch,
+];
+
+/// Why the master stopped; `main` turns it into the exit status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Stopped on request.
+    Stopped,
+    /// Workers could not load the app (or start Python): the code they exited with.
+    BootFailed(i32),
+    /// The master itself could not work (signals, fork).
+    Failed(String),
+}
+
+/// One live worker, as the master sees it.
+#[derive(Debug)]
+struct Worker {
+    /// Its scoreboard slot; `None` beyond the scoreboard's capacity (then it counts as
+    /// ready once forked, and has no watchdog).
+    slot: Option<usize>,
+    /// The reload generation it was started for.
+    generation: u64,
+    /// Its spawn number (gunicorn's `age`).
+    age: u64,
+    started: Instant,
+    /// Its `--max-worker-lifetime`, jitter included.
+    lifetime: Option<Duration>,
+    /// Why it is to be replaced; it serves until its replacement is ready.
+    retiring: Option<Retire>,
+    /// The master asked it to stop: how and when.
+    stop: Option<StopSent>,
+    /// When the master sent SIGABRT for a timeout.
+    aborted: Option<Instant>,
+    /// The master sent SIGKILL.
+    killed: bool,
+}
+
+/// A stop signal the master sent to a worker.
+#[derive(Clone, Copy, Debug)]
+struct StopSent {
+    signal: Sig,
+    at: Instant,
+}
+
+/// Where the server is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Serving: converge on the target worker count.
+    Running,
+    /// Stopping: no respawns; the loop ends when the last worker is reaped.
+    Stopping {
+        /// TERM (drain) rather than QUIT (now).
+        graceful: bool,
+    },
+}
+
+/// The master's state.
+struct Arbiter {
+    /// The configuration of the current generation.
+    config: Config,
+    /// The listeners of the current generation.
+    listeners: Vec<Rc<Listener>>,
+    /// The last generation that was completely ready, to fall back to when a reload fails.
+    stable: Stable,
+    /// The current generation: new workers are started for it.
+    generation: u64,
+    /// The highest generation ever started (numbers are never reused, even when a reload
+    /// is abandoned).
+    latest_generation: u64,
+    /// The last generation announced ready (every worker ready); 0: none yet.
+    announced: u64,
+    /// The first generation has been ready: from now on no worker failure stops the server.
+    booted: bool,
+    signals: Option<SignalIntake>,
+    scoreboard: Scoreboard,
+    workers: BTreeMap<Pid, Worker>,
+    /// Workers wanted (the config's, changed by TTIN/TTOU).
+    target: u32,
+    phase: Phase,
+    exit: Exit,
+    pid: Pid,
+    /// Workers forked so far.
+    spawned: u64,
+    hooks: MasterHooks,
+    notifier: Option<Notifier>,
+    next_watchdog: Option<Instant>,
+    last_status: String,
+    backoff: Backoff,
+    jitter: Jitter,
+    next_memory_sample: Instant,
+}
+
+/// Supervises workers serving `listeners` until the server stops.
+pub fn run(config: Config, listeners: Vec<Listener>, hooks: MasterHooks) -> Exit {
+    let signals = match SignalIntake::install(&HANDLED) {
+        Ok(s) => s,
+        Err(err) => return Exit::Failed(format!("cannot install signal handlers: {err}")),
+    };
+    let scoreboard = match Scoreboard::new() {
+        Ok(s) => s,
+        Err(err) => return Exit::Failed(format!("cannot map the worker scoreboard: {err}")),
+    };
+    let listeners: Vec<Rc<Listener>> = listeners.into_iter().map(Rc::new).collect();
+    let notifier = Notifier::from_env();
+    let next_watchdog = notifier
+        .as_ref()
+        .and_then(Notifier::watchdog_interval)
+        .map(|_| Instant::now());
+    let mut arbiter = Arbiter {
+        stable: Stable {
+            generation: 1,
+            config: config.clone(),
+            listeners: listeners.clone(),
+        },
+        target: config.workers,
+        config,
+        listeners,
+        generation: 1,
+        latest_generation: 1,
+        announced: 0,
+        booted: false,
+        signals: Some(signals),
+        scoreboard,
+        workers: BTreeMap::new(),
+        phase: Phase::Running,
+        exit: Exit::Stopped,
+        pid: getpid(),
+        spawned: 0,
+        hooks,
+        notifier,
+        next_watchdog,
+        last_status: String::new(),
+        backoff: Backoff::default(),
+        jitter: Jitter::new(),
+        next_memory_sample: Instant::now(),
+    };
+    tracing::info!(
+        "Starting rsgi-server {} (pid: {})",
+        env!("CARGO_PKG_VERSION"),
+        arbiter.pid
+    );
+    arbiter.hooks.on_starting();
+    arbiter.run();
+    arbiter.hooks.on_exit();
+    // After a USR2 upgrade the new master serves these sockets: their files must stay.
+    if !upgrade::hand_over() {
+        for listener in arbiter.listeners.iter().chain(&arbiter.stable.listeners) {
+            listener.remove_socket_file();
+        }
+    }
+    tracing::info!("Shutdown complete (pid: {})", arbiter.pid);
+    arbiter.exit
+}
+
+impl Arbiter {
+    fn run(&mut self) {
+        loop {
+            self.reap();
+            self.enforce_deadlines();
+            match self.phase {
+                Phase::Running => {
+                    self.check_retirements();
+                    self.converge();
+                    self.check_generation();
+                }
+                Phase::Stopping { .. } => {
+                    if self.workers.is_empty() {
+                        return;
+                    }
+                }
+            }
+            self.publish_status();
+            let timeout = self.next_wake();
+            let received = match &self.signals {
+                Some(intake) => intake.wait_with(self.scoreboard.bell_fd(), timeout),
+                None => return,
+            };
+            // Whatever a worker rang for, the passes above look at every slot.
+            self.scoreboard.clear_bell();
+            for signal in received {
+                self.handle(signal);
+            }
+        }
+    }
+
+    /// How long the loop may sleep: a tick, less if a respawn or the systemd watchdog is
+    /// due sooner.
+    fn next_wake(&mut self) -> Duration {
+        let now = Instant::now();
+        let mut wake = now + TICK;
+        if let Some(until) = self.backoff.until() {
+            wake = wake.min(until);
+        }
+        if let (Some(at), Some(notifier)) = (self.next_watchdog, &self.notifier) {
+            if now >= at {
+                notifier.watchdog();
+                let interval = notifier.watchdog_interval().unwrap_or(TICK);
+                self.next_watchdog = Some(now + interval);
+            }
+            if let Some(at) = self.next_watchdog {
+                wake = wake.min(at);
+            }
+        }
+        wake.saturating_duration_since(now)
+    }
+
+    fn handle(&mut self, signal: Signal) {
+        if signal != Signal::Chld {
+            tracing::info!("Handling signal: {}", signal_name(signal));
+        }
+        match signal {
+            Signal::Term => self.stop(true),
+            Signal::Int | Signal::Quit => self.stop(false),
+            Signal::Chld => {} // reaped after every wake-up anyway
+            Signal::Hup => self.reload(),
+            Signal::Ttin => self.set_target(self.target.saturating_add(1)),
+            Signal::Ttou => {
+                if self.target > 1 {
+                    self.set_target(self.target - 1);
+                } else {
+                    tracing::info!("SIGTTOU: already at 1 worker; ignored");
+                }
+            }
+            // -- issue 4: hygiene (binary upgrade) --
+            Signal::Usr2 => upgrade::start(self.listeners.iter().map(|l| &**l)),
+            Signal::Winch if upgrade::in_progress() => self.set_target(0),
+            Signal::Winch => tracing::info!("SIGWINCH ignored: no new master (USR2) is running"),
+            // -- issue 4: logging --
+            Signal::Usr1 => {
+                crate::logging::reopen();
+                for pid in self.workers.keys() {
+                    // ESRCH: already dead, to be reaped.
+                    let _ = kill(*pid, Sig::SIGUSR1);
+                }
+            }
+        }
+    }
+
+    /// TTIN/TTOU: a new target worker count; `converge` spawns or stops workers.
+    pub(super) fn set_target(&mut self, target: u32) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        let old = self.target;
+        self.target = target;
+        tracing::info!("Number of workers changed from {old} to {target}");
+        self.hooks.nworkers_changed(target, old);
+    }
+
+    /// Begins stopping: graceful asks workers to finish what they are doing (TERM), quick
+    /// tells them to exit now (QUIT). A quick stop during a graceful one hurries it up.
+    fn stop(&mut self, graceful: bool) {
+        match self.phase {
+            Phase::Running => {}
+            Phase::Stopping { graceful: true } if !graceful => {}
+            Phase::Stopping { .. } => return,
+        }
+        tracing::info!(
+            "Shutting down ({})",
+            if graceful { "graceful" } else { "quick" }
+        );
+        if let Some(notifier) = &self.notifier {
+            notifier.stopping();
+        }
+        self.phase = Phase::Stopping { graceful };
+        let signal = if graceful { Sig::SIGTERM } else { Sig::SIGQUIT };
+        let pids: Vec<Pid> = self.workers.keys().copied().collect();
+        for pid in pids {
+            self.stop_worker(pid, signal);
+        }
+    }
+
+    /// Asks one worker to stop (TERM: drain; QUIT: now), unless it was already asked as
+    /// firmly.
+    fn stop_worker(&mut self, pid: Pid, signal: Sig) {
+        let Some(worker) = self.workers.get_mut(&pid) else {
+            return;
+        };
+        if worker
+            .stop
+            .is_some_and(|s| s.signal == signal || s.signal == Sig::SIGQUIT)
+        {
+            return;
+        }
+        // ESRCH: already dead, to be reaped.
+        let _ = kill(pid, signal);
+        worker.stop = Some(StopSent {
+            signal,
+            at: Instant::now(),
+        });
+    }
+
+    /// Whether a worker serves requests now (its slot says ready or busy).
+    fn is_ready(&self, worker: &Worker) -> bool {
+        match worker.slot.and_then(|i| self.scoreboard.slot(i)) {
+            Some(slot) => matches!(slot.state(), State::Ready | State::Busy),
+            None => true,
+        }
+    }
+
+    fn info(pid: Pid, worker: &Worker) -> WorkerInfo {
+        WorkerInfo {
+            pid: pid.as_raw(),
+            age: worker.age,
+            slot: worker.slot,
+        }
+    }
+
+    /// Tells systemd (and nobody else) how many workers serve, when that changes.
+    fn publish_status(&mut self) {
+        let Some(notifier) = &self.notifier else {
+            return;
+        };
+        let ready = self.workers.values().filter(|w| self.is_ready(w)).count();
+        let status = format!(
+            "{ready} workers ready (target {}, generation {})",
+            self.target, self.generation
+        );
+        if status != self.last_status {
+            notifier.status(&status);
+            self.last_status = status;
+        }
+    }
+
+    /// Forks a worker of the current generation.
+    fn spawn(&mut self) -> nix::Result<()> {
+        let index = self
+            .scoreboard
+            .free_slot(|i| self.workers.values().any(|w| w.slot == Some(i)));
+        let request_limit = self
+            .config
+            .max_requests
+            .map_or(0, |n| n + self.jitter.upto(self.config.max_requests_jitter));
+        let seat = index.and_then(|i| self.scoreboard.seat(i));
+        if let Some(seat) = seat {
+            seat.slot.claim(self.generation, request_limit);
+        }
+        let lifetime = self.config.max_worker_lifetime.map(|l| {
+            let jitter = self
+                .jitter
+                .upto(self.config.max_worker_lifetime_jitter.as_secs());
+            l + Duration::from_secs(jitter)
+        });
+        self.spawned += 1;
+        let worker = Worker {
+            slot: index,
+            generation: self.generation,
+            age: self.spawned,
+            started: Instant::now(),
+            lifetime,
+            retiring: None,
+            stop: None,
+            aborted: None,
+            killed: false,
+        };
+        self.hooks.pre_fork(&Self::info(Pid::from_raw(0), &worker));
+        debug_assert_single_threaded();
+        signals::block_for_fork(&HANDLED);
+        interp::before_fork();
+        // SAFETY: the master runs a single thread (no runtime, no logging thread, checked in
+        // debug builds above), so the child can safely run arbitrary code after fork.
+        let forked = unsafe { fork() };
+        match forked {
+            Err(err) => {
+                interp::after_fork_parent();
+                signals::unblock_after_fork();
+                if let Some(seat) = seat {
+                    seat.slot.release();
+                }
+                Err(err)
+            }
+            Ok(ForkResult::Child) => {
+                interp::after_fork_child();
+                // The master's handlers go; the worker installs its own, which also unblocks
+                // signals blocked for the fork.
+                if let Some(intake) = self.signals.take() {
+                    intake.uninstall();
+                }
+                // Sockets a reload is removing stay open in the master until the old
+                // workers are gone; a new worker must not hold them open.
+                self.stable.listeners.clear();
+                let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
+                let code = worker::run(&self.config, &listeners, self.pid, seat);
+                std::process::exit(code);
+            }
+            Ok(ForkResult::Parent { child }) => {
+                interp::after_fork_parent();
+                signals::unblock_after_fork();
+                if let Some(seat) = seat {
+                    seat.slot.set_pid(child.as_raw());
+                }
+                tracing::info!("Booting worker with pid: {child}");
+                self.workers.insert(child, worker);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A signal's name as gunicorn logs it ("hup", "ttin").
+fn signal_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Term => "term",
+        Signal::Int => "int",
+        Signal::Quit => "quit",
+        Signal::Hup => "hup",
+        Signal::Chld => "chld",
+        Signal::Ttin => "ttin",
+        Signal::Ttou => "ttou",
+        Signal::Usr1 => "usr1",
+        Signal::Usr2 => "usr2",
+        Signal::Winch => "winch",
+    }
+}
+
+/// Debug builds check the invariant that makes `fork` sound: one thread in this process.
+fn debug_assert_single_threaded() {
+    if cfg!(debug_assertions) {
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            let threads = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .map(str::trim);
+            debug_assert_eq!(
+                threads,
+                Some("1"),
+                "the master must fork from a single thread"
+            );
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `--daemon`: detach from the terminal (fork, setsid, fork), gunicorn's parity option.
+//!
+//! Unlike the classic recipe, the command that was typed does not return at the first
+//! fork: it waits until the daemon reports that it is set up (pid file written, sockets
+//! bound, privileges dropped) and exits 0, or exits 1 if the daemon failed first. Until
+//! then the daemon keeps the terminal's stdout and stderr, so a startup error is printed
+//! where the operator is looking; afterwards both go to /dev/null (unless something, like
+//! `--capture-output`, has pointed them at a log file). The working directory is left as
+//! configured: the application is imported relative to it.
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::fstat;
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, dup2_stderr, dup2_stdin, dup2_stdout, fork, pipe2, setsid};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set in the daemon: its pid is not the one its starter knew (systemd needs `MAINPID`).
+static DAEMONIZED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process detached with [`detach`].
+pub fn is_daemonized() -> bool {
+    DAEMONIZED.load(Ordering::Relaxed)
+}
+
+/// The daemon's end of the startup report.
+#[derive(Debug)]
+pub struct Detached {
+    report: File,
+    /// (device, inode) of stdout and stderr at detach: replaced by /dev/null only if still
+    /// the terminal's.
+    stdio: [Option<(u64, u64)>; 2],
+}
+
+/// Detaches. Returns in the daemon only; the calling process waits for the daemon's
+/// report and exits. Must be called while the process is single-threaded.
+pub fn detach() -> io::Result<Detached> {
+    let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC)?;
+    // SAFETY: called from main before any thread is started (no logging thread, no Python),
+    // so the child may run arbitrary code.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => {
+            drop(write_end);
+            // The intermediate child exits at once; reap it so no zombie is left.
+            let _ = waitpid(child, None);
+            std::process::exit(wait_for_report(read_end));
+        }
+        ForkResult::Child => {}
+    }
+    drop(read_end);
+    // A new session: no controlling terminal, so a hangup of the terminal cannot reach us.
+    setsid()?;
+    // SAFETY: still single-threaded (this is the child of the fork above).
+    match unsafe { fork() }? {
+        // The session leader exits so the daemon can never acquire a terminal again.
+        // _exit: nothing of the parent's (buffers, atexit) must run twice.
+        // SAFETY: _exit is always sound; it ends the process without unwinding.
+        ForkResult::Parent { .. } => unsafe { nix::libc::_exit(0) },
+        ForkResult::Child => {}
+    }
+    let devnull = File::options().read(true).open("/dev/null")?;
+    dup2_stdin(devnull.as_fd())?;
+    DAEMONIZED.store(true, Ordering::Relaxed);
+    Ok(Detached {
+        report: File::from(write_end),
+        stdio: [
+            identity(io::stdout().as_fd()),
+            identity(io::stderr().as_fd()),
+        ],
+    })
+}
+
+impl Detached {
+    /// The server is set up: release the waiting command (exit 0) and let go of the
+    /// terminal's stdout and stderr.
+    pub fn started(mut self) {
+        if let Ok(devnull) = File::options().write(true).open("/dev/null") {
+            if identity(io::stdout().as_fd()) == self.stdio[0] {
+                let _ = dup2_stdout(devnull.as_fd());
+            }
+            if identity(io::stderr().as_fd()) == self.stdio[1] {
+                let _ = dup2_stderr(devnull.as_fd());
+            }
+        }
+        let _ = self.report.write_all(&[0]);
+    }
+}
+
+fn identity(fd: std::os::fd::BorrowedFd<'_>) -> Option<(u64, u64)> {
+    fstat(fd).ok().map(|st| (st.st_dev, st.st_ino))
+}
+
+/// The waiting command's exit status: 0 once the daemon reports success, 1 if it exits
+/// (closing the pipe) without doing so. Its error was already printed on our stderr.
+fn wait_for_report(read_end: OwnedFd) -> i32 {
+    let mut byte = [1u8; 1];
+    match File::from(read_end).read(&mut byte) {
+        Ok(1) if byte[0] == 0 => 0,
+        _ => 1,
+    }
+}
