@@ -167,6 +167,25 @@ pub(super) fn validate(
         )
     })?;
 
+    // -- issue 4: python --
+    let hooks = match s.hooks.filter(|h| !h.is_empty()) {
+        Some(h) if hooks_is_file(&h) && !std::path::Path::new(&h).is_file() => {
+            return Err(invalid(
+                "hooks",
+                &h,
+                "an existing .py file or a dotted module name (e.g. myproj.hooks)",
+            ));
+        }
+        Some(h) if !hooks_is_file(&h) && !is_dotted_name(&h) => {
+            return Err(invalid(
+                "hooks",
+                &h,
+                "a dotted module name (e.g. myproj.hooks) or a path to a .py file",
+            ));
+        }
+        other => other,
+    };
+
     let secs = |n: i64| (n > 0).then(|| Duration::from_secs(n as u64));
     Ok(Config {
         app,
@@ -194,6 +213,10 @@ pub(super) fn validate(
         virtualenv,
         unix_socket_mode,
         log_level,
+        preload: s.preload.unwrap_or(false),
+        hooks,
+        reload: s.reload.unwrap_or(false),
+        reload_extra_files: s.reload_extra_files.unwrap_or_default(),
         config_file: None,
         sources: Sources::default(),
     })
@@ -217,6 +240,22 @@ fn in_range(
         format!("a whole number from {min} to {max}")
     };
     Err(invalid(name, &value, &allowed))
+}
+
+/// Whether a `--hooks` value names a file (a `.py` path) rather than a module.
+pub(super) fn hooks_is_file(value: &str) -> bool {
+    value.ends_with(".py") || value.contains('/')
+}
+
+/// A dotted Python module name: `a`, `a.b_c`.
+fn is_dotted_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+        })
 }
 
 /// Checks `module:callable` and fills in the default callable.
@@ -293,6 +332,11 @@ impl Config {
             virtualenv: self.virtualenv.clone(),
             unix_socket_mode: self.unix_socket_mode.map(|m| format!("{m:o}")),
             log_level: Some(self.log_level.as_str().to_owned()),
+            preload: Some(self.preload),
+            hooks: self.hooks.clone(),
+            reload: Some(self.reload),
+            reload_extra_files: (!self.reload_extra_files.is_empty())
+                .then(|| self.reload_extra_files.clone()),
         }
     }
 }
