@@ -14,10 +14,12 @@
 //!    `--graceful-timeout`, then kills what is left.
 
 use crate::config::Config;
+use crate::hooks::{MasterHooks, WorkerInfo};
 use crate::listen::Listener;
 use crate::scoreboard::{CAPACITY, Scoreboard};
 use crate::signals::{Signal, SignalIntake};
 use crate::worker;
+use crate::wsgi::interp;
 use nix::sys::signal::{Signal as Sig, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid};
@@ -60,7 +62,12 @@ struct WorkerSlot {
     slot: Option<usize>,
     /// Already killed for a timeout (waiting to be reaped).
     timed_out: bool,
+    /// Its spawn number (gunicorn's `age`).
+    age: u64,
 }
+
+/// Workers forked so far.
+static SPAWNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Where the server is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,7 +117,10 @@ pub fn run(config: Config, listeners: Vec<Listener>) -> Exit {
         env!("CARGO_PKG_VERSION"),
         arbiter.pid
     );
+    let hooks = MasterHooks::installed();
+    hooks.on_starting();
     arbiter.run();
+    hooks.on_exit();
     for listener in &arbiter.listeners {
         listener.remove_socket_file();
     }
@@ -157,11 +167,13 @@ impl Arbiter {
             Signal::Quit => self.stop(false),
             Signal::Chld => {} // reaped after every wake-up anyway
             Signal::Ttin => {
+                MasterHooks::installed().nworkers_changed(self.target + 1, self.target);
                 self.target += 1;
                 tracing::info!("SIGTTIN: workers now {}", self.target);
             }
             Signal::Ttou => {
                 if self.target > 1 {
+                    MasterHooks::installed().nworkers_changed(self.target - 1, self.target);
                     self.target -= 1;
                     tracing::info!("SIGTTOU: workers now {}", self.target);
                 }
@@ -215,6 +227,11 @@ impl Arbiter {
             return; // not ours (as PID 1 we may adopt orphans)
         };
         let lived = slot.started.elapsed();
+        MasterHooks::installed().child_exit(&WorkerInfo {
+            pid: pid.as_raw(),
+            age: slot.age,
+            slot: slot.slot,
+        });
         match (code, signal) {
             (Some(code @ (worker::EXIT_APP_LOAD_ERROR | worker::EXIT_BOOT_ERROR)), _) => {
                 if self.phase == Phase::Running {
@@ -257,7 +274,8 @@ impl Arbiter {
                         stalled.as_secs_f64()
                     );
                     worker.timed_out = true;
-                    let _ = kill(*pid, Sig::SIGKILL);
+                    // The worker dumps its stacks, answers 504 and exits (engine::abort).
+                    let _ = kill(*pid, Sig::SIGABRT);
                 }
             }
         }
@@ -295,10 +313,22 @@ impl Arbiter {
         if let Some(slot) = heartbeat {
             slot.idle();
         }
+        let age = SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        MasterHooks::installed().pre_fork(&WorkerInfo {
+            pid: 0,
+            age,
+            slot: index,
+        });
         debug_assert_single_threaded();
+        interp::before_fork();
         // SAFETY: the master runs a single thread (no runtime, no logging thread, checked in
         // debug builds above), so the child can safely run arbitrary code after fork.
-        match unsafe { fork() }? {
+        let forked = unsafe { fork() };
+        match forked {
+            Ok(ForkResult::Child) => interp::after_fork_child(),
+            _ => interp::after_fork_parent(),
+        }
+        match forked? {
             ForkResult::Child => {
                 if let Some(intake) = self.signals.take() {
                     intake.uninstall();
@@ -314,6 +344,7 @@ impl Arbiter {
                         started: Instant::now(),
                         slot: index,
                         timed_out: false,
+                        age,
                     },
                 );
                 Ok(())

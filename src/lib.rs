@@ -31,6 +31,7 @@ pub mod http;
 pub mod listen;
 pub mod logging;
 pub mod pidfile;
+pub mod reloader;
 pub mod scoreboard;
 pub mod signals;
 pub mod systemd;

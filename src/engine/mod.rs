@@ -15,6 +15,7 @@
 //! Client deadlines (head, body, send, keep-alive idle) are the loop's; none of them counts
 //! against `--timeout`, which watches only the app ([`heartbeat`]).
 
+pub mod abort;
 mod exchange;
 pub mod heartbeat;
 mod pool;
@@ -160,7 +161,7 @@ pub fn run(
             let beat = beats.beat_for(index);
             std::thread::Builder::new()
                 .name(format!("rsgi-thread-{index}"))
-                .spawn(move || pool.serve(app, beat))?;
+                .spawn(move || pool.serve(app, beat, abort::slot(index)))?;
         }
         Some(pool)
     } else {
@@ -343,6 +344,8 @@ struct Engine<'a> {
     pool: Option<&'static Pool>,
     /// The loop thread's watchdog cell (requests run here with `--threads 1`).
     beat: Beat,
+    /// The loop thread's in-flight request, for a timeout abort (`--threads 1`).
+    inflight: Option<Arc<abort::Slot>>,
     /// A graceful stop is under way: no new connections, responses say `Connection: close`.
     draining: bool,
     now: Instant,
@@ -396,6 +399,7 @@ impl<'a> Engine<'a> {
             }),
             pool,
             beat,
+            inflight: if pool.is_none() { abort::slot(0) } else { None },
             draining: false,
             now: Instant::now(),
             body_memory: Rc::new(Cell::new(0)),
@@ -428,6 +432,12 @@ impl<'a> Engine<'a> {
                 match token {
                     SIGNAL_TOKEN => {
                         let received = signals.take();
+                        if received
+                            .iter()
+                            .any(|s| matches!(s, Signal::Int | Signal::Quit))
+                        {
+                            crate::hooks::worker_int();
+                        }
                         if received.contains(&Signal::Quit) {
                             return Ok(());
                         }
@@ -516,6 +526,7 @@ impl<'a> Engine<'a> {
                         // Requests run on this thread: its watchdog cell, set once per
                         // connection (progress reports act only while a request runs).
                         ex.beat = Some(self.beat.clone());
+                        ex.inflight = self.inflight.clone();
                     }
                     let fd = ex.fd().as_raw_fd();
                     let key = self.conns.insert(Conn {
@@ -924,9 +935,15 @@ impl<'a> Engine<'a> {
             conn: &info,
             body_length,
         };
+        if let Some(slot) = &self.inflight {
+            slot.begin(conn.fd, &head, ex.unsent() == 0);
+        }
         self.beat.start();
         let (call, step) = self.app.start(request, ex);
         self.beat.idle();
+        if let Some(slot) = &self.inflight {
+            slot.end();
+        }
         self.after_step(key, call, head, step);
     }
 
@@ -969,9 +986,15 @@ impl<'a> Engine<'a> {
                     unreachable!("matched above");
                 };
                 let Paused { mut call, head } = *paused;
+                if let Some(slot) = &self.inflight {
+                    slot.begin(conn.fd, &head, false);
+                }
                 self.beat.start();
                 let step = call.resume();
                 self.beat.idle();
+                if let Some(slot) = &self.inflight {
+                    slot.end();
+                }
                 self.after_step(key, call, head, step);
                 self.advance(key);
             }
