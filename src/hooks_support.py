@@ -6,6 +6,7 @@ These small classes provide those, not gunicorn's whole Arbiter/Worker/Request A
 """
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import tomllib
@@ -36,9 +37,9 @@ def load_module(spec, is_file):
     if not is_file:
         return importlib.import_module(spec)
     name = "rsgi_server_hooks"
-    file_spec = importlib.util.spec_from_file_location(name, spec)
-    if file_spec is None:
-        raise ImportError(f"cannot load hooks from {spec!r}")
+    # An explicit source loader: the file need not end in .py (gunicorn's -c does not care).
+    loader = importlib.machinery.SourceFileLoader(name, spec)
+    file_spec = importlib.util.spec_from_loader(name, loader)
     module = importlib.util.module_from_spec(file_spec)
     sys.modules[name] = module
     file_spec.loader.exec_module(module)

@@ -5,7 +5,8 @@
 //! directory and `--pythonpath`), minus anything inside the interpreter's prefixes and
 //! site-packages (a virtualenv kept in the project directory included); the
 //! `--reload-extra-file`s; and, after a failed import, the files its traceback names (a
-//! module with a syntax error is not in `sys.modules`).
+//! module with a syntax error is not in `sys.modules`) and the app's directories (a module
+//! that was not found appears there).
 //!
 //! A thread polls about once a second. It takes the GIL only to list `sys.modules` (an
 //! instant); sleeping and `stat` happen without it.
@@ -122,6 +123,11 @@ excluded.add(site.getusersitepackages())\n";
     .map(with_slash)
     .collect();
     let mut fixed = config.reload_extra_files.clone();
+    if !failed.is_empty() {
+        // A module that was not found has no file to watch yet: creating it changes its
+        // directory, so while the import fails the app's directories are watched too.
+        fixed.extend(roots.iter().map(PathBuf::from));
+    }
     fixed.extend(failed);
     let mut watcher = Watcher {
         roots,

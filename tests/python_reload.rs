@@ -68,3 +68,22 @@ fn an_extra_file_restarts_the_worker() {
     server.wait_for_lines("Worker ready (pid: ", 2);
     assert_eq!(server.get("/").text(), "same");
 }
+
+#[test]
+fn a_module_that_does_not_exist_yet_is_picked_up_when_created() {
+    let dir = TempDir::new();
+    dir.write("app.py", APP);
+    let mut server = reloading_server(&dir, &[]);
+    let missing = server.get("/");
+    assert_eq!(missing.status(), 500);
+    assert!(
+        missing.text().contains("No module named 'msg'"),
+        "{}",
+        missing.text()
+    );
+
+    dir.write("msg.py", "TEXT = 'created'\n");
+    server.wait_for_line("modified");
+    server.wait_for_lines("Worker ready (pid: ", 2);
+    assert_eq!(server.get("/").text(), "created");
+}

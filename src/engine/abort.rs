@@ -172,7 +172,7 @@ fn abort() -> ! {
     let date = HttpDate::new(SystemTime::now());
     for (state, wrote) in &states {
         if state.active && !wrote {
-            answer_504(state.fd, &date);
+            answer_504(state.fd, state.method == "HEAD", &date);
             // TODO(logging): write the access-log line for this request (status 504) once the
             // logging module's API exists: method, path, elapsed are in `state`.
         }
@@ -196,8 +196,8 @@ fn abort() -> ! {
 }
 
 /// Writes a 504 on `fd` and shuts down our side, best effort (the worker is exiting).
-fn answer_504(fd: RawFd, date: &HttpDate) {
-    let response = error_response(504, true, false, date);
+fn answer_504(fd: RawFd, head_request: bool, date: &HttpDate) {
+    let response = error_response(504, true, head_request, date);
     // SAFETY: the slot's mutex, held by the caller, keeps the request (which owns the
     // socket) from ending, so `fd` is open and is that request's socket; ManuallyDrop
     // keeps this borrowed view from closing it.
