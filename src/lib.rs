@@ -12,15 +12,18 @@
 //!   [`config::Config`].
 //! * [`listen`] binds every listener before any fork; workers inherit them.
 //! * [`arbiter`] is the master: it owns the listeners and the worker table, forks workers,
-//!   and reacts to signals recorded by [`signals`]. It never runs Python.
+//!   and reacts to signals recorded by [`signals`]. It runs Python only for `--preload` or
+//!   master-side [`hooks`], with every fork bracketed by [`wsgi::interp`].
 //! * [`worker`] is a child process: it initialises CPython, loads the app and runs the
 //!   engine.
 //! * [`engine`] is the worker's epoll event loop: it accepts, reads and parses requests
 //!   with [`http`], buffers bodies, hands ready requests to [`wsgi`] (on the loop thread or a
 //!   thread pool) and writes responses with backpressure. It never touches Python types.
 //! * [`http`] is the sans-IO HTTP/1.1 codec: no sockets, no clocks, no Python.
-//! * [`wsgi`] is the only module that uses pyo3: environ, `start_response`, `wsgi.input`,
-//!   the response iterable, and the interpreter itself.
+//! * [`wsgi`] is where requests meet pyo3: environ, `start_response`, `wsgi.input`, the
+//!   response iterable, and the interpreter itself. Python outside requests lives in
+//!   [`hooks`] (gunicorn's server hooks) and [`reloader`] (`--reload`); the worker's reaction
+//!   to a timeout is [`engine::abort`].
 //! * [`logging`] writes the error log and the access log (text or JSON), captures the app's
 //!   output, and reopens the files on SIGUSR1.
 #![deny(missing_docs)]
@@ -36,6 +39,7 @@ pub mod logging;
 pub mod pidfile;
 pub mod privileges;
 pub mod proctitle;
+pub mod reloader;
 pub mod scoreboard;
 pub mod signals;
 pub mod systemd;

@@ -8,7 +8,9 @@ use rsgi_server::hooks::MasterHooks;
 use rsgi_server::listen::activation::{self, Inherited};
 use rsgi_server::pidfile::PidFile;
 use rsgi_server::wsgi::interp;
-use rsgi_server::{daemon, listen, logging, privileges, proctitle, systemd, upgrade, worker};
+use rsgi_server::{
+    daemon, hooks, listen, logging, privileges, proctitle, systemd, upgrade, worker,
+};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -120,8 +122,16 @@ fn prepare(config: &Config) -> Result<(), ExitCode> {
     Ok(())
 }
 
-fn run(config: Config, inherited: Vec<Inherited>, detached: Option<daemon::Detached>) -> ExitCode {
+fn run(
+    mut config: Config,
+    inherited: Vec<Inherited>,
+    detached: Option<daemon::Detached>,
+) -> ExitCode {
     proctitle::set(&proctitle::master_title(proc_name(&config)));
+    if config.reload && config.preload {
+        tracing::warn!("--reload turns --preload off: preloaded code could not be reloaded");
+        config.preload = false;
+    }
     // What the server creates from here on (pid file, sockets, logs, the app's files)
     // gets the configured mask.
     privileges::apply_umask(&config);
@@ -176,11 +186,18 @@ fn run(config: Config, inherited: Vec<Inherited>, detached: Option<daemon::Detac
         return ExitCode::FAILURE;
     }
     privileges::check_pidfile_dir(&config);
+    // After the privilege drop: preloaded code and master-side hooks never run as root.
+    if let Err(code) = start_python_in_master(&config) {
+        for listener in &listeners {
+            listener.remove_socket_file();
+        }
+        return code;
+    }
     if let Some(detached) = detached {
         detached.started();
         logging::detached_from_terminal();
     }
-    match arbiter::run(config, listeners, MasterHooks::none()) {
+    match arbiter::run(config, listeners, MasterHooks::installed()) {
         Exit::Stopped => ExitCode::SUCCESS,
         Exit::BootFailed(code) => ExitCode::from(code as u8),
         Exit::Failed(why) => {
@@ -190,6 +207,68 @@ fn run(config: Config, inherited: Vec<Inherited>, detached: Option<daemon::Detac
     }
 }
 
+/// Initialises Python in the master when it needs it: `--preload` (the app is imported
+/// here, before any fork, so a broken app stops the server at once) or
+/// a `--hooks` module with master-side hooks. Otherwise the master never runs Python.
+fn start_python_in_master(config: &Config) -> Result<(), ExitCode> {
+    let master_hooks = match hooks::master_side_defined(config) {
+        Ok(defined) => defined,
+        Err(err) => {
+            tracing::error!("{err}: {}", err.detail);
+            return Err(ExitCode::FAILURE);
+        }
+    };
+    if !config.preload && !master_hooks {
+        return Ok(());
+    }
+    worker::apply_env(config);
+    // Not std::env::args(): the process title has overwritten that memory.
+    let argv = proctitle::original_args_lossy();
+    if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
+        tracing::error!("{err}");
+        return Err(ExitCode::FAILURE);
+    }
+    // Loaded here even with worker-side hooks only: the workers inherit the module.
+    if let Err(err) = hooks::load(config, std::process::id() as i32) {
+        eprint!("{}", err.detail);
+        tracing::error!("{err}");
+        return Err(ExitCode::FAILURE);
+    }
+    if config.preload {
+        if let Err(err) = worker::preload(config) {
+            eprint!("{}", err.traceback);
+            tracing::error!("{err} (--preload); not starting");
+            return Err(ExitCode::from(worker::EXIT_APP_LOAD_ERROR as u8));
+        }
+        tracing::info!("Preloaded app '{}' in the master", config.app);
+        // Objects that exist now are shared copy-on-write by every worker; a garbage
+        // collection in a worker would write to each one's header and unshare its page.
+        // gc.freeze() moves them out of the collector's reach (what Instagram and gunicorn
+        // users do by hand).
+        pyo3::Python::attach(|py| py.run(c"import gc; gc.collect(); gc.freeze()", None, None))
+            .unwrap_or_else(|err| tracing::warn!("gc.freeze() failed: {err}"));
+    }
+    // fork() copies only the calling thread: threads the app's import started would be
+    // missing in every worker, with whatever locks they held.
+    let threads = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse::<u32>().ok())
+        })
+        .unwrap_or(1);
+    if threads > 1 {
+        tracing::warn!(
+            "importing in the master started {} thread(s); they will not exist in the \
+             workers, and forking with them running is unsafe (start threads in post_fork or \
+             lazily instead)",
+            threads - 1
+        );
+    }
+    Ok(())
+}
+
 /// `--check-config`: the configuration is valid (it parsed) and the app imports.
 fn check(config: &Config) -> ExitCode {
     if let Err(code) = prepare(config) {
@@ -197,6 +276,11 @@ fn check(config: &Config) -> ExitCode {
     }
     let argv = proctitle::original_args_lossy();
     if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
+        eprintln!("rsgi-server: error: {err}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(err) = hooks::load(config, std::process::id() as i32) {
+        eprint!("{}", err.detail);
         eprintln!("rsgi-server: error: {err}");
         return ExitCode::FAILURE;
     }

@@ -3,16 +3,25 @@
 //! Connections are driven by the [`crate::engine`] event loop.
 //!
 //! Exit codes tell the master what happened (gunicorn's numbers): [`EXIT_BOOT_ERROR`] and
-//! [`EXIT_APP_LOAD_ERROR`] stop the whole server instead of a respawn loop.
+//! [`EXIT_APP_LOAD_ERROR`] stop the whole server instead of a respawn loop;
+//! [`EXIT_TIMEOUT`] follows a timeout abort ([`crate::engine::abort`]).
+//!
+//! With `--preload` (or master-side hooks) Python is already initialised when the worker
+//! starts: it inherited the master's interpreter through the fork, and with `--preload` the
+//! app object too.
 
 use crate::config::Config;
-use crate::engine;
+use crate::engine::{self, abort};
+use crate::hooks;
 use crate::listen::Listener;
+use crate::reloader;
 use crate::scoreboard::Seat;
 use crate::signals::{Signal, SignalIntake};
 use crate::wsgi::interp;
 use crate::wsgi::{App, ServerInfo};
 use nix::unistd::{Pid, getpid};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// The worker could not start (Python failed to initialise).
 pub const EXIT_BOOT_ERROR: i32 = 3;
@@ -20,6 +29,9 @@ pub const EXIT_BOOT_ERROR: i32 = 3;
 pub const EXIT_APP_LOAD_ERROR: i32 = 4;
 /// The worker was told it timed out (SIGABRT) and exited after reporting it.
 pub const EXIT_TIMEOUT: i32 = 5;
+
+/// The app imported by the master before forking (`--preload`); workers inherit it.
+static PRELOADED: OnceLock<App> = OnceLock::new();
 
 /// Runs a worker in a freshly forked child; returns the process exit code. `seat` is its
 /// scoreboard slot: booting until the engine serves, then ready/busy, draining on TERM.
@@ -48,48 +60,107 @@ pub fn run(config: &Config, listeners: &[&Listener], master: Pid, seat: Option<S
         config.proc_name.as_deref().unwrap_or(&config.app),
     ));
 
-    let app = match boot(config) {
+    let app = match boot(config, master) {
         Ok(app) => app,
         Err(code) => {
             crate::logging::finish();
             return code;
         }
     };
-    // Pool threads borrow the app for the life of the process.
-    let app: &'static App = Box::leak(Box::new(app));
+    if let Err(err) = abort::install(config.threads as usize) {
+        tracing::error!("worker cannot handle timeouts: {err}");
+        return EXIT_BOOT_ERROR;
+    }
+    hooks::post_worker_init();
     let settings = engine::Settings::from_config(config);
     if let Err(err) = engine::run(&settings, listeners, &signals, app, master, seat) {
         tracing::error!("worker engine failed: {err}");
     }
+    hooks::worker_exit();
     interp::run_exit_hooks();
     tracing::info!("Worker exiting (pid: {})", getpid());
     crate::logging::finish();
     0
 }
 
-/// Initialises Python in this process and imports the app.
-fn boot(config: &Config) -> Result<App, i32> {
-    for (key, value) in &config.env {
-        // SAFETY: a just-forked worker is single-threaded, so nothing reads the environment
-        // concurrently; the variables must be set before Python copies it into os.environ.
-        unsafe { std::env::set_var(key, value) };
+/// Makes sure Python runs in this process (initialised here, or inherited from a master
+/// that has it), runs `post_fork`, and returns the app: the preloaded one, or imported now.
+fn boot(config: &Config, master: Pid) -> Result<&'static App, i32> {
+    if !interp::is_initialized() {
+        apply_env(config);
+        // Not std::env::args(): the process title has overwritten that memory.
+        let argv = crate::proctitle::original_args_lossy();
+        if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
+            tracing::error!("{err}");
+            return Err(EXIT_BOOT_ERROR);
+        }
     }
-    // Not std::env::args(): the process title has overwritten that memory.
-    let argv = crate::proctitle::original_args_lossy();
-    if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
+    if let Err(err) = hooks::load(config, master.as_raw()) {
+        eprint!("{}", err.detail);
         tracing::error!("{err}");
         return Err(EXIT_BOOT_ERROR);
     }
-    load_app(config).map_err(|err| {
-        // One record, so the traceback lands in the error log (and stays one JSON object).
-        tracing::error!("{}\n{err}", err.traceback.trim_end());
-        EXIT_APP_LOAD_ERROR
+    hooks::post_fork(master.as_raw());
+    if let Some(app) = PRELOADED.get() {
+        return Ok(app);
+    }
+    // Pool threads borrow the app for the life of the process.
+    let leak = |app: App| -> &'static App { Box::leak(Box::new(app)) };
+    match load_app(config) {
+        Ok(app) => {
+            if config.reload {
+                start_reloader(config, Vec::new())?;
+            }
+            Ok(leak(app))
+        }
+        Err(err) if config.reload => {
+            // One record, so the traceback lands in the error log (and stays one JSON
+            // object).
+            tracing::error!(
+                "{}\n{err}; answering 500 until a watched file changes (--reload)",
+                err.traceback.trim_end()
+            );
+            let app = App::failed_import(&err, server_info(config)).map_err(|why| {
+                tracing::error!("cannot serve the import error: {why}");
+                EXIT_APP_LOAD_ERROR
+            })?;
+            start_reloader(config, err.files)?;
+            Ok(leak(app))
+        }
+        Err(err) => {
+            tracing::error!("{}\n{err}", err.traceback.trim_end());
+            Err(EXIT_APP_LOAD_ERROR)
+        }
+    }
+}
+
+fn start_reloader(config: &Config, failed: Vec<PathBuf>) -> Result<(), i32> {
+    reloader::start(config, failed).map_err(|err| {
+        tracing::error!("cannot start the reloader: {err}");
+        EXIT_BOOT_ERROR
     })
 }
 
-/// Imports the configured app with gunicorn's `sys.path`: the working directory first, then
-/// `--pythonpath` entries. Also used by `--check-config`.
-pub fn load_app(config: &Config) -> Result<App, crate::wsgi::LoadError> {
+/// Sets `--env` variables in this process's environment, before Python copies it into
+/// `os.environ`. Call while the process has a single thread.
+pub fn apply_env(config: &Config) {
+    for (key, value) in &config.env {
+        // SAFETY: called before any thread exists (a just-forked worker, or the master
+        // before its first fork), so nothing reads the environment concurrently.
+        unsafe { std::env::set_var(key, value) };
+    }
+}
+
+/// `--preload`: imports the app in this process (the master, Python initialised) so that
+/// every worker forked later inherits it instead of importing it again.
+pub fn preload(config: &Config) -> Result<(), crate::wsgi::LoadError> {
+    let app = load_app(config)?;
+    let _ = PRELOADED.set(app);
+    Ok(())
+}
+
+/// gunicorn's `sys.path` for the app: the working directory first, then `--pythonpath`.
+pub fn python_path(config: &Config) -> Vec<String> {
     let mut path = Vec::with_capacity(config.pythonpath.len() + 1);
     if let Ok(cwd) = std::env::current_dir() {
         path.push(cwd.to_string_lossy().into_owned());
@@ -100,10 +171,19 @@ pub fn load_app(config: &Config) -> Result<App, crate::wsgi::LoadError> {
             .iter()
             .map(|p| p.to_string_lossy().into_owned()),
     );
-    let server = ServerInfo {
+    path
+}
+
+fn server_info(config: &Config) -> ServerInfo {
+    ServerInfo {
         root_path: config.root_path.clone(),
         multiprocess: config.workers > 1,
         multithread: config.threads > 1,
-    };
-    App::load(&config.app, &path, server)
+    }
+}
+
+/// Imports the configured app with gunicorn's `sys.path` ([`python_path`]). Also used by
+/// `--check-config` and `--preload`.
+pub fn load_app(config: &Config) -> Result<App, crate::wsgi::LoadError> {
+    App::load(&config.app, &python_path(config), server_info(config))
 }

@@ -383,3 +383,37 @@ fn pool_threads_log_every_request_once() {
         );
     }
 }
+
+#[test]
+fn a_request_cut_short_by_a_worker_timeout_gets_its_504_line() {
+    let dir = TempDir::new();
+    let access = dir.join("access.log");
+    let mut all = vec!["--access-logfile", access.to_str().unwrap()];
+    all.extend_from_slice(&[
+        "--timeout",
+        "1",
+        "--access-log-format",
+        "%(s)s|%(r)s|%(m)s|%(U)s|%(q)s|%(h)s|%(b)s|%(p)s",
+    ]);
+    let server = FileServer::start(&dir, "cases.stuck", &all, 1, None);
+    let first = server.workers[0];
+    let mut c = Conn::tcp(server.addr);
+    c.send(&get_req("/sleep?x=1"));
+    assert_eq!(c.read_response().status(), 504);
+    let line = wait_for_count(&access, 1).remove(0);
+    let f: Vec<&str> = line.split('|').collect();
+    assert_eq!(
+        f[..6],
+        [
+            "504",
+            "GET /sleep?x=1 -",
+            "GET",
+            "/sleep",
+            "x=1",
+            "127.0.0.1"
+        ],
+        "{line}"
+    );
+    assert!(f[6].parse::<u64>().is_ok_and(|n| n > 0), "{line}");
+    assert_eq!(f[7], format!("<{first}>"), "{line}");
+}

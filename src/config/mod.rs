@@ -102,6 +102,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The application's standard output and error go to the error log.
     pub capture_output: bool,
+    // -- issue 4: python --
+    /// Import the app in the master before forking (copy-on-write sharing).
+    pub preload: bool,
+    /// Gunicorn-style server hooks: a dotted module name or an absolute `.py` path.
+    pub hooks: Option<String>,
+    /// Restart workers when the app's Python files (or `reload_extra_files`) change.
+    pub reload: bool,
+    /// Further files watched under `reload`.
+    pub reload_extra_files: Vec<PathBuf>,
     /// The TOML file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<PathBuf>,
     // -- issue 4: hygiene --
@@ -166,6 +175,10 @@ impl PartialEq for Config {
             access_log_format,
             log_format,
             capture_output,
+            preload,
+            hooks,
+            reload,
+            reload_extra_files,
             config_file,
             sources: _,
             binds_explicit,
@@ -211,6 +224,10 @@ impl PartialEq for Config {
             && *access_log_format == other.access_log_format
             && *log_format == other.log_format
             && *capture_output == other.capture_output
+            && *preload == other.preload
+            && *hooks == other.hooks
+            && *reload == other.reload
+            && *reload_extra_files == other.reload_extra_files
             && *config_file == other.config_file
             && *binds_explicit == other.binds_explicit
             && *pid == other.pid
@@ -391,6 +408,15 @@ fn absolutize(layer: &mut Layer, base: &Path) {
     for dir in layer.pythonpath.iter_mut().flatten() {
         if !dir.as_os_str().is_empty() {
             *dir = base.join(&*dir);
+        }
+    }
+    // -- issue 4: python --
+    for file in layer.reload_extra_files.iter_mut().flatten() {
+        *file = base.join(&*file);
+    }
+    if let Some(hooks) = layer.hooks.as_mut() {
+        if validate::hooks_is_file(hooks) {
+            *hooks = base.join(&*hooks).to_string_lossy().into_owned();
         }
     }
     for bind in layer.bind.iter_mut().flatten() {
@@ -1698,6 +1724,69 @@ body_timeout = 5
             &[],
             dir.path(),
             "--capture-output",
+            "maybe",
+        );
+    }
+
+    // -- issue 4: python --
+    #[test]
+    fn python_operations_options() {
+        let dir = TempDir::new("rsgi-config-", "python-ops");
+        let config = run(&["app"], &[], dir.path());
+        assert!(!config.preload && !config.reload);
+        assert_eq!(config.hooks, None);
+        assert!(config.reload_extra_files.is_empty());
+
+        dir.write("hooks.py", "def on_starting(server): pass\n");
+        let config = run(
+            &[
+                "app",
+                "--preload",
+                "--reload=true",
+                "--hooks",
+                "hooks.py",
+                "--reload-extra-file",
+                "a.txt",
+                "--reload-extra-file",
+                "b.txt",
+            ],
+            &[],
+            dir.path(),
+        );
+        assert!(config.preload && config.reload);
+        assert_eq!(
+            config.hooks.as_deref().map(Path::new),
+            Some(dir.path().join("hooks.py").as_path()),
+            "a hooks file is resolved where it was written"
+        );
+        assert_eq!(
+            config.reload_extra_files,
+            vec![dir.path().join("a.txt"), dir.path().join("b.txt")]
+        );
+        let config = run(&["app"], &[("RSGI_HOOKS", "myproj.hooks")], dir.path());
+        assert_eq!(config.hooks.as_deref(), Some("myproj.hooks"));
+        // A config round trip keeps them.
+        assert_eq!(config.to_settings().hooks.as_deref(), Some("myproj.hooks"));
+
+        assert_invalid(
+            &["app", "--hooks", "missing.py"],
+            &[],
+            dir.path(),
+            "--hooks",
+            "missing.py",
+        );
+        assert_invalid(
+            &["app", "--hooks", "my-hooks"],
+            &[],
+            dir.path(),
+            "--hooks",
+            "my-hooks",
+        );
+        assert_invalid(
+            &["app", "--preload=maybe"],
+            &[],
+            dir.path(),
+            "--preload",
             "maybe",
         );
     }

@@ -413,6 +413,39 @@ settings! {
           require_equals = true, default_missing_value = "true")]
     #[serde(default, deserialize_with = "flexible_bool")]
     capture_output: bool = Some(false), shown "false";
+    // -- issue 4: python --
+    /// Import the application in the master before forking the workers, so they share its
+    /// memory copy-on-write. A HUP then restarts the workers on the same code: it cannot
+    /// reload preloaded code (restart the server, or use a USR2 upgrade).
+    /// `--preload` alone means true.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    preload: bool = Some(false), shown "false";
+
+    /// Gunicorn server hooks: a Python module (`myproj.gunicorn_hooks`) or a `.py` file
+    /// (e.g. an existing `gunicorn.conf.py`) whose module-level functions named like
+    /// gunicorn's hooks (`on_starting`, `when_ready`, `pre_fork`, `post_fork`,
+    /// `post_worker_init`, `worker_int`, `worker_abort`, `pre_request`, `post_request`,
+    /// `child_exit`, `worker_exit`, `nworkers_changed`, `on_reload`, `pre_exec`, `on_exit`)
+    /// are called with gunicorn's arguments. Defining any master-side hook runs Python in
+    /// the master.
+    #[arg(long, value_name = "MODULE_OR_FILE")]
+    hooks: String = None, shown "(none)";
+
+    /// Restart a worker when a Python file of the application (or a
+    /// `--reload-extra-file`) changes; a failed import is answered with 500 and the
+    /// traceback until the file is fixed. For development. `--reload` alone means true.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    reload: bool = Some(false), shown "false";
+
+    /// A further file whose change restarts the workers under `--reload` (templates,
+    /// configuration). Repeatable.
+    #[arg(long, visible_alias = "reload-extra-file", value_name = "FILE")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    reload_extra_files: Vec<PathBuf> = None, shown "(none)";
 }
 
 /// The whole command line: every setting plus the options that only make sense there.

@@ -272,6 +272,25 @@ pub(super) fn validate(
         _ => return Err(invalid("log_format", &format_name, "text or json")),
     };
 
+    // -- issue 4: python --
+    let hooks = match s.hooks.filter(|h| !h.is_empty()) {
+        Some(h) if hooks_is_file(&h) && !std::path::Path::new(&h).is_file() => {
+            return Err(invalid(
+                "hooks",
+                &h,
+                "an existing .py file or a dotted module name (e.g. myproj.hooks)",
+            ));
+        }
+        Some(h) if !hooks_is_file(&h) && !is_dotted_name(&h) => {
+            return Err(invalid(
+                "hooks",
+                &h,
+                "a dotted module name (e.g. myproj.hooks) or a path to a .py file",
+            ));
+        }
+        other => other,
+    };
+
     let secs = |n: i64| (n > 0).then(|| Duration::from_secs(n as u64));
     Ok(Config {
         app,
@@ -309,6 +328,10 @@ pub(super) fn validate(
         access_log_format,
         log_format,
         capture_output: s.capture_output.unwrap_or(false),
+        preload: s.preload.unwrap_or(false),
+        hooks,
+        reload: s.reload.unwrap_or(false),
+        reload_extra_files: s.reload_extra_files.unwrap_or_default(),
         config_file: None,
         sources: Sources::default(),
         binds_explicit: false,
@@ -399,6 +422,22 @@ fn in_range(
         format!("a whole number from {min} to {max}")
     };
     Err(invalid(name, &value, &allowed))
+}
+
+/// Whether a `--hooks` value names a file (a `.py` path) rather than a module.
+pub(super) fn hooks_is_file(value: &str) -> bool {
+    value.ends_with(".py") || value.contains('/')
+}
+
+/// A dotted Python module name: `a`, `a.b_c`.
+fn is_dotted_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+        })
 }
 
 /// Checks `module:callable` and fills in the default callable.
@@ -499,6 +538,11 @@ impl Config {
             access_log_format: Some(self.access_log_format.clone()),
             log_format: Some(self.log_format.as_str().to_owned()),
             capture_output: Some(self.capture_output),
+            preload: Some(self.preload),
+            hooks: self.hooks.clone(),
+            reload: Some(self.reload),
+            reload_extra_files: (!self.reload_extra_files.is_empty())
+                .then(|| self.reload_extra_files.clone()),
         }
     }
 }

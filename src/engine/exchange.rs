@@ -13,6 +13,7 @@
 //! `--body-buffer-size`; beyond it, a temporary file) and the unsent response bytes (at most
 //! [`HIGH_WATER`] plus the one body chunk the app just yielded).
 
+use super::abort::Slot;
 use super::spool::BodyReader;
 use super::{Beat, Shared};
 use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
@@ -140,6 +141,9 @@ pub struct Exchange {
     pub blocking: bool,
     /// Progress reports for the master's timeout watchdog while a request runs.
     pub beat: Option<Beat>,
+    /// The running thread's in-flight entry: told when response bytes go out (after which
+    /// a timeout abort can no longer answer 504).
+    pub inflight: Option<Arc<Slot>>,
     date: HttpDate,
     terms: Terms,
     body: Body,
@@ -187,6 +191,7 @@ impl Exchange {
             shared,
             blocking: false,
             beat: None,
+            inflight: None,
             date: HttpDate::new(SystemTime::now()),
             terms: Terms {
                 head_request: false,
@@ -300,7 +305,10 @@ impl Exchange {
         while self.sent < self.out.len() {
             match (&mut &self.sock).write(&self.out[self.sent..]) {
                 Ok(0) => return Err(self.broken(io::ErrorKind::WriteZero.into())),
-                Ok(n) => self.sent += n,
+                Ok(n) => {
+                    self.sent += n;
+                    self.wrote();
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(self.broken(e)),
@@ -325,6 +333,7 @@ impl Exchange {
                     file.remaining -= n as u64;
                     self.response.body_bytes += n as u64;
                     self.tick();
+                    self.wrote();
                 }
                 Err(nix::errno::Errno::EINTR) => {}
                 Err(nix::errno::Errno::EAGAIN) => return Ok(false),
@@ -381,6 +390,13 @@ impl Exchange {
         err
     }
 
+    /// Records that response bytes reached the socket.
+    fn wrote(&self) {
+        if let Some(slot) = &self.inflight {
+            slot.wrote();
+        }
+    }
+
     /// Reports progress on the request in progress to the watchdog.
     fn tick(&self) {
         if let Some(beat) = &self.beat {
@@ -415,6 +431,7 @@ impl Exchange {
         };
         if written > 0 {
             self.tick();
+            self.wrote();
         }
         // Keep what was not taken, in order.
         let from_pending = written.min(pending.len());

@@ -15,6 +15,7 @@
 //! Client deadlines (head, body, send, keep-alive idle) are the loop's; none of them counts
 //! against `--timeout`, which watches only the app ([`heartbeat`]).
 
+pub mod abort;
 mod exchange;
 pub mod heartbeat;
 mod pool;
@@ -161,7 +162,7 @@ pub fn run(
             let beat = beats.beat_for(index);
             std::thread::Builder::new()
                 .name(format!("rsgi-thread-{index}"))
-                .spawn(move || pool.serve(app, beat))?;
+                .spawn(move || pool.serve(app, beat, abort::slot(index)))?;
         }
         Some(pool)
     } else {
@@ -352,6 +353,8 @@ struct Engine<'a> {
     beat: Beat,
     /// Every thread's cells and the worker's scoreboard seat.
     beats: Arc<Heartbeats>,
+    /// The loop thread's in-flight request, for a timeout abort (`--threads 1`).
+    inflight: Option<Arc<abort::Slot>>,
     /// A graceful stop is under way: no new connections, responses say `Connection: close`.
     draining: bool,
     now: Instant,
@@ -407,6 +410,7 @@ impl<'a> Engine<'a> {
             pool,
             beat,
             beats,
+            inflight: if pool.is_none() { abort::slot(0) } else { None },
             draining: false,
             now: Instant::now(),
             body_memory: Rc::new(Cell::new(0)),
@@ -443,6 +447,12 @@ impl<'a> Engine<'a> {
                             crate::logging::reopen();
                         }
                         // gunicorn's worker: INT and QUIT stop now, TERM drains.
+                        if received
+                            .iter()
+                            .any(|s| matches!(s, Signal::Int | Signal::Quit))
+                        {
+                            crate::hooks::worker_int();
+                        }
                         if received
                             .iter()
                             .any(|s| matches!(s, Signal::Quit | Signal::Int))
@@ -534,6 +544,7 @@ impl<'a> Engine<'a> {
                         // Requests run on this thread: its watchdog cell, set once per
                         // connection (progress reports act only while a request runs).
                         ex.beat = Some(self.beat.clone());
+                        ex.inflight = self.inflight.clone();
                     }
                     let fd = ex.fd().as_raw_fd();
                     let key = self.conns.insert(Conn {
@@ -949,9 +960,15 @@ impl<'a> Engine<'a> {
             conn: &info,
             body_length,
         };
+        if let Some(slot) = &self.inflight {
+            slot.begin(conn.fd, &head, ex.unsent() == 0);
+        }
         self.beat.start(head.method(), head.path());
         let (call, step) = self.app.start(request, ex);
         self.beat.idle();
+        if let Some(slot) = &self.inflight {
+            slot.end();
+        }
         self.after_step(key, call, head, step);
     }
 
@@ -994,9 +1011,15 @@ impl<'a> Engine<'a> {
                     unreachable!("matched above");
                 };
                 let Paused { mut call, head } = *paused;
+                if let Some(slot) = &self.inflight {
+                    slot.begin(conn.fd, &head, false);
+                }
                 self.beat.resume();
                 let step = call.resume();
                 self.beat.idle();
+                if let Some(slot) = &self.inflight {
+                    slot.end();
+                }
                 self.after_step(key, call, head, step);
                 self.advance(key);
             }

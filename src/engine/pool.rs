@@ -6,6 +6,7 @@
 //! for the client with the GIL released, so a slow reader holds at most its own thread. When
 //! done it hands the connection back ([`Finished`]) and wakes the loop through an eventfd.
 
+use super::abort::Slot;
 use super::exchange::Exchange;
 use super::heartbeat::Beat;
 use crate::http::request::RequestHead;
@@ -14,8 +15,8 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// A request ready for the app, with its connection.
 pub struct Job {
@@ -98,8 +99,9 @@ impl Pool {
         self.work.notify_all();
     }
 
-    /// A pool thread's life: run jobs until stopped. `beat` is this thread's watchdog cell.
-    pub fn serve(&self, app: &App, beat: Beat) {
+    /// A pool thread's life: run jobs until stopped. `beat` is this thread's watchdog cell,
+    /// `inflight` its entry in the timeout-abort registry.
+    pub fn serve(&self, app: &App, beat: Beat, inflight: Option<Arc<Slot>>) {
         loop {
             let job = {
                 let mut queues = self.queues();
@@ -118,7 +120,7 @@ impl Pool {
                         .unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            let finished = run(app, job, &beat);
+            let finished = run(app, job, &beat, inflight.as_ref());
             self.queues().finished.push(finished);
             let _ = self.wake.write(1);
         }
@@ -126,7 +128,7 @@ impl Pool {
 }
 
 /// Runs one request to the end on this thread, waiting for the client as needed.
-fn run(app: &App, job: Job, beat: &Beat) -> Finished {
+fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finished {
     let Job {
         key,
         head,
@@ -135,6 +137,10 @@ fn run(app: &App, job: Job, beat: &Beat) -> Finished {
     } = job;
     exchange.blocking = true;
     exchange.beat = Some(beat.clone());
+    if let Some(slot) = inflight {
+        slot.begin(exchange.fd().as_raw_fd(), &head, exchange.unsent() == 0);
+        exchange.inflight = Some(slot.clone());
+    }
     beat.start(head.method(), head.path());
     let info = exchange.info.clone();
     let request = Request {
@@ -163,7 +169,11 @@ fn run(app: &App, job: Job, beat: &Beat) -> Finished {
     let mut exchange = transport
         .downcast::<Exchange>()
         .expect("the call holds the exchange it was given");
+    if let Some(slot) = inflight {
+        slot.end();
+    }
     exchange.beat = None;
+    exchange.inflight = None;
     exchange.drain_unread_body(outcome);
     // Back on the loop, the connection must never wait for its client.
     exchange.blocking = false;

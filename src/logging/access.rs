@@ -362,6 +362,13 @@ pub enum RequestLine<'a> {
     Parsed(&'a RequestHead),
     /// The head could not be parsed: the bytes of its first line received so far.
     Unparsed(&'a [u8]),
+    /// Only the method and target are known (a request cut short by a worker abort).
+    Known {
+        /// The method.
+        method: &'a [u8],
+        /// The request target as received.
+        target: &'a [u8],
+    },
 }
 
 /// Everything one access log line can show.
@@ -385,8 +392,55 @@ impl<'a> Entry<'a> {
     fn head(&self) -> Option<&'a RequestHead> {
         match self.request {
             RequestLine::Parsed(head) => Some(head),
+            RequestLine::Unparsed(_) | RequestLine::Known { .. } => None,
+        }
+    }
+
+    fn method(&self) -> Option<&'a [u8]> {
+        match self.request {
+            RequestLine::Parsed(head) => Some(head.method_bytes()),
+            RequestLine::Known { method, .. } => Some(method),
             RequestLine::Unparsed(_) => None,
         }
+    }
+
+    fn target(&self) -> Option<&'a [u8]> {
+        match self.request {
+            RequestLine::Parsed(head) => Some(head.target()),
+            RequestLine::Known { target, .. } => Some(target),
+            RequestLine::Unparsed(_) => None,
+        }
+    }
+
+    /// The path, still percent-encoded.
+    fn raw_path(&self) -> Option<&'a [u8]> {
+        match self.request {
+            RequestLine::Parsed(head) => Some(head.path()),
+            RequestLine::Known { target, .. } => target.split(|&b| b == b'?').next(),
+            RequestLine::Unparsed(_) => None,
+        }
+    }
+
+    /// The path, percent-decoded (gunicorn's `PATH_INFO`).
+    fn path(&self) -> Option<std::borrow::Cow<'a, [u8]>> {
+        self.raw_path().map(crate::wsgi::percent_decode)
+    }
+
+    fn query(&self) -> Option<&'a [u8]> {
+        match self.request {
+            RequestLine::Parsed(head) => Some(head.query()),
+            RequestLine::Known { target, .. } => Some(
+                target
+                    .iter()
+                    .position(|&b| b == b'?')
+                    .map_or(&[][..], |q| &target[q + 1..]),
+            ),
+            RequestLine::Unparsed(_) => None,
+        }
+    }
+
+    fn protocol(&self) -> Option<&'static [u8]> {
+        self.head().map(|h| h.version.as_str().as_bytes())
     }
 
     fn response_header(&self, lowercase: &str) -> Option<&'a [u8]> {
@@ -524,23 +578,45 @@ pub fn log(entry: &Entry<'_>) {
     }
 }
 
-/// Logs a request the worker answers itself because the application timed out (the 504
-/// of a worker abort): `status` and `body_bytes` are what was sent, `elapsed` the time since
-/// the request arrived. Written at once, since the process is about to exit.
-pub fn log_aborted(
-    head: &RequestHead,
-    conn: &ConnInfo,
-    status: u16,
-    body_bytes: u64,
-    elapsed: Duration,
-) {
+/// A request the worker answered itself as it aborted after a timeout (the 504 of
+/// SIGABRT), with what the abort path knows of it.
+#[derive(Clone, Copy, Debug)]
+pub struct Aborted<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// The request target as received.
+    pub target: &'a str,
+    /// The client's address ("" when unknown or on a Unix socket).
+    pub remote_addr: &'a str,
+    /// The status sent (504).
+    pub status: u16,
+    /// Body bytes of that response.
+    pub body_bytes: u64,
+    /// Since the request began.
+    pub elapsed: Duration,
+}
+
+/// Logs a request cut short by a worker abort and writes the buffer at once (the process
+/// is about to `_exit`). Callable from any thread. Its headers are not known: header atoms
+/// show `-`, and `%(H)s` too.
+pub fn log_aborted(request: &Aborted<'_>) {
+    let conn = ConnInfo {
+        remote_addr: request.remote_addr.to_owned(),
+        remote_port: String::new(),
+        server_name: String::new(),
+        server_port: String::new(),
+        url_scheme: "http",
+    };
     log(&Entry {
-        conn,
-        request: RequestLine::Parsed(head),
-        status: Some(status),
-        body_bytes,
+        conn: &conn,
+        request: RequestLine::Known {
+            method: request.method.as_bytes(),
+            target: request.target.as_bytes(),
+        },
+        status: Some(request.status),
+        body_bytes: request.body_bytes,
         response_headers: &[],
-        duration: elapsed,
+        duration: request.elapsed,
     });
     flush();
 }
@@ -698,13 +774,10 @@ fn write_text(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, clf: &[u8]) {
             },
             Atom::Time => out.extend_from_slice(clf),
             Atom::RequestLine => request_line(out, e.request),
-            Atom::Method => dash_or(out, head.map(|h| h.method().as_bytes())),
-            Atom::Path => match head {
-                Some(h) => dash_or(out, Some(&decoded_path(h))),
-                None => out.push(b'-'),
-            },
-            Atom::Query => escape::text(out, head.map_or(&[][..], |h| h.query())),
-            Atom::Protocol => dash_or(out, head.map(|h| h.version.as_str().as_bytes())),
+            Atom::Method => dash_or(out, e.method()),
+            Atom::Path => dash_or(out, e.path().as_deref()),
+            Atom::Query => escape::text(out, e.query().unwrap_or_default()),
+            Atom::Protocol => dash_or(out, e.protocol()),
             Atom::Status => status(out, e.status),
             Atom::Bytes => escape::decimal(out, e.body_bytes),
             Atom::BytesOrDash if e.body_bytes == 0 => out.push(b'-'),
@@ -757,15 +830,16 @@ fn request_line(out: &mut Vec<u8>, request: RequestLine<'_>) {
             escape::put(out, head.version.as_str().as_bytes());
         }
         RequestLine::Unparsed(bytes) => dash_or(out, Some(bytes)),
+        RequestLine::Known { method, target } => {
+            escape::text(out, method);
+            out.push(b' ');
+            escape::text(out, target);
+            out.extend_from_slice(b" -");
+        }
     }
 }
 
-fn decoded_path(head: &RequestHead) -> std::borrow::Cow<'_, [u8]> {
-    crate::wsgi::percent_decode(head.path())
-}
-
 fn environ_value(e: &Entry<'_>, found: &Found<'_>, key: &Environ) -> Option<Vec<u8>> {
-    let head = e.head();
     let bytes = |s: &str| Some(s.as_bytes().to_vec());
     match key {
         Environ::RemoteAddr => bytes(&e.conn.remote_addr),
@@ -773,11 +847,11 @@ fn environ_value(e: &Entry<'_>, found: &Found<'_>, key: &Environ) -> Option<Vec<
         Environ::ServerName => bytes(&e.conn.server_name),
         Environ::ServerPort => bytes(&e.conn.server_port),
         Environ::UrlScheme => bytes(e.conn.url_scheme),
-        Environ::ServerProtocol => head.map(|h| h.version.as_str().as_bytes().to_vec()),
-        Environ::RequestMethod => head.map(|h| h.method().as_bytes().to_vec()),
-        Environ::PathInfo => head.map(|h| decoded_path(h).into_owned()),
-        Environ::QueryString => head.map(|h| h.query().to_vec()),
-        Environ::RawUri => head.map(|h| h.target().to_vec()),
+        Environ::ServerProtocol => e.protocol().map(<[u8]>::to_vec),
+        Environ::RequestMethod => e.method().map(<[u8]>::to_vec),
+        Environ::PathInfo => e.path().map(|p| p.into_owned()),
+        Environ::QueryString => e.query().map(<[u8]>::to_vec),
+        Environ::RawUri => e.target().map(<[u8]>::to_vec),
         Environ::Header(slot) => found.get(*slot).map(<[u8]>::to_vec),
         Environ::Fixed(value) => value.as_ref().map(|v| v.as_bytes().to_vec()),
     }
@@ -813,15 +887,18 @@ fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], mic
             escape::json_parts(out, &parts);
         }
         RequestLine::Unparsed(bytes) => json_or_null(out, Some(bytes).filter(|b| !b.is_empty())),
+        RequestLine::Known { method, target } => {
+            escape::json_parts(out, &[method, b" ", target]);
+        }
     }
     out.extend_from_slice(b",\"method\":");
-    json_or_null(out, head.map(RequestHead::method_bytes));
+    json_or_null(out, e.method());
     out.extend_from_slice(b",\"path\":");
-    json_or_null(out, head.map(decoded_path).as_deref());
+    json_or_null(out, e.path().as_deref());
     out.extend_from_slice(b",\"query\":");
-    json_or_null(out, head.map(RequestHead::query));
+    json_or_null(out, e.query());
     out.extend_from_slice(b",\"protocol\":");
-    json_or_null(out, head.map(|h| h.version.as_str().as_bytes()));
+    json_or_null(out, e.protocol());
     out.extend_from_slice(b",\"status\":");
     match e.status {
         Some(code) => status(out, Some(code)),

@@ -4,9 +4,18 @@ use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::ffi::CString;
 
-/// Puts `entries` at the front of `sys.path`, in order.
+/// Puts `entries` at the front of `sys.path`, in order, unless they are there already (a
+/// process may load the hooks and then the app with the same entries).
 pub(crate) fn prepend_sys_path(py: Python<'_>, entries: &[String]) -> PyResult<()> {
     let path = py.import("sys")?.getattr("path")?.cast_into::<PyList>()?;
+    let front: Vec<String> = path
+        .iter()
+        .take(entries.len())
+        .map(|e| e.extract::<String>().unwrap_or_default())
+        .collect();
+    if front == entries {
+        return Ok(());
+    }
     for entry in entries.iter().rev() {
         path.insert(0, entry)?;
     }

@@ -15,6 +15,7 @@ use std::ffi::{CStr, CString};
 use std::fs;
 use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The interpreter executable this binary was built against.
 pub const BUILD_PYTHON: &str = env!("EMBEDDED_PYTHON");
@@ -135,12 +136,65 @@ pub fn run_exit_hooks() {
     });
 }
 
-/// Before the master forks: if Python runs in the master (`--preload`, master-side hooks),
-/// brackets the fork with `PyOS_BeforeFork`. STUB (issue 4 contract): no-op for now.
-pub fn before_fork() {}
+/// Whether CPython has been initialised in this process (or inherited from a master that
+/// had it: `--preload`, master-side hooks).
+pub fn is_initialized() -> bool {
+    // SAFETY: Py_IsInitialized may be called at any time, with or without the GIL.
+    unsafe { ffi::Py_IsInitialized() != 0 }
+}
 
-/// In the master after a fork (`PyOS_AfterFork_Parent`). STUB: no-op for now.
-pub fn after_fork_parent() {}
+/// The GIL state taken by [`before_fork`], released on both sides of the fork. Only the
+/// master's single thread forks, so a plain atomic is enough to carry it across.
+static FORK_GIL: AtomicI32 = AtomicI32::new(-1);
 
-/// In the child after a fork (`PyOS_AfterFork_Child`). STUB: no-op for now.
-pub fn after_fork_child() {}
+/// Before the master forks: when Python runs in the master (`--preload`, master-side
+/// hooks), takes the GIL and calls `PyOS_BeforeFork` (the import lock and `os.register_at_fork`
+/// "before" callbacks), exactly as `os.fork()` does. A no-op without Python.
+pub fn before_fork() {
+    if !is_initialized() {
+        return;
+    }
+    // SAFETY: the interpreter is initialised; this thread holds no GIL (the master only takes
+    // it inside hook calls, which have returned). PyGILState_Ensure attaches the main
+    // thread state, and PyOS_BeforeFork requires exactly that: the GIL held across fork().
+    let state = unsafe {
+        let state = ffi::PyGILState_Ensure();
+        ffi::PyOS_BeforeFork();
+        state
+    };
+    FORK_GIL.store(state as i32, Ordering::SeqCst);
+}
+
+/// In the master after a fork: `PyOS_AfterFork_Parent`, then releases the GIL again.
+pub fn after_fork_parent() {
+    if let Some(state) = take_fork_gil() {
+        // SAFETY: paired with before_fork on this thread, which left the GIL held.
+        unsafe {
+            ffi::PyOS_AfterFork_Parent();
+            ffi::PyGILState_Release(state);
+        }
+    }
+}
+
+/// In the child after a fork: `PyOS_AfterFork_Child` (re-creates the GIL and the thread
+/// states for the only thread left, runs the "after in child" callbacks), then releases
+/// the GIL, as [`initialize`] leaves it.
+pub fn after_fork_child() {
+    if let Some(state) = take_fork_gil() {
+        // SAFETY: the memory image is the parent's right after before_fork, so this thread's
+        // state holds the GIL; PyOS_AfterFork_Child must be the first Python call after
+        // fork() and is.
+        unsafe {
+            ffi::PyOS_AfterFork_Child();
+            ffi::PyGILState_Release(state);
+        }
+    }
+}
+
+fn take_fork_gil() -> Option<ffi::PyGILState_STATE> {
+    match FORK_GIL.swap(-1, Ordering::SeqCst) {
+        0 => Some(ffi::PyGILState_STATE::PyGILState_LOCKED),
+        1 => Some(ffi::PyGILState_STATE::PyGILState_UNLOCKED),
+        _ => None,
+    }
+}

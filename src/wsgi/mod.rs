@@ -20,6 +20,7 @@ mod input;
 pub mod interp;
 mod responder;
 
+pub(crate) use app_loader::prepend_sys_path;
 pub use environ::ConnInfo;
 pub(crate) use environ::percent_decode;
 
@@ -134,6 +135,8 @@ pub struct LoadError {
     pub spec: String,
     /// The Python traceback, formatted.
     pub traceback: String,
+    /// The files the failure points at (what `--reload` watches to retry).
+    pub files: Vec<std::path::PathBuf>,
 }
 
 impl std::fmt::Display for LoadError {
@@ -160,7 +163,25 @@ impl App {
                 Err(err) => Err(LoadError {
                     spec: spec.to_owned(),
                     traceback: format_exception(py, &err),
+                    files: crate::reloader::files_of_error(py, &err),
                 }),
+            }
+        })
+    }
+
+    /// An app that answers every request with 500 and the traceback of `error` (`--reload`
+    /// keeps serving while the developer fixes the import).
+    pub fn failed_import(error: &LoadError, server: ServerInfo) -> Result<App, String> {
+        Python::attach(|py| {
+            let text = format!("{error}\n\n{}", error.traceback);
+            let made = crate::reloader::error_app(py, &text)
+                .and_then(|callable| Ok((callable, environ::Shared::new(py, server)?)));
+            match made {
+                Ok((callable, shared)) => Ok(App {
+                    callable: callable.unbind(),
+                    shared,
+                }),
+                Err(err) => Err(format_exception(py, &err)),
             }
         })
     }
@@ -203,13 +224,35 @@ impl App {
     ) -> Result<(Running, bool), Outcome> {
         let responder = Bound::new(py, Responder::new(link.clone()))
             .map_err(|err| log_app_error(py, "creating start_response", &err, false))?;
-        let result = environ::build(py, &self.shared, request, link)
-            .and_then(|env| self.callable.bind(py).call1((env, &responder)));
+        // None (and no Python work) unless pre_request or post_request is defined.
+        let hooked = crate::hooks::pre_request(py, request.head, responder.as_any());
+        let start_response = match hooked.as_ref().and_then(|h| h.recorder.as_ref()) {
+            Some(recorder) => recorder.bind(py).clone(),
+            None => responder.clone().into_any(),
+        };
+        let mut environ = None;
+        let result = environ::build(py, &self.shared, request, link).and_then(|env| {
+            if hooked.is_some() {
+                environ = Some(env.clone().into_any().unbind());
+            }
+            self.callable.bind(py).call1((env, &start_response))
+        });
+        let hooked = hooked.map(|hooks| {
+            Box::new(Hooked {
+                hooks,
+                environ: environ.unwrap_or_else(|| py.None()),
+            })
+        });
         let body = match result {
             Ok(body) => body,
             Err(err) => {
                 let sent = responder.get().head_sent();
-                return Err(log_app_error(py, "calling the application", &err, sent));
+                let outcome = log_app_error(py, "calling the application", &err, sent);
+                if let Some(h) = &hooked {
+                    let failed = outcome == Outcome::FailedBeforeHead;
+                    crate::hooks::post_request(py, &h.hooks, h.environ.bind(py), failed);
+                }
+                return Err(outcome);
             }
         };
         let mut running = Running {
@@ -217,6 +260,7 @@ impl App {
             body: body.clone().unbind(),
             iter: None,
             known_length: None,
+            hooked,
         };
         if let Ok(wrapper) = body.cast::<FileWrapper>() {
             if let Some(file) = wrapper.borrow().sendable(py) {
@@ -285,6 +329,14 @@ struct Running {
     /// Its iterator; `None` for a body sent as a file (only finishing is left).
     iter: Option<Py<PyIterator>>,
     known_length: Option<u64>,
+    /// The request as the request hooks see it, when `pre_request`/`post_request` exist.
+    hooked: Option<Box<Hooked>>,
+}
+
+/// What `post_request` needs at the end of the request.
+struct Hooked {
+    hooks: crate::hooks::RequestHooks,
+    environ: Py<PyAny>,
 }
 
 impl Call {
@@ -340,9 +392,14 @@ impl Call {
                     // The iterator's own error and a rejected chunk end the same way.
                     let sent = match iter.next() {
                         None => Ok(Progress::Enough),
-                        Some(item) => {
-                            item.and_then(|item| responder.send_chunk(py, &item, known_length))
-                        }
+                        Some(item) => item.and_then(|item| {
+                            if let Some(h) = &running.hooked {
+                                let len =
+                                    item.cast::<PyBytes>().map_or(0, |b| b.len().unwrap_or(0));
+                                h.hooks.sent.set(h.hooks.sent.get() + len as u64);
+                            }
+                            responder.send_chunk(py, &item, known_length)
+                        }),
                     };
                     match sent {
                         Ok(Progress::More) => {}
@@ -374,6 +431,15 @@ impl Drop for Call {
 /// Calls the body's `close()` (PEP 3333: whatever happened, even if the client went away);
 /// returns the request's outcome, which a failing `close()` turns into a failure.
 fn close_body(py: Python<'_>, running: &Running, outcome: Outcome) -> Outcome {
+    let outcome = close_body_only(py, running, outcome);
+    if let Some(h) = &running.hooked {
+        let failed = outcome == Outcome::FailedBeforeHead;
+        crate::hooks::post_request(py, &h.hooks, h.environ.bind(py), failed);
+    }
+    outcome
+}
+
+fn close_body_only(py: Python<'_>, running: &Running, outcome: Outcome) -> Outcome {
     let body = running.body.bind(py);
     // The common bodies have no close(); asking would raise (and format) an AttributeError.
     if body.is_exact_instance_of::<PyList>() || body.is_exact_instance_of::<PyTuple>() {

@@ -1,0 +1,279 @@
+//! The worker's side of `--timeout`: the master sends SIGABRT when a request has made no
+//! progress for too long, and the worker explains itself before it goes.
+//!
+//! The Python thread running the stuck request cannot be relied on to do anything: it may
+//! spin in pure Python holding the GIL, or sit in a C call without it (`time.sleep`, a
+//! socket read). So the signal handler only writes to a pipe (signal-hook), and a dedicated
+//! Rust thread ([`install`]) does the rest, without the GIL:
+//!
+//! 1. logs each in-flight request (method, path, elapsed) from the [`Slot`] registry;
+//! 2. dumps every Python thread's stack with `_Py_DumpTracebackThreads`, which reads the
+//!    thread states without taking the GIL (what `faulthandler` does), into the error log;
+//! 3. answers `504 Gateway Timeout` on every in-flight connection that has not been sent a
+//!    byte of its response yet;
+//! 4. runs the `worker_abort` hook, if defined (this needs the GIL: a pure-Python loop hands
+//!    it over within the switch interval; a C call that never releases it would block, so
+//!    the wait is bounded);
+//! 5. exits with [`crate::worker::EXIT_TIMEOUT`].
+//!
+//! Each thread that runs requests has a [`Slot`]; the slot's mutex is held while the abort
+//! thread writes a 504, and a request ends (and may close its socket) only by taking that
+//! mutex, so the descriptor written to is always still the request's.
+
+use crate::http::request::RequestHead;
+use crate::http::response::{HttpDate, error_response};
+use std::io::{self, Read, Write};
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long the abort path waits for the `worker_abort` hook (it needs the GIL).
+const HOOK_WAIT: Duration = Duration::from_secs(2);
+
+/// Longest method and path kept per in-flight request (for the log line only).
+const MAX_TARGET: usize = 512;
+
+/// One request-running thread's in-flight request, if any.
+#[derive(Debug, Default)]
+pub struct Slot {
+    state: Mutex<SlotState>,
+    /// Response bytes were written to the client since the request began.
+    wrote: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    active: bool,
+    fd: RawFd,
+    method: String,
+    path: String,
+    started: Option<Instant>,
+}
+
+impl Slot {
+    fn state(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A request on socket `fd` starts (or resumes) running on this thread. `clean`: no
+    /// byte of its response has gone out yet. Reuses the slot's strings: no allocation once
+    /// warmed up.
+    pub fn begin(&self, fd: RawFd, head: &RequestHead, clean: bool) {
+        let mut state = self.state();
+        state.active = true;
+        state.fd = fd;
+        state.method.clear();
+        state.method.push_str(truncate(head.method()));
+        state.path.clear();
+        let target = head.target();
+        state
+            .path
+            .push_str(truncate(&String::from_utf8_lossy(target)));
+        state.started = Some(Instant::now());
+        self.wrote.store(!clean, Ordering::Relaxed);
+    }
+
+    /// The request left this thread (finished, or paused waiting for its client).
+    pub fn end(&self) {
+        self.state().active = false;
+    }
+
+    /// Response bytes went to the client: a 504 can no longer be sent.
+    pub fn wrote(&self) {
+        self.wrote.store(true, Ordering::Relaxed);
+    }
+}
+
+fn truncate(s: &str) -> &str {
+    if s.len() <= MAX_TARGET {
+        return s;
+    }
+    let mut end = MAX_TARGET;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+static SLOTS: OnceLock<Vec<Arc<Slot>>> = OnceLock::new();
+
+/// The slot of request-running thread `index` (0: the loop thread, or the first pool
+/// thread); `None` before [`install`].
+pub fn slot(index: usize) -> Option<Arc<Slot>> {
+    SLOTS.get()?.get(index).cloned()
+}
+
+/// Creates one slot per request-running thread and starts the thread that acts on SIGABRT.
+pub fn install(threads: usize) -> io::Result<()> {
+    let _ = SLOTS.set((0..threads.max(1)).map(|_| Arc::default()).collect());
+    let (mut wake, write_end) = UnixStream::pair()?;
+    signal_hook::low_level::pipe::register(signal_hook::consts::SIGABRT, write_end)?;
+    std::thread::Builder::new()
+        .name("rsgi-abort".into())
+        .spawn(move || {
+            let mut byte = [0u8; 1];
+            loop {
+                match wake.read(&mut byte) {
+                    Ok(0) => return,
+                    Ok(_) => abort(),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return,
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Everything after SIGABRT; never returns.
+fn abort() -> ! {
+    let pid = std::process::id();
+    let slots = SLOTS.get().map(Vec::as_slice).unwrap_or_default();
+    // Held until exit: no request can end and close its socket under us.
+    let states: Vec<(MutexGuard<'_, SlotState>, bool)> = slots
+        .iter()
+        .map(|s| (s.state(), s.wrote.load(Ordering::Relaxed)))
+        .collect();
+    let now = Instant::now();
+    let mut requests = Vec::new();
+    for (state, wrote) in &states {
+        if state.active {
+            let elapsed = state
+                .started
+                .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
+            requests.push(format!(
+                "{} {} running for {elapsed:.1}s{}",
+                state.method,
+                state.path,
+                if *wrote {
+                    " (response already started)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if requests.is_empty() {
+        tracing::error!("Worker timed out (pid: {pid}) with no request in flight; aborting");
+    } else {
+        tracing::error!(
+            "Worker timed out (pid: {pid}); aborting. In flight: {}",
+            requests.join("; ")
+        );
+    }
+    match dump_python_stacks() {
+        Ok(stacks) => tracing::error!(
+            "Python stacks of worker {pid} at the timeout:\n{}",
+            stacks.trim_end()
+        ),
+        Err(err) => tracing::error!("cannot dump the Python stacks: {err}"),
+    }
+    let date = HttpDate::new(SystemTime::now());
+    for (state, wrote) in &states {
+        if state.active && !wrote {
+            let body_bytes = answer_504(state.fd, state.method == "HEAD", &date);
+            // The request still gets its access-log line (written at once: we are exiting).
+            let elapsed = state
+                .started
+                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+            let remote_addr = peer_ip(state.fd);
+            crate::logging::access::log_aborted(&crate::logging::access::Aborted {
+                method: &state.method,
+                target: &state.path,
+                remote_addr: &remote_addr,
+                status: 504,
+                body_bytes,
+                elapsed,
+            });
+        }
+    }
+    if crate::hooks::has_worker_abort() {
+        let (done, finished) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("rsgi-abort-hook".into())
+            .spawn(move || {
+                crate::hooks::worker_abort();
+                let _ = done.send(());
+            });
+        if spawned.is_ok() && finished.recv_timeout(HOOK_WAIT).is_err() {
+            tracing::error!("the worker_abort hook did not finish (the GIL is held); exiting");
+        }
+    }
+    // Access lines still buffered (requests that completed before the timeout).
+    crate::logging::access::flush();
+    let _ = io::stderr().flush();
+    // SAFETY: _exit ends the process at once, without running atexit handlers or
+    // destructors, which could block on locks the stuck thread holds.
+    unsafe { nix::libc::_exit(crate::worker::EXIT_TIMEOUT) }
+}
+
+/// The client's IP address on socket `fd` ("" for a Unix socket or on error).
+fn peer_ip(fd: RawFd) -> String {
+    use nix::sys::socket::{SockaddrStorage, getpeername};
+    match getpeername::<SockaddrStorage>(fd) {
+        Ok(addr) => match (addr.as_sockaddr_in(), addr.as_sockaddr_in6()) {
+            (Some(v4), _) => v4.ip().to_string(),
+            (_, Some(v6)) => v6.ip().to_string(),
+            _ => String::new(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
+/// Writes a 504 on `fd` and shuts down our side, best effort (the worker is exiting).
+/// Returns the response's body length (for the access log).
+fn answer_504(fd: RawFd, head_request: bool, date: &HttpDate) -> u64 {
+    let response = error_response(504, true, head_request, date);
+    // SAFETY: the slot's mutex, held by the caller, keeps the request (which owns the
+    // socket) from ending, so `fd` is open and is that request's socket; ManuallyDrop
+    // keeps this borrowed view from closing it.
+    let stream = std::mem::ManuallyDrop::new(unsafe { UnixStream::from_raw_fd(fd) });
+    // The socket may be non-blocking (the loop's): a short head fits in an empty buffer.
+    let _ = (&*stream).write_all(&response);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |end| response.len() - end - 4) as u64
+}
+
+unsafe extern "C" {
+    /// CPython's faulthandler dumper (`Include/internal/pycore_traceback.h`), exported by
+    /// libpython: writes every thread's traceback to `fd` without taking the GIL.
+    fn _Py_DumpTracebackThreads(
+        fd: std::ffi::c_int,
+        interp: *mut std::ffi::c_void,
+        current_tstate: *mut std::ffi::c_void,
+    ) -> *const std::ffi::c_char;
+}
+
+/// Every Python thread's stack, most recent call first (faulthandler's format).
+fn dump_python_stacks() -> io::Result<String> {
+    if !crate::wsgi::interp::is_initialized() {
+        return Ok(String::from("(Python is not initialised)"));
+    }
+    // SAFETY: memfd_create with a valid NUL-terminated name; the result is checked.
+    let fd = unsafe { nix::libc::memfd_create(c"rsgi-stacks".as_ptr(), nix::libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and is owned here.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    // SAFETY: the interpreter is initialised; with NULL interp and thread state the function
+    // finds them itself, and it is designed to run without the GIL while other threads run
+    // (it only reads frames, best effort). It writes to `fd`, which is open.
+    let error = unsafe { _Py_DumpTracebackThreads(fd, std::ptr::null_mut(), std::ptr::null_mut()) };
+    let mut text = String::new();
+    if !error.is_null() {
+        // SAFETY: a non-NULL result is a static NUL-terminated message.
+        let why = unsafe { std::ffi::CStr::from_ptr(error) };
+        text.push_str(&format!("({})\n", why.to_string_lossy()));
+    }
+    use std::io::Seek;
+    file.seek(io::SeekFrom::Start(0))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    text.push_str(&String::from_utf8_lossy(&bytes));
+    Ok(text)
+}
