@@ -176,12 +176,21 @@ fn listen_tcp(addr: SocketAddr, backlog: Backlog, reuse_port: bool) -> io::Resul
         // that would collide with a separate "0.0.0.0:80".
         socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
     }
+    tune_tcp_listener(fd.as_fd())?;
     socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
     socket::listen(&fd, backlog)?;
     Ok(Listener::Tcp {
         listener: TcpListener::from(fd),
         reuse_port,
     })
+}
+
+/// Options every TCP listener gets, for the connections it accepts: TCP_NODELAY, since
+/// responses are written whole and Nagle would only delay their last segment. Linux copies
+/// it to each accepted socket, which saves a setsockopt(2) per connection.
+fn tune_tcp_listener(fd: BorrowedFd<'_>) -> io::Result<()> {
+    socket::setsockopt(&fd, sockopt::TcpNoDelay, &true)?;
+    Ok(())
 }
 
 /// Binds a Unix socket at `path`, replacing a stale socket but never a live one or a file
@@ -299,6 +308,7 @@ fn adopt_fd(fd: RawFd) -> io::Result<Listener> {
     } else {
         let listener = TcpListener::from(owned);
         listener.set_nonblocking(true)?;
+        tune_tcp_listener(listener.as_fd())?;
         // Whoever bound it decided its options; we cannot vouch that a twin could join.
         Listener::Tcp {
             listener,
@@ -313,13 +323,8 @@ impl Listener {
     pub fn accept(&self) -> io::Result<(Stream, Peer)> {
         let (fd, peer) = accept_nonblocking(self.as_fd())?;
         match self {
-            Listener::Tcp { .. } => {
-                let stream = TcpStream::from(fd);
-                // Responses are written whole; Nagle would only delay their last segment.
-                // Failure only costs latency, so it does not cost the connection.
-                let _ = stream.set_nodelay(true);
-                Ok((Stream::Tcp(stream), peer))
-            }
+            // TCP_NODELAY comes from the listener ([`tune_tcp_listener`]).
+            Listener::Tcp { .. } => Ok((Stream::Tcp(TcpStream::from(fd)), peer)),
             Listener::Unix { .. } => Ok((Stream::Unix(UnixStream::from(fd)), Peer::Unix)),
         }
     }
@@ -545,7 +550,15 @@ mod tests {
         panic!("no connection arrived");
     }
 
-    /// Checks the accepted stream's flags and that bytes flow both ways.
+    /// Connects a client to `addr` and sends `ping`.
+    fn connect(addr: SocketAddr) -> TcpStream {
+        let mut client = TcpStream::connect(addr).expect("connect");
+        client.write_all(b"ping").expect("client write");
+        client
+    }
+
+    /// Checks the accepted stream's flags and that bytes flow both ways (the client has
+    /// sent `ping`).
     fn exchange(stream: &Stream, mut client: impl Read + Write) {
         assert!(is_cloexec(stream), "accepted stream must be close-on-exec");
         assert!(
@@ -555,7 +568,6 @@ mod tests {
         // Blocking again for a simple byte exchange.
         let flags = OFlag::from_bits_truncate(fcntl(stream, FcntlArg::F_GETFL).expect("F_GETFL"));
         fcntl(stream, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).expect("F_SETFL");
-        client.write_all(b"ping").expect("client write");
         let mut buf = [0u8; 4];
         (&*stream).read_exact(&mut buf).expect("server read");
         assert_eq!(&buf, b"ping");
@@ -571,10 +583,11 @@ mod tests {
         let addr = listener.local_addr().expect("tcp address");
         assert_eq!(listener.url(), format!("http://127.0.0.1:{}", addr.port()));
         assert!(matches!(listener.accept(), Err(e) if e.kind() == io::ErrorKind::WouldBlock));
-        let client = TcpStream::connect(addr).expect("connect");
+        let client = connect(addr);
         let (stream, peer) = accept_soon(&listener);
         assert_eq!(peer, Peer::Tcp(client.local_addr().expect("client addr")));
         match &stream {
+            // Inherited from the listener: accept does not set it.
             Stream::Tcp(s) => assert!(s.nodelay().expect("nodelay")),
             Stream::Unix(_) => panic!("expected a TCP stream"),
         }
@@ -594,7 +607,7 @@ mod tests {
         assert_eq!(listener.url(), format!("http://[::1]:{}", addr.port()));
         let v6only = socket::getsockopt(&listener, sockopt::Ipv6V6Only).expect("getsockopt");
         assert!(v6only);
-        let client = TcpStream::connect(addr).expect("connect");
+        let client = connect(addr);
         let (stream, peer) = accept_soon(&listener);
         assert!(matches!(peer, Peer::Tcp(SocketAddr::V6(_))));
         exchange(&stream, client);
@@ -607,7 +620,7 @@ mod tests {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         let mut accepted = vec![0; listeners.len()];
         for n in 0..count {
-            let client = TcpStream::connect(addr).expect("connect");
+            let client = connect(addr);
             let mut taken = false;
             // A readable listener whose accept says WouldBlock is a spurious wakeup; a few
             // rounds allow for those.
@@ -689,6 +702,7 @@ mod tests {
         assert!(socket::getsockopt(&twin, sockopt::ReusePort).expect("getsockopt"));
         assert!(socket::getsockopt(&twin, sockopt::ReuseAddr).expect("getsockopt"));
         assert!(socket::getsockopt(&twin, sockopt::AcceptConn).expect("getsockopt"));
+        assert!(socket::getsockopt(&twin, sockopt::TcpNoDelay).expect("getsockopt"));
         // The kernel hashes each new connection to one socket of the group: with 64
         // connections, both accept some (the odds of all landing on one are 2^-63).
         let accepted = accept_spread(&[&original, &twin], addr, 64);
@@ -746,7 +760,8 @@ mod tests {
         let meta = fs::symlink_metadata(&path).expect("socket file");
         assert!(meta.file_type().is_socket());
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        let client = UnixStream::connect(&path).expect("connect");
+        let mut client = UnixStream::connect(&path).expect("connect");
+        client.write_all(b"ping").expect("client write");
         let (stream, peer) = accept_soon(&listener);
         assert_eq!(peer, Peer::Unix);
         exchange(&stream, client);
@@ -772,7 +787,8 @@ mod tests {
         drop(UnixListener::bind(&path).expect("bind"));
         assert!(path.exists());
         let listener = bind_one(BindAddr::Unix(path.clone()), None).expect("replace stale");
-        let client = UnixStream::connect(&path).expect("connect");
+        let mut client = UnixStream::connect(&path).expect("connect");
+        client.write_all(b"ping").expect("client write");
         let (stream, _) = accept_soon(&listener);
         exchange(&stream, client);
         listener.remove_socket_file();
@@ -843,8 +859,14 @@ mod tests {
         assert!(listener.reuse_port_twin(16).expect("twin").is_none());
         assert!(is_cloexec(&listener) && is_nonblocking(&listener));
         assert_eq!(listener.url(), format!("http://{addr}"));
-        let client = TcpStream::connect(addr).expect("connect");
+        let client = connect(addr);
+        // A supervisor's socket is tuned like our own.
+        assert!(socket::getsockopt(&listener, sockopt::TcpNoDelay).expect("getsockopt"));
         let (stream, _) = accept_soon(&listener);
+        match &stream {
+            Stream::Tcp(s) => assert!(s.nodelay().expect("nodelay")),
+            Stream::Unix(_) => panic!("expected a TCP stream"),
+        }
         exchange(&stream, client);
     }
 
@@ -857,7 +879,8 @@ mod tests {
         assert!(matches!(listener, Listener::Unix { path: None, .. }));
         assert!(listener.reuse_port_twin(16).expect("twin").is_none());
         assert_eq!(listener.url(), format!("unix:{}", path.display()));
-        let client = UnixStream::connect(&path).expect("connect");
+        let mut client = UnixStream::connect(&path).expect("connect");
+        client.write_all(b"ping").expect("client write");
         let (stream, _) = accept_soon(&listener);
         exchange(&stream, client);
         listener.remove_socket_file();
