@@ -185,11 +185,38 @@ fn listen_tcp(addr: SocketAddr, backlog: Backlog, reuse_port: bool) -> io::Resul
     })
 }
 
-/// Options every TCP listener gets, for the connections it accepts: TCP_NODELAY, since
-/// responses are written whole and Nagle would only delay their last segment. Linux copies
-/// it to each accepted socket, which saves a setsockopt(2) per connection.
+/// How long the kernel holds a new TCP connection whose client has sent nothing before
+/// handing it to accept(2) anyway (TCP_DEFER_ACCEPT). One second, as nginx's `deferred`: the
+/// kernel counts it in SYN-ACK retransmissions (the first is after 1 s), and a longer hold
+/// would add to `--header-timeout` for a silent client, whose deadline starts at accept.
+const DEFER_ACCEPT_SECS: nix::libc::c_int = 1;
+
+/// Options every TCP listener gets, which accepted connections inherit or benefit from:
+///
+/// * TCP_NODELAY: responses are written whole, so Nagle would only delay their last
+///   segment. Linux copies it to each accepted socket, which saves a setsockopt(2) per
+///   connection.
+/// * TCP_DEFER_ACCEPT: a connection is queued for accept(2) once its first bytes (the
+///   request) have arrived, so the worker reads and answers it at once, without waiting
+///   for it in epoll. A client that sends nothing is queued after [`DEFER_ACCEPT_SECS`];
+///   the worker then waits for it like for any other (`--header-timeout`).
 fn tune_tcp_listener(fd: BorrowedFd<'_>) -> io::Result<()> {
     socket::setsockopt(&fd, sockopt::TcpNoDelay, &true)?;
+    let secs = DEFER_ACCEPT_SECS;
+    // SAFETY: the option value is a c_int that lives across the call and its size is
+    // passed; the descriptor is borrowed, so it is open for the call.
+    let rc = unsafe {
+        nix::libc::setsockopt(
+            fd.as_raw_fd(),
+            nix::libc::IPPROTO_TCP,
+            nix::libc::TCP_DEFER_ACCEPT,
+            (&raw const secs).cast(),
+            std::mem::size_of_val(&secs) as nix::libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
     Ok(())
 }
 
@@ -550,7 +577,8 @@ mod tests {
         panic!("no connection arrived");
     }
 
-    /// Connects a client to `addr` and sends `ping`.
+    /// Connects a client to `addr` and sends `ping`: a TCP listener defers accept(2) until
+    /// a connection's first bytes arrive.
     fn connect(addr: SocketAddr) -> TcpStream {
         let mut client = TcpStream::connect(addr).expect("connect");
         client.write_all(b"ping").expect("client write");
@@ -592,6 +620,25 @@ mod tests {
             Stream::Unix(_) => panic!("expected a TCP stream"),
         }
         exchange(&stream, client);
+        assert!(defer_accept_secs(&listener) >= 1);
+    }
+
+    /// The listener's TCP_DEFER_ACCEPT, in seconds (0: off).
+    fn defer_accept_secs(listener: &impl AsFd) -> i32 {
+        let mut secs: nix::libc::c_int = 0;
+        let mut len = std::mem::size_of_val(&secs) as nix::libc::socklen_t;
+        // SAFETY: secs and len are valid for writes of the sizes given.
+        let rc = unsafe {
+            nix::libc::getsockopt(
+                listener.as_fd().as_raw_fd(),
+                nix::libc::IPPROTO_TCP,
+                nix::libc::TCP_DEFER_ACCEPT,
+                (&raw mut secs).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "getsockopt: {}", io::Error::last_os_error());
+        secs
     }
 
     #[test]
@@ -703,6 +750,7 @@ mod tests {
         assert!(socket::getsockopt(&twin, sockopt::ReuseAddr).expect("getsockopt"));
         assert!(socket::getsockopt(&twin, sockopt::AcceptConn).expect("getsockopt"));
         assert!(socket::getsockopt(&twin, sockopt::TcpNoDelay).expect("getsockopt"));
+        assert!(defer_accept_secs(&twin) >= 1);
         // The kernel hashes each new connection to one socket of the group: with 64
         // connections, both accept some (the odds of all landing on one are 2^-63).
         let accepted = accept_spread(&[&original, &twin], addr, 64);
@@ -862,6 +910,7 @@ mod tests {
         let client = connect(addr);
         // A supervisor's socket is tuned like our own.
         assert!(socket::getsockopt(&listener, sockopt::TcpNoDelay).expect("getsockopt"));
+        assert!(defer_accept_secs(&listener) >= 1);
         let (stream, _) = accept_soon(&listener);
         match &stream {
             Stream::Tcp(s) => assert!(s.nodelay().expect("nodelay")),

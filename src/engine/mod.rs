@@ -525,7 +525,7 @@ impl<'a> Engine<'a> {
                         deadline: self.settings.header_timeout.map(|t| self.now + t),
                         watching: None,
                     });
-                    self.watch(key, Some(EpollFlags::EPOLLIN));
+                    self.on_accepted(key);
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -547,6 +547,32 @@ impl<'a> Engine<'a> {
                     return;
                 }
             }
+        }
+    }
+
+    /// A new connection: its request is usually there already (TCP listeners defer accept
+    /// until the first bytes arrive), so it is read and answered at once, and the socket
+    /// joins the epoll set only when it has to wait (a request not there yet or incomplete,
+    /// keep-alive, a slow reader). A `Connection: close` request thus costs accept4, read,
+    /// write and close, and no epoll_ctl.
+    fn on_accepted(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let ex = conn.ex.as_mut().expect("the loop holds new connections");
+        match ex.fill(false) {
+            // Closed before sending anything (a port check, a client giving up).
+            Ok(0) => self.close(key),
+            Ok(_) => {
+                self.advance(key);
+                self.rewatch(key);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Held past the kernel's deferral, or a Unix socket: --header-timeout runs.
+                tracing::debug!("connection {key} accepted before its request; waiting for it");
+                self.watch(key, Some(EpollFlags::EPOLLIN));
+            }
+            Err(_) => self.close(key),
         }
     }
 
