@@ -343,6 +343,28 @@ fn threads_4_runs_four_requests_at_once_in_one_worker() {
 }
 
 #[test]
+fn a_pool_thread_keeps_its_threading_local_between_requests() {
+    // 10 requests over 2 threads: one of them runs at least 5, and its threading.local
+    // counts them (a thread state made afresh per request would say 1 every time).
+    let server = server("cases.introspect")
+        .workers(1)
+        .args(["--threads", "2"])
+        .start();
+    let mut c = server.conn();
+    let most = (0..10)
+        .map(|i| {
+            let resp = c.roundtrip(&get_req("/"));
+            assert_eq!(resp.status(), 200, "request {i}: {}", resp.text());
+            resp.json()["thread_requests"].as_i64().expect("a count")
+        })
+        .max();
+    assert!(
+        most >= Some(5),
+        "most requests seen by one thread: {most:?}"
+    );
+}
+
+#[test]
 fn threads_4_runs_at_most_four_requests_at_once() {
     // A barrier of 5 can never fill with a pool of 4: every wait breaks (after the
     // app's own 2 s barrier timeout) and every request answers 500.

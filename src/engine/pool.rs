@@ -11,6 +11,7 @@ use super::heartbeat::Beat;
 use crate::http::request::RequestHead;
 use crate::wsgi::{App, Outcome, Request, Step};
 use nix::sys::eventfd::{EfdFlags, EventFd};
+use pyo3::Python;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
@@ -100,6 +101,14 @@ impl Pool {
 
     /// A pool thread's life: run jobs until stopped. `beat` is this thread's watchdog cell.
     pub fn serve(&self, app: &App, beat: Beat) {
+        // The thread keeps one Python thread state for its whole life, GIL released between
+        // requests: each request's `attach` then reuses it. Without this, every request
+        // created and destroyed a thread state (gettid, an mmap'd frame stack, munmap), and
+        // the app's `threading.local` data did not survive from one request to the next.
+        Python::attach(|py| py.detach(|| self.serve_attached(app, &beat)));
+    }
+
+    fn serve_attached(&self, app: &App, beat: &Beat) {
         loop {
             let job = {
                 let mut queues = self.queues();
@@ -118,7 +127,7 @@ impl Pool {
                         .unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            let finished = run(app, job, &beat);
+            let finished = run(app, job, beat);
             self.queues().finished.push(finished);
             let _ = self.wake.write(1);
         }
