@@ -607,7 +607,10 @@ impl<'a> Engine<'a> {
     /// The events a connection needs watched in its phase.
     fn wanted(conn: &Conn) -> Option<EpollFlags> {
         match conn.phase {
+            // Away, or parked until the body budget lets it receive: its bytes wait in the
+            // socket (reading them would only move them into the worker's memory).
             Phase::Away => None,
+            Phase::Body(ref receiving) if receiving.started.is_none() => None,
             Phase::Paused(_) | Phase::Flushing(_) => Some(EpollFlags::EPOLLOUT),
             Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain | Phase::Linger => {
                 let unsent = conn.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
@@ -1271,5 +1274,64 @@ fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
         server_name: listening.server_name.clone(),
         server_port: listening.server_port.clone(),
         url_scheme: "http",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::parse_head;
+    use std::os::unix::net::UnixStream;
+
+    fn receiving_conn(started: Option<Instant>) -> (Conn, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().expect("socketpair");
+        let shared = Arc::new(Shared {
+            limits: Limits::default(),
+            keep_alive: true,
+            send_timeout: None,
+            body_timeout: None,
+            limit_request_body: None,
+        });
+        let info = Arc::new(ConnInfo {
+            remote_addr: String::new(),
+            remote_port: String::new(),
+            server_name: "localhost".to_owned(),
+            server_port: "80".to_owned(),
+            url_scheme: "http",
+        });
+        let ex = Box::new(Exchange::new(
+            crate::listen::Stream::Unix(ours),
+            info,
+            shared,
+        ));
+        let limits = Limits::default();
+        let raw = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n";
+        let (head, _) = parse_head(raw, &limits).expect("valid").expect("complete");
+        let decoder = BodyDecoder::new(head.framing, &limits);
+        let conn = Conn {
+            fd: ex.fd().as_raw_fd(),
+            ex: Some(ex),
+            phase: Phase::Body(Box::new(Receiving {
+                head,
+                decoder,
+                spool: Spool::new(),
+                meter: BodyMeter::new(&Rc::new(Cell::new(0))),
+                reserved: 0,
+                wants: 10,
+                started,
+            })),
+            deadline: None,
+            watching: None,
+        };
+        (conn, theirs)
+    }
+
+    #[test]
+    fn a_parked_body_is_not_read_until_its_turn() {
+        // Parked (waiting for the body budget): not watched, so its bytes stay in the socket.
+        let (parked, _peer) = receiving_conn(None);
+        assert_eq!(Engine::wanted(&parked), None);
+        let (receiving, _peer) = receiving_conn(Some(Instant::now()));
+        assert_eq!(Engine::wanted(&receiving), Some(EpollFlags::EPOLLIN));
     }
 }
