@@ -38,6 +38,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const BODY_READ_CHUNK: usize = 64 * 1024;
 /// Unsent response bytes beyond which the app's iterable is paused.
 pub const HIGH_WATER: usize = 64 * 1024;
+/// The response buffer's usual size: a head and a small body.
+const OUT_BUFFER: usize = 1024;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// A growable byte buffer with a consumed prefix: bytes `data[start..]` are unread. Its
@@ -84,6 +86,14 @@ impl ReadBuf {
             self.start = 0;
         }
         self.data.reserve_exact(want);
+    }
+    /// Gives back space grown beyond the initial size (for a request body) once nothing is
+    /// unread.
+    fn shrink_if_empty(&mut self) {
+        if self.is_empty() && self.data.capacity() > INITIAL_BUFFER {
+            self.data = Vec::with_capacity(INITIAL_BUFFER);
+            self.start = 0;
+        }
     }
     /// One read(2) from `fd` into at least `want` bytes of free space.
     fn read_from(&mut self, fd: BorrowedFd<'_>, want: usize) -> io::Result<usize> {
@@ -191,7 +201,7 @@ impl Exchange {
             expect: Continue::NotExpected,
             body_error: None,
             drained: 0,
-            out: Vec::with_capacity(1024),
+            out: Vec::with_capacity(OUT_BUFFER),
             sent: 0,
             file: None,
             encoder: None,
@@ -288,8 +298,7 @@ impl Exchange {
                 Err(e) => return Err(self.broken(e)),
             }
         }
-        self.out.clear();
-        self.sent = 0;
+        self.out_sent();
         while let Some(file) = self.file.as_mut() {
             if file.remaining == 0 {
                 self.file = None;
@@ -407,13 +416,23 @@ impl Exchange {
             self.out.extend_from_slice(&part[skip..]);
         }
         if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
+            self.out_sent();
         } else if self.sent > 0 && self.sent >= self.out.len() / 2 {
             self.out.drain(..self.sent);
             self.sent = 0;
         }
         Ok(())
+    }
+
+    /// Everything in `out` is sent. A buffer grown for a large response the client read
+    /// slowly is freed rather than kept for the connection's life.
+    fn out_sent(&mut self) {
+        if self.out.capacity() > HIGH_WATER {
+            self.out = Vec::with_capacity(OUT_BUFFER);
+        } else {
+            self.out.clear();
+        }
+        self.sent = 0;
     }
 
     /// After a push: wait (pool) or tell the app to pause (loop) when too much is unsent.
@@ -442,6 +461,7 @@ impl Exchange {
 
     /// Ends the request the app answered; returns whether the connection can serve another.
     pub fn end_request(&mut self, outcome: Outcome, head_request: bool) -> bool {
+        self.release_request_memory();
         match outcome {
             Outcome::Complete => {
                 !self.must_close && self.framing.is_some_and(|f| f.keep_alive) && self.drain()
@@ -455,6 +475,16 @@ impl Exchange {
             }
             Outcome::Aborted => false,
         }
+    }
+
+    /// Frees what only the finished request needed, so an idle or flushing connection does
+    /// not keep it: a buffered body (up to `--body-buffer-size`) and a read buffer grown
+    /// for an upload.
+    fn release_request_memory(&mut self) {
+        if matches!(self.body, Body::Buffered(_)) {
+            self.body = Body::Buffered(BodyReader::empty());
+        }
+        self.rbuf.shrink_if_empty();
     }
 
     /// Whether the request's body has been read completely (nothing of it is left on the
