@@ -172,9 +172,10 @@ pub fn run(
         EpollEvent::new(EpollFlags::EPOLLIN, SIGNAL_TOKEN),
     )?;
     if let Some(pool) = pool {
+        // Edge-triggered: each wake-up is reported once and the counter is never read.
         engine.epoll.add(
             pool.wake_fd(),
-            EpollEvent::new(EpollFlags::EPOLLIN, POOL_TOKEN),
+            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, POOL_TOKEN),
         )?;
     }
     // Ready means the app is imported and every socket this worker serves is open.
@@ -353,6 +354,8 @@ struct Engine<'a> {
     body_memory_budget: u64,
     /// Parked receiving connections, resumed first come first served.
     parked: VecDeque<usize>,
+    /// Requests the pool has finished, being taken back (kept for its allocation).
+    finished: Vec<Finished>,
 }
 
 impl<'a> Engine<'a> {
@@ -402,6 +405,7 @@ impl<'a> Engine<'a> {
             // Enough for every thread to have a body waiting behind the one it runs.
             body_memory_budget: settings.spool.memory_limit * settings.threads.max(2) as u64,
             parked: VecDeque::new(),
+            finished: Vec::new(),
         };
         engine.set_accepting(true);
         Ok(engine)
@@ -1011,12 +1015,14 @@ impl<'a> Engine<'a> {
     /// Requests the pool has finished: their connections come back to the loop.
     fn take_finished(&mut self) {
         let Some(pool) = self.pool else { return };
+        let mut finished = std::mem::take(&mut self.finished);
+        pool.take_finished(&mut finished);
         for Finished {
             key,
             head,
             outcome,
             exchange,
-        } in pool.take_finished()
+        } in finished.drain(..)
         {
             // Only the connection that was lent out takes the result back: if it was closed
             // meanwhile, its key may already name a newer connection.
@@ -1032,6 +1038,7 @@ impl<'a> Engine<'a> {
             self.advance(key);
             self.rewatch(key);
         }
+        self.finished = finished;
     }
 
     /// A call is done: decide the connection's future and send what is left.

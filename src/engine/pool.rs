@@ -48,6 +48,11 @@ struct Queues {
     jobs: VecDeque<Job>,
     finished: Vec<Finished>,
     stopping: bool,
+    /// Threads waiting for a job: only then does a submission need to wake one.
+    idle: usize,
+    /// The loop has been woken for results it has not taken yet: finishing more requests
+    /// meanwhile needs no further wake-up.
+    wake_pending: bool,
 }
 
 /// The shared half of the pool: queues and the loop's wake-up.
@@ -67,7 +72,9 @@ impl Pool {
         })
     }
 
-    /// The descriptor that becomes readable when requests have finished.
+    /// The descriptor that signals finished requests. It is to be watched edge-triggered
+    /// and never read: each wake-up is one write, and edge-triggered epoll reports each
+    /// write, so the loop spends no read(2) on it.
     pub fn wake_fd(&self) -> BorrowedFd<'_> {
         self.wake.as_fd()
     }
@@ -78,8 +85,14 @@ impl Pool {
 
     /// Queues a request for the next free thread.
     pub fn submit(&self, job: Job) {
-        self.queues().jobs.push_back(job);
-        self.work.notify_one();
+        let mut queues = self.queues();
+        queues.jobs.push_back(job);
+        // With every thread busy, the next one to finish takes the job: waking nobody
+        // spares a futex call per request on a saturated worker.
+        if queues.idle > 0 {
+            drop(queues);
+            self.work.notify_one();
+        }
     }
 
     /// Whether requests are waiting for a free thread (the worker is saturated).
@@ -87,10 +100,26 @@ impl Pool {
         !self.queues().jobs.is_empty()
     }
 
-    /// Takes the requests that have finished (and clears the wake-up).
-    pub fn take_finished(&self) -> Vec<Finished> {
-        let _ = self.wake.read();
-        std::mem::take(&mut self.queues().finished)
+    /// Moves the requests that have finished into `into` (empty; its allocation is reused
+    /// by the next batch) and rearms the wake-up.
+    pub fn take_finished(&self, into: &mut Vec<Finished>) {
+        let mut queues = self.queues();
+        std::mem::swap(&mut queues.finished, into);
+        queues.wake_pending = false;
+    }
+
+    /// Wakes the loop for finished requests (at most one write until it takes them).
+    fn wake_loop(&self) {
+        loop {
+            match self.wake.write(1) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                // The counter is never read, so after 2^64 - 2 wake-ups it is full: reset.
+                Err(nix::errno::Errno::EAGAIN) => {
+                    let _ = self.wake.read();
+                }
+                _ => return,
+            }
+        }
     }
 
     /// Tells the threads to exit once the queue is empty.
@@ -109,27 +138,46 @@ impl Pool {
     }
 
     fn serve_attached(&self, app: &App, beat: &Beat) {
+        let mut done: Option<Finished> = None;
         loop {
+            let mut wake = false;
             let job = {
+                // One lock both hands back the last result and takes the next job.
                 let mut queues = self.queues();
+                if let Some(finished) = done.take() {
+                    queues.finished.push(finished);
+                    wake = !queues.wake_pending;
+                    queues.wake_pending = true;
+                }
                 loop {
                     // Stopping is checked first: once the worker stops, queued requests are
                     // not started (the process is about to exit under them).
                     if queues.stopping {
-                        return;
+                        break None;
                     }
                     if let Some(job) = queues.jobs.pop_front() {
-                        break job;
+                        break Some(job);
                     }
+                    if wake {
+                        // Tell the loop before sleeping, not after the next request.
+                        break None;
+                    }
+                    queues.idle += 1;
                     queues = self
                         .work
                         .wait(queues)
                         .unwrap_or_else(PoisonError::into_inner);
+                    queues.idle -= 1;
                 }
             };
-            let finished = run(app, job, beat);
-            self.queues().finished.push(finished);
-            let _ = self.wake.write(1);
+            if wake {
+                self.wake_loop();
+            }
+            match job {
+                Some(job) => done = Some(run(app, job, beat)),
+                None if wake => continue,
+                None => return,
+            }
         }
     }
 }
