@@ -278,8 +278,10 @@ struct Conn {
     fd: RawFd,
     phase: Phase,
     deadline: Option<Instant>,
-    /// The events epoll watches for it; `None` when not registered.
+    /// The events epoll watches for it; `None` when none (unregistered, or disarmed).
     watching: Option<EpollFlags>,
+    /// Whether the socket is in the epoll set (possibly disarmed: [`EpollFlags::EPOLLONESHOT`]).
+    registered: bool,
 }
 
 /// Open connections by key (the epoll token).
@@ -528,6 +530,7 @@ impl<'a> Engine<'a> {
                         phase: Phase::Idle,
                         deadline: self.settings.header_timeout.map(|t| self.now + t),
                         watching: None,
+                        registered: false,
                     });
                     self.on_accepted(key);
                 }
@@ -574,7 +577,7 @@ impl<'a> Engine<'a> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // Held past the kernel's deferral, or a Unix socket: --header-timeout runs.
                 tracing::debug!("connection {key} accepted before its request; waiting for it");
-                self.watch(key, Some(EpollFlags::EPOLLIN));
+                self.rewatch(key);
             }
             Err(_) => self.close(key),
         }
@@ -593,14 +596,19 @@ impl<'a> Engine<'a> {
         // is in the slab; epoll only uses the number for the duration of the call.
         let fd = unsafe { BorrowedFd::borrow_raw(conn.fd) };
         let token = key as u64;
-        let result = match (conn.watching, want) {
-            (None, Some(flags)) => self.epoll.add(fd, EpollEvent::new(flags, token)),
-            (Some(_), Some(flags)) => self.epoll.modify(fd, &mut EpollEvent::new(flags, token)),
-            (Some(_), None) => self.epoll.delete(fd),
-            (None, None) => Ok(()),
+        let result = match want {
+            Some(flags) if conn.registered => {
+                self.epoll.modify(fd, &mut EpollEvent::new(flags, token))
+            }
+            Some(flags) => self.epoll.add(fd, EpollEvent::new(flags, token)),
+            None if conn.registered => self.epoll.delete(fd),
+            None => Ok(()),
         };
         match result {
-            Ok(()) => conn.watching = want,
+            Ok(()) => {
+                conn.watching = want;
+                conn.registered = want.is_some();
+            }
             Err(err) => {
                 tracing::debug!("epoll_ctl failed: {err}; closing the connection");
                 self.close(key);
@@ -608,8 +616,11 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The events a connection needs watched in its phase.
-    fn wanted(conn: &Conn) -> Option<EpollFlags> {
+    /// The events a connection needs watched in its phase. `oneshot` (with a pool): a
+    /// connection waiting for a request is watched for one event only, so that when the
+    /// request has come it goes to the pool still registered but disarmed, and comes back
+    /// with one epoll_ctl (re-arm) instead of two (remove, add).
+    fn wanted(conn: &Conn, oneshot: bool) -> Option<EpollFlags> {
         match conn.phase {
             // Away, or parked until the body budget lets it receive: its bytes wait in the
             // socket (reading them would only move them into the worker's memory).
@@ -620,6 +631,8 @@ impl<'a> Engine<'a> {
                 let unsent = conn.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
                 Some(if unsent {
                     EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
+                } else if oneshot && matches!(conn.phase, Phase::Idle | Phase::Head) {
+                    EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT
                 } else {
                     EpollFlags::EPOLLIN
                 })
@@ -630,7 +643,7 @@ impl<'a> Engine<'a> {
     /// Brings the epoll registration in line with the connection's phase.
     fn rewatch(&mut self, key: usize) {
         if let Some(conn) = self.conns.get_mut(key) {
-            let want = Self::wanted(conn);
+            let want = Self::wanted(conn, self.pool.is_some());
             self.watch(key, want);
         }
     }
@@ -651,6 +664,13 @@ impl<'a> Engine<'a> {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        if conn
+            .watching
+            .is_some_and(|w| w.contains(EpollFlags::EPOLLONESHOT))
+        {
+            // Reported once: the kernel has disarmed it (it stays registered).
+            conn.watching = None;
+        }
         match &mut conn.phase {
             Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
                 let ex = conn.ex.as_mut().expect("the loop holds idle connections");
@@ -1329,6 +1349,7 @@ mod tests {
             })),
             deadline: None,
             watching: None,
+            registered: false,
         };
         (conn, theirs)
     }
@@ -1337,8 +1358,20 @@ mod tests {
     fn a_parked_body_is_not_read_until_its_turn() {
         // Parked (waiting for the body budget): not watched, so its bytes stay in the socket.
         let (parked, _peer) = receiving_conn(None);
-        assert_eq!(Engine::wanted(&parked), None);
+        assert_eq!(Engine::wanted(&parked, false), None);
         let (receiving, _peer) = receiving_conn(Some(Instant::now()));
-        assert_eq!(Engine::wanted(&receiving), Some(EpollFlags::EPOLLIN));
+        assert_eq!(Engine::wanted(&receiving, false), Some(EpollFlags::EPOLLIN));
+    }
+
+    #[test]
+    fn with_a_pool_a_connection_waiting_for_a_request_is_watched_for_one_event() {
+        let (mut conn, _peer) = receiving_conn(None);
+        conn.phase = Phase::Idle;
+        let once = EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT;
+        assert_eq!(Engine::wanted(&conn, true), Some(once));
+        assert_eq!(Engine::wanted(&conn, false), Some(EpollFlags::EPOLLIN));
+        // A body keeps being read event after event: no re-arming per read.
+        let (receiving, _peer) = receiving_conn(Some(Instant::now()));
+        assert_eq!(Engine::wanted(&receiving, true), Some(EpollFlags::EPOLLIN));
     }
 }
