@@ -15,6 +15,7 @@
 //! Client deadlines (head, body, send, keep-alive idle) are the loop's; none of them counts
 //! against `--timeout`, which watches only the app ([`heartbeat`]).
 
+mod addr;
 mod exchange;
 pub mod heartbeat;
 mod pool;
@@ -1292,7 +1293,7 @@ fn exchange_mut(transport: &mut dyn Transport) -> &mut Exchange {
 
 fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
     let (remote_addr, remote_port) = match peer {
-        Peer::Tcp(addr) => (addr.ip().to_string(), addr.port().to_string()),
+        Peer::Tcp(addr) => addr::remote(addr),
         Peer::Unix => (String::new(), String::new()),
     };
     ConnInfo {
