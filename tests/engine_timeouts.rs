@@ -201,9 +201,20 @@ fn client_not_reading_does_not_count_against_the_worker_timeout() {
 
 #[test]
 fn keep_alive_timeout_closes_an_idle_connection() {
+    keep_alive_timeout_closes_idle("1");
+}
+
+/// With a pool, the thread that served the request re-arms the idle connection without
+/// waking the loop; the loop still starts and enforces its keep-alive deadline.
+#[test]
+fn keep_alive_timeout_closes_an_idle_connection_served_by_a_pool_thread() {
+    keep_alive_timeout_closes_idle("2");
+}
+
+fn keep_alive_timeout_closes_idle(threads: &str) {
     let mut server = server("environ")
         .workers(1)
-        .args(["--keep-alive", "1"])
+        .args(["--keep-alive", "1", "--threads", threads])
         .start();
     let mut c = server.conn();
     let resp = c.roundtrip(&get_req("/"));

@@ -487,6 +487,17 @@ impl Exchange {
         self.rbuf.shrink_if_empty();
     }
 
+    /// After a request the app completed: whether the connection just waits for the next
+    /// request (kept alive, response sent, request body read, no pipelined bytes buffered),
+    /// which is what the loop would conclude from [`Exchange::end_request`].
+    pub fn waits_for_next_request(&self) -> bool {
+        !self.must_close
+            && self.framing.is_some_and(|f| f.keep_alive)
+            && self.body_consumed()
+            && self.unsent() == 0
+            && self.rbuf.is_empty()
+    }
+
     /// Whether the request's body has been read completely (nothing of it is left on the
     /// socket to be mistaken for the next request).
     pub fn body_consumed(&self) -> bool {

@@ -155,8 +155,10 @@ pub fn run(
     };
     let all: Vec<&Listener> = listeners.iter().chain(twins.iter()).collect();
     let beats = Heartbeats::new(settings.threads, slot);
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     let pool = if settings.threads > 1 {
-        let pool: &'static Pool = Box::leak(Box::new(Pool::new()?));
+        let threads_epoll = Epoll(epoll.0.try_clone()?);
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(threads_epoll)?));
         for index in 0..settings.threads {
             let beat = beats.beat_for(index);
             std::thread::Builder::new()
@@ -167,7 +169,7 @@ pub fn run(
     } else {
         None
     };
-    let mut engine = Engine::new(settings, &all, app, pool, beats.beat_for(0))?;
+    let mut engine = Engine::new(epoll, settings, &all, app, pool, beats.beat_for(0))?;
     engine.epoll.add(
         signals.wake_fd(),
         EpollEvent::new(EpollFlags::EPOLLIN, SIGNAL_TOKEN),
@@ -283,6 +285,9 @@ struct Conn {
     watching: Option<EpollFlags>,
     /// Whether the socket is in the epoll set (possibly disarmed: [`EpollFlags::EPOLLONESHOT`]).
     registered: bool,
+    /// While away: its socket, re-armed by the pool thread, has reported an event (which
+    /// disarmed it again) before the result came back.
+    event_while_away: bool,
 }
 
 /// Open connections by key (the epoll token).
@@ -359,17 +364,19 @@ struct Engine<'a> {
     parked: VecDeque<usize>,
     /// Requests the pool has finished, being taken back (kept for its allocation).
     finished: Vec<Finished>,
+    /// Connections away in the pool whose next request has come (`event_while_away`).
+    awaiting_results: usize,
 }
 
 impl<'a> Engine<'a> {
     fn new(
+        epoll: Epoll,
         settings: &'a Settings,
         listeners: &[&'a Listener],
         app: &'static App,
         pool: Option<&'static Pool>,
         beat: Beat,
     ) -> io::Result<Engine<'a>> {
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         let listeners = listeners
             .iter()
             .map(|&listener| {
@@ -409,6 +416,7 @@ impl<'a> Engine<'a> {
             body_memory_budget: settings.spool.memory_limit * settings.threads.max(2) as u64,
             parked: VecDeque::new(),
             finished: Vec::new(),
+            awaiting_results: 0,
         };
         engine.set_accepting(true);
         Ok(engine)
@@ -511,6 +519,9 @@ impl<'a> Engine<'a> {
         for _ in 0..ACCEPT_BATCH {
             if !self.may_accept() {
                 self.set_accepting(false);
+                if let Some(pool) = self.pool.filter(|p| p.backlogged()) {
+                    pool.wake_when_unbacklogged();
+                }
                 return;
             }
             let listening = &self.listeners[index];
@@ -532,6 +543,7 @@ impl<'a> Engine<'a> {
                         deadline: self.settings.header_timeout.map(|t| self.now + t),
                         watching: None,
                         registered: false,
+                        event_while_away: false,
                     });
                     self.on_accepted(key);
                 }
@@ -641,6 +653,10 @@ impl<'a> Engine<'a> {
         }
     }
 
+    fn is_away(&mut self, key: usize) -> bool {
+        matches!(self.conns.get_mut(key).map(|c| &c.phase), Some(Phase::Away))
+    }
+
     /// Brings the epoll registration in line with the connection's phase.
     fn rewatch(&mut self, key: usize) {
         if let Some(conn) = self.conns.get_mut(key) {
@@ -662,6 +678,28 @@ impl<'a> Engine<'a> {
     }
 
     fn on_event(&mut self, key: usize, events: EpollFlags) {
+        if let Some(pool) = self.pool {
+            if self.is_away(key) {
+                // A pool thread re-armed it and left, or is about to leave, the result for
+                // the loop to take: the next request is here.
+                self.take_finished();
+                if let Some(conn) = self
+                    .conns
+                    .get_mut(key)
+                    .filter(|c| matches!(c.phase, Phase::Away))
+                {
+                    // Taken up when the result comes (it wakes the loop).
+                    if !conn.event_while_away {
+                        conn.event_while_away = true;
+                        self.awaiting_results += 1;
+                        if pool.await_result() {
+                            self.take_finished();
+                        }
+                    }
+                    return;
+                }
+            }
+        }
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -964,8 +1002,10 @@ impl<'a> Engine<'a> {
         if let Some(pool) = self.pool {
             conn.phase = Phase::Away;
             self.watch(key, None);
+            let registered = self.conns.get_mut(key).is_some_and(|c| c.registered);
             pool.submit(Job {
                 key,
+                registered,
                 head,
                 body_length,
                 exchange: ex,
@@ -1036,6 +1076,16 @@ impl<'a> Engine<'a> {
     /// Requests the pool has finished: their connections come back to the loop.
     fn take_finished(&mut self) {
         let Some(pool) = self.pool else { return };
+        loop {
+            self.take_finished_batch(pool);
+            // Still waiting for a result whose request has come: be woken for it.
+            if self.awaiting_results == 0 || !pool.await_result() {
+                return;
+            }
+        }
+    }
+
+    fn take_finished_batch(&mut self, pool: &Pool) {
         let mut finished = std::mem::take(&mut self.finished);
         pool.take_finished(&mut finished);
         for Finished {
@@ -1043,6 +1093,8 @@ impl<'a> Engine<'a> {
             head,
             outcome,
             exchange,
+            rearmed,
+            ..
         } in finished.drain(..)
         {
             // Only the connection that was lent out takes the result back: if it was closed
@@ -1055,9 +1107,22 @@ impl<'a> Engine<'a> {
                 continue;
             };
             conn.phase = Phase::Idle;
+            let missed = std::mem::take(&mut conn.event_while_away);
+            if missed {
+                self.awaiting_results -= 1;
+            }
+            if rearmed {
+                // Armed as rewatch() asks for an idle connection with a pool. If the event it
+                // was armed for came already (and disarmed it), on_event() below notes that.
+                conn.registered = true;
+                conn.watching = Some(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT);
+            }
             self.complete(key, &head, outcome, exchange);
             self.advance(key);
             self.rewatch(key);
+            if missed && rearmed {
+                self.on_event(key, EpollFlags::EPOLLIN);
+            }
         }
         self.finished = finished;
     }
@@ -1159,6 +1224,9 @@ impl<'a> Engine<'a> {
 
     /// Closes or answers connections whose deadline has passed.
     fn sweep(&mut self) {
+        // Results the pool left without waking the loop (idle keep-alive connections): their
+        // keep-alive deadline starts now, at most a sweep late.
+        self.take_finished();
         if let Some(until) = self.accept_pause {
             if self.now >= until {
                 self.accept_pause = None;
@@ -1351,6 +1419,7 @@ mod tests {
             deadline: None,
             watching: None,
             registered: false,
+            event_while_away: false,
         };
         (conn, theirs)
     }

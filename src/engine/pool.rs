@@ -4,12 +4,15 @@
 //! body; only a request that is ready to run is handed over ([`Job`]), with its connection,
 //! to the first free thread. The thread runs the app and writes the response itself, waiting
 //! for the client with the GIL released, so a slow reader holds at most its own thread. When
-//! done it hands the connection back ([`Finished`]) and wakes the loop through an eventfd.
+//! done it hands the connection back ([`Finished`]) and wakes the loop through an eventfd;
+//! a connection that simply waits for its next request is instead watched again by the
+//! thread itself, and the loop takes it back when that request comes ([`Pool::rearm`]).
 
 use super::exchange::Exchange;
 use super::heartbeat::Beat;
 use crate::http::request::RequestHead;
 use crate::wsgi::{App, Outcome, Request, Step};
+use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use pyo3::Python;
 use std::any::Any;
@@ -22,6 +25,8 @@ use std::sync::{Condvar, Mutex, PoisonError};
 pub struct Job {
     /// The connection's key in the loop.
     pub key: usize,
+    /// Whether the socket is in the loop's epoll set (disarmed while away).
+    pub registered: bool,
     /// The parsed request.
     pub head: RequestHead,
     /// The received body's size when buffered.
@@ -40,6 +45,11 @@ pub struct Finished {
     pub outcome: Outcome,
     /// The connection.
     pub exchange: Box<Exchange>,
+    /// Whether the socket was in the loop's epoll set when it was lent out.
+    pub registered: bool,
+    /// The thread has re-armed the socket for the next request ([`Pool::rearm`]) and did
+    /// not wake the loop for it.
+    pub rearmed: bool,
 }
 
 /// Work waiting for a thread, and results waiting for the loop.
@@ -53,6 +63,12 @@ struct Queues {
     /// The loop has been woken for results it has not taken yet: finishing more requests
     /// meanwhile needs no further wake-up.
     wake_pending: bool,
+    /// The loop stopped accepting because jobs were waiting: the thread that empties the
+    /// queue wakes it.
+    loop_awaits_backlog: bool,
+    /// The loop has a request for a connection whose result is not here yet: the next
+    /// result, even a re-armed one, wakes it.
+    loop_awaits_result: bool,
 }
 
 /// The shared half of the pool: queues and the loop's wake-up.
@@ -60,15 +76,20 @@ pub struct Pool {
     queues: Mutex<Queues>,
     work: Condvar,
     wake: EventFd,
+    /// The loop's epoll set (a duplicate descriptor), where a thread re-arms a connection
+    /// that is ready for its next request.
+    epoll: Epoll,
 }
 
 impl Pool {
-    /// An empty pool; threads are started by [`Pool::serve`].
-    pub fn new() -> io::Result<Pool> {
+    /// An empty pool serving the loop whose epoll set is `epoll` (a descriptor of its
+    /// own); threads are started by [`Pool::serve`].
+    pub fn new(epoll: Epoll) -> io::Result<Pool> {
         Ok(Pool {
             queues: Mutex::new(Queues::default()),
             work: Condvar::new(),
             wake: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
+            epoll,
         })
     }
 
@@ -100,12 +121,29 @@ impl Pool {
         !self.queues().jobs.is_empty()
     }
 
+    /// The loop stops accepting until the backlog is gone: be woken then.
+    pub fn wake_when_unbacklogged(&self) {
+        self.queues().loop_awaits_backlog = true;
+    }
+
     /// Moves the requests that have finished into `into` (empty; its allocation is reused
     /// by the next batch) and rearms the wake-up.
     pub fn take_finished(&self, into: &mut Vec<Finished>) {
         let mut queues = self.queues();
         std::mem::swap(&mut queues.finished, into);
         queues.wake_pending = false;
+    }
+
+    /// The loop has an event for a connection still away: a thread re-armed it and is
+    /// about to hand its result back. Returns true if results are already waiting (take
+    /// them again); otherwise the next result wakes the loop.
+    pub fn await_result(&self) -> bool {
+        let mut queues = self.queues();
+        if !queues.finished.is_empty() {
+            return true;
+        }
+        queues.loop_awaits_result = true;
+        false
     }
 
     /// Wakes the loop for finished requests (at most one write until it takes them).
@@ -141,13 +179,22 @@ impl Pool {
         let mut done: Option<Finished> = None;
         loop {
             let mut wake = false;
+            // Re-armed before the result is handed back: until then the loop holds the
+            // connection as away and cannot close it (so the descriptor is still this
+            // socket's); an event that comes first makes the loop wait for the result.
+            if let Some(finished) = done.as_mut() {
+                finished.rearmed = self.rearm(finished);
+            }
             let job = {
                 // One lock both hands back the last result and takes the next job.
                 let mut queues = self.queues();
                 if let Some(finished) = done.take() {
+                    if !finished.rearmed || queues.loop_awaits_result {
+                        queues.loop_awaits_result = false;
+                        wake = !queues.wake_pending;
+                        queues.wake_pending = true;
+                    }
                     queues.finished.push(finished);
-                    wake = !queues.wake_pending;
-                    queues.wake_pending = true;
                 }
                 loop {
                     // Stopping is checked first: once the worker stops, queued requests are
@@ -156,6 +203,13 @@ impl Pool {
                         break None;
                     }
                     if let Some(job) = queues.jobs.pop_front() {
+                        if queues.jobs.is_empty() && queues.loop_awaits_backlog {
+                            queues.loop_awaits_backlog = false;
+                            if !queues.wake_pending {
+                                queues.wake_pending = true;
+                                wake = true;
+                            }
+                        }
                         break Some(job);
                     }
                     if wake {
@@ -182,10 +236,34 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// A finished request whose connection simply waits for the next one (kept alive,
+    /// response out, request and its body fully read, nothing pipelined behind it) needs
+    /// nothing from the loop until that request comes: the thread watches the socket for it
+    /// again itself (as the loop would: one event, [`EpollFlags::EPOLLONESHOT`]) and does not
+    /// wake the loop. The loop takes the result back when the next request arrives, or at
+    /// its next sweep (which starts the keep-alive deadline). Returns whether it did.
+    fn rearm(&self, finished: &Finished) -> bool {
+        let ex = &finished.exchange;
+        if finished.outcome != Outcome::Complete || !ex.waits_for_next_request() {
+            return false;
+        }
+        let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT;
+        let mut event = EpollEvent::new(flags, finished.key as u64);
+        let armed = if finished.registered {
+            self.epoll.modify(ex.fd(), &mut event)
+        } else {
+            self.epoll.add(ex.fd(), event)
+        };
+        armed.is_ok()
+    }
+}
+
 /// Runs one request to the end on this thread, waiting for the client as needed.
 fn run(app: &App, job: Job, beat: &Beat) -> Finished {
     let Job {
         key,
+        registered,
         head,
         body_length,
         mut exchange,
@@ -226,8 +304,10 @@ fn run(app: &App, job: Job, beat: &Beat) -> Finished {
     exchange.blocking = false;
     Finished {
         key,
+        registered,
         head,
         outcome,
         exchange,
+        rearmed: false,
     }
 }
