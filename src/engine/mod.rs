@@ -228,6 +228,23 @@ struct Receiving {
     started: Option<Instant>,
 }
 
+impl Receiving {
+    /// Reads the rest of a body of announced length straight into its in-memory spool (see
+    /// [`Spool::read_from`]); `None` when the body is not received that way (not started,
+    /// chunked, on disk).
+    fn read_direct(&mut self, fd: BorrowedFd<'_>) -> Option<io::Result<usize>> {
+        self.started?;
+        let remaining = self.decoder.remaining_hint().filter(|&r| r > 0)?;
+        let read = self.spool.read_from(fd, remaining)?;
+        if let Ok(n @ 1..) = read {
+            // Content-Length framing passes bytes through: this only counts them.
+            let counted = self.decoder.decode(self.spool.memory_tail(n));
+            debug_assert!(matches!(counted, Ok((c, _)) if c == n));
+        }
+        Some(read)
+    }
+}
+
 /// One receiving body's share of the worker's in-memory body bytes; given back when dropped
 /// (the request is dispatched, refused or abandoned).
 struct BodyMeter {
@@ -720,7 +737,15 @@ impl<'a> Engine<'a> {
                     self.close(key);
                     return;
                 }
-                match ex.fill(matches!(conn.phase, Phase::Body(_))) {
+                let direct = match &mut conn.phase {
+                    Phase::Body(receiving) if ex.rbuf.is_empty() => receiving.read_direct(ex.fd()),
+                    _ => None,
+                };
+                let read = match direct {
+                    Some(read) => read,
+                    None => ex.fill(matches!(conn.phase, Phase::Body(_))),
+                };
+                match read {
                     Ok(0) => {
                         // The client closed: between requests that is the normal end; mid-
                         // request it abandoned the request, and there is no one to answer.
