@@ -18,6 +18,7 @@
 mod addr;
 mod exchange;
 pub mod heartbeat;
+mod malloc;
 mod pool;
 pub mod spool;
 
@@ -154,6 +155,7 @@ pub fn run(
         Vec::new()
     };
     let all: Vec<&Listener> = listeners.iter().chain(twins.iter()).collect();
+    malloc::tune(settings.spool.memory_limit, body_memory_budget(settings));
     let beats = Heartbeats::new(settings.threads, slot);
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     let pool = if settings.threads > 1 {
@@ -429,8 +431,7 @@ impl<'a> Engine<'a> {
             draining: false,
             now: Instant::now(),
             body_memory: Rc::new(Cell::new(0)),
-            // Enough for every thread to have a body waiting behind the one it runs.
-            body_memory_budget: settings.spool.memory_limit * settings.threads.max(2) as u64,
+            body_memory_budget: body_memory_budget(settings),
             parked: VecDeque::new(),
             finished: Vec::new(),
             awaiting_results: 0,
@@ -1367,6 +1368,15 @@ impl<'a> Engine<'a> {
             }
         }
     }
+}
+
+/// In-memory body bytes a worker takes in at once: enough for every thread to have a body
+/// waiting behind the one it runs.
+fn body_memory_budget(settings: &Settings) -> u64 {
+    settings
+        .spool
+        .memory_limit
+        .saturating_mul(settings.threads.max(2) as u64)
 }
 
 /// How long an idle connection is kept during a graceful stop.
