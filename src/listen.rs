@@ -298,12 +298,48 @@ fn listen_tcp(
         // that would collide with a separate "0.0.0.0:80".
         socket::setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
     }
+    tune_tcp_listener(fd.as_fd())?;
     socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
     socket::listen(&fd, backlog)?;
     Ok(Listener::Tcp {
         listener: TcpListener::from(fd),
         reuse_port,
     })
+}
+
+/// How long the kernel holds a new TCP connection whose client has sent nothing before
+/// handing it to accept(2) anyway (TCP_DEFER_ACCEPT). One second, as nginx's `deferred`: the
+/// kernel counts it in SYN-ACK retransmissions (the first is after 1 s), and a longer hold
+/// would add to `--header-timeout` for a silent client, whose deadline starts at accept.
+const DEFER_ACCEPT_SECS: nix::libc::c_int = 1;
+
+/// Options every TCP listener gets, which accepted connections inherit or benefit from:
+///
+/// * TCP_NODELAY: responses are written whole, so Nagle would only delay their last
+///   segment. Linux copies it to each accepted socket, which saves a setsockopt(2) per
+///   connection.
+/// * TCP_DEFER_ACCEPT: a connection is queued for accept(2) once its first bytes (the
+///   request) have arrived, so the worker reads and answers it at once, without waiting
+///   for it in epoll. A client that sends nothing is queued after [`DEFER_ACCEPT_SECS`];
+///   the worker then waits for it like for any other (`--header-timeout`).
+fn tune_tcp_listener(fd: BorrowedFd<'_>) -> io::Result<()> {
+    socket::setsockopt(&fd, sockopt::TcpNoDelay, &true)?;
+    let secs = DEFER_ACCEPT_SECS;
+    // SAFETY: the option value is a c_int that lives across the call and its size is
+    // passed; the descriptor is borrowed, so it is open for the call.
+    let rc = unsafe {
+        nix::libc::setsockopt(
+            fd.as_raw_fd(),
+            nix::libc::IPPROTO_TCP,
+            nix::libc::TCP_DEFER_ACCEPT,
+            (&raw const secs).cast(),
+            std::mem::size_of_val(&secs) as nix::libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Binds a Unix socket at `path`, replacing a stale socket but never a live one or a file
@@ -431,6 +467,7 @@ fn adopt(owned: OwnedFd, family: AddressFamily) -> io::Result<Listener> {
     } else {
         let listener = TcpListener::from(owned);
         listener.set_nonblocking(true)?;
+        tune_tcp_listener(listener.as_fd())?;
         // Whoever bound it decided its options; we cannot vouch that a twin could join.
         Listener::Tcp {
             listener,
@@ -445,13 +482,8 @@ impl Listener {
     pub fn accept(&self) -> io::Result<(Stream, Peer)> {
         let (fd, peer) = accept_nonblocking(self.as_fd())?;
         match self {
-            Listener::Tcp { .. } => {
-                let stream = TcpStream::from(fd);
-                // Responses are written whole; Nagle would only delay their last segment.
-                // Failure only costs latency, so it does not cost the connection.
-                let _ = stream.set_nodelay(true);
-                Ok((Stream::Tcp(stream), peer))
-            }
+            // TCP_NODELAY comes from the listener ([`tune_tcp_listener`]).
+            Listener::Tcp { .. } => Ok((Stream::Tcp(TcpStream::from(fd)), peer)),
             Listener::Unix { .. } => Ok((Stream::Unix(UnixStream::from(fd)), Peer::Unix)),
         }
     }
@@ -755,7 +787,16 @@ mod tests {
         panic!("no connection arrived");
     }
 
-    /// Checks the accepted stream's flags and that bytes flow both ways.
+    /// Connects a client to `addr` and sends `ping`: a TCP listener defers accept(2) until
+    /// a connection's first bytes arrive.
+    fn connect(addr: SocketAddr) -> TcpStream {
+        let mut client = TcpStream::connect(addr).expect("connect");
+        client.write_all(b"ping").expect("client write");
+        client
+    }
+
+    /// Checks the accepted stream's flags and that bytes flow both ways (the client has
+    /// sent `ping`).
     fn exchange(stream: &Stream, mut client: impl Read + Write) {
         assert!(is_cloexec(stream), "accepted stream must be close-on-exec");
         assert!(
@@ -765,7 +806,6 @@ mod tests {
         // Blocking again for a simple byte exchange.
         let flags = OFlag::from_bits_truncate(fcntl(stream, FcntlArg::F_GETFL).expect("F_GETFL"));
         fcntl(stream, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).expect("F_SETFL");
-        client.write_all(b"ping").expect("client write");
         let mut buf = [0u8; 4];
         (&*stream).read_exact(&mut buf).expect("server read");
         assert_eq!(&buf, b"ping");
@@ -781,14 +821,34 @@ mod tests {
         let addr = listener.local_addr().expect("tcp address");
         assert_eq!(listener.url(), format!("http://127.0.0.1:{}", addr.port()));
         assert!(matches!(listener.accept(), Err(e) if e.kind() == io::ErrorKind::WouldBlock));
-        let client = TcpStream::connect(addr).expect("connect");
+        let client = connect(addr);
         let (stream, peer) = accept_soon(&listener);
         assert_eq!(peer, Peer::Tcp(client.local_addr().expect("client addr")));
         match &stream {
+            // Inherited from the listener: accept does not set it.
             Stream::Tcp(s) => assert!(s.nodelay().expect("nodelay")),
             Stream::Unix(_) => panic!("expected a TCP stream"),
         }
         exchange(&stream, client);
+        assert!(defer_accept_secs(&listener) >= 1);
+    }
+
+    /// The listener's TCP_DEFER_ACCEPT, in seconds (0: off).
+    fn defer_accept_secs(listener: &impl AsFd) -> i32 {
+        let mut secs: nix::libc::c_int = 0;
+        let mut len = std::mem::size_of_val(&secs) as nix::libc::socklen_t;
+        // SAFETY: secs and len are valid for writes of the sizes given.
+        let rc = unsafe {
+            nix::libc::getsockopt(
+                listener.as_fd().as_raw_fd(),
+                nix::libc::IPPROTO_TCP,
+                nix::libc::TCP_DEFER_ACCEPT,
+                (&raw mut secs).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "getsockopt: {}", io::Error::last_os_error());
+        secs
     }
 
     #[test]
@@ -804,7 +864,7 @@ mod tests {
         assert_eq!(listener.url(), format!("http://[::1]:{}", addr.port()));
         let v6only = socket::getsockopt(&listener, sockopt::Ipv6V6Only).expect("getsockopt");
         assert!(v6only);
-        let client = TcpStream::connect(addr).expect("connect");
+        let client = connect(addr);
         let (stream, peer) = accept_soon(&listener);
         assert!(matches!(peer, Peer::Tcp(SocketAddr::V6(_))));
         exchange(&stream, client);
@@ -817,7 +877,7 @@ mod tests {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         let mut accepted = vec![0; listeners.len()];
         for n in 0..count {
-            let client = TcpStream::connect(addr).expect("connect");
+            let client = connect(addr);
             let mut taken = false;
             // A readable listener whose accept says WouldBlock is a spurious wakeup; a few
             // rounds allow for those.
@@ -899,6 +959,8 @@ mod tests {
         assert!(socket::getsockopt(&twin, sockopt::ReusePort).expect("getsockopt"));
         assert!(socket::getsockopt(&twin, sockopt::ReuseAddr).expect("getsockopt"));
         assert!(socket::getsockopt(&twin, sockopt::AcceptConn).expect("getsockopt"));
+        assert!(socket::getsockopt(&twin, sockopt::TcpNoDelay).expect("getsockopt"));
+        assert!(defer_accept_secs(&twin) >= 1);
         // The kernel hashes each new connection to one socket of the group: with 64
         // connections, both accept some (the odds of all landing on one are 2^-63).
         let accepted = accept_spread(&[&original, &twin], addr, 64);
@@ -956,7 +1018,8 @@ mod tests {
         let meta = fs::symlink_metadata(&path).expect("socket file");
         assert!(meta.file_type().is_socket());
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        let client = UnixStream::connect(&path).expect("connect");
+        let mut client = UnixStream::connect(&path).expect("connect");
+        client.write_all(b"ping").expect("client write");
         let (stream, peer) = accept_soon(&listener);
         assert_eq!(peer, Peer::Unix);
         exchange(&stream, client);
@@ -982,7 +1045,8 @@ mod tests {
         drop(UnixListener::bind(&path).expect("bind"));
         assert!(path.exists());
         let listener = bind_one(BindAddr::Unix(path.clone()), None).expect("replace stale");
-        let client = UnixStream::connect(&path).expect("connect");
+        let mut client = UnixStream::connect(&path).expect("connect");
+        client.write_all(b"ping").expect("client write");
         let (stream, _) = accept_soon(&listener);
         exchange(&stream, client);
         listener.remove_socket_file();
@@ -1053,8 +1117,15 @@ mod tests {
         assert!(listener.reuse_port_twin(16).expect("twin").is_none());
         assert!(is_cloexec(&listener) && is_nonblocking(&listener));
         assert_eq!(listener.url(), format!("http://{addr}"));
-        let client = TcpStream::connect(addr).expect("connect");
+        let client = connect(addr);
+        // A supervisor's socket is tuned like our own.
+        assert!(socket::getsockopt(&listener, sockopt::TcpNoDelay).expect("getsockopt"));
+        assert!(defer_accept_secs(&listener) >= 1);
         let (stream, _) = accept_soon(&listener);
+        match &stream {
+            Stream::Tcp(s) => assert!(s.nodelay().expect("nodelay")),
+            Stream::Unix(_) => panic!("expected a TCP stream"),
+        }
         exchange(&stream, client);
     }
 
@@ -1067,7 +1138,8 @@ mod tests {
         assert!(matches!(listener, Listener::Unix { path: None, .. }));
         assert!(listener.reuse_port_twin(16).expect("twin").is_none());
         assert_eq!(listener.url(), format!("unix:{}", path.display()));
-        let client = UnixStream::connect(&path).expect("connect");
+        let mut client = UnixStream::connect(&path).expect("connect");
+        client.write_all(b"ping").expect("client write");
         let (stream, _) = accept_soon(&listener);
         exchange(&stream, client);
         listener.remove_socket_file();

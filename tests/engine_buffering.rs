@@ -409,3 +409,23 @@ fn a_stalled_upload_does_not_keep_others_out_of_memory() {
         assert_eq!(resp.text(), format!("90000 {}", crc32(0, &pattern(90_000))));
     }
 }
+
+/// A body of announced length is read straight into its in-memory buffer, in reads as large
+/// as the rest of the body; those reads stop at the body's end, so a request pipelined right
+/// behind it is still parsed and answered.
+#[test]
+fn a_large_body_then_a_pipelined_request_in_one_write() {
+    let server = server("upload").workers(1).start();
+    let body = pattern(600_000);
+    let mut batch = post_head("/?mode=read", body.len(), &[]);
+    batch.extend_from_slice(&body);
+    batch.extend(request("POST", "/?mode=read", &[], b"next"));
+    let mut c = server.conn();
+    c.send(&batch);
+    let first = c.read_response();
+    assert_eq!(first.status(), 200);
+    assert!(first.body == body, "echo of the large body differs");
+    let second = c.read_response();
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.body, b"next");
+}

@@ -211,7 +211,21 @@ fn client_gone_before_the_response_starts_still_gets_close_called() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
-    let server = server("upload").workers(1).start();
+    pipelined_requests_in_order("1");
+}
+
+/// With a pool, each request goes to a thread while the next ones wait in the read buffer
+/// or the socket (watched again only once the connection is back).
+#[test]
+fn pipelined_requests_are_answered_in_order_with_threads() {
+    pipelined_requests_in_order("2");
+}
+
+fn pipelined_requests_in_order(threads: &str) {
+    let server = server("upload")
+        .workers(1)
+        .args(["--threads", threads])
+        .start();
     let mut c = server.conn();
     let mut batch = Vec::new();
     let mut expected = Vec::new();
@@ -244,12 +258,21 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn concurrent_keep_alive_clients_in_lockstep() {
+    keep_alive_clients_in_lockstep("1");
+}
+
+#[test]
+fn concurrent_keep_alive_clients_in_lockstep_with_threads() {
+    keep_alive_clients_in_lockstep("3");
+}
+
+fn keep_alive_clients_in_lockstep(threads: &str) {
     // 16 persistent connections on one worker; in every round each connection has a
     // request outstanding before any response is read. A worker that stays with one
     // connection until it goes idle can never answer the second one.
     let server = server("upload")
         .workers(1)
-        .args(["--keep-alive", "300"])
+        .args(["--keep-alive", "300", "--threads", threads])
         .start();
     let mut conns: Vec<Conn> = (0..16).map(|_| server.conn()).collect();
     for round in 0..10 {
@@ -269,11 +292,20 @@ fn concurrent_keep_alive_clients_in_lockstep() {
 
 #[test]
 fn pipelined_requests_on_many_connections_at_once() {
+    pipelined_on_many_connections("1");
+}
+
+#[test]
+fn pipelined_requests_on_many_connections_at_once_with_threads() {
+    pipelined_on_many_connections("3");
+}
+
+fn pipelined_on_many_connections(threads: &str) {
     // Pipelining and concurrency together: 8 connections, each with 5 requests in one
     // write, all sent before anything is read.
     let server = server("upload")
         .workers(1)
-        .args(["--keep-alive", "300"])
+        .args(["--keep-alive", "300", "--threads", threads])
         .start();
     let mut conns: Vec<Conn> = (0..8).map(|_| server.conn()).collect();
     for (i, c) in conns.iter_mut().enumerate() {
@@ -340,6 +372,28 @@ fn threads_4_runs_four_requests_at_once_in_one_worker() {
             "round {round}: not 4 distinct threads: {threads:?}"
         );
     }
+}
+
+#[test]
+fn a_pool_thread_keeps_its_threading_local_between_requests() {
+    // 10 requests over 2 threads: one of them runs at least 5, and its threading.local
+    // counts them (a thread state made afresh per request would say 1 every time).
+    let server = server("cases.introspect")
+        .workers(1)
+        .args(["--threads", "2"])
+        .start();
+    let mut c = server.conn();
+    let most = (0..10)
+        .map(|i| {
+            let resp = c.roundtrip(&get_req("/"));
+            assert_eq!(resp.status(), 200, "request {i}: {}", resp.text());
+            resp.json()["thread_requests"].as_i64().expect("a count")
+        })
+        .max();
+    assert!(
+        most >= Some(5),
+        "most requests seen by one thread: {most:?}"
+    );
 }
 
 #[test]

@@ -62,6 +62,37 @@ fn header_timeout_closes_a_connection_that_sends_nothing() {
     assert_same_worker_serving(&mut server);
 }
 
+/// The worker's debug line for a connection it accepted before any request bytes: TCP
+/// listeners defer accept(2) until a client's first bytes, and hand over a silent client
+/// after about a second.
+const ACCEPTED_EARLY: &str = "accepted before its request";
+
+#[test]
+fn a_request_sent_after_the_deferred_accept_gave_up_is_served() {
+    let mut server = server("environ")
+        .workers(1)
+        .args(["--log-level", "debug", "--header-timeout", "300"])
+        .start();
+    let mut c = server.conn();
+    server.wait_for_line(ACCEPTED_EARLY);
+    let response = c.roundtrip(&get_req("/late"));
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.environ().str("PATH_INFO"), "/late");
+}
+
+#[test]
+fn a_half_head_sent_after_the_deferred_accept_gave_up_gets_408() {
+    let mut server = server("environ")
+        .workers(1)
+        .args(["--log-level", "debug", "--header-timeout", "1"])
+        .start();
+    let mut c = server.conn();
+    server.wait_for_line(ACCEPTED_EARLY);
+    c.send(b"GET / HTTP/1.1\r\nHost: loc");
+    assert_408_then_closed(&until_closed(&mut c));
+    assert_same_worker_serving(&mut server);
+}
+
 #[test]
 fn header_timeout_applies_to_the_next_request_on_a_keep_alive_connection() {
     let mut server = server("environ")
@@ -170,9 +201,20 @@ fn client_not_reading_does_not_count_against_the_worker_timeout() {
 
 #[test]
 fn keep_alive_timeout_closes_an_idle_connection() {
+    keep_alive_timeout_closes_idle("1");
+}
+
+/// With a pool, the thread that served the request re-arms the idle connection without
+/// waking the loop; the loop still starts and enforces its keep-alive deadline.
+#[test]
+fn keep_alive_timeout_closes_an_idle_connection_served_by_a_pool_thread() {
+    keep_alive_timeout_closes_idle("2");
+}
+
+fn keep_alive_timeout_closes_idle(threads: &str) {
     let mut server = server("environ")
         .workers(1)
-        .args(["--keep-alive", "1"])
+        .args(["--keep-alive", "1", "--threads", threads])
         .start();
     let mut c = server.conn();
     let resp = c.roundtrip(&get_req("/"));

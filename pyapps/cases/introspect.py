@@ -1,16 +1,21 @@
 """Reports the worker process as JSON: pid, cwd, sys.prefix, sys.path, selected
 ``os.environ`` entries (``?env=NAME``, repeatable) and optionally imports a module
-(``?import=NAME``) and reports its ``__file__``.
+(``?import=NAME``) and reports its ``__file__``, and how many requests the serving thread
+has run so far, as its ``threading.local`` remembers them.
 """
 
 import importlib
 import json
 import os
 import sys
+import threading
 from urllib.parse import parse_qs
+
+_local = threading.local()
 
 
 def application(environ, start_response):
+    _local.requests = getattr(_local, "requests", 0) + 1
     query = parse_qs(environ.get("QUERY_STRING", ""))
     report = {
         "pid": os.getpid(),
@@ -20,6 +25,7 @@ def application(environ, start_response):
         "path": sys.path,
         "env": {name: os.environ.get(name) for name in query.get("env", [])},
         "multiprocess": environ["wsgi.multiprocess"],
+        "thread_requests": _local.requests,
     }
     for name in query.get("import", []):
         try:

@@ -39,56 +39,77 @@ const READ_CHUNK: usize = 16 * 1024;
 const BODY_READ_CHUNK: usize = 64 * 1024;
 /// Unsent response bytes beyond which the app's iterable is paused.
 pub const HIGH_WATER: usize = 64 * 1024;
+/// The response buffer's usual size: a head and a small body.
+const OUT_BUFFER: usize = 1024;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// A growable byte buffer with a consumed prefix: bytes `data[start..end]` are unread.
+/// A growable byte buffer with a consumed prefix: bytes `data[start..]` are unread. Its
+/// free space is the vector's spare capacity, which is never zeroed: the kernel fills it
+/// (zeroing 16 KiB per connection cost more than the rest of accepting it).
 #[derive(Debug)]
 pub struct ReadBuf {
     data: Vec<u8>,
     start: usize,
-    end: usize,
 }
 
 impl ReadBuf {
     fn new() -> ReadBuf {
         ReadBuf {
-            data: vec![0; INITIAL_BUFFER],
+            data: Vec::with_capacity(INITIAL_BUFFER),
             start: 0,
-            end: 0,
         }
     }
     /// The unread bytes.
     pub fn data(&self) -> &[u8] {
-        &self.data[self.start..self.end]
+        &self.data[self.start..]
     }
     /// Whether no bytes are unread.
     pub fn is_empty(&self) -> bool {
-        self.start == self.end
+        self.start == self.data.len()
     }
     /// Whether the unread bytes reach `max` (a head that big cannot be valid).
     pub fn is_full(&self, max: usize) -> bool {
-        self.end - self.start >= max
+        self.data.len() - self.start >= max
     }
     /// Marks `n` unread bytes as consumed.
     pub fn consume(&mut self, n: usize) {
         self.start += n;
-        if self.start == self.end {
+        if self.start == self.data.len() {
             self.start = 0;
-            self.end = 0;
+            self.data.clear();
         }
     }
-    /// Free space after the unread bytes: at least `want` bytes, moving the unread bytes to
-    /// the front first and growing only when that is not enough.
-    fn spare(&mut self, want: usize) -> &mut [u8] {
-        if self.data.len() - self.end < want && self.start > 0 {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+    /// Makes at least `want` bytes of free space after the unread bytes, moving the unread
+    /// bytes to the front first and growing only when that is not enough.
+    fn reserve(&mut self, want: usize) {
+        if self.data.capacity() - self.data.len() < want && self.start > 0 {
+            self.data.drain(..self.start);
             self.start = 0;
         }
-        if self.data.len() - self.end < want {
-            self.data.resize(self.end + want, 0);
+        self.data.reserve_exact(want);
+    }
+    /// Gives back space grown beyond the initial size (for a request body) once nothing is
+    /// unread.
+    fn shrink_if_empty(&mut self) {
+        if self.is_empty() && self.data.capacity() > INITIAL_BUFFER {
+            self.data = Vec::with_capacity(INITIAL_BUFFER);
+            self.start = 0;
         }
-        &mut self.data[self.end..]
+    }
+    /// One read(2) from `fd` into at least `want` bytes of free space.
+    fn read_from(&mut self, fd: BorrowedFd<'_>, want: usize) -> io::Result<usize> {
+        self.reserve(want);
+        let spare = self.data.spare_capacity_mut();
+        // SAFETY: the pointer and length describe the vector's spare capacity, memory it owns
+        // and nothing else references during the call; read(2) writes at most that many bytes.
+        let n = unsafe { nix::libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        // SAFETY: read(2) initialised exactly the `n` bytes after the current length.
+        unsafe { self.data.set_len(self.data.len() + n) };
+        Ok(n)
     }
 }
 
@@ -163,6 +184,9 @@ pub struct Exchange {
     /// When the request in progress began (its first byte was handled): the access log's
     /// duration runs from here.
     pub started: Instant,
+    /// When a pool thread finished the request: its result may reach the loop (and the
+    /// access log) much later, when the connection's next request comes or at a sweep.
+    pub ended: Option<Instant>,
     /// What the response has been so far, for the access log.
     pub response: Responded,
 }
@@ -203,13 +227,14 @@ impl Exchange {
             expect: Continue::NotExpected,
             body_error: None,
             drained: 0,
-            out: Vec::with_capacity(1024),
+            out: Vec::with_capacity(OUT_BUFFER),
             sent: 0,
             file: None,
             encoder: None,
             framing: None,
             must_close: false,
             started: Instant::now(),
+            ended: None,
             response: Responded::default(),
         }
     }
@@ -223,17 +248,11 @@ impl Exchange {
     /// of the client's stream; `WouldBlock` means nothing is there yet. `body`: a request
     /// body is arriving, so read in larger pieces.
     pub fn fill(&mut self, body: bool) -> io::Result<usize> {
-        let spare = self
-            .rbuf
-            .spare(if body { BODY_READ_CHUNK } else { READ_CHUNK });
+        let want = if body { BODY_READ_CHUNK } else { READ_CHUNK };
         loop {
-            match (&mut &self.sock).read(spare) {
-                Ok(n) => {
-                    self.rbuf.end += n;
-                    return Ok(n);
-                }
+            match self.rbuf.read_from(self.sock.as_fd(), want) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                other => return other,
             }
         }
     }
@@ -314,8 +333,7 @@ impl Exchange {
                 Err(e) => return Err(self.broken(e)),
             }
         }
-        self.out.clear();
-        self.sent = 0;
+        self.out_sent();
         while let Some(file) = self.file.as_mut() {
             if file.remaining == 0 {
                 self.file = None;
@@ -443,13 +461,23 @@ impl Exchange {
             self.out.extend_from_slice(&part[skip..]);
         }
         if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
+            self.out_sent();
         } else if self.sent > 0 && self.sent >= self.out.len() / 2 {
             self.out.drain(..self.sent);
             self.sent = 0;
         }
         Ok(())
+    }
+
+    /// Everything in `out` is sent. A buffer grown for a large response the client read
+    /// slowly is freed rather than kept for the connection's life.
+    fn out_sent(&mut self) {
+        if self.out.capacity() > HIGH_WATER {
+            self.out = Vec::with_capacity(OUT_BUFFER);
+        } else {
+            self.out.clear();
+        }
+        self.sent = 0;
     }
 
     /// After a push: wait (pool) or tell the app to pause (loop) when too much is unsent.
@@ -484,6 +512,7 @@ impl Exchange {
 
     /// Ends the request the app answered; returns whether the connection can serve another.
     pub fn end_request(&mut self, outcome: Outcome, head_request: bool) -> bool {
+        self.release_request_memory();
         match outcome {
             Outcome::Complete => {
                 !self.must_close && self.framing.is_some_and(|f| f.keep_alive) && self.drain()
@@ -497,6 +526,27 @@ impl Exchange {
             }
             Outcome::Aborted => false,
         }
+    }
+
+    /// Frees what only the finished request needed, so an idle or flushing connection does
+    /// not keep it: a buffered body (up to `--body-buffer-size`) and a read buffer grown
+    /// for an upload.
+    fn release_request_memory(&mut self) {
+        if matches!(self.body, Body::Buffered(_)) {
+            self.body = Body::Buffered(BodyReader::empty());
+        }
+        self.rbuf.shrink_if_empty();
+    }
+
+    /// After a request the app completed: whether the connection just waits for the next
+    /// request (kept alive, response sent, request body read, no pipelined bytes buffered),
+    /// which is what the loop would conclude from [`Exchange::end_request`].
+    pub fn waits_for_next_request(&self) -> bool {
+        !self.must_close
+            && self.framing.is_some_and(|f| f.keep_alive)
+            && self.body_consumed()
+            && self.unsent() == 0
+            && self.rbuf.is_empty()
     }
 
     /// Whether the request's body has been read completely (nothing of it is left on the

@@ -16,8 +16,10 @@
 //! against `--timeout`, which watches only the app ([`heartbeat`]).
 
 pub mod abort;
+mod addr;
 mod exchange;
 pub mod heartbeat;
+mod malloc;
 mod pool;
 pub mod spool;
 
@@ -155,9 +157,12 @@ pub fn run(
         Vec::new()
     };
     let all: Vec<&Listener> = listeners.iter().copied().chain(twins.iter()).collect();
+    malloc::tune(settings.spool.memory_limit, body_memory_budget(settings));
     let beats = Heartbeats::new(settings.threads, seat);
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     let pool = if settings.threads > 1 {
-        let pool: &'static Pool = Box::leak(Box::new(Pool::new()?));
+        let threads_epoll = Epoll(epoll.0.try_clone()?);
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(threads_epoll)?));
         for index in 0..settings.threads {
             let beat = beats.beat_for(index);
             std::thread::Builder::new()
@@ -168,15 +173,24 @@ pub fn run(
     } else {
         None
     };
-    let mut engine = Engine::new(settings, &all, app, pool, beats.beat_for(0), beats.clone())?;
+    let mut engine = Engine::new(
+        epoll,
+        settings,
+        &all,
+        app,
+        pool,
+        beats.beat_for(0),
+        beats.clone(),
+    )?;
     engine.epoll.add(
         signals.wake_fd(),
         EpollEvent::new(EpollFlags::EPOLLIN, SIGNAL_TOKEN),
     )?;
     if let Some(pool) = pool {
+        // Edge-triggered: each wake-up is reported once and the counter is never read.
         engine.epoll.add(
             pool.wake_fd(),
-            EpollEvent::new(EpollFlags::EPOLLIN, POOL_TOKEN),
+            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, POOL_TOKEN),
         )?;
     }
     // Ready means the app is imported and every socket this worker serves is open. The
@@ -232,6 +246,23 @@ struct Receiving {
     started: Option<Instant>,
 }
 
+impl Receiving {
+    /// Reads the rest of a body of announced length straight into its in-memory spool (see
+    /// [`Spool::read_from`]); `None` when the body is not received that way (not started,
+    /// chunked, on disk).
+    fn read_direct(&mut self, fd: BorrowedFd<'_>) -> Option<io::Result<usize>> {
+        self.started?;
+        let remaining = self.decoder.remaining_hint().filter(|&r| r > 0)?;
+        let read = self.spool.read_from(fd, remaining)?;
+        if let Ok(n @ 1..) = read {
+            // Content-Length framing passes bytes through: this only counts them.
+            let counted = self.decoder.decode(self.spool.memory_tail(n));
+            debug_assert!(matches!(counted, Ok((c, _)) if c == n));
+        }
+        Some(read)
+    }
+}
+
 /// One receiving body's share of the worker's in-memory body bytes; given back when dropped
 /// (the request is dispatched, refused or abandoned).
 struct BodyMeter {
@@ -285,8 +316,13 @@ struct Conn {
     fd: RawFd,
     phase: Phase,
     deadline: Option<Instant>,
-    /// The events epoll watches for it; `None` when not registered.
+    /// The events epoll watches for it; `None` when none (unregistered, or disarmed).
     watching: Option<EpollFlags>,
+    /// Whether the socket is in the epoll set (possibly disarmed: [`EpollFlags::EPOLLONESHOT`]).
+    registered: bool,
+    /// While away: its socket, re-armed by the pool thread, has reported an event (which
+    /// disarmed it again) before the result came back.
+    event_while_away: bool,
 }
 
 /// Open connections by key (the epoll token).
@@ -365,10 +401,15 @@ struct Engine<'a> {
     body_memory_budget: u64,
     /// Parked receiving connections, resumed first come first served.
     parked: VecDeque<usize>,
+    /// Requests the pool has finished, being taken back (kept for its allocation).
+    finished: Vec<Finished>,
+    /// Connections away in the pool whose next request has come (`event_while_away`).
+    awaiting_results: usize,
 }
 
 impl<'a> Engine<'a> {
     fn new(
+        epoll: Epoll,
         settings: &'a Settings,
         listeners: &[&'a Listener],
         app: &'static App,
@@ -376,7 +417,6 @@ impl<'a> Engine<'a> {
         beat: Beat,
         beats: Arc<Heartbeats>,
     ) -> io::Result<Engine<'a>> {
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         let listeners = listeners
             .iter()
             .map(|&listener| {
@@ -414,9 +454,10 @@ impl<'a> Engine<'a> {
             draining: false,
             now: Instant::now(),
             body_memory: Rc::new(Cell::new(0)),
-            // Enough for every thread to have a body waiting behind the one it runs.
-            body_memory_budget: settings.spool.memory_limit * settings.threads.max(2) as u64,
+            body_memory_budget: body_memory_budget(settings),
             parked: VecDeque::new(),
+            finished: Vec::new(),
+            awaiting_results: 0,
         };
         engine.set_accepting(true);
         Ok(engine)
@@ -532,6 +573,9 @@ impl<'a> Engine<'a> {
         for _ in 0..ACCEPT_BATCH {
             if !self.may_accept() {
                 self.set_accepting(false);
+                if let Some(pool) = self.pool.filter(|p| p.backlogged()) {
+                    pool.wake_when_unbacklogged();
+                }
                 return;
             }
             let listening = &self.listeners[index];
@@ -553,8 +597,10 @@ impl<'a> Engine<'a> {
                         phase: Phase::Idle,
                         deadline: self.settings.header_timeout.map(|t| self.now + t),
                         watching: None,
+                        registered: false,
+                        event_while_away: false,
                     });
-                    self.watch(key, Some(EpollFlags::EPOLLIN));
+                    self.on_accepted(key);
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -579,6 +625,32 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// A new connection: its request is usually there already (TCP listeners defer accept
+    /// until the first bytes arrive), so it is read and answered at once, and the socket
+    /// joins the epoll set only when it has to wait (a request not there yet or incomplete,
+    /// keep-alive, a slow reader). A `Connection: close` request thus costs accept4, read,
+    /// write and close, and no epoll_ctl.
+    fn on_accepted(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let ex = conn.ex.as_mut().expect("the loop holds new connections");
+        match ex.fill(false) {
+            // Closed before sending anything (a port check, a client giving up).
+            Ok(0) => self.close(key),
+            Ok(_) => {
+                self.advance(key);
+                self.rewatch(key);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Held past the kernel's deferral, or a Unix socket: --header-timeout runs.
+                tracing::debug!("connection {key} accepted before its request; waiting for it");
+                self.rewatch(key);
+            }
+            Err(_) => self.close(key),
+        }
+    }
+
     /// Sets the events epoll watches for connection `key` (`None`: not at all).
     fn watch(&mut self, key: usize, want: Option<EpollFlags>) {
         let Some(conn) = self.conns.get_mut(key) else {
@@ -592,14 +664,19 @@ impl<'a> Engine<'a> {
         // is in the slab; epoll only uses the number for the duration of the call.
         let fd = unsafe { BorrowedFd::borrow_raw(conn.fd) };
         let token = key as u64;
-        let result = match (conn.watching, want) {
-            (None, Some(flags)) => self.epoll.add(fd, EpollEvent::new(flags, token)),
-            (Some(_), Some(flags)) => self.epoll.modify(fd, &mut EpollEvent::new(flags, token)),
-            (Some(_), None) => self.epoll.delete(fd),
-            (None, None) => Ok(()),
+        let result = match want {
+            Some(flags) if conn.registered => {
+                self.epoll.modify(fd, &mut EpollEvent::new(flags, token))
+            }
+            Some(flags) => self.epoll.add(fd, EpollEvent::new(flags, token)),
+            None if conn.registered => self.epoll.delete(fd),
+            None => Ok(()),
         };
         match result {
-            Ok(()) => conn.watching = want,
+            Ok(()) => {
+                conn.watching = want;
+                conn.registered = want.is_some();
+            }
             Err(err) => {
                 tracing::debug!("epoll_ctl failed: {err}; closing the connection");
                 self.close(key);
@@ -607,15 +684,23 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The events a connection needs watched in its phase.
-    fn wanted(conn: &Conn) -> Option<EpollFlags> {
+    /// The events a connection needs watched in its phase. `oneshot` (with a pool): a
+    /// connection waiting for a request is watched for one event only, so that when the
+    /// request has come it goes to the pool still registered but disarmed, and comes back
+    /// with one epoll_ctl (re-arm) instead of two (remove, add).
+    fn wanted(conn: &Conn, oneshot: bool) -> Option<EpollFlags> {
         match conn.phase {
+            // Away, or parked until the body budget lets it receive: its bytes wait in the
+            // socket (reading them would only move them into the worker's memory).
             Phase::Away => None,
+            Phase::Body(ref receiving) if receiving.started.is_none() => None,
             Phase::Paused(_) | Phase::Flushing(_) => Some(EpollFlags::EPOLLOUT),
             Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain | Phase::Linger => {
                 let unsent = conn.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
                 Some(if unsent {
                     EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
+                } else if oneshot && matches!(conn.phase, Phase::Idle | Phase::Head) {
+                    EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT
                 } else {
                     EpollFlags::EPOLLIN
                 })
@@ -623,10 +708,14 @@ impl<'a> Engine<'a> {
         }
     }
 
+    fn is_away(&mut self, key: usize) -> bool {
+        matches!(self.conns.get_mut(key).map(|c| &c.phase), Some(Phase::Away))
+    }
+
     /// Brings the epoll registration in line with the connection's phase.
     fn rewatch(&mut self, key: usize) {
         if let Some(conn) = self.conns.get_mut(key) {
-            let want = Self::wanted(conn);
+            let want = Self::wanted(conn, self.pool.is_some());
             self.watch(key, want);
         }
     }
@@ -651,9 +740,38 @@ impl<'a> Engine<'a> {
     }
 
     fn on_event(&mut self, key: usize, events: EpollFlags) {
+        if let Some(pool) = self.pool {
+            if self.is_away(key) {
+                // A pool thread re-armed it and left, or is about to leave, the result for
+                // the loop to take: the next request is here.
+                self.take_finished();
+                if let Some(conn) = self
+                    .conns
+                    .get_mut(key)
+                    .filter(|c| matches!(c.phase, Phase::Away))
+                {
+                    // Taken up when the result comes (it wakes the loop).
+                    if !conn.event_while_away {
+                        conn.event_while_away = true;
+                        self.awaiting_results += 1;
+                        if pool.await_result() {
+                            self.take_finished();
+                        }
+                    }
+                    return;
+                }
+            }
+        }
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        if conn
+            .watching
+            .is_some_and(|w| w.contains(EpollFlags::EPOLLONESHOT))
+        {
+            // Reported once: the kernel has disarmed it (it stays registered).
+            conn.watching = None;
+        }
         match &mut conn.phase {
             Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
                 let ex = conn.ex.as_mut().expect("the loop holds idle connections");
@@ -664,7 +782,15 @@ impl<'a> Engine<'a> {
                     self.close(key);
                     return;
                 }
-                match ex.fill(matches!(conn.phase, Phase::Body(_))) {
+                let direct = match &mut conn.phase {
+                    Phase::Body(receiving) if ex.rbuf.is_empty() => receiving.read_direct(ex.fd()),
+                    _ => None,
+                };
+                let read = match direct {
+                    Some(read) => read,
+                    None => ex.fill(matches!(conn.phase, Phase::Body(_))),
+                };
+                match read {
                     Ok(0) => {
                         // The client closed: between requests that is the normal end; mid-
                         // request it abandoned the request, and there is no one to answer.
@@ -742,6 +868,7 @@ impl<'a> Engine<'a> {
                         // extended by each byte after it (slowloris).
                         conn.phase = Phase::Head;
                         ex.started = self.now;
+                        ex.ended = None;
                         conn.deadline = self.settings.header_timeout.map(|t| self.now + t);
                         if self.draining && conn.deadline.is_none() {
                             conn.deadline = Some(self.now + TICK);
@@ -946,8 +1073,10 @@ impl<'a> Engine<'a> {
         if let Some(pool) = self.pool {
             conn.phase = Phase::Away;
             self.watch(key, None);
+            let registered = self.conns.get_mut(key).is_some_and(|c| c.registered);
             pool.submit(Job {
                 key,
+                registered,
                 head,
                 body_length,
                 exchange: ex,
@@ -1030,12 +1159,26 @@ impl<'a> Engine<'a> {
     /// Requests the pool has finished: their connections come back to the loop.
     fn take_finished(&mut self) {
         let Some(pool) = self.pool else { return };
+        loop {
+            self.take_finished_batch(pool);
+            // Still waiting for a result whose request has come: be woken for it.
+            if self.awaiting_results == 0 || !pool.await_result() {
+                return;
+            }
+        }
+    }
+
+    fn take_finished_batch(&mut self, pool: &Pool) {
+        let mut finished = std::mem::take(&mut self.finished);
+        pool.take_finished(&mut finished);
         for Finished {
             key,
             head,
             outcome,
             exchange,
-        } in pool.take_finished()
+            rearmed,
+            ..
+        } in finished.drain(..)
         {
             // Only the connection that was lent out takes the result back: if it was closed
             // meanwhile, its key may already name a newer connection.
@@ -1047,10 +1190,24 @@ impl<'a> Engine<'a> {
                 continue;
             };
             conn.phase = Phase::Idle;
+            let missed = std::mem::take(&mut conn.event_while_away);
+            if missed {
+                self.awaiting_results -= 1;
+            }
+            if rearmed {
+                // Armed as rewatch() asks for an idle connection with a pool. If the event it
+                // was armed for came already (and disarmed it), on_event() below notes that.
+                conn.registered = true;
+                conn.watching = Some(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT);
+            }
             self.complete(key, &head, outcome, exchange);
             self.advance(key);
             self.rewatch(key);
+            if missed && rearmed {
+                self.on_event(key, EpollFlags::EPOLLIN);
+            }
         }
+        self.finished = finished;
     }
 
     /// A call is done: decide the connection's future and send what is left.
@@ -1159,6 +1316,9 @@ impl<'a> Engine<'a> {
 
     /// Closes or answers connections whose deadline has passed.
     fn sweep(&mut self) {
+        // Results the pool left without waking the loop (idle keep-alive connections): their
+        // keep-alive deadline starts now, at most a sweep late.
+        self.take_finished();
         if let Some(until) = self.accept_pause {
             if self.now >= until {
                 self.accept_pause = None;
@@ -1308,12 +1468,21 @@ fn log_access(ex: &Exchange, head: Option<&RequestHead>) {
         status: (sent.status != 0).then_some(sent.status),
         body_bytes: sent.body_bytes,
         response_headers: sent.head.as_ref().map_or(&[], |h| &h.headers),
-        duration: ex.started.elapsed(),
+        duration: ex.ended.unwrap_or_else(Instant::now) - ex.started,
     });
 }
 
 /// Most bytes of an unparsable request's first line the access log shows.
 const UNPARSED_LINE_MAX: usize = 4096;
+
+/// In-memory body bytes a worker takes in at once: enough for every thread to have a body
+/// waiting behind the one it runs.
+fn body_memory_budget(settings: &Settings) -> u64 {
+    settings
+        .spool
+        .memory_limit
+        .saturating_mul(settings.threads.max(2) as u64)
+}
 
 /// How long an idle connection is kept during a graceful stop.
 fn drain_idle(settings: &Settings) -> Duration {
@@ -1332,7 +1501,7 @@ fn exchange_mut(transport: &mut dyn Transport) -> &mut Exchange {
 
 fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
     let (remote_addr, remote_port) = match peer {
-        Peer::Tcp(addr) => (addr.ip().to_string(), addr.port().to_string()),
+        Peer::Tcp(addr) => addr::remote(addr),
         Peer::Unix => (String::new(), String::new()),
     };
     ConnInfo {
@@ -1341,5 +1510,78 @@ fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
         server_name: listening.server_name.clone(),
         server_port: listening.server_port.clone(),
         url_scheme: "http",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::parse_head;
+    use std::os::unix::net::UnixStream;
+
+    fn receiving_conn(started: Option<Instant>) -> (Conn, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().expect("socketpair");
+        let shared = Arc::new(Shared {
+            limits: Limits::default(),
+            keep_alive: true,
+            send_timeout: None,
+            body_timeout: None,
+            limit_request_body: None,
+        });
+        let info = Arc::new(ConnInfo {
+            remote_addr: String::new(),
+            remote_port: String::new(),
+            server_name: "localhost".to_owned(),
+            server_port: "80".to_owned(),
+            url_scheme: "http",
+        });
+        let ex = Box::new(Exchange::new(
+            crate::listen::Stream::Unix(ours),
+            info,
+            shared,
+        ));
+        let limits = Limits::default();
+        let raw = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n";
+        let (head, _) = parse_head(raw, &limits).expect("valid").expect("complete");
+        let decoder = BodyDecoder::new(head.framing, &limits);
+        let conn = Conn {
+            fd: ex.fd().as_raw_fd(),
+            ex: Some(ex),
+            phase: Phase::Body(Box::new(Receiving {
+                head,
+                decoder,
+                spool: Spool::new(),
+                meter: BodyMeter::new(&Rc::new(Cell::new(0))),
+                reserved: 0,
+                wants: 10,
+                started,
+            })),
+            deadline: None,
+            watching: None,
+            registered: false,
+            event_while_away: false,
+        };
+        (conn, theirs)
+    }
+
+    #[test]
+    fn a_parked_body_is_not_read_until_its_turn() {
+        // Parked (waiting for the body budget): not watched, so its bytes stay in the socket.
+        let (parked, _peer) = receiving_conn(None);
+        assert_eq!(Engine::wanted(&parked, false), None);
+        let (receiving, _peer) = receiving_conn(Some(Instant::now()));
+        assert_eq!(Engine::wanted(&receiving, false), Some(EpollFlags::EPOLLIN));
+    }
+
+    #[test]
+    fn with_a_pool_a_connection_waiting_for_a_request_is_watched_for_one_event() {
+        let (mut conn, _peer) = receiving_conn(None);
+        conn.phase = Phase::Idle;
+        let once = EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT;
+        assert_eq!(Engine::wanted(&conn, true), Some(once));
+        assert_eq!(Engine::wanted(&conn, false), Some(EpollFlags::EPOLLIN));
+        // A body keeps being read event after event: no re-arming per read.
+        let (receiving, _peer) = receiving_conn(Some(Instant::now()));
+        assert_eq!(Engine::wanted(&receiving, true), Some(EpollFlags::EPOLLIN));
     }
 }

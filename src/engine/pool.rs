@@ -4,24 +4,31 @@
 //! body; only a request that is ready to run is handed over ([`Job`]), with its connection,
 //! to the first free thread. The thread runs the app and writes the response itself, waiting
 //! for the client with the GIL released, so a slow reader holds at most its own thread. When
-//! done it hands the connection back ([`Finished`]) and wakes the loop through an eventfd.
+//! done it hands the connection back ([`Finished`]) and wakes the loop through an eventfd;
+//! a connection that simply waits for its next request is instead watched again by the
+//! thread itself, and the loop takes it back when that request comes ([`Pool::rearm`]).
 
 use super::abort::Slot;
 use super::exchange::Exchange;
 use super::heartbeat::Beat;
 use crate::http::request::RequestHead;
 use crate::wsgi::{App, Outcome, Request, Step};
+use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
+use pyo3::Python;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Instant;
 
 /// A request ready for the app, with its connection.
 pub struct Job {
     /// The connection's key in the loop.
     pub key: usize,
+    /// Whether the socket is in the loop's epoll set (disarmed while away).
+    pub registered: bool,
     /// The parsed request.
     pub head: RequestHead,
     /// The received body's size when buffered.
@@ -40,6 +47,11 @@ pub struct Finished {
     pub outcome: Outcome,
     /// The connection.
     pub exchange: Box<Exchange>,
+    /// Whether the socket was in the loop's epoll set when it was lent out.
+    pub registered: bool,
+    /// The thread has re-armed the socket for the next request ([`Pool::rearm`]) and did
+    /// not wake the loop for it.
+    pub rearmed: bool,
 }
 
 /// Work waiting for a thread, and results waiting for the loop.
@@ -48,6 +60,17 @@ struct Queues {
     jobs: VecDeque<Job>,
     finished: Vec<Finished>,
     stopping: bool,
+    /// Threads waiting for a job: only then does a submission need to wake one.
+    idle: usize,
+    /// The loop has been woken for results it has not taken yet: finishing more requests
+    /// meanwhile needs no further wake-up.
+    wake_pending: bool,
+    /// The loop stopped accepting because jobs were waiting: the thread that empties the
+    /// queue wakes it.
+    loop_awaits_backlog: bool,
+    /// The loop has a request for a connection whose result is not here yet: the next
+    /// result, even a re-armed one, wakes it.
+    loop_awaits_result: bool,
 }
 
 /// The shared half of the pool: queues and the loop's wake-up.
@@ -55,19 +78,26 @@ pub struct Pool {
     queues: Mutex<Queues>,
     work: Condvar,
     wake: EventFd,
+    /// The loop's epoll set (a duplicate descriptor), where a thread re-arms a connection
+    /// that is ready for its next request.
+    epoll: Epoll,
 }
 
 impl Pool {
-    /// An empty pool; threads are started by [`Pool::serve`].
-    pub fn new() -> io::Result<Pool> {
+    /// An empty pool serving the loop whose epoll set is `epoll` (a descriptor of its
+    /// own); threads are started by [`Pool::serve`].
+    pub fn new(epoll: Epoll) -> io::Result<Pool> {
         Ok(Pool {
             queues: Mutex::new(Queues::default()),
             work: Condvar::new(),
             wake: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
+            epoll,
         })
     }
 
-    /// The descriptor that becomes readable when requests have finished.
+    /// The descriptor that signals finished requests. It is to be watched edge-triggered
+    /// and never read: each wake-up is one write, and edge-triggered epoll reports each
+    /// write, so the loop spends no read(2) on it.
     pub fn wake_fd(&self) -> BorrowedFd<'_> {
         self.wake.as_fd()
     }
@@ -78,8 +108,14 @@ impl Pool {
 
     /// Queues a request for the next free thread.
     pub fn submit(&self, job: Job) {
-        self.queues().jobs.push_back(job);
-        self.work.notify_one();
+        let mut queues = self.queues();
+        queues.jobs.push_back(job);
+        // With every thread busy, the next one to finish takes the job: waking nobody
+        // spares a futex call per request on a saturated worker.
+        if queues.idle > 0 {
+            drop(queues);
+            self.work.notify_one();
+        }
     }
 
     /// Whether requests are waiting for a free thread (the worker is saturated).
@@ -87,10 +123,43 @@ impl Pool {
         !self.queues().jobs.is_empty()
     }
 
-    /// Takes the requests that have finished (and clears the wake-up).
-    pub fn take_finished(&self) -> Vec<Finished> {
-        let _ = self.wake.read();
-        std::mem::take(&mut self.queues().finished)
+    /// The loop stops accepting until the backlog is gone: be woken then.
+    pub fn wake_when_unbacklogged(&self) {
+        self.queues().loop_awaits_backlog = true;
+    }
+
+    /// Moves the requests that have finished into `into` (empty; its allocation is reused
+    /// by the next batch) and rearms the wake-up.
+    pub fn take_finished(&self, into: &mut Vec<Finished>) {
+        let mut queues = self.queues();
+        std::mem::swap(&mut queues.finished, into);
+        queues.wake_pending = false;
+    }
+
+    /// The loop has an event for a connection still away: a thread re-armed it and is
+    /// about to hand its result back. Returns true if results are already waiting (take
+    /// them again); otherwise the next result wakes the loop.
+    pub fn await_result(&self) -> bool {
+        let mut queues = self.queues();
+        if !queues.finished.is_empty() {
+            return true;
+        }
+        queues.loop_awaits_result = true;
+        false
+    }
+
+    /// Wakes the loop for finished requests (at most one write until it takes them).
+    fn wake_loop(&self) {
+        loop {
+            match self.wake.write(1) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                // The counter is never read, so after 2^64 - 2 wake-ups it is full: reset.
+                Err(nix::errno::Errno::EAGAIN) => {
+                    let _ = self.wake.read();
+                }
+                _ => return,
+            }
+        }
     }
 
     /// Tells the threads to exit once the queue is empty.
@@ -102,28 +171,94 @@ impl Pool {
     /// A pool thread's life: run jobs until stopped. `beat` is this thread's watchdog cell,
     /// `inflight` its entry in the timeout-abort registry.
     pub fn serve(&self, app: &App, beat: Beat, inflight: Option<Arc<Slot>>) {
+        // The thread keeps one Python thread state for its whole life, GIL released between
+        // requests: each request's `attach` then reuses it. Without this, every request
+        // created and destroyed a thread state (gettid, an mmap'd frame stack, munmap), and
+        // the app's `threading.local` data did not survive from one request to the next.
+        Python::attach(|py| py.detach(|| self.serve_attached(app, &beat, inflight.as_ref())));
+    }
+
+    fn serve_attached(&self, app: &App, beat: &Beat, inflight: Option<&Arc<Slot>>) {
+        let mut done: Option<Finished> = None;
         loop {
+            let mut wake = false;
+            // Re-armed before the result is handed back: until then the loop holds the
+            // connection as away and cannot close it (so the descriptor is still this
+            // socket's); an event that comes first makes the loop wait for the result.
+            if let Some(finished) = done.as_mut() {
+                finished.rearmed = self.rearm(finished);
+            }
             let job = {
+                // One lock both hands back the last result and takes the next job.
                 let mut queues = self.queues();
+                if let Some(finished) = done.take() {
+                    if !finished.rearmed || queues.loop_awaits_result {
+                        queues.loop_awaits_result = false;
+                        wake = !queues.wake_pending;
+                        queues.wake_pending = true;
+                    }
+                    queues.finished.push(finished);
+                }
                 loop {
                     // Stopping is checked first: once the worker stops, queued requests are
                     // not started (the process is about to exit under them).
                     if queues.stopping {
-                        return;
+                        break None;
                     }
                     if let Some(job) = queues.jobs.pop_front() {
-                        break job;
+                        if queues.jobs.is_empty() && queues.loop_awaits_backlog {
+                            queues.loop_awaits_backlog = false;
+                            if !queues.wake_pending {
+                                queues.wake_pending = true;
+                                wake = true;
+                            }
+                        }
+                        break Some(job);
                     }
+                    if wake {
+                        // Tell the loop before sleeping, not after the next request.
+                        break None;
+                    }
+                    queues.idle += 1;
                     queues = self
                         .work
                         .wait(queues)
                         .unwrap_or_else(PoisonError::into_inner);
+                    queues.idle -= 1;
                 }
             };
-            let finished = run(app, job, &beat, inflight.as_ref());
-            self.queues().finished.push(finished);
-            let _ = self.wake.write(1);
+            if wake {
+                self.wake_loop();
+            }
+            match job {
+                Some(job) => done = Some(run(app, job, beat, inflight)),
+                None if wake => continue,
+                None => return,
+            }
         }
+    }
+}
+
+impl Pool {
+    /// A finished request whose connection simply waits for the next one (kept alive,
+    /// response out, request and its body fully read, nothing pipelined behind it) needs
+    /// nothing from the loop until that request comes: the thread watches the socket for it
+    /// again itself (as the loop would: one event, [`EpollFlags::EPOLLONESHOT`]) and does not
+    /// wake the loop. The loop takes the result back when the next request arrives, or at
+    /// its next sweep (which starts the keep-alive deadline). Returns whether it did.
+    fn rearm(&self, finished: &Finished) -> bool {
+        let ex = &finished.exchange;
+        if finished.outcome != Outcome::Complete || !ex.waits_for_next_request() {
+            return false;
+        }
+        let flags = EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT;
+        let mut event = EpollEvent::new(flags, finished.key as u64);
+        let armed = if finished.registered {
+            self.epoll.modify(ex.fd(), &mut event)
+        } else {
+            self.epoll.add(ex.fd(), event)
+        };
+        armed.is_ok()
     }
 }
 
@@ -131,6 +266,7 @@ impl Pool {
 fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finished {
     let Job {
         key,
+        registered,
         head,
         body_length,
         mut exchange,
@@ -169,6 +305,7 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finish
     let mut exchange = transport
         .downcast::<Exchange>()
         .expect("the call holds the exchange it was given");
+    exchange.ended = Some(Instant::now());
     if let Some(slot) = inflight {
         slot.end();
     }
@@ -179,8 +316,10 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finish
     exchange.blocking = false;
     Finished {
         key,
+        registered,
         head,
         outcome,
         exchange,
+        rearmed: false,
     }
 }

@@ -8,6 +8,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -83,6 +84,38 @@ impl Spool {
         }
         self.len += data.len() as u64;
         Ok(())
+    }
+
+    /// Reads body bytes from `fd` straight into the in-memory body, at most `max` and at
+    /// most its remaining capacity (the reservation made for an announced length): one
+    /// read(2) of up to the whole body, and no copy through the connection's read buffer.
+    /// `None` when that is not possible (the body is in a file, or has no room left).
+    pub fn read_from(&mut self, fd: BorrowedFd<'_>, max: u64) -> Option<io::Result<usize>> {
+        if self.file.is_some() {
+            return None;
+        }
+        let spare = self.memory.spare_capacity_mut();
+        let want = usize::try_from(max).map_or(spare.len(), |m| m.min(spare.len()));
+        if want == 0 {
+            return None;
+        }
+        // SAFETY: the pointer and length describe part of the vector's spare capacity,
+        // memory it owns and nothing else references during the call; read(2) writes at
+        // most `want` bytes.
+        let n = unsafe { nix::libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), want) };
+        if n < 0 {
+            return Some(Err(io::Error::last_os_error()));
+        }
+        let n = n as usize;
+        // SAFETY: read(2) initialised exactly the `n` bytes after the current length.
+        unsafe { self.memory.set_len(self.memory.len() + n) };
+        self.len += n as u64;
+        Some(Ok(n))
+    }
+
+    /// The last `n` bytes received into memory.
+    pub fn memory_tail(&self, n: usize) -> &[u8] {
+        &self.memory[self.memory.len() - n..]
     }
 
     /// Moves the body received so far to a file now (a slow upload should not hold memory).
