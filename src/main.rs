@@ -86,7 +86,10 @@ fn main() -> ExitCode {
             }
             // Before logging starts (no thread may exist when we fork); the terminal keeps
             // our stderr until the server is set up, so startup errors are still seen.
-            let detached = if config.daemon {
+            // A master started by USR2 is already in the background (its parent is the old
+            // master): detaching again would make the process the old master watches exit
+            // at once, and it would take the new master for dead.
+            let detached = if config.daemon && !upgrade::started_by_upgrade() {
                 match daemon::detach() {
                     Ok(detached) => Some(detached),
                     Err(err) => {

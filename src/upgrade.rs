@@ -108,6 +108,11 @@ pub fn take_pidfile() -> Option<PidFile> {
     state().pidfile.take()
 }
 
+/// Whether this master was started by another one's USR2 (it inherited its sockets).
+pub fn started_by_upgrade() -> bool {
+    state().parent.is_some()
+}
+
 /// Whether a new master started by USR2 is running.
 pub fn in_progress() -> bool {
     state().child.is_some()

@@ -1,0 +1,89 @@
+//! Regression tests for bugs a review found where the issue-4 features meet: the binary
+//! upgrade (USR2) with `--daemon` and with `--hooks`.
+
+mod common;
+#[path = "common/hygiene.rs"]
+mod hygiene;
+
+use common::{Server, TempDir, kill, parse_listen_url, server};
+use hygiene::*;
+use nix::sys::signal::Signal;
+use std::net::SocketAddr;
+use std::path::Path;
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn log_text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Kills a master the test did not stop (it is not our child, or a failed assertion left it).
+struct Reap(i32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if Server::is_alive(self.0) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0), Signal::SIGKILL);
+        }
+    }
+}
+
+/// A daemonized master's USR2 child must not daemonize again: it would exit at once (the
+/// daemon lives on as a grandchild), the old master would take that for "the new master
+/// died", take the pid file back, and remove it when it is stopped, leaving the new master
+/// running with no pid file.
+#[test]
+fn usr2_of_a_daemon_hands_over_the_pid_file_to_the_new_master() {
+    let dir = TempDir::new();
+    let pidfile = dir.join("app.pid");
+    let log = dir.join("error.log");
+    let out = server("cases.hygiene")
+        .args(["--daemon", "-w", "1", "--pid"])
+        .arg(&pidfile)
+        .arg("--error-logfile")
+        .arg(&log)
+        .run();
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    let old = read_pid(&pidfile).expect("the daemon wrote its pid file");
+    let _reap_old = Reap(old);
+    let addr: SocketAddr = log_text(&log)
+        .lines()
+        .find_map(parse_listen_url)
+        .expect("a Listening line")
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+
+    kill(old, Signal::SIGUSR2);
+    let mut new = 0;
+    wait_until("the new master writes the pid file", || {
+        new = read_pid(&pidfile).filter(|p| *p != old).unwrap_or(0);
+        new != 0
+    });
+    let _reap_new = Reap(new);
+    wait_until("the new master's workers are ready", || {
+        log_text(&log).contains(&format!("[{new}] [INFO] All 1 workers ready"))
+    });
+    // Commit the upgrade: the old master drains and exits.
+    kill(old, Signal::SIGTERM);
+    wait_until("the old master exits", || !Server::is_alive(old));
+    assert!(
+        !log_text(&log).contains("this master carries on"),
+        "the old master took the new one for dead:\n{}",
+        log_text(&log)
+    );
+    assert_eq!(
+        read_pid(&pidfile),
+        Some(new),
+        "the pid file names the new master:\n{}",
+        log_text(&log)
+    );
+    assert!(Server::is_alive(new));
+    let served_by = get_json(addr, "/").get("ppid").and_then(|p| p.as_i64());
+    assert_eq!(served_by, Some(i64::from(new)));
+    kill(new, Signal::SIGTERM);
+    wait_until("the new master exits", || !Server::is_alive(new));
+    wait_until("its pid file is removed", || !pidfile.exists());
+}
