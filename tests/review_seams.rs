@@ -87,3 +87,37 @@ fn usr2_of_a_daemon_hands_over_the_pid_file_to_the_new_master() {
     wait_until("the new master exits", || !Server::is_alive(new));
     wait_until("its pid file is removed", || !pidfile.exists());
 }
+
+/// `pre_exec(server)` is documented as running before a USR2 upgrade execs the new binary.
+#[test]
+fn usr2_runs_the_pre_exec_hook() {
+    let dir = TempDir::new();
+    let record = dir.join("hooks.log");
+    let hooks = dir.write(
+        "hooks.py",
+        "import os\n\
+         def pre_exec(server):\n    \
+             with open(os.environ['HOOKS_LOG'], 'a') as f:\n        \
+                 f.write('pre_exec %d\\n' % server.pid)\n",
+    );
+    let mut srv = server("hello")
+        .arg("--hooks")
+        .arg(&hooks)
+        .env("HOOKS_LOG", &record)
+        .start();
+    let old = srv.pid();
+    srv.signal(Signal::SIGUSR2);
+    let line = srv.wait_for_line("started a new master (pid: ");
+    let rest = &line[line.find("(pid: ").unwrap() + 6..];
+    let new: i32 = rest.split(')').next().unwrap().parse().expect("pid");
+    let _reap = Reap(new);
+    wait_until("pre_exec is recorded", || {
+        log_text(&record).contains(&format!("pre_exec {old}"))
+    });
+    // Only once, and by the old master (the new one is a fresh process).
+    assert_eq!(log_text(&record), format!("pre_exec {old}\n"));
+    srv.signal(Signal::SIGTERM);
+    assert!(common::wait_child(&mut srv.child).success());
+    kill(new, Signal::SIGTERM);
+    wait_until("the new master exits", || !Server::is_alive(new));
+}

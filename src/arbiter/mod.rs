@@ -285,7 +285,10 @@ impl Arbiter {
                 }
             }
             // -- issue 4: hygiene (binary upgrade) --
-            Signal::Usr2 => upgrade::start(self.listeners.iter().map(|l| &**l)),
+            Signal::Usr2 => {
+                let hooks = &self.hooks;
+                upgrade::start(self.listeners.iter().map(|l| &**l), || hooks.pre_exec());
+            }
             Signal::Winch if upgrade::in_progress() => self.set_target(0),
             Signal::Winch => tracing::info!("SIGWINCH ignored: no new master (USR2) is running"),
             // -- issue 4: logging --
