@@ -150,3 +150,70 @@ fn preloading_an_app_that_starts_a_thread_warns_and_serves() {
     assert_eq!(srv.get("/").text(), "ok");
     assert!(srv.terminate().success());
 }
+
+/// `--daemon` must let go of the pipes it was started with once it is in the background
+/// (as gunicorn does): a caller that reads the command's output to its end (`$(...)`,
+/// `subprocess.run(capture_output=True)`, ssh, Ansible) would otherwise hang until the
+/// server stops, because the error log `-` and the access log `-` kept writing there.
+#[test]
+fn a_daemon_lets_go_of_the_pipes_it_was_started_with() {
+    use std::os::fd::AsFd;
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new();
+    let pidfile = dir.join("d.pid");
+    let sock = dir.join("d.sock");
+    let mut cmd = Command::new(common::server_bin());
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("RSGI_") || k == "VIRTUAL_ENV" || k.starts_with("PYTHON") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("--chdir")
+        .arg(common::pyapps())
+        .arg("-b")
+        .arg(format!("unix:{}", sock.display()))
+        .args(["--daemon", "-w", "1", "--access-logfile", "-", "--pid"])
+        .arg(&pidfile)
+        .arg("cases.hygiene")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let status = common::wait_child(&mut child);
+    assert!(status.success(), "{status:?}");
+    let pid = read_pid(&pidfile).expect("the daemon wrote its pid file");
+    let _reap = Reap(pid);
+    let pipes: Vec<String> = [
+        child.stdout.as_ref().unwrap().as_fd(),
+        child.stderr.as_ref().unwrap().as_fd(),
+    ]
+    .iter()
+    .map(|fd| {
+        format!(
+            "pipe:[{}]",
+            nix::sys::stat::fstat(*fd).expect("fstat").st_ino
+        )
+    })
+    .collect();
+    let worker = get_json_unix(&sock, "/")
+        .get("pid")
+        .and_then(|p| p.as_i64())
+        .expect("worker pid") as i32;
+    for process in [pid, worker] {
+        for entry in std::fs::read_dir(format!("/proc/{process}/fd"))
+            .expect("fds")
+            .flatten()
+        {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            let target = target.to_string_lossy();
+            assert!(
+                !pipes.iter().any(|p| *p == target),
+                "process {process} still holds the caller's pipe as fd {:?}",
+                entry.file_name()
+            );
+        }
+    }
+    kill(pid, Signal::SIGTERM);
+    wait_until("the daemon exits", || !Server::is_alive(pid));
+}
