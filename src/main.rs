@@ -197,8 +197,7 @@ fn run(
         return code;
     }
     if let Some(detached) = detached {
-        detached.started();
-        logging::detached_from_terminal();
+        detached.report_when_serving();
     }
     match arbiter::run(config, listeners, MasterHooks::installed()) {
         Exit::Stopped => ExitCode::SUCCESS,

@@ -217,3 +217,20 @@ fn a_daemon_lets_go_of_the_pipes_it_was_started_with() {
     kill(pid, Signal::SIGTERM);
     wait_until("the daemon exits", || !Server::is_alive(pid));
 }
+
+/// `rsgi-server --daemon` with an app that does not import: the command fails and the
+/// traceback reaches its caller (the guide: an app that fails to import prints its
+/// traceback and the server exits with a clear message), instead of exit 0 and nothing.
+#[test]
+fn a_daemon_whose_app_fails_to_import_fails_the_command_with_the_traceback() {
+    let dir = TempDir::new();
+    let pidfile = dir.join("d.pid");
+    let out = server("cases.broken_import")
+        .args(["--daemon", "--pid"])
+        .arg(&pidfile)
+        .run();
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("rsgi-test-import-failure"), "{out:?}");
+    assert!(out.stderr.contains("failed to load app"), "{out:?}");
+    wait_until("the daemon removes its pid file", || !pidfile.exists());
+}
