@@ -81,6 +81,8 @@ fn main() -> ExitCode {
             check(&config)
         }
         Invocation::Run(config) => {
+            // Until the master handles them, a HUP or USR1 must not end the server.
+            rsgi_server::signals::hold_until_installed(&arbiter::HELD_AT_STARTUP);
             if let Err(code) = prepare(&config) {
                 return code;
             }

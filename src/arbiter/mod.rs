@@ -64,6 +64,19 @@ const HANDLED: [Signal; 10] = [
     Signal::Winch,
 ];
 
+/// The signals held back from startup until the master handles them
+/// ([`crate::signals::hold_until_installed`]): those whose default action would end or stop
+/// the process although they ask for something else. TERM, INT and QUIT keep theirs, so a
+/// server stuck starting up can still be stopped.
+pub const HELD_AT_STARTUP: [Signal; 6] = [
+    Signal::Hup,
+    Signal::Usr1,
+    Signal::Usr2,
+    Signal::Ttin,
+    Signal::Ttou,
+    Signal::Winch,
+];
+
 /// Why the master stopped; `main` turns it into the exit status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Exit {
