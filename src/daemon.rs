@@ -1,12 +1,15 @@
 //! `--daemon`: detach from the terminal (fork, setsid, fork), gunicorn's parity option.
 //!
 //! Unlike the classic recipe, the command that was typed does not return at the first
-//! fork: it waits until the daemon reports that it is set up (pid file written, sockets
-//! bound, privileges dropped) and exits 0, or exits 1 if the daemon failed first. Until
-//! then the daemon keeps the terminal's stdout and stderr, so a startup error is printed
-//! where the operator is looking; afterwards both go to /dev/null (unless something, like
-//! `--capture-output`, has pointed them at a log file). The working directory is left as
-//! configured: the application is imported relative to it.
+//! fork: it waits until the daemon reports that it serves (pid file written, sockets
+//! bound, privileges dropped, every worker of the first generation has loaded the app) and
+//! exits 0, or exits 1 if the daemon failed first. Until then the daemon keeps the caller's
+//! stdout and stderr, so a startup error or an app's import traceback is printed where the
+//! operator is looking; afterwards both go to /dev/null (unless something, like
+//! `--capture-output`, has pointed them at a log file), in the master and in each worker
+//! once it has loaded the app ([`leave_streams`]), so no process keeps the caller's
+//! terminal or pipe. The working directory is left as configured: the application is
+//! imported relative to it.
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::fstat;
@@ -16,6 +19,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Set in the daemon: its pid is not the one its starter knew (systemd needs `MAINPID`).
 static DAEMONIZED: AtomicBool = AtomicBool::new(false);
@@ -25,13 +29,18 @@ pub fn is_daemonized() -> bool {
     DAEMONIZED.load(Ordering::Relaxed)
 }
 
+/// (device, inode) of stdout and stderr at detach: replaced by /dev/null only if still
+/// the caller's.
+static STDIO: OnceLock<[Option<(u64, u64)>; 2]> = OnceLock::new();
+
+/// The daemon's end of the startup report, once [`Detached::report_when_serving`] handed
+/// it over, until [`started`] sends it.
+static REPORT: Mutex<Option<File>> = Mutex::new(None);
+
 /// The daemon's end of the startup report.
 #[derive(Debug)]
 pub struct Detached {
     report: File,
-    /// (device, inode) of stdout and stderr at detach: replaced by /dev/null only if still
-    /// the terminal's.
-    stdio: [Option<(u64, u64)>; 2],
 }
 
 /// Detaches. Returns in the daemon only; the calling process waits for the daemon's
@@ -63,29 +72,51 @@ pub fn detach() -> io::Result<Detached> {
     let devnull = File::options().read(true).open("/dev/null")?;
     dup2_stdin(devnull.as_fd())?;
     DAEMONIZED.store(true, Ordering::Relaxed);
+    let _ = STDIO.set([
+        identity(io::stdout().as_fd()),
+        identity(io::stderr().as_fd()),
+    ]);
     Ok(Detached {
         report: File::from(write_end),
-        stdio: [
-            identity(io::stdout().as_fd()),
-            identity(io::stderr().as_fd()),
-        ],
     })
 }
 
 impl Detached {
-    /// The server is set up: release the waiting command (exit 0) and let go of the
-    /// terminal's stdout and stderr.
-    pub fn started(mut self) {
-        if let Ok(devnull) = File::options().write(true).open("/dev/null") {
-            if identity(io::stdout().as_fd()) == self.stdio[0] {
-                let _ = dup2_stdout(devnull.as_fd());
-            }
-            if identity(io::stderr().as_fd()) == self.stdio[1] {
-                let _ = dup2_stderr(devnull.as_fd());
-            }
-        }
-        let _ = self.report.write_all(&[0]);
+    /// The server is set up: the waiting command is released by [`started`], once the
+    /// workers serve (or exits 1 when the daemon exits without having served).
+    pub fn report_when_serving(self) {
+        *REPORT.lock().unwrap_or_else(PoisonError::into_inner) = Some(self.report);
     }
+}
+
+/// The first workers serve: the waiting command exits 0, and the master lets go of the
+/// caller's streams. Nothing to do unless detached.
+pub fn started() {
+    let report = REPORT.lock().unwrap_or_else(PoisonError::into_inner).take();
+    leave_streams();
+    if let Some(mut report) = report {
+        let _ = report.write_all(&[0]);
+    }
+}
+
+/// In a daemon (the master once its workers serve, each worker once it has loaded the
+/// app): stdout and stderr, if still the caller's, and the logs written there, go to
+/// /dev/null, so that no process keeps the caller's terminal or pipe open.
+pub fn leave_streams() {
+    let Some(stdio) = STDIO.get().filter(|_| is_daemonized()) else {
+        return;
+    };
+    // A worker's copy of the report descriptor: only the master reports.
+    drop(REPORT.lock().unwrap_or_else(PoisonError::into_inner).take());
+    if let Ok(devnull) = File::options().write(true).open("/dev/null") {
+        if identity(io::stdout().as_fd()) == stdio[0] {
+            let _ = dup2_stdout(devnull.as_fd());
+        }
+        if identity(io::stderr().as_fd()) == stdio[1] {
+            let _ = dup2_stderr(devnull.as_fd());
+        }
+    }
+    crate::logging::detached_from_terminal();
 }
 
 fn identity(fd: std::os::fd::BorrowedFd<'_>) -> Option<(u64, u64)> {

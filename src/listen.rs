@@ -551,7 +551,7 @@ impl Listener {
     /// Whether this (inherited) listener is the one `addr` asks for: the same TCP address
     /// (a name is resolved; port 0 matches any port), the same Unix path, or `fd://N` with
     /// N the descriptor it was inherited as.
-    fn serves(&self, addr: &BindAddr, inherited_fd: RawFd) -> bool {
+    pub(crate) fn serves(&self, addr: &BindAddr, inherited_fd: RawFd) -> bool {
         match (addr, self) {
             (BindAddr::Fd(n), _) => *n == inherited_fd,
             (BindAddr::Tcp { host, port }, Listener::Tcp { listener, .. }) => {

@@ -81,12 +81,17 @@ fn main() -> ExitCode {
             check(&config)
         }
         Invocation::Run(config) => {
+            // Until the master handles them, a HUP or USR1 must not end the server.
+            rsgi_server::signals::hold_until_installed(&arbiter::HELD_AT_STARTUP);
             if let Err(code) = prepare(&config) {
                 return code;
             }
             // Before logging starts (no thread may exist when we fork); the terminal keeps
             // our stderr until the server is set up, so startup errors are still seen.
-            let detached = if config.daemon {
+            // A master started by USR2 is already in the background (its parent is the old
+            // master): detaching again would make the process the old master watches exit
+            // at once, and it would take the new master for dead.
+            let detached = if config.daemon && !upgrade::started_by_upgrade() {
                 match daemon::detach() {
                     Ok(detached) => Some(detached),
                     Err(err) => {
@@ -194,8 +199,7 @@ fn run(
         return code;
     }
     if let Some(detached) = detached {
-        detached.started();
-        logging::detached_from_terminal();
+        detached.report_when_serving();
     }
     match arbiter::run(config, listeners, MasterHooks::installed()) {
         Exit::Stopped => ExitCode::SUCCESS,

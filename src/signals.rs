@@ -180,6 +180,14 @@ pub fn block_for_fork(signals: &[Signal]) {
     }
 }
 
+/// Holds `signals` back from process start until the master's [`SignalIntake`] exists
+/// (its `install` lets them through to its handlers). Before that, HUP, USR1 and USR2 would
+/// end the process and TTIN/TTOU stop it: a reload or a log rotation during a slow startup
+/// (a `--preload` import) must wait, not kill the server.
+pub fn hold_until_installed(signals: &[Signal]) {
+    block_for_fork(signals);
+}
+
 /// Restores the signal mask saved by [`block_for_fork`], if any.
 pub fn unblock_after_fork() {
     let saved = MASK_BEFORE_FORK

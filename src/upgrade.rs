@@ -108,6 +108,11 @@ pub fn take_pidfile() -> Option<PidFile> {
     state().pidfile.take()
 }
 
+/// Whether this master was started by another one's USR2 (it inherited its sockets).
+pub fn started_by_upgrade() -> bool {
+    state().parent.is_some()
+}
+
 /// Whether a new master started by USR2 is running.
 pub fn in_progress() -> bool {
     state().child.is_some()
@@ -119,8 +124,10 @@ pub fn new_master() -> Option<Pid> {
 }
 
 /// USR2: starts a new master on `listeners`. Refused while one is already running, or
-/// while the master that started us is still alive (one upgrade at a time).
-pub fn start<'a>(listeners: impl IntoIterator<Item = &'a Listener>) {
+/// while the master that started us is still alive (one upgrade at a time). `pre_exec`
+/// (the hook) runs once the upgrade goes ahead, before the new master's environment is
+/// gathered, so that variables it sets reach the new master, as with gunicorn's.
+pub fn start<'a>(listeners: impl IntoIterator<Item = &'a Listener>, pre_exec: impl FnOnce()) {
     let listeners: Vec<&Listener> = listeners.into_iter().collect();
     let mut st = state();
     if let Some(child) = st.child {
@@ -137,6 +144,7 @@ pub fn start<'a>(listeners: impl IntoIterator<Item = &'a Listener>) {
         tracing::error!("USR2 ignored: cannot tell which binary this master was started from");
         return;
     };
+    pre_exec();
     let prepared = match Prepared::new(&exe, st.start_dir.as_deref(), &listeners) {
         Ok(p) => p,
         Err(e) => {

@@ -67,6 +67,8 @@ pub fn run(config: &Config, listeners: &[&Listener], master: Pid, seat: Option<S
             return code;
         }
     };
+    // --daemon: the app's import errors went to the caller; from now on nothing does.
+    crate::daemon::leave_streams();
     if let Err(err) = abort::install(config.threads as usize) {
         tracing::error!("worker cannot handle timeouts: {err}");
         return EXIT_BOOT_ERROR;

@@ -177,3 +177,40 @@ fn reload_keeps_the_inherited_sockets() {
     assert!(!srv.stderr_text().contains("8000"), "{}", srv.stderr_text());
     assert!(srv.terminate().success());
 }
+
+/// Socket-activated without `--bind`, then a HUP with a configuration that now names the
+/// inherited address: the reload must take the inherited socket (it cannot bind that
+/// address a second time), not look it up among the default addresses.
+#[test]
+fn reload_that_adds_binds_matches_the_inherited_sockets_by_address() {
+    let dir = TempDir::new();
+    let config = dir.write("rsgi.toml", "workers = 1\n");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut srv = activate(
+        server("cases.hygiene").arg("-c").arg(&config),
+        &[addr.to_string()],
+        &[],
+    )
+    .spawn();
+    let mut first = trigger(&mut srv, 1, addr, "/");
+    srv.await_ready(1, 1);
+    assert_eq!(first.read_response().status(), 200);
+    let before = srv.worker_pid();
+    std::fs::write(&config, format!("workers = 1\nbind = [\"{addr}\"]\n")).expect("write");
+    srv.signal(nix::sys::signal::Signal::SIGHUP);
+    let outcome = srv
+        .log
+        .wait_count(1, |l| {
+            l.contains("Reload aborted") || l.contains("Reloading: starting")
+        })
+        .expect("the reload starts or is aborted");
+    assert!(outcome[0].contains("Reloading: starting"), "{outcome:?}");
+    srv.wait_for_line(&format!("Worker exiting (pid: {before})"));
+    let info = get_json(addr, "/");
+    assert_ne!(
+        info.get("pid").and_then(|p| p.as_i64()),
+        Some(before.into())
+    );
+    assert!(srv.terminate().success());
+}

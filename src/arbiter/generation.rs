@@ -19,10 +19,11 @@
 //! once no worker of an older generation is left.
 
 use super::{Arbiter, Phase, Worker};
-use crate::config::Config;
+use crate::config::{BindAddr, Config};
 use crate::listen::{self, BindOptions, Listener};
 use nix::sys::signal::Signal as Sig;
 use nix::unistd::Pid;
+use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -152,17 +153,32 @@ impl Arbiter {
 
     /// The listeners `new` asks for: the current ones it keeps, plus new ones bound now.
     fn listeners_for(&self, new: &Config) -> Result<Vec<Rc<Listener>>, listen::BindError> {
+        // Socket-activated without --bind, the configured addresses (the defaults) were
+        // never bound: the current listeners are found by the address they serve, or an
+        // inherited socket would be bound a second time (EADDRINUSE, or no privilege).
+        let by_address = listen::serving_inherited_as_is();
+        let current = |addr: &BindAddr| -> Option<Rc<Listener>> {
+            if by_address {
+                self.listeners
+                    .iter()
+                    .find(|l| l.serves(addr, l.as_fd().as_raw_fd()))
+                    .cloned()
+            } else {
+                let i = self.config.binds.iter().position(|b| b == addr)?;
+                self.listeners.get(i).cloned()
+            }
+        };
         let missing: Vec<_> = new
             .binds
             .iter()
-            .filter(|b| !self.config.binds.contains(b))
+            .filter(|b| current(b).is_none())
             .cloned()
             .collect();
         let mut fresh = listen::bind_all(&missing, &BindOptions::from(new))?.into_iter();
         let mut listeners = Vec::with_capacity(new.binds.len());
         for addr in &new.binds {
-            match self.config.binds.iter().position(|b| b == addr) {
-                Some(i) => listeners.push(self.listeners[i].clone()),
+            match current(addr) {
+                Some(listener) => listeners.push(listener),
                 None => {
                     let listener = Rc::new(fresh.next().expect("one listener per new address"));
                     tracing::info!("Listening at: {} (new)", listener.url());
@@ -262,6 +278,8 @@ impl Arbiter {
             }
             if !self.booted {
                 self.booted = true;
+                // -- issue 4: hygiene (--daemon: the command returns once workers serve) --
+                crate::daemon::started();
                 self.hooks.when_ready();
             }
         }

@@ -64,6 +64,19 @@ const HANDLED: [Signal; 10] = [
     Signal::Winch,
 ];
 
+/// The signals held back from startup until the master handles them
+/// ([`crate::signals::hold_until_installed`]): those whose default action would end or stop
+/// the process although they ask for something else. TERM, INT and QUIT keep theirs, so a
+/// server stuck starting up can still be stopped.
+pub const HELD_AT_STARTUP: [Signal; 6] = [
+    Signal::Hup,
+    Signal::Usr1,
+    Signal::Usr2,
+    Signal::Ttin,
+    Signal::Ttou,
+    Signal::Winch,
+];
+
 /// Why the master stopped; `main` turns it into the exit status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Exit {
@@ -285,7 +298,10 @@ impl Arbiter {
                 }
             }
             // -- issue 4: hygiene (binary upgrade) --
-            Signal::Usr2 => upgrade::start(self.listeners.iter().map(|l| &**l)),
+            Signal::Usr2 => {
+                let hooks = &self.hooks;
+                upgrade::start(self.listeners.iter().map(|l| &**l), || hooks.pre_exec());
+            }
             Signal::Winch if upgrade::in_progress() => self.set_target(0),
             Signal::Winch => tracing::info!("SIGWINCH ignored: no new master (USR2) is running"),
             // -- issue 4: logging --
@@ -420,8 +436,10 @@ impl Arbiter {
         debug_assert_single_threaded();
         signals::block_for_fork(&HANDLED);
         interp::before_fork();
-        // SAFETY: the master runs a single thread (no runtime, no logging thread, checked in
-        // debug builds above), so the child can safely run arbitrary code after fork.
+        // SAFETY: the master runs a single thread of ours (no runtime, no logging thread,
+        // checked in debug builds above), so the child can safely run arbitrary code after
+        // fork. Threads a preloaded app started are warned about at startup; the child has
+        // only this one, and the fork bracket above resets the interpreter's locks.
         let forked = unsafe { fork() };
         match forked {
             Err(err) => {
@@ -477,8 +495,10 @@ fn signal_name(signal: Signal) -> &'static str {
 }
 
 /// Debug builds check the invariant that makes `fork` sound: one thread in this process.
+/// Not with Python in the master: threads a preloaded app or a hooks module started are the
+/// application's (`main` warns about them), and must not crash the server.
 fn debug_assert_single_threaded() {
-    if cfg!(debug_assertions) {
+    if cfg!(debug_assertions) && !interp::is_initialized() {
         if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
             let threads = status
                 .lines()

@@ -372,7 +372,8 @@ settings! {
     proc_name: String = None, shown "(the application)";
 
     /// Detach from the terminal and run in the background (`--pid` tells where). The
-    /// command returns once the server is set up; startup errors are still printed.
+    /// command returns once the workers serve; startup errors (an app's import traceback
+    /// too) are still printed, and make it fail.
     #[arg(short = 'D', long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
           require_equals = true, default_missing_value = "true")]
     #[serde(default, deserialize_with = "flexible_bool")]

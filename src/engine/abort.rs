@@ -18,14 +18,18 @@
 //!
 //! Each thread that runs requests has a [`Slot`]; the slot's mutex is held while the abort
 //! thread writes a 504, and a request ends (and may close its socket) only by taking that
-//! mutex, so the descriptor written to is always still the request's.
+//! mutex, so the descriptor written to is always still the request's. Whether the response
+//! or the 504 goes out is decided once, by a compare-and-swap on the slot's [`Slot::claim_write`]
+//! state: a response that starts after the abort took the request writes nothing, and a
+//! response that started first gets no 504 appended to it (which a keep-alive client would
+//! take for the answer to its next request).
 
 use crate::http::request::RequestHead;
 use crate::http::response::{HttpDate, error_response};
 use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -35,12 +39,19 @@ const HOOK_WAIT: Duration = Duration::from_secs(2);
 /// Longest method and path kept per in-flight request (for the log line only).
 const MAX_TARGET: usize = 512;
 
+/// Nothing of the response has been written yet.
+const CLEAN: u8 = 0;
+/// The response has started: the request thread owns the socket's output.
+const WRITING: u8 = 1;
+/// The abort took the request: it answers 504, the request thread must write nothing.
+const ABORTED: u8 = 2;
+
 /// One request-running thread's in-flight request, if any.
 #[derive(Debug, Default)]
 pub struct Slot {
     state: Mutex<SlotState>,
-    /// Response bytes were written to the client since the request began.
-    wrote: AtomicBool,
+    /// [`CLEAN`], [`WRITING`] or [`ABORTED`]: who may write to the client.
+    output: AtomicU8,
 }
 
 #[derive(Debug, Default)]
@@ -72,7 +83,8 @@ impl Slot {
             .path
             .push_str(truncate(&String::from_utf8_lossy(target)));
         state.started = Some(Instant::now());
-        self.wrote.store(!clean, Ordering::Relaxed);
+        let output = if clean { CLEAN } else { WRITING };
+        self.output.store(output, Ordering::Relaxed);
     }
 
     /// The request left this thread (finished, or paused waiting for its client).
@@ -80,9 +92,31 @@ impl Slot {
         self.state().active = false;
     }
 
-    /// Response bytes went to the client: a 504 can no longer be sent.
-    pub fn wrote(&self) {
-        self.wrote.store(true, Ordering::Relaxed);
+    /// Call before writing response bytes: true if they may go out (a 504 can no longer
+    /// be sent), false if the timeout abort has taken the request and answers it (the
+    /// worker is about to exit). One load once the response has started.
+    pub fn claim_write(&self) -> bool {
+        match self.output.load(Ordering::Acquire) {
+            WRITING => true,
+            ABORTED => false,
+            _ => match self.output.compare_exchange(
+                CLEAN,
+                WRITING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => true,
+                Err(now) => now == WRITING,
+            },
+        }
+    }
+
+    /// The abort's side of [`Slot::claim_write`]: true if no response byte was or will be
+    /// written, so the 504 may be sent.
+    fn claim_for_504(&self) -> bool {
+        self.output
+            .compare_exchange(CLEAN, ABORTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }
 
@@ -130,10 +164,15 @@ pub fn install(threads: usize) -> io::Result<()> {
 fn abort() -> ! {
     let pid = std::process::id();
     let slots = SLOTS.get().map(Vec::as_slice).unwrap_or_default();
-    // Held until exit: no request can end and close its socket under us.
+    // Held until exit: no request can end and close its socket under us. Each in-flight
+    // request is decided now: 504 (its thread will write nothing more), or left alone.
     let states: Vec<(MutexGuard<'_, SlotState>, bool)> = slots
         .iter()
-        .map(|s| (s.state(), s.wrote.load(Ordering::Relaxed)))
+        .map(|s| {
+            let state = s.state();
+            let wrote = !(state.active && s.claim_for_504());
+            (state, wrote)
+        })
         .collect();
     let now = Instant::now();
     let mut requests = Vec::new();
@@ -276,4 +315,40 @@ fn dump_python_stacks() -> io::Result<String> {
     file.read_to_end(&mut bytes)?;
     text.push_str(&String::from_utf8_lossy(&bytes));
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Limits;
+    use crate::http::request::parse_head;
+
+    fn head() -> RequestHead {
+        let (head, _) = parse_head(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n", &Limits::default())
+            .expect("valid")
+            .expect("complete");
+        head
+    }
+
+    /// A request that completes just as its worker is aborted: the response and the 504
+    /// must not both go out (a 504 after a whole response is read by a keep-alive client
+    /// as the answer to its next request).
+    #[test]
+    fn the_response_and_the_504_exclude_each_other() {
+        let slot = Slot::default();
+        // The abort decides first: the request thread may write nothing more.
+        slot.begin(7, &head(), true);
+        assert!(slot.claim_for_504());
+        assert!(!slot.claim_write());
+        assert!(!slot.claim_write());
+        // The response starts first: no 504, and the response keeps going.
+        slot.begin(7, &head(), true);
+        assert!(slot.claim_write());
+        assert!(!slot.claim_for_504());
+        assert!(slot.claim_write());
+        // A request resumed after part of its response went out never gets a 504.
+        slot.begin(7, &head(), false);
+        assert!(!slot.claim_for_504());
+        assert!(slot.claim_write());
+    }
 }

@@ -321,13 +321,13 @@ impl Exchange {
 
     /// Sends what the socket takes now; `Ok(true)` once nothing is left to send.
     pub fn try_flush(&mut self) -> io::Result<bool> {
+        if self.unsent() > 0 {
+            self.claim_write()?;
+        }
         while self.sent < self.out.len() {
             match (&mut &self.sock).write(&self.out[self.sent..]) {
                 Ok(0) => return Err(self.broken(io::ErrorKind::WriteZero.into())),
-                Ok(n) => {
-                    self.sent += n;
-                    self.wrote();
-                }
+                Ok(n) => self.sent += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(self.broken(e)),
@@ -351,7 +351,6 @@ impl Exchange {
                     file.remaining -= n as u64;
                     self.response.body_bytes += n as u64;
                     self.tick();
-                    self.wrote();
                 }
                 Err(nix::errno::Errno::EINTR) => {}
                 Err(nix::errno::Errno::EAGAIN) => return Ok(false),
@@ -408,10 +407,14 @@ impl Exchange {
         err
     }
 
-    /// Records that response bytes reached the socket.
-    fn wrote(&self) {
-        if let Some(slot) = &self.inflight {
-            slot.wrote();
+    /// Before response bytes go to the socket: fails if the timeout abort has taken the
+    /// request (it answers 504 and the worker exits), so the two never both write.
+    fn claim_write(&mut self) -> io::Result<()> {
+        match &self.inflight {
+            Some(slot) if !slot.claim_write() => {
+                Err(self.broken(io::Error::other("the worker is aborting after a timeout")))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -429,11 +432,12 @@ impl Exchange {
             // Bytes after a file must wait for it (only a chunked terminator can).
             self.flush_blocking()?;
         }
-        let pending = &self.out[self.sent..];
-        let total = pending.len() + data.len() + suffix.len();
+        let total = self.out.len() - self.sent + data.len() + suffix.len();
         if total == 0 {
             return Ok(());
         }
+        self.claim_write()?;
+        let pending = &self.out[self.sent..];
         let written = loop {
             let parts = [
                 IoSlice::new(pending),
@@ -449,7 +453,6 @@ impl Exchange {
         };
         if written > 0 {
             self.tick();
-            self.wrote();
         }
         // Keep what was not taken, in order.
         let from_pending = written.min(pending.len());

@@ -135,8 +135,9 @@ pub fn chown_files(uid: Option<u32>, gid: Option<u32>) -> std::io::Result<()> {
 }
 
 /// `--daemon`: the server now runs in the background and its standard streams left the
-/// terminal; logs that went to the terminal (`-`) go nowhere from here on, as with
-/// gunicorn. Logs to files, pipes or a journal are kept.
+/// terminal; logs that went to a standard stream (`-`) go nowhere from here on, as with
+/// gunicorn, unless that stream is a regular file (`2>>startup.log`). Not even to a pipe:
+/// it would keep the command's caller waiting for the end of its output.
 pub fn detached_from_terminal() {
     if let Some(logs) = LOGS.get() {
         let _ = logs.error.leave_terminal();

@@ -84,10 +84,12 @@ impl Sink {
         .map_err(io::Error::from)
     }
 
-    /// A standard stream that is a terminal is pointed at `/dev/null` (the server went into
-    /// the background: `--daemon`); files and pipes are kept.
+    /// A standard stream is pointed at `/dev/null` (the server went into the background:
+    /// `--daemon`) unless it is a regular file. A terminal may go away; a pipe or socket
+    /// would keep whoever started the command (`$(...)`, ssh, a deploy tool reading its
+    /// output to the end) waiting until the server stops.
     pub fn leave_terminal(&self) -> io::Result<()> {
-        if self.path.is_some() || !nix::unistd::isatty(&self.file).unwrap_or(false) {
+        if self.path.is_some() || self.is_regular_file() {
             return Ok(());
         }
         let null = File::options().write(true).open("/dev/null")?;
