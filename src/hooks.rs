@@ -60,7 +60,7 @@ enum Hook {
     OnExit,
 }
 
-/// Every hook, in [`Hook`] order (the same as `HOOK_NAMES` in `hooks_support.py`).
+/// Every hook, in [`Hook`] order (`hooks_support.py` is given this list).
 const NAMES: [&str; 15] = [
     "on_starting",
     "on_reload",
@@ -160,7 +160,10 @@ fn import<'py>(
     let module = support
         .getattr("load_module")?
         .call1((spec, is_file(spec)))?;
-    let names: Vec<String> = support.getattr("defined")?.call1((&module,))?.extract()?;
+    let names: Vec<String> = support
+        .getattr("defined")?
+        .call1((&module, NAMES))?
+        .extract()?;
     Ok((support, module, names))
 }
 

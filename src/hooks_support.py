@@ -13,25 +13,6 @@ import tomllib
 import traceback
 import types
 
-HOOK_NAMES = (
-    "on_starting",
-    "on_reload",
-    "when_ready",
-    "pre_fork",
-    "post_fork",
-    "post_worker_init",
-    "worker_int",
-    "worker_abort",
-    "pre_request",
-    "post_request",
-    "child_exit",
-    "worker_exit",
-    "nworkers_changed",
-    "pre_exec",
-    "on_exit",
-)
-
-
 def load_module(spec, is_file):
     """Imports the hooks module (a dotted name) or executes a .py file as a module."""
     if not is_file:
@@ -46,9 +27,10 @@ def load_module(spec, is_file):
     return module
 
 
-def defined(module):
-    """The hook names the module defines as callables, in HOOK_NAMES order."""
-    return [name for name in HOOK_NAMES if callable(getattr(module, name, None))]
+def defined(module, names):
+    """Those of ``names`` (gunicorn's hook names, from rsgi-server) that the module defines
+    as callables, in order."""
+    return [name for name in names if callable(getattr(module, name, None))]
 
 
 class Log:

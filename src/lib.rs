@@ -31,6 +31,7 @@
 pub mod arbiter;
 pub mod config;
 pub mod daemon;
+mod decimal;
 pub mod engine;
 pub mod hooks;
 pub mod http;

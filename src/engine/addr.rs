@@ -28,20 +28,7 @@ pub fn remote(addr: &SocketAddr) -> (String, String) {
 
 /// Appends `n` in decimal.
 fn push_decimal(text: &mut String, n: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        text.push(char::from(d));
-    }
+    text.push_str(crate::decimal::Decimal::new(u64::from(n)).as_str());
 }
 
 #[cfg(test)]

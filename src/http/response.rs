@@ -130,18 +130,8 @@ fn push_status_line(out: &mut Vec<u8>, status: u16, reason: &str) {
 }
 
 /// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(crate::decimal::Decimal::new(n).as_bytes());
 }
 
 /// Appends the status line and headers for `head` to `out`, adding `Content-Length`,

@@ -133,18 +133,8 @@ fn json_u00(out: &mut Vec<u8>, b: u8) {
 }
 
 /// Appends `n` in decimal, without the formatting machinery (per request).
-pub fn decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    put(out, &digits[at..]);
+pub fn decimal(out: &mut Vec<u8>, n: u64) {
+    put(out, crate::decimal::Decimal::new(n).as_bytes());
 }
 
 #[cfg(test)]
