@@ -21,6 +21,8 @@ WORKLOAD_TEXT = {
 SERVER_TEXT = {
     "rsgi": "rsgi-server",
     "rsgi-close": "rsgi-server with `--keep-alive 0`",
+    "rsgi-log": "rsgi-server with `--access-logfile FILE` (default format)",
+    "rsgi-json": "rsgi-server with `--access-logfile FILE --log-format json`",
     "gunicorn": "gunicorn, sync workers",
     "gthread": "gunicorn, gthread workers",
     "granian": "granian `--interface wsgi`",

@@ -26,8 +26,9 @@ usage: bench/run.sh [options]
                        (--threads N) and granian (--blocking-threads N)
       --slowloris N    slow connections held open during the slowloris workload (default 200)
       --servers LIST   space-separated, from: rsgi gunicorn gthread granian bjoern nginx
-                       rsgi-close (default: all but rsgi-close, which is rsgi-server with
-                       --keep-alive 0)
+                       rsgi-close rsgi-log rsgi-json (default: all but these three variants:
+                       rsgi-server with --keep-alive 0; with the access log, default format, to
+                       a file; with the access log and --log-format json)
       --workloads LIST space-separated, from: hello hello-close big stream echo sleep
                        slowloris stream-1g (default: all). nginx runs only hello,
                        hello-close and slowloris.
@@ -83,7 +84,7 @@ exec 3>&2
 say() { printf 'bench: %s\n' "$*" >&3; }
 die() { printf 'bench: error: %s\n' "$*" >&3; exit 1; }
 
-for s in $servers; do [[ " $all_servers rsgi-close " == *" $s "* ]] || die "unknown server '$s'"; done
+for s in $servers; do [[ " $all_servers rsgi-close rsgi-log rsgi-json " == *" $s "* ]] || die "unknown server '$s'"; done
 for w in $workloads; do [[ " $all_workloads " == *" $w "* ]] || die "unknown workload '$w'"; done
 
 if [ "$setup" = 1 ]; then bench/setup >&2; fi
@@ -227,8 +228,10 @@ server_cmd() { # server workload port -> the command line, one word per line
   dir=$(app_dir "$2") spec=$(app_spec "$2")
   # shellcheck disable=SC2086 # the extra args are word-split on purpose
   case $1 in
-    rsgi | rsgi-close)
+    rsgi | rsgi-close | rsgi-log | rsgi-json)
       [ "$1" = rsgi-close ] && extra+=(--keep-alive 0)
+      [ "$1" = rsgi-log ] && extra+=(--access-logfile "$outdir/access-$2.log")
+      [ "$1" = rsgi-json ] && extra+=(--access-logfile "$outdir/access-$2.json" --log-format json)
       [ "$2" = sleep ] && extra+=(--threads "$worker_threads")
       printf '%s\n' "$rsgi_bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "${extra[@]}" $rsgi_args "$spec" ;;
     gunicorn) printf '%s\n' "$gunicorn_bin" --chdir "$dir" -w "$workers" -b "127.0.0.1:$3" $gunicorn_args "$spec" ;;
@@ -319,6 +322,7 @@ run_one() {
   base=$outdir/$server-$workload
   log=$base.log
   rm -f "$base".{before,after,peak,slow-before,slow-after,stream,wrk,warmup,slowloris}
+  rm -f "$outdir/access-$workload".{log,json}  # up to ~100 MB per run: keep only the last
   app="$(app_dir "$workload")/$(app_spec "$workload" | cut -d: -f1).py"
   [ "$server" = nginx ] && app="(none: nginx.conf answers)"
   stop_result="not started" keepalive="?" wrk_line="" reason=""
