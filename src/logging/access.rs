@@ -38,7 +38,7 @@ use crate::config::LogFormat;
 use crate::http::request::RequestHead;
 use crate::wsgi::ConnInfo;
 use std::io;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -60,8 +60,9 @@ enum Piece {
     Literal { start: u32, len: u32 },
     /// A literal of at most 8 bytes, padded: written as one word (see [`escape::word`]).
     Short([u8; 8], u8),
-    /// A value of the request.
-    Atom(Atom),
+    /// A value of the request, then the literal of at most 8 bytes that follows it (padded,
+    /// possibly empty): one step of the per-request loop for both.
+    Atom(Atom, [u8; 8], u8),
 }
 
 /// gunicorn's atoms.
@@ -153,14 +154,15 @@ pub struct Format {
     /// request's headers. The first three are always [`AUTHORIZATION`], [`REFERER`] and
     /// [`USER_AGENT`] (the JSON keys need them whatever the format).
     headers: Vec<String>,
+    /// It shows Authorization, Referer or User-Agent (`%(u)s`, `%(f)s`, `%(a)s`, or one of
+    /// them by name): the one pass over the request's headers is needed.
+    common_headers: bool,
 }
 
 /// Slots of [`Format::headers`].
 const AUTHORIZATION: usize = 0;
 const REFERER: usize = 1;
 const USER_AGENT: usize = 2;
-/// Header slots filled by the one pass; further ones are looked up one by one.
-const GATHERED: usize = 8;
 
 const ATOMS_HELP: &str = "atoms written %(name)s: h l u t r m U q H s B b f a T M D L p, \
                           {header}i, {header}o, {variable}e; %% for a literal %";
@@ -229,7 +231,13 @@ impl Format {
         let mut atoms = pieces_atoms.into_iter().peekable();
         for (i, literal) in pieces.into_iter().enumerate() {
             if let Some((_, atom)) = atoms.next_if(|(at, _)| *at == i) {
-                compiled.push(Piece::Atom(atom));
+                compiled.push(Piece::Atom(atom, [0; 8], 0));
+            } else if let Some(Piece::Atom(_, tail, tail_len)) =
+                compiled.last_mut().filter(|_| literal.len() <= 8)
+            {
+                // After an atom (whose tail is still empty: literals never follow literals).
+                tail[..literal.len()].copy_from_slice(&literal);
+                *tail_len = literal.len() as u8;
             } else if literal.len() <= 8 {
                 let mut word = [0u8; 8];
                 word[..literal.len()].copy_from_slice(&literal);
@@ -245,11 +253,23 @@ impl Format {
         let extras = compiled.iter().any(|p| {
             matches!(
                 p,
-                Piece::Atom(Atom::RequestHeader(_) | Atom::ResponseHeader(_) | Atom::Environ(_))
+                Piece::Atom(
+                    Atom::RequestHeader(_) | Atom::ResponseHeader(_) | Atom::Environ(_),
+                    ..
+                )
             )
         });
+        let common_headers = compiled.iter().any(|p| match p {
+            Piece::Atom(Atom::User | Atom::Referer | Atom::UserAgent, ..) => true,
+            Piece::Atom(Atom::RequestHeader(slot), ..) => usize::from(*slot) <= USER_AGENT,
+            _ => false,
+        }) || tables
+            .environ
+            .iter()
+            .any(|(_, reads)| matches!(reads, Environ::Header(slot) if *slot <= USER_AGENT));
         Ok(Format {
             default: format == DEFAULT_FORMAT,
+            common_headers,
             extras,
             pieces: compiled,
             text,
@@ -451,45 +471,44 @@ impl<'a> Entry<'a> {
     }
 }
 
-/// The request headers a format shows, found in one pass over the request's headers.
+/// The request headers a line shows: Authorization, Referer and User-Agent (the atoms of
+/// the default format and JSON keys) found in one pass that skips other headers on their
+/// length alone; the rarer `{name}i` headers are looked up when written.
 struct Found<'a> {
     head: Option<&'a RequestHead>,
     names: &'a [String],
-    values: [Option<&'a [u8]>; GATHERED],
+    /// The slots [`AUTHORIZATION`], [`REFERER`] and [`USER_AGENT`].
+    common: [Option<&'a [u8]>; 3],
 }
 
 impl<'a> Found<'a> {
-    fn gather(head: Option<&'a RequestHead>, names: &'a [String]) -> Found<'a> {
-        let mut values = [None; GATHERED];
-        let wanted = &names[..names.len().min(GATHERED)];
-        let Some(request) = head else {
-            return Found {
-                head,
-                names,
-                values,
-            };
-        };
-        for (name, value) in request.headers() {
-            for (slot, want) in wanted.iter().enumerate() {
-                // The first value wins, as for the environ's single value.
-                if values[slot].is_none()
-                    && name.len() == want.len()
-                    && name.eq_ignore_ascii_case(want.as_bytes())
-                {
-                    values[slot] = Some(value);
-                }
-            }
-        }
-        Found {
+    /// `common`: whether the line shows any of the three (otherwise the pass is skipped).
+    #[inline]
+    fn gather(head: Option<&'a RequestHead>, names: &'a [String], common: bool) -> Found<'a> {
+        let mut found = Found {
             head,
             names,
-            values,
+            common: [None; 3],
+        };
+        let Some(request) = head.filter(|_| common) else {
+            return found;
+        };
+        for (name, value) in request.headers() {
+            let slot = match name.len() {
+                13 if name.eq_ignore_ascii_case(b"authorization") => AUTHORIZATION,
+                7 if name.eq_ignore_ascii_case(b"referer") => REFERER,
+                10 if name.eq_ignore_ascii_case(b"user-agent") => USER_AGENT,
+                _ => continue,
+            };
+            // The first value wins, as for the environ's single value.
+            found.common[slot].get_or_insert(value);
         }
+        found
     }
 
-    /// The header in `slot`.
+    /// The header in `slot` of [`Format::headers`].
     fn get(&self, slot: usize) -> Option<&'a [u8]> {
-        match self.values.get(slot) {
+        match self.common.get(slot) {
             Some(value) => *value,
             None => self.head.and_then(|h| h.header(&self.names[slot])),
         }
@@ -517,8 +536,9 @@ struct State {
 }
 
 static ACCESS: OnceLock<AccessLog> = OnceLock::new();
-/// This process's pid (set again in each worker after the fork).
-static PID: AtomicU32 = AtomicU32::new(0);
+/// This process's pid in decimal (set again in each worker after the fork), rendered once:
+/// see [`pid_word`].
+static PID: AtomicU64 = AtomicU64::new(0);
 
 /// Starts the access log; called once by [`super::init`].
 pub(super) fn install(sink: Sink, format: Format, log_format: LogFormat) {
@@ -540,7 +560,31 @@ pub(super) fn install(sink: Sink, format: Format, log_format: LogFormat) {
 
 /// Remembers this process's pid (after a fork).
 pub(super) fn refresh_pid() {
-    PID.store(std::process::id(), Ordering::Relaxed);
+    PID.store(pid_word(std::process::id()), Ordering::Relaxed);
+}
+
+/// The digits of `pid` in the low 7 bytes of a word and their count in the top byte, so a
+/// line copies them as one store ([`escape::word`]). Linux pids have at most 7 digits
+/// (`pid_max` is at most 2^22); a longer one keeps its number, written digit by digit.
+fn pid_word(pid: u32) -> u64 {
+    let mut digits = Vec::with_capacity(10);
+    escape::decimal(&mut digits, u64::from(pid));
+    if digits.len() > 7 {
+        return u64::from(pid);
+    }
+    let mut word = [0u8; 8];
+    word[..digits.len()].copy_from_slice(&digits);
+    word[7] = digits.len() as u8;
+    u64::from_le_bytes(word)
+}
+
+/// Appends this process's pid.
+fn pid(out: &mut Vec<u8>) {
+    let word = PID.load(Ordering::Relaxed).to_le_bytes();
+    match word[7] {
+        0 => escape::decimal(out, u64::from_le_bytes(word)),
+        len => escape::word(out, &word, usize::from(len)),
+    }
 }
 
 /// Whether requests are logged at all (callers skip gathering an [`Entry`] otherwise).
@@ -750,72 +794,90 @@ fn status(out: &mut Vec<u8>, status: Option<u16>) {
 }
 
 fn write_text(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, clf: &[u8]) {
-    let head = e.head();
-    let found = Found::gather(head, &format.headers);
+    let found = Found::gather(e.head(), &format.headers, format.common_headers);
     for piece in &format.pieces {
-        let atom = match piece {
+        match piece {
+            Piece::Atom(atom, tail, tail_len) => {
+                write_atom(out, format, e, &found, clf, atom);
+                escape::word(out, tail, usize::from(*tail_len));
+            }
+            Piece::Short(word, len) => escape::word(out, word, usize::from(*len)),
             Piece::Literal { start, len } => {
                 let start = *start as usize;
                 out.extend_from_slice(&format.text[start..start + *len as usize]);
-                continue;
-            }
-            Piece::Short(word, len) => {
-                escape::word(out, word, usize::from(*len));
-                continue;
-            }
-            Piece::Atom(atom) => atom,
-        };
-        match atom {
-            Atom::RemoteAddr => dash_or(out, Some(e.conn.remote_addr.as_bytes())),
-            Atom::Ident => out.push(b'-'),
-            Atom::User => match found.get(AUTHORIZATION).and_then(basic_user) {
-                Some(user) => dash_or(out, Some(&user)),
-                None => out.push(b'-'),
-            },
-            Atom::Time => out.extend_from_slice(clf),
-            Atom::RequestLine => request_line(out, e.request),
-            Atom::Method => dash_or(out, e.method()),
-            Atom::Path => dash_or(out, e.path().as_deref()),
-            Atom::Query => escape::text(out, e.query().unwrap_or_default()),
-            Atom::Protocol => dash_or(out, e.protocol()),
-            Atom::Status => status(out, e.status),
-            Atom::Bytes => escape::decimal(out, e.body_bytes),
-            Atom::BytesOrDash if e.body_bytes == 0 => out.push(b'-'),
-            Atom::BytesOrDash => escape::decimal(out, e.body_bytes),
-            Atom::Referer => dash_or(out, found.get(REFERER)),
-            Atom::UserAgent => dash_or(out, found.get(USER_AGENT)),
-            Atom::Seconds => escape::decimal(out, e.duration.as_secs()),
-            Atom::Millis => escape::decimal(out, e.duration.as_millis() as u64),
-            Atom::Micros => escape::decimal(out, e.duration.as_micros() as u64),
-            Atom::DecimalSeconds => {
-                escape::decimal(out, e.duration.as_secs());
-                out.push(b'.');
-                let micros = e.duration.subsec_micros();
-                let mut digits = [b'0'; 6];
-                let mut n = micros;
-                for d in digits.iter_mut().rev() {
-                    *d = b'0' + (n % 10) as u8;
-                    n /= 10;
-                }
-                out.extend_from_slice(&digits);
-            }
-            Atom::Pid => {
-                out.push(b'<');
-                escape::decimal(out, u64::from(PID.load(Ordering::Relaxed)));
-                out.push(b'>');
-            }
-            Atom::RequestHeader(slot) => dash_or(out, found.get(usize::from(*slot))),
-            Atom::ResponseHeader(i) => {
-                let name = &format.response_headers[usize::from(*i)];
-                dash_or(out, e.response_header(name));
-            }
-            Atom::Environ(i) => {
-                match environ_value(e, &found, &format.environ[usize::from(*i)].1) {
-                    Some(value) => dash_or(out, Some(&value)),
-                    None => out.push(b'-'),
-                }
             }
         }
+    }
+}
+
+/// One atom's value.
+#[inline]
+fn write_atom(
+    out: &mut Vec<u8>,
+    format: &Format,
+    e: &Entry<'_>,
+    found: &Found<'_>,
+    clf: &[u8],
+    atom: &Atom,
+) {
+    match atom {
+        Atom::RemoteAddr => dash_or(out, Some(e.conn.remote_addr.as_bytes())),
+        Atom::Ident => out.push(b'-'),
+        Atom::User => match found.get(AUTHORIZATION).and_then(basic_user) {
+            Some(user) => dash_or(out, Some(&user)),
+            None => out.push(b'-'),
+        },
+        Atom::Time => out.extend_from_slice(clf),
+        Atom::RequestLine => request_line(out, e.request),
+        Atom::Method => dash_or(out, e.method()),
+        Atom::Path => dash_or(out, e.path().as_deref()),
+        Atom::Query => escape::text(out, e.query().unwrap_or_default()),
+        Atom::Protocol => dash_or(out, e.protocol()),
+        Atom::Status => status(out, e.status),
+        Atom::Bytes => escape::decimal(out, e.body_bytes),
+        Atom::BytesOrDash if e.body_bytes == 0 => out.push(b'-'),
+        Atom::BytesOrDash => escape::decimal(out, e.body_bytes),
+        Atom::Referer => dash_or(out, found.get(REFERER)),
+        Atom::UserAgent => dash_or(out, found.get(USER_AGENT)),
+        Atom::Seconds | Atom::Millis | Atom::Micros | Atom::DecimalSeconds => {
+            duration(out, *atom, e.duration)
+        }
+        Atom::Pid => {
+            out.push(b'<');
+            pid(out);
+            out.push(b'>');
+        }
+        Atom::RequestHeader(slot) => dash_or(out, found.get(usize::from(*slot))),
+        Atom::ResponseHeader(i) => {
+            let name = &format.response_headers[usize::from(*i)];
+            dash_or(out, e.response_header(name));
+        }
+        Atom::Environ(i) => match environ_value(e, found, &format.environ[usize::from(*i)].1) {
+            Some(value) => dash_or(out, Some(&value)),
+            None => out.push(b'-'),
+        },
+    }
+}
+
+/// `%(T)s`, `%(M)s`, `%(D)s` or `%(L)s`. Not inlined: in the loop of [`write_text`], the
+/// compiler would compute all four for every line whatever the format.
+#[inline(never)]
+fn duration(out: &mut Vec<u8>, atom: Atom, duration: Duration) {
+    match atom {
+        Atom::Seconds => escape::decimal(out, duration.as_secs()),
+        Atom::Millis => escape::decimal(out, duration.as_millis() as u64),
+        Atom::DecimalSeconds => {
+            escape::decimal(out, duration.as_secs());
+            out.push(b'.');
+            let mut digits = [b'0'; 6];
+            let mut n = duration.subsec_micros();
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            out.extend_from_slice(&digits);
+        }
+        _ => escape::decimal(out, duration.as_micros() as u64),
     }
 }
 
@@ -860,8 +922,7 @@ fn environ_value(e: &Entry<'_>, found: &Found<'_>, key: &Environ) -> Option<Vec<
 /// `iso`: this second's RFC 3339 time with zero microseconds, `micros` replaces them.
 /// Keys are written as constant bytes (copied inline, not through `memcpy`).
 fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], micros: u32) {
-    let head = e.head();
-    let found = Found::gather(head, &format.headers);
+    let found = Found::gather(e.head(), &format.headers, true);
     out.extend_from_slice(b"{\"time\":\"");
     // `2026-11-21T10:00:00.000000+00:00`: the digits after the dot are the micros.
     let at = out.len() + 20;
@@ -913,7 +974,7 @@ fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], mic
     out.extend_from_slice(b",\"duration_us\":");
     escape::decimal(out, e.duration.as_micros() as u64);
     out.extend_from_slice(b",\"pid\":");
-    escape::decimal(out, u64::from(PID.load(Ordering::Relaxed)));
+    pid(out);
     if format.extras {
         let mut o = Object::continuing(out);
         write_json_extras(&mut o, format, e, &found);
@@ -936,7 +997,7 @@ fn write_json_extras(o: &mut Object<'_>, format: &Format, e: &Entry<'_>, found: 
         .pieces
         .iter()
         .filter_map(|p| match p {
-            Piece::Atom(Atom::RequestHeader(slot)) => Some(usize::from(*slot)),
+            Piece::Atom(Atom::RequestHeader(slot), ..) => Some(usize::from(*slot)),
             _ => None,
         })
         .peekable();
@@ -1119,6 +1180,49 @@ mod tests {
                 assert_eq!(String::from_utf8(fast), String::from_utf8(slow));
             }
         }
+    }
+
+    #[test]
+    fn headers_by_name_and_literals_of_every_length() {
+        let h = head(
+            "GET /p HTTP/1.1\r\nHost: h\r\nReferer: r1\r\nUser-Agent: ua\r\nX-A: 1\r\nReferer: r2\r\n\r\n",
+        );
+        let c = conn();
+        let e = Entry {
+            conn: &c,
+            request: RequestLine::Parsed(&h),
+            status: Some(204),
+            body_bytes: 0,
+            response_headers: &[],
+            duration: Duration::from_micros(2_500_001),
+        };
+        // The common headers by name only (no %(f)s or %(a)s), and an 8-byte, a 9-byte
+        // and an empty literal after atoms.
+        assert_eq!(
+            text(
+                "%({user-agent}i)s12345678%({HTTP_REFERER}e)s123456789%({x-a}i)s%(T)s%(M)s %(L)s",
+                &e
+            ),
+            "ua12345678r1123456789122500 2.500001\n"
+        );
+        let only = Format::compile("%({x-a}i)s %(m)s", &[]).unwrap();
+        assert!(!only.common_headers);
+        assert!(
+            Format::compile("%({Referer}i)s", &[])
+                .unwrap()
+                .common_headers
+        );
+    }
+
+    #[test]
+    fn pids_are_rendered_once() {
+        for pid in [1, 9, 10, 4_194_304, 9_999_999, 10_000_000, u32::MAX] {
+            PID.store(pid_word(pid), Ordering::Relaxed);
+            let mut out = Vec::new();
+            super::pid(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), pid.to_string());
+        }
+        refresh_pid();
     }
 
     #[test]
