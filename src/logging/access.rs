@@ -35,6 +35,7 @@ use super::escape;
 use super::json::Object;
 use super::sink::Sink;
 use crate::config::LogFormat;
+use crate::http::Version;
 use crate::http::request::RequestHead;
 use crate::wsgi::ConnInfo;
 use std::io;
@@ -52,17 +53,36 @@ pub const FLUSH_AT: usize = 32 * 1024;
 /// atomic, so the workers' lines cannot interleave inside one another.
 const PIPE_CHUNK: usize = 4096;
 
-/// One thing a format writes. Small and `Copy`, with names kept in [`Format`]'s tables:
-/// the per-request loop dispatches on a plain tag.
+/// One step of a compiled format: what it writes, then the literal of at most 8 bytes that
+/// follows (padded, possibly empty), written as one word (see [`escape::word`]). Small and
+/// `Copy`, with names kept in [`Format`]'s tables: the per-request loop makes one dispatch
+/// per atom, on one tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Piece {
-    /// Text between atoms, as written: `len` bytes of [`Format::text`] from `start`.
+struct Piece {
+    what: What,
+    tail: [u8; 8],
+    tail_len: u8,
+}
+
+/// What a [`Piece`] writes before its tail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum What {
+    /// A value of the request.
+    Atom(Atom),
+    /// Text longer than 8 bytes, as written: `len` bytes of [`Format::text`] from `start`.
     Literal { start: u32, len: u32 },
-    /// A literal of at most 8 bytes, padded: written as one word (see [`escape::word`]).
-    Short([u8; 8], u8),
-    /// A value of the request, then the literal of at most 8 bytes that follows it (padded,
-    /// possibly empty): one step of the per-request loop for both.
-    Atom(Atom, [u8; 8], u8),
+    /// Only the tail (a short literal at the start of the line).
+    Nothing,
+}
+
+impl Piece {
+    fn new(what: What) -> Piece {
+        Piece {
+            what,
+            tail: [0; 8],
+            tail_len: 0,
+        }
+    }
 }
 
 /// gunicorn's atoms.
@@ -231,37 +251,34 @@ impl Format {
         let mut atoms = pieces_atoms.into_iter().peekable();
         for (i, literal) in pieces.into_iter().enumerate() {
             if let Some((_, atom)) = atoms.next_if(|(at, _)| *at == i) {
-                compiled.push(Piece::Atom(atom, [0; 8], 0));
-            } else if let Some(Piece::Atom(_, tail, tail_len)) =
-                compiled.last_mut().filter(|_| literal.len() <= 8)
-            {
-                // After an atom (whose tail is still empty: literals never follow literals).
-                tail[..literal.len()].copy_from_slice(&literal);
-                *tail_len = literal.len() as u8;
-            } else if literal.len() <= 8 {
-                let mut word = [0u8; 8];
-                word[..literal.len()].copy_from_slice(&literal);
-                compiled.push(Piece::Short(word, literal.len() as u8));
-            } else {
-                compiled.push(Piece::Literal {
+                compiled.push(Piece::new(What::Atom(atom)));
+                continue;
+            }
+            if literal.len() > 8 {
+                compiled.push(Piece::new(What::Literal {
                     start: text.len() as u32,
                     len: literal.len() as u32,
-                });
+                }));
                 text.extend_from_slice(&literal);
+                continue;
             }
+            // The tail of the atom before (literals never follow literals), or alone.
+            if compiled.last().is_none_or(|p| p.tail_len != 0) {
+                compiled.push(Piece::new(What::Nothing));
+            }
+            let last = compiled.last_mut().expect("pushed");
+            last.tail[..literal.len()].copy_from_slice(&literal);
+            last.tail_len = literal.len() as u8;
         }
         let extras = compiled.iter().any(|p| {
             matches!(
-                p,
-                Piece::Atom(
-                    Atom::RequestHeader(_) | Atom::ResponseHeader(_) | Atom::Environ(_),
-                    ..
-                )
+                p.what,
+                What::Atom(Atom::RequestHeader(_) | Atom::ResponseHeader(_) | Atom::Environ(_))
             )
         });
-        let common_headers = compiled.iter().any(|p| match p {
-            Piece::Atom(Atom::User | Atom::Referer | Atom::UserAgent, ..) => true,
-            Piece::Atom(Atom::RequestHeader(slot), ..) => usize::from(*slot) <= USER_AGENT,
+        let common_headers = compiled.iter().any(|p| match p.what {
+            What::Atom(Atom::User | Atom::Referer | Atom::UserAgent) => true,
+            What::Atom(Atom::RequestHeader(slot)) => usize::from(slot) <= USER_AGENT,
             _ => false,
         }) || tables
             .environ
@@ -796,66 +813,79 @@ fn status(out: &mut Vec<u8>, status: Option<u16>) {
 fn write_text(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, clf: &[u8]) {
     let found = Found::gather(e.head(), &format.headers, format.common_headers);
     for piece in &format.pieces {
-        match piece {
-            Piece::Atom(atom, tail, tail_len) => {
-                write_atom(out, format, e, &found, clf, atom);
-                escape::word(out, tail, usize::from(*tail_len));
-            }
-            Piece::Short(word, len) => escape::word(out, word, usize::from(*len)),
-            Piece::Literal { start, len } => {
-                let start = *start as usize;
-                out.extend_from_slice(&format.text[start..start + *len as usize]);
-            }
-        }
+        write_what(out, format, e, &found, clf, piece.what);
+        escape::word(out, &piece.tail, usize::from(piece.tail_len));
     }
 }
 
-/// One atom's value.
-#[inline]
-fn write_atom(
+/// What a piece writes before its tail: one `match` on one tag.
+#[inline(always)]
+fn write_what(
     out: &mut Vec<u8>,
     format: &Format,
     e: &Entry<'_>,
     found: &Found<'_>,
     clf: &[u8],
-    atom: &Atom,
+    what: What,
 ) {
-    match atom {
-        Atom::RemoteAddr => dash_or(out, Some(e.conn.remote_addr.as_bytes())),
-        Atom::Ident => out.push(b'-'),
-        Atom::User => match found.get(AUTHORIZATION).and_then(basic_user) {
+    match what {
+        What::Nothing => {}
+        What::Literal { start, len } => {
+            let start = start as usize;
+            out.extend_from_slice(&format.text[start..start + len as usize]);
+        }
+        What::Atom(Atom::RemoteAddr) => dash_or(out, Some(e.conn.remote_addr.as_bytes())),
+        What::Atom(Atom::Ident) => out.push(b'-'),
+        What::Atom(Atom::User) => match found.get(AUTHORIZATION).and_then(basic_user) {
             Some(user) => dash_or(out, Some(&user)),
             None => out.push(b'-'),
         },
-        Atom::Time => out.extend_from_slice(clf),
-        Atom::RequestLine => request_line(out, e.request),
-        Atom::Method => dash_or(out, e.method()),
-        Atom::Path => dash_or(out, e.path().as_deref()),
-        Atom::Query => escape::text(out, e.query().unwrap_or_default()),
-        Atom::Protocol => dash_or(out, e.protocol()),
-        Atom::Status => status(out, e.status),
-        Atom::Bytes => escape::decimal(out, e.body_bytes),
-        Atom::BytesOrDash if e.body_bytes == 0 => out.push(b'-'),
-        Atom::BytesOrDash => escape::decimal(out, e.body_bytes),
-        Atom::Referer => dash_or(out, found.get(REFERER)),
-        Atom::UserAgent => dash_or(out, found.get(USER_AGENT)),
-        Atom::Seconds | Atom::Millis | Atom::Micros | Atom::DecimalSeconds => {
-            duration(out, *atom, e.duration)
+        What::Atom(Atom::Time) => out.extend_from_slice(clf),
+        What::Atom(Atom::RequestLine) => request_line(out, e.request),
+        What::Atom(Atom::Method) => match e.request {
+            // A token (checked by the parser): nothing to escape.
+            RequestLine::Parsed(head) => escape::put(out, head.method_bytes()),
+            _ => dash_or(out, e.method()),
+        },
+        What::Atom(Atom::Path) => dash_or(out, e.path().as_deref()),
+        What::Atom(Atom::Query) => escape::text(out, e.query().unwrap_or_default()),
+        What::Atom(Atom::Protocol) => match e.head() {
+            Some(head) => out.extend_from_slice(protocol(head.version)),
+            None => out.push(b'-'),
+        },
+        What::Atom(Atom::Status) => status(out, e.status),
+        What::Atom(Atom::Bytes) => escape::decimal(out, e.body_bytes),
+        What::Atom(Atom::BytesOrDash) if e.body_bytes == 0 => out.push(b'-'),
+        What::Atom(Atom::BytesOrDash) => escape::decimal(out, e.body_bytes),
+        What::Atom(Atom::Referer) => dash_or(out, found.get(REFERER)),
+        What::Atom(Atom::UserAgent) => dash_or(out, found.get(USER_AGENT)),
+        What::Atom(atom @ (Atom::Seconds | Atom::Millis | Atom::Micros | Atom::DecimalSeconds)) => {
+            duration(out, atom, e.duration)
         }
-        Atom::Pid => {
+        What::Atom(Atom::Pid) => {
             out.push(b'<');
             pid(out);
             out.push(b'>');
         }
-        Atom::RequestHeader(slot) => dash_or(out, found.get(usize::from(*slot))),
-        Atom::ResponseHeader(i) => {
-            let name = &format.response_headers[usize::from(*i)];
+        What::Atom(Atom::RequestHeader(slot)) => dash_or(out, found.get(usize::from(slot))),
+        What::Atom(Atom::ResponseHeader(i)) => {
+            let name = &format.response_headers[usize::from(i)];
             dash_or(out, e.response_header(name));
         }
-        Atom::Environ(i) => match environ_value(e, found, &format.environ[usize::from(*i)].1) {
-            Some(value) => dash_or(out, Some(&value)),
-            None => out.push(b'-'),
-        },
+        What::Atom(Atom::Environ(i)) => {
+            match environ_value(e, found, &format.environ[usize::from(i)].1) {
+                Some(value) => dash_or(out, Some(&value)),
+                None => out.push(b'-'),
+            }
+        }
+    }
+}
+
+/// The protocol as a constant, copied without `memcpy`.
+fn protocol(version: Version) -> &'static [u8; 8] {
+    match version {
+        Version::Http10 => b"HTTP/1.0",
+        Version::Http11 => b"HTTP/1.1",
     }
 }
 
@@ -885,11 +915,14 @@ fn duration(out: &mut Vec<u8>, atom: Atom, duration: Duration) {
 fn request_line(out: &mut Vec<u8>, request: RequestLine<'_>) {
     match request {
         RequestLine::Parsed(head) => {
+            // The parser checked the method is a token: nothing in it to escape.
             escape::put(out, head.method_bytes());
             out.push(b' ');
             escape::text(out, head.target());
-            out.push(b' ');
-            escape::put(out, head.version.as_str().as_bytes());
+            out.extend_from_slice(match head.version {
+                Version::Http10 => b" HTTP/1.0",
+                Version::Http11 => b" HTTP/1.1",
+            });
         }
         RequestLine::Unparsed(bytes) => dash_or(out, Some(bytes)),
         RequestLine::Known { method, target } => {
@@ -943,9 +976,15 @@ fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], mic
     out.extend_from_slice(b",\"request\":");
     match e.request {
         RequestLine::Parsed(h) => {
-            let version = h.version.as_str().as_bytes();
-            let parts = [h.method_bytes(), b" ", h.target(), b" ", version];
-            escape::json_parts(out, &parts);
+            // The method is a token (checked by the parser): nothing to escape.
+            out.push(b'"');
+            escape::put(out, h.method_bytes());
+            out.push(b' ');
+            escape::json_body(out, h.target());
+            out.extend_from_slice(match h.version {
+                Version::Http10 => b" HTTP/1.0\"",
+                Version::Http11 => b" HTTP/1.1\"",
+            });
         }
         RequestLine::Unparsed(bytes) => json_or_null(out, Some(bytes).filter(|b| !b.is_empty())),
         RequestLine::Known { method, target } => {
@@ -953,13 +992,26 @@ fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], mic
         }
     }
     out.extend_from_slice(b",\"method\":");
-    json_or_null(out, e.method());
+    match e.request {
+        RequestLine::Parsed(h) => {
+            out.push(b'"');
+            escape::put(out, h.method_bytes());
+            out.push(b'"');
+        }
+        _ => json_or_null(out, e.method()),
+    }
     out.extend_from_slice(b",\"path\":");
     json_or_null(out, e.path().as_deref());
     out.extend_from_slice(b",\"query\":");
     json_or_null(out, e.query());
     out.extend_from_slice(b",\"protocol\":");
-    json_or_null(out, e.protocol());
+    match e.head() {
+        Some(h) => out.extend_from_slice(match h.version {
+            Version::Http10 => b"\"HTTP/1.0\"",
+            Version::Http11 => b"\"HTTP/1.1\"",
+        }),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"status\":");
     match e.status {
         Some(code) => status(out, Some(code)),
@@ -997,7 +1049,10 @@ fn write_json_extras(o: &mut Object<'_>, format: &Format, e: &Entry<'_>, found: 
         .pieces
         .iter()
         .filter_map(|p| match p {
-            Piece::Atom(Atom::RequestHeader(slot), ..) => Some(usize::from(*slot)),
+            Piece {
+                what: What::Atom(Atom::RequestHeader(slot)),
+                ..
+            } => Some(usize::from(*slot)),
             _ => None,
         })
         .peekable();

@@ -39,14 +39,25 @@ pub fn put(out: &mut Vec<u8>, bytes: &[u8]) {
 #[inline]
 pub fn word(out: &mut Vec<u8>, word: &[u8; 8], len: usize) {
     out.extend_from_slice(word);
-    out.truncate(out.len() - 8 + len.min(8));
+    // A `len` above 8 (never passed) would leave all eight: truncate only shortens.
+    out.truncate(out.len() + len - 8);
 }
 
-/// Appends `value` escaped for a text log line: whole runs of safe bytes are found a word at
-/// a time ([`safe_run`]) and copied at once. Inline for the usual value, which has nothing
-/// to escape: a call per value costs more than the value.
-#[inline]
+/// Appends `value` escaped for a text log line. Short values (a method, a path, a query)
+/// are checked byte by byte and pushed; longer ones go by whole runs of safe bytes, found
+/// a word at a time ([`safe_run`]). Out of line but small, so a call saves few registers.
+#[inline(never)]
 pub fn text(out: &mut Vec<u8>, value: &[u8]) {
+    if value.len() < 8 && !value.iter().any(|&b| TEXT_ESCAPE[usize::from(b)]) {
+        put(out, value);
+        return;
+    }
+    text_long(out, value);
+}
+
+/// [`text`] for values of 8 bytes and more, or with something to escape.
+#[inline(never)]
+fn text_long(out: &mut Vec<u8>, value: &[u8]) {
     let run = safe_run(value);
     out.extend_from_slice(&value[..run]);
     if run < value.len() {
@@ -137,9 +148,20 @@ pub fn json_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
     out.push(b'"');
 }
 
-/// Appends `value` escaped for the inside of a JSON string.
-#[inline]
-fn json_body(out: &mut Vec<u8>, value: &[u8]) {
+/// Appends `value` escaped for the inside of a JSON string (the quotes are the caller's):
+/// short values checked byte by byte and pushed, longer ones by runs (as [`text`]).
+#[inline(never)]
+pub fn json_body(out: &mut Vec<u8>, value: &[u8]) {
+    if value.len() < 8 && !value.iter().any(|&b| TEXT_ESCAPE[usize::from(b)]) {
+        put(out, value);
+        return;
+    }
+    json_long(out, value);
+}
+
+/// [`json_body`] for values of 8 bytes and more, or with something to escape.
+#[inline(never)]
+fn json_long(out: &mut Vec<u8>, value: &[u8]) {
     // Printable ASCII without quote or backslash, the usual case, needs no escaping.
     let run = safe_run(value);
     out.extend_from_slice(&value[..run]);
