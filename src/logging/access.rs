@@ -1035,6 +1035,7 @@ fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], mic
 }
 
 /// A JSON string, or `null`.
+#[inline]
 fn json_or_null(out: &mut Vec<u8>, value: Option<&[u8]>) {
     match value {
         Some(v) => escape::json(out, v),

@@ -133,6 +133,7 @@ pub fn safe_run(value: &[u8]) -> usize {
 }
 
 /// Appends `value` as a quoted JSON string.
+#[inline]
 pub fn json(out: &mut Vec<u8>, value: &[u8]) {
     out.push(b'"');
     json_body(out, value);
