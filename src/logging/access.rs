@@ -35,10 +35,11 @@ use super::escape;
 use super::json::Object;
 use super::sink::Sink;
 use crate::config::LogFormat;
+use crate::http::Version;
 use crate::http::request::RequestHead;
 use crate::wsgi::ConnInfo;
 use std::io;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -52,16 +53,36 @@ pub const FLUSH_AT: usize = 32 * 1024;
 /// atomic, so the workers' lines cannot interleave inside one another.
 const PIPE_CHUNK: usize = 4096;
 
-/// One thing a format writes. Small and `Copy`, with names kept in [`Format`]'s tables:
-/// the per-request loop dispatches on a plain tag.
+/// One step of a compiled format: what it writes, then the literal of at most 8 bytes that
+/// follows (padded, possibly empty), written as one word (see [`escape::word`]). Small and
+/// `Copy`, with names kept in [`Format`]'s tables: the per-request loop makes one dispatch
+/// per atom, on one tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Piece {
-    /// Text between atoms, as written: `len` bytes of [`Format::text`] from `start`.
-    Literal { start: u32, len: u32 },
-    /// A literal of at most 8 bytes, padded: written as one word (see [`escape::word`]).
-    Short([u8; 8], u8),
+struct Piece {
+    what: What,
+    tail: [u8; 8],
+    tail_len: u8,
+}
+
+/// What a [`Piece`] writes before its tail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum What {
     /// A value of the request.
     Atom(Atom),
+    /// Text longer than 8 bytes, as written: `len` bytes of [`Format::text`] from `start`.
+    Literal { start: u32, len: u32 },
+    /// Only the tail (a short literal at the start of the line).
+    Nothing,
+}
+
+impl Piece {
+    fn new(what: What) -> Piece {
+        Piece {
+            what,
+            tail: [0; 8],
+            tail_len: 0,
+        }
+    }
 }
 
 /// gunicorn's atoms.
@@ -153,14 +174,15 @@ pub struct Format {
     /// request's headers. The first three are always [`AUTHORIZATION`], [`REFERER`] and
     /// [`USER_AGENT`] (the JSON keys need them whatever the format).
     headers: Vec<String>,
+    /// It shows Authorization, Referer or User-Agent (`%(u)s`, `%(f)s`, `%(a)s`, or one of
+    /// them by name): the one pass over the request's headers is needed.
+    common_headers: bool,
 }
 
 /// Slots of [`Format::headers`].
 const AUTHORIZATION: usize = 0;
 const REFERER: usize = 1;
 const USER_AGENT: usize = 2;
-/// Header slots filled by the one pass; further ones are looked up one by one.
-const GATHERED: usize = 8;
 
 const ATOMS_HELP: &str = "atoms written %(name)s: h l u t r m U q H s B b f a T M D L p, \
                           {header}i, {header}o, {variable}e; %% for a literal %";
@@ -229,27 +251,42 @@ impl Format {
         let mut atoms = pieces_atoms.into_iter().peekable();
         for (i, literal) in pieces.into_iter().enumerate() {
             if let Some((_, atom)) = atoms.next_if(|(at, _)| *at == i) {
-                compiled.push(Piece::Atom(atom));
-            } else if literal.len() <= 8 {
-                let mut word = [0u8; 8];
-                word[..literal.len()].copy_from_slice(&literal);
-                compiled.push(Piece::Short(word, literal.len() as u8));
-            } else {
-                compiled.push(Piece::Literal {
+                compiled.push(Piece::new(What::Atom(atom)));
+                continue;
+            }
+            if literal.len() > 8 {
+                compiled.push(Piece::new(What::Literal {
                     start: text.len() as u32,
                     len: literal.len() as u32,
-                });
+                }));
                 text.extend_from_slice(&literal);
+                continue;
             }
+            // The tail of the atom before (literals never follow literals), or alone.
+            if compiled.last().is_none_or(|p| p.tail_len != 0) {
+                compiled.push(Piece::new(What::Nothing));
+            }
+            let last = compiled.last_mut().expect("pushed");
+            last.tail[..literal.len()].copy_from_slice(&literal);
+            last.tail_len = literal.len() as u8;
         }
         let extras = compiled.iter().any(|p| {
             matches!(
-                p,
-                Piece::Atom(Atom::RequestHeader(_) | Atom::ResponseHeader(_) | Atom::Environ(_))
+                p.what,
+                What::Atom(Atom::RequestHeader(_) | Atom::ResponseHeader(_) | Atom::Environ(_))
             )
         });
+        let common_headers = compiled.iter().any(|p| match p.what {
+            What::Atom(Atom::User | Atom::Referer | Atom::UserAgent) => true,
+            What::Atom(Atom::RequestHeader(slot)) => usize::from(slot) <= USER_AGENT,
+            _ => false,
+        }) || tables
+            .environ
+            .iter()
+            .any(|(_, reads)| matches!(reads, Environ::Header(slot) if *slot <= USER_AGENT));
         Ok(Format {
             default: format == DEFAULT_FORMAT,
+            common_headers,
             extras,
             pieces: compiled,
             text,
@@ -451,45 +488,44 @@ impl<'a> Entry<'a> {
     }
 }
 
-/// The request headers a format shows, found in one pass over the request's headers.
+/// The request headers a line shows: Authorization, Referer and User-Agent (the atoms of
+/// the default format and JSON keys) found in one pass that skips other headers on their
+/// length alone; the rarer `{name}i` headers are looked up when written.
 struct Found<'a> {
     head: Option<&'a RequestHead>,
     names: &'a [String],
-    values: [Option<&'a [u8]>; GATHERED],
+    /// The slots [`AUTHORIZATION`], [`REFERER`] and [`USER_AGENT`].
+    common: [Option<&'a [u8]>; 3],
 }
 
 impl<'a> Found<'a> {
-    fn gather(head: Option<&'a RequestHead>, names: &'a [String]) -> Found<'a> {
-        let mut values = [None; GATHERED];
-        let wanted = &names[..names.len().min(GATHERED)];
-        let Some(request) = head else {
-            return Found {
-                head,
-                names,
-                values,
-            };
-        };
-        for (name, value) in request.headers() {
-            for (slot, want) in wanted.iter().enumerate() {
-                // The first value wins, as for the environ's single value.
-                if values[slot].is_none()
-                    && name.len() == want.len()
-                    && name.eq_ignore_ascii_case(want.as_bytes())
-                {
-                    values[slot] = Some(value);
-                }
-            }
-        }
-        Found {
+    /// `common`: whether the line shows any of the three (otherwise the pass is skipped).
+    #[inline]
+    fn gather(head: Option<&'a RequestHead>, names: &'a [String], common: bool) -> Found<'a> {
+        let mut found = Found {
             head,
             names,
-            values,
+            common: [None; 3],
+        };
+        let Some(request) = head.filter(|_| common) else {
+            return found;
+        };
+        for (name, value) in request.headers() {
+            let slot = match name.len() {
+                13 if name.eq_ignore_ascii_case(b"authorization") => AUTHORIZATION,
+                7 if name.eq_ignore_ascii_case(b"referer") => REFERER,
+                10 if name.eq_ignore_ascii_case(b"user-agent") => USER_AGENT,
+                _ => continue,
+            };
+            // The first value wins, as for the environ's single value.
+            found.common[slot].get_or_insert(value);
         }
+        found
     }
 
-    /// The header in `slot`.
+    /// The header in `slot` of [`Format::headers`].
     fn get(&self, slot: usize) -> Option<&'a [u8]> {
-        match self.values.get(slot) {
+        match self.common.get(slot) {
             Some(value) => *value,
             None => self.head.and_then(|h| h.header(&self.names[slot])),
         }
@@ -517,8 +553,9 @@ struct State {
 }
 
 static ACCESS: OnceLock<AccessLog> = OnceLock::new();
-/// This process's pid (set again in each worker after the fork).
-static PID: AtomicU32 = AtomicU32::new(0);
+/// This process's pid in decimal (set again in each worker after the fork), rendered once:
+/// see [`pid_word`].
+static PID: AtomicU64 = AtomicU64::new(0);
 
 /// Starts the access log; called once by [`super::init`].
 pub(super) fn install(sink: Sink, format: Format, log_format: LogFormat) {
@@ -540,7 +577,31 @@ pub(super) fn install(sink: Sink, format: Format, log_format: LogFormat) {
 
 /// Remembers this process's pid (after a fork).
 pub(super) fn refresh_pid() {
-    PID.store(std::process::id(), Ordering::Relaxed);
+    PID.store(pid_word(std::process::id()), Ordering::Relaxed);
+}
+
+/// The digits of `pid` in the low 7 bytes of a word and their count in the top byte, so a
+/// line copies them as one store ([`escape::word`]). Linux pids have at most 7 digits
+/// (`pid_max` is at most 2^22); a longer one keeps its number, written digit by digit.
+fn pid_word(pid: u32) -> u64 {
+    let mut digits = Vec::with_capacity(10);
+    escape::decimal(&mut digits, u64::from(pid));
+    if digits.len() > 7 {
+        return u64::from(pid);
+    }
+    let mut word = [0u8; 8];
+    word[..digits.len()].copy_from_slice(&digits);
+    word[7] = digits.len() as u8;
+    u64::from_le_bytes(word)
+}
+
+/// Appends this process's pid.
+fn pid(out: &mut Vec<u8>) {
+    let word = PID.load(Ordering::Relaxed).to_le_bytes();
+    match word[7] {
+        0 => escape::decimal(out, u64::from_le_bytes(word)),
+        len => escape::word(out, &word, usize::from(len)),
+    }
 }
 
 /// Whether requests are logged at all (callers skip gathering an [`Entry`] otherwise).
@@ -750,72 +811,103 @@ fn status(out: &mut Vec<u8>, status: Option<u16>) {
 }
 
 fn write_text(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, clf: &[u8]) {
-    let head = e.head();
-    let found = Found::gather(head, &format.headers);
+    let found = Found::gather(e.head(), &format.headers, format.common_headers);
     for piece in &format.pieces {
-        let atom = match piece {
-            Piece::Literal { start, len } => {
-                let start = *start as usize;
-                out.extend_from_slice(&format.text[start..start + *len as usize]);
-                continue;
-            }
-            Piece::Short(word, len) => {
-                escape::word(out, word, usize::from(*len));
-                continue;
-            }
-            Piece::Atom(atom) => atom,
-        };
-        match atom {
-            Atom::RemoteAddr => dash_or(out, Some(e.conn.remote_addr.as_bytes())),
-            Atom::Ident => out.push(b'-'),
-            Atom::User => match found.get(AUTHORIZATION).and_then(basic_user) {
-                Some(user) => dash_or(out, Some(&user)),
+        write_what(out, format, e, &found, clf, piece.what);
+        escape::word(out, &piece.tail, usize::from(piece.tail_len));
+    }
+}
+
+/// What a piece writes before its tail: one `match` on one tag.
+#[inline(always)]
+fn write_what(
+    out: &mut Vec<u8>,
+    format: &Format,
+    e: &Entry<'_>,
+    found: &Found<'_>,
+    clf: &[u8],
+    what: What,
+) {
+    match what {
+        What::Nothing => {}
+        What::Literal { start, len } => {
+            let start = start as usize;
+            out.extend_from_slice(&format.text[start..start + len as usize]);
+        }
+        What::Atom(Atom::RemoteAddr) => dash_or(out, Some(e.conn.remote_addr.as_bytes())),
+        What::Atom(Atom::Ident) => out.push(b'-'),
+        What::Atom(Atom::User) => match found.get(AUTHORIZATION).and_then(basic_user) {
+            Some(user) => dash_or(out, Some(&user)),
+            None => out.push(b'-'),
+        },
+        What::Atom(Atom::Time) => out.extend_from_slice(clf),
+        What::Atom(Atom::RequestLine) => request_line(out, e.request),
+        What::Atom(Atom::Method) => match e.request {
+            // A token (checked by the parser): nothing to escape.
+            RequestLine::Parsed(head) => escape::put(out, head.method_bytes()),
+            _ => dash_or(out, e.method()),
+        },
+        What::Atom(Atom::Path) => dash_or(out, e.path().as_deref()),
+        What::Atom(Atom::Query) => escape::text(out, e.query().unwrap_or_default()),
+        What::Atom(Atom::Protocol) => match e.head() {
+            Some(head) => out.extend_from_slice(protocol(head.version)),
+            None => out.push(b'-'),
+        },
+        What::Atom(Atom::Status) => status(out, e.status),
+        What::Atom(Atom::Bytes) => escape::decimal(out, e.body_bytes),
+        What::Atom(Atom::BytesOrDash) if e.body_bytes == 0 => out.push(b'-'),
+        What::Atom(Atom::BytesOrDash) => escape::decimal(out, e.body_bytes),
+        What::Atom(Atom::Referer) => dash_or(out, found.get(REFERER)),
+        What::Atom(Atom::UserAgent) => dash_or(out, found.get(USER_AGENT)),
+        What::Atom(atom @ (Atom::Seconds | Atom::Millis | Atom::Micros | Atom::DecimalSeconds)) => {
+            duration(out, atom, e.duration)
+        }
+        What::Atom(Atom::Pid) => {
+            out.push(b'<');
+            pid(out);
+            out.push(b'>');
+        }
+        What::Atom(Atom::RequestHeader(slot)) => dash_or(out, found.get(usize::from(slot))),
+        What::Atom(Atom::ResponseHeader(i)) => {
+            let name = &format.response_headers[usize::from(i)];
+            dash_or(out, e.response_header(name));
+        }
+        What::Atom(Atom::Environ(i)) => {
+            match environ_value(e, found, &format.environ[usize::from(i)].1) {
+                Some(value) => dash_or(out, Some(&value)),
                 None => out.push(b'-'),
-            },
-            Atom::Time => out.extend_from_slice(clf),
-            Atom::RequestLine => request_line(out, e.request),
-            Atom::Method => dash_or(out, e.method()),
-            Atom::Path => dash_or(out, e.path().as_deref()),
-            Atom::Query => escape::text(out, e.query().unwrap_or_default()),
-            Atom::Protocol => dash_or(out, e.protocol()),
-            Atom::Status => status(out, e.status),
-            Atom::Bytes => escape::decimal(out, e.body_bytes),
-            Atom::BytesOrDash if e.body_bytes == 0 => out.push(b'-'),
-            Atom::BytesOrDash => escape::decimal(out, e.body_bytes),
-            Atom::Referer => dash_or(out, found.get(REFERER)),
-            Atom::UserAgent => dash_or(out, found.get(USER_AGENT)),
-            Atom::Seconds => escape::decimal(out, e.duration.as_secs()),
-            Atom::Millis => escape::decimal(out, e.duration.as_millis() as u64),
-            Atom::Micros => escape::decimal(out, e.duration.as_micros() as u64),
-            Atom::DecimalSeconds => {
-                escape::decimal(out, e.duration.as_secs());
-                out.push(b'.');
-                let micros = e.duration.subsec_micros();
-                let mut digits = [b'0'; 6];
-                let mut n = micros;
-                for d in digits.iter_mut().rev() {
-                    *d = b'0' + (n % 10) as u8;
-                    n /= 10;
-                }
-                out.extend_from_slice(&digits);
-            }
-            Atom::Pid => {
-                out.push(b'<');
-                escape::decimal(out, u64::from(PID.load(Ordering::Relaxed)));
-                out.push(b'>');
-            }
-            Atom::RequestHeader(slot) => dash_or(out, found.get(usize::from(*slot))),
-            Atom::ResponseHeader(i) => {
-                let name = &format.response_headers[usize::from(*i)];
-                dash_or(out, e.response_header(name));
-            }
-            Atom::Environ(i) => {
-                match environ_value(e, &found, &format.environ[usize::from(*i)].1) {
-                    Some(value) => dash_or(out, Some(&value)),
-                    None => out.push(b'-'),
-                }
             }
         }
+    }
+}
+
+/// The protocol as a constant, copied without `memcpy`.
+fn protocol(version: Version) -> &'static [u8; 8] {
+    match version {
+        Version::Http10 => b"HTTP/1.0",
+        Version::Http11 => b"HTTP/1.1",
+    }
+}
+
+/// `%(T)s`, `%(M)s`, `%(D)s` or `%(L)s`. Not inlined: in the loop of [`write_text`], the
+/// compiler would compute all four for every line whatever the format.
+#[inline(never)]
+fn duration(out: &mut Vec<u8>, atom: Atom, duration: Duration) {
+    match atom {
+        Atom::Seconds => escape::decimal(out, duration.as_secs()),
+        Atom::Millis => escape::decimal(out, duration.as_millis() as u64),
+        Atom::DecimalSeconds => {
+            escape::decimal(out, duration.as_secs());
+            out.push(b'.');
+            let mut digits = [b'0'; 6];
+            let mut n = duration.subsec_micros();
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            out.extend_from_slice(&digits);
+        }
+        _ => escape::decimal(out, duration.as_micros() as u64),
     }
 }
 
@@ -823,11 +915,14 @@ fn write_text(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, clf: &[u8]) {
 fn request_line(out: &mut Vec<u8>, request: RequestLine<'_>) {
     match request {
         RequestLine::Parsed(head) => {
+            // The parser checked the method is a token: nothing in it to escape.
             escape::put(out, head.method_bytes());
             out.push(b' ');
             escape::text(out, head.target());
-            out.push(b' ');
-            escape::put(out, head.version.as_str().as_bytes());
+            out.extend_from_slice(match head.version {
+                Version::Http10 => b" HTTP/1.0",
+                Version::Http11 => b" HTTP/1.1",
+            });
         }
         RequestLine::Unparsed(bytes) => dash_or(out, Some(bytes)),
         RequestLine::Known { method, target } => {
@@ -860,8 +955,7 @@ fn environ_value(e: &Entry<'_>, found: &Found<'_>, key: &Environ) -> Option<Vec<
 /// `iso`: this second's RFC 3339 time with zero microseconds, `micros` replaces them.
 /// Keys are written as constant bytes (copied inline, not through `memcpy`).
 fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], micros: u32) {
-    let head = e.head();
-    let found = Found::gather(head, &format.headers);
+    let found = Found::gather(e.head(), &format.headers, true);
     out.extend_from_slice(b"{\"time\":\"");
     // `2026-11-21T10:00:00.000000+00:00`: the digits after the dot are the micros.
     let at = out.len() + 20;
@@ -882,9 +976,15 @@ fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], mic
     out.extend_from_slice(b",\"request\":");
     match e.request {
         RequestLine::Parsed(h) => {
-            let version = h.version.as_str().as_bytes();
-            let parts = [h.method_bytes(), b" ", h.target(), b" ", version];
-            escape::json_parts(out, &parts);
+            // The method is a token (checked by the parser): nothing to escape.
+            out.push(b'"');
+            escape::put(out, h.method_bytes());
+            out.push(b' ');
+            escape::json_body(out, h.target());
+            out.extend_from_slice(match h.version {
+                Version::Http10 => b" HTTP/1.0\"",
+                Version::Http11 => b" HTTP/1.1\"",
+            });
         }
         RequestLine::Unparsed(bytes) => json_or_null(out, Some(bytes).filter(|b| !b.is_empty())),
         RequestLine::Known { method, target } => {
@@ -892,13 +992,26 @@ fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], mic
         }
     }
     out.extend_from_slice(b",\"method\":");
-    json_or_null(out, e.method());
+    match e.request {
+        RequestLine::Parsed(h) => {
+            out.push(b'"');
+            escape::put(out, h.method_bytes());
+            out.push(b'"');
+        }
+        _ => json_or_null(out, e.method()),
+    }
     out.extend_from_slice(b",\"path\":");
     json_or_null(out, e.path().as_deref());
     out.extend_from_slice(b",\"query\":");
     json_or_null(out, e.query());
     out.extend_from_slice(b",\"protocol\":");
-    json_or_null(out, e.protocol());
+    match e.head() {
+        Some(h) => out.extend_from_slice(match h.version {
+            Version::Http10 => b"\"HTTP/1.0\"",
+            Version::Http11 => b"\"HTTP/1.1\"",
+        }),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(b",\"status\":");
     match e.status {
         Some(code) => status(out, Some(code)),
@@ -913,7 +1026,7 @@ fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], mic
     out.extend_from_slice(b",\"duration_us\":");
     escape::decimal(out, e.duration.as_micros() as u64);
     out.extend_from_slice(b",\"pid\":");
-    escape::decimal(out, u64::from(PID.load(Ordering::Relaxed)));
+    pid(out);
     if format.extras {
         let mut o = Object::continuing(out);
         write_json_extras(&mut o, format, e, &found);
@@ -922,6 +1035,7 @@ fn write_json(out: &mut Vec<u8>, format: &Format, e: &Entry<'_>, iso: &[u8], mic
 }
 
 /// A JSON string, or `null`.
+#[inline]
 fn json_or_null(out: &mut Vec<u8>, value: Option<&[u8]>) {
     match value {
         Some(v) => escape::json(out, v),
@@ -936,7 +1050,10 @@ fn write_json_extras(o: &mut Object<'_>, format: &Format, e: &Entry<'_>, found: 
         .pieces
         .iter()
         .filter_map(|p| match p {
-            Piece::Atom(Atom::RequestHeader(slot)) => Some(usize::from(*slot)),
+            Piece {
+                what: What::Atom(Atom::RequestHeader(slot)),
+                ..
+            } => Some(usize::from(*slot)),
             _ => None,
         })
         .peekable();
@@ -1119,6 +1236,49 @@ mod tests {
                 assert_eq!(String::from_utf8(fast), String::from_utf8(slow));
             }
         }
+    }
+
+    #[test]
+    fn headers_by_name_and_literals_of_every_length() {
+        let h = head(
+            "GET /p HTTP/1.1\r\nHost: h\r\nReferer: r1\r\nUser-Agent: ua\r\nX-A: 1\r\nReferer: r2\r\n\r\n",
+        );
+        let c = conn();
+        let e = Entry {
+            conn: &c,
+            request: RequestLine::Parsed(&h),
+            status: Some(204),
+            body_bytes: 0,
+            response_headers: &[],
+            duration: Duration::from_micros(2_500_001),
+        };
+        // The common headers by name only (no %(f)s or %(a)s), and an 8-byte, a 9-byte
+        // and an empty literal after atoms.
+        assert_eq!(
+            text(
+                "%({user-agent}i)s12345678%({HTTP_REFERER}e)s123456789%({x-a}i)s%(T)s%(M)s %(L)s",
+                &e
+            ),
+            "ua12345678r1123456789122500 2.500001\n"
+        );
+        let only = Format::compile("%({x-a}i)s %(m)s", &[]).unwrap();
+        assert!(!only.common_headers);
+        assert!(
+            Format::compile("%({Referer}i)s", &[])
+                .unwrap()
+                .common_headers
+        );
+    }
+
+    #[test]
+    fn pids_are_rendered_once() {
+        for pid in [1, 9, 10, 4_194_304, 9_999_999, 10_000_000, u32::MAX] {
+            PID.store(pid_word(pid), Ordering::Relaxed);
+            let mut out = Vec::new();
+            super::pid(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), pid.to_string());
+        }
+        refresh_pid();
     }
 
     #[test]

@@ -39,32 +39,101 @@ pub fn put(out: &mut Vec<u8>, bytes: &[u8]) {
 #[inline]
 pub fn word(out: &mut Vec<u8>, word: &[u8; 8], len: usize) {
     out.extend_from_slice(word);
-    out.truncate(out.len() - 8 + len.min(8));
+    // A `len` above 8 (never passed) would leave all eight: truncate only shortens.
+    out.truncate(out.len() + len - 8);
 }
 
-/// Appends `value` escaped for a text log line.
+/// Appends `value` escaped for a text log line. Short values (a method, a path, a query)
+/// are checked byte by byte and pushed; longer ones go by whole runs of safe bytes, found
+/// a word at a time ([`safe_run`]). Out of line but small, so a call saves few registers.
+#[inline(never)]
 pub fn text(out: &mut Vec<u8>, value: &[u8]) {
-    let mut start = 0;
-    for (i, &b) in value.iter().enumerate() {
-        if TEXT_ESCAPE[usize::from(b)] {
-            put(out, &value[start..i]);
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                _ => out.extend_from_slice(&[
-                    b'\\',
-                    b'x',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 15)],
-                ]),
-            }
-            start = i + 1;
-        }
+    if value.len() < 8 && !value.iter().any(|&b| TEXT_ESCAPE[usize::from(b)]) {
+        put(out, value);
+        return;
     }
-    put(out, &value[start..]);
+    text_long(out, value);
+}
+
+/// [`text`] for values of 8 bytes and more, or with something to escape.
+#[inline(never)]
+fn text_long(out: &mut Vec<u8>, value: &[u8]) {
+    let run = safe_run(value);
+    out.extend_from_slice(&value[..run]);
+    if run < value.len() {
+        text_escaping(out, &value[run..]);
+    }
+}
+
+/// [`text`] from a byte that needs escaping on.
+#[cold]
+#[inline(never)]
+fn text_escaping(out: &mut Vec<u8>, value: &[u8]) {
+    let mut rest = value;
+    loop {
+        let run = safe_run(rest);
+        out.extend_from_slice(&rest[..run]);
+        let Some(&b) = rest.get(run) else { return };
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]),
+        }
+        rest = &rest[run + 1..];
+    }
+}
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The high bit of each byte of `x` that is zero (exact: no borrow between bytes).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7).wrapping_add(LOW7)) | x) & HIGH
+}
+
+/// The high bit of each byte of `x` that [`TEXT_ESCAPE`] marks: below 0x20, 0x7f and above,
+/// `"` and `\`. Each sum stays inside its byte (at most 0x7f + 0x60), so bytes do not mix.
+#[inline]
+fn unsafe_bytes(x: u64) -> u64 {
+    let low = x & LOW7;
+    // Bit 7 of low + 0x60 is set from 0x20 up; of low + 0x01, from 0x7f up.
+    let control = !low.wrapping_add(ONES * 0x60) & HIGH;
+    let high = (low.wrapping_add(ONES) | x) & HIGH;
+    let quote = zero_bytes(x ^ (ONES * u64::from(b'"')));
+    let backslash = zero_bytes(x ^ (ONES * u64::from(b'\\')));
+    control | high | quote | backslash
+}
+
+/// The length of the prefix of `value` that needs no escaping, in text or in JSON (printable
+/// ASCII without `"` and `\`): eight bytes per step, then byte by byte.
+#[inline]
+pub fn safe_run(value: &[u8]) -> usize {
+    let mut words = value.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        let marks = unsafe_bytes(x);
+        if marks != 0 {
+            return at + (marks.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + words
+        .remainder()
+        .iter()
+        .position(|&b| TEXT_ESCAPE[usize::from(b)])
+        .unwrap_or(words.remainder().len())
 }
 
 /// Appends `value` as a quoted JSON string.
+#[inline]
 pub fn json(out: &mut Vec<u8>, value: &[u8]) {
     out.push(b'"');
     json_body(out, value);
@@ -80,13 +149,32 @@ pub fn json_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
     out.push(b'"');
 }
 
-/// Appends `value` escaped for the inside of a JSON string.
-fn json_body(out: &mut Vec<u8>, value: &[u8]) {
-    // Printable ASCII without quote or backslash, the usual case, needs no escaping.
-    if !value.iter().any(|&b| TEXT_ESCAPE[usize::from(b)]) {
-        out.extend_from_slice(value);
+/// Appends `value` escaped for the inside of a JSON string (the quotes are the caller's):
+/// short values checked byte by byte and pushed, longer ones by runs (as [`text`]).
+#[inline(never)]
+pub fn json_body(out: &mut Vec<u8>, value: &[u8]) {
+    if value.len() < 8 && !value.iter().any(|&b| TEXT_ESCAPE[usize::from(b)]) {
+        put(out, value);
         return;
     }
+    json_long(out, value);
+}
+
+/// [`json_body`] for values of 8 bytes and more, or with something to escape.
+#[inline(never)]
+fn json_long(out: &mut Vec<u8>, value: &[u8]) {
+    // Printable ASCII without quote or backslash, the usual case, needs no escaping.
+    let run = safe_run(value);
+    out.extend_from_slice(&value[..run]);
+    if run < value.len() {
+        json_escaping(out, &value[run..]);
+    }
+}
+
+/// [`json_body`] from a byte that needs escaping on.
+#[cold]
+#[inline(never)]
+fn json_escaping(out: &mut Vec<u8>, value: &[u8]) {
     for chunk in value.utf8_chunks() {
         json_str(out, chunk.valid());
         for &b in chunk.invalid() {
@@ -134,7 +222,11 @@ fn json_u00(out: &mut Vec<u8>, b: u8) {
 
 /// Appends `n` in decimal, without the formatting machinery (per request).
 pub fn decimal(out: &mut Vec<u8>, n: u64) {
-    put(out, crate::decimal::Decimal::new(n).as_bytes());
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
+    out.extend_from_slice(crate::decimal::Decimal::new(n).as_bytes());
 }
 
 #[cfg(test)]
@@ -173,8 +265,42 @@ mod tests {
     }
 
     #[test]
+    fn safe_runs_stop_at_the_first_byte_to_escape() {
+        // Every byte value, at every position of a word and of the tail.
+        for b in 0..=255u8 {
+            for at in 0..19 {
+                let mut value = vec![b'a'; 19];
+                value[at] = b;
+                let expected = if TEXT_ESCAPE[usize::from(b)] { at } else { 19 };
+                assert_eq!(safe_run(&value), expected, "byte {b:#x} at {at}");
+            }
+        }
+        assert_eq!(safe_run(b""), 0);
+        // Neighbours of the escaped ranges do not disturb one another within a word.
+        assert_eq!(safe_run(b"\x7f\x80\x1f\x20"), 0);
+        assert_eq!(safe_run(b" !#[]~}{ !#[]~}{x\""), 16 + 1);
+        assert_eq!(
+            t(b"0123456789abcdef\"\\\x00-0123456789"),
+            "0123456789abcdef\\\"\\\\\\x00-0123456789"
+        );
+    }
+
+    #[test]
     fn decimals() {
-        for n in [0, 7, 10, 1234567890, u64::MAX] {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12345,
+            1234567890,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             decimal(&mut out, n);
             assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
