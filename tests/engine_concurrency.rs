@@ -531,3 +531,37 @@ fn without_reuse_port_workers_share_one_listener() {
     assert_eq!(listening_sockets_on(server.addr().port()), 1);
     assert_eq!(server.get("/").status(), 200);
 }
+
+/// A draining worker gives its own `--reuse-port` socket up at once (after taking in what
+/// was queued on it): the kernel would otherwise keep sending it a share of new connections
+/// that nobody accepts, all reset when it exits.
+#[test]
+fn a_draining_worker_leaves_the_reuse_port_group_at_once() {
+    let dir = TempDir::new();
+    // Two threads, so the loop hears TERM while the app holds the request.
+    let mut server = server("cases.slow")
+        .args(["--reuse-port", "--threads", "2"])
+        .start();
+    let port = server.addr().port();
+    assert_eq!(
+        listening_sockets_on(port),
+        2,
+        "the master's and the worker's"
+    );
+    let worker = server.worker_pid();
+    let mut c = server.conn();
+    c.send(&get_req(&format!("/?id=held&{}", gate_param(&dir, "held"))));
+    server.wait_for_line("slow started held");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal the worker");
+    server.wait_for_line(&format!("Worker draining (pid: {worker})"));
+    // Still draining (its request is held), yet only the master's socket is in the group.
+    assert_eq!(listening_sockets_on(port), 1);
+    open_gate_file(&dir, "held");
+    let resp = c.read_response();
+    assert_eq!(resp.status(), 200);
+    c.expect_closed();
+}

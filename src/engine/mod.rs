@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::http::Limits;
 use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
 use crate::http::request::{RequestHead, parse_head};
-use crate::listen::{Listener, Peer};
+use crate::listen::{Listener, Peer, Stream};
 use crate::logging::access::{self, Entry, RequestLine};
 use crate::scoreboard::Seat;
 use crate::signals::{Signal, SignalIntake};
@@ -35,6 +35,7 @@ use crate::wsgi::{App, Call, ConnInfo, Outcome, Request, Step, Transport};
 use exchange::{Body, Exchange};
 use heartbeat::{Beat, Heartbeats};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::socket::Shutdown;
 use nix::unistd::{Pid, getppid};
 use pool::{Finished, Job, Pool};
 use spool::{BodyReader, Spool, SpoolConfig};
@@ -156,7 +157,12 @@ pub fn run(
     } else {
         Vec::new()
     };
-    let all: Vec<&Listener> = listeners.iter().copied().chain(twins.iter()).collect();
+    // The worker's own SO_REUSEPORT sockets are marked: only this worker accepts on them.
+    let all: Vec<(&Listener, bool)> = listeners
+        .iter()
+        .map(|&l| (l, false))
+        .chain(twins.iter().map(|t| (t, true)))
+        .collect();
     malloc::tune(settings.spool.memory_limit, body_memory_budget(settings));
     let beats = Heartbeats::new(settings.threads, seat);
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
@@ -366,6 +372,8 @@ impl Slab {
 /// One listener and the server address requests on it report.
 struct Listening<'a> {
     listener: &'a Listener,
+    /// This worker's own `--reuse-port` socket: no other process accepts on it.
+    own: bool,
     server_name: String,
     server_port: String,
 }
@@ -411,7 +419,7 @@ impl<'a> Engine<'a> {
     fn new(
         epoll: Epoll,
         settings: &'a Settings,
-        listeners: &[&'a Listener],
+        listeners: &[(&'a Listener, bool)],
         app: &'static App,
         pool: Option<&'static Pool>,
         beat: Beat,
@@ -419,13 +427,14 @@ impl<'a> Engine<'a> {
     ) -> io::Result<Engine<'a>> {
         let listeners = listeners
             .iter()
-            .map(|&listener| {
+            .map(|&(listener, own)| {
                 let (server_name, server_port) = match listener.local_addr() {
                     Some(addr) => (addr.ip().to_string(), addr.port().to_string()),
                     None => ("localhost".to_owned(), "80".to_owned()),
                 };
                 Listening {
                     listener,
+                    own,
                     server_name,
                     server_port,
                 }
@@ -582,25 +591,7 @@ impl<'a> Engine<'a> {
             match listening.listener.accept() {
                 Ok((stream, peer)) => {
                     self.accept_failing = false;
-                    let info = Arc::new(conn_info(&peer, listening));
-                    let mut ex = Box::new(Exchange::new(stream, info, self.shared.clone()));
-                    if self.pool.is_none() {
-                        // Requests run on this thread: its watchdog cell, set once per
-                        // connection (progress reports act only while a request runs).
-                        ex.beat = Some(self.beat.clone());
-                        ex.inflight = self.inflight.clone();
-                    }
-                    let fd = ex.fd().as_raw_fd();
-                    let key = self.conns.insert(Conn {
-                        ex: Some(ex),
-                        fd,
-                        phase: Phase::Idle,
-                        deadline: self.settings.header_timeout.map(|t| self.now + t),
-                        watching: None,
-                        registered: false,
-                        event_while_away: false,
-                    });
-                    self.on_accepted(key);
+                    self.adopt(index, stream, peer);
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -622,6 +613,58 @@ impl<'a> Engine<'a> {
                     return;
                 }
             }
+        }
+    }
+
+    /// Takes in a connection accepted on listener `index`.
+    fn adopt(&mut self, index: usize, stream: Stream, peer: Peer) {
+        let listening = &self.listeners[index];
+        let info = Arc::new(conn_info(&peer, listening));
+        let mut ex = Box::new(Exchange::new(stream, info, self.shared.clone()));
+        if self.pool.is_none() {
+            // Requests run on this thread: its watchdog cell, set once per
+            // connection (progress reports act only while a request runs).
+            ex.beat = Some(self.beat.clone());
+            ex.inflight = self.inflight.clone();
+        }
+        let fd = ex.fd().as_raw_fd();
+        let key = self.conns.insert(Conn {
+            ex: Some(ex),
+            fd,
+            phase: Phase::Idle,
+            deadline: self.settings.header_timeout.map(|t| self.now + t),
+            watching: None,
+            registered: false,
+            event_while_away: false,
+        });
+        self.on_accepted(key);
+    }
+
+    /// A graceful stop with `--reuse-port`: the kernel keeps giving this worker's own
+    /// sockets a share of new connections that no other process would ever accept, and
+    /// closing them at exit would reset those. So the connections already queued are taken
+    /// in now (and answered with `Connection: close`), and each socket leaves the port's
+    /// group at once (shutdown unhashes a listener, as close would), so that new
+    /// connections go to the sockets that stay open. One arriving between the last accept
+    /// and the shutdown is still reset; `net.ipv4.tcp_migrate_req = 1` closes that window.
+    fn release_own_listeners(&mut self) {
+        for index in 0..self.listeners.len() {
+            if !self.listeners[index].own {
+                continue;
+            }
+            loop {
+                match self.listeners[index].listener.accept() {
+                    Ok((stream, peer)) => self.adopt(index, stream, peer),
+                    Err(err)
+                        if matches!(
+                            err.kind(),
+                            io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                        ) => {}
+                    Err(_) => break,
+                }
+            }
+            let listener = self.listeners[index].listener;
+            let _ = nix::sys::socket::shutdown(listener.as_fd().as_raw_fd(), Shutdown::Read);
         }
     }
 
@@ -1432,6 +1475,7 @@ impl<'a> Engine<'a> {
             seat.slot.set_draining();
         }
         self.set_accepting(false);
+        self.release_own_listeners();
         let grace = self.now + drain_idle(self.settings);
         for key in self.conns.keys() {
             if let Some(conn) = self.conns.get_mut(key) {
