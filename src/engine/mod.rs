@@ -677,6 +677,15 @@ impl<'a> Engine<'a> {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        if self.pool.is_some() {
+            // With a pool, the request is read on the connection's first epoll event, as
+            // before deferred accept. Dispatching a connection epoll has never seen straight
+            // to a pool thread left a few keep-alive connections stalled under load (1 to 5
+            // wrk timeouts per 8 s of the sleep benchmark, none with this); until that is
+            // understood, only the loop thread answers a new connection at once.
+            self.rewatch(key);
+            return;
+        }
         let ex = conn.ex.as_mut().expect("the loop holds new connections");
         match ex.fill(false) {
             // Closed before sending anything (a port check, a client giving up).
