@@ -5,23 +5,11 @@ mod common;
 #[path = "common/hygiene.rs"]
 mod hygiene;
 
-use common::{Server, TempDir, parse_listen_url, server};
+use common::{Reap, Server, TempDir, parse_listen_url, server};
 use hygiene::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::net::SocketAddr;
-
-/// Kills the daemon if the test fails before stopping it.
-struct Reap(i32);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if Server::is_alive(self.0) {
-            let _ = kill(Pid::from_raw(-self.0), Signal::SIGKILL);
-            let _ = kill(Pid::from_raw(self.0), Signal::SIGKILL);
-        }
-    }
-}
 
 #[test]
 fn daemon_detaches_serves_and_stops_through_its_pid_file() {

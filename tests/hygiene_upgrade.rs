@@ -7,7 +7,7 @@ mod common;
 #[path = "common/hygiene.rs"]
 mod hygiene;
 
-use common::{DEADLINE, Json, Server, TempDir, kill, server};
+use common::{DEADLINE, Json, Reap, Server, TempDir, kill, server};
 use hygiene::*;
 use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
@@ -115,17 +115,6 @@ fn new_master_pid(srv: &mut Server) -> i32 {
     let line = srv.wait_for_line("started a new master (pid: ");
     let rest = &line[line.find("(pid: ").unwrap() + 6..];
     rest.split(')').next().unwrap().parse().expect("pid")
-}
-
-/// Kills a new master left running by a failed test (it is not our child).
-struct Reap(i32);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if Server::is_alive(self.0) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0), Signal::SIGKILL);
-        }
-    }
 }
 
 #[test]

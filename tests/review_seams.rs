@@ -5,7 +5,7 @@ mod common;
 #[path = "common/hygiene.rs"]
 mod hygiene;
 
-use common::{Server, TempDir, kill, parse_listen_url, server};
+use common::{Reap, Server, TempDir, kill, parse_listen_url, server};
 use hygiene::*;
 use nix::sys::signal::Signal;
 use std::net::SocketAddr;
@@ -17,17 +17,6 @@ fn read_pid(path: &Path) -> Option<i32> {
 
 fn log_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
-}
-
-/// Kills a master the test did not stop (it is not our child, or a failed assertion left it).
-struct Reap(i32);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if Server::is_alive(self.0) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0), Signal::SIGKILL);
-        }
-    }
 }
 
 /// A daemonized master's USR2 child must not daemonize again: it would exit at once (the

@@ -1791,3 +1791,19 @@ pub fn gate_param(dir: &TempDir, id: &str) -> String {
 pub fn open_gate_file(dir: &TempDir, id: &str) {
     fs::write(gate_path(dir, id), b"").unwrap();
 }
+
+/// Kills a process the test did not stop itself (a daemon or a new master is not our child,
+/// and a failed assertion would leave it running) when dropped, with its process group
+/// (a daemon leads its own, workers included).
+pub struct Reap(pub i32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if Server::is_alive(self.0) {
+            use nix::sys::signal::{Signal, kill};
+            use nix::unistd::Pid;
+            let _ = kill(Pid::from_raw(-self.0), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(self.0), Signal::SIGKILL);
+        }
+    }
+}
