@@ -1476,15 +1476,17 @@ impl<'a> Engine<'a> {
             return;
         }
         self.draining = true;
-        tracing::info!(
-            "Worker draining (pid: {}): finishing in-flight requests",
-            nix::unistd::getpid()
-        );
         if let Some(seat) = self.beats.seat() {
             seat.slot.set_draining();
         }
         self.set_accepting(false);
         self.release_own_listeners();
+        // Logged only once the listeners are released, so the line tells an observer
+        // that this worker takes no new connections.
+        tracing::info!(
+            "Worker draining (pid: {}): finishing in-flight requests",
+            nix::unistd::getpid()
+        );
         let grace = self.now + drain_idle(self.settings);
         for key in self.conns.keys() {
             if let Some(conn) = self.conns.get_mut(key) {
