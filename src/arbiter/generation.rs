@@ -31,6 +31,7 @@ use std::time::Instant;
 pub(super) struct Stable {
     pub(super) generation: u64,
     pub(super) config: Config,
+    pub(super) tls: Option<crate::tls::ServerTls>,
     pub(super) listeners: Vec<Rc<Listener>>,
 }
 
@@ -130,6 +131,27 @@ impl Arbiter {
         if new.log_level != self.config.log_level {
             tracing::warn!("--log-level changes need a restart; the log level is unchanged");
         }
+        // The certificate may have been renewed in place: read the files again. A failure
+        // (a key readable only by root, a half-written file) keeps the one that works.
+        let tls = match crate::tls::load(&new) {
+            Ok(Some(tls)) => {
+                tracing::info!(
+                    "TLS certificate loaded from {}",
+                    new.certfile
+                        .as_deref()
+                        .unwrap_or_else(|| "?".as_ref())
+                        .display()
+                );
+                Some(tls)
+            }
+            Ok(None) => None,
+            Err(err) => {
+                tracing::error!(
+                    "TLS not reloaded: {err}; the new workers keep the current certificate"
+                );
+                self.tls.clone()
+            }
+        };
         self.hooks.on_reload();
         if new.workers != self.config.workers || self.target != new.workers {
             let old = self.target;
@@ -140,6 +162,7 @@ impl Arbiter {
             }
         }
         self.config = new;
+        self.tls = tls;
         self.listeners = listeners;
         self.latest_generation += 1;
         self.generation = self.latest_generation;
@@ -181,7 +204,10 @@ impl Arbiter {
                 Some(listener) => listeners.push(listener),
                 None => {
                     let listener = Rc::new(fresh.next().expect("one listener per new address"));
-                    tracing::info!("Listening at: {} (new)", listener.url());
+                    tracing::info!(
+                        "Listening at: {} (new)",
+                        crate::tls::url(listener.url(), new.certfile.is_some())
+                    );
                     listeners.push(listener);
                 }
             }
@@ -305,6 +331,7 @@ impl Arbiter {
         self.stable = Stable {
             generation: self.generation,
             config: self.config.clone(),
+            tls: self.tls.clone(),
             listeners: self.listeners.clone(),
         };
         tracing::info!("Reload complete (generation {})", self.generation);
@@ -354,6 +381,7 @@ impl Arbiter {
         }
         self.generation = self.stable.generation;
         self.config = self.stable.config.clone();
+        self.tls = self.stable.tls.clone();
         self.listeners = self.stable.listeners.clone();
         if self.target != self.config.workers {
             let old = self.target;

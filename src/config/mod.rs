@@ -131,6 +131,19 @@ pub struct Config {
     pub proc_name: Option<String>,
     /// Detach into the background.
     pub daemon: bool,
+    // -- issue 5: tls --
+    /// The certificate chain file (PEM); with `keyfile`, every listener serves TLS.
+    pub certfile: Option<PathBuf>,
+    /// The private key file (PEM) of `certfile`.
+    pub keyfile: Option<PathBuf>,
+    /// CA certificates (PEM) client certificates are verified against.
+    pub ca_certs: Option<PathBuf>,
+    /// Whether clients are asked for a certificate.
+    pub cert_reqs: CertReqs,
+    /// The cipher suites allowed, by IANA name (canonical spelling); empty: all.
+    pub ciphers: Vec<String>,
+    /// The oldest TLS version accepted.
+    pub tls_min_version: TlsVersion,
     /// The command-line and environment layers this configuration was loaded with, kept so
     /// [`Config::reload`] can re-read the file under them. `Sources::default()` for a
     /// configuration built in code (`Config { workers: 2, ..Config::default() }`).
@@ -189,6 +202,12 @@ impl PartialEq for Config {
             initgroups,
             proc_name,
             daemon,
+            certfile,
+            keyfile,
+            ca_certs,
+            cert_reqs,
+            ciphers,
+            tls_min_version,
         } = self;
         *app == other.app
             && *binds == other.binds
@@ -237,6 +256,12 @@ impl PartialEq for Config {
             && *initgroups == other.initgroups
             && *proc_name == other.proc_name
             && *daemon == other.daemon
+            && *certfile == other.certfile
+            && *keyfile == other.keyfile
+            && *ca_certs == other.ca_certs
+            && *cert_reqs == other.cert_reqs
+            && *ciphers == other.ciphers
+            && *tls_min_version == other.tls_min_version
     }
 }
 
@@ -414,6 +439,15 @@ fn absolutize(layer: &mut Layer, base: &Path) {
     for file in layer.reload_extra_files.iter_mut().flatten() {
         *file = base.join(&*file);
     }
+    // -- issue 5: tls --
+    for file in layer
+        .certfile
+        .iter_mut()
+        .chain(layer.keyfile.iter_mut())
+        .chain(layer.ca_certs.iter_mut())
+    {
+        *file = base.join(&*file);
+    }
     if let Some(hooks) = layer.hooks.as_mut() {
         if validate::hooks_is_file(hooks) {
             *hooks = base.join(&*hooks).to_string_lossy().into_owned();
@@ -507,6 +541,50 @@ impl LogFormat {
         match self {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
+        }
+    }
+}
+
+// -- issue 5: tls --
+/// Whether TLS clients are asked for a certificate (`--cert-reqs`; Python's `ssl.CERT_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CertReqs {
+    /// Not asked for (`CERT_NONE`, 0).
+    #[default]
+    None,
+    /// Asked for, verified if sent (`CERT_OPTIONAL`, 1).
+    Optional,
+    /// A connection without a valid certificate is refused (`CERT_REQUIRED`, 2).
+    Required,
+}
+
+impl CertReqs {
+    /// The mode's name as written in settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertReqs::None => "none",
+            CertReqs::Optional => "optional",
+            CertReqs::Required => "required",
+        }
+    }
+}
+
+/// A TLS protocol version (`--tls-min-version`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    #[default]
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// The version as written in settings: `1.2` or `1.3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "1.2",
+            TlsVersion::Tls13 => "1.3",
         }
     }
 }

@@ -447,6 +447,37 @@ settings! {
     #[arg(long, visible_alias = "reload-extra-file", value_name = "FILE")]
     #[serde(default, deserialize_with = "one_or_many")]
     reload_extra_files: Vec<PathBuf> = None, shown "(none)";
+    // -- issue 5: tls --
+    /// Serve HTTPS on every listener with this certificate chain (PEM: the server's
+    /// certificate first, then any intermediates). Needs `--keyfile`. Read by the master
+    /// at startup (before dropping privileges) and again on HUP.
+    #[arg(long, value_name = "FILE")]
+    certfile: PathBuf = None, shown "(none: plain HTTP)";
+
+    /// The private key of `--certfile` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE")]
+    keyfile: PathBuf = None, shown "(none)";
+
+    /// CA certificates (PEM) that client certificates are verified against
+    /// (`--cert-reqs`).
+    #[arg(long, value_name = "FILE")]
+    ca_certs: PathBuf = None, shown "(none)";
+
+    /// Client certificates: `none` (not asked for), `optional` (verified against
+    /// `--ca-certs` if sent) or `required` (a connection without a valid one is refused);
+    /// gunicorn's `0`, `1`, `2` work too.
+    #[arg(long, value_name = "MODE")]
+    cert_reqs: String = Some("none".to_owned()), shown "`none`";
+
+    /// The TLS cipher suites allowed, separated by `:` or `,`: IANA names
+    /// (`TLS_AES_128_GCM_SHA256`, `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`) or their OpenSSL
+    /// names (`ECDHE-RSA-AES128-GCM-SHA256`). Only modern AEAD suites exist here.
+    #[arg(long, value_name = "LIST")]
+    ciphers: String = None, shown "(all suites rustls offers: AES-GCM and ChaCha20-Poly1305)";
+
+    /// The oldest TLS version accepted: `1.2` or `1.3`.
+    #[arg(long, value_name = "VERSION")]
+    tls_min_version: String = Some("1.2".to_owned()), shown "`1.2`";
 }
 
 /// The whole command line: every setting plus the options that only make sense there.

@@ -214,6 +214,10 @@ pub(crate) fn build<'py>(
             _ => intern!(py, "http"),
         },
     )?;
+    if conn.url_scheme == "https" {
+        // The CGI convention, which some frameworks (and wsgiref.util.guess_scheme) read.
+        env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
+    }
     env.set_item(
         intern!(py, "wsgi.input"),
         Py::new(py, Input::new(link.clone(), request.body_length))?,
