@@ -293,3 +293,26 @@ fn a_client_stalling_in_the_handshake_is_closed_at_the_header_timeout() {
     let result = py_client(port(&server), &pki, &["--", "/"]);
     assert_eq!(client_error(&result), None);
 }
+
+#[test]
+fn a_timed_out_request_is_closed_without_a_raw_504() {
+    let pki = Pki::new();
+    let mut server = tls_server("cases.stuck", &pki)
+        .args(["--timeout", "1"])
+        .start();
+    let first = server.worker_pid();
+    let raw = "GET /sleep HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n";
+    // Plaintext bytes on the TLS stream would make the client fail with a record error;
+    // the connection just ends instead.
+    let result = py_client(port(&server), &pki, &["--raw", raw]);
+    assert_eq!(client_error(&result), None);
+    assert_eq!(result.get("raw").and_then(Json::as_str), Some(""));
+    server.wait_for_line(&format!("Worker (pid: {first}) exited after its timeout"));
+    server.wait_for_lines("Worker ready (pid: ", 2);
+    let result = py_client(port(&server), &pki, &["--", "/"]);
+    let r = &result
+        .get("responses")
+        .and_then(Json::as_array)
+        .expect("responses")[0];
+    assert_eq!(r.get("status").and_then(Json::as_i64), Some(200));
+}

@@ -1485,6 +1485,18 @@ body_timeout = 5
             "demo",
             "--daemon",
             "--initgroups",
+            "--certfile",
+            "tls/cert.pem",
+            "--keyfile",
+            "tls/key.pem",
+            "--ca-certs",
+            "tls/ca.pem",
+            "--cert-reqs",
+            "optional",
+            "--ciphers",
+            "TLS_AES_128_GCM_SHA256,ECDHE-ECDSA-AES256-GCM-SHA384",
+            "--tls-min-version",
+            "1.2",
         ];
         let (config, text) = match load(args(&list), &env(&[]), dir.path()) {
             Ok(Invocation::PrintConfig(config, text)) => (config, text),
@@ -1866,6 +1878,124 @@ body_timeout = 5
             dir.path(),
             "--preload",
             "maybe",
+        );
+    }
+
+    // -- issue 5: tls --
+    #[test]
+    fn tls_options() {
+        let dir = TempDir::new("rsgi-config-", "tls");
+        let config = run(
+            &[
+                "app",
+                "--certfile",
+                "c.pem",
+                "--keyfile",
+                "k.pem",
+                "--ca-certs",
+                "ca.pem",
+                "--cert-reqs",
+                "2",
+                "--ciphers",
+                "ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_256_GCM_SHA384",
+                "--tls-min-version",
+                "TLSv1.3",
+            ],
+            &[],
+            dir.path(),
+        );
+        // Relative to where they were written, like every other path.
+        assert_eq!(config.certfile, Some(dir.path().join("c.pem")));
+        assert_eq!(config.keyfile, Some(dir.path().join("k.pem")));
+        assert_eq!(config.ca_certs, Some(dir.path().join("ca.pem")));
+        assert_eq!(config.cert_reqs, CertReqs::Required);
+        assert_eq!(
+            config.ciphers,
+            [
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "TLS_AES_256_GCM_SHA384"
+            ]
+        );
+        assert_eq!(config.tls_min_version, TlsVersion::Tls13);
+        let defaults = run(&["app"], &[], dir.path());
+        assert_eq!(defaults.certfile, None);
+        assert_eq!(defaults.cert_reqs, CertReqs::None);
+        assert_eq!(defaults.tls_min_version, TlsVersion::Tls12);
+        assert!(defaults.ciphers.is_empty());
+        for reqs in ["none", "0", "CERT_NONE"] {
+            let c = run(&["app", "--cert-reqs", reqs], &[], dir.path());
+            assert_eq!(c.cert_reqs, CertReqs::None, "{reqs}");
+        }
+    }
+
+    #[test]
+    fn tls_option_errors() {
+        let dir = TempDir::new("rsgi-config-", "tls-errors");
+        let cwd = dir.path();
+        let tls = ["app", "--certfile", "c.pem", "--keyfile", "k.pem"];
+        // One file without the other names the missing one.
+        assert_invalid(&["app", "--certfile", "c.pem"], &[], cwd, "--keyfile", "");
+        assert_invalid(&["app", "--keyfile", "k.pem"], &[], cwd, "--certfile", "");
+        assert_invalid(
+            &[&tls[..], &["--cert-reqs", "sometimes"]].concat(),
+            &[],
+            cwd,
+            "--cert-reqs",
+            "sometimes",
+        );
+        // Client certificates need TLS and a CA to verify them against.
+        assert_invalid(
+            &["app", "--cert-reqs", "required"],
+            &[],
+            cwd,
+            "--cert-reqs",
+            "required",
+        );
+        assert_invalid(
+            &[&tls[..], &["--cert-reqs", "optional"]].concat(),
+            &[],
+            cwd,
+            "--cert-reqs",
+            "optional",
+        );
+        assert_invalid(
+            &[&tls[..], &["--tls-min-version", "1.1"]].concat(),
+            &[],
+            cwd,
+            "--tls-min-version",
+            "1.1",
+        );
+        assert_invalid(
+            &[&tls[..], &["--ciphers", "HIGH:!aNULL"]].concat(),
+            &[],
+            cwd,
+            "--ciphers",
+            "HIGH",
+        );
+        // TLS 1.3 only, with TLS 1.2 suites only: nothing could be negotiated.
+        assert_invalid(
+            &[
+                &tls[..],
+                &[
+                    "--tls-min-version",
+                    "1.3",
+                    "--ciphers",
+                    "ECDHE-RSA-AES128-GCM-SHA256",
+                ],
+            ]
+            .concat(),
+            &[],
+            cwd,
+            "--ciphers",
+            "ECDHE-RSA",
+        );
+        // The environment and the file speak the same language.
+        assert_invalid(
+            &["app"],
+            &[("RSGI_CERT_REQS", "3")],
+            cwd,
+            "RSGI_CERT_REQS",
+            "3",
         );
     }
 }

@@ -61,6 +61,7 @@ def main():
             alpn=sock.selected_alpn_protocol(),
             cert_sha256=hashlib.sha256(sock.getpeercert(binary_form=True)).hexdigest(),
             local_port=sock.getsockname()[1],
+            subject_cn=dict(x[0] for x in sock.getpeercert()["subject"]).get("commonName"),
         )
         if args.raw is not None:
             sock.sendall(args.raw.encode("latin-1").decode("unicode_escape").encode("latin-1"))

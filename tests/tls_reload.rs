@@ -1,0 +1,62 @@
+//! HUP reloads the certificate: a certificate renewed in place is served by the new
+//! generation of workers; a broken one is logged and the working one kept.
+
+mod common;
+mod tls_common;
+
+use common::*;
+use nix::sys::signal::Signal;
+use tls_common::*;
+
+fn served_cn(server: &Server, pki: &Pki) -> String {
+    let result = py_client(server.addr().port(), pki, &["--", "/"]);
+    assert_eq!(client_error(&result), None);
+    let status = result
+        .get("responses")
+        .and_then(Json::as_array)
+        .expect("responses")[0]
+        .get("status")
+        .and_then(Json::as_i64);
+    assert_eq!(status, Some(200));
+    result
+        .get("subject_cn")
+        .and_then(Json::as_str)
+        .expect("a certificate subject")
+        .to_owned()
+}
+
+#[test]
+fn hup_serves_a_renewed_certificate_and_keeps_it_when_the_next_is_broken() {
+    let pki = Pki::new();
+    let first = pki.server();
+    let cert = pki.dir.join("live.pem");
+    let key = pki.dir.join("live.key");
+    std::fs::copy(&first.cert, &cert).expect("copy");
+    std::fs::copy(&first.key, &key).expect("copy");
+    let mut server = server("hello")
+        .arg("--certfile")
+        .arg(&cert)
+        .arg("--keyfile")
+        .arg(&key)
+        .start();
+    assert_eq!(served_cn(&server, &pki), "localhost");
+
+    // Renewed in place (new key too), then HUP.
+    let renewed = pki.issue("renewed", "renewed.localhost", "server");
+    std::fs::copy(&renewed.cert, &cert).expect("copy");
+    std::fs::copy(&renewed.key, &key).expect("copy");
+    server.signal(Signal::SIGHUP);
+    server.wait_for_line("Reload complete (generation 2)");
+    assert_eq!(served_cn(&server, &pki), "renewed.localhost");
+
+    // A half-written key: the reload goes on with the certificate that works.
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\ntruncated").expect("write");
+    server.signal(Signal::SIGHUP);
+    let line = server.wait_for_line("TLS not reloaded");
+    assert!(
+        line.contains(&format!("--keyfile {}", key.display())),
+        "{line}"
+    );
+    server.wait_for_line("Reload complete (generation 3)");
+    assert_eq!(served_cn(&server, &pki), "renewed.localhost");
+}
