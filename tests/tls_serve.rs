@@ -71,6 +71,17 @@ fn curl_get_keep_alive_and_post() {
     assert_eq!(environ.str("REQUEST_METHOD"), "POST");
     assert_eq!(environ.str("wsgi.url_scheme"), "https");
     assert_eq!(environ.str("HTTPS"), "on");
+
+    // A Host without a port means https's default port.
+    let out = curl(&pki, &["-H", "Host: example.com", &format!("{base}/")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let environ = environ_of(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(environ.str("SERVER_NAME"), "example.com");
+    assert_eq!(environ.str("SERVER_PORT"), "443");
 }
 
 /// Requests on one connection through Python's client, on the loop thread and on a pool.
@@ -315,4 +326,23 @@ fn a_timed_out_request_is_closed_without_a_raw_504() {
         .and_then(Json::as_array)
         .expect("responses")[0];
     assert_eq!(r.get("status").and_then(Json::as_i64), Some(200));
+}
+
+#[test]
+fn sessions_resume_on_any_worker() {
+    let pki = Pki::new();
+    let server = tls_server("hello", &pki).workers(2).start();
+    // Each new connection lands on either worker; the ticket keys are the master's, so
+    // every one of them resumes (with per-worker keys about half would not).
+    let result = py_client(port(&server), &pki, &["--resume", "8", "--", "/"]);
+    assert_eq!(client_error(&result), None);
+    let resumed = result
+        .get("resumed")
+        .and_then(Json::as_array)
+        .expect("resumed");
+    assert_eq!(resumed.len(), 8);
+    assert!(
+        resumed.iter().all(|r| r.as_bool() == Some(true)),
+        "{resumed:?}"
+    );
 }

@@ -24,6 +24,9 @@ use std::sync::Arc;
 /// The TLS configuration every connection of a generation shares.
 pub type ServerTls = Arc<ServerConfig>;
 
+/// Ticket plaintext size every worker accepts from the start (see [`load`]).
+const TICKET_SIZE_HINT: usize = 1024;
+
 /// The one protocol spoken over TLS (ALPN).
 const ALPN_HTTP11: &[u8] = b"http/1.1";
 
@@ -136,6 +139,21 @@ pub fn load(config: &Config) -> Result<Option<ServerTls>, LoadError> {
         other => error("--keyfile", keyfile, other),
     })?;
     server.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    // Session tickets with keys made here, in the master: every worker of the generation
+    // inherits them, so a client resumes its session whichever worker it reaches (as with
+    // nginx, whose master makes the keys). Each worker rotates them on its own after six
+    // hours; a ticket another worker cannot read only costs a full handshake.
+    let ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| LoadError {
+        option: "--certfile",
+        path: Some(certfile.clone()),
+        why: format!("cannot make session ticket keys: {e}"),
+    })?;
+    // The ticketer refuses tickets longer than the longest it has made (a defence against
+    // partitioning oracles): one made here, before the fork, lets a worker that has made
+    // none yet accept tickets its siblings issued. Real tickets are a few hundred bytes
+    // (more with a client certificate, which the issuing worker's own maximum covers).
+    let _ = ticketer.encrypt(&[0u8; TICKET_SIZE_HINT]);
+    server.ticketer = ticketer;
     Ok(Some(Arc::new(server)))
 }
 

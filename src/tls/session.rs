@@ -96,9 +96,13 @@ impl Session {
         S: Read + Write,
     {
         let mut got = 0;
+        // Socket bytes read in this call: a client sending records that carry no plaintext
+        // (handshake fragments, alerts) gets no more of the loop's time per call than one
+        // sending requests (the socket stays readable: epoll calls again).
+        let mut raw = 0;
         loop {
             got += self.take_plaintext(out)?;
-            if got >= want || self.eof {
+            if got >= want || self.eof || raw >= want {
                 break;
             }
             let mut reader = Recording {
@@ -107,7 +111,7 @@ impl Session {
             };
             match self.conn.read_tls(&mut reader) {
                 Ok(0) => self.eof = true,
-                Ok(_) => {}
+                Ok(n) => raw += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),

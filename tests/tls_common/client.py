@@ -7,7 +7,8 @@ result lists each response's status, headers, body length and CRC-32 (and the bo
 when short), plus the negotiated TLS version, cipher, ALPN protocol, the server
 certificate's SHA-256 and the local port. ``--raw BYTES`` (Python escapes, e.g. ``\\r\\n``)
 sends those bytes in one write instead and reports everything read until the server closes.
-A handshake or connection failure is reported as ``{"error": ...}``.
+``--resume N`` then opens N more connections, each resuming the previous session, and
+reports whether each did. A handshake or connection failure is reported as ``{"error": ...}``.
 """
 
 import argparse
@@ -36,6 +37,12 @@ def main():
     p.add_argument("--method", default="GET")
     p.add_argument("--body-size", type=int, default=0, help="POST a body of this size")
     p.add_argument("--raw")
+    p.add_argument(
+        "--resume",
+        type=int,
+        default=0,
+        help="then N more connections, each resuming the previous one's session",
+    )
     p.add_argument("targets", nargs="*")
     args = p.parse_intermixed_args()
 
@@ -94,7 +101,20 @@ def main():
                     entry["body"] = data.decode("latin-1")
                 responses.append(entry)
             out["responses"] = responses
+        session = sock.session
         sock.close()
+        reused = []
+        for _ in range(args.resume):
+            raw = socket.create_connection((args.host, args.port), timeout=60)
+            sock = ctx.wrap_socket(raw, server_hostname=args.host, session=session)
+            conn = http.client.HTTPConnection(args.host, args.port)
+            conn.sock = sock
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            reused.append(sock.session_reused)
+            session = sock.session
+            sock.close()
+        out["resumed"] = reused
     except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
         out["error"] = f"{type(exc).__name__}: {exc}"
     json.dump(out, sys.stdout)
