@@ -77,16 +77,6 @@ impl Session {
         self.conn.wants_write()
     }
 
-    /// Whether the handshake is still under way.
-    pub fn is_handshaking(&self) -> bool {
-        self.conn.is_handshaking()
-    }
-
-    /// The protocol ALPN settled on, if any.
-    pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        self.conn.alpn_protocol()
-    }
-
     /// Reads what the socket has, drives the handshake, and appends the plaintext to `out`
     /// (about `want` bytes at most, a TLS record more at worst). `Ok(0)`: the client's stream
     /// ended; `WouldBlock`: no plaintext yet; `InvalidData`: the client does not speak TLS
