@@ -86,6 +86,7 @@ impl ReadBuf {
     }
     /// Makes at least `want` bytes of free space after the unread bytes, moving the unread
     /// bytes to the front first and growing only when that is not enough.
+    #[inline]
     fn reserve(&mut self, want: usize) {
         if self.data.capacity() - self.data.len() < want && self.start > 0 {
             self.data.drain(..self.start);
@@ -102,6 +103,7 @@ impl ReadBuf {
         }
     }
     /// Appends the plaintext `tls` has for us, reading the socket as needed.
+    #[cold]
     fn read_tls(&mut self, tls: &mut Session, sock: &Stream, want: usize) -> io::Result<usize> {
         self.reserve(want);
         tls.fill(sock, &mut self.data, want)

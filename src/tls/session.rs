@@ -7,6 +7,9 @@
 //! socket has to rustls and sends whatever rustls answers), and no plaintext comes out
 //! until it is complete. Everything rustls decrypted is handed out at once, so no request
 //! bytes are ever left inside rustls where epoll cannot see them.
+//!
+//! The entry points are never inlined: the exchange calls them on a branch the plain path
+//! does not take, and that branch stays a call instead of growing the plain path's code.
 
 use rustls::{ServerConfig, ServerConnection};
 use std::io::{self, IoSlice, Read, Write};
@@ -81,6 +84,7 @@ impl Session {
     /// (about `want` bytes at most, a TLS record more at worst). `Ok(0)`: the client's stream
     /// ended; `WouldBlock`: no plaintext yet; `InvalidData`: the client does not speak TLS
     /// or broke the protocol (the connection must close).
+    #[inline(never)]
     pub fn fill<S>(&mut self, mut sock: S, out: &mut Vec<u8>, want: usize) -> io::Result<usize>
     where
         S: Read + Write,
@@ -169,6 +173,7 @@ impl Session {
     }
 
     /// Sends queued encrypted bytes; `Ok(true)` once none are left.
+    #[inline(never)]
     pub fn flush<S: Write>(&mut self, mut sock: S) -> io::Result<bool> {
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut sock) {
@@ -184,11 +189,13 @@ impl Session {
 
     /// Encrypts and sends plaintext, as a non-blocking socket's write would: the count
     /// taken, or `WouldBlock` while earlier bytes are still queued.
+    #[inline(never)]
     pub fn write<S: Write>(&mut self, sock: S, data: &[u8]) -> io::Result<usize> {
         self.write_vectored(sock, &[IoSlice::new(data)])
     }
 
     /// [`Session::write`] for several buffers (one set of records for all of them).
+    #[inline(never)]
     pub fn write_vectored<S: Write>(
         &mut self,
         mut sock: S,
@@ -220,6 +227,7 @@ impl Session {
 
     /// Ends the session: a close_notify, sent if the socket takes it now (best effort, as
     /// the connection is closing). Nothing after a failed session or a handshake.
+    #[inline(never)]
     pub fn close<S: Write>(&mut self, sock: S) {
         if self.done || self.conn.is_handshaking() {
             return;
