@@ -228,9 +228,11 @@ settings! {
           allow_negative_numbers = true)]
     timeout: i64 = Some(30), shown "30";
 
-    /// Seconds a client has to deliver a complete request head, counted from the connection
-    /// (on a persistent connection, from the first byte of the next request); otherwise it
-    /// gets 408 and the connection is closed. 0 disables the limit.
+    /// Seconds a client has to deliver a complete request head, counted from accept (on a
+    /// persistent connection, from the first byte of the next request); otherwise it gets
+    /// 408 and the connection is closed. A TCP client that sends nothing is accepted only
+    /// about a second after it connects (the kernel defers accept until data arrives), so
+    /// its limit ends that much later. 0 disables the limit.
     #[arg(long, value_name = "SECS", value_parser = whole_number,
           allow_negative_numbers = true)]
     header_timeout: i64 = Some(30), shown "30";
