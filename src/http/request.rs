@@ -297,6 +297,22 @@ fn split_target(buf: &[u8], target: Range<usize>, method: &[u8]) -> Result<Targe
         return Err(HttpError::Malformed("invalid character in request target"));
     }
     let base = target.start;
+    if method == b"CONNECT" {
+        // RFC 9112 §3.2.3: CONNECT takes authority-form and nothing else. A well-formed one
+        // is a valid request for a tunnel we do not offer (RFC 9110 §15.6.2: 501).
+        let well_formed = t.iter().rposition(|&b| b == b':').is_some_and(|colon| {
+            let (host, port) = (&t[..colon], &t[colon + 1..]);
+            !host.is_empty()
+                && host.iter().all(|&b| is_authority_byte(b))
+                && !port.is_empty()
+                && port.iter().all(u8::is_ascii_digit)
+        });
+        return Err(if well_formed {
+            HttpError::UnsupportedMethod
+        } else {
+            HttpError::Malformed("CONNECT needs an authority-form target")
+        });
+    }
     if t == b"*" {
         // RFC 9112 §3.2.4: asterisk-form is only for a server-wide OPTIONS.
         if method != b"OPTIONS" {
@@ -432,18 +448,18 @@ impl Codings {
     }
 }
 
-/// Parses one Content-Length field value, which may be a list of identical values
-/// (RFC 9112 §6.3 item 5), merging it into `seen`.
+/// Parses a Content-Length field value into `seen`, which must still be empty.
+///
+/// RFC 9110 §8.6 lets a recipient accept a repeated field or a list whose values are all the
+/// same (`5, 5`) as one value. We refuse every repetition instead: an intermediary that
+/// disagrees about which copy counts (or merged two different values) is exactly how a
+/// request gets smuggled, and no conforming client sends one. So does gunicorn.
 fn add_content_length(seen: &mut Option<u64>, value: &[u8]) -> Result<(), HttpError> {
-    for element in value.split(|&b| b == b',').map(trim_ows) {
-        let n = parse_digits(element).ok_or(HttpError::BadFraming("invalid Content-Length"))?;
-        match *seen {
-            Some(prev) if prev != n => {
-                return Err(HttpError::BadFraming("conflicting Content-Length values"));
-            }
-            _ => *seen = Some(n),
-        }
+    if seen.is_some() {
+        return Err(HttpError::BadFraming("repeated Content-Length"));
     }
+    let n = parse_digits(value).ok_or(HttpError::BadFraming("invalid Content-Length"))?;
+    *seen = Some(n);
     Ok(())
 }
 
@@ -730,7 +746,12 @@ mod tests {
     fn bad_targets() {
         for line in [
             "GET example.com HTTP/1.1",
-            "CONNECT example.com:443 HTTP/1.1",
+            "CONNECT / HTTP/1.1",
+            "CONNECT example.com HTTP/1.1",
+            "CONNECT http://example.com:443/ HTTP/1.1",
+            "CONNECT :443 HTTP/1.1",
+            "CONNECT a@b:443 HTTP/1.1",
+            "GET example.com:443 HTTP/1.1",
             "GET * HTTP/1.1",
             "GET ftp://example.com/ HTTP/1.1",
             "GET http:///x HTTP/1.1",
@@ -748,6 +769,19 @@ mod tests {
             let input = format!("{line}\r\nHost: h\r\n\r\n");
             assert_eq!(err(input.as_bytes()).status(), 400, "{line:?}");
         }
+    }
+
+    #[test]
+    fn connect_is_not_implemented() {
+        for target in ["example.com:443", "[::1]:8443", "10.0.0.1:1"] {
+            let input = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+            assert_eq!(
+                err(input.as_bytes()),
+                HttpError::UnsupportedMethod,
+                "{target}"
+            );
+        }
+        assert_eq!(HttpError::UnsupportedMethod.status(), 501);
     }
 
     #[test]
@@ -903,14 +937,6 @@ mod tests {
             BodyFraming::Length(7)
         );
         assert_eq!(
-            ok(&get("Content-Length: 5, 5\r\n")).framing,
-            BodyFraming::Length(5)
-        );
-        assert_eq!(
-            ok(&get("Content-Length: 5\r\ncontent-length: 5\r\n")).framing,
-            BodyFraming::Length(5)
-        );
-        assert_eq!(
             ok(&get("Content-Length: 18446744073709551615\r\n")).framing,
             BodyFraming::Length(u64::MAX)
         );
@@ -935,8 +961,19 @@ mod tests {
             let input = get(&format!("Content-Length: {bad}\r\n"));
             assert_eq!(err(&input).status(), 400, "{bad:?}");
         }
-        let input = get("Content-Length: 5\r\nContent-Length: 6\r\n");
-        assert!(matches!(err(&input), HttpError::BadFraming(_)));
+        // Repeated, even when identical, and lists (RFC 9110 §8.6 allows merging; we refuse).
+        for repeated in [
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+            "Content-Length: 5\r\ncontent-length: 5\r\n",
+            "Content-Length: 5, 5\r\n",
+            "Content-Length: 5,5\r\n",
+            "Content-Length: 5, 6\r\n",
+        ] {
+            assert!(
+                matches!(err(&get(repeated)), HttpError::BadFraming(_)),
+                "{repeated:?}"
+            );
+        }
     }
 
     #[test]
