@@ -63,7 +63,8 @@ fn load_corpus() -> Vec<Case> {
     paths.iter().map(|p| load_case(p)).collect()
 }
 
-/// Decodes the corpus escapes: `\r \n \t \0 \\ \xHH` and `\{TEXT*N}` (TEXT repeated N times).
+/// Decodes the corpus escapes: `\r \n \t \0 \\ \xHH` and `\{TEXT*N}` (TEXT, itself escaped,
+/// repeated N times).
 fn unescape(s: &str, at: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::new();
@@ -100,7 +101,7 @@ fn unescape(s: &str, at: &str) -> Vec<u8> {
                 let n: usize = inner[star + 1..]
                     .parse()
                     .unwrap_or_else(|_| panic!("{at}: bad count in \\{{{inner}}}"));
-                out.extend(inner.as_bytes()[..star].repeat(n));
+                out.extend(unescape(&inner[..star], at).repeat(n));
                 i += end + 1;
             }
             other => panic!("{at}: unknown escape \\{}", other as char),
