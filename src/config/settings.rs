@@ -449,6 +449,36 @@ settings! {
     #[arg(long, visible_alias = "reload-extra-file", value_name = "FILE")]
     #[serde(default, deserialize_with = "one_or_many")]
     reload_extra_files: Vec<PathBuf> = None, shown "(none)";
+    // -- issue 5: strict --
+    /// Longest request line (method, target and version) in bytes, 1 to 65536; a longer one
+    /// gets 414. 0 means the maximum, 65536 (gunicorn's "unlimited" is never unbounded).
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_request_line: i64 = Some(4094), shown "4094";
+
+    /// Most header fields in a request, 1 to 32768; more get 431. 0 means the maximum,
+    /// 32768.
+    #[arg(long, value_name = "N", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_request_fields: i64 = Some(100), shown "100";
+
+    /// Longest header field line (name, colon and value) in bytes, 1 to 65536; a longer one
+    /// gets 431. 0 means the maximum, 65536.
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_request_field_size: i64 = Some(8190), shown "8190";
+
+    /// Longest chunk-size line of a chunked request body, extensions included, in bytes
+    /// (1 to 65536); a longer one gets 400.
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_chunk_ext_size: i64 = Some(4096), shown "4096";
+
+    /// Most bytes of trailer fields after a chunked request body (0 to 65536; 0 refuses
+    /// any trailer field); more get 431.
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_trailer_size: i64 = Some(8190), shown "8190";
 }
 
 /// The whole command line: every setting plus the options that only make sense there.
