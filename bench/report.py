@@ -5,6 +5,7 @@ import argparse
 import datetime
 import json
 import math
+import statistics
 import os
 import platform
 
@@ -92,6 +93,34 @@ def figures(r):
     return f
 
 
+SUMMED = ("errors", "socket", "non2xx", "requests")
+
+
+def combine(figs):
+    """One figure set from several rounds of the same server and workload: the median of each
+    measured figure, except counts of errors and requests, which are summed (zero errors
+    must hold in every round). None if no round succeeded."""
+    figs = [f for f in figs if f is not None]
+    if not figs:
+        return None
+    if len(figs) == 1:
+        return dict(figs[0], rounds=1)
+    out = dict(figs[-1])
+    for key, value in figs[-1].items():
+        if key in SUMMED:
+            out[key] = sum(f[key] for f in figs)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            vals = [f[key] for f in figs if f.get(key) is not None]
+            if vals:
+                out[key] = statistics.median(vals)
+    details = [f["socket_detail"] for f in figs if f.get("socket")]
+    if details:
+        out["socket_detail"] = " / ".join(details)
+    out["rounds"] = len(figs)
+    out["per_round"] = figs
+    return out
+
+
 def ratio(a, b):
     if a is None or b is None or not b or math.isnan(a) or math.isnan(b):
         return "n/a"
@@ -113,8 +142,19 @@ def main():
     versions = dict(v.split("=", 1) for v in args.version)
     servers = list(dict.fromkeys(r["server"] for r in rows))
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
-    row = {(r["server"], r["workload"]): r for r in rows}
-    fig = {k: figures(r) for k, r in row.items()}
+    # Several rounds of one server and workload: `row` keeps the last (for its command line
+    # and slowloris counts), `fig` the median over the rounds that succeeded.
+    by_key = {}
+    for r in rows:
+        by_key.setdefault((r["server"], r["workload"]), []).append(r)
+    row = {k: rs[-1] for k, rs in by_key.items()}
+    fig = {k: combine([figures(r) for r in rs]) for k, rs in by_key.items()}
+    rounds = int(params.get("rounds", "1"))
+    partly_failed = [
+        f"{s}/{w}: round {r.get('round', '?')}: {r.get('reason') or 'no figures'}"
+        for (s, w), rs in by_key.items() for r in rs
+        if figures(r) is None and fig[(s, w)] is not None
+    ]
     wrk_workloads = [w for w in workloads if w != "stream-1g"]
     workers = int(params["workers"])
     wt = int(params["worker_threads"])
@@ -157,10 +197,15 @@ def main():
     p("- Workloads:")
     for w in workloads:
         p(f"  - `{w}`: " + WORKLOAD_TEXT[w].format(wt=wt, slow=params.get("slowloris", "?")) + ".")
+    if rounds > 1:
+        p(f"- Rounds: {rounds}. Every server and workload ran once per round, rounds outermost, so a")
+        p("  slow spell of the machine hits the servers alike. Each figure below is the median over")
+        p("  the rounds (errors and requests are summed); every round's requests/s and CPU per")
+        p("  request are listed under \"Rounds\".")
     p("")
     p("Server command lines (PORT is a free port picked per run) and load commands:")
     p("")
-    for r in rows:
+    for r in row.values():
         p(f"- {r['server']}/{r['workload']}: `{r['command']}` (stop: {r['stop']}); "
           f"load: `{r.get('wrk_command') or '-'}`")
     p("")
@@ -204,6 +249,7 @@ def main():
                 f"| {f['pss_mib']:.1f} | {f['procs']} |"
             )
     p("")
+    failures += partly_failed
     if failures:
         p("Failed rows:")
         p("")
@@ -281,6 +327,24 @@ def main():
                     f"| {ratio(get(s, w, 'cpu_us'), get('bjoern', w, 'cpu_us'))} "
                     f"| {ratio(get(s, w, 'worker_rss_mib'), get('gunicorn', w, 'worker_rss_mib'))} |"
                 )
+        p("")
+
+    if rounds > 1:
+        p("## Rounds")
+        p("")
+        p("Requests/s and CPU µs per request of every round, in round order; the tables above")
+        p("show their medians.")
+        p("")
+        p("| Workload | Server | Requests/s by round | CPU µs/request by round |")
+        p("|---|---|---|---|")
+        for w in wrk_workloads:
+            for s in servers:
+                f = fig.get((s, w))
+                if f is None:
+                    continue
+                each = f.get("per_round") or [f]
+                p(f"| {w} | {s} | " + ", ".join(f"{x['rps']:,.0f}" for x in each) + " | "
+                  + ", ".join("n/a" if x["cpu_us"] is None else f"{x['cpu_us']:.1f}" for x in each) + " |")
         p("")
 
     if "rsgi" in servers:

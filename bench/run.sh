@@ -17,6 +17,9 @@ usage() {
 usage: bench/run.sh [options]
   -d, --duration D     measured wrk run per server and workload (default 8s)
   -W, --warmup D       wrk warm-up before each measured run (default 2s)
+  -r, --rounds N       measure every server and workload N times, rounds outermost so the
+                       servers interleave; the report gives each figure's median over the
+                       rounds and every round's requests/s and CPU per request (default 1)
   -w, --workers N      worker processes for every server (default 2)
   -c, --connections N  wrk connections (default 64)
   -t, --threads N      wrk threads (default 2)
@@ -51,12 +54,13 @@ done
 all_servers="rsgi gunicorn gthread granian bjoern nginx"
 all_workloads="hello hello-close big stream echo sleep slowloris stream-1g"
 duration=8s warmup=2s workers=2 connections=64 threads=2 timeout=2s worker_threads=8 slow_n=200
-servers=$all_servers workloads=$all_workloads rsgi_args="" gunicorn_args="" granian_args=""
+rounds=1 servers=$all_servers workloads=$all_workloads rsgi_args="" gunicorn_args="" granian_args=""
 out=$root/bench/RESULTS.md build=1 setup=1 note=""
 while [ $# -gt 0 ]; do
   case $1 in
     -d | --duration) duration=$2; shift ;;
     -W | --warmup) warmup=$2; shift ;;
+    -r | --rounds) rounds=$2; shift ;;
     -w | --workers) workers=$2; shift ;;
     -c | --connections) connections=$2; shift ;;
     -t | --threads) threads=$2; shift ;;
@@ -85,6 +89,7 @@ say() { printf 'bench: %s\n' "$*" >&3; }
 die() { printf 'bench: error: %s\n' "$*" >&3; exit 1; }
 
 for s in $servers; do [[ " $all_servers rsgi-close rsgi-log rsgi-json " == *" $s "* ]] || die "unknown server '$s'"; done
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive whole number, not '$rounds'"
 for w in $workloads; do [[ " $all_workloads " == *" $w "* ]] || die "unknown workload '$w'"; done
 
 if [ "$setup" = 1 ]; then bench/setup >&2; fi
@@ -272,10 +277,10 @@ free_port() {
 }
 
 # Writes one results.jsonl row from the named files (and the run's variables).
-record() { # server workload status reason
+record() { # server workload status reason round
   "$py" - "$@" "$app" "${cmd[*]#"$root/"}" "$stop_result" "$keepalive" "$base" "$wrk_line" >>"$results" <<'EOF'
 import json, sys
-server, workload, status, reason, app, cmd, stop, keepalive, base, wrk_line = sys.argv[1:]
+server, workload, status, reason, round_, app, cmd, stop, keepalive, base, wrk_line = sys.argv[1:]
 def load(path, last_json=False):
     try:
         text = open(path).read()
@@ -285,7 +290,8 @@ def load(path, last_json=False):
         lines = [l for l in text.splitlines() if l.startswith("{")]
         return json.loads(lines[-1]) if lines else None
     return json.loads(text) if text.strip() else None
-row = {"server": server, "workload": workload, "status": status, "reason": reason, "app": app,
+row = {"server": server, "workload": workload, "round": int(round_), "status": status,
+       "reason": reason, "app": app,
        "command": cmd, "wrk_command": wrk_line, "stop": stop, "keepalive": keepalive,
        "before": load(base + ".before"), "after": load(base + ".after"),
        "peak": load(base + ".peak"), "slowloris_before": load(base + ".slow-before"),
@@ -427,20 +433,25 @@ run_stream_1g() {
 }
 
 failed_rows=0
-for workload in $workloads; do
-  for server in $servers; do
-    applies "$server" "$workload" || continue
-    status=ok
-    run_one || status=failed
-    stop_helpers
-    if [ -n "$server_pid" ] && ! gone "$server_pid"; then
-      # Graceful stop for every server; allow 35 s (gunicorn's graceful timeout is 30 s).
-      stop_group "$server_pid" 35
-      say "$server/$workload: stopped: $stop_result"
-    fi
-    server_pid=""
-    [ "$status" = ok ] || failed_rows=$((failed_rows + 1))
-    record "$server" "$workload" "$status" "$reason" || die "could not record $server/$workload"
+# Rounds outermost: a slow spell of the shared machine then hits every server alike instead
+# of all the rounds of one.
+for ((round = 1; round <= rounds; round++)); do
+  [ "$rounds" -eq 1 ] || say "round $round of $rounds"
+  for workload in $workloads; do
+    for server in $servers; do
+      applies "$server" "$workload" || continue
+      status=ok
+      run_one || status=failed
+      stop_helpers
+      if [ -n "$server_pid" ] && ! gone "$server_pid"; then
+        # Graceful stop for every server; allow 35 s (gunicorn's graceful timeout is 30 s).
+        stop_group "$server_pid" 35
+        say "$server/$workload: stopped: $stop_result"
+      fi
+      server_pid=""
+      [ "$status" = ok ] || failed_rows=$((failed_rows + 1))
+      record "$server" "$workload" "$status" "$reason" "$round" || die "could not record $server/$workload"
+    done
   done
 done
 
@@ -459,7 +470,7 @@ conf=""
   --param loadavg="$loadavg_start -> $(cut -d' ' -f1-3 /proc/loadavg)" \
   --param connections="$connections" --param threads="$threads" --param timeout="$timeout" \
   --param worker_threads="$worker_threads" --param slowloris="$slow_n" \
-  --param elapsed="$((SECONDS - start_time))" \
+  --param elapsed="$((SECONDS - start_time))" --param rounds="$rounds" \
   ${conf:+--nginx-conf "$conf"} --note "$note" \
   --version "rsgi-server=$rsgi_version" \
   --version "gunicorn=$(pkg_version gunicorn)" \

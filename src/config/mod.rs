@@ -131,6 +131,10 @@ pub struct Config {
     pub proc_name: Option<String>,
     /// Detach into the background.
     pub daemon: bool,
+    // -- issue 5: strict --
+    /// The request codec's size limits (`--limit-request-line`, `--limit-request-fields`,
+    /// `--limit-request-field-size`, `--limit-chunk-ext-size`, `--limit-trailer-size`).
+    pub http_limits: crate::http::Limits,
     // -- issue 5: tls --
     /// The certificate chain file (PEM); with `keyfile`, every listener serves TLS.
     pub certfile: Option<PathBuf>,
@@ -202,6 +206,7 @@ impl PartialEq for Config {
             initgroups,
             proc_name,
             daemon,
+            http_limits,
             certfile,
             keyfile,
             ca_certs,
@@ -256,6 +261,7 @@ impl PartialEq for Config {
             && *initgroups == other.initgroups
             && *proc_name == other.proc_name
             && *daemon == other.daemon
+            && *http_limits == other.http_limits
             && *certfile == other.certfile
             && *keyfile == other.keyfile
             && *ca_certs == other.ca_certs
@@ -1570,6 +1576,166 @@ body_timeout = 5
             ..Config::default()
         };
         assert_eq!(built.reload().expect("reload"), built);
+    }
+
+    // -- issue 5: strict --
+    #[test]
+    fn http_limit_options() {
+        let dir = TempDir::new("rsgi-config-", "limits");
+        let config = run(&["app"], &[], dir.path());
+        assert_eq!(config.http_limits, crate::http::Limits::default());
+        assert_eq!(
+            (
+                config.http_limits.request_line,
+                config.http_limits.header_count,
+                config.http_limits.header_field_size,
+                config.http_limits.chunk_line,
+                config.http_limits.trailer_size,
+            ),
+            (4094, 100, 8190, 4096, 8190),
+            "gunicorn's defaults"
+        );
+        let config = run(
+            &[
+                "app",
+                "--limit-request-line",
+                "100",
+                "--limit-request-fields",
+                "7",
+                "--limit-request-field-size",
+                "200",
+                "--limit-chunk-ext-size",
+                "50",
+                "--limit-trailer-size",
+                "0",
+            ],
+            &[],
+            dir.path(),
+        );
+        let l = &config.http_limits;
+        assert_eq!(
+            (l.request_line, l.header_count, l.header_field_size),
+            (100, 7, 200)
+        );
+        assert_eq!((l.chunk_line, l.trailer_size), (50, 0));
+        // The engine takes them as they are.
+        assert_eq!(
+            crate::engine::Settings::from_config(&config).limits,
+            config.http_limits
+        );
+        // Gunicorn's 0 ("unlimited") is the documented maximum, never unbounded.
+        let config = run(
+            &[
+                "app",
+                "--limit-request-line=0",
+                "--limit-request-fields=0",
+                "--limit-request-field-size=0",
+            ],
+            &[],
+            dir.path(),
+        );
+        let l = &config.http_limits;
+        assert_eq!(
+            (l.request_line, l.header_count, l.header_field_size),
+            (
+                validate::MAX_REQUEST_LINE as usize,
+                validate::MAX_REQUEST_FIELDS as usize,
+                validate::MAX_FIELD_SIZE as usize
+            )
+        );
+        // From the environment and the file too.
+        dir.write(
+            "rsgi.toml",
+            "limit_request_fields = 12\nlimit_trailer_size = 99\n",
+        );
+        let config = run(&["app"], &[("RSGI_LIMIT_REQUEST_LINE", "555")], dir.path());
+        let l = &config.http_limits;
+        assert_eq!(
+            (l.request_line, l.header_count, l.trailer_size),
+            (555, 12, 99)
+        );
+    }
+
+    #[test]
+    fn http_limit_options_refuse_bad_values() {
+        let dir = TempDir::new("rsgi-config-", "limits-bad");
+        for (list, option, value) in [
+            (
+                &["--limit-request-line", "-1"][..],
+                "--limit-request-line",
+                "-1",
+            ),
+            (
+                &["--limit-request-line", "65537"],
+                "--limit-request-line",
+                "65537",
+            ),
+            (
+                &["--limit-request-line", "4k"],
+                "--limit-request-line",
+                "4k",
+            ),
+            (
+                &["--limit-request-fields", "32769"],
+                "--limit-request-fields",
+                "32769",
+            ),
+            (
+                &["--limit-request-fields", "-5"],
+                "--limit-request-fields",
+                "-5",
+            ),
+            (
+                &["--limit-request-field-size", "65537"],
+                "--limit-request-field-size",
+                "65537",
+            ),
+            (
+                &["--limit-chunk-ext-size", "0"],
+                "--limit-chunk-ext-size",
+                "0",
+            ),
+            (
+                &["--limit-chunk-ext-size", "65537"],
+                "--limit-chunk-ext-size",
+                "65537",
+            ),
+            (
+                &["--limit-trailer-size", "-1"],
+                "--limit-trailer-size",
+                "-1",
+            ),
+            (
+                &["--limit-trailer-size", "65537"],
+                "--limit-trailer-size",
+                "65537",
+            ),
+        ] {
+            let mut full = vec!["app"];
+            full.extend_from_slice(list);
+            assert_invalid(&full, &[], dir.path(), option, value);
+        }
+        // The message says what is allowed, including what 0 means.
+        match load(
+            args(&["app", "--limit-request-fields", "40000"]),
+            &env(&[]),
+            dir.path(),
+        ) {
+            Err(ConfigError::Invalid { allowed, .. }) => {
+                assert!(allowed.contains("0 to 32768"), "{allowed}");
+                assert!(allowed.contains("0 means 32768"), "{allowed}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert_invalid(
+            &["app"],
+            &[("RSGI_LIMIT_TRAILER_SIZE", "100000")],
+            dir.path(),
+            "RSGI_LIMIT_TRAILER_SIZE",
+            "100000",
+        );
+        dir.write("rsgi.toml", "limit_chunk_ext_size = 0\n");
+        assert_invalid(&["app"], &[], dir.path(), "limit_chunk_ext_size (in ", "0");
     }
 
     #[test]

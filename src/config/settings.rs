@@ -228,9 +228,11 @@ settings! {
           allow_negative_numbers = true)]
     timeout: i64 = Some(30), shown "30";
 
-    /// Seconds a client has to deliver a complete request head, counted from the connection
-    /// (on a persistent connection, from the first byte of the next request); otherwise it
-    /// gets 408 and the connection is closed. 0 disables the limit.
+    /// Seconds a client has to deliver a complete request head, counted from accept (on a
+    /// persistent connection, from the first byte of the next request); otherwise it gets
+    /// 408 and the connection is closed. A TCP client that sends nothing is accepted only
+    /// about a second after it connects (the kernel defers accept until data arrives), so
+    /// its limit ends that much later. 0 disables the limit.
     #[arg(long, value_name = "SECS", value_parser = whole_number,
           allow_negative_numbers = true)]
     header_timeout: i64 = Some(30), shown "30";
@@ -447,6 +449,36 @@ settings! {
     #[arg(long, visible_alias = "reload-extra-file", value_name = "FILE")]
     #[serde(default, deserialize_with = "one_or_many")]
     reload_extra_files: Vec<PathBuf> = None, shown "(none)";
+    // -- issue 5: strict --
+    /// Longest request line (method, target and version) in bytes, 1 to 65536; a longer one
+    /// gets 414. 0 means the maximum, 65536 (gunicorn's "unlimited" is never unbounded).
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_request_line: i64 = Some(4094), shown "4094";
+
+    /// Most header fields in a request, 1 to 32768; more get 431. 0 means the maximum,
+    /// 32768.
+    #[arg(long, value_name = "N", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_request_fields: i64 = Some(100), shown "100";
+
+    /// Longest header field line (name, colon and value) in bytes, 1 to 65536; a longer one
+    /// gets 431. 0 means the maximum, 65536.
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_request_field_size: i64 = Some(8190), shown "8190";
+
+    /// Longest chunk-size line of a chunked request body, extensions included, in bytes
+    /// (1 to 65536); a longer one gets 400.
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_chunk_ext_size: i64 = Some(4096), shown "4096";
+
+    /// Most bytes of trailer fields after a chunked request body (0 to 65536; 0 refuses
+    /// any trailer field); more get 431.
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_trailer_size: i64 = Some(8190), shown "8190";
     // -- issue 5: tls --
     /// Serve HTTPS on every listener with this certificate chain (PEM: the server's
     /// certificate first, then any intermediates). Needs `--keyfile`. Read by the master

@@ -120,6 +120,18 @@ pub(super) fn validate(
         &invalid,
     )? as u64;
 
+    // -- issue 5: strict --
+    let http_limits = http_limits(
+        [
+            s.limit_request_line,
+            s.limit_request_fields,
+            s.limit_request_field_size,
+            s.limit_chunk_ext_size,
+            s.limit_trailer_size,
+        ],
+        &invalid,
+    )?;
+
     let tmp_upload_dir = match s.tmp_upload_dir {
         Some(dir) if dir.is_dir() => Some(dir),
         Some(dir) => {
@@ -427,6 +439,7 @@ pub(super) fn validate(
         initgroups,
         proc_name,
         daemon: s.daemon.unwrap_or(false),
+        http_limits,
         certfile,
         keyfile,
         ca_certs,
@@ -513,6 +526,70 @@ fn in_range(
         format!("a whole number from {min} to {max}")
     };
     Err(invalid(name, &value, &allowed))
+}
+
+/// Largest `--limit-request-line` (and what 0 means).
+pub(super) const MAX_REQUEST_LINE: i64 = 65536;
+/// Largest `--limit-request-fields` (gunicorn's maximum, and what 0 means).
+pub(super) const MAX_REQUEST_FIELDS: i64 = 32768;
+/// Largest `--limit-request-field-size` (and what 0 means).
+pub(super) const MAX_FIELD_SIZE: i64 = 65536;
+/// Largest `--limit-chunk-ext-size` and `--limit-trailer-size`.
+pub(super) const MAX_FRAMING_LINE: i64 = 65536;
+
+/// The codec limits. Gunicorn's three take 0 for "unlimited"; here it means the documented
+/// maximum, so no setting lets a client make a worker buffer an unbounded head.
+fn http_limits(
+    [line, fields, field_size, chunk_ext, trailer]: [Option<i64>; 5],
+    invalid: &dyn Fn(&str, &dyn std::fmt::Display, &str) -> ConfigError,
+) -> Result<crate::http::Limits, ConfigError> {
+    let defaults = crate::http::Limits::default();
+    let gunicorn_style = |value: Option<i64>, default: usize, max: i64, name: &str| match value
+        .unwrap_or(default as i64)
+    {
+        0 => Ok(max as usize),
+        n if (1..=max).contains(&n) => Ok(n as usize),
+        n => Err(invalid(
+            name,
+            &n,
+            &format!("a whole number from 0 to {max} (0 means {max})"),
+        )),
+    };
+    Ok(crate::http::Limits {
+        request_line: gunicorn_style(
+            line,
+            defaults.request_line,
+            MAX_REQUEST_LINE,
+            "limit_request_line",
+        )?,
+        header_count: gunicorn_style(
+            fields,
+            defaults.header_count,
+            MAX_REQUEST_FIELDS,
+            "limit_request_fields",
+        )?,
+        header_field_size: gunicorn_style(
+            field_size,
+            defaults.header_field_size,
+            MAX_FIELD_SIZE,
+            "limit_request_field_size",
+        )?,
+        chunk_line: in_range(
+            chunk_ext.or(Some(defaults.chunk_line as i64)),
+            1,
+            MAX_FRAMING_LINE,
+            "limit_chunk_ext_size",
+            invalid,
+        )? as usize,
+        trailer_size: in_range(
+            trailer.or(Some(defaults.trailer_size as i64)),
+            0,
+            MAX_FRAMING_LINE,
+            "limit_trailer_size",
+            invalid,
+        )? as usize,
+        ..defaults
+    })
 }
 
 /// Whether a `--hooks` value names a file (a `.py` path) rather than a module.
@@ -634,6 +711,11 @@ impl Config {
             reload: Some(self.reload),
             reload_extra_files: (!self.reload_extra_files.is_empty())
                 .then(|| self.reload_extra_files.clone()),
+            limit_request_line: bytes(self.http_limits.request_line as u64),
+            limit_request_fields: bytes(self.http_limits.header_count as u64),
+            limit_request_field_size: bytes(self.http_limits.header_field_size as u64),
+            limit_chunk_ext_size: bytes(self.http_limits.chunk_line as u64),
+            limit_trailer_size: bytes(self.http_limits.trailer_size as u64),
             certfile: self.certfile.clone(),
             keyfile: self.keyfile.clone(),
             ca_certs: self.ca_certs.clone(),

@@ -110,6 +110,8 @@ pub struct Settings {
     pub reuse_port: bool,
     /// listen(2) backlog for per-worker listeners.
     pub backlog: i32,
+    /// The request codec's size limits.
+    pub limits: Limits,
     /// Every connection speaks TLS with this configuration (`--certfile`), loaded by the
     /// master.
     pub tls: Option<crate::tls::ServerTls>,
@@ -136,6 +138,7 @@ impl Settings {
             keep_alive: config.keep_alive,
             reuse_port: config.reuse_port,
             backlog: config.backlog,
+            limits: config.http_limits.clone(),
             tls: None,
         }
     }
@@ -461,7 +464,7 @@ impl<'a> Engine<'a> {
             app,
             settings,
             shared: Arc::new(Shared {
-                limits: Limits::default(),
+                limits: settings.limits.clone(),
                 keep_alive: settings.keep_alive.is_some(),
                 send_timeout: settings.send_timeout,
                 body_timeout: settings.body_timeout,
@@ -955,7 +958,13 @@ impl<'a> Engine<'a> {
                         + 2;
                     if !ex.head_may_be_complete() {
                         if ex.rbuf.is_full(max_head) {
-                            self.fail(key, 431, None);
+                            // The head can no longer be valid; say why (a line over its
+                            // limit, or bad syntax) when the bytes tell, else it is too big.
+                            let status = match parse_head(ex.rbuf.data(), limits) {
+                                Err(err) => err.status(),
+                                Ok(_) => 431,
+                            };
+                            self.fail(key, status, None);
                         }
                         return;
                     }

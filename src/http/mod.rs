@@ -78,6 +78,9 @@ pub enum HttpError {
     BadFraming(&'static str),
     /// A transfer coding we do not implement.
     UnsupportedCoding,
+    /// A well-formed request for a method this server does not implement (`CONNECT`: a
+    /// WSGI server is no tunnel).
+    UnsupportedMethod,
     /// HTTP version other than 1.0 and 1.1.
     UnsupportedVersion,
     /// Body larger than the configured maximum.
@@ -95,7 +98,7 @@ impl HttpError {
             | HttpError::HeaderFieldTooLong
             | HttpError::TrailersTooLarge => 431,
             HttpError::Malformed(_) | HttpError::BadFraming(_) => 400,
-            HttpError::UnsupportedCoding => 501,
+            HttpError::UnsupportedCoding | HttpError::UnsupportedMethod => 501,
             HttpError::UnsupportedVersion => 505,
             HttpError::BodyTooLarge => 413,
             HttpError::BodyTimeout => 408,
@@ -113,6 +116,7 @@ impl fmt::Display for HttpError {
             HttpError::Malformed(why) => write!(f, "malformed request: {why}"),
             HttpError::BadFraming(why) => write!(f, "bad message framing: {why}"),
             HttpError::UnsupportedCoding => f.write_str("unsupported transfer coding"),
+            HttpError::UnsupportedMethod => f.write_str("method not implemented"),
             HttpError::UnsupportedVersion => f.write_str("unsupported HTTP version"),
             HttpError::BodyTooLarge => f.write_str("request body too large"),
             HttpError::BodyTimeout => f.write_str("request body timed out"),

@@ -297,6 +297,22 @@ fn split_target(buf: &[u8], target: Range<usize>, method: &[u8]) -> Result<Targe
         return Err(HttpError::Malformed("invalid character in request target"));
     }
     let base = target.start;
+    if method == b"CONNECT" {
+        // RFC 9112 §3.2.3: CONNECT takes authority-form and nothing else. A well-formed one
+        // is a valid request for a tunnel we do not offer (RFC 9110 §15.6.2: 501).
+        // The port is required here (RFC 9112 §3.2.3), and so is the host.
+        let well_formed = is_host_port(t)
+            && t.first() != Some(&b':')
+            && t.iter()
+                .rposition(|&b| b == b':')
+                .is_some_and(|c| c + 1 < t.len())
+            && t.last() != Some(&b']');
+        return Err(if well_formed {
+            HttpError::UnsupportedMethod
+        } else {
+            HttpError::Malformed("CONNECT needs an authority-form target")
+        });
+    }
     if t == b"*" {
         // RFC 9112 §3.2.4: asterisk-form is only for a server-wide OPTIONS.
         if method != b"OPTIONS" {
@@ -325,7 +341,7 @@ fn split_target(buf: &[u8], target: Range<usize>, method: &[u8]) -> Result<Targe
         let auth = &t[after_scheme..after_scheme + auth_len];
         // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid; §4.2.4: userinfo
         // ('@') is deprecated and a classic way to disguise the real host.
-        if auth.is_empty() || !auth.iter().all(|&b| is_authority_byte(b)) {
+        if auth.is_empty() || auth[0] == b':' || !is_host_port(auth) {
             return Err(HttpError::Malformed(
                 "invalid authority in absolute-form target",
             ));
@@ -346,6 +362,40 @@ fn split_target(buf: &[u8], target: Range<usize>, method: &[u8]) -> Result<Targe
         query,
         authority,
     })
+}
+
+/// Whether `s` is `uri-host [":" port]` (RFC 9110 §7.2; RFC 3986 §3.2.2, §3.2.3): an
+/// IP-literal in brackets, or a reg-name / IPv4 address (no userinfo, no colon), then an
+/// optional port of digits. An empty `s` passes (an empty Host is allowed).
+fn is_host_port(s: &[u8]) -> bool {
+    let port = if let Some(rest) = s.strip_prefix(b"[") {
+        let Some(close) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let literal = &rest[..close];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return false;
+        }
+        &rest[close + 1..]
+    } else {
+        let end = s.iter().position(|&b| b == b':').unwrap_or(s.len());
+        if !s[..end]
+            .iter()
+            .all(|&b| is_authority_byte(b) && !matches!(b, b'[' | b']'))
+        {
+            return false;
+        }
+        &s[end..]
+    };
+    match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
 }
 
 /// Bytes allowed in `host [":" port]` (RFC 3986 §3.2.2, §3.2.3); no userinfo.
@@ -432,18 +482,18 @@ impl Codings {
     }
 }
 
-/// Parses one Content-Length field value, which may be a list of identical values
-/// (RFC 9112 §6.3 item 5), merging it into `seen`.
+/// Parses a Content-Length field value into `seen`, which must still be empty.
+///
+/// RFC 9110 §8.6 lets a recipient accept a repeated field or a list whose values are all the
+/// same (`5, 5`) as one value. We refuse every repetition instead: an intermediary that
+/// disagrees about which copy counts (or merged two different values) is exactly how a
+/// request gets smuggled, and no conforming client sends one. So does gunicorn.
 fn add_content_length(seen: &mut Option<u64>, value: &[u8]) -> Result<(), HttpError> {
-    for element in value.split(|&b| b == b',').map(trim_ows) {
-        let n = parse_digits(element).ok_or(HttpError::BadFraming("invalid Content-Length"))?;
-        match *seen {
-            Some(prev) if prev != n => {
-                return Err(HttpError::BadFraming("conflicting Content-Length values"));
-            }
-            _ => *seen = Some(n),
-        }
+    if seen.is_some() {
+        return Err(HttpError::BadFraming("repeated Content-Length"));
     }
+    let n = parse_digits(value).ok_or(HttpError::BadFraming("invalid Content-Length"))?;
+    *seen = Some(n);
     Ok(())
 }
 
@@ -483,7 +533,7 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
             // RFC 9112 §3.2: an invalid Host value is a 400.
-            if !value.iter().all(|&b| is_authority_byte(b)) {
+            if !is_host_port(value) {
                 return Err(HttpError::Malformed("invalid Host"));
             }
         } else if name.eq_ignore_ascii_case(b"content-length") {
@@ -730,7 +780,19 @@ mod tests {
     fn bad_targets() {
         for line in [
             "GET example.com HTTP/1.1",
-            "CONNECT example.com:443 HTTP/1.1",
+            "CONNECT / HTTP/1.1",
+            "CONNECT example.com HTTP/1.1",
+            "CONNECT http://example.com:443/ HTTP/1.1",
+            "CONNECT :443 HTTP/1.1",
+            "CONNECT a@b:443 HTTP/1.1",
+            "CONNECT a:b:443 HTTP/1.1",
+            "CONNECT a:443x HTTP/1.1",
+            "CONNECT [::1] HTTP/1.1",
+            "CONNECT a: HTTP/1.1",
+            "GET http://a:b:c/ HTTP/1.1",
+            "GET http://:80/ HTTP/1.1",
+            "GET http://[::1/ HTTP/1.1",
+            "GET example.com:443 HTTP/1.1",
             "GET * HTTP/1.1",
             "GET ftp://example.com/ HTTP/1.1",
             "GET http:///x HTTP/1.1",
@@ -748,6 +810,19 @@ mod tests {
             let input = format!("{line}\r\nHost: h\r\n\r\n");
             assert_eq!(err(input.as_bytes()).status(), 400, "{line:?}");
         }
+    }
+
+    #[test]
+    fn connect_is_not_implemented() {
+        for target in ["example.com:443", "[::1]:8443", "10.0.0.1:1"] {
+            let input = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+            assert_eq!(
+                err(input.as_bytes()),
+                HttpError::UnsupportedMethod,
+                "{target}"
+            );
+        }
+        assert_eq!(HttpError::UnsupportedMethod.status(), 501);
     }
 
     #[test]
@@ -781,11 +856,22 @@ mod tests {
             err(b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n").status(),
             400
         );
-        for bad in ["a b", "u@h", "h/x", "h\\x", "h\"", "h\x7f"] {
+        for bad in [
+            "a b", "u@h", "h/x", "h\\x", "h\"", "h\x7f", "h:x", "h:80:81", "h:-1", "[::1", "::1",
+            "[::1]x", "[::1]:8x", "[g::1]", "[]", "a]b", "h:+80",
+        ] {
             let input = format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
             assert_eq!(err(input.as_bytes()).status(), 400, "{bad:?}");
         }
-        for good in ["", "example.com:80", "[::1]:8000", "xn--bcher-kva.example"] {
+        for good in [
+            "",
+            "example.com:80",
+            "[::1]:8000",
+            "[::ffff:10.0.0.1]",
+            "xn--bcher-kva.example",
+            "10.0.0.1:",
+            "h",
+        ] {
             let input = format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n");
             ok(input.as_bytes());
         }
@@ -903,14 +989,6 @@ mod tests {
             BodyFraming::Length(7)
         );
         assert_eq!(
-            ok(&get("Content-Length: 5, 5\r\n")).framing,
-            BodyFraming::Length(5)
-        );
-        assert_eq!(
-            ok(&get("Content-Length: 5\r\ncontent-length: 5\r\n")).framing,
-            BodyFraming::Length(5)
-        );
-        assert_eq!(
             ok(&get("Content-Length: 18446744073709551615\r\n")).framing,
             BodyFraming::Length(u64::MAX)
         );
@@ -935,8 +1013,19 @@ mod tests {
             let input = get(&format!("Content-Length: {bad}\r\n"));
             assert_eq!(err(&input).status(), 400, "{bad:?}");
         }
-        let input = get("Content-Length: 5\r\nContent-Length: 6\r\n");
-        assert!(matches!(err(&input), HttpError::BadFraming(_)));
+        // Repeated, even when identical, and lists (RFC 9110 §8.6 allows merging; we refuse).
+        for repeated in [
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+            "Content-Length: 5\r\ncontent-length: 5\r\n",
+            "Content-Length: 5, 5\r\n",
+            "Content-Length: 5,5\r\n",
+            "Content-Length: 5, 6\r\n",
+        ] {
+            assert!(
+                matches!(err(&get(repeated)), HttpError::BadFraming(_)),
+                "{repeated:?}"
+            );
+        }
     }
 
     #[test]
