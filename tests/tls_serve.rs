@@ -346,3 +346,67 @@ fn sessions_resume_on_any_worker() {
         "{resumed:?}"
     );
 }
+
+/// A body the app reads as it arrives (no request buffering), on TCP and on a Unix socket:
+/// TLS is on for every listener.
+fn streamed_upload(threads: &str) {
+    let pki = Pki::new();
+    let socket = pki.dir.join("tls.sock");
+    let server = tls_server("upload", &pki)
+        .bind("127.0.0.1:0")
+        .bind(format!("unix:{}", socket.display()))
+        .args(["--threads", threads, "--request-buffering=false"])
+        .start();
+    assert!(server.urls[0].starts_with("https://"), "{:?}", server.urls);
+    let size = 3 * 1024 * 1024 + 7;
+    let expected = format!("{size} {}", crc32(0, &vec![b'x'; size]));
+    let result = py_client(
+        port(&server),
+        &pki,
+        &[
+            "--method",
+            "POST",
+            "--body-size",
+            &size.to_string(),
+            "--",
+            "/?mode=summary",
+        ],
+    );
+    assert_eq!(client_error(&result), None);
+    let r = &result
+        .get("responses")
+        .and_then(Json::as_array)
+        .expect("responses")[0];
+    assert_eq!(
+        r.get("body").and_then(Json::as_str),
+        Some(expected.as_str())
+    );
+
+    let body = pki.dir.write("body.bin", vec![b'x'; size]);
+    let out = curl(
+        &pki,
+        &[
+            "--unix-socket",
+            &server.unix_path().to_string_lossy(),
+            "--data-binary",
+            &format!("@{}", body.display()),
+            "https://localhost/?mode=summary",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}
+
+#[test]
+fn streamed_uploads_on_every_listener_on_the_loop_thread() {
+    streamed_upload("1");
+}
+
+#[test]
+fn streamed_uploads_on_every_listener_on_pool_threads() {
+    streamed_upload("2");
+}
