@@ -200,3 +200,37 @@ pub fn url(plain: String, tls: bool) -> String {
         _ => plain,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_say_https_when_tls_is_on() {
+        let url = |u: &str, tls| super::url(u.to_owned(), tls);
+        assert_eq!(url("http://127.0.0.1:8443", true), "https://127.0.0.1:8443");
+        assert_eq!(url("http://[::1]:80", false), "http://[::1]:80");
+        assert_eq!(url("unix:/run/app.sock", true), "unix:/run/app.sock");
+    }
+
+    #[test]
+    fn plain_configuration_loads_nothing() {
+        assert!(matches!(load(&Config::default()), Ok(None)));
+    }
+
+    #[test]
+    fn errors_name_the_option_and_the_file() {
+        let config = Config {
+            certfile: Some("/nonexistent/cert.pem".into()),
+            keyfile: Some("/nonexistent/key.pem".into()),
+            ..Config::default()
+        };
+        let err = load(&config).expect_err("no such file");
+        assert_eq!(err.option, "--certfile");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("--certfile /nonexistent/cert.pem: cannot read it"),
+            "{text}"
+        );
+    }
+}

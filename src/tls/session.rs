@@ -204,22 +204,24 @@ impl Session {
         if !self.flush(&mut sock)? {
             return Err(io::ErrorKind::WouldBlock.into());
         }
+        // Up to WRITE_CHUNK bytes from the first few buffers (the exchange passes at most
+        // three: unsent bytes, data, framing); taking less is a short write, as for a socket.
         let mut room = WRITE_CHUNK;
-        let mut taken: Vec<IoSlice<'_>> = Vec::with_capacity(parts.len());
-        for part in parts {
-            if room == 0 {
+        let mut taken = [IoSlice::new(&[]); 4];
+        let mut count = 0;
+        for part in parts.iter().filter(|p| !p.is_empty()) {
+            if room == 0 || count == taken.len() {
                 break;
             }
             let n = part.len().min(room);
-            if n > 0 {
-                taken.push(IoSlice::new(&part[..n]));
-            }
+            taken[count] = IoSlice::new(&part[..n]);
+            count += 1;
             room -= n;
         }
-        if taken.is_empty() {
+        if count == 0 {
             return Ok(0);
         }
-        let n = self.conn.writer().write_vectored(&taken)?;
+        let n = self.conn.writer().write_vectored(&taken[..count])?;
         // What the socket does not take now stays queued; `pending` says so.
         self.flush(&mut sock)?;
         Ok(n)
