@@ -46,6 +46,7 @@ fn hup_serves_a_renewed_certificate_and_keeps_it_when_the_next_is_broken() {
     std::fs::copy(&renewed.cert, &cert).expect("copy");
     std::fs::copy(&renewed.key, &key).expect("copy");
     server.signal(Signal::SIGHUP);
+    server.wait_for_line(&format!("TLS certificate loaded from {}", cert.display()));
     server.wait_for_line("Reload complete (generation 2)");
     assert_eq!(served_cn(&server, &pki), "renewed.localhost");
 
@@ -59,4 +60,9 @@ fn hup_serves_a_renewed_certificate_and_keeps_it_when_the_next_is_broken() {
     );
     server.wait_for_line("Reload complete (generation 3)");
     assert_eq!(served_cn(&server, &pki), "renewed.localhost");
+    assert_eq!(
+        server.log.count(|l| l.contains("TLS certificate loaded from")),
+        1,
+        "only the reload that read the files says so"
+    );
 }

@@ -86,13 +86,24 @@ impl Arbiter {
                 return;
             }
         }
+        // The certificate may have been renewed in place: read the files again. A failure
+        // (a key readable only by root, a half-written file) keeps the one that works.
+        let (tls, tls_read) = match crate::tls::load(&new) {
+            Ok(tls) => (tls, true),
+            Err(err) => {
+                tracing::error!(
+                    "TLS not reloaded: {err}; the new workers keep the current certificate"
+                );
+                (self.tls.clone(), false)
+            }
+        };
         // Socket-activated without --bind: the configuration names no addresses, the
         // inherited sockets are what we serve.
         let keep_inherited = !new.binds_explicit && listen::serving_inherited_as_is();
         let listeners = if keep_inherited {
             Ok(self.listeners.clone())
         } else {
-            self.listeners_for(&new)
+            self.listeners_for(&new, tls.is_some())
         };
         let listeners = match listeners {
             Ok(listeners) => listeners,
@@ -131,27 +142,9 @@ impl Arbiter {
         if new.log_level != self.config.log_level {
             tracing::warn!("--log-level changes need a restart; the log level is unchanged");
         }
-        // The certificate may have been renewed in place: read the files again. A failure
-        // (a key readable only by root, a half-written file) keeps the one that works.
-        let tls = match crate::tls::load(&new) {
-            Ok(Some(tls)) => {
-                tracing::info!(
-                    "TLS certificate loaded from {}",
-                    new.certfile
-                        .as_deref()
-                        .unwrap_or_else(|| "?".as_ref())
-                        .display()
-                );
-                Some(tls)
-            }
-            Ok(None) => None,
-            Err(err) => {
-                tracing::error!(
-                    "TLS not reloaded: {err}; the new workers keep the current certificate"
-                );
-                self.tls.clone()
-            }
-        };
+        if let (true, Some(_), Some(certfile)) = (tls_read, &tls, &new.certfile) {
+            tracing::info!("TLS certificate loaded from {}", certfile.display());
+        }
         self.hooks.on_reload();
         if new.workers != self.config.workers || self.target != new.workers {
             let old = self.target;
@@ -175,7 +168,12 @@ impl Arbiter {
     }
 
     /// The listeners `new` asks for: the current ones it keeps, plus new ones bound now.
-    fn listeners_for(&self, new: &Config) -> Result<Vec<Rc<Listener>>, listen::BindError> {
+    /// `tls`: they serve HTTPS (for the log).
+    fn listeners_for(
+        &self,
+        new: &Config,
+        tls: bool,
+    ) -> Result<Vec<Rc<Listener>>, listen::BindError> {
         // Socket-activated without --bind, the configured addresses (the defaults) were
         // never bound: the current listeners are found by the address they serve, or an
         // inherited socket would be bound a second time (EADDRINUSE, or no privilege).
@@ -206,7 +204,7 @@ impl Arbiter {
                     let listener = Rc::new(fresh.next().expect("one listener per new address"));
                     tracing::info!(
                         "Listening at: {} (new)",
-                        crate::tls::url(listener.url(), new.certfile.is_some())
+                        crate::tls::url(listener.url(), tls)
                     );
                     listeners.push(listener);
                 }
