@@ -1,7 +1,10 @@
 //! HUP reloads the certificate: a certificate renewed in place is served by the new
-//! generation of workers; a broken one is logged and the working one kept.
+//! generation of workers; a broken one is logged and the working one kept. The files are
+//! read by the master before it drops privileges, so a key only root can read works.
 
 mod common;
+#[path = "common/hygiene.rs"]
+mod hygiene;
 mod tls_common;
 
 use common::*;
@@ -61,8 +64,38 @@ fn hup_serves_a_renewed_certificate_and_keeps_it_when_the_next_is_broken() {
     server.wait_for_line("Reload complete (generation 3)");
     assert_eq!(served_cn(&server, &pki), "renewed.localhost");
     assert_eq!(
-        server.log.count(|l| l.contains("TLS certificate loaded from")),
+        server
+            .log
+            .count(|l| l.contains("TLS certificate loaded from")),
         1,
         "only the reload that read the files says so"
     );
+}
+
+#[test]
+fn a_key_only_root_can_read_serves_after_the_privilege_drop() {
+    if !hygiene::is_root() {
+        eprintln!("skipping: dropping privileges needs root");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    let pair = pki.server();
+    std::fs::set_permissions(&pair.key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let builder = tls_server("hello", &pki).args(["--user", "nobody"]);
+    let mut server = hygiene::with_python_for_everyone(builder).start();
+    let status = hygiene::status_field(server.worker_pid(), "Uid").expect("status");
+    assert!(
+        status.starts_with("65534"),
+        "the worker runs as nobody: {status}"
+    );
+    assert_eq!(served_cn(&server, &pki), "localhost");
+
+    // The master runs as nobody too by now: a HUP cannot read the key, says so, and the
+    // certificate read at startup keeps serving.
+    server.signal(Signal::SIGHUP);
+    let line = server.wait_for_line("TLS not reloaded");
+    assert!(line.contains("Permission denied"), "{line}");
+    server.wait_for_line("Reload complete (generation 2)");
+    assert_eq!(served_cn(&server, &pki), "localhost");
 }
