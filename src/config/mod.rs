@@ -2163,5 +2163,15 @@ body_timeout = 5
             "RSGI_CERT_REQS",
             "3",
         );
+        // In the file, gunicorn's numbers may be written as numbers.
+        dir.write(
+            "rsgi.toml",
+            "certfile = \"c.pem\"\nkeyfile = \"k.pem\"\nca_certs = \"ca.pem\"\n\
+             cert_reqs = 2\ntls_min_version = 1.3\n",
+        );
+        let config = run(&["app"], &[], cwd);
+        assert_eq!(config.cert_reqs, CertReqs::Required);
+        assert_eq!(config.tls_min_version, TlsVersion::Tls13);
+        assert_eq!(config.ca_certs, Some(cwd.join("ca.pem")));
     }
 }

@@ -499,6 +499,7 @@ settings! {
     /// `--ca-certs` if sent) or `required` (a connection without a valid one is refused);
     /// gunicorn's `0`, `1`, `2` work too.
     #[arg(long, value_name = "MODE")]
+    #[serde(default, deserialize_with = "text_or_number")]
     cert_reqs: String = Some("none".to_owned()), shown "`none`";
 
     /// The TLS cipher suites allowed, separated by `:` or `,`: IANA names
@@ -509,6 +510,7 @@ settings! {
 
     /// The oldest TLS version accepted: `1.2` or `1.3`.
     #[arg(long, value_name = "VERSION")]
+    #[serde(default, deserialize_with = "text_or_number")]
     tls_min_version: String = Some("1.2".to_owned()), shown "`1.2`";
 }
 
@@ -715,6 +717,35 @@ impl Visitor<'_> for BoolVisitor {
             1 => Ok(true),
             _ => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
         }
+    }
+}
+
+/// Reads a string, or a number as the string it is written as: `cert_reqs = 2` (gunicorn's
+/// `ssl.CERT_REQUIRED`), `tls_min_version = 1.3`.
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(TextVisitor).map(Some)
+}
+
+/// Visitor for [`text_or_number`].
+struct TextVisitor;
+
+impl Visitor<'_> for TextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or a number")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
     }
 }
 
