@@ -7,6 +7,7 @@
 #
 #   bench/callgrind.sh [N] [-- extra server options...]
 #   bench/callgrind.sh 500 -- --access-logfile /tmp/access.log
+#   bench/callgrind.sh 500 -- --certfile cert.pem --keyfile key.pem   # over TLS
 #
 # Builds the release binary first (honours CARGO_TARGET_DIR).
 set -euo pipefail
@@ -21,16 +22,25 @@ target=${CARGO_TARGET_DIR:-$root/target}
 (cd "$root" && cargo build --release --quiet)
 bin=$target/release/rsgi-server
 python=${RSGI_TEST_PYTHON:-$root/.venv/bin/python}
+# With --certfile the server speaks TLS, and so does the client (the handshake is in the
+# fixed cost that the difference cancels).
+tls=0
+for arg in "${extra[@]}"; do [ "$arg" = --certfile ] && tls=1; done
 
 work=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "keeping $work" >&2 || trap 'rm -rf "$work"' EXIT
 
 # Sends `count` GET requests on one keep-alive connection, reading each response whole.
 client() {
-  "$python" - "$1" "$2" <<'PY'
-import socket, sys
-port, count = int(sys.argv[1]), int(sys.argv[2])
+  "$python" - "$1" "$2" "$tls" <<'PY'
+import socket, ssl, sys
+port, count, tls = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 s = socket.create_connection(("127.0.0.1", port))
+if tls:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = ctx.wrap_socket(s)
 req = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 buf = b""
 for _ in range(count):
@@ -63,7 +73,7 @@ measure() {
   local port=""
   for _ in $(seq 1 600); do
     if grep -q "Worker ready" "$out/stderr" 2>/dev/null; then
-      port=$(grep -o 'Listening at: http://127.0.0.1:[0-9]*' "$out/stderr" | head -1 | sed 's/.*://')
+      port=$(grep -o 'Listening at: https\?://127.0.0.1:[0-9]*' "$out/stderr" | head -1 | sed 's/.*://')
       break
     fi
     sleep 0.5

@@ -24,6 +24,8 @@
 //!   response iterable, and the interpreter itself. Python outside requests lives in
 //!   [`hooks`] (gunicorn's server hooks) and [`reloader`] (`--reload`); the worker's reaction
 //!   to a timeout is [`engine::abort`].
+//! * [`tls`] builds the rustls configuration in the master and holds each connection's
+//!   session; the engine's exchange reads and writes through it.
 //! * [`logging`] writes the error log and the access log (text or JSON), captures the app's
 //!   output, and reopens the files on SIGUSR1.
 #![deny(missing_docs)]
@@ -46,6 +48,7 @@ pub mod signals;
 pub mod systemd;
 #[cfg(test)]
 mod test_support;
+pub mod tls;
 pub mod upgrade;
 pub mod worker;
 pub mod wsgi;

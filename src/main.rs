@@ -9,7 +9,7 @@ use rsgi_server::listen::activation::{self, Inherited};
 use rsgi_server::pidfile::PidFile;
 use rsgi_server::wsgi::interp;
 use rsgi_server::{
-    daemon, hooks, listen, logging, privileges, proctitle, systemd, upgrade, worker,
+    daemon, hooks, listen, logging, privileges, proctitle, systemd, tls, upgrade, worker,
 };
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -86,6 +86,10 @@ fn main() -> ExitCode {
             if let Err(code) = prepare(&config) {
                 return code;
             }
+            let tls = match load_tls(&config) {
+                Ok(tls) => tls,
+                Err(code) => return code,
+            };
             // Before logging starts (no thread may exist when we fork); the terminal keeps
             // our stderr until the server is set up, so startup errors are still seen.
             // A master started by USR2 is already in the background (its parent is the old
@@ -102,7 +106,7 @@ fn main() -> ExitCode {
             } else {
                 None
             };
-            let code = run(config, inherited, detached);
+            let code = run(config, tls, inherited, detached);
             // Removes the pid file if it still names us (not after a handed-over upgrade).
             drop(upgrade::take_pidfile());
             code
@@ -127,8 +131,18 @@ fn prepare(config: &Config) -> Result<(), ExitCode> {
     Ok(())
 }
 
+/// Reads the TLS certificate and key (as the user the server starts as: before any
+/// privilege drop, so a key only root can read works). A bad file is a configuration error.
+fn load_tls(config: &Config) -> Result<Option<tls::ServerTls>, ExitCode> {
+    tls::load(config).map_err(|err| {
+        eprintln!("rsgi-server: error: {err}");
+        ExitCode::from(2)
+    })
+}
+
 fn run(
     mut config: Config,
+    tls: Option<tls::ServerTls>,
     inherited: Vec<Inherited>,
     detached: Option<daemon::Detached>,
 ) -> ExitCode {
@@ -172,7 +186,19 @@ fn run(
         }
     };
     for listener in &listeners {
-        tracing::info!("Listening at: {}", listener.url());
+        tracing::info!("Listening at: {}", tls::url(listener.url(), tls.is_some()));
+    }
+    if tls.is_some() {
+        tracing::info!(
+            "TLS {}+ with the certificate in {}; client certificates: {}",
+            config.tls_min_version.as_str(),
+            config
+                .certfile
+                .as_deref()
+                .unwrap_or_else(|| "?".as_ref())
+                .display(),
+            config.cert_reqs.as_str()
+        );
     }
     // Everything that needs root exists now; no worker and no Python runs before this.
     if config.user.is_some() || config.group.is_some() {
@@ -201,7 +227,7 @@ fn run(
     if let Some(detached) = detached {
         detached.report_when_serving();
     }
-    match arbiter::run(config, listeners, MasterHooks::installed()) {
+    match arbiter::run(config, tls, listeners, MasterHooks::installed()) {
         Exit::Stopped => ExitCode::SUCCESS,
         Exit::BootFailed(code) => ExitCode::from(code as u8),
         Exit::Failed(why) => {
@@ -276,6 +302,9 @@ fn start_python_in_master(config: &Config) -> Result<(), ExitCode> {
 /// `--check-config`: the configuration is valid (it parsed) and the app imports.
 fn check(config: &Config) -> ExitCode {
     if let Err(code) = prepare(config) {
+        return code;
+    }
+    if let Err(code) = load_tls(config) {
         return code;
     }
     let argv = proctitle::original_args_lossy();

@@ -35,7 +35,14 @@ static PRELOADED: OnceLock<App> = OnceLock::new();
 
 /// Runs a worker in a freshly forked child; returns the process exit code. `seat` is its
 /// scoreboard slot: booting until the engine serves, then ready/busy, draining on TERM.
-pub fn run(config: &Config, listeners: &[&Listener], master: Pid, seat: Option<Seat>) -> i32 {
+/// `tls`: the generation's TLS configuration, loaded by the master.
+pub fn run(
+    config: &Config,
+    tls: Option<&crate::tls::ServerTls>,
+    listeners: &[&Listener],
+    master: Pid,
+    seat: Option<Seat>,
+) -> i32 {
     if let Some(seat) = seat {
         seat.slot.set_pid(getpid().as_raw());
     }
@@ -74,7 +81,8 @@ pub fn run(config: &Config, listeners: &[&Listener], master: Pid, seat: Option<S
         return EXIT_BOOT_ERROR;
     }
     hooks::post_worker_init();
-    let settings = engine::Settings::from_config(config);
+    let mut settings = engine::Settings::from_config(config);
+    settings.tls = tls.cloned();
     if let Err(err) = engine::run(&settings, listeners, &signals, app, master, seat) {
         tracing::error!("worker engine failed: {err}");
     }

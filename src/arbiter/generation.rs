@@ -31,6 +31,7 @@ use std::time::Instant;
 pub(super) struct Stable {
     pub(super) generation: u64,
     pub(super) config: Config,
+    pub(super) tls: Option<crate::tls::ServerTls>,
     pub(super) listeners: Vec<Rc<Listener>>,
 }
 
@@ -85,13 +86,24 @@ impl Arbiter {
                 return;
             }
         }
+        // The certificate may have been renewed in place: read the files again. A failure
+        // (a key readable only by root, a half-written file) keeps the one that works.
+        let (tls, tls_read) = match crate::tls::load(&new) {
+            Ok(tls) => (tls, true),
+            Err(err) => {
+                tracing::error!(
+                    "TLS not reloaded: {err}; the new workers keep the current certificate"
+                );
+                (self.tls.clone(), false)
+            }
+        };
         // Socket-activated without --bind: the configuration names no addresses, the
         // inherited sockets are what we serve.
         let keep_inherited = !new.binds_explicit && listen::serving_inherited_as_is();
         let listeners = if keep_inherited {
             Ok(self.listeners.clone())
         } else {
-            self.listeners_for(&new)
+            self.listeners_for(&new, tls.is_some())
         };
         let listeners = match listeners {
             Ok(listeners) => listeners,
@@ -130,6 +142,9 @@ impl Arbiter {
         if new.log_level != self.config.log_level {
             tracing::warn!("--log-level changes need a restart; the log level is unchanged");
         }
+        if let (true, Some(_), Some(certfile)) = (tls_read, &tls, &new.certfile) {
+            tracing::info!("TLS certificate loaded from {}", certfile.display());
+        }
         self.hooks.on_reload();
         if new.workers != self.config.workers || self.target != new.workers {
             let old = self.target;
@@ -140,6 +155,7 @@ impl Arbiter {
             }
         }
         self.config = new;
+        self.tls = tls;
         self.listeners = listeners;
         self.latest_generation += 1;
         self.generation = self.latest_generation;
@@ -152,7 +168,12 @@ impl Arbiter {
     }
 
     /// The listeners `new` asks for: the current ones it keeps, plus new ones bound now.
-    fn listeners_for(&self, new: &Config) -> Result<Vec<Rc<Listener>>, listen::BindError> {
+    /// `tls`: they serve HTTPS (for the log).
+    fn listeners_for(
+        &self,
+        new: &Config,
+        tls: bool,
+    ) -> Result<Vec<Rc<Listener>>, listen::BindError> {
         // Socket-activated without --bind, the configured addresses (the defaults) were
         // never bound: the current listeners are found by the address they serve, or an
         // inherited socket would be bound a second time (EADDRINUSE, or no privilege).
@@ -181,7 +202,10 @@ impl Arbiter {
                 Some(listener) => listeners.push(listener),
                 None => {
                     let listener = Rc::new(fresh.next().expect("one listener per new address"));
-                    tracing::info!("Listening at: {} (new)", listener.url());
+                    tracing::info!(
+                        "Listening at: {} (new)",
+                        crate::tls::url(listener.url(), tls)
+                    );
                     listeners.push(listener);
                 }
             }
@@ -305,6 +329,7 @@ impl Arbiter {
         self.stable = Stable {
             generation: self.generation,
             config: self.config.clone(),
+            tls: self.tls.clone(),
             listeners: self.listeners.clone(),
         };
         tracing::info!("Reload complete (generation {})", self.generation);
@@ -354,6 +379,7 @@ impl Arbiter {
         }
         self.generation = self.stable.generation;
         self.config = self.stable.config.clone();
+        self.tls = self.stable.tls.clone();
         self.listeners = self.stable.listeners.clone();
         if self.target != self.config.workers {
             let old = self.target;

@@ -30,6 +30,7 @@ use crate::listen::Listener;
 use crate::scoreboard::{Scoreboard, State};
 use crate::signals::{self, Signal, SignalIntake};
 use crate::systemd::Notifier;
+use crate::tls::ServerTls;
 use crate::wsgi::interp;
 use crate::{upgrade, worker};
 use exits::Backoff;
@@ -134,6 +135,8 @@ enum Phase {
 struct Arbiter {
     /// The configuration of the current generation.
     config: Config,
+    /// The current generation's TLS configuration (its certificate), if it serves TLS.
+    tls: Option<ServerTls>,
     /// The listeners of the current generation.
     listeners: Vec<Rc<Listener>>,
     /// The last generation that was completely ready, to fall back to when a reload fails.
@@ -167,7 +170,13 @@ struct Arbiter {
 }
 
 /// Supervises workers serving `listeners` until the server stops.
-pub fn run(config: Config, listeners: Vec<Listener>, hooks: MasterHooks) -> Exit {
+/// `tls` is the TLS configuration `config` asks for, loaded before binding.
+pub fn run(
+    config: Config,
+    tls: Option<ServerTls>,
+    listeners: Vec<Listener>,
+    hooks: MasterHooks,
+) -> Exit {
     let signals = match SignalIntake::install(&HANDLED) {
         Ok(s) => s,
         Err(err) => return Exit::Failed(format!("cannot install signal handlers: {err}")),
@@ -186,8 +195,10 @@ pub fn run(config: Config, listeners: Vec<Listener>, hooks: MasterHooks) -> Exit
         stable: Stable {
             generation: 1,
             config: config.clone(),
+            tls: tls.clone(),
             listeners: listeners.clone(),
         },
+        tls,
         target: config.workers,
         config,
         listeners,
@@ -461,7 +472,7 @@ impl Arbiter {
                 // workers are gone; a new worker must not hold them open.
                 self.stable.listeners.clear();
                 let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
-                let code = worker::run(&self.config, &listeners, self.pid, seat);
+                let code = worker::run(&self.config, self.tls.as_ref(), &listeners, self.pid, seat);
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => {

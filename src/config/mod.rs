@@ -135,6 +135,19 @@ pub struct Config {
     /// The request codec's size limits (`--limit-request-line`, `--limit-request-fields`,
     /// `--limit-request-field-size`, `--limit-chunk-ext-size`, `--limit-trailer-size`).
     pub http_limits: crate::http::Limits,
+    // -- issue 5: tls --
+    /// The certificate chain file (PEM); with `keyfile`, every listener serves TLS.
+    pub certfile: Option<PathBuf>,
+    /// The private key file (PEM) of `certfile`.
+    pub keyfile: Option<PathBuf>,
+    /// CA certificates (PEM) client certificates are verified against.
+    pub ca_certs: Option<PathBuf>,
+    /// Whether clients are asked for a certificate.
+    pub cert_reqs: CertReqs,
+    /// The cipher suites allowed, by IANA name (canonical spelling); empty: all.
+    pub ciphers: Vec<String>,
+    /// The oldest TLS version accepted.
+    pub tls_min_version: TlsVersion,
     /// The command-line and environment layers this configuration was loaded with, kept so
     /// [`Config::reload`] can re-read the file under them. `Sources::default()` for a
     /// configuration built in code (`Config { workers: 2, ..Config::default() }`).
@@ -194,6 +207,12 @@ impl PartialEq for Config {
             proc_name,
             daemon,
             http_limits,
+            certfile,
+            keyfile,
+            ca_certs,
+            cert_reqs,
+            ciphers,
+            tls_min_version,
         } = self;
         *app == other.app
             && *binds == other.binds
@@ -243,6 +262,12 @@ impl PartialEq for Config {
             && *proc_name == other.proc_name
             && *daemon == other.daemon
             && *http_limits == other.http_limits
+            && *certfile == other.certfile
+            && *keyfile == other.keyfile
+            && *ca_certs == other.ca_certs
+            && *cert_reqs == other.cert_reqs
+            && *ciphers == other.ciphers
+            && *tls_min_version == other.tls_min_version
     }
 }
 
@@ -420,6 +445,15 @@ fn absolutize(layer: &mut Layer, base: &Path) {
     for file in layer.reload_extra_files.iter_mut().flatten() {
         *file = base.join(&*file);
     }
+    // -- issue 5: tls --
+    for file in layer
+        .certfile
+        .iter_mut()
+        .chain(layer.keyfile.iter_mut())
+        .chain(layer.ca_certs.iter_mut())
+    {
+        *file = base.join(&*file);
+    }
     if let Some(hooks) = layer.hooks.as_mut() {
         if validate::hooks_is_file(hooks) {
             *hooks = base.join(&*hooks).to_string_lossy().into_owned();
@@ -513,6 +547,50 @@ impl LogFormat {
         match self {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
+        }
+    }
+}
+
+// -- issue 5: tls --
+/// Whether TLS clients are asked for a certificate (`--cert-reqs`; Python's `ssl.CERT_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CertReqs {
+    /// Not asked for (`CERT_NONE`, 0).
+    #[default]
+    None,
+    /// Asked for, verified if sent (`CERT_OPTIONAL`, 1).
+    Optional,
+    /// A connection without a valid certificate is refused (`CERT_REQUIRED`, 2).
+    Required,
+}
+
+impl CertReqs {
+    /// The mode's name as written in settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertReqs::None => "none",
+            CertReqs::Optional => "optional",
+            CertReqs::Required => "required",
+        }
+    }
+}
+
+/// A TLS protocol version (`--tls-min-version`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    #[default]
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// The version as written in settings: `1.2` or `1.3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "1.2",
+            TlsVersion::Tls13 => "1.3",
         }
     }
 }
@@ -1413,6 +1491,18 @@ body_timeout = 5
             "demo",
             "--daemon",
             "--initgroups",
+            "--certfile",
+            "tls/cert.pem",
+            "--keyfile",
+            "tls/key.pem",
+            "--ca-certs",
+            "tls/ca.pem",
+            "--cert-reqs",
+            "optional",
+            "--ciphers",
+            "TLS_AES_128_GCM_SHA256,ECDHE-ECDSA-AES256-GCM-SHA384",
+            "--tls-min-version",
+            "1.2",
         ];
         let (config, text) = match load(args(&list), &env(&[]), dir.path()) {
             Ok(Invocation::PrintConfig(config, text)) => (config, text),
@@ -1955,5 +2045,133 @@ body_timeout = 5
             "--preload",
             "maybe",
         );
+    }
+
+    // -- issue 5: tls --
+    #[test]
+    fn tls_options() {
+        let dir = TempDir::new("rsgi-config-", "tls");
+        let config = run(
+            &[
+                "app",
+                "--certfile",
+                "c.pem",
+                "--keyfile",
+                "k.pem",
+                "--ca-certs",
+                "ca.pem",
+                "--cert-reqs",
+                "2",
+                "--ciphers",
+                "ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_256_GCM_SHA384",
+                "--tls-min-version",
+                "TLSv1.3",
+            ],
+            &[],
+            dir.path(),
+        );
+        // Relative to where they were written, like every other path.
+        assert_eq!(config.certfile, Some(dir.path().join("c.pem")));
+        assert_eq!(config.keyfile, Some(dir.path().join("k.pem")));
+        assert_eq!(config.ca_certs, Some(dir.path().join("ca.pem")));
+        assert_eq!(config.cert_reqs, CertReqs::Required);
+        assert_eq!(
+            config.ciphers,
+            [
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "TLS_AES_256_GCM_SHA384"
+            ]
+        );
+        assert_eq!(config.tls_min_version, TlsVersion::Tls13);
+        let defaults = run(&["app"], &[], dir.path());
+        assert_eq!(defaults.certfile, None);
+        assert_eq!(defaults.cert_reqs, CertReqs::None);
+        assert_eq!(defaults.tls_min_version, TlsVersion::Tls12);
+        assert!(defaults.ciphers.is_empty());
+        for reqs in ["none", "0", "CERT_NONE"] {
+            let c = run(&["app", "--cert-reqs", reqs], &[], dir.path());
+            assert_eq!(c.cert_reqs, CertReqs::None, "{reqs}");
+        }
+    }
+
+    #[test]
+    fn tls_option_errors() {
+        let dir = TempDir::new("rsgi-config-", "tls-errors");
+        let cwd = dir.path();
+        let tls = ["app", "--certfile", "c.pem", "--keyfile", "k.pem"];
+        // One file without the other names the missing one.
+        assert_invalid(&["app", "--certfile", "c.pem"], &[], cwd, "--keyfile", "");
+        assert_invalid(&["app", "--keyfile", "k.pem"], &[], cwd, "--certfile", "");
+        assert_invalid(
+            &[&tls[..], &["--cert-reqs", "sometimes"]].concat(),
+            &[],
+            cwd,
+            "--cert-reqs",
+            "sometimes",
+        );
+        // Client certificates need TLS and a CA to verify them against.
+        assert_invalid(
+            &["app", "--cert-reqs", "required"],
+            &[],
+            cwd,
+            "--cert-reqs",
+            "required",
+        );
+        assert_invalid(
+            &[&tls[..], &["--cert-reqs", "optional"]].concat(),
+            &[],
+            cwd,
+            "--cert-reqs",
+            "optional",
+        );
+        assert_invalid(
+            &[&tls[..], &["--tls-min-version", "1.1"]].concat(),
+            &[],
+            cwd,
+            "--tls-min-version",
+            "1.1",
+        );
+        assert_invalid(
+            &[&tls[..], &["--ciphers", "HIGH:!aNULL"]].concat(),
+            &[],
+            cwd,
+            "--ciphers",
+            "HIGH",
+        );
+        // TLS 1.3 only, with TLS 1.2 suites only: nothing could be negotiated.
+        assert_invalid(
+            &[
+                &tls[..],
+                &[
+                    "--tls-min-version",
+                    "1.3",
+                    "--ciphers",
+                    "ECDHE-RSA-AES128-GCM-SHA256",
+                ],
+            ]
+            .concat(),
+            &[],
+            cwd,
+            "--ciphers",
+            "ECDHE-RSA",
+        );
+        // The environment and the file speak the same language.
+        assert_invalid(
+            &["app"],
+            &[("RSGI_CERT_REQS", "3")],
+            cwd,
+            "RSGI_CERT_REQS",
+            "3",
+        );
+        // In the file, gunicorn's numbers may be written as numbers.
+        dir.write(
+            "rsgi.toml",
+            "certfile = \"c.pem\"\nkeyfile = \"k.pem\"\nca_certs = \"ca.pem\"\n\
+             cert_reqs = 2\ntls_min_version = 1.3\n",
+        );
+        let config = run(&["app"], &[], cwd);
+        assert_eq!(config.cert_reqs, CertReqs::Required);
+        assert_eq!(config.tls_min_version, TlsVersion::Tls13);
+        assert_eq!(config.ca_certs, Some(cwd.join("ca.pem")));
     }
 }

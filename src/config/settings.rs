@@ -479,6 +479,39 @@ settings! {
     #[arg(long, value_name = "BYTES", value_parser = whole_number,
           allow_negative_numbers = true)]
     limit_trailer_size: i64 = Some(8190), shown "8190";
+    // -- issue 5: tls --
+    /// Serve HTTPS on every listener with this certificate chain (PEM: the server's
+    /// certificate first, then any intermediates). Needs `--keyfile`. Read by the master
+    /// at startup (before dropping privileges) and again on HUP.
+    #[arg(long, value_name = "FILE")]
+    certfile: PathBuf = None, shown "(none: plain HTTP)";
+
+    /// The private key of `--certfile` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE")]
+    keyfile: PathBuf = None, shown "(none)";
+
+    /// CA certificates (PEM) that client certificates are verified against
+    /// (`--cert-reqs`).
+    #[arg(long, value_name = "FILE")]
+    ca_certs: PathBuf = None, shown "(none)";
+
+    /// Client certificates: `none` (not asked for), `optional` (verified against
+    /// `--ca-certs` if sent) or `required` (a connection without a valid one is refused);
+    /// gunicorn's `0`, `1`, `2` work too.
+    #[arg(long, value_name = "MODE")]
+    #[serde(default, deserialize_with = "text_or_number")]
+    cert_reqs: String = Some("none".to_owned()), shown "`none`";
+
+    /// The TLS cipher suites allowed, separated by `:` or `,`: IANA names
+    /// (`TLS_AES_128_GCM_SHA256`, `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`) or their OpenSSL
+    /// names (`ECDHE-RSA-AES128-GCM-SHA256`). Only modern AEAD suites exist here.
+    #[arg(long, value_name = "LIST")]
+    ciphers: String = None, shown "(all suites rustls offers: AES-GCM and ChaCha20-Poly1305)";
+
+    /// The oldest TLS version accepted: `1.2` or `1.3`.
+    #[arg(long, value_name = "VERSION")]
+    #[serde(default, deserialize_with = "text_or_number")]
+    tls_min_version: String = Some("1.2".to_owned()), shown "`1.2`";
 }
 
 /// The whole command line: every setting plus the options that only make sense there.
@@ -684,6 +717,35 @@ impl Visitor<'_> for BoolVisitor {
             1 => Ok(true),
             _ => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
         }
+    }
+}
+
+/// Reads a string, or a number as the string it is written as: `cert_reqs = 2` (gunicorn's
+/// `ssl.CERT_REQUIRED`), `tls_min_version = 1.3`.
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(TextVisitor).map(Some)
+}
+
+/// Visitor for [`text_or_number`].
+struct TextVisitor;
+
+impl Visitor<'_> for TextVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or a number")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
     }
 }
 

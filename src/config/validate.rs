@@ -6,7 +6,9 @@
 //! (`--workers`, `RSGI_WORKERS`, `workers (in rsgi.toml)`) for the error messages.
 
 use super::settings::Settings;
-use super::{BindAddr, Config, ConfigError, LogFormat, LogLevel, LogTarget, Sources};
+use super::{
+    BindAddr, CertReqs, Config, ConfigError, LogFormat, LogLevel, LogTarget, Sources, TlsVersion,
+};
 use nix::unistd::Uid;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -303,6 +305,89 @@ pub(super) fn validate(
         other => other,
     };
 
+    // -- issue 5: tls --
+    let certfile = s.certfile.filter(|f| !f.as_os_str().is_empty());
+    let keyfile = s.keyfile.filter(|f| !f.as_os_str().is_empty());
+    let ca_certs = s.ca_certs.filter(|f| !f.as_os_str().is_empty());
+    match (&certfile, &keyfile) {
+        (Some(_), None) => {
+            return Err(invalid(
+                "keyfile",
+                &"(none)",
+                "the private key of --certfile: TLS needs both files",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "certfile",
+                &"(none)",
+                "the certificate chain of --keyfile: TLS needs both files",
+            ));
+        }
+        _ => {}
+    }
+    let reqs = s.cert_reqs.unwrap_or_default();
+    let cert_reqs = match reqs.trim().to_ascii_lowercase().as_str() {
+        "none" | "0" | "cert_none" => CertReqs::None,
+        "optional" | "1" | "cert_optional" => CertReqs::Optional,
+        "required" | "2" | "cert_required" => CertReqs::Required,
+        _ => {
+            return Err(invalid(
+                "cert_reqs",
+                &reqs,
+                "none, optional or required (or gunicorn's 0, 1, 2)",
+            ));
+        }
+    };
+    if cert_reqs != CertReqs::None {
+        if certfile.is_none() {
+            return Err(invalid(
+                "cert_reqs",
+                &reqs,
+                "none unless --certfile and --keyfile make the server speak TLS",
+            ));
+        }
+        if ca_certs.is_none() {
+            return Err(invalid(
+                "cert_reqs",
+                &reqs,
+                "none unless --ca-certs names the CA certificates to verify clients against",
+            ));
+        }
+    }
+    let version = s.tls_min_version.unwrap_or_default();
+    let tls_min_version = match version
+        .trim()
+        .to_ascii_lowercase()
+        .trim_start_matches("tlsv")
+        .replace('_', ".")
+        .as_str()
+    {
+        "1.2" => TlsVersion::Tls12,
+        "1.3" => TlsVersion::Tls13,
+        _ => return Err(invalid("tls_min_version", &version, "1.2 or 1.3")),
+    };
+    let ciphers = match s.ciphers.as_deref().map(str::trim) {
+        None | Some("") => Vec::new(),
+        Some(list) => {
+            let names = crate::tls::ciphers::parse(list)
+                .map_err(|allowed| invalid("ciphers", &list, &allowed))?;
+            if !crate::tls::ciphers::any_for(&names, tls_min_version) {
+                return Err(invalid(
+                    "ciphers",
+                    &list,
+                    &format!(
+                        "at least one suite for TLS {} or later (--tls-min-version); TLS 1.3 \
+                         suites: {}",
+                        tls_min_version.as_str(),
+                        crate::tls::ciphers::names_for(TlsVersion::Tls13).join(", ")
+                    ),
+                ));
+            }
+            names.into_iter().map(str::to_owned).collect()
+        }
+    };
+
     let secs = |n: i64| (n > 0).then(|| Duration::from_secs(n as u64));
     Ok(Config {
         app,
@@ -355,6 +440,12 @@ pub(super) fn validate(
         proc_name,
         daemon: s.daemon.unwrap_or(false),
         http_limits,
+        certfile,
+        keyfile,
+        ca_certs,
+        cert_reqs,
+        ciphers,
+        tls_min_version,
     })
 }
 
@@ -625,6 +716,12 @@ impl Config {
             limit_request_field_size: bytes(self.http_limits.header_field_size as u64),
             limit_chunk_ext_size: bytes(self.http_limits.chunk_line as u64),
             limit_trailer_size: bytes(self.http_limits.trailer_size as u64),
+            certfile: self.certfile.clone(),
+            keyfile: self.keyfile.clone(),
+            ca_certs: self.ca_certs.clone(),
+            cert_reqs: Some(self.cert_reqs.as_str().to_owned()),
+            ciphers: (!self.ciphers.is_empty()).then(|| self.ciphers.join(":")),
+            tls_min_version: Some(self.tls_min_version.as_str().to_owned()),
         }
     }
 }

@@ -10,7 +10,8 @@
 //! 2. dumps every Python thread's stack with `_Py_DumpTracebackThreads`, which reads the
 //!    thread states without taking the GIL (what `faulthandler` does), into the error log;
 //! 3. answers `504 Gateway Timeout` on every in-flight connection that has not been sent a
-//!    byte of its response yet;
+//!    byte of its response yet (a TLS connection is only shut down: its session state is
+//!    the request thread's, and raw bytes would corrupt the stream);
 //! 4. runs the `worker_abort` hook, if defined (this needs the GIL: a pure-Python loop hands
 //!    it over within the switch interval; a C call that never releases it would block, so
 //!    the wait is bounded);
@@ -58,6 +59,8 @@ pub struct Slot {
 struct SlotState {
     active: bool,
     fd: RawFd,
+    /// The connection speaks TLS: no raw 504 on it.
+    tls: bool,
     method: String,
     path: String,
     started: Option<Instant>,
@@ -69,12 +72,13 @@ impl Slot {
     }
 
     /// A request on socket `fd` starts (or resumes) running on this thread. `clean`: no
-    /// byte of its response has gone out yet. Reuses the slot's strings: no allocation once
-    /// warmed up.
-    pub fn begin(&self, fd: RawFd, head: &RequestHead, clean: bool) {
+    /// byte of its response has gone out yet; `tls`: the socket carries TLS. Reuses the
+    /// slot's strings: no allocation once warmed up.
+    pub fn begin(&self, fd: RawFd, head: &RequestHead, clean: bool, tls: bool) {
         let mut state = self.state();
         state.active = true;
         state.fd = fd;
+        state.tls = tls;
         state.method.clear();
         state.method.push_str(truncate(head.method()));
         state.path.clear();
@@ -211,12 +215,20 @@ fn abort() -> ! {
     let date = HttpDate::new(SystemTime::now());
     for (state, wrote) in &states {
         if state.active && !wrote {
-            let body_bytes = answer_504(state.fd, state.method == "HEAD", &date);
+            // Before the socket is shut down (a shut-down socket may have no peer).
+            let remote_addr = peer_ip(state.fd);
+            // Logged as 504 under TLS too: the status the timeout decided, though the client
+            // only sees the connection end.
+            let body_bytes = if state.tls {
+                close_tls(state.fd);
+                0
+            } else {
+                answer_504(state.fd, state.method == "HEAD", &date)
+            };
             // The request still gets its access-log line (written at once: we are exiting).
             let elapsed = state
                 .started
                 .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-            let remote_addr = peer_ip(state.fd);
             crate::logging::access::log_aborted(&crate::logging::access::Aborted {
                 method: &state.method,
                 target: &state.path,
@@ -258,6 +270,15 @@ fn peer_ip(fd: RawFd) -> String {
         },
         Err(_) => String::new(),
     }
+}
+
+/// Ends a TLS connection whose request timed out: the session (keys, sequence numbers) is
+/// the stuck thread's, so nothing can be sent on it; the client sees the connection end.
+fn close_tls(fd: RawFd) {
+    // SAFETY: as in answer_504: the caller holds the slot's mutex, so `fd` is the request's
+    // open socket; ManuallyDrop keeps this borrowed view from closing it.
+    let stream = std::mem::ManuallyDrop::new(unsafe { UnixStream::from_raw_fd(fd) });
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
 /// Writes a 504 on `fd` and shuts down our side, best effort (the worker is exiting).
@@ -337,17 +358,17 @@ mod tests {
     fn the_response_and_the_504_exclude_each_other() {
         let slot = Slot::default();
         // The abort decides first: the request thread may write nothing more.
-        slot.begin(7, &head(), true);
+        slot.begin(7, &head(), true, false);
         assert!(slot.claim_for_504());
         assert!(!slot.claim_write());
         assert!(!slot.claim_write());
         // The response starts first: no 504, and the response keeps going.
-        slot.begin(7, &head(), true);
+        slot.begin(7, &head(), true, false);
         assert!(slot.claim_write());
         assert!(!slot.claim_for_504());
         assert!(slot.claim_write());
         // A request resumed after part of its response went out never gets a 504.
-        slot.begin(7, &head(), false);
+        slot.begin(7, &head(), false, false);
         assert!(!slot.claim_for_504());
         assert!(slot.claim_write());
     }

@@ -8,6 +8,10 @@
 //! (`blocking`), the transport waits for the socket itself (poll(2), bounded by
 //! `--send-timeout`), so a slow reader holds only its own thread.
 //!
+//! With TLS ([`Session`]) every read and write goes through the connection's rustls session
+//! instead of the socket; the plain path only checks that there is none. A file cannot be
+//! sent with sendfile(2) then: it is read and encrypted a record at a time.
+//!
 //! Memory per connection is bounded by the read buffer (16 KiB, growing only for a large
 //! request head, at most the head limits), the request body in memory (at most
 //! `--body-buffer-size`; beyond it, a temporary file) and the unsent response bytes (at most
@@ -23,6 +27,7 @@ use crate::http::response::{
 };
 use crate::http::{HttpError, Version};
 use crate::listen::Stream;
+use crate::tls::Session;
 use crate::wsgi::{ConnInfo, Flow, Outcome, Transport};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::io::{self, IoSlice, Read, Write};
@@ -81,6 +86,7 @@ impl ReadBuf {
     }
     /// Makes at least `want` bytes of free space after the unread bytes, moving the unread
     /// bytes to the front first and growing only when that is not enough.
+    #[inline]
     fn reserve(&mut self, want: usize) {
         if self.data.capacity() - self.data.len() < want && self.start > 0 {
             self.data.drain(..self.start);
@@ -95,6 +101,12 @@ impl ReadBuf {
             self.data = Vec::with_capacity(INITIAL_BUFFER);
             self.start = 0;
         }
+    }
+    /// Appends the plaintext `tls` has for us, reading the socket as needed.
+    #[cold]
+    fn read_tls(&mut self, tls: &mut Session, sock: &Stream, want: usize) -> io::Result<usize> {
+        self.reserve(want);
+        tls.fill(sock, &mut self.data, want)
     }
     /// One read(2) from `fd` into at least `want` bytes of free space.
     fn read_from(&mut self, fd: BorrowedFd<'_>, want: usize) -> io::Result<usize> {
@@ -149,6 +161,8 @@ struct PendingFile {
 /// One connection's socket and protocol state.
 pub struct Exchange {
     sock: Stream,
+    /// The TLS session, on a TLS listener.
+    tls: Option<Box<Session>>,
     /// Bytes received and not yet consumed.
     pub rbuf: ReadBuf,
     /// Facts about the connection for the environ.
@@ -209,6 +223,7 @@ impl Exchange {
     pub fn new(sock: Stream, info: Arc<ConnInfo>, shared: Arc<Shared>) -> Exchange {
         Exchange {
             sock,
+            tls: None,
             rbuf: ReadBuf::new(),
             info,
             head_scanned: 0,
@@ -239,9 +254,24 @@ impl Exchange {
         }
     }
 
+    /// Speaks TLS on this connection from its first byte.
+    pub fn start_tls(&mut self, session: Session) {
+        self.tls = Some(Box::new(session));
+    }
+
+    /// Whether the connection speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// The socket, for the event loop.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.sock.as_fd()
+    }
+
+    /// The socket, when request bytes may be read from it directly (not under TLS).
+    pub fn plain_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.tls.is_none().then(|| self.sock.as_fd())
     }
 
     /// Reads what the socket has into the read buffer, without waiting. `Ok(0)` is the end
@@ -249,6 +279,15 @@ impl Exchange {
     /// body is arriving, so read in larger pieces.
     pub fn fill(&mut self, body: bool) -> io::Result<usize> {
         let want = if body { BODY_READ_CHUNK } else { READ_CHUNK };
+        if let Some(tls) = self.tls.as_deref_mut() {
+            let read = self.rbuf.read_tls(tls, &self.sock, want);
+            if let Err(e) = &read {
+                if e.kind() == io::ErrorKind::InvalidData {
+                    tracing::debug!("TLS error from {}: {e}", self.info.remote_addr);
+                }
+            }
+            return read;
+        }
         loop {
             match self.rbuf.read_from(self.sock.as_fd(), want) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -314,9 +353,12 @@ impl Exchange {
         self.response.head = None;
     }
 
-    /// Unsent response bytes (a pending file counts as one byte: not done).
+    /// Unsent response bytes (a pending file, or encrypted bytes queued in the TLS session,
+    /// count as one byte: not done).
     pub fn unsent(&self) -> usize {
-        self.out.len() - self.sent + usize::from(self.file.is_some())
+        self.out.len() - self.sent
+            + usize::from(self.file.is_some())
+            + usize::from(self.tls.as_ref().is_some_and(|t| t.pending()))
     }
 
     /// Sends what the socket takes now; `Ok(true)` once nothing is left to send.
@@ -324,8 +366,19 @@ impl Exchange {
         if self.unsent() > 0 {
             self.claim_write()?;
         }
+        if let Some(tls) = self.tls.as_deref_mut() {
+            match tls.flush(&self.sock) {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(e) => return Err(self.broken(e)),
+            }
+        }
         while self.sent < self.out.len() {
-            match (&mut &self.sock).write(&self.out[self.sent..]) {
+            let written = match self.tls.as_deref_mut() {
+                None => (&mut &self.sock).write(&self.out[self.sent..]),
+                Some(tls) => tls.write(&self.sock, &self.out[self.sent..]),
+            };
+            match written {
                 Ok(0) => return Err(self.broken(io::ErrorKind::WriteZero.into())),
                 Ok(n) => self.sent += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -338,6 +391,22 @@ impl Exchange {
             if file.remaining == 0 {
                 self.file = None;
                 break;
+            }
+            if let Some(tls) = self.tls.as_deref_mut() {
+                // sendfile(2) cannot encrypt: a record's worth at a time through the session.
+                match send_file_block(tls, &self.sock, file) {
+                    Ok(Some(0)) => {
+                        self.file = None;
+                        self.must_close = true;
+                    }
+                    Ok(Some(n)) => {
+                        self.response.body_bytes += n as u64;
+                        self.tick();
+                    }
+                    Ok(None) => return Ok(false),
+                    Err(e) => return Err(self.broken(e)),
+                }
+                continue;
             }
             let want = file.remaining.min(1 << 30) as usize;
             match nix::sys::sendfile::sendfile64(&self.sock, &file.fd, Some(&mut file.offset), want)
@@ -444,7 +513,11 @@ impl Exchange {
                 IoSlice::new(data),
                 IoSlice::new(suffix),
             ];
-            match (&mut &self.sock).write_vectored(&parts) {
+            let written = match self.tls.as_deref_mut() {
+                None => (&mut &self.sock).write_vectored(&parts),
+                Some(tls) => tls.write_vectored(&self.sock, &parts),
+            };
+            match written {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 0,
@@ -631,8 +704,12 @@ impl Exchange {
         }
     }
 
-    /// Shuts down our sending side (the start of a lingering close).
-    pub fn shutdown_write(&self) -> io::Result<()> {
+    /// Shuts down our sending side (the start of a lingering close); under TLS, after a
+    /// close_notify.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            tls.close(&self.sock);
+        }
         nix::sys::socket::shutdown(self.sock.as_raw_fd(), nix::sys::socket::Shutdown::Write)
             .map_err(io::Error::from)
     }
@@ -900,6 +977,52 @@ impl Exchange {
         Ok(Flow::Enough)
     }
 }
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        // The connection closes: tell a TLS client it was not cut off (close_notify).
+        if let Some(tls) = self.tls.as_deref_mut() {
+            tls.close(&self.sock);
+        }
+    }
+}
+
+/// Sends the next block of a file through TLS once the session has nothing queued:
+/// `Some(bytes)` taken from the file (`Some(0)`: it ended early), `None` when the socket is
+/// full.
+fn send_file_block(
+    tls: &mut Session,
+    sock: &Stream,
+    file: &mut PendingFile,
+) -> io::Result<Option<usize>> {
+    if !tls.flush(sock)? {
+        return Ok(None);
+    }
+    let mut block = [0u8; TLS_FILE_BLOCK];
+    let want = file.remaining.min(TLS_FILE_BLOCK as u64) as usize;
+    let n = loop {
+        match nix::sys::uio::pread(&file.fd, &mut block[..want], file.offset) {
+            Ok(n) => break n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if n == 0 {
+        return Ok(Some(0));
+    }
+    // Nothing is queued, so the session takes the whole block (it is far below its chunk).
+    let taken = match tls.write(sock, &block[..n]) {
+        Ok(taken) => taken,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e),
+    };
+    file.offset += taken as i64;
+    file.remaining -= taken as u64;
+    Ok((taken > 0).then_some(taken))
+}
+
+/// Bytes of a file read and encrypted at a time under TLS: one full TLS record.
+const TLS_FILE_BLOCK: usize = 16 * 1024;
 
 /// Whether bytes right after a `\n` complete a blank line (`\r\n` or a bare `\n`, which the
 /// codec then rejects with a 400 instead of leaving the client waiting).

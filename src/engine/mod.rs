@@ -112,6 +112,9 @@ pub struct Settings {
     pub backlog: i32,
     /// The request codec's size limits.
     pub limits: Limits,
+    /// Every connection speaks TLS with this configuration (`--certfile`), loaded by the
+    /// master.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 impl Settings {
@@ -136,6 +139,7 @@ impl Settings {
             reuse_port: config.reuse_port,
             backlog: config.backlog,
             limits: config.http_limits.clone(),
+            tls: None,
         }
     }
 }
@@ -379,6 +383,8 @@ struct Listening<'a> {
     own: bool,
     server_name: String,
     server_port: String,
+    /// `https` under TLS, else `http`.
+    scheme: &'static str,
 }
 
 /// The loop's state.
@@ -440,6 +446,11 @@ impl<'a> Engine<'a> {
                     own,
                     server_name,
                     server_port,
+                    scheme: if settings.tls.is_some() {
+                        "https"
+                    } else {
+                        "http"
+                    },
                 }
             })
             .collect();
@@ -624,6 +635,15 @@ impl<'a> Engine<'a> {
         let listening = &self.listeners[index];
         let info = Arc::new(conn_info(&peer, listening));
         let mut ex = Box::new(Exchange::new(stream, info, self.shared.clone()));
+        if let Some(tls) = &self.settings.tls {
+            match crate::tls::Session::new(tls) {
+                Ok(session) => ex.start_tls(session),
+                Err(err) => {
+                    tracing::warn!("cannot start a TLS session: {err}");
+                    return;
+                }
+            }
+        }
         if self.pool.is_none() {
             // Requests run on this thread: its watchdog cell, set once per
             // connection (progress reports act only while a request runs).
@@ -838,7 +858,9 @@ impl<'a> Engine<'a> {
                     return;
                 }
                 let direct = match &mut conn.phase {
-                    Phase::Body(receiving) if ex.rbuf.is_empty() => receiving.read_direct(ex.fd()),
+                    Phase::Body(receiving) if ex.rbuf.is_empty() => {
+                        ex.plain_fd().and_then(|fd| receiving.read_direct(fd))
+                    }
                     _ => None,
                 };
                 let read = match direct {
@@ -1151,7 +1173,7 @@ impl<'a> Engine<'a> {
             body_length,
         };
         if let Some(slot) = &self.inflight {
-            slot.begin(conn.fd, &head, ex.unsent() == 0);
+            slot.begin(conn.fd, &head, ex.unsent() == 0, ex.is_tls());
         }
         self.beat.start(head.method(), head.path());
         let (call, step) = self.app.start(request, ex);
@@ -1202,7 +1224,7 @@ impl<'a> Engine<'a> {
                 };
                 let Paused { mut call, head } = *paused;
                 if let Some(slot) = &self.inflight {
-                    slot.begin(conn.fd, &head, false);
+                    slot.begin(conn.fd, &head, false, false);
                 }
                 self.beat.resume();
                 let step = call.resume();
@@ -1337,7 +1359,7 @@ impl<'a> Engine<'a> {
             After::Linger => {
                 let ex = conn
                     .ex
-                    .as_ref()
+                    .as_mut()
                     .expect("the loop holds finished connections");
                 if ex.shutdown_write().is_err() {
                     self.close(key);
@@ -1573,7 +1595,7 @@ fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
         remote_port,
         server_name: listening.server_name.clone(),
         server_port: listening.server_port.clone(),
-        url_scheme: "http",
+        url_scheme: listening.scheme,
     }
 }
 

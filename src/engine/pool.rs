@@ -274,7 +274,12 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finish
     exchange.blocking = true;
     exchange.beat = Some(beat.clone());
     if let Some(slot) = inflight {
-        slot.begin(exchange.fd().as_raw_fd(), &head, exchange.unsent() == 0);
+        slot.begin(
+            exchange.fd().as_raw_fd(),
+            &head,
+            exchange.unsent() == 0,
+            exchange.is_tls(),
+        );
         exchange.inflight = Some(slot.clone());
     }
     beat.start(head.method(), head.path());

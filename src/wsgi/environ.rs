@@ -207,13 +207,14 @@ pub(crate) fn build<'py>(
     env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
     env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
 
-    env.set_item(
-        intern!(py, "wsgi.url_scheme"),
-        match conn.url_scheme {
-            "https" => intern!(py, "https"),
-            _ => intern!(py, "http"),
-        },
-    )?;
+    match conn.url_scheme {
+        "https" => {
+            env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
+            // The CGI convention, which some frameworks (and wsgiref.util.guess_scheme) read.
+            env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
+        }
+        _ => env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?,
+    }
     env.set_item(
         intern!(py, "wsgi.input"),
         Py::new(py, Input::new(link.clone(), request.body_length))?,

@@ -601,7 +601,10 @@ impl Server {
     pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
         self.urls
             .iter()
-            .filter_map(|u| u.strip_prefix("http://"))
+            .filter_map(|u| {
+                u.strip_prefix("http://")
+                    .or_else(|| u.strip_prefix("https://"))
+            })
             .map(|hp| hp.trim_end_matches('/').parse().expect("socket addr"))
             .collect()
     }
