@@ -24,6 +24,8 @@
 //!   response iterable, and the interpreter itself. Python outside requests lives in
 //!   [`hooks`] (gunicorn's server hooks) and [`reloader`] (`--reload`); the worker's reaction
 //!   to a timeout is [`engine::abort`].
+//! * [`proxy`] decides what to believe about a client behind proxies: the PROXY protocol
+//!   header a connection may start with, and trusted `X-Forwarded-*`/`Forwarded` headers.
 //! * [`logging`] writes the error log and the access log (text or JSON), captures the app's
 //!   output, and reopens the files on SIGUSR1.
 #![deny(missing_docs)]
@@ -40,6 +42,7 @@ pub mod logging;
 pub mod pidfile;
 pub mod privileges;
 pub mod proctitle;
+pub mod proxy;
 pub mod reloader;
 pub mod scoreboard;
 pub mod signals;
