@@ -1616,7 +1616,8 @@ impl<'a> Engine<'a> {
         let grace = self.now + drain_idle(self.settings);
         for key in self.conns.keys() {
             if let Some(conn) = self.conns.get_mut(key) {
-                if matches!(conn.phase, Phase::Idle) {
+                // A PROXY header still on its way counts as idle: no request has begun.
+                if matches!(conn.phase, Phase::Idle | Phase::Preamble { .. }) {
                     conn.deadline = Some(conn.deadline.map_or(grace, |d| d.min(grace)));
                 }
             }

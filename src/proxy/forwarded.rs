@@ -9,9 +9,10 @@
 //! `X-Forwarded-For` (or adds a `Forwarded` element), so only the right end of the list was
 //! written by proxies; anything to the left may be what the client made up. The list is
 //! therefore walked from the right, skipping addresses that are themselves trusted
-//! proxies, and the first one that is not is the client. (gunicorn's old rule, "the
-//! right-most entry", is right for exactly one proxy; the left-most entry, which many
-//! frameworks take, is whatever the client chose.) When every address is trusted, the
+//! proxies, and the first one that is not is the client. (gunicorn once took the
+//! right-most entry, which is right for exactly one proxy, and today leaves `REMOTE_ADDR`
+//! to the peer; the left-most entry, which many frameworks take, is whatever the client
+//! chose.) When every address is trusted, the
 //! left-most is the client. An entry that is not an address (garbage, `unknown`, an
 //! obfuscated name) stops the walk: nothing beyond it can be believed, and the client is the
 //! last hop that could be, or the peer itself.
