@@ -1096,8 +1096,8 @@ impl<'a> Engine<'a> {
             // the connection's own back when the request began).
             if conn.trusted {
                 match self.settings.proxy.forwarded.resolve(|| head.headers()) {
-                    Ok(believed) if believed.is_empty() => {}
-                    Ok(believed) => {
+                    Ok(None) => {}
+                    Ok(Some(believed)) => {
                         ex.info = Arc::new(crate::proxy::believed_info(&conn.peer, believed));
                     }
                     Err(_) => {

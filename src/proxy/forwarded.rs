@@ -150,18 +150,18 @@ impl Trust {
         .map(|(_, k)| k)
     }
 
-    /// Reads the proxy headers of a request from a trusted peer.
+    /// Reads the proxy headers of a request from a trusted peer; `None` when it has none
+    /// (the usual request: one table look-up per header and out).
     /// `headers` gives the request's header fields, in order, each time it is called.
-    pub fn resolve<'a, I, F>(&self, headers: F) -> Result<Believed, ContradictoryScheme>
+    pub fn resolve<'a, I, F>(&self, headers: F) -> Result<Option<Believed>, ContradictoryScheme>
     where
         F: Fn() -> I,
         I: Iterator<Item = (&'a [u8], &'a [u8])>,
     {
-        let mut believed = Believed::default();
-        // The usual request has none of these: one look-up per header and out.
         if !headers().any(|(n, _)| n.first().is_some_and(|&b| self.first[usize::from(b)])) {
-            return Ok(believed);
+            return Ok(None);
         }
+        let mut believed = Believed::default();
         let mut xff: Vec<&[u8]> = Vec::new();
         let mut forwarded: Vec<&[u8]> = Vec::new();
         let (mut host, mut port) = (None, None);
@@ -211,7 +211,7 @@ impl Trust {
                 }
             }
         }
-        Ok(believed)
+        Ok((!believed.is_empty()).then_some(believed))
     }
 
     /// Walks a list of addresses from the right (see the module docs).
@@ -457,6 +457,7 @@ mod tests {
 
     fn resolve(t: &Trust, headers: &[(&str, &str)]) -> Result<Believed, ContradictoryScheme> {
         t.resolve(|| headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))
+            .map(Option::unwrap_or_default)
     }
 
     fn client(t: &Trust, headers: &[(&str, &str)]) -> Option<String> {
