@@ -26,6 +26,8 @@
 //!   to a timeout is [`engine::abort`].
 //! * [`tls`] builds the rustls configuration in the master and holds each connection's
 //!   session; the engine's exchange reads and writes through it.
+//! * [`proxy`] decides what to believe about a client behind proxies: the PROXY protocol
+//!   header a connection may start with, and trusted `X-Forwarded-*`/`Forwarded` headers.
 //! * [`logging`] writes the error log and the access log (text or JSON), captures the app's
 //!   output, and reopens the files on SIGUSR1.
 #![deny(missing_docs)]
@@ -42,6 +44,7 @@ pub mod logging;
 pub mod pidfile;
 pub mod privileges;
 pub mod proctitle;
+pub mod proxy;
 pub mod reloader;
 pub mod scoreboard;
 pub mod signals;

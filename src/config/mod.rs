@@ -148,6 +148,15 @@ pub struct Config {
     pub ciphers: Vec<String>,
     /// The oldest TLS version accepted.
     pub tls_min_version: TlsVersion,
+    // -- issue 5: proxy --
+    /// Peers whose proxy headers (`X-Forwarded-*`, `Forwarded`) are believed.
+    pub forwarded_allow_ips: crate::proxy::allow::AllowList,
+    /// Header names (as written) and the value meaning https, from a trusted peer.
+    pub secure_scheme_headers: Vec<(String, String)>,
+    /// Whether connections may or must start with a PROXY protocol header.
+    pub proxy_protocol: crate::proxy::Mode,
+    /// Peers allowed to send a PROXY protocol header.
+    pub proxy_allow_ips: crate::proxy::allow::AllowList,
     /// The command-line and environment layers this configuration was loaded with, kept so
     /// [`Config::reload`] can re-read the file under them. `Sources::default()` for a
     /// configuration built in code (`Config { workers: 2, ..Config::default() }`).
@@ -213,6 +222,10 @@ impl PartialEq for Config {
             cert_reqs,
             ciphers,
             tls_min_version,
+            forwarded_allow_ips,
+            secure_scheme_headers,
+            proxy_protocol,
+            proxy_allow_ips,
         } = self;
         *app == other.app
             && *binds == other.binds
@@ -268,6 +281,10 @@ impl PartialEq for Config {
             && *cert_reqs == other.cert_reqs
             && *ciphers == other.ciphers
             && *tls_min_version == other.tls_min_version
+            && *forwarded_allow_ips == other.forwarded_allow_ips
+            && *secure_scheme_headers == other.secure_scheme_headers
+            && *proxy_protocol == other.proxy_protocol
+            && *proxy_allow_ips == other.proxy_allow_ips
     }
 }
 
@@ -1503,6 +1520,13 @@ body_timeout = 5
             "TLS_AES_128_GCM_SHA256,ECDHE-ECDSA-AES256-GCM-SHA384",
             "--tls-min-version",
             "1.2",
+            "--forwarded-allow-ips",
+            "10.0.0.0/8,unix",
+            "--secure-scheme-headers",
+            "X-Scheme=https",
+            "--proxy-protocol=v2",
+            "--proxy-allow-from",
+            "*",
         ];
         let (config, text) = match load(args(&list), &env(&[]), dir.path()) {
             Ok(Invocation::PrintConfig(config, text)) => (config, text),
@@ -2173,5 +2197,151 @@ body_timeout = 5
         assert_eq!(config.cert_reqs, CertReqs::Required);
         assert_eq!(config.tls_min_version, TlsVersion::Tls13);
         assert_eq!(config.ca_certs, Some(cwd.join("ca.pem")));
+    }
+    // -- issue 5: proxy --
+    #[test]
+    fn proxy_options() {
+        use crate::proxy::Mode;
+        let dir = TempDir::new("rsgi-config-", "proxy");
+        let local: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+        let remote: std::net::IpAddr = "10.1.2.3".parse().expect("ip");
+        let config = run(&["app"], &[], dir.path());
+        assert!(config.forwarded_allow_ips.allows_ip(local));
+        assert!(
+            config
+                .forwarded_allow_ips
+                .allows_ip("::1".parse().expect("ip"))
+        );
+        assert!(!config.forwarded_allow_ips.allows_ip(remote));
+        assert!(
+            !config
+                .forwarded_allow_ips
+                .allows(&crate::listen::Peer::Unix)
+        );
+        assert_eq!(config.forwarded_allow_ips, config.proxy_allow_ips);
+        assert_eq!(
+            config.secure_scheme_headers,
+            [
+                ("X-FORWARDED-PROTOCOL", "ssl"),
+                ("X-FORWARDED-PROTO", "https"),
+                ("X-FORWARDED-SSL", "on")
+            ]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
+        assert_eq!(config.proxy_protocol, Mode::Off);
+
+        let config = run(
+            &[
+                "app",
+                "--forwarded-allow-ips",
+                "10.0.0.0/8, unix",
+                "--secure-scheme-headers",
+                "Front-End-Https=on,X-Forwarded-Proto=https",
+                "--proxy-protocol",
+                "--proxy-allow-from",
+                "192.0.2.1",
+            ],
+            &[],
+            dir.path(),
+        );
+        assert!(config.forwarded_allow_ips.allows_ip(remote));
+        assert!(!config.forwarded_allow_ips.allows_ip(local));
+        assert!(
+            config
+                .forwarded_allow_ips
+                .allows(&crate::listen::Peer::Unix)
+        );
+        assert_eq!(config.secure_scheme_headers.len(), 2);
+        assert_eq!(
+            config.proxy_protocol,
+            Mode::Auto,
+            "the bare flag means auto"
+        );
+        assert!(
+            config
+                .proxy_allow_ips
+                .allows_ip("192.0.2.1".parse().expect("ip"))
+        );
+        assert!(!config.proxy_allow_ips.allows_ip(local));
+        for (value, mode) in [("v1", Mode::V1), ("v2", Mode::V2), ("off", Mode::Off)] {
+            let flag = format!("--proxy-protocol={value}");
+            assert_eq!(run(&["app", &flag], &[], dir.path()).proxy_protocol, mode);
+        }
+
+        // gunicorn's variable, and ours over it; an empty header list believes none.
+        let config = run(
+            &["app", "--secure-scheme-headers", ""],
+            &[("FORWARDED_ALLOW_IPS", "*"), ("RSGI_PROXY_PROTOCOL", "v1")],
+            dir.path(),
+        );
+        assert!(config.forwarded_allow_ips.allows_ip(remote));
+        assert!(config.secure_scheme_headers.is_empty());
+        assert_eq!(config.proxy_protocol, Mode::V1);
+        let config = run(
+            &["app"],
+            &[
+                ("FORWARDED_ALLOW_IPS", "*"),
+                ("RSGI_FORWARDED_ALLOW_IPS", "192.0.2.0/24"),
+            ],
+            dir.path(),
+        );
+        assert!(!config.forwarded_allow_ips.allows_ip(remote));
+
+        // A config file: gunicorn's dict and boolean.
+        let file = dir.write(
+            "proxy.toml",
+            "app = \"a:app\"\nproxy_protocol = true\nforwarded_allow_ips = [\"10.0.0.1\"]\n\
+             [secure_scheme_headers]\n\"X-FORWARDED-PROTO\" = \"https\"\n",
+        );
+        let config = run(&["-c", file.to_str().expect("utf-8")], &[], dir.path());
+        assert_eq!(config.proxy_protocol, Mode::Auto);
+        assert_eq!(
+            config.secure_scheme_headers,
+            vec![("X-FORWARDED-PROTO".to_owned(), "https".to_owned())]
+        );
+        assert!(
+            config
+                .forwarded_allow_ips
+                .allows_ip("10.0.0.1".parse().expect("ip"))
+        );
+
+        let bad: &[(&[&str], &str, &str)] = &[
+            (
+                &["app", "--forwarded-allow-ips", "10.0.0.0/33"],
+                "--forwarded-allow-ips",
+                "10.0.0.0/33",
+            ),
+            (
+                &["app", "--forwarded-allow-ips", "localhost"],
+                "--forwarded-allow-ips",
+                "localhost",
+            ),
+            (
+                &["app", "--proxy-allow-ips", "10.1.2.3/8"],
+                "--proxy-allow-ips",
+                "10.1.2.3/8",
+            ),
+            (&["app", "--proxy-protocol=v3"], "--proxy-protocol", "v3"),
+            (
+                &["app", "--secure-scheme-headers", "X-Proto"],
+                "--secure-scheme-headers",
+                "X-Proto",
+            ),
+            (
+                &["app", "--secure-scheme-headers", "X Proto=https"],
+                "--secure-scheme-headers",
+                "X Proto=https",
+            ),
+        ];
+        for (list, option, value) in bad {
+            assert_invalid(list, &[], dir.path(), option, value);
+        }
+        assert_invalid(
+            &["app"],
+            &[("RSGI_PROXY_ALLOW_IPS", "nope")],
+            dir.path(),
+            "RSGI_PROXY_ALLOW_IPS",
+            "nope",
+        );
     }
 }

@@ -512,6 +512,52 @@ settings! {
     #[arg(long, value_name = "VERSION")]
     #[serde(default, deserialize_with = "text_or_number")]
     tls_min_version: String = Some("1.2".to_owned()), shown "`1.2`";
+    // -- issue 5: proxy --
+    /// Peers whose proxy headers are believed, comma-separated: IP addresses, CIDR ranges,
+    /// `*` for everyone, `unix` for clients of Unix socket listeners (not trusted
+    /// otherwise). From them, `X-Forwarded-For` and `Forwarded: for=` set `REMOTE_ADDR`
+    /// (the list is walked from the right, past addresses that are themselves trusted
+    /// proxies), the `--secure-scheme-headers` and `Forwarded: proto=` set
+    /// `wsgi.url_scheme`, `X-Forwarded-Host` and `Forwarded: host=` set `HTTP_HOST` and
+    /// `SERVER_NAME`, `X-Forwarded-Port` sets `SERVER_PORT`. From anyone else these headers
+    /// reach the application untouched and change nothing. Behind a PROXY protocol header
+    /// the peer judged is the client it names.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "comma_separated")]
+    forwarded_allow_ips: Vec<String> = Some(vec!["127.0.0.1".to_owned(), "::1".to_owned()]),
+        shown "`127.0.0.1,::1`, or `$FORWARDED_ALLOW_IPS` if set",
+        fallback "FORWARDED_ALLOW_IPS" => |ips| ips.to_owned();
+
+    /// Headers, and the value meaning https, by which a peer in `--forwarded-allow-ips`
+    /// says the client used https: `NAME=VALUE,...` (a TOML table in the config file); any
+    /// other value of such a header means http, and two that disagree get 400. Empty to
+    /// believe none.
+    #[arg(long, value_name = "NAME=VALUE,...", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "header_table")]
+    secure_scheme_headers: Vec<String> = Some(
+        crate::proxy::forwarded::DEFAULT_SECURE_SCHEME_HEADERS
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect()
+    ), shown "`X-FORWARDED-PROTOCOL=ssl,X-FORWARDED-PROTO=https,X-FORWARDED-SSL=on`";
+
+    /// Read a PROXY protocol header (HAProxy, AWS NLB) at the start of each connection from
+    /// a peer in `--proxy-allow-ips`: `off`, `v1` or `v2` (that version required from those
+    /// peers), or `auto` (either version, or none). Its client address becomes the
+    /// connection's. `--proxy-protocol` alone means `auto`, as in gunicorn. A header from
+    /// any other peer, or a malformed one, closes the connection.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "auto")]
+    #[serde(default, deserialize_with = "mode_or_bool")]
+    proxy_protocol: String = Some("off".to_owned()), shown "`off`";
+
+    /// Peers allowed to send a PROXY protocol header, in the form of
+    /// `--forwarded-allow-ips` (`unix` for clients of Unix socket listeners). Also spelled
+    /// `--proxy-allow-from`.
+    #[arg(long, visible_alias = "proxy-allow-from", value_name = "LIST", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "comma_separated")]
+    proxy_allow_ips: Vec<String> = Some(vec!["127.0.0.1".to_owned(), "::1".to_owned()]),
+        shown "`127.0.0.1,::1`";
 }
 
 /// The whole command line: every setting plus the options that only make sense there.
@@ -798,6 +844,58 @@ impl<'de, T: From<String>> Visitor<'de> for StringsVisitor<T> {
         }
         Ok(out)
     }
+}
+
+/// Reads `--secure-scheme-headers` from a file: a table (`{ "X-FORWARDED-PROTO" = "https" }`,
+/// gunicorn's dict), or the command line's `NAME=VALUE` strings (one string, comma-separated,
+/// or an array: what `--print-config` writes).
+fn header_table<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    struct TableVisitor;
+    impl<'de> Visitor<'de> for TableVisitor {
+        type Value = Vec<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a table of header names and values, or NAME=VALUE strings")
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some((name, value)) = map.next_entry::<String, String>()? {
+                out.push(format!("{name}={value}"));
+            }
+            Ok(out)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            StringsVisitor(true, PhantomData).visit_str(v)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            StringsVisitor(false, PhantomData).visit_seq(seq)
+        }
+    }
+    d.deserialize_any(TableVisitor).map(Some)
+}
+
+/// Reads `proxy_protocol` from a file: a mode string, or gunicorn's boolean (true: `auto`).
+fn mode_or_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct ModeVisitor;
+    impl Visitor<'_> for ModeVisitor {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("off, v1, v2, auto, or a boolean")
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+            Ok(if v { "auto" } else { "off" }.to_owned())
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+    }
+    d.deserialize_any(ModeVisitor).map(Some)
 }
 
 /// Escapes text for a Markdown table cell.

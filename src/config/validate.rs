@@ -387,6 +387,29 @@ pub(super) fn validate(
             names.into_iter().map(str::to_owned).collect()
         }
     };
+    // -- issue 5: proxy --
+    let allow_list = |name: &str, entries: Option<Vec<String>>| {
+        let entries = entries.unwrap_or_default();
+        crate::proxy::allow::AllowList::parse(&entries)
+            .map_err(|why| invalid(name, &entries.join(","), &why))
+    };
+    let forwarded_allow_ips = allow_list("forwarded_allow_ips", s.forwarded_allow_ips)?;
+    let proxy_allow_ips = allow_list("proxy_allow_ips", s.proxy_allow_ips)?;
+    let secure_scheme_headers = s
+        .secure_scheme_headers
+        .unwrap_or_default()
+        .iter()
+        .filter(|h| !h.trim().is_empty())
+        .map(|h| check_header_pair(h).map_err(|why| invalid("secure_scheme_headers", h, why)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mode = s.proxy_protocol.unwrap_or_default();
+    let proxy_protocol = mode.parse::<crate::proxy::Mode>().map_err(|()| {
+        invalid(
+            "proxy_protocol",
+            &mode,
+            "off, v1, v2 or auto (--proxy-protocol alone means auto)",
+        )
+    })?;
 
     let secs = |n: i64| (n > 0).then(|| Duration::from_secs(n as u64));
     Ok(Config {
@@ -446,7 +469,29 @@ pub(super) fn validate(
         cert_reqs,
         ciphers,
         tls_min_version,
+        forwarded_allow_ips,
+        secure_scheme_headers,
+        proxy_protocol,
+        proxy_allow_ips,
     })
+}
+
+/// Splits a `--secure-scheme-headers` entry, `NAME=VALUE`: the name must be a header name
+/// (an RFC 9110 token) and the value non-empty.
+fn check_header_pair(pair: &str) -> Result<(String, String), &'static str> {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    match pair.split_once('=') {
+        Some((name, value))
+            if !name.trim().is_empty()
+                && name.trim().chars().all(tchar)
+                && !value.trim().is_empty() =>
+        {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => {
+            Err("NAME=VALUE with a header name and a non-empty value, e.g. X-Forwarded-Proto=https")
+        }
+    }
 }
 
 /// Resolves `--user` and `--group` (names or numbers) to ids now, so a typo is a
@@ -722,6 +767,15 @@ impl Config {
             cert_reqs: Some(self.cert_reqs.as_str().to_owned()),
             ciphers: (!self.ciphers.is_empty()).then(|| self.ciphers.join(":")),
             tls_min_version: Some(self.tls_min_version.as_str().to_owned()),
+            forwarded_allow_ips: Some(self.forwarded_allow_ips.entries().to_vec()),
+            secure_scheme_headers: Some(
+                self.secure_scheme_headers
+                    .iter()
+                    .map(|(name, value)| format!("{name}={value}"))
+                    .collect(),
+            ),
+            proxy_protocol: Some(self.proxy_protocol.as_str().to_owned()),
+            proxy_allow_ips: Some(self.proxy_allow_ips.entries().to_vec()),
         }
     }
 }

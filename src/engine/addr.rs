@@ -7,7 +7,15 @@ use std::net::{IpAddr, SocketAddr};
 
 /// `REMOTE_ADDR` and `REMOTE_PORT` for a TCP peer.
 pub fn remote(addr: &SocketAddr) -> (String, String) {
-    let ip = match addr.ip() {
+    let ip = ip_text(addr.ip());
+    let mut port = String::with_capacity(5);
+    push_decimal(&mut port, u32::from(addr.port()));
+    (ip, port)
+}
+
+/// An address as `REMOTE_ADDR` text.
+pub fn ip_text(ip: IpAddr) -> String {
+    match ip {
         IpAddr::V4(v4) => {
             let mut text = String::with_capacity(15);
             for (i, octet) in v4.octets().into_iter().enumerate() {
@@ -20,10 +28,7 @@ pub fn remote(addr: &SocketAddr) -> (String, String) {
         }
         // Rare enough, and its shortest form (RFC 5952) is subtle: std's is correct.
         IpAddr::V6(v6) => v6.to_string(),
-    };
-    let mut port = String::with_capacity(5);
-    push_decimal(&mut port, u32::from(addr.port()));
-    (ip, port)
+    }
 }
 
 /// Appends `n` in decimal.

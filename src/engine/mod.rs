@@ -16,7 +16,7 @@
 //! against `--timeout`, which watches only the app ([`heartbeat`]).
 
 pub mod abort;
-mod addr;
+pub(crate) mod addr;
 mod exchange;
 pub mod heartbeat;
 mod malloc;
@@ -29,9 +29,11 @@ use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
 use crate::http::request::{RequestHead, parse_head};
 use crate::listen::{Listener, Peer, Stream};
 use crate::logging::access::{self, Entry, RequestLine};
+use crate::proxy::protocol::Addresses;
+use crate::proxy::{Mode, Preamble, Proxying};
 use crate::scoreboard::Seat;
 use crate::signals::{Signal, SignalIntake};
-use crate::wsgi::{App, Call, ConnInfo, Outcome, Request, Step, Transport};
+use crate::wsgi::{App, Call, ConnInfo, Outcome, ProxyHeader, Request, Step, Transport};
 use exchange::{Body, Exchange};
 use heartbeat::{Beat, Heartbeats};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -115,6 +117,8 @@ pub struct Settings {
     /// Every connection speaks TLS with this configuration (`--certfile`), loaded by the
     /// master.
     pub tls: Option<crate::tls::ServerTls>,
+    /// What to believe about clients behind proxies (PROXY protocol, forwarded headers).
+    pub proxy: Arc<Proxying>,
 }
 
 impl Settings {
@@ -140,6 +144,7 @@ impl Settings {
             backlog: config.backlog,
             limits: config.http_limits.clone(),
             tls: None,
+            proxy: Arc::new(Proxying::from_config(config)),
         }
     }
 }
@@ -224,6 +229,9 @@ pub fn run(
 
 /// What a connection is doing.
 enum Phase {
+    /// Reading the PROXY protocol header it may start with (`--proxy-protocol`), before
+    /// anything else; `allowed`: its peer is in `--proxy-allow-ips`.
+    Preamble { allowed: bool },
     /// Waiting for the first byte of a request.
     Idle,
     /// Receiving a request head.
@@ -336,6 +344,11 @@ struct Conn {
     /// While away: its socket, re-armed by the pool thread, has reported an event (which
     /// disarmed it again) before the result came back.
     event_while_away: bool,
+    /// The connection's facts (its peer, or the client a PROXY header named). A request's
+    /// `ex.info` is this, or a copy its trusted proxy headers changed.
+    peer: Arc<ConnInfo>,
+    /// Whether that peer is in `--forwarded-allow-ips`.
+    trusted: bool,
 }
 
 /// Open connections by key (the epoll token).
@@ -634,7 +647,17 @@ impl<'a> Engine<'a> {
     fn adopt(&mut self, index: usize, stream: Stream, peer: Peer) {
         let listening = &self.listeners[index];
         let info = Arc::new(conn_info(&peer, listening));
-        let mut ex = Box::new(Exchange::new(stream, info, self.shared.clone()));
+        let proxy = &self.settings.proxy;
+        let trusted = proxy.forwarded.allow.allows(&peer);
+        let phase = match proxy.mode {
+            Mode::Off => Phase::Idle,
+            _ => Phase::Preamble {
+                allowed: proxy.proxy_allow.allows(&peer),
+            },
+        };
+        let mut ex = Box::new(Exchange::new(stream, info.clone(), self.shared.clone()));
+        // The session only wraps the socket: a PROXY header (the preamble phase) is still
+        // read from the raw socket before the first TLS byte.
         if let Some(tls) = &self.settings.tls {
             match crate::tls::Session::new(tls) {
                 Ok(session) => ex.start_tls(session),
@@ -654,11 +677,14 @@ impl<'a> Engine<'a> {
         let key = self.conns.insert(Conn {
             ex: Some(ex),
             fd,
-            phase: Phase::Idle,
+            phase,
+            // A PROXY header too must come within the head's time.
             deadline: self.settings.header_timeout.map(|t| self.now + t),
             watching: None,
             registered: false,
             event_while_away: false,
+            peer: info,
+            trusted,
         });
         self.on_accepted(key);
     }
@@ -700,6 +726,10 @@ impl<'a> Engine<'a> {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        if matches!(conn.phase, Phase::Preamble { .. }) {
+            self.preamble(key, EpollFlags::empty());
+            return;
+        }
         if self.pool.is_some() {
             // With a pool, the request is read on the connection's first epoll event, as
             // before deferred accept. Dispatching a connection epoll has never seen straight
@@ -723,6 +753,62 @@ impl<'a> Engine<'a> {
                 self.rewatch(key);
             }
             Err(_) => self.close(key),
+        }
+    }
+
+    /// Reads the PROXY protocol header connection `key` may start with (see [`crate::proxy`]);
+    /// once it is settled, the connection goes on as a new one. `events`: what epoll
+    /// reported (empty right after accept).
+    fn preamble(&mut self, key: usize, events: EpollFlags) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Phase::Preamble { allowed } = conn.phase else {
+            return;
+        };
+        let ex = conn.ex.as_mut().expect("the loop holds new connections");
+        match crate::proxy::read_preamble(ex.fd(), self.settings.proxy.mode, allowed) {
+            Ok(Preamble::Wait) => {
+                // Watched edge-triggered (the peeked bytes stay readable): a peer that
+                // closes mid-header is not waited for.
+                if events.intersects(EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLHUP) {
+                    self.close(key);
+                } else {
+                    self.rewatch(key);
+                }
+            }
+            Ok(Preamble::Closed) => self.close(key),
+            Err(err) => {
+                tracing::debug!("connection {key}: reading its PROXY header failed: {err}");
+                self.close(key);
+            }
+            Ok(Preamble::Refused(why)) => {
+                // No HTTP response: a proxy expects none, and a client posing as one
+                // deserves none.
+                tracing::info!(
+                    "connection from {} closed: {why}",
+                    match conn.peer.remote_addr.as_str() {
+                        "" => "a Unix socket client",
+                        addr => addr,
+                    }
+                );
+                self.close(key);
+            }
+            Ok(Preamble::Direct) => {
+                conn.phase = Phase::Idle;
+                self.on_accepted(key);
+            }
+            Ok(Preamble::Proxied(addresses)) => {
+                if let Some(addresses) = addresses {
+                    let info = Arc::new(proxied_info(&conn.peer, &addresses));
+                    let peer = crate::proxy::proxied_peer(&addresses);
+                    conn.trusted = self.settings.proxy.forwarded.allow.allows(&peer);
+                    ex.info = info.clone();
+                    conn.peer = info;
+                }
+                conn.phase = Phase::Idle;
+                self.on_accepted(key);
+            }
         }
     }
 
@@ -768,6 +854,9 @@ impl<'a> Engine<'a> {
             // Away, or parked until the body budget lets it receive: its bytes wait in the
             // socket (reading them would only move them into the worker's memory).
             Phase::Away => None,
+            Phase::Preamble { .. } => {
+                Some(EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP | EpollFlags::EPOLLET)
+            }
             Phase::Body(ref receiving) if receiving.started.is_none() => None,
             Phase::Paused(_) | Phase::Flushing(_) => Some(EpollFlags::EPOLLOUT),
             Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain | Phase::Linger => {
@@ -848,6 +937,10 @@ impl<'a> Engine<'a> {
             conn.watching = None;
         }
         match &mut conn.phase {
+            Phase::Preamble { .. } => {
+                self.preamble(key, events);
+                return;
+            }
             Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
                 let ex = conn.ex.as_mut().expect("the loop holds idle connections");
                 if ex.unsent() > 0
@@ -946,6 +1039,9 @@ impl<'a> Engine<'a> {
                         conn.phase = Phase::Head;
                         ex.started = self.now;
                         ex.ended = None;
+                        if !Arc::ptr_eq(&ex.info, &conn.peer) {
+                            ex.info = conn.peer.clone();
+                        }
                         conn.deadline = self.settings.header_timeout.map(|t| self.now + t);
                         if self.draining && conn.deadline.is_none() {
                             conn.deadline = Some(self.now + TICK);
@@ -1015,6 +1111,27 @@ impl<'a> Engine<'a> {
 
     /// A request head arrived: refuse it, start receiving its body, or run it.
     fn on_head(&mut self, key: usize, head: RequestHead) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            let ex = conn
+                .ex
+                .as_mut()
+                .expect("the loop holds connections it parses");
+            // Trusted proxy headers: this request's view of the connection (`advance` put
+            // the connection's own back when the request began).
+            if conn.trusted {
+                match self.settings.proxy.forwarded.resolve(|| head.headers()) {
+                    Ok(None) => {}
+                    Ok(Some(believed)) => {
+                        ex.info = Arc::new(crate::proxy::believed_info(&conn.peer, believed));
+                    }
+                    Err(_) => {
+                        tracing::debug!("bad request: contradictory secure scheme headers");
+                        self.fail(key, 400, Some(&head));
+                        return;
+                    }
+                }
+            }
+        }
         let too_large = match (head.framing, self.settings.limit_request_body) {
             (BodyFraming::Length(n), Some(limit)) => n > limit,
             _ => false,
@@ -1440,7 +1557,9 @@ impl<'a> Engine<'a> {
             match conn.phase {
                 // A request that never completed its head or body: tell the client why.
                 Phase::Head | Phase::Body(_) => self.fail(key, 408, None),
-                Phase::Idle
+                // A PROXY header that never completed: closed, as any refusal of one.
+                Phase::Preamble { .. }
+                | Phase::Idle
                 | Phase::Paused(_)
                 | Phase::Flushing(_)
                 | Phase::Drain
@@ -1521,7 +1640,8 @@ impl<'a> Engine<'a> {
         let grace = self.now + drain_idle(self.settings);
         for key in self.conns.keys() {
             if let Some(conn) = self.conns.get_mut(key) {
-                if matches!(conn.phase, Phase::Idle) {
+                // A PROXY header still on its way counts as idle: no request has begun.
+                if matches!(conn.phase, Phase::Idle | Phase::Preamble { .. }) {
                     conn.deadline = Some(conn.deadline.map_or(grace, |d| d.min(grace)));
                 }
             }
@@ -1585,6 +1705,39 @@ fn exchange_mut(transport: &mut dyn Transport) -> &mut Exchange {
         .expect("calls are made with the engine's exchange")
 }
 
+/// The facts of a connection whose PROXY header named a client: gunicorn's environ (the
+/// client as REMOTE_ADDR/PORT, PROXY_PROTOCOL/ADDR/PORT), with SERVER_NAME/PORT (used when
+/// a request has no Host) the address the client connected to on the proxy.
+fn proxied_info(base: &ConnInfo, addresses: &Addresses) -> ConnInfo {
+    let mut info = base.clone();
+    let protocol = addresses.protocol();
+    match addresses {
+        Addresses::Tcp {
+            source,
+            destination,
+        } => {
+            (info.remote_addr, info.remote_port) = addr::remote(source);
+            let (addr, port) = addr::remote(destination);
+            info.server_name = addr.clone();
+            info.server_port = port.clone();
+            info.proxy_header = Some(Arc::new(ProxyHeader {
+                protocol,
+                addr,
+                port,
+            }));
+        }
+        Addresses::Unix => {
+            (info.remote_addr, info.remote_port) = (String::new(), String::new());
+            info.proxy_header = Some(Arc::new(ProxyHeader {
+                protocol,
+                addr: String::new(),
+                port: String::new(),
+            }));
+        }
+    }
+    info
+}
+
 fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
     let (remote_addr, remote_port) = match peer {
         Peer::Tcp(addr) => addr::remote(addr),
@@ -1596,6 +1749,9 @@ fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
         server_name: listening.server_name.clone(),
         server_port: listening.server_port.clone(),
         url_scheme: listening.scheme,
+        forwarded_host: None,
+        forwarded_port: None,
+        proxy_header: None,
     }
 }
 
@@ -1620,10 +1776,13 @@ mod tests {
             server_name: "localhost".to_owned(),
             server_port: "80".to_owned(),
             url_scheme: "http",
+            forwarded_host: None,
+            forwarded_port: None,
+            proxy_header: None,
         });
         let ex = Box::new(Exchange::new(
             crate::listen::Stream::Unix(ours),
-            info,
+            info.clone(),
             shared,
         ));
         let limits = Limits::default();
@@ -1646,6 +1805,8 @@ mod tests {
             watching: None,
             registered: false,
             event_while_away: false,
+            peer: info,
+            trusted: false,
         };
         (conn, theirs)
     }

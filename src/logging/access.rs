@@ -667,6 +667,9 @@ pub fn log_aborted(request: &Aborted<'_>) {
         server_name: String::new(),
         server_port: String::new(),
         url_scheme: "http",
+        forwarded_host: None,
+        forwarded_port: None,
+        proxy_header: None,
     };
     log(&Entry {
         conn: &conn,
@@ -1137,6 +1140,9 @@ mod tests {
             server_name: "127.0.0.1".into(),
             server_port: "8000".into(),
             url_scheme: "http",
+            forwarded_host: None,
+            forwarded_port: None,
+            proxy_header: None,
         }
     }
 
@@ -1365,6 +1371,9 @@ mod cost {
             server_name: "127.0.0.1".into(),
             server_port: "8000".into(),
             url_scheme: "http",
+            forwarded_host: None,
+            forwarded_port: None,
+            proxy_header: None,
         };
         for _ in 0..n {
             log(&Entry {

@@ -28,6 +28,24 @@ pub struct ConnInfo {
     pub server_port: String,
     /// `wsgi.url_scheme`.
     pub url_scheme: &'static str,
+    /// A host from trusted proxy headers (`X-Forwarded-Host`, `Forwarded: host=`): it
+    /// replaces the request's own for `HTTP_HOST` and `SERVER_NAME`.
+    pub forwarded_host: Option<String>,
+    /// A port from trusted proxy headers (`X-Forwarded-Port`): `SERVER_PORT`.
+    pub forwarded_port: Option<String>,
+    /// The PROXY protocol header the connection began with, if it named a client.
+    pub proxy_header: Option<std::sync::Arc<ProxyHeader>>,
+}
+
+/// gunicorn's environ keys for a connection that began with a PROXY protocol header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyHeader {
+    /// `PROXY_PROTOCOL`: `TCP4`, `TCP6` or `UNIX`.
+    pub protocol: &'static str,
+    /// `PROXY_ADDR`: the address the client connected to on the proxy ("" for UNIX).
+    pub addr: String,
+    /// `PROXY_PORT`: the port the client connected to on the proxy ("" for UNIX).
+    pub port: String,
 }
 
 /// Per-worker objects every environ shares.
@@ -145,7 +163,7 @@ pub(crate) fn build<'py>(
             // ("5, 5"), which the app must see as the one number they mean.
             continue;
         } else if name.eq_ignore_ascii_case(b"host") {
-            if authority.is_some() {
+            if authority.is_some() || conn.forwarded_host.is_some() {
                 continue;
             }
             host = Some(value);
@@ -179,7 +197,11 @@ pub(crate) fn build<'py>(
             None => env.set_item(key, value)?,
         }
     }
-    if let Some(authority) = authority {
+    if let Some(forwarded) = &conn.forwarded_host {
+        // Believed from a trusted proxy: the host the client asked the proxy for.
+        host = Some(forwarded.as_bytes());
+        env.set_item(intern!(py, "HTTP_HOST"), forwarded)?;
+    } else if let Some(authority) = authority {
         env.set_item(intern!(py, "HTTP_HOST"), latin1(py, authority))?;
     }
     if let Some(n) = dechunked {
@@ -204,8 +226,17 @@ pub(crate) fn build<'py>(
             PyString::new(py, &conn.server_port),
         ),
     };
+    let server_port = match &conn.forwarded_port {
+        Some(port) => PyString::new(py, port),
+        None => server_port,
+    };
     env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
     env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
+    if let Some(proxy) = &conn.proxy_header {
+        env.set_item(intern!(py, "PROXY_PROTOCOL"), proxy.protocol)?;
+        env.set_item(intern!(py, "PROXY_ADDR"), &proxy.addr)?;
+        env.set_item(intern!(py, "PROXY_PORT"), &proxy.port)?;
+    }
 
     match conn.url_scheme {
         "https" => {

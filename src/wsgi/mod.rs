@@ -21,8 +21,8 @@ pub mod interp;
 mod responder;
 
 pub(crate) use app_loader::prepend_sys_path;
-pub use environ::ConnInfo;
 pub(crate) use environ::percent_decode;
+pub use environ::{ConnInfo, ProxyHeader};
 
 use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;
