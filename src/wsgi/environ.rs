@@ -159,8 +159,8 @@ pub(crate) fn build<'py>(
         } else if name.eq_ignore_ascii_case(b"content-length")
             || (dechunked.is_some() && name.eq_ignore_ascii_case(b"transfer-encoding"))
         {
-            // Set from the parsed framing below: the codec accepts repeated identical values
-            // ("5, 5"), which the app must see as the one number they mean.
+            // Set from the parsed framing below (a repeated Content-Length, even with equal values,
+            // is refused): the app sees the number the framing was decided on.
             continue;
         } else if name.eq_ignore_ascii_case(b"host") {
             if authority.is_some() || conn.forwarded_host.is_some() {

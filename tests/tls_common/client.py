@@ -7,6 +7,8 @@ result lists each response's status, headers, body length and CRC-32 (and the bo
 when short), plus the negotiated TLS version, cipher, ALPN protocol, the server
 certificate's SHA-256 and the local port. ``--raw BYTES`` (Python escapes, e.g. ``\\r\\n``)
 sends those bytes in one write instead and reports everything read until the server closes.
+``--preamble BYTES`` (Python escapes) is written on the plain TCP socket before the
+handshake, as a PROXY protocol header is.
 ``--resume N`` then opens N more connections, each resuming the previous session, and
 reports whether each did. A handshake or connection failure is reported as ``{"error": ...}``.
 """
@@ -37,6 +39,7 @@ def main():
     p.add_argument("--method", default="GET")
     p.add_argument("--body-size", type=int, default=0, help="POST a body of this size")
     p.add_argument("--raw")
+    p.add_argument("--preamble", help="bytes sent in the clear before the handshake")
     p.add_argument(
         "--resume",
         type=int,
@@ -61,6 +64,8 @@ def main():
     out = {}
     try:
         raw = socket.create_connection((args.host, args.port), timeout=60)
+        if args.preamble is not None:
+            raw.sendall(args.preamble.encode("latin-1").decode("unicode_escape").encode("latin-1"))
         sock = ctx.wrap_socket(raw, server_hostname=args.host)
         out.update(
             version=sock.version(),
