@@ -17,6 +17,7 @@ WORKLOAD_TEXT = {
     "echo": "POST of 1 MiB (`bench/wrk-echo.lua`), read from `wsgi.input` and sent back",
     "sleep": "GET, the app sleeps 10 ms and answers hello (threaded servers get {wt} threads per worker)",
     "slowloris": "hello while {slow} slowloris connections (`bench/slowloris.py`) are held open",
+    "hello-tls": "hello over HTTPS (TLS 1.3, a P-256 certificate), connections kept alive; bjoern has no TLS",
     "stream-1g": "one curl reads 1 GiB streamed as 65536 x 16 KiB; RSS of the server tree before, peak (sampled every 0.25 s), after",
 }
 SERVER_TEXT = {
