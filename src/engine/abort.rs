@@ -27,6 +27,7 @@
 
 use crate::http::request::RequestHead;
 use crate::http::response::{HttpDate, error_response};
+use crate::wsgi::ConnInfo;
 use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -61,6 +62,9 @@ struct SlotState {
     fd: RawFd,
     /// The connection speaks TLS: no raw 504 on it.
     tls: bool,
+    /// The request's view of its client (a PROXY header's or trusted proxy headers'),
+    /// for the access line of a 504.
+    conn: Option<Arc<ConnInfo>>,
     method: String,
     path: String,
     started: Option<Instant>,
@@ -72,13 +76,21 @@ impl Slot {
     }
 
     /// A request on socket `fd` starts (or resumes) running on this thread. `clean`: no
-    /// byte of its response has gone out yet; `tls`: the socket carries TLS. Reuses the
-    /// slot's strings: no allocation once warmed up.
-    pub fn begin(&self, fd: RawFd, head: &RequestHead, clean: bool, tls: bool) {
+    /// byte of its response has gone out yet; `tls`: the socket carries TLS; `conn`: the
+    /// request's connection facts. Reuses the slot's strings: no allocation once warmed up.
+    pub fn begin(
+        &self,
+        fd: RawFd,
+        head: &RequestHead,
+        clean: bool,
+        tls: bool,
+        conn: &Arc<ConnInfo>,
+    ) {
         let mut state = self.state();
         state.active = true;
         state.fd = fd;
         state.tls = tls;
+        state.conn = Some(conn.clone());
         state.method.clear();
         state.method.push_str(truncate(head.method()));
         state.path.clear();
@@ -215,8 +227,12 @@ fn abort() -> ! {
     let date = HttpDate::new(SystemTime::now());
     for (state, wrote) in &states {
         if state.active && !wrote {
-            // Before the socket is shut down (a shut-down socket may have no peer).
-            let remote_addr = peer_ip(state.fd);
+            // The client as the request saw it (named by a proxy, perhaps); the socket's
+            // peer otherwise, read before the socket is shut down.
+            let remote_addr = match &state.conn {
+                Some(conn) => conn.remote_addr.clone(),
+                None => peer_ip(state.fd),
+            };
             // Logged as 504 under TLS too: the status the timeout decided, though the client
             // only sees the connection end.
             let body_bytes = if state.tls {
@@ -357,18 +373,28 @@ mod tests {
     #[test]
     fn the_response_and_the_504_exclude_each_other() {
         let slot = Slot::default();
+        let conn = Arc::new(ConnInfo {
+            remote_addr: "192.0.2.1".into(),
+            remote_port: "1234".into(),
+            server_name: "localhost".into(),
+            server_port: "80".into(),
+            url_scheme: "http",
+            forwarded_host: None,
+            forwarded_port: None,
+            proxy_header: None,
+        });
         // The abort decides first: the request thread may write nothing more.
-        slot.begin(7, &head(), true, false);
+        slot.begin(7, &head(), true, false, &conn);
         assert!(slot.claim_for_504());
         assert!(!slot.claim_write());
         assert!(!slot.claim_write());
         // The response starts first: no 504, and the response keeps going.
-        slot.begin(7, &head(), true, false);
+        slot.begin(7, &head(), true, false, &conn);
         assert!(slot.claim_write());
         assert!(!slot.claim_for_504());
         assert!(slot.claim_write());
         // A request resumed after part of its response went out never gets a 504.
-        slot.begin(7, &head(), false, false);
+        slot.begin(7, &head(), false, false, &conn);
         assert!(!slot.claim_for_504());
         assert!(slot.claim_write());
     }

@@ -1290,7 +1290,7 @@ impl<'a> Engine<'a> {
             body_length,
         };
         if let Some(slot) = &self.inflight {
-            slot.begin(conn.fd, &head, ex.unsent() == 0, ex.is_tls());
+            slot.begin(conn.fd, &head, ex.unsent() == 0, ex.is_tls(), &ex.info);
         }
         self.beat.start(head.method(), head.path());
         let (call, step) = self.app.start(request, ex);
@@ -1341,7 +1341,12 @@ impl<'a> Engine<'a> {
                 };
                 let Paused { mut call, head } = *paused;
                 if let Some(slot) = &self.inflight {
-                    slot.begin(conn.fd, &head, false, false);
+                    let facts = call.with_transport(|t| {
+                        let ex = exchange_mut(t);
+                        (ex.is_tls(), ex.info.clone())
+                    });
+                    let (tls, info) = facts.unwrap_or_else(|| (false, conn.peer.clone()));
+                    slot.begin(conn.fd, &head, false, tls, &info);
                 }
                 self.beat.resume();
                 let step = call.resume();
