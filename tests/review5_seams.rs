@@ -10,7 +10,7 @@ const STATUS_AND_CLIENT: &[&str] = &[
     "--access-logfile",
     "-",
     "--access-log-format",
-    "%(s)s h=%(h)s",
+    "%(s)s h=%(h)s port=%({REMOTE_PORT}e)s",
 ];
 
 /// Sends `bytes` (a request stuck in the app), expects the abort's 504 and returns the
@@ -36,7 +36,10 @@ fn a_timed_out_request_behind_a_proxy_header_is_logged_with_its_client() {
         .start();
     let mut bytes = b"PROXY TCP4 192.0.2.10 198.51.100.1 56324 80\r\n".to_vec();
     bytes.extend_from_slice(&get_req("/sleep"));
-    assert_eq!(timed_out_line(&mut server, &bytes), "504 h=192.0.2.10");
+    assert_eq!(
+        timed_out_line(&mut server, &bytes),
+        "504 h=192.0.2.10 port=56324"
+    );
 }
 
 /// The same with a trusted X-Forwarded-For, on a pool thread.
@@ -46,6 +49,14 @@ fn a_timed_out_request_from_a_trusted_proxy_is_logged_with_its_client() {
         .args(["--timeout", "1", "--threads", "2"])
         .args(STATUS_AND_CLIENT)
         .start();
-    let bytes = request("GET", "/sleep", &[("X-Forwarded-For", "203.0.113.7")], b"");
-    assert_eq!(timed_out_line(&mut server, &bytes), "504 h=203.0.113.7");
+    let bytes = request(
+        "GET",
+        "/sleep",
+        &[("X-Forwarded-For", "203.0.113.7:4711")],
+        b"",
+    );
+    assert_eq!(
+        timed_out_line(&mut server, &bytes),
+        "504 h=203.0.113.7 port=4711"
+    );
 }

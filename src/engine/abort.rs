@@ -227,12 +227,6 @@ fn abort() -> ! {
     let date = HttpDate::new(SystemTime::now());
     for (state, wrote) in &states {
         if state.active && !wrote {
-            // The client as the request saw it (named by a proxy, perhaps); the socket's
-            // peer otherwise, read before the socket is shut down.
-            let remote_addr = match &state.conn {
-                Some(conn) => conn.remote_addr.clone(),
-                None => peer_ip(state.fd),
-            };
             // Logged as 504 under TLS too: the status the timeout decided, though the client
             // only sees the connection end.
             let body_bytes = if state.tls {
@@ -245,10 +239,15 @@ fn abort() -> ! {
             let elapsed = state
                 .started
                 .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+            // With the client as the request saw it (a proxy may have named it): `begin`
+            // sets the facts of every active request.
+            let Some(conn) = state.conn.as_deref() else {
+                continue;
+            };
             crate::logging::access::log_aborted(&crate::logging::access::Aborted {
                 method: &state.method,
                 target: &state.path,
-                remote_addr: &remote_addr,
+                conn,
                 status: 504,
                 body_bytes,
                 elapsed,
@@ -273,19 +272,6 @@ fn abort() -> ! {
     // SAFETY: _exit ends the process at once, without running atexit handlers or
     // destructors, which could block on locks the stuck thread holds.
     unsafe { nix::libc::_exit(crate::worker::EXIT_TIMEOUT) }
-}
-
-/// The client's IP address on socket `fd` ("" for a Unix socket or on error).
-fn peer_ip(fd: RawFd) -> String {
-    use nix::sys::socket::{SockaddrStorage, getpeername};
-    match getpeername::<SockaddrStorage>(fd) {
-        Ok(addr) => match (addr.as_sockaddr_in(), addr.as_sockaddr_in6()) {
-            (Some(v4), _) => v4.ip().to_string(),
-            (_, Some(v6)) => v6.ip().to_string(),
-            _ => String::new(),
-        },
-        Err(_) => String::new(),
-    }
 }
 
 /// Ends a TLS connection whose request timed out: the session (keys, sequence numbers) is
