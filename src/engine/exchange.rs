@@ -714,6 +714,26 @@ impl Exchange {
             .map_err(io::Error::from)
     }
 
+    /// Whether a TLS client has sent bytes the connection has not read (typically its
+    /// close_notify). Always false on a plain connection, which costs nothing then.
+    pub fn tls_input_pending(&self) -> bool {
+        if self.tls.is_none() {
+            return false;
+        }
+        let mut byte = 0u8;
+        // SAFETY: the pointer and length describe `byte`, which recv(2) writes at most one
+        // byte into; MSG_PEEK leaves it in the socket.
+        let n = unsafe {
+            nix::libc::recv(
+                self.sock.as_raw_fd(),
+                (&raw mut byte).cast(),
+                1,
+                nix::libc::MSG_PEEK | nix::libc::MSG_DONTWAIT,
+            )
+        };
+        n > 0
+    }
+
     /// Reads and discards whatever the client sends; `Ok(true)` when it has closed.
     pub fn discard(&mut self) -> io::Result<bool> {
         let mut sink = [0u8; 4096];
