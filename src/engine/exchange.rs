@@ -171,6 +171,10 @@ pub struct Exchange {
     /// from the start, so it runs only when the head may be complete, never per byte
     /// received (a client trickling a large head one byte at a time would cost O(n²)).
     head_scanned: usize,
+    /// Where the line being received starts among the unread bytes (after the last LF
+    /// scanned): a line over its limit is refused as soon as it is, not once the whole
+    /// head's worth of bytes has been buffered.
+    line_start: usize,
     shared: Arc<Shared>,
     /// Wait for the socket instead of answering [`Flow::Full`] (pool threads).
     pub blocking: bool,
@@ -227,6 +231,7 @@ impl Exchange {
             rbuf: ReadBuf::new(),
             info,
             head_scanned: 0,
+            line_start: 0,
             shared,
             blocking: false,
             beat: None,
@@ -298,25 +303,38 @@ impl Exchange {
 
     /// Whether parsing the buffered bytes can produce an answer: the end of a head (blank
     /// line) arrived, this is the first data of a request (so garbage is refused at once),
-    /// or the request line is already too long to be valid.
+    /// or the line being received is already longer than its limit (the request line's, or
+    /// a field line's).
     pub fn head_may_be_complete(&mut self) -> bool {
         let data = self.rbuf.data();
         let first_look = self.head_scanned == 0;
         let from = self.head_scanned.saturating_sub(2);
         self.head_scanned = data.len();
-        let blank_line = data[from..]
-            .iter()
-            .enumerate()
-            .any(|(i, &b)| b == b'\n' && ends_head(&data[from + i + 1..]));
-        blank_line
-            || first_look
-            || (data.len() > self.shared.limits.request_line + 2 && !data.contains(&b'\n'))
+        let mut blank_line = false;
+        for (i, &b) in data[from..].iter().enumerate() {
+            if b == b'\n' {
+                self.line_start = from + i + 1;
+                if ends_head(&data[self.line_start..]) {
+                    blank_line = true;
+                    break;
+                }
+            }
+        }
+        let limits = &self.shared.limits;
+        let line_limit = if self.line_start == 0 {
+            limits.request_line
+        } else {
+            limits.header_field_size
+        };
+        // Past its limit (CRLF aside), the line cannot be valid, and the parser says why.
+        blank_line || first_look || data.len() - self.line_start > line_limit + 2
     }
 
     /// Consumes a parsed head of `len` bytes from the read buffer.
     pub fn consume_head(&mut self, len: usize) {
         self.rbuf.consume(len);
         self.head_scanned = 0;
+        self.line_start = 0;
     }
 
     /// Queues `100 Continue` for a client waiting for it before sending its body.
@@ -1048,4 +1066,78 @@ const TLS_FILE_BLOCK: usize = 16 * 1024;
 /// codec then rejects with a 400 instead of leaving the client waiting).
 fn ends_head(after_lf: &[u8]) -> bool {
     matches!(after_lf, [b'\n', ..] | [b'\r', b'\n', ..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Limits;
+    use crate::http::request::parse_head;
+    use std::os::unix::net::UnixStream;
+
+    fn exchange() -> (Exchange, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().expect("socketpair");
+        ours.set_nonblocking(true).expect("non-blocking");
+        let shared = Arc::new(Shared {
+            limits: Limits::default(),
+            keep_alive: true,
+            send_timeout: None,
+            body_timeout: None,
+            limit_request_body: None,
+        });
+        let info = Arc::new(ConnInfo {
+            remote_addr: String::new(),
+            remote_port: String::new(),
+            server_name: "localhost".to_owned(),
+            server_port: "80".to_owned(),
+            url_scheme: "http",
+            forwarded_host: None,
+            forwarded_port: None,
+            proxy_header: None,
+        });
+        (Exchange::new(Stream::Unix(ours), info, shared), theirs)
+    }
+
+    /// Sends `bytes` from the client, reads them, and says whether the head is worth parsing.
+    fn arrive(ex: &mut Exchange, client: &mut UnixStream, bytes: &[u8]) -> bool {
+        client.write_all(bytes).expect("send");
+        assert_eq!(ex.fill(false).expect("read"), bytes.len());
+        ex.head_may_be_complete()
+    }
+
+    #[test]
+    fn a_field_line_over_its_limit_is_refused_when_it_passes_the_limit() {
+        let (mut ex, mut client) = exchange();
+        let limits = Limits::default();
+        assert!(arrive(
+            &mut ex,
+            &mut client,
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: "
+        ));
+        assert!(matches!(parse_head(ex.rbuf.data(), &limits), Ok(None)));
+        // Within the field's limit: nothing to parse yet.
+        let piece = vec![b'a'; 4096];
+        assert!(!arrive(&mut ex, &mut client, &piece));
+        // Past it: parsed at once (and refused), not once the whole head's size is in.
+        assert!(arrive(&mut ex, &mut client, &piece));
+        let status = parse_head(ex.rbuf.data(), &limits).map_err(|e| e.status());
+        assert!(matches!(status, Err(431)), "{status:?}");
+    }
+
+    #[test]
+    fn complete_lines_do_not_count_against_the_line_being_received() {
+        let (mut ex, mut client) = exchange();
+        assert!(arrive(&mut ex, &mut client, b"GET / HTTP/1.1\r\n"));
+        let field = format!("X-Field: {}\r\n", "a".repeat(8000));
+        for _ in 0..4 {
+            assert!(!arrive(&mut ex, &mut client, field.as_bytes()));
+        }
+        assert!(!arrive(&mut ex, &mut client, b"Host: x\r\n"));
+        assert!(arrive(&mut ex, &mut client, b"\r\n"));
+        // A request line over its limit, before its LF.
+        let (mut ex, mut client) = exchange();
+        assert!(arrive(&mut ex, &mut client, b"GET /"));
+        assert!(!arrive(&mut ex, &mut client, &[b'a'; 4000]));
+        assert!(arrive(&mut ex, &mut client, &[b'a'; 100]));
+    }
 }
