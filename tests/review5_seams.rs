@@ -60,3 +60,34 @@ fn a_timed_out_request_from_a_trusted_proxy_is_logged_with_its_client() {
         "504 h=203.0.113.7 port=4711"
     );
 }
+
+/// `--request-buffering=false` on the loop thread: an app that reads part of a chunk and
+/// returns leaves decoded body bytes in the read buffer, and the rest of the body is then
+/// discarded to keep the connection. The read buffer, grown for the body, used to be given
+/// back at the end of the request from under those bytes, and discarding them panicked the
+/// worker (any client could kill workers so).
+#[test]
+fn the_unread_rest_of_a_streamed_chunk_is_discarded_and_the_worker_lives() {
+    let mut server = server("cases.live_echo")
+        .args(["--request-buffering=false"])
+        .start();
+    let pid = server.worker_pid();
+    let mut c = server.conn();
+    c.send(
+        b"POST /?id=P&piece=5&pieces=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    server.wait_for_line("live_echo called P");
+    // One chunk, larger than what wsgi.input asks the server for at first (8 KiB), and not
+    // yet the end of the body.
+    let mut chunk = b"4e20\r\n".to_vec();
+    chunk.resize(chunk.len() + 20000, b'a');
+    c.send(&chunk);
+    let r = c.read_response();
+    assert_eq!((r.status(), r.text().as_str()), (200, "aaaaa"));
+    c.send(b"\r\n0\r\n\r\n");
+    // The connection serves its next request, in the same worker.
+    let r = c.roundtrip(&request("POST", "/?id=Q", &[], b"next"));
+    assert_eq!((r.status(), r.text().as_str()), (200, "next"));
+    assert!(Server::is_alive(pid));
+    assert_eq!(server.stderr_text().matches("panicked").count(), 0);
+}

@@ -626,8 +626,12 @@ impl Exchange {
     /// not keep it: a buffered body (up to `--body-buffer-size`) and a read buffer grown
     /// for an upload.
     fn release_request_memory(&mut self) {
-        if matches!(self.body, Body::Buffered(_)) {
-            self.body = Body::Buffered(BodyReader::empty());
+        match &self.body {
+            Body::Buffered(_) => self.body = Body::Buffered(BodyReader::empty()),
+            // Body bytes decoded but not read by the app are still in the read buffer, behind
+            // its consumed mark (`pending`): they are discarded next, so the buffer stays.
+            Body::Streaming { pending, .. } if pending.0 < pending.1 => return,
+            Body::Streaming { .. } => {}
         }
         self.rbuf.shrink_if_empty();
     }
