@@ -12,10 +12,11 @@
 //! instead of the socket; the plain path only checks that there is none. A file cannot be
 //! sent with sendfile(2) then: it is read and encrypted a record at a time.
 //!
-//! Memory per connection is bounded by the read buffer (16 KiB, growing only for a large
-//! request head, at most the head limits), the request body in memory (at most
-//! `--body-buffer-size`; beyond it, a temporary file) and the unsent response bytes (at most
-//! [`HIGH_WATER`] plus the one body chunk the app just yielded).
+//! Memory per connection is bounded by the read buffer (16 KiB, growing for a large request
+//! head, at most the head limits, and to 64 KiB more while a body is read), the request body
+//! in memory (at most `--body-buffer-size`; beyond it, a temporary file) and the unsent
+//! response bytes (at most [`HIGH_WATER`] plus the one body chunk the app just yielded;
+//! under TLS, plus one write's worth of records queued in the session).
 
 use super::abort::Slot;
 use super::spool::BodyReader;
