@@ -323,7 +323,8 @@ struct Paused {
 enum After {
     /// Wait for the next request.
     KeepAlive,
-    /// Close now: the client sends nothing more.
+    /// Close now: the client sends nothing more (a TLS client that has, typically its
+    /// close_notify, gets [`After::Linger`] instead).
     Close,
     /// Close after a lingering close: the client may still be sending.
     Linger,
