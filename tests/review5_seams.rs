@@ -91,3 +91,36 @@ fn the_unread_rest_of_a_streamed_chunk_is_discarded_and_the_worker_lives() {
     assert!(Server::is_alive(pid));
     assert_eq!(server.stderr_text().matches("panicked").count(), 0);
 }
+
+/// `--request-buffering=false`: when the app leaves part of a body unread, the response
+/// says `Connection: close` if the rest is too much to discard (64 KiB), and otherwise the
+/// connection serves the next request. The bytes already taken from the socket and decoded
+/// but not read by the app count too: a 79,000-byte body of which the app read a few bytes
+/// used to get a keep-alive response and then a closed connection.
+#[test]
+fn a_keep_alive_response_after_an_unread_body_is_kept() {
+    for threads in ["1", "4"] {
+        keep_alive_after_an_unread_body(threads);
+    }
+}
+
+fn keep_alive_after_an_unread_body(threads: &str) {
+    let server = server("cases.live_echo")
+        .args(["--request-buffering=false", "--threads", threads])
+        .start();
+    for length in [60_000usize, 79_000, 100_000] {
+        let mut c = server.conn();
+        let body = vec![b'b'; length];
+        c.send(&request("POST", "/?piece=5&pieces=1", &[], &body));
+        let r = c.read_response();
+        assert_eq!((r.status(), r.text().as_str()), (200, "bbbbb"));
+        if r.header("Connection") == Some("close") {
+            continue;
+        }
+        // Promised to persist: it must.
+        let sent = c.try_send(&request("POST", "/", &[], b"next"));
+        let next = sent.and_then(|()| c.try_read_response());
+        let next = next.unwrap_or_else(|e| panic!("{length}: kept alive, then {e}"));
+        assert_eq!(next.text(), "next", "{length}");
+    }
+}

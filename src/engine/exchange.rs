@@ -886,10 +886,16 @@ impl Transport for Exchange {
         // `Connection: close` instead of promising a persistence we will not keep (RFC 9112
         // §9.6): a client still waiting for 100-continue, a body too large to drain, or a
         // connection already broken.
-        if let Body::Streaming { decoder, .. } = &self.body {
+        if let Body::Streaming {
+            decoder, pending, ..
+        } = &self.body
+        {
+            // What discarding the rest would read: the body still to come, and the bytes
+            // already decoded that the app has not read.
+            let decoded_unread = (pending.1 - pending.0) as u64;
             let undrainable = decoder
                 .remaining_hint()
-                .is_some_and(|n| n > self.shared.limits.drain_max);
+                .is_some_and(|n| n + decoded_unread > self.shared.limits.drain_max);
             if !decoder.is_done() && (self.expect == Continue::Waiting || undrainable) {
                 self.terms.server_close = true;
             }
