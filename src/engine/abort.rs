@@ -359,16 +359,7 @@ mod tests {
     #[test]
     fn the_response_and_the_504_exclude_each_other() {
         let slot = Slot::default();
-        let conn = Arc::new(ConnInfo {
-            remote_addr: "192.0.2.1".into(),
-            remote_port: "1234".into(),
-            server_name: "localhost".into(),
-            server_port: "80".into(),
-            url_scheme: "http",
-            forwarded_host: None,
-            forwarded_port: None,
-            proxy_header: None,
-        });
+        let conn = Arc::new(ConnInfo::for_tests("192.0.2.1"));
         // The abort decides first: the request thread may write nothing more.
         slot.begin(7, &head(), true, false, &conn);
         assert!(slot.claim_for_504());

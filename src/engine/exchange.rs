@@ -1096,16 +1096,7 @@ mod tests {
             body_timeout: None,
             limit_request_body: None,
         });
-        let info = Arc::new(ConnInfo {
-            remote_addr: String::new(),
-            remote_port: String::new(),
-            server_name: "localhost".to_owned(),
-            server_port: "80".to_owned(),
-            url_scheme: "http",
-            forwarded_host: None,
-            forwarded_port: None,
-            proxy_header: None,
-        });
+        let info = Arc::new(ConnInfo::for_tests(""));
         (Exchange::new(Stream::Unix(ours), info, shared), theirs)
     }
 

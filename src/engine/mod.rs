@@ -1801,16 +1801,7 @@ mod tests {
             body_timeout: None,
             limit_request_body: None,
         });
-        let info = Arc::new(ConnInfo {
-            remote_addr: String::new(),
-            remote_port: String::new(),
-            server_name: "localhost".to_owned(),
-            server_port: "80".to_owned(),
-            url_scheme: "http",
-            forwarded_host: None,
-            forwarded_port: None,
-            proxy_header: None,
-        });
+        let info = Arc::new(ConnInfo::for_tests(""));
         let ex = Box::new(Exchange::new(
             crate::listen::Stream::Unix(ours),
             info.clone(),
