@@ -27,6 +27,7 @@
 
 use crate::http::request::RequestHead;
 use crate::http::response::{HttpDate, error_response};
+use crate::wsgi::ConnInfo;
 use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -61,6 +62,9 @@ struct SlotState {
     fd: RawFd,
     /// The connection speaks TLS: no raw 504 on it.
     tls: bool,
+    /// The request's view of its client (a PROXY header's or trusted proxy headers'),
+    /// for the access line of a 504.
+    conn: Option<Arc<ConnInfo>>,
     method: String,
     path: String,
     started: Option<Instant>,
@@ -72,13 +76,21 @@ impl Slot {
     }
 
     /// A request on socket `fd` starts (or resumes) running on this thread. `clean`: no
-    /// byte of its response has gone out yet; `tls`: the socket carries TLS. Reuses the
-    /// slot's strings: no allocation once warmed up.
-    pub fn begin(&self, fd: RawFd, head: &RequestHead, clean: bool, tls: bool) {
+    /// byte of its response has gone out yet; `tls`: the socket carries TLS; `conn`: the
+    /// request's connection facts. Reuses the slot's strings: no allocation once warmed up.
+    pub fn begin(
+        &self,
+        fd: RawFd,
+        head: &RequestHead,
+        clean: bool,
+        tls: bool,
+        conn: &Arc<ConnInfo>,
+    ) {
         let mut state = self.state();
         state.active = true;
         state.fd = fd;
         state.tls = tls;
+        state.conn = Some(conn.clone());
         state.method.clear();
         state.method.push_str(truncate(head.method()));
         state.path.clear();
@@ -215,8 +227,6 @@ fn abort() -> ! {
     let date = HttpDate::new(SystemTime::now());
     for (state, wrote) in &states {
         if state.active && !wrote {
-            // Before the socket is shut down (a shut-down socket may have no peer).
-            let remote_addr = peer_ip(state.fd);
             // Logged as 504 under TLS too: the status the timeout decided, though the client
             // only sees the connection end.
             let body_bytes = if state.tls {
@@ -229,10 +239,15 @@ fn abort() -> ! {
             let elapsed = state
                 .started
                 .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+            // With the client as the request saw it (a proxy may have named it): `begin`
+            // sets the facts of every active request.
+            let Some(conn) = state.conn.as_deref() else {
+                continue;
+            };
             crate::logging::access::log_aborted(&crate::logging::access::Aborted {
                 method: &state.method,
                 target: &state.path,
-                remote_addr: &remote_addr,
+                conn,
                 status: 504,
                 body_bytes,
                 elapsed,
@@ -257,19 +272,6 @@ fn abort() -> ! {
     // SAFETY: _exit ends the process at once, without running atexit handlers or
     // destructors, which could block on locks the stuck thread holds.
     unsafe { nix::libc::_exit(crate::worker::EXIT_TIMEOUT) }
-}
-
-/// The client's IP address on socket `fd` ("" for a Unix socket or on error).
-fn peer_ip(fd: RawFd) -> String {
-    use nix::sys::socket::{SockaddrStorage, getpeername};
-    match getpeername::<SockaddrStorage>(fd) {
-        Ok(addr) => match (addr.as_sockaddr_in(), addr.as_sockaddr_in6()) {
-            (Some(v4), _) => v4.ip().to_string(),
-            (_, Some(v6)) => v6.ip().to_string(),
-            _ => String::new(),
-        },
-        Err(_) => String::new(),
-    }
 }
 
 /// Ends a TLS connection whose request timed out: the session (keys, sequence numbers) is
@@ -357,18 +359,19 @@ mod tests {
     #[test]
     fn the_response_and_the_504_exclude_each_other() {
         let slot = Slot::default();
+        let conn = Arc::new(ConnInfo::for_tests("192.0.2.1"));
         // The abort decides first: the request thread may write nothing more.
-        slot.begin(7, &head(), true, false);
+        slot.begin(7, &head(), true, false, &conn);
         assert!(slot.claim_for_504());
         assert!(!slot.claim_write());
         assert!(!slot.claim_write());
         // The response starts first: no 504, and the response keeps going.
-        slot.begin(7, &head(), true, false);
+        slot.begin(7, &head(), true, false, &conn);
         assert!(slot.claim_write());
         assert!(!slot.claim_for_504());
         assert!(slot.claim_write());
         // A request resumed after part of its response went out never gets a 504.
-        slot.begin(7, &head(), false, false);
+        slot.begin(7, &head(), false, false, &conn);
         assert!(!slot.claim_for_504());
         assert!(slot.claim_write());
     }

@@ -12,10 +12,11 @@
 //! instead of the socket; the plain path only checks that there is none. A file cannot be
 //! sent with sendfile(2) then: it is read and encrypted a record at a time.
 //!
-//! Memory per connection is bounded by the read buffer (16 KiB, growing only for a large
-//! request head, at most the head limits), the request body in memory (at most
-//! `--body-buffer-size`; beyond it, a temporary file) and the unsent response bytes (at most
-//! [`HIGH_WATER`] plus the one body chunk the app just yielded).
+//! Memory per connection is bounded by the read buffer (16 KiB, growing for a large request
+//! head, at most the head limits, and to 64 KiB more while a body is read), the request body
+//! in memory (at most `--body-buffer-size`; beyond it, a temporary file) and the unsent
+//! response bytes (at most [`HIGH_WATER`] plus the one body chunk the app just yielded;
+//! under TLS, plus one write's worth of records queued in the session).
 
 use super::abort::Slot;
 use super::spool::BodyReader;
@@ -171,6 +172,10 @@ pub struct Exchange {
     /// from the start, so it runs only when the head may be complete, never per byte
     /// received (a client trickling a large head one byte at a time would cost O(n²)).
     head_scanned: usize,
+    /// Where the line being received starts among the unread bytes (after the last LF
+    /// scanned): a line over its limit is refused as soon as it is, not once the whole
+    /// head's worth of bytes has been buffered.
+    line_start: usize,
     shared: Arc<Shared>,
     /// Wait for the socket instead of answering [`Flow::Full`] (pool threads).
     pub blocking: bool,
@@ -227,6 +232,7 @@ impl Exchange {
             rbuf: ReadBuf::new(),
             info,
             head_scanned: 0,
+            line_start: 0,
             shared,
             blocking: false,
             beat: None,
@@ -298,25 +304,38 @@ impl Exchange {
 
     /// Whether parsing the buffered bytes can produce an answer: the end of a head (blank
     /// line) arrived, this is the first data of a request (so garbage is refused at once),
-    /// or the request line is already too long to be valid.
+    /// or the line being received is already longer than its limit (the request line's, or
+    /// a field line's).
     pub fn head_may_be_complete(&mut self) -> bool {
         let data = self.rbuf.data();
         let first_look = self.head_scanned == 0;
         let from = self.head_scanned.saturating_sub(2);
         self.head_scanned = data.len();
-        let blank_line = data[from..]
-            .iter()
-            .enumerate()
-            .any(|(i, &b)| b == b'\n' && ends_head(&data[from + i + 1..]));
-        blank_line
-            || first_look
-            || (data.len() > self.shared.limits.request_line + 2 && !data.contains(&b'\n'))
+        let mut blank_line = false;
+        for (i, &b) in data[from..].iter().enumerate() {
+            if b == b'\n' {
+                self.line_start = from + i + 1;
+                if ends_head(&data[self.line_start..]) {
+                    blank_line = true;
+                    break;
+                }
+            }
+        }
+        let limits = &self.shared.limits;
+        let line_limit = if self.line_start == 0 {
+            limits.request_line
+        } else {
+            limits.header_field_size
+        };
+        // Past its limit (CRLF aside), the line cannot be valid, and the parser says why.
+        blank_line || first_look || data.len() - self.line_start > line_limit + 2
     }
 
     /// Consumes a parsed head of `len` bytes from the read buffer.
     pub fn consume_head(&mut self, len: usize) {
         self.rbuf.consume(len);
         self.head_scanned = 0;
+        self.line_start = 0;
     }
 
     /// Queues `100 Continue` for a client waiting for it before sending its body.
@@ -608,8 +627,12 @@ impl Exchange {
     /// not keep it: a buffered body (up to `--body-buffer-size`) and a read buffer grown
     /// for an upload.
     fn release_request_memory(&mut self) {
-        if matches!(self.body, Body::Buffered(_)) {
-            self.body = Body::Buffered(BodyReader::empty());
+        match &self.body {
+            Body::Buffered(_) => self.body = Body::Buffered(BodyReader::empty()),
+            // Body bytes decoded but not read by the app are still in the read buffer, behind
+            // its consumed mark (`pending`): they are discarded next, so the buffer stays.
+            Body::Streaming { pending, .. } if pending.0 < pending.1 => return,
+            Body::Streaming { .. } => {}
         }
         self.rbuf.shrink_if_empty();
     }
@@ -712,6 +735,26 @@ impl Exchange {
         }
         nix::sys::socket::shutdown(self.sock.as_raw_fd(), nix::sys::socket::Shutdown::Write)
             .map_err(io::Error::from)
+    }
+
+    /// Whether a TLS client has sent bytes the connection has not read (typically its
+    /// close_notify). Always false on a plain connection, which costs nothing then.
+    pub fn tls_input_pending(&self) -> bool {
+        if self.tls.is_none() {
+            return false;
+        }
+        let mut byte = 0u8;
+        // SAFETY: the pointer and length describe `byte`, which recv(2) writes at most one
+        // byte into; MSG_PEEK leaves it in the socket.
+        let n = unsafe {
+            nix::libc::recv(
+                self.sock.as_raw_fd(),
+                (&raw mut byte).cast(),
+                1,
+                nix::libc::MSG_PEEK | nix::libc::MSG_DONTWAIT,
+            )
+        };
+        n > 0
     }
 
     /// Reads and discards whatever the client sends; `Ok(true)` when it has closed.
@@ -843,10 +886,16 @@ impl Transport for Exchange {
         // `Connection: close` instead of promising a persistence we will not keep (RFC 9112
         // §9.6): a client still waiting for 100-continue, a body too large to drain, or a
         // connection already broken.
-        if let Body::Streaming { decoder, .. } = &self.body {
+        if let Body::Streaming {
+            decoder, pending, ..
+        } = &self.body
+        {
+            // What discarding the rest would read: the body still to come, and the bytes
+            // already decoded that the app has not read.
+            let decoded_unread = (pending.1 - pending.0) as u64;
             let undrainable = decoder
                 .remaining_hint()
-                .is_some_and(|n| n > self.shared.limits.drain_max);
+                .is_some_and(|n| n + decoded_unread > self.shared.limits.drain_max);
             if !decoder.is_done() && (self.expect == Continue::Waiting || undrainable) {
                 self.terms.server_close = true;
             }
@@ -1028,4 +1077,69 @@ const TLS_FILE_BLOCK: usize = 16 * 1024;
 /// codec then rejects with a 400 instead of leaving the client waiting).
 fn ends_head(after_lf: &[u8]) -> bool {
     matches!(after_lf, [b'\n', ..] | [b'\r', b'\n', ..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Limits;
+    use crate::http::request::parse_head;
+    use std::os::unix::net::UnixStream;
+
+    fn exchange() -> (Exchange, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().expect("socketpair");
+        ours.set_nonblocking(true).expect("non-blocking");
+        let shared = Arc::new(Shared {
+            limits: Limits::default(),
+            keep_alive: true,
+            send_timeout: None,
+            body_timeout: None,
+            limit_request_body: None,
+        });
+        let info = Arc::new(ConnInfo::for_tests(""));
+        (Exchange::new(Stream::Unix(ours), info, shared), theirs)
+    }
+
+    /// Sends `bytes` from the client, reads them, and says whether the head is worth parsing.
+    fn arrive(ex: &mut Exchange, client: &mut UnixStream, bytes: &[u8]) -> bool {
+        client.write_all(bytes).expect("send");
+        assert_eq!(ex.fill(false).expect("read"), bytes.len());
+        ex.head_may_be_complete()
+    }
+
+    #[test]
+    fn a_field_line_over_its_limit_is_refused_when_it_passes_the_limit() {
+        let (mut ex, mut client) = exchange();
+        let limits = Limits::default();
+        assert!(arrive(
+            &mut ex,
+            &mut client,
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: "
+        ));
+        assert!(matches!(parse_head(ex.rbuf.data(), &limits), Ok(None)));
+        // Within the field's limit: nothing to parse yet.
+        let piece = vec![b'a'; 4096];
+        assert!(!arrive(&mut ex, &mut client, &piece));
+        // Past it: parsed at once (and refused), not once the whole head's size is in.
+        assert!(arrive(&mut ex, &mut client, &piece));
+        let status = parse_head(ex.rbuf.data(), &limits).map_err(|e| e.status());
+        assert!(matches!(status, Err(431)), "{status:?}");
+    }
+
+    #[test]
+    fn complete_lines_do_not_count_against_the_line_being_received() {
+        let (mut ex, mut client) = exchange();
+        assert!(arrive(&mut ex, &mut client, b"GET / HTTP/1.1\r\n"));
+        let field = format!("X-Field: {}\r\n", "a".repeat(8000));
+        for _ in 0..4 {
+            assert!(!arrive(&mut ex, &mut client, field.as_bytes()));
+        }
+        assert!(!arrive(&mut ex, &mut client, b"Host: x\r\n"));
+        assert!(arrive(&mut ex, &mut client, b"\r\n"));
+        // A request line over its limit, before its LF.
+        let (mut ex, mut client) = exchange();
+        assert!(arrive(&mut ex, &mut client, b"GET /"));
+        assert!(!arrive(&mut ex, &mut client, &[b'a'; 4000]));
+        assert!(arrive(&mut ex, &mut client, &[b'a'; 100]));
+    }
 }

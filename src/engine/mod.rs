@@ -323,7 +323,8 @@ struct Paused {
 enum After {
     /// Wait for the next request.
     KeepAlive,
-    /// Close now: the client sends nothing more.
+    /// Close now: the client sends nothing more (a TLS client that has, typically its
+    /// close_notify, gets [`After::Linger`] instead).
     Close,
     /// Close after a lingering close: the client may still be sending.
     Linger,
@@ -752,7 +753,7 @@ impl<'a> Engine<'a> {
                 tracing::debug!("connection {key} accepted before its request; waiting for it");
                 self.rewatch(key);
             }
-            Err(_) => self.close(key),
+            Err(e) => self.read_failed(key, &e),
         }
     }
 
@@ -859,7 +860,11 @@ impl<'a> Engine<'a> {
             }
             Phase::Body(ref receiving) if receiving.started.is_none() => None,
             Phase::Paused(_) | Phase::Flushing(_) => Some(EpollFlags::EPOLLOUT),
-            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain | Phase::Linger => {
+            // Our side is shut down: nothing more can go out (a TLS close_notify the socket
+            // did not take is given up), and a shut-down socket is always writable, so
+            // watching for that would spin until the client closes.
+            Phase::Linger => Some(EpollFlags::EPOLLIN),
+            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
                 let unsent = conn.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
                 Some(if unsent {
                     EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
@@ -976,8 +981,8 @@ impl<'a> Engine<'a> {
                         self.advance(key);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => {
-                        self.close(key);
+                    Err(e) => {
+                        self.read_failed(key, &e);
                         return;
                     }
                 }
@@ -1019,6 +1024,18 @@ impl<'a> Engine<'a> {
             Phase::Away => {}
         }
         self.rewatch(key);
+    }
+
+    /// Reading from connection `key` failed with `err`. A TLS session that failed (a plain
+    /// HTTP request, a protocol error) has answered already, with a 400 or an alert: the
+    /// connection lingers so that the answer is read rather than cut off by a reset, the
+    /// client's unread bytes still in the socket. Any other error ends it.
+    fn read_failed(&mut self, key: usize, err: &io::Error) {
+        if err.kind() == io::ErrorKind::InvalidData {
+            self.finish_after(key, After::Linger);
+        } else {
+            self.close(key);
+        }
     }
 
     /// Parses and dispatches what the connection's buffer holds, request after request.
@@ -1290,7 +1307,7 @@ impl<'a> Engine<'a> {
             body_length,
         };
         if let Some(slot) = &self.inflight {
-            slot.begin(conn.fd, &head, ex.unsent() == 0, ex.is_tls());
+            slot.begin(conn.fd, &head, ex.unsent() == 0, ex.is_tls(), &ex.info);
         }
         self.beat.start(head.method(), head.path());
         let (call, step) = self.app.start(request, ex);
@@ -1341,7 +1358,12 @@ impl<'a> Engine<'a> {
                 };
                 let Paused { mut call, head } = *paused;
                 if let Some(slot) = &self.inflight {
-                    slot.begin(conn.fd, &head, false, false);
+                    let facts = call.with_transport(|t| {
+                        let ex = exchange_mut(t);
+                        (ex.is_tls(), ex.info.clone())
+                    });
+                    let (tls, info) = facts.unwrap_or_else(|| (false, conn.peer.clone()));
+                    slot.begin(conn.fd, &head, false, tls, &info);
                 }
                 self.beat.resume();
                 let step = call.resume();
@@ -1452,6 +1474,15 @@ impl<'a> Engine<'a> {
     fn finish_after(&mut self, key: usize, after: After) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
+        };
+        // A TLS client may end its side with a close_notify as soon as it has sent its last
+        // request: closing with that record unread would reset the connection under the
+        // response's last bytes, so such a connection lingers instead.
+        let after = match after {
+            After::Close if conn.ex.as_ref().is_some_and(|ex| ex.tls_input_pending()) => {
+                After::Linger
+            }
+            after => after,
         };
         match after {
             After::KeepAlive => {
@@ -1770,16 +1801,7 @@ mod tests {
             body_timeout: None,
             limit_request_body: None,
         });
-        let info = Arc::new(ConnInfo {
-            remote_addr: String::new(),
-            remote_port: String::new(),
-            server_name: "localhost".to_owned(),
-            server_port: "80".to_owned(),
-            url_scheme: "http",
-            forwarded_host: None,
-            forwarded_port: None,
-            proxy_header: None,
-        });
+        let info = Arc::new(ConnInfo::for_tests(""));
         let ex = Box::new(Exchange::new(
             crate::listen::Stream::Unix(ours),
             info.clone(),
@@ -1818,6 +1840,29 @@ mod tests {
         assert_eq!(Engine::wanted(&parked, false), None);
         let (receiving, _peer) = receiving_conn(Some(Instant::now()));
         assert_eq!(Engine::wanted(&receiving, false), Some(EpollFlags::EPOLLIN));
+    }
+
+    #[test]
+    fn a_lingering_connection_is_not_watched_for_writing() {
+        let (mut conn, _peer) = receiving_conn(None);
+        // Fill the socket so that an answer stays unsent.
+        let sock = conn.ex.as_ref().expect("held").fd();
+        nix::fcntl::fcntl(
+            sock,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .expect("non-blocking");
+        while nix::unistd::write(sock, &[0u8; 4096]).is_ok() {}
+        let ex = conn.ex.as_mut().expect("held");
+        ex.send_error(400, false);
+        assert!(ex.unsent() > 0);
+        conn.phase = Phase::Idle;
+        let both = EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT;
+        assert_eq!(Engine::wanted(&conn, false), Some(both));
+        // Once our side is shut down, a socket is always writable: watching for that
+        // would report it at every wait.
+        conn.phase = Phase::Linger;
+        assert_eq!(Engine::wanted(&conn, false), Some(EpollFlags::EPOLLIN));
     }
 
     #[test]

@@ -279,6 +279,7 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finish
             &head,
             exchange.unsent() == 0,
             exchange.is_tls(),
+            &exchange.info,
         );
         exchange.inflight = Some(slot.clone());
     }

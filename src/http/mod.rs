@@ -1,7 +1,7 @@
 //! Sans-IO HTTP/1.1 (RFC 9112): bytes in, parsed heads and body events out, framed bytes back.
 //!
 //! Nothing in this module touches a socket, a clock or Python, so every rule is unit-tested on
-//! byte slices and any I/O driver (the blocking one today, an event loop tomorrow) can use it.
+//! byte slices, and the engine's event loop and the request corpus drive the same code.
 //! The three pieces: [`request`] parses a request head and decides its body framing, [`body`]
 //! decodes a request body, [`response`] decides and encodes response framing.
 

@@ -647,8 +647,8 @@ pub struct Aborted<'a> {
     pub method: &'a str,
     /// The request target as received.
     pub target: &'a str,
-    /// The client's address ("" when unknown or on a Unix socket).
-    pub remote_addr: &'a str,
+    /// The request's connection facts (its client, as a proxy may have named it).
+    pub conn: &'a ConnInfo,
     /// The status sent (504).
     pub status: u16,
     /// Body bytes of that response.
@@ -661,18 +661,8 @@ pub struct Aborted<'a> {
 /// is about to `_exit`). Callable from any thread. Its headers are not known: header atoms
 /// show `-`, and `%(H)s` too.
 pub fn log_aborted(request: &Aborted<'_>) {
-    let conn = ConnInfo {
-        remote_addr: request.remote_addr.to_owned(),
-        remote_port: String::new(),
-        server_name: String::new(),
-        server_port: String::new(),
-        url_scheme: "http",
-        forwarded_host: None,
-        forwarded_port: None,
-        proxy_header: None,
-    };
     log(&Entry {
-        conn: &conn,
+        conn: request.conn,
         request: RequestLine::Known {
             method: request.method.as_bytes(),
             target: request.target.as_bytes(),

@@ -30,6 +30,7 @@
 //! page meant for TLS over plain HTTP.
 
 use super::allow::AllowList;
+use crate::http::{is_tchar, trim_ows as trim};
 use std::net::{IpAddr, SocketAddr};
 
 /// gunicorn's default `secure_scheme_headers`.
@@ -283,7 +284,6 @@ struct Element {
 /// `name=value` pairs separated by semicolons, values tokens or quoted strings. `None` on a
 /// syntax error or a parameter repeated within an element.
 fn parse_forwarded(value: &[u8]) -> Option<Vec<Element>> {
-    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     let mut elements = vec![Element::default()];
     let mut seen = [false; 3];
     let mut i = 0;
@@ -429,18 +429,6 @@ fn valid_host(host: &[u8]) -> bool {
 
 fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| b as char).collect()
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |e| e + 1);
-    &bytes[start..end]
 }
 
 #[cfg(test)]

@@ -37,6 +37,23 @@ pub struct ConnInfo {
     pub proxy_header: Option<std::sync::Arc<ProxyHeader>>,
 }
 
+#[cfg(test)]
+impl ConnInfo {
+    /// A plain connection from `remote_addr` to localhost:80, for unit tests.
+    pub(crate) fn for_tests(remote_addr: &str) -> ConnInfo {
+        ConnInfo {
+            remote_addr: remote_addr.to_owned(),
+            remote_port: String::new(),
+            server_name: "localhost".to_owned(),
+            server_port: "80".to_owned(),
+            url_scheme: "http",
+            forwarded_host: None,
+            forwarded_port: None,
+            proxy_header: None,
+        }
+    }
+}
+
 /// gunicorn's environ keys for a connection that began with a PROXY protocol header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxyHeader {
