@@ -4,7 +4,8 @@
 //!
 //! Exit codes tell the master what happened (gunicorn's numbers): [`EXIT_BOOT_ERROR`] and
 //! [`EXIT_APP_LOAD_ERROR`] stop the whole server instead of a respawn loop;
-//! [`EXIT_TIMEOUT`] follows a timeout abort ([`crate::engine::abort`]).
+//! [`EXIT_TIMEOUT`] follows a timeout abort ([`crate::engine::abort`]); [`EXIT_PANIC`] is a
+//! bug in the server itself, on any of the worker's threads.
 //!
 //! With `--preload` (or master-side hooks) Python is already initialised when the worker
 //! starts: it inherited the master's interpreter through the fork, and with `--preload` the
@@ -29,6 +30,8 @@ pub const EXIT_BOOT_ERROR: i32 = 3;
 pub const EXIT_APP_LOAD_ERROR: i32 = 4;
 /// The worker was told it timed out (SIGABRT) and exited after reporting it.
 pub const EXIT_TIMEOUT: i32 = 5;
+/// A Rust panic (a bug in rsgi-server) on one of the worker's threads ended the worker.
+pub const EXIT_PANIC: i32 = 6;
 
 /// The app imported by the master before forking (`--preload`); workers inherit it.
 static PRELOADED: OnceLock<App> = OnceLock::new();
@@ -56,6 +59,7 @@ pub fn run(
         }
     };
     crate::logging::worker_init();
+    exit_on_panic();
     // If the master dies without stopping us, we must not live on holding its sockets.
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
     // It may have died between fork and the line above, which PDEATHSIG cannot see: we
@@ -91,6 +95,26 @@ pub fn run(
     tracing::info!("Worker exiting (pid: {})", getpid());
     crate::logging::finish();
     0
+}
+
+/// Makes a panic on any thread end the whole worker, logged, with [`EXIT_PANIC`], so the
+/// master replaces it. Left alone, a panic on a pool thread would end only that thread and
+/// strand the connection it held (lent to the pool, never given back), and a panic inside a
+/// Python callback would become a Python exception the app might swallow, leaving the
+/// worker running in a state nobody designed.
+fn exit_on_panic() {
+    let print = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(
+            "worker (pid: {}) panicked, a bug in rsgi-server; exiting so the master replaces it: {info}",
+            getpid()
+        );
+        print(info);
+        crate::logging::finish();
+        // _exit, not exit: other threads may hold locks that exit's handlers would need.
+        // SAFETY: _exit only ends the process; it runs no handlers and touches no memory.
+        unsafe { nix::libc::_exit(EXIT_PANIC) };
+    }));
 }
 
 /// Makes sure Python runs in this process (initialised here, or inherited from a master
@@ -196,4 +220,30 @@ fn server_info(config: &Config) -> ServerInfo {
 /// `--check-config` and `--preload`.
 pub fn load_app(config: &Config) -> Result<App, crate::wsgi::LoadError> {
     App::load(&config.app, &python_path(config), server_info(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+
+    #[test]
+    fn a_panic_on_any_thread_ends_the_worker_with_exit_panic() {
+        // SAFETY: the child only installs the hook, starts a thread and waits for it; it
+        // never returns into the test harness (the hook or _exit ends it).
+        match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => {
+                exit_on_panic();
+                let _ = std::thread::spawn(|| panic!("on a pool thread")).join();
+                // Reached only if the hook did not end the process.
+                // SAFETY: _exit ends the forked child without running the harness's code.
+                unsafe { nix::libc::_exit(0) };
+            }
+            ForkResult::Parent { child } => {
+                let status = waitpid(child, None).expect("waitpid");
+                assert_eq!(status, WaitStatus::Exited(child, EXIT_PANIC));
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@
 //!   after a delay that doubles with each crash in a row ([`Backoff`]).
 
 use super::{Arbiter, Phase};
-use crate::worker::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_TIMEOUT};
+use crate::worker::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_PANIC, EXIT_TIMEOUT};
 use nix::sys::signal::Signal as Sig;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -124,6 +124,9 @@ impl Arbiter {
             _ => {}
         }
         let what = match ended {
+            Ended::Code(EXIT_PANIC) => {
+                format!("exited with code {EXIT_PANIC} (a bug in rsgi-server: it panicked)")
+            }
             Ended::Code(code) => format!("exited with code {code}"),
             Ended::Signal(Sig::SIGKILL) => "was killed by SIGKILL (perhaps the OOM killer)".into(),
             Ended::Signal(sig) => format!("was killed by {sig}"),
