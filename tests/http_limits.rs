@@ -5,13 +5,15 @@ mod common;
 
 use common::*;
 
-const SMALL_LIMITS: [&str; 12] = [
+const SMALL_LIMITS: [&str; 14] = [
     "--limit-request-line",
     "64",
     "--limit-request-fields",
     "5",
     "--limit-request-field-size",
     "64",
+    "--limit-request-head",
+    "128",
     "--limit-chunk-ext-size",
     "16",
     "--limit-trailer-size",
@@ -47,6 +49,19 @@ fn chunked_post(body: &[u8]) -> Vec<u8> {
     raw
 }
 
+/// A GET whose head is `n` bytes (102 to 128 + 1), in two fields within the line and
+/// field-count limits.
+fn head_of(n: usize) -> Vec<u8> {
+    let base = "GET / HTTP/1.1\r\nHost: h\r\n\r\n".len();
+    let rest = n - base - 2 * "A: \r\n".len();
+    format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nA: {}\r\nB: {}\r\n\r\n",
+        "v".repeat(rest / 2),
+        "v".repeat(rest - rest / 2)
+    )
+    .into_bytes()
+}
+
 /// Each limit one byte over (refused, app not called) and exactly at (served).
 fn check_small_limits(server: &Server) {
     let before = app_calls(server);
@@ -66,6 +81,7 @@ fn check_small_limits(server: &Server) {
             format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "v".repeat(62)).into_bytes(),
             431,
         ),
+        ("head 129 bytes", head_of(129), 431),
         (
             "chunk-size line 17 bytes",
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;abcdefghijklmno\r\nx\r\n0\r\n\r\n"
@@ -113,6 +129,7 @@ fn check_small_limits(server: &Server) {
             "field line 64 bytes",
             format!("GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n", "v".repeat(61)).into_bytes(),
         ),
+        ("head 128 bytes", head_of(128)),
         (
             "chunk-size line 16 bytes",
             b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1;abcdefghijklmn\r\nx\r\n0\r\n\r\n"

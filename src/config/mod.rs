@@ -1619,6 +1619,14 @@ body_timeout = 5
             (4094, 100, 8190, 4096, 8190),
             "gunicorn's defaults"
         );
+        assert_eq!(config.http_limits.head_size, 65536);
+        let head = |v: &str| {
+            run(&["app", "--limit-request-head", v], &[], dir.path())
+                .http_limits
+                .head_size
+        };
+        assert_eq!(head("1000"), 1000);
+        assert_eq!(head("0"), usize::MAX, "0: no cap of its own");
         let config = run(
             &[
                 "app",
@@ -1723,6 +1731,16 @@ body_timeout = 5
                 &["--limit-chunk-ext-size", "65537"],
                 "--limit-chunk-ext-size",
                 "65537",
+            ),
+            (
+                &["--limit-request-head", "16777217"],
+                "--limit-request-head",
+                "16777217",
+            ),
+            (
+                &["--limit-request-head", "-1"],
+                "--limit-request-head",
+                "-1",
             ),
             (
                 &["--limit-trailer-size", "-1"],

@@ -468,6 +468,14 @@ settings! {
           allow_negative_numbers = true)]
     limit_request_field_size: i64 = Some(8190), shown "8190";
 
+    /// Most bytes of a whole request head, request line and fields together (0 to
+    /// 16777216); a larger head gets 431. It bounds a connection's head buffer, which the
+    /// line and field limits alone allow to reach about 800 KB. 0 means no cap of its own
+    /// (gunicorn has none).
+    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    limit_request_head: i64 = Some(65536), shown "65536";
+
     /// Longest chunk-size line of a chunked request body, extensions included, in bytes
     /// (1 to 65536); a longer one gets 400.
     #[arg(long, value_name = "BYTES", value_parser = whole_number,

@@ -126,6 +126,7 @@ pub(super) fn validate(
             s.limit_request_line,
             s.limit_request_fields,
             s.limit_request_field_size,
+            s.limit_request_head,
             s.limit_chunk_ext_size,
             s.limit_trailer_size,
         ],
@@ -579,13 +580,15 @@ pub(super) const MAX_REQUEST_LINE: i64 = 65536;
 pub(super) const MAX_REQUEST_FIELDS: i64 = 32768;
 /// Largest `--limit-request-field-size` (and what 0 means).
 pub(super) const MAX_FIELD_SIZE: i64 = 65536;
+/// Largest `--limit-request-head`.
+pub(super) const MAX_HEAD_SIZE: i64 = 16 * 1024 * 1024;
 /// Largest `--limit-chunk-ext-size` and `--limit-trailer-size`.
 pub(super) const MAX_FRAMING_LINE: i64 = 65536;
 
 /// The codec limits. Gunicorn's three take 0 for "unlimited"; here it means the documented
 /// maximum, so no setting lets a client make a worker buffer an unbounded head.
 fn http_limits(
-    [line, fields, field_size, chunk_ext, trailer]: [Option<i64>; 5],
+    [line, fields, field_size, head, chunk_ext, trailer]: [Option<i64>; 6],
     invalid: &dyn Fn(&str, &dyn std::fmt::Display, &str) -> ConfigError,
 ) -> Result<crate::http::Limits, ConfigError> {
     let defaults = crate::http::Limits::default();
@@ -619,6 +622,16 @@ fn http_limits(
             MAX_FIELD_SIZE,
             "limit_request_field_size",
         )?,
+        head_size: match in_range(
+            head.or(Some(defaults.head_size as i64)),
+            0,
+            MAX_HEAD_SIZE,
+            "limit_request_head",
+            invalid,
+        )? {
+            0 => usize::MAX,
+            n => n as usize,
+        },
         chunk_line: in_range(
             chunk_ext.or(Some(defaults.chunk_line as i64)),
             1,
@@ -759,6 +772,10 @@ impl Config {
             limit_request_line: bytes(self.http_limits.request_line as u64),
             limit_request_fields: bytes(self.http_limits.header_count as u64),
             limit_request_field_size: bytes(self.http_limits.header_field_size as u64),
+            limit_request_head: bytes(match self.http_limits.head_size {
+                usize::MAX => 0,
+                n => n as u64,
+            }),
             limit_chunk_ext_size: bytes(self.http_limits.chunk_line as u64),
             limit_trailer_size: bytes(self.http_limits.trailer_size as u64),
             certfile: self.certfile.clone(),

@@ -1065,10 +1065,13 @@ impl<'a> Engine<'a> {
                         }
                     }
                     let limits = &self.shared.limits;
-                    let max_head = limits.request_line
+                    let max_head = (limits.request_line
                         + 2
                         + limits.header_count * (limits.header_field_size + 2)
-                        + 2;
+                        + 2)
+                    // One byte past the cap, so that a line over its own limit right there
+                    // is still told apart (414) from a head over the cap (431).
+                    .min(limits.head_size.saturating_add(1));
                     if !ex.head_may_be_complete() {
                         if ex.rbuf.is_full(max_head) {
                             // The head can no longer be valid; say why (a line over its

@@ -39,6 +39,10 @@ pub struct Limits {
     pub header_count: usize,
     /// Longest single header field line (name, colon, value) in bytes; beyond → 431.
     pub header_field_size: usize,
+    /// Most bytes of a whole request head (request line, fields, line endings); beyond →
+    /// 431. Without it the line and field limits alone would let one head reach 100 fields
+    /// of 8190 bytes, about 800 KB, per connection.
+    pub head_size: usize,
     /// Longest chunk-size line including extensions; beyond → 400.
     pub chunk_line: usize,
     /// Most bytes of trailer section after the last chunk; beyond → 431.
@@ -54,6 +58,7 @@ impl Default for Limits {
             request_line: 4094,
             header_count: 100,
             header_field_size: 8190,
+            head_size: 64 * 1024,
             chunk_line: 4096,
             trailer_size: 8190,
             drain_max: 64 * 1024,
@@ -70,6 +75,8 @@ pub enum HttpError {
     TooManyHeaders,
     /// A header field longer than [`Limits::header_field_size`].
     HeaderFieldTooLong,
+    /// A request head larger than [`Limits::head_size`].
+    HeadTooLarge,
     /// Trailer section larger than [`Limits::trailer_size`].
     TrailersTooLarge,
     /// Syntax the grammar does not allow; the text says which rule was broken.
@@ -96,6 +103,7 @@ impl HttpError {
             HttpError::RequestLineTooLong => 414,
             HttpError::TooManyHeaders
             | HttpError::HeaderFieldTooLong
+            | HttpError::HeadTooLarge
             | HttpError::TrailersTooLarge => 431,
             HttpError::Malformed(_) | HttpError::BadFraming(_) => 400,
             HttpError::UnsupportedCoding | HttpError::UnsupportedMethod => 501,
@@ -112,6 +120,7 @@ impl fmt::Display for HttpError {
             HttpError::RequestLineTooLong => f.write_str("request line too long"),
             HttpError::TooManyHeaders => f.write_str("too many header fields"),
             HttpError::HeaderFieldTooLong => f.write_str("header field too long"),
+            HttpError::HeadTooLarge => f.write_str("request head too large"),
             HttpError::TrailersTooLarge => f.write_str("trailer section too large"),
             HttpError::Malformed(why) => write!(f, "malformed request: {why}"),
             HttpError::BadFraming(why) => write!(f, "bad message framing: {why}"),

@@ -144,6 +144,11 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
                 }
                 let empty = i == line_start;
                 let next = i + 2;
+                // Checked per line, not per byte: the line being received is bounded by its
+                // own limit, and the driver stops buffering at `head_size` bytes.
+                if next > limits.head_size {
+                    return Err(HttpError::HeadTooLarge);
+                }
                 match kind {
                     LineKind::Request if empty => {
                         // RFC 9112 §2.2: ignore empty lines before the request line, but count
@@ -958,6 +963,24 @@ mod tests {
         );
         assert_eq!(HttpError::RequestLineTooLong.status(), 414);
         assert_eq!(HttpError::TooManyHeaders.status(), 431);
+    }
+
+    #[test]
+    fn the_whole_head_is_capped() {
+        let l = Limits {
+            head_size: 40,
+            ..Limits::default()
+        };
+        // 16 + 9 + 13 + 2 = 40 bytes: at the cap.
+        let at = "GET / HTTP/1.1\r\nHost: h\r\nX: 12345678\r\n\r\n";
+        assert_eq!(at.len(), 40);
+        assert!(matches!(parse_split(at.as_bytes(), &l), Ok(Some(_))));
+        let over = "GET / HTTP/1.1\r\nHost: h\r\nX: 123456789\r\n\r\n";
+        assert_eq!(err_with(over.as_bytes(), &l), HttpError::HeadTooLarge);
+        // Caught at the end of the line that passes it, before the head is complete.
+        let incomplete = "GET / HTTP/1.1\r\nHost: h\r\nX: 1234567890123\r\nY";
+        assert_eq!(err_with(incomplete.as_bytes(), &l), HttpError::HeadTooLarge);
+        assert_eq!(HttpError::HeadTooLarge.status(), 431);
     }
 
     #[test]
