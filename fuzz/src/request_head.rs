@@ -161,6 +161,12 @@ fn check_head(data: &[u8], s: &Summary, limits: &Limits) {
 
     // Request line (RFC 9112 §3): method token, a target of visible ASCII, a known version.
     assert!(is_token(&s.method), "method is not a token: {}", ctx());
+    assert_ne!(
+        s.method,
+        b"CONNECT",
+        "a tunnel request came out as a head: {}",
+        ctx()
+    );
     assert!(
         !s.target.is_empty() && s.target.iter().all(|&b| (0x21..=0x7e).contains(&b)),
         "target holds bytes outside VCHAR: {}",
@@ -248,6 +254,11 @@ fn check_head(data: &[u8], s: &Summary, limits: &Limits) {
 
     // Host (RFC 9112 §3.2): exactly one in HTTP/1.1, at most one in HTTP/1.0.
     let hosts = count(s, b"host");
+    assert!(
+        values(s, b"host").all(|v| !v.contains(&b'@') && !v.contains(&b' ')),
+        "Host with userinfo or spaces: {}",
+        ctx()
+    );
     match s.version {
         Version::Http11 => assert_eq!(hosts, 1, "Host count in HTTP/1.1: {}", ctx()),
         Version::Http10 => assert!(hosts <= 1, "repeated Host: {}", ctx()),
@@ -257,6 +268,8 @@ fn check_head(data: &[u8], s: &Summary, limits: &Limits) {
     // all agree with the framing.
     let te = count(s, b"transfer-encoding");
     let cl: Vec<&[u8]> = values(s, b"content-length").collect();
+    // Any repetition of Content-Length is refused (tests/requests/README.md: decisions).
+    assert!(cl.len() <= 1, "repeated Content-Length: {}", ctx());
     if te > 0 {
         assert!(
             cl.is_empty(),
