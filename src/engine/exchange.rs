@@ -1089,15 +1089,11 @@ mod tests {
     fn exchange() -> (Exchange, UnixStream) {
         let (ours, theirs) = UnixStream::pair().expect("socketpair");
         ours.set_nonblocking(true).expect("non-blocking");
-        let shared = Arc::new(Shared {
-            limits: Limits::default(),
-            keep_alive: true,
-            send_timeout: None,
-            body_timeout: None,
-            limit_request_body: None,
-        });
         let info = Arc::new(ConnInfo::for_tests(""));
-        (Exchange::new(Stream::Unix(ours), info, shared), theirs)
+        (
+            Exchange::new(Stream::Unix(ours), info, Shared::for_tests()),
+            theirs,
+        )
     }
 
     /// Sends `bytes` from the client, reads them, and says whether the head is worth parsing.

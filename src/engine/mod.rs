@@ -86,6 +86,20 @@ pub struct Shared {
     pub limit_request_body: Option<u64>,
 }
 
+#[cfg(test)]
+impl Shared {
+    /// Default limits, keep-alive on, no timeouts: what the unit tests' connections share.
+    pub(crate) fn for_tests() -> Arc<Shared> {
+        Arc::new(Shared {
+            limits: Limits::default(),
+            keep_alive: true,
+            send_timeout: None,
+            body_timeout: None,
+            limit_request_body: None,
+        })
+    }
+}
+
 /// The engine's settings, from the configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -1797,13 +1811,7 @@ mod tests {
 
     fn receiving_conn(started: Option<Instant>) -> (Conn, UnixStream) {
         let (ours, theirs) = UnixStream::pair().expect("socketpair");
-        let shared = Arc::new(Shared {
-            limits: Limits::default(),
-            keep_alive: true,
-            send_timeout: None,
-            body_timeout: None,
-            limit_request_body: None,
-        });
+        let shared = Shared::for_tests();
         let info = Arc::new(ConnInfo::for_tests(""));
         let ex = Box::new(Exchange::new(
             crate::listen::Stream::Unix(ours),
