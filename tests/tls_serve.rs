@@ -410,3 +410,40 @@ fn streamed_uploads_on_every_listener_on_the_loop_thread() {
 fn streamed_uploads_on_every_listener_on_pool_threads() {
     streamed_upload("2");
 }
+
+/// A client's close_notify ends its stream as a TCP FIN would (rustls reads no more after
+/// it): the server closes the idle keep-alive connection then, not at `--keep-alive` (an
+/// hour here, far beyond the wait).
+#[test]
+fn a_close_notify_on_an_idle_connection_closes_it() {
+    let pki = Pki::new();
+    let server = tls_server("hello", &pki)
+        .args(["--keep-alive", "3600"])
+        .start();
+    let script = r#"
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+tls = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+tls.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+data = b""
+while not data.endswith(b"Hello, World!\n"):
+    data += tls.recv(4096)
+assert data.startswith(b"HTTP/1.1 200"), data
+plain = tls.unwrap()  # our close_notify; returns once the server answers with its own
+print("eof" if plain.recv(1) == b"" else "data")
+"#;
+    let out = std::process::Command::new(test_python())
+        .args(["-c", script])
+        .arg(server.addr().port().to_string())
+        .arg(pki.ca())
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "eof");
+}
