@@ -12,6 +12,20 @@ fn port(server: &Server) -> u16 {
     server.addr().port()
 }
 
+/// curl presenting `client`'s certificate.
+fn curl_with(pki: &Pki, client: &Pair, url: &str) -> std::process::Output {
+    curl(
+        pki,
+        &[
+            "--cert",
+            &client.cert.to_string_lossy(),
+            "--key",
+            &client.key.to_string_lossy(),
+            url,
+        ],
+    )
+}
+
 fn status_of(result: &Json) -> Option<i64> {
     result
         .get("responses")?
@@ -32,16 +46,7 @@ fn a_required_client_certificate() {
     let url = format!("https://127.0.0.1:{}/", port(&server));
     let client = pki.client();
 
-    let with = curl(
-        &pki,
-        &[
-            "--cert",
-            &client.cert.to_string_lossy(),
-            "--key",
-            &client.key.to_string_lossy(),
-            &url,
-        ],
-    );
+    let with = curl_with(&pki, &client, &url);
     assert!(
         with.status.success(),
         "{}",
@@ -91,16 +96,7 @@ fn an_optional_client_certificate_gunicorn_spelling() {
         String::from_utf8_lossy(&without.stderr)
     );
     let client = pki.client();
-    let with = curl(
-        &pki,
-        &[
-            "--cert",
-            &client.cert.to_string_lossy(),
-            "--key",
-            &client.key.to_string_lossy(),
-            &url,
-        ],
-    );
+    let with = curl_with(&pki, &client, &url);
     assert!(
         with.status.success(),
         "{}",
