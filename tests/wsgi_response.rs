@@ -185,6 +185,20 @@ fn multi_item_list_is_framed_by_length_or_chunks() {
 }
 
 #[test]
+fn a_long_list_arrives_whole_and_in_order() {
+    // Small items of a list are queued and written together: past the queue's size and the
+    // high-water mark, none may be lost, repeated or reordered, on one connection twice.
+    let server = server("cases.responses").start();
+    let expected: String = (0..300).map(|i| ((i % 10).to_string()).repeat(1000)).collect();
+    let mut c = server.conn();
+    for _ in 0..2 {
+        let resp = c.roundtrip(&get_req("/many"));
+        assert_eq!(resp.framing, Framing::Length(300_000));
+        assert!(resp.text() == expected, "the body differs");
+    }
+}
+
+#[test]
 fn generator_response_is_chunked_on_http11() {
     let server = server("cases.responses").start();
     let mut c = server.conn();

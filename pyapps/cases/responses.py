@@ -7,6 +7,8 @@
 * ``/single``: a single-item list (the server adds Content-Length).
 * ``/multi``: a three-item list without Content-Length (the server may add one: a list's
   length is known).
+* ``/many``: a 300-item list of 1000-byte items, each item filled with its index's last
+  digit (more than the server queues for one write, and more than its high-water mark).
 * ``/multi-gen``: the same three chunks from a generator (chunked on 1.1, close on 1.0).
 * ``/empty-chunks``: a generator with empty chunks in between.
 * ``/status/<code>``: that status with a body, e.g. 204 and 304 must go out without it.
@@ -64,6 +66,9 @@ def application(environ, start_response):
     if path == "/multi":
         start_response("200 OK", text)
         return [b"one ", b"two ", b"three\n"]
+    if path == "/many":
+        start_response("200 OK", text)
+        return [str(i % 10).encode() * 1000 for i in range(300)]
     if path == "/multi-gen":
         start_response("200 OK", text)
         return (chunk for chunk in [b"one ", b"two ", b"three\n"])

@@ -24,7 +24,7 @@ use super::{Beat, Shared};
 use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
 use crate::http::request::RequestHead;
 use crate::http::response::{
-    self, BodyEncoder, Exchange as Terms, Framing, HttpDate, ResponseFraming, ResponseHead,
+    self, BodyEncoder, Exchange as Terms, Framed, Framing, HttpDate, ResponseFraming, ResponseHead,
 };
 use crate::http::{HttpError, Version};
 use crate::listen::Stream;
@@ -47,6 +47,10 @@ const BODY_READ_CHUNK: usize = 64 * 1024;
 pub const HIGH_WATER: usize = 64 * 1024;
 /// The response buffer's usual size: a head and a small body.
 const OUT_BUFFER: usize = 1024;
+/// The most response bytes queued for the driver to send after the call
+/// ([`Transport::queue_body`]) rather than written from it: copying this much costs less
+/// than the GIL hand-off and the system call of a write from the call.
+const QUEUE_MAX: usize = 16 * 1024;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// A growable byte buffer with a consumed prefix: bytes `data[start..]` are unread. Its
@@ -913,26 +917,29 @@ impl Transport for Exchange {
     }
 
     fn send_body(&mut self, data: &[u8]) -> io::Result<Flow> {
-        let Some(encoder) = self.encoder.as_mut() else {
-            return Err(io::Error::other("body before head"));
-        };
-        let framed = encoder.encode(data, &mut self.out);
-        self.response.body_bytes += framed.data.len() as u64;
-        let mut flow = Flow::More;
-        if framed.overflow {
-            tracing::warn!("application sent more than its Content-Length; truncated");
-            self.must_close = true;
-            flow = Flow::Enough;
-        }
-        let complete = encoder.remaining() == Some(0)
-            || self
-                .framing
-                .is_some_and(|f| f.body == ResponseFraming::NoBody);
-        if complete {
-            flow = Flow::Enough;
-        }
+        let (framed, flow) = self.frame(data)?;
         self.push(framed.data, framed.suffix)?;
         self.pace(flow)
+    }
+
+    fn queue_body(&mut self, data: &[u8], at_hand: bool) -> Option<io::Result<Flow>> {
+        // A pool thread writes itself (nothing sends after it), and bytes after a file wait
+        // for it.
+        if self.blocking || self.file.is_some() || self.unsent() + data.len() > QUEUE_MAX {
+            return None;
+        }
+        let ends = self
+            .framing
+            .is_some_and(|f| f.body == ResponseFraming::NoBody)
+            || self.encoder.as_ref()?.remaining() == Some(data.len() as u64);
+        if !(at_hand || ends) {
+            return None;
+        }
+        Some(self.frame(data).map(|(framed, flow)| {
+            self.out.extend_from_slice(framed.data);
+            self.out.extend_from_slice(framed.suffix);
+            flow
+        }))
     }
 
     fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow> {
@@ -990,12 +997,48 @@ impl Transport for Exchange {
         Ok(())
     }
 
+    fn queue_finish(&mut self) -> Option<io::Result<()>> {
+        if self.blocking || self.file.is_some() {
+            return None;
+        }
+        let encoder = self.encoder.as_mut()?;
+        if !encoder.finish(&mut self.out) {
+            tracing::warn!("application sent less than its Content-Length; closing");
+            self.must_close = true;
+        }
+        Some(Ok(()))
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.flush_blocking()
     }
 }
 
 impl Exchange {
+    /// Frames body bytes as the head decided: what to send after `out` (which may have
+    /// gained a chunk-size line), and whether the response wants more.
+    fn frame<'a>(&mut self, data: &'a [u8]) -> io::Result<(Framed<'a>, Flow)> {
+        let Some(encoder) = self.encoder.as_mut() else {
+            return Err(io::Error::other("body before head"));
+        };
+        let framed = encoder.encode(data, &mut self.out);
+        self.response.body_bytes += framed.data.len() as u64;
+        let mut flow = Flow::More;
+        if framed.overflow {
+            tracing::warn!("application sent more than its Content-Length; truncated");
+            self.must_close = true;
+            flow = Flow::Enough;
+        }
+        let complete = encoder.remaining() == Some(0)
+            || self
+                .framing
+                .is_some_and(|f| f.body == ResponseFraming::NoBody);
+        if complete {
+            flow = Flow::Enough;
+        }
+        Ok((framed, flow))
+    }
+
     /// Sends a file through the body encoder (framings sendfile cannot serve), waiting for
     /// the client as needed; rare (a file body on a chunked response).
     fn copy_file(
@@ -1137,5 +1180,66 @@ mod tests {
         assert!(arrive(&mut ex, &mut client, b"GET /"));
         assert!(!arrive(&mut ex, &mut client, &[b'a'; 4000]));
         assert!(arrive(&mut ex, &mut client, &[b'a'; 100]));
+    }
+
+    /// Reads what the client has been sent so far, without waiting.
+    fn received(client: &mut UnixStream) -> Vec<u8> {
+        client.set_nonblocking(true).expect("non-blocking");
+        let mut got = Vec::new();
+        let mut buf = [0; 4096];
+        loop {
+            match client.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn only_bytes_that_end_the_body_or_are_at_hand_are_queued_for_the_driver() {
+        let (mut ex, mut client) = exchange();
+        assert!(arrive(
+            &mut ex,
+            &mut client,
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        ));
+        let (head, len) = parse_head(ex.rbuf.data(), &Limits::default())
+            .expect("valid")
+            .expect("complete");
+        ex.consume_head(len);
+        ex.begin(&head, false, Body::Buffered(BodyReader::empty()));
+        let response = ResponseHead {
+            status: 200,
+            reason: "OK".into(),
+            headers: vec![("Content-Length".into(), "15".into())],
+        };
+        ex.send_head(response, None).expect("head");
+        // A generator's chunk that does not end the body is written by the call itself.
+        assert!(ex.queue_body(b"hello", false).is_none());
+        assert_eq!(ex.send_body(b"hello").expect("sent"), Flow::More);
+        let first = received(&mut client);
+        assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"), "{first:?}");
+        assert!(first.ends_with(b"\r\n\r\nhello"), "{first:?}");
+        // From a list, it waits for the driver; so does the chunk that ends the body.
+        assert_eq!(
+            ex.queue_body(b" big ", true).map(Result::ok),
+            Some(Some(Flow::More))
+        );
+        assert_eq!(
+            ex.queue_body(b"world", false).map(Result::ok),
+            Some(Some(Flow::Enough))
+        );
+        assert!(ex.queue_finish().is_some_and(|r| r.is_ok()));
+        assert_eq!(received(&mut client), b"");
+        assert!(ex.unsent() > 0);
+        assert!(ex.try_flush().expect("flushed"));
+        assert_eq!(received(&mut client), b" big world");
+        // A pool thread writes everything itself: nothing is left for a driver to send.
+        ex.blocking = true;
+        assert!(ex.queue_body(b"x", true).is_none());
+        assert!(ex.queue_finish().is_none());
     }
 }

@@ -1473,11 +1473,24 @@ impl<'a> Engine<'a> {
         } else {
             After::Close
         };
-        let unsent = ex.unsent() > 0;
+        // What the call queued instead of writing (a small response, whole) goes out now,
+        // without the GIL.
+        let flushed = if ex.unsent() > 0 {
+            ex.try_flush()
+        } else {
+            Ok(true)
+        };
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
         conn.ex = Some(ex);
+        let unsent = match flushed {
+            Ok(done) => !done,
+            Err(_) => {
+                self.close(key);
+                return;
+            }
+        };
         if unsent {
             conn.phase = Phase::Flushing(after);
             conn.deadline = self.settings.send_timeout.map(|t| self.now + t);

@@ -6,10 +6,14 @@
 //! [`Call`] is resumed by the I/O driver once the client has taken the buffered bytes, so a
 //! slow reader costs a buffer, not a thread. The body's `close()` is always called.
 //! The WSGI layer sees the connection only through the [`Transport`] trait, which the I/O
-//! driver implements; every transport call is made with the GIL released.
+//! driver implements; every transport call that may do I/O is made with the GIL released.
+//! Calls that only queue bytes (the head, a small last chunk, the end of the response) are
+//! made with the GIL held, so a small response costs one GIL hand-off, not three, and the
+//! driver writes it once the call has returned ([`Transport::queue_body`]).
 //!
-//! Rule: the transport's mutex is only ever locked with the GIL released ([`with_transport`],
-//! [`Call::with_transport`]). A thread holding it never waits for the GIL, so the two locks
+//! Rule: the transport's mutex is only ever waited for with the GIL released
+//! ([`with_transport`], [`Call::with_transport`]); with the GIL held it is only tried
+//! ([`try_with_transport`]). A thread holding it never waits for the GIL, so the two locks
 //! cannot deadlock.
 
 mod app_loader;
@@ -29,7 +33,7 @@ use crate::http::response::ResponseHead;
 use file_wrapper::FileWrapper;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
-use responder::{Progress, Responder};
+use responder::{Progress, Queue, Responder};
 use std::any::Any;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -52,9 +56,22 @@ pub trait Transport: Any + Send {
     /// while the client is behind and says so with [`Flow::Full`]; [`Flow::Enough`] once it
     /// has all been sent.
     fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow>;
+    /// Queues body bytes for the driver to send once the call returns, when that needs no
+    /// I/O now: the rest of the body is already in memory (`at_hand`: a list the app
+    /// returned) or these bytes end it, and they are small. Called with the GIL held, so it
+    /// must never block. `None`: send them with [`Transport::send_body`] instead.
+    fn queue_body(&mut self, _data: &[u8], _at_hand: bool) -> Option<io::Result<Flow>> {
+        None
+    }
     /// Ends the response (chunked terminator). Bytes the client has not taken yet may stay
     /// buffered for the driver to send.
     fn finish(&mut self) -> io::Result<()>;
+    /// Ends the response by queueing what is left for the driver to send once the call
+    /// returns; like [`Transport::queue_body`], never blocks. `None`: use
+    /// [`Transport::finish`].
+    fn queue_finish(&mut self) -> Option<io::Result<()>> {
+        None
+    }
     /// Waits until every buffered byte has been sent (bounded by the driver's send timeout).
     /// Used by `write()`, which PEP 3333 lets block.
     fn flush(&mut self) -> io::Result<()>;
@@ -96,6 +113,20 @@ pub(crate) fn with_transport<R: Send>(
             "the request this object belonged to has ended",
         )),
     })
+}
+
+/// Runs `f` on the transport with the GIL held, if its mutex is free: for operations that
+/// only queue bytes. `None` when another thread holds it (waiting would hold the GIL).
+pub(crate) fn try_with_transport<R>(
+    link: &Link,
+    f: impl FnOnce(&mut dyn Transport) -> Option<io::Result<R>>,
+) -> Option<io::Result<R>> {
+    let mut guard = match link.try_lock() {
+        Ok(guard) => guard,
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    f(guard.as_deref_mut()?)
 }
 
 /// Facts about the server that are the same for every request a worker serves.
@@ -260,6 +291,8 @@ impl App {
             body: body.clone().unbind(),
             iter: None,
             known_length: None,
+            at_hand: body.is_exact_instance_of::<PyList>()
+                || body.is_exact_instance_of::<PyTuple>(),
             hooked,
         };
         if let Ok(wrapper) = body.cast::<FileWrapper>() {
@@ -329,6 +362,9 @@ struct Running {
     /// Its iterator; `None` for a body sent as a file (only finishing is left).
     iter: Option<Py<PyIterator>>,
     known_length: Option<u64>,
+    /// The body is a list or tuple: all of it is in memory, so small chunks are queued for
+    /// one write after the call instead of written one by one.
+    at_hand: bool,
     /// The request as the request hooks see it, when `pre_request`/`post_request` exist.
     hooked: Option<Box<Hooked>>,
 }
@@ -384,6 +420,11 @@ impl Call {
         };
         let responder = running.responder.get();
         let known_length = running.known_length;
+        let queue = if running.at_hand {
+            Queue::AtHand
+        } else {
+            Queue::IfLast
+        };
         let ended = match running.iter.as_ref() {
             None => responder.finish(py, known_length),
             Some(iter) => {
@@ -398,7 +439,7 @@ impl Call {
                                     item.cast::<PyBytes>().map_or(0, |b| b.len().unwrap_or(0));
                                 h.hooks.sent.set(h.hooks.sent.get() + len as u64);
                             }
-                            responder.send_chunk(py, &item, known_length)
+                            responder.send_chunk(py, &item, known_length, queue)
                         }),
                     };
                     match sent {

@@ -8,7 +8,7 @@
 //! response broken, so even an app that swallows the exception gets a 500, not its headers.
 
 use super::file_wrapper::SendableFile;
-use super::{Flow, Link, Outcome, with_transport};
+use super::{Flow, Link, Outcome, try_with_transport, with_transport};
 use crate::http::response::{ResponseHead, parse_content_length};
 use pyo3::exceptions::{PyAssertionError, PyConnectionError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -52,6 +52,18 @@ pub(crate) enum Progress {
     Full,
     /// The client is gone: stop iterating, close the connection.
     Gone,
+}
+
+/// Whether a body chunk may wait in the transport for the driver to send after the call
+/// (see [`super::Transport::queue_body`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Queue {
+    /// Send it now: `write()`, whose caller expects the bytes gone when it returns.
+    Never,
+    /// Queue it if it ends the body (a generator may take its time over the next one).
+    IfLast,
+    /// Queue it: the rest of the body is in memory (a list or tuple).
+    AtHand,
 }
 
 /// The `start_response` callable for one request; `write` is its bound method.
@@ -113,7 +125,7 @@ impl Responder {
 
     /// PEP 3333's imperative `write(data)`: sends the bytes now (headers first if needed).
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let progress = match self.send_chunk(py, data, None)? {
+        let progress = match self.send_chunk(py, data, None, Queue::Never)? {
             // write() may block (PEP 3333), and the app expects the bytes gone when it
             // returns: wait for the client here rather than pausing.
             Progress::Full => self.transmit(py, |t| t.flush().map(|()| Flow::More)),
@@ -171,6 +183,7 @@ impl Responder {
         py: Python<'_>,
         item: &Bound<'_, PyAny>,
         known_length: Option<u64>,
+        queue: Queue,
     ) -> PyResult<Progress> {
         let bytes = item.cast::<PyBytes>().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -186,7 +199,21 @@ impl Responder {
             // not fix the status yet (exc_info may still replace it).
             return Ok(Progress::More);
         }
-        let head = self.take_head()?;
+        let mut head = self.take_head()?;
+        if queue != Queue::Never {
+            // Encoding the head and queueing a small chunk need no I/O: no GIL hand-off.
+            let queued = try_with_transport(&self.link, |t| {
+                if let Some(head) = head.take() {
+                    if let Err(err) = t.send_head(head, known_length) {
+                        return Some(Err(err));
+                    }
+                }
+                t.queue_body(data, queue == Queue::AtHand)
+            });
+            if let Some(result) = queued {
+                return Ok(progress(result));
+            }
+        }
         Ok(self.transmit(py, |t| {
             if let Some(head) = head {
                 t.send_head(head, known_length)?;
@@ -222,12 +249,27 @@ impl Responder {
                 return Outcome::FailedBeforeHead;
             }
         };
-        let finished = self.transmit(py, |t| {
-            if let Some(head) = head {
-                t.send_head(head, Some(known_length.unwrap_or(0)))?;
+        let known_length = Some(known_length.unwrap_or(0));
+        let mut head = head;
+        // The end of the response is queued for the driver to send once the call returns
+        // (no GIL hand-off), unless the transport must write it now.
+        let queued = try_with_transport(&self.link, |t| {
+            if let Some(head) = head.take() {
+                if let Err(err) = t.send_head(head, known_length) {
+                    return Some(Err(err));
+                }
             }
-            t.finish().map(|()| Flow::More)
+            t.queue_finish().map(|r| r.map(|()| Flow::More))
         });
+        let finished = match queued {
+            Some(result) => progress(result),
+            None => self.transmit(py, |t| {
+                if let Some(head) = head {
+                    t.send_head(head, known_length)?;
+                }
+                t.finish().map(|()| Flow::More)
+            }),
+        };
         if finished == Progress::Gone {
             Outcome::Aborted
         } else {
@@ -241,14 +283,20 @@ impl Responder {
         py: Python<'_>,
         op: impl FnOnce(&mut dyn super::Transport) -> std::io::Result<Flow> + Send,
     ) -> Progress {
-        match with_transport(py, &self.link, op) {
-            Ok(Flow::More) => Progress::More,
-            Ok(Flow::Enough) => Progress::Enough,
-            Ok(Flow::Full) => Progress::Full,
-            Err(err) => {
-                tracing::debug!("response not delivered: {err}");
-                Progress::Gone
-            }
+        progress(with_transport(py, &self.link, op))
+    }
+}
+
+/// What a transport operation's result means for the response; an I/O error means the client
+/// is gone.
+fn progress(result: std::io::Result<Flow>) -> Progress {
+    match result {
+        Ok(Flow::More) => Progress::More,
+        Ok(Flow::Enough) => Progress::Enough,
+        Ok(Flow::Full) => Progress::Full,
+        Err(err) => {
+            tracing::debug!("response not delivered: {err}");
+            Progress::Gone
         }
     }
 }
