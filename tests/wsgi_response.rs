@@ -189,7 +189,9 @@ fn a_long_list_arrives_whole_and_in_order() {
     // Small items of a list are queued and written together: past the queue's size and the
     // high-water mark, none may be lost, repeated or reordered, on one connection twice.
     let server = server("cases.responses").start();
-    let expected: String = (0..300).map(|i| ((i % 10).to_string()).repeat(1000)).collect();
+    let expected: String = (0..300)
+        .map(|i| ((i % 10).to_string()).repeat(1000))
+        .collect();
     let mut c = server.conn();
     for _ in 0..2 {
         let resp = c.roundtrip(&get_req("/many"));
