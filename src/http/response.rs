@@ -178,6 +178,10 @@ pub fn encode_head(out: &mut Vec<u8>, head: &ResponseHead, framing: Framing, dat
     } else if framing.version == Version::Http10 {
         push_header(out, b"Connection", b"keep-alive");
     }
+    if !has_date && !has_server {
+        out.extend_from_slice(date.head_end());
+        return;
+    }
     if !has_date {
         push_header(out, b"Date", date.as_bytes());
     }
@@ -345,9 +349,16 @@ pub fn error_response(status: u16, close: bool, head_request: bool, date: &HttpD
 /// by the caller and reused for every response in that second.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpDate {
-    bytes: [u8; 29],
+    /// `Date: <IMF-fixdate>\r\nServer: rsgi-server\r\n\r\n`: the end of most response
+    /// heads, appended in one copy.
+    lines: [u8; DATE_LINES],
     secs: u64,
 }
+
+/// Where the date sits in [`HttpDate::lines`], and how long they are.
+const DATE_AT: usize = b"Date: ".len();
+const DATE_LEN: usize = 29;
+const DATE_LINES: usize = DATE_AT + DATE_LEN + b"\r\nServer: rsgi-server\r\n\r\n".len();
 
 /// 9999-12-31T23:59:59Z: the last instant a four-digit year can show.
 const MAX_SECS: u64 = 253_402_300_799;
@@ -355,23 +366,31 @@ const MAX_SECS: u64 = 253_402_300_799;
 impl HttpDate {
     /// Formats `at`.
     pub fn new(at: SystemTime) -> Self {
-        let secs = unix_secs(at);
-        HttpDate {
-            bytes: format_imf(secs),
-            secs,
-        }
+        let mut lines = [0; DATE_LINES];
+        lines[..DATE_AT].copy_from_slice(b"Date: ");
+        lines[DATE_AT + DATE_LEN..].copy_from_slice(b"\r\nServer: rsgi-server\r\n\r\n");
+        let mut date = HttpDate { lines, secs: 0 };
+        date.set(unix_secs(at));
+        date
     }
     /// Re-formats only if `now` is in a later second than the cached value.
     pub fn refresh(&mut self, now: SystemTime) {
         let secs = unix_secs(now);
         if secs > self.secs {
-            self.bytes = format_imf(secs);
-            self.secs = secs;
+            self.set(secs);
         }
+    }
+    fn set(&mut self, secs: u64) {
+        self.lines[DATE_AT..DATE_AT + DATE_LEN].copy_from_slice(&format_imf(secs));
+        self.secs = secs;
     }
     /// The formatted date.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.lines[DATE_AT..DATE_AT + DATE_LEN]
+    }
+    /// The `Date` and `Server` lines and the blank line that ends a head.
+    fn head_end(&self) -> &[u8] {
+        &self.lines
     }
 }
 

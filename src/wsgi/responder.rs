@@ -310,41 +310,49 @@ fn validate(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<R
     let (code, reason) = parse_status(status)
         .ok_or_else(|| PyValueError::new_err(format!("invalid status line {status:?}")))?;
 
-    let items: Vec<Bound<'_, PyAny>> = if let Ok(list) = headers.cast::<PyList>() {
-        list.iter().collect()
+    let mut out = Vec::new();
+    if let Ok(list) = headers.cast::<PyList>() {
+        out.reserve_exact(list.len());
+        for item in list.iter() {
+            out.push(header(&item)?);
+        }
     } else if let Ok(tuple) = headers.cast::<PyTuple>() {
-        tuple.iter().collect()
+        out.reserve_exact(tuple.len());
+        for item in tuple.iter() {
+            out.push(header(&item)?);
+        }
     } else {
         return Err(PyTypeError::new_err(
             "response headers must be a list of (name, value) tuples",
         ));
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for item in &items {
-        let pair = item
-            .cast::<PyTuple>()
-            .ok()
-            .filter(|t| t.len() == 2)
-            .ok_or_else(|| {
-                PyTypeError::new_err(format!(
-                    "response header {item} is not a (name, value) tuple"
-                ))
-            })?;
-        let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
-        let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
-            return Err(PyTypeError::new_err(format!(
-                "response header {pair} must hold two str"
-            )));
-        };
-        let (name, value) = (name.to_str()?, value.to_str()?);
-        check_header(name, value).map_err(PyValueError::new_err)?;
-        out.push((name.to_owned(), value.to_owned()));
     }
     Ok(ResponseHead {
         status: code,
         reason: reason.to_owned(),
         headers: out,
     })
+}
+
+/// One `(name, value)` of a `start_response` header list, checked.
+fn header(item: &Bound<'_, PyAny>) -> PyResult<(String, String)> {
+    let pair = item
+        .cast::<PyTuple>()
+        .ok()
+        .filter(|t| t.len() == 2)
+        .ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "response header {item} is not a (name, value) tuple"
+            ))
+        })?;
+    let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
+    let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
+        return Err(PyTypeError::new_err(format!(
+            "response header {pair} must hold two str"
+        )));
+    };
+    let (name, value) = (name.to_str()?, value.to_str()?);
+    check_header(name, value).map_err(PyValueError::new_err)?;
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// Splits `"200 OK"` into its code and reason; `None` if it is not three digits (200-999)
