@@ -982,15 +982,12 @@ impl Transport for Exchange {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        let Some(encoder) = self.encoder.as_mut() else {
-            return Err(io::Error::other("finish before head"));
-        };
-        let mut tail = Vec::new();
-        if !encoder.finish(&mut tail) {
-            tracing::warn!("application sent less than its Content-Length; closing");
-            self.must_close = true;
+        if self.file.is_some() {
+            // The terminator must follow the file, which is sent after `out`.
+            self.flush_blocking()?;
         }
-        self.push(&tail, b"")?;
+        self.end_body()?;
+        self.push(b"", b"")?;
         if self.blocking {
             self.flush_blocking()?;
         }
@@ -1001,12 +998,7 @@ impl Transport for Exchange {
         if self.blocking || self.file.is_some() {
             return None;
         }
-        let encoder = self.encoder.as_mut()?;
-        if !encoder.finish(&mut self.out) {
-            tracing::warn!("application sent less than its Content-Length; closing");
-            self.must_close = true;
-        }
-        Some(Ok(()))
+        Some(self.end_body())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -1037,6 +1029,19 @@ impl Exchange {
             flow = Flow::Enough;
         }
         Ok((framed, flow))
+    }
+
+    /// Appends the body's end (the chunked terminator) to `out`; a body short of its
+    /// Content-Length makes the connection close after it.
+    fn end_body(&mut self) -> io::Result<()> {
+        let Some(encoder) = self.encoder.as_mut() else {
+            return Err(io::Error::other("finish before head"));
+        };
+        if !encoder.finish(&mut self.out) {
+            tracing::warn!("application sent less than its Content-Length; closing");
+            self.must_close = true;
+        }
+        Ok(())
     }
 
     /// Sends a file through the body encoder (framings sendfile cannot serve), waiting for

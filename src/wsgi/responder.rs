@@ -8,7 +8,7 @@
 //! response broken, so even an app that swallows the exception gets a 500, not its headers.
 
 use super::file_wrapper::SendableFile;
-use super::{Flow, Link, Outcome, try_with_transport, with_transport};
+use super::{Flow, Link, Outcome, Transport, try_with_transport, with_transport};
 use crate::http::response::{ResponseHead, parse_content_length};
 use pyo3::exceptions::{PyAssertionError, PyConnectionError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -65,6 +65,12 @@ pub(crate) enum Queue {
     /// Queue it: the rest of the body is in memory (a list or tuple).
     AtHand,
 }
+
+/// A transport operation that only queues bytes: `None` when it must be done with I/O.
+type QueueOp = fn(&mut dyn Transport) -> Option<std::io::Result<Flow>>;
+
+/// `deliver`'s `queue` for operations that always write now.
+const NO_QUEUE: Option<QueueOp> = None;
 
 /// The `start_response` callable for one request; `write` is its bound method.
 ///
@@ -199,37 +205,22 @@ impl Responder {
             // not fix the status yet (exc_info may still replace it).
             return Ok(Progress::More);
         }
-        let mut head = self.take_head()?;
-        if queue != Queue::Never {
-            // Encoding the head and queueing a small chunk need no I/O: no GIL hand-off.
-            let queued = try_with_transport(&self.link, |t| {
-                if let Some(head) = head.take() {
-                    if let Err(err) = t.send_head(head, known_length) {
-                        return Some(Err(err));
-                    }
-                }
-                t.queue_body(data, queue == Queue::AtHand)
-            });
-            if let Some(result) = queued {
-                return Ok(progress(result));
-            }
-        }
-        Ok(self.transmit(py, |t| {
-            if let Some(head) = head {
-                t.send_head(head, known_length)?;
-            }
-            t.send_body(data)
-        }))
+        let head = self.take_head()?;
+        let queue_now = |t: &mut dyn Transport| t.queue_body(data, queue == Queue::AtHand);
+        Ok(self.deliver(
+            py,
+            head,
+            known_length,
+            (queue != Queue::Never).then_some(queue_now),
+            |t| t.send_body(data),
+        ))
     }
 
     /// Sends a file with sendfile (the head first if needed).
     pub(crate) fn send_file(&self, py: Python<'_>, file: SendableFile) -> PyResult<Progress> {
         let head = self.take_head()?;
-        let known_length = file.remaining;
-        Ok(self.transmit(py, move |t| {
-            if let Some(head) = head {
-                t.send_head(head, Some(known_length))?;
-            }
+        let length = Some(file.remaining);
+        Ok(self.deliver(py, head, length, NO_QUEUE, move |t| {
             t.send_file(file.fd, file.offset, Some(file.remaining))
         }))
     }
@@ -249,27 +240,15 @@ impl Responder {
                 return Outcome::FailedBeforeHead;
             }
         };
-        let known_length = Some(known_length.unwrap_or(0));
-        let mut head = head;
-        // The end of the response is queued for the driver to send once the call returns
-        // (no GIL hand-off), unless the transport must write it now.
-        let queued = try_with_transport(&self.link, |t| {
-            if let Some(head) = head.take() {
-                if let Err(err) = t.send_head(head, known_length) {
-                    return Some(Err(err));
-                }
-            }
-            t.queue_finish().map(|r| r.map(|()| Flow::More))
-        });
-        let finished = match queued {
-            Some(result) => progress(result),
-            None => self.transmit(py, |t| {
-                if let Some(head) = head {
-                    t.send_head(head, known_length)?;
-                }
-                t.finish().map(|()| Flow::More)
-            }),
-        };
+        // The end of the response is queued for the driver to send once the call returns,
+        // unless the transport must write it now.
+        let finished = self.deliver(
+            py,
+            head,
+            Some(known_length.unwrap_or(0)),
+            Some(|t: &mut dyn Transport| t.queue_finish().map(|r| r.map(|()| Flow::More))),
+            |t| t.finish().map(|()| Flow::More),
+        );
         if finished == Progress::Gone {
             Outcome::Aborted
         } else {
@@ -277,11 +256,43 @@ impl Responder {
         }
     }
 
+    /// Sends the head if it is still to go, then the rest: first with `queue`, with the GIL
+    /// held, when given (queueing needs no I/O, so no GIL hand-off); then, if the transport
+    /// declined or was busy, with `send` without the GIL.
+    fn deliver(
+        &self,
+        py: Python<'_>,
+        mut head: Option<ResponseHead>,
+        known_length: Option<u64>,
+        queue: Option<impl FnOnce(&mut dyn Transport) -> Option<std::io::Result<Flow>>>,
+        send: impl FnOnce(&mut dyn Transport) -> std::io::Result<Flow> + Send,
+    ) -> Progress {
+        if let Some(queue) = queue {
+            let queued = try_with_transport(&self.link, |t| {
+                if let Some(head) = head.take() {
+                    if let Err(err) = t.send_head(head, known_length) {
+                        return Some(Err(err));
+                    }
+                }
+                queue(t)
+            });
+            if let Some(result) = queued {
+                return progress(result);
+            }
+        }
+        self.transmit(py, |t| {
+            if let Some(head) = head {
+                t.send_head(head, known_length)?;
+            }
+            send(t)
+        })
+    }
+
     /// Runs a transport operation without the GIL; an I/O error means the client is gone.
     fn transmit(
         &self,
         py: Python<'_>,
-        op: impl FnOnce(&mut dyn super::Transport) -> std::io::Result<Flow> + Send,
+        op: impl FnOnce(&mut dyn Transport) -> std::io::Result<Flow> + Send,
     ) -> Progress {
         progress(with_transport(py, &self.link, op))
     }
