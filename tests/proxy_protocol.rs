@@ -136,34 +136,25 @@ fn forwarded_headers_behind_a_proxy_are_judged_by_its_client() {
     // HAProxy relays the client's bytes: an X-Forwarded-For behind a PROXY header from an
     // untrusted client is that client's own claim.
     let server = server("environ").arg("--proxy-protocol=v1").start();
-    let mut c = server.conn();
-    let mut bytes = b"PROXY TCP4 203.0.113.7 127.0.0.1 5000 80\r\n".to_vec();
-    bytes.extend_from_slice(&request(
-        "GET",
-        "/",
-        &[
-            ("X-Forwarded-For", "1.2.3.4"),
-            ("X-Forwarded-Proto", "https"),
-        ],
-        b"",
-    ));
-    let env = c.roundtrip(&bytes).environ();
+    let behind = |client: &str| {
+        let mut bytes = format!("PROXY TCP4 {client} 127.0.0.1 5000 80\r\n").into_bytes();
+        bytes.extend_from_slice(&request(
+            "GET",
+            "/",
+            &[
+                ("X-Forwarded-For", "1.2.3.4"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            b"",
+        ));
+        server.conn().roundtrip(&bytes).environ()
+    };
+    let env = behind("203.0.113.7");
     assert_eq!(env.str("REMOTE_ADDR"), "203.0.113.7");
     assert_eq!(env.str("wsgi.url_scheme"), "http");
     assert_eq!(env.str("HTTP_X_FORWARDED_FOR"), "1.2.3.4");
     // A client that is itself trusted (a proxy in front of HAProxy) is believed.
-    let mut c = server.conn();
-    let mut bytes = b"PROXY TCP4 127.0.0.1 127.0.0.1 5000 80\r\n".to_vec();
-    bytes.extend_from_slice(&request(
-        "GET",
-        "/",
-        &[
-            ("X-Forwarded-For", "1.2.3.4"),
-            ("X-Forwarded-Proto", "https"),
-        ],
-        b"",
-    ));
-    let env = c.roundtrip(&bytes).environ();
+    let env = behind("127.0.0.1");
     assert_eq!(env.str("REMOTE_ADDR"), "1.2.3.4");
     assert_eq!(env.str("wsgi.url_scheme"), "https");
 }

@@ -6,6 +6,7 @@ mod common;
 mod tls_common;
 
 use common::*;
+use std::path::Path;
 use tls_common::*;
 
 fn port(server: &Server) -> u16 {
@@ -60,22 +61,17 @@ fn a_required_client_certificate() {
     // The same with Python: a client certificate from another CA is refused too.
     let other = Pki::new();
     let stranger = other.client();
-    let (cert, key) = (
-        stranger.cert.to_string_lossy(),
-        stranger.key.to_string_lossy(),
-    );
-    let result = py_client(
-        port(&server),
-        &pki,
-        &["--cert", &cert, "--key", &key, "--", "/"],
-    );
+    let presenting = |cert: &Path, key: &Path| {
+        let (cert, key) = (cert.to_string_lossy(), key.to_string_lossy());
+        py_client(
+            port(&server),
+            &pki,
+            &["--cert", &cert, "--key", &key, "--", "/"],
+        )
+    };
+    let result = presenting(&stranger.cert, &stranger.key);
     assert_eq!(status_of(&result), None, "{:?}", client_error(&result));
-    let (cert, key) = (client.cert.to_string_lossy(), client.key.to_string_lossy());
-    let result = py_client(
-        port(&server),
-        &pki,
-        &["--cert", &cert, "--key", &key, "--", "/"],
-    );
+    let result = presenting(&client.cert, &client.key);
     assert_eq!(status_of(&result), Some(200), "{:?}", client_error(&result));
     assert!(Server::is_alive(server.worker_pid()));
 }
