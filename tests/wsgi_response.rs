@@ -31,6 +31,17 @@ fn valid_headers_are_accepted() {
 }
 
 #[test]
+fn latin1_status_and_header_values_go_out_as_latin1_bytes() {
+    // PEP 3333: native strings stand for bytes one code point each, so "é" is the single
+    // byte E9 on the wire, not UTF-8's C3 A9 (the test client reads heads as latin-1).
+    let server = server("cases.headers").start();
+    let resp = server.get("/latin1");
+    assert_eq!(resp.status(), 200, "{}", resp.head.raw);
+    assert_eq!(resp.head.reason, "Caf\u{e9}");
+    assert_eq!(resp.header("x-latin"), Some("caf\u{e9} cr\u{e8}me"));
+}
+
+#[test]
 fn crlf_in_header_value_is_a_500_not_a_header_injection() {
     rejected_header("/crlf-value");
 }

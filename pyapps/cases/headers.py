@@ -2,9 +2,10 @@
 
 The path picks the header: ``/crlf-value``, ``/lf-value``, ``/cr-name``, ``/nul-value``,
 ``/colon-name``, ``/hop/<Header-Name>`` (a hop-by-hop header), and ``/ok`` for a control.
-``/status-crlf`` puts a CR/LF in the status line; ``/non-latin1`` sends a header value
-that is not latin-1 encodable and ``/str-body`` returns a str instead of bytes (both
-forbidden by PEP 3333).
+``/latin1`` sends a reason and a header value beyond ASCII but within latin-1 (allowed,
+and sent as latin-1 bytes). ``/status-crlf`` puts a CR/LF in the status line;
+``/non-latin1`` sends a header value that is not latin-1 encodable and ``/str-body``
+returns a str instead of bytes (both forbidden by PEP 3333).
 """
 
 
@@ -24,6 +25,9 @@ def application(environ, start_response):
         headers.append(("X-Bad: Name", "v"))
     elif path == "/status-crlf":
         status = "200 OK\r\nX-Injected: 1"
+    elif path == "/latin1":
+        status = "200 Caf\u00e9"
+        headers.append(("X-Latin", "caf\u00e9 cr\u00e8me"))
     elif path == "/non-latin1":
         headers.append(("X-Euro", "\u20ac"))
     elif path == "/str-body":

@@ -1216,11 +1216,8 @@ mod tests {
             .expect("complete");
         ex.consume_head(len);
         ex.begin(&head, false, Body::Buffered(BodyReader::empty()));
-        let response = ResponseHead {
-            status: 200,
-            reason: "OK".into(),
-            headers: vec![("Content-Length".into(), "15".into())],
-        };
+        let mut response = ResponseHead::new(200, b"OK", 0);
+        response.push_header(b"Content-Length", b"15");
         ex.send_head(response, None).expect("head");
         // A generator's chunk that does not end the body is written by the call itself.
         assert!(ex.queue_body(b"hello", false).is_none());

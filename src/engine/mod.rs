@@ -1734,7 +1734,7 @@ fn log_access(ex: &Exchange, head: Option<&RequestHead>) {
         request,
         status: (sent.status != 0).then_some(sent.status),
         body_bytes: sent.body_bytes,
-        response_headers: sent.head.as_ref().map_or(&[], |h| &h.headers),
+        response: sent.head.as_ref(),
         duration: ex.ended.unwrap_or_else(Instant::now) - ex.started,
     });
 }

@@ -7,16 +7,100 @@ use super::{Version, reason_phrase};
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A response head as the application set it (already validated: no CR/LF/NUL, no hop-by-hop
-/// headers, names are tokens).
+/// A response head as the application set it: validated (no CR/LF/NUL, no hop-by-hop
+/// headers, names are tokens) and already in wire bytes (PEP 3333 native strings are sent
+/// as latin-1).
+///
+/// The reason and every `Name: value\r\n` line live in one buffer: one allocation per
+/// response, and the lines are copied to the wire as they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseHead {
     /// Status code, 100..=999.
     pub status: u16,
-    /// Reason phrase as the application gave it (may be empty).
-    pub reason: String,
-    /// Header fields in the application's order.
-    pub headers: Vec<(String, String)>,
+    /// The reason phrase, then the header lines.
+    text: Vec<u8>,
+    /// Where the reason ends in `text`.
+    reason_end: usize,
+    /// The first valid Content-Length among the headers.
+    content_length: Option<u64>,
+    /// How many Content-Length lines there are (valid or not).
+    length_lines: usize,
+    /// The application set `Date`.
+    has_date: bool,
+    /// The application set `Server`.
+    has_server: bool,
+}
+
+impl ResponseHead {
+    /// A head with `reason` (latin-1, may be empty) and room for `capacity` bytes of
+    /// header lines.
+    pub fn new(status: u16, reason: &[u8], capacity: usize) -> Self {
+        let mut text = Vec::with_capacity(reason.len() + capacity);
+        text.extend_from_slice(reason);
+        ResponseHead {
+            status,
+            text,
+            reason_end: reason.len(),
+            content_length: None,
+            length_lines: 0,
+            has_date: false,
+            has_server: false,
+        }
+    }
+
+    /// Appends a header field. The caller has checked it: `name` is a token and `value`
+    /// holds no CR, LF or NUL (anything else would split the response).
+    pub fn push_header(&mut self, name: &[u8], value: &[u8]) {
+        debug_assert!(!name.is_empty() && !name.iter().any(|b| matches!(b, b':' | b' ')));
+        debug_assert!(!value.iter().any(|b| matches!(b, b'\r' | b'\n' | b'\0')));
+        // What framing and encoding need to know is noted here, once, so that sending the
+        // head is usually a single copy of the lines.
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                self.length_lines += 1;
+                self.content_length = self.content_length.or(parse_content_length(value));
+            }
+            4 => self.has_date |= name.eq_ignore_ascii_case(b"date"),
+            6 => self.has_server |= name.eq_ignore_ascii_case(b"server"),
+            _ => {}
+        }
+        push_header(&mut self.text, name, value);
+    }
+
+    /// The reason phrase as the application gave it.
+    pub fn reason(&self) -> &[u8] {
+        &self.text[..self.reason_end]
+    }
+
+    /// Header fields in the application's order, as `(name, value)`.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.lines().map(split_line)
+    }
+
+    /// The first value of the header `name` (compared without case).
+    pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every header line, `\r\n` included.
+    fn block(&self) -> &[u8] {
+        &self.text[self.reason_end..]
+    }
+
+    /// Each header's whole line, `\r\n` included.
+    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.block().split_inclusive(|&b| b == b'\n')
+    }
+}
+
+/// `(name, value)` of a line [`ResponseHead::push_header`] wrote: the name ends at the
+/// first colon (a token has none), the value follows ": " and runs to the CR.
+fn split_line(line: &[u8]) -> (&[u8], &[u8]) {
+    let colon = line.iter().position(|&b| b == b':').unwrap_or(0);
+    let value_end = line.len().saturating_sub(2).max(colon);
+    (&line[..colon], &line[(colon + 2).min(value_end)..value_end])
 }
 
 /// How a response body is delimited on the wire.
@@ -58,8 +142,8 @@ pub struct Framing {
 
 /// Parses a Content-Length value set by the application: ASCII digits only, no sign, no
 /// overflow. `None` means the value is invalid.
-pub fn parse_content_length(value: &str) -> Option<u64> {
-    super::request::parse_digits(value.as_bytes())
+pub fn parse_content_length(value: &[u8]) -> Option<u64> {
+    super::request::parse_digits(value)
 }
 
 /// Whether a status forbids a body whatever the request (RFC 9110 §15.2, §15.3.5, §15.4.5).
@@ -72,21 +156,13 @@ fn status_forbids_length(status: u16) -> bool {
     matches!(status, 100..=199 | 204)
 }
 
-/// The first valid Content-Length the application set.
-fn app_content_length(head: &ResponseHead) -> Option<u64> {
-    head.headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .find_map(|(_, v)| parse_content_length(v))
-}
-
 /// Decides framing for a response. `known_length` is the body's total size when the server
 /// knows it before sending (a single-item body); the app's Content-Length wins over it.
 pub fn decide(exchange: Exchange, head: &ResponseHead, known_length: Option<u64>) -> Framing {
     // RFC 9112 §6.3 items 1-2: these responses end at the head, whatever headers say.
     let body = if exchange.head_request || status_forbids_body(head.status) {
         ResponseFraming::NoBody
-    } else if let Some(n) = app_content_length(head).or(known_length) {
+    } else if let Some(n) = head.content_length.or(known_length) {
         ResponseFraming::Length(n)
     } else if exchange.version == Version::Http11 {
         ResponseFraming::Chunked
@@ -115,7 +191,7 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// Appends the status line.
-fn push_status_line(out: &mut Vec<u8>, status: u16, reason: &str) {
+fn push_status_line(out: &mut Vec<u8>, status: u16, reason: &[u8]) {
     // Per response, so by hand rather than through the formatting machinery.
     let digits = [
         b'0' + (status / 100 % 10) as u8,
@@ -125,7 +201,7 @@ fn push_status_line(out: &mut Vec<u8>, status: u16, reason: &str) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(&digits);
     out.push(b' ');
-    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(reason);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -138,31 +214,44 @@ fn push_decimal(out: &mut Vec<u8>, n: u64) {
 /// `Transfer-Encoding: chunked` and `Connection` as the framing requires, and `Date` and
 /// `Server` unless the application set them. Always answers `HTTP/1.1` (RFC 9110 §2.5).
 pub fn encode_head(out: &mut Vec<u8>, head: &ResponseHead, framing: Framing, date: &HttpDate) {
-    push_status_line(out, head.status, &head.reason);
-    let mut length_written = false;
-    let mut has_date = false;
-    let mut has_server = false;
-    for (name, value) in &head.headers {
-        if name.eq_ignore_ascii_case("content-length") {
-            // Exactly one Content-Length, and only one that agrees with the framing; a second
-            // or a wrong one would let a downstream parser frame the body differently.
-            let keep = !length_written
-                && !status_forbids_length(head.status)
-                && match framing.body {
-                    ResponseFraming::Length(n) => parse_content_length(value) == Some(n),
-                    // HEAD and 304 may announce the length of the representation (§8.6).
-                    ResponseFraming::NoBody => parse_content_length(value).is_some(),
-                    ResponseFraming::Chunked | ResponseFraming::CloseDelimited => false,
-                };
-            if !keep {
-                continue;
+    push_status_line(out, head.status, head.reason());
+    // Exactly one Content-Length, and only one that agrees with the framing; a second or a
+    // wrong one would let a downstream parser frame the body differently.
+    let keep_length = |value: Option<u64>| {
+        !status_forbids_length(head.status)
+            && match framing.body {
+                ResponseFraming::Length(n) => value == Some(n),
+                // HEAD and 304 may announce the length of the representation (§8.6).
+                ResponseFraming::NoBody => value.is_some(),
+                ResponseFraming::Chunked | ResponseFraming::CloseDelimited => false,
             }
-            length_written = true;
+    };
+    let length_written = match head.length_lines {
+        // The usual case: every line goes out as it is.
+        0 => {
+            out.extend_from_slice(head.block());
+            false
         }
-        has_date |= name.eq_ignore_ascii_case("date");
-        has_server |= name.eq_ignore_ascii_case("server");
-        push_header(out, name.as_bytes(), value.as_bytes());
-    }
+        1 if keep_length(head.content_length) => {
+            out.extend_from_slice(head.block());
+            true
+        }
+        _ => {
+            let mut written = false;
+            for line in head.lines() {
+                if line.get(14) == Some(&b':') && line[..14].eq_ignore_ascii_case(b"content-length")
+                {
+                    if written || !keep_length(parse_content_length(split_line(line).1)) {
+                        continue;
+                    }
+                    written = true;
+                }
+                out.extend_from_slice(line);
+            }
+            written
+        }
+    };
+    let (has_date, has_server) = (head.has_date, head.has_server);
     match framing.body {
         ResponseFraming::Length(n) if !length_written => {
             out.extend_from_slice(b"Content-Length: ");
@@ -330,7 +419,7 @@ pub fn error_response(status: u16, close: bool, head_request: bool, date: &HttpD
         writeln!(body, "{status:03} {reason}")
     };
     let mut out = Vec::with_capacity(192);
-    push_status_line(&mut out, status, reason);
+    push_status_line(&mut out, status, reason.as_bytes());
     push_header(&mut out, b"Content-Type", b"text/plain; charset=utf-8");
     let _ = write!(out, "Content-Length: {}\r\n", body.len());
     push_header(&mut out, b"Date", date.as_bytes());
@@ -459,14 +548,15 @@ mod tests {
     }
 
     fn head(status: u16, headers: &[(&str, &str)]) -> ResponseHead {
-        ResponseHead {
-            status,
-            reason: reason_phrase(status).to_owned(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
+        with_reason(status, reason_phrase(status), headers)
+    }
+
+    fn with_reason(status: u16, reason: &str, headers: &[(&str, &str)]) -> ResponseHead {
+        let mut head = ResponseHead::new(status, reason.as_bytes(), 0);
+        for (name, value) in headers {
+            head.push_header(name.as_bytes(), value.as_bytes());
         }
+        head
     }
 
     fn exchange(version: Version) -> Exchange {
@@ -489,9 +579,12 @@ mod tests {
 
     #[test]
     fn content_length_values() {
-        assert_eq!(parse_content_length("0"), Some(0));
-        assert_eq!(parse_content_length("0012"), Some(12));
-        assert_eq!(parse_content_length("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_content_length(b"0"), Some(0));
+        assert_eq!(parse_content_length(b"0012"), Some(12));
+        assert_eq!(
+            parse_content_length(b"18446744073709551615"),
+            Some(u64::MAX)
+        );
         for bad in [
             "",
             "+1",
@@ -503,7 +596,7 @@ mod tests {
             "18446744073709551616",
             "١",
         ] {
-            assert_eq!(parse_content_length(bad), None, "{bad:?}");
+            assert_eq!(parse_content_length(bad.as_bytes()), None, "{bad:?}");
         }
     }
 
@@ -699,25 +792,41 @@ mod tests {
     }
 
     #[test]
-    fn encode_respects_app_date_and_server() {
-        let h = ResponseHead {
-            status: 404,
-            reason: "Nope".to_owned(),
-            headers: vec![
-                ("server".to_owned(), "mine".to_owned()),
-                ("DATE".to_owned(), "then".to_owned()),
+    fn header_lines_split_back_into_the_fields_pushed() {
+        let h = with_reason(
+            200,
+            "Caf\u{e9}",
+            &[
+                ("X-Empty", ""),
+                ("X-Colons", "a: b:c"),
+                ("content-length", "7"),
             ],
-        };
+        );
+        assert_eq!(h.reason(), "Caf\u{e9}".as_bytes());
+        let fields: Vec<_> = h.headers().collect();
+        assert_eq!(
+            fields,
+            [
+                (&b"X-Empty"[..], &b""[..]),
+                (b"X-Colons", b"a: b:c"),
+                (b"content-length", b"7"),
+            ]
+        );
+        assert_eq!(h.header(b"x-colons"), Some(&b"a: b:c"[..]));
+        assert_eq!(h.header(b"missing"), None);
+        let f = decide(exchange(Version::Http11), &h, None);
+        assert_eq!(f.body, ResponseFraming::Length(7));
+    }
+
+    #[test]
+    fn encode_respects_app_date_and_server() {
+        let h = with_reason(404, "Nope", &[("server", "mine"), ("DATE", "then")]);
         let f = decide(exchange(Version::Http11), &h, Some(0));
         assert_eq!(
             encoded(&h, f),
             "HTTP/1.1 404 Nope\r\nserver: mine\r\nDATE: then\r\nContent-Length: 0\r\n\r\n"
         );
-        let h = ResponseHead {
-            status: 599,
-            reason: String::new(),
-            headers: vec![],
-        };
+        let h = with_reason(599, "", &[]);
         let f = decide(exchange(Version::Http11), &h, Some(0));
         assert!(encoded(&h, f).starts_with("HTTP/1.1 599 \r\n"));
     }

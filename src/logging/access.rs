@@ -37,6 +37,7 @@ use super::sink::Sink;
 use crate::config::LogFormat;
 use crate::http::Version;
 use crate::http::request::RequestHead;
+use crate::http::response::ResponseHead;
 use crate::wsgi::ConnInfo;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -419,8 +420,8 @@ pub struct Entry<'a> {
     pub status: Option<u16>,
     /// Response body bytes sent (without headers and chunk framing).
     pub body_bytes: u64,
-    /// The response headers as the application set them.
-    pub response_headers: &'a [(String, String)],
+    /// The response head as the application set it; `None` when the server answered.
+    pub response: Option<&'a ResponseHead>,
     /// From the request's first byte to the response being complete.
     pub duration: Duration,
 }
@@ -481,10 +482,7 @@ impl<'a> Entry<'a> {
     }
 
     fn response_header(&self, lowercase: &str) -> Option<&'a [u8]> {
-        self.response_headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(lowercase))
-            .map(|(_, v)| v.as_bytes())
+        self.response?.header(lowercase.as_bytes())
     }
 }
 
@@ -669,7 +667,7 @@ pub fn log_aborted(request: &Aborted<'_>) {
         },
         status: Some(request.status),
         body_bytes: request.body_bytes,
-        response_headers: &[],
+        response: None,
         duration: request.elapsed,
     });
     flush();
@@ -1161,7 +1159,7 @@ mod tests {
             request: RequestLine::Parsed(&h),
             status: Some(200),
             body_bytes: 13,
-            response_headers: &[],
+            response: None,
             duration: Duration::from_micros(1500),
         };
         assert_eq!(
@@ -1183,13 +1181,14 @@ mod tests {
             "POST /p HTTP/1.0\r\nHost: h\r\nX-Id: a\"b\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n",
         );
         let c = conn();
-        let resp = [("Content-Type".to_owned(), "text/plain".to_owned())];
+        let mut resp = ResponseHead::new(200, b"OK", 0);
+        resp.push_header(b"Content-Type", b"text/plain");
         let e = Entry {
             conn: &c,
             request: RequestLine::Parsed(&h),
             status: None,
             body_bytes: 0,
-            response_headers: &resp,
+            response: Some(&resp),
             duration: Duration::ZERO,
         };
         assert_eq!(
@@ -1223,7 +1222,7 @@ mod tests {
                     request,
                     status: [None, Some(200), Some(1000)][i % 3],
                     body_bytes: i as u64 * 7,
-                    response_headers: &[],
+                    response: None,
                     duration: Duration::ZERO,
                 };
                 let (mut fast, mut slow) = (Vec::new(), Vec::new());
@@ -1245,7 +1244,7 @@ mod tests {
             request: RequestLine::Parsed(&h),
             status: Some(204),
             body_bytes: 0,
-            response_headers: &[],
+            response: None,
             duration: Duration::from_micros(2_500_001),
         };
         // The common headers by name only (no %(f)s or %(a)s), and an 8-byte, a 9-byte
@@ -1285,7 +1284,7 @@ mod tests {
             request: RequestLine::Unparsed(b"GET /\x01\"x HTTP/1.1"),
             status: Some(400),
             body_bytes: 16,
-            response_headers: &[],
+            response: None,
             duration: Duration::ZERO,
         };
         assert_eq!(
@@ -1371,7 +1370,7 @@ mod cost {
                 request: RequestLine::Parsed(&head),
                 status: Some(200),
                 body_bytes: 14,
-                response_headers: &[],
+                response: None,
                 duration: Duration::from_micros(20),
             });
         }

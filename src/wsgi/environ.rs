@@ -9,6 +9,7 @@
 use super::errors::ErrorStream;
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
+use super::native::from_latin1;
 use super::{Link, Request, ServerInfo};
 use crate::http::body::BodyFraming;
 use pyo3::prelude::*;
@@ -147,9 +148,9 @@ pub(crate) fn build<'py>(
 
     let path = percent_decode(head.path());
     let path_info = strip_root(&path, shared.root_path.as_bytes());
-    env.set_item(intern!(py, "PATH_INFO"), latin1(py, path_info))?;
-    env.set_item(intern!(py, "QUERY_STRING"), latin1(py, head.query()))?;
-    env.set_item(intern!(py, "RAW_URI"), latin1(py, head.target()))?;
+    env.set_item(intern!(py, "PATH_INFO"), from_latin1(py, path_info))?;
+    env.set_item(intern!(py, "QUERY_STRING"), from_latin1(py, head.query()))?;
+    env.set_item(intern!(py, "RAW_URI"), from_latin1(py, head.target()))?;
     env.set_item(
         intern!(py, "SERVER_PROTOCOL"),
         match head.version {
@@ -198,7 +199,7 @@ pub(crate) fn build<'py>(
             // (from Python 3.12) is never freed.
             PyString::new(py, &key)
         };
-        let value = latin1(py, value);
+        let value = from_latin1(py, value);
         match env.get_item(&key)? {
             // RFC 9110 §5.3: repeated fields combine into one comma-separated list; cookies
             // use "; " (RFC 6265 §5.4).
@@ -219,7 +220,7 @@ pub(crate) fn build<'py>(
         host = Some(forwarded.as_bytes());
         env.set_item(intern!(py, "HTTP_HOST"), forwarded)?;
     } else if let Some(authority) = authority {
-        env.set_item(intern!(py, "HTTP_HOST"), latin1(py, authority))?;
+        env.set_item(intern!(py, "HTTP_HOST"), from_latin1(py, authority))?;
     }
     if let Some(n) = dechunked {
         env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
@@ -232,9 +233,9 @@ pub(crate) fn build<'py>(
 
     let (server_name, server_port) = match host.and_then(split_host) {
         Some((name, port)) => (
-            latin1(py, name),
+            from_latin1(py, name),
             match port {
-                Some(port) => latin1(py, port),
+                Some(port) => from_latin1(py, port),
                 None => PyString::new(py, default_port(conn.url_scheme)),
             },
         ),
@@ -312,28 +313,6 @@ fn method<'py>(py: Python<'py>, method: &str) -> Bound<'py, PyString> {
         "PATCH" => intern!(py, "PATCH").clone(),
         "OPTIONS" => intern!(py, "OPTIONS").clone(),
         other => PyString::new(py, other),
-    }
-}
-
-/// Decodes bytes as latin-1 into a `str`, one code point per byte.
-pub(crate) fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
-    // Straight to CPython's latin-1 decoder: one pass over the bytes (an ASCII check and
-    // a UTF-8 decode, the usual route for `&str`, are three), and its cached one-character
-    // strings for "/" and the like.
-    // SAFETY: PyUnicode_DecodeLatin1 reads exactly `len` bytes from a valid pointer and
-    // cannot fail on any input except memory exhaustion; we hold the GIL (`py`).
-    let decoded = unsafe {
-        let ptr = ffi::PyUnicode_DecodeLatin1(
-            bytes.as_ptr().cast(),
-            bytes.len() as ffi::Py_ssize_t,
-            std::ptr::null(),
-        );
-        Bound::from_owned_ptr_or_err(py, ptr)
-    };
-    match decoded {
-        // SAFETY: PyUnicode_DecodeLatin1 returns a str.
-        Ok(s) => unsafe { s.cast_into_unchecked::<PyString>() },
-        Err(_) => PyString::new(py, ""),
     }
 }
 

@@ -22,6 +22,7 @@ mod errors;
 mod file_wrapper;
 mod input;
 pub mod interp;
+mod native;
 mod responder;
 
 pub(crate) use app_loader::prepend_sys_path;

@@ -8,6 +8,7 @@
 //! response broken, so even an app that swallows the exception gets a 500, not its headers.
 
 use super::file_wrapper::SendableFile;
+use super::native::to_latin1;
 use super::{Flow, Link, Outcome, Transport, try_with_transport, with_transport};
 use crate::http::response::{ResponseHead, parse_content_length};
 use pyo3::exceptions::{PyAssertionError, PyConnectionError, PyTypeError, PyValueError};
@@ -316,36 +317,37 @@ fn progress(result: std::io::Result<Flow>) -> Progress {
 fn validate(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult<ResponseHead> {
     let status = status
         .cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err("status must be a str such as '200 OK'"))?
-        .to_str()?;
-    let (code, reason) = parse_status(status)
-        .ok_or_else(|| PyValueError::new_err(format!("invalid status line {status:?}")))?;
-
-    let mut out = Vec::new();
+        .map_err(|_| PyTypeError::new_err("status must be a str such as '200 OK'"))?;
+    let status_bytes = to_latin1(status);
+    let Some((code, reason)) = status_bytes.as_deref().and_then(parse_status) else {
+        return Err(PyValueError::new_err(format!(
+            "invalid status line {status}"
+        )));
+    };
     if let Ok(list) = headers.cast::<PyList>() {
-        out.reserve_exact(list.len());
+        let mut head = ResponseHead::new(code, reason, HEADER_LINE_GUESS * list.len());
         for item in list.iter() {
-            out.push(header(&item)?);
+            header(&item, &mut head)?;
         }
+        Ok(head)
     } else if let Ok(tuple) = headers.cast::<PyTuple>() {
-        out.reserve_exact(tuple.len());
+        let mut head = ResponseHead::new(code, reason, HEADER_LINE_GUESS * tuple.len());
         for item in tuple.iter() {
-            out.push(header(&item)?);
+            header(&item, &mut head)?;
         }
+        Ok(head)
     } else {
-        return Err(PyTypeError::new_err(
+        Err(PyTypeError::new_err(
             "response headers must be a list of (name, value) tuples",
-        ));
+        ))
     }
-    Ok(ResponseHead {
-        status: code,
-        reason: reason.to_owned(),
-        headers: out,
-    })
 }
 
-/// One `(name, value)` of a `start_response` header list, checked.
-fn header(item: &Bound<'_, PyAny>) -> PyResult<(String, String)> {
+/// Bytes reserved per header line, so a typical head is built without regrowing.
+const HEADER_LINE_GUESS: usize = 40;
+
+/// Checks one `(name, value)` of a `start_response` header list and adds it to `head`.
+fn header(item: &Bound<'_, PyAny>, head: &mut ResponseHead) -> PyResult<()> {
     let pair = item
         .cast::<PyTuple>()
         .ok()
@@ -355,75 +357,123 @@ fn header(item: &Bound<'_, PyAny>) -> PyResult<(String, String)> {
                 "response header {item} is not a (name, value) tuple"
             ))
         })?;
-    let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
+    let (name, value) = (pair.get_borrowed_item(0)?, pair.get_borrowed_item(1)?);
     let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
         return Err(PyTypeError::new_err(format!(
             "response header {pair} must hold two str"
         )));
     };
-    let (name, value) = (name.to_str()?, value.to_str()?);
-    check_header(name, value).map_err(PyValueError::new_err)?;
-    Ok((name.to_owned(), value.to_owned()))
+    // PEP 3333: both are native strings, sent as latin-1.
+    let Some(name_bytes) = to_latin1(&name) else {
+        return Err(PyValueError::new_err(format!(
+            "response header name {:?} is not a valid token (RFC 9110 §5.1)",
+            name.to_string_lossy()
+        )));
+    };
+    let Some(value_bytes) = to_latin1(&value) else {
+        return Err(PyValueError::new_err(format!(
+            "response header {:?} has a value that is not latin-1",
+            name.to_string_lossy()
+        )));
+    };
+    check_header(&name_bytes, &value_bytes).map_err(PyValueError::new_err)?;
+    head.push_header(&name_bytes, &value_bytes);
+    Ok(())
 }
 
 /// Splits `"200 OK"` into its code and reason; `None` if it is not three digits (200-999)
 /// optionally followed by a space and a reason free of control characters.
-fn parse_status(status: &str) -> Option<(u16, &str)> {
+fn parse_status(status: &[u8]) -> Option<(u16, &[u8])> {
     let digits = status.get(..3)?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let code: u16 = digits.parse().ok()?;
+    let code = digits
+        .iter()
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     let reason = match &status[3..] {
-        "" => "",
-        rest => rest.strip_prefix(' ')?,
+        [] => &[][..],
+        [b' ', rest @ ..] => rest,
+        _ => return None,
     };
     let clean = reason
-        .chars()
-        .all(|c| c == '\t' || (c >= ' ' && c != '\x7f'));
+        .iter()
+        .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f));
     // 1xx are interim responses (RFC 9110 §15.2): sent as a final one, the client would
     // read the next response as this request's answer and the connection would desync.
-    (code >= 200 && clean && reason.chars().all(|c| (c as u32) < 256)).then_some((code, reason))
+    (code >= 200 && clean).then_some((code, reason))
 }
 
 /// Why a header cannot be sent, or `Ok`. Runs per header per response, so each check is
 /// one pass over bytes, and the hop-by-hop list is only consulted for names of those lengths.
-fn check_header(name: &str, value: &str) -> Result<(), String> {
-    if name.is_empty() || !name.bytes().all(is_token_byte) {
+fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
+    if name.is_empty() || !name.iter().all(|&b| TCHAR[usize::from(b)]) {
         return Err(format!(
-            "response header name {name:?} is not a valid token (RFC 9110 §5.1)"
+            "response header name {} is not a valid token (RFC 9110 §5.1)",
+            shown(name)
         ));
     }
-    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | b'\0')) {
+    if value.iter().any(|&b| matches!(b, b'\r' | b'\n' | b'\0')) {
         return Err(format!(
-            "response header {name:?} has a value containing CR, LF or NUL"
-        ));
-    }
-    if !value.is_ascii() && value.chars().any(|c| c as u32 > 255) {
-        return Err(format!(
-            "response header {name:?} has a value that is not latin-1"
+            "response header {} has a value containing CR, LF or NUL",
+            shown(name)
         ));
     }
     if matches!(name.len(), 2 | 7 | 10 | 16..=19)
-        && HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+        && HOP_BY_HOP
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
     {
         return Err(format!(
-            "hop-by-hop header {name:?} is not allowed from a WSGI application (PEP 3333)"
+            "hop-by-hop header {} is not allowed from a WSGI application (PEP 3333)",
+            shown(name)
         ));
     }
     if name.len() == 14
-        && name.eq_ignore_ascii_case("content-length")
+        && name.eq_ignore_ascii_case(b"content-length")
         && parse_content_length(value).is_none()
     {
-        return Err(format!("invalid Content-Length {value:?}"));
+        return Err(format!("invalid Content-Length {}", shown(value)));
     }
     Ok(())
 }
 
-/// RFC 9110 §5.6.2 tchar.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+/// Latin-1 bytes as a quoted, escaped string for an error message.
+fn shown(bytes: &[u8]) -> String {
+    format!(
+        "{:?}",
+        bytes.iter().map(|&b| char::from(b)).collect::<String>()
+    )
 }
+
+/// RFC 9110 §5.6.2 tchar, by byte value.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -431,13 +481,18 @@ mod tests {
 
     #[test]
     fn status_lines() {
-        assert_eq!(parse_status("200 OK"), Some((200, "OK")));
-        assert_eq!(parse_status("404 Not Found"), Some((404, "Not Found")));
-        assert_eq!(parse_status("204"), Some((204, "")));
+        assert_eq!(parse_status(b"200 OK"), Some((200, &b"OK"[..])));
         assert_eq!(
-            parse_status("999 Custom reason"),
-            Some((999, "Custom reason"))
+            parse_status(b"404 Not Found"),
+            Some((404, &b"Not Found"[..]))
         );
+        assert_eq!(parse_status(b"204"), Some((204, &b""[..])));
+        assert_eq!(
+            parse_status(b"999 Custom reason"),
+            Some((999, &b"Custom reason"[..]))
+        );
+        // Latin-1 reasons are allowed (PEP 3333 native strings).
+        assert_eq!(parse_status(b"200 Caf\xe9"), Some((200, &b"Caf\xe9"[..])));
         for bad in [
             "",
             "20",
@@ -448,28 +503,29 @@ mod tests {
             "200 O\r\nX: y",
             "200 \0",
         ] {
-            assert_eq!(parse_status(bad), None, "{bad:?}");
+            assert_eq!(parse_status(bad.as_bytes()), None, "{bad:?}");
         }
     }
 
     #[test]
     fn headers_rejected() {
-        assert!(check_header("X-Ok", "fine value").is_ok());
-        assert!(check_header("X-Bad", "a\r\nSet-Cookie: x").is_err());
-        assert!(check_header("X-Bad", "a\nb").is_err());
-        assert!(check_header("X-Bad", "a\0b").is_err());
-        assert!(check_header("X Bad", "v").is_err());
-        assert!(check_header("X-Bad\r\n", "v").is_err());
-        assert!(check_header("", "v").is_err());
-        assert!(check_header("Connection", "close").is_err());
-        assert!(check_header("transfer-encoding", "chunked").is_err());
-        assert!(check_header("Content-Length", "12").is_ok());
-        assert!(check_header("Content-Length", "-1").is_err());
-        assert!(check_header("X-Snowman", "\u{2603}").is_err());
-        assert!(check_header("X-Latin", "caf\u{e9}").is_ok());
+        assert!(check_header(b"X-Ok", b"fine value").is_ok());
+        assert!(check_header(b"X-Bad", b"a\r\nSet-Cookie: x").is_err());
+        assert!(check_header(b"X-Bad", b"a\nb").is_err());
+        assert!(check_header(b"X-Bad", b"a\0b").is_err());
+        assert!(check_header(b"X Bad", b"v").is_err());
+        assert!(check_header(b"X-Bad\r\n", b"v").is_err());
+        assert!(check_header(b"", b"v").is_err());
+        assert!(check_header(b"Connection", b"close").is_err());
+        assert!(check_header(b"transfer-encoding", b"chunked").is_err());
+        assert!(check_header(b"Content-Length", b"12").is_ok());
+        assert!(check_header(b"Content-Length", b"-1").is_err());
+        assert!(check_header(b"X-Latin", b"caf\xe9").is_ok());
+        assert!(check_header(b"X-Caf\xe9", b"v").is_err());
         for name in HOP_BY_HOP {
-            assert!(check_header(name, "x").is_err(), "{name}");
-            assert!(check_header(&name.to_uppercase(), "x").is_err(), "{name}");
+            assert!(check_header(name.as_bytes(), b"x").is_err(), "{name}");
+            let upper = name.to_uppercase();
+            assert!(check_header(upper.as_bytes(), b"x").is_err(), "{name}");
         }
     }
 }

@@ -1021,7 +1021,8 @@ impl Conn {
                 break;
             }
         }
-        let raw = String::from_utf8_lossy(&raw).into_owned();
+        // Latin-1, one char per byte, as HTTP field values are octets (RFC 9110 §5.5).
+        let raw: String = raw.iter().map(|&b| char::from(b)).collect();
         let mut lines = raw.split("\r\n");
         let status_line = lines.next().unwrap_or("");
         let mut parts = status_line.splitn(3, ' ');
