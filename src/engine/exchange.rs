@@ -180,6 +180,8 @@ pub struct Exchange {
     /// scanned): a line over its limit is refused as soon as it is, not once the whole
     /// head's worth of bytes has been buffered.
     line_start: usize,
+    /// The parser has seen this request's first data.
+    looked: bool,
     shared: Arc<Shared>,
     /// Wait for the socket instead of answering [`Flow::Full`] (pool threads).
     pub blocking: bool,
@@ -237,6 +239,7 @@ impl Exchange {
             info,
             head_scanned: 0,
             line_start: 0,
+            looked: false,
             shared,
             blocking: false,
             beat: None,
@@ -311,8 +314,13 @@ impl Exchange {
     /// or the line being received is already longer than its limit (the request line's, or
     /// a field line's).
     pub fn head_may_be_complete(&mut self) -> bool {
+        if !self.looked {
+            // Straight to the parser: usually the whole head came in one read, and a scan
+            // first would only read it twice. The scan starts if the parser wants more.
+            self.looked = true;
+            return true;
+        }
         let data = self.rbuf.data();
-        let first_look = self.head_scanned == 0;
         let from = self.head_scanned.saturating_sub(2);
         self.head_scanned = data.len();
         let mut blank_line = false;
@@ -332,7 +340,7 @@ impl Exchange {
             limits.header_field_size
         };
         // Past its limit (CRLF aside), the line cannot be valid, and the parser says why.
-        blank_line || first_look || data.len() - self.line_start > line_limit + 2
+        blank_line || data.len() - self.line_start > line_limit + 2
     }
 
     /// Consumes a parsed head of `len` bytes from the read buffer.
@@ -340,6 +348,7 @@ impl Exchange {
         self.rbuf.consume(len);
         self.head_scanned = 0;
         self.line_start = 0;
+        self.looked = false;
     }
 
     /// Queues `100 Continue` for a client waiting for it before sending its body.
