@@ -53,6 +53,21 @@ fn pep3333_keys_are_present_with_the_right_types() {
 }
 
 #[test]
+fn remote_addr_and_port_name_each_connection_own_client() {
+    // Made once per connection and reused by its later requests: each connection must
+    // still see its own port, request after request.
+    let server = server("environ").start();
+    let mut conns = [server.conn(), server.conn()];
+    for _ in 0..2 {
+        for c in &mut conns {
+            let env = c.roundtrip(&request("GET", "/", &[], b"")).environ();
+            assert_eq!(env.str("REMOTE_ADDR"), "127.0.0.1");
+            assert_eq!(env.str("REMOTE_PORT"), c.local_port().to_string());
+        }
+    }
+}
+
+#[test]
 fn path_info_is_percent_decoded_as_latin1_and_raw_uri_is_raw() {
     let server = server("environ").start();
     let mut c = server.conn();

@@ -9,7 +9,11 @@ const LINES: &[u8] = b"first line\nsecond\n\nfourth is longer than the others\nn
 /// Posts `body` to upload?mode=..&overread=1 with a pipelined request behind it, so bytes
 /// past the body are available to a buggy reader; checks the echo and the follower.
 fn echo_mode(server: &Server, mode: &str, body: &[u8], chunk: Option<usize>) {
-    let mut c = server.conn();
+    echo_mode_on(server.conn(), mode, body, chunk);
+}
+
+/// [`echo_mode`] on a connection of the caller's.
+fn echo_mode_on(mut c: Conn, mode: &str, body: &[u8], chunk: Option<usize>) {
     let target = format!("/?mode={mode}&overread=1");
     let mut req = match chunk {
         None => request("POST", &target, &[], body),
@@ -203,4 +207,21 @@ fn streaming_echo_of_a_body_larger_than_socket_buffers() {
     assert!(info.complete);
     assert_eq!(info.length, total as u64);
     assert_eq!(crc, t.join().unwrap());
+}
+
+#[test]
+fn bodiless_requests_on_pool_threads_all_read_an_empty_input() {
+    // Requests framed without a body share one exhausted input object: pool threads
+    // reading it at the same time must each see an empty body, by every method.
+    let server = server("upload").args(["--threads", "4"]).start();
+    std::thread::scope(|s| {
+        for mode in ["read", "readn&n=7", "readline", "readlines", "iter"] {
+            let addr = server.addr();
+            s.spawn(move || {
+                for _ in 0..20 {
+                    echo_mode_on(Conn::tcp(addr), mode, b"", None);
+                }
+            });
+        }
+    });
 }

@@ -13,6 +13,7 @@ use super::native::from_latin1;
 use super::{Link, Request, ServerInfo};
 use crate::http::body::BodyFraming;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{ffi, intern};
 
@@ -36,6 +37,32 @@ pub struct ConnInfo {
     pub forwarded_port: Option<String>,
     /// The PROXY protocol header the connection began with, if it named a client.
     pub proxy_header: Option<std::sync::Arc<ProxyHeader>>,
+    /// `REMOTE_ADDR` and `REMOTE_PORT` as Python strings, made by the first request.
+    pub peer_strings: PeerStrings,
+}
+
+/// A connection's `REMOTE_ADDR` and `REMOTE_PORT` as Python strings, made once and shared by
+/// every request on it rather than rebuilt per request.
+///
+/// A clone starts empty: clones are made to be changed (a proxy's client replaces the peer).
+pub struct PeerStrings(PyOnceLock<[Py<PyString>; 2]>);
+
+impl Default for PeerStrings {
+    fn default() -> Self {
+        PeerStrings(PyOnceLock::new())
+    }
+}
+
+impl Clone for PeerStrings {
+    fn clone(&self) -> Self {
+        PeerStrings::default()
+    }
+}
+
+impl std::fmt::Debug for PeerStrings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PeerStrings")
+    }
 }
 
 #[cfg(test)]
@@ -51,6 +78,7 @@ impl ConnInfo {
             forwarded_host: None,
             forwarded_port: None,
             proxy_header: None,
+            peer_strings: PeerStrings::default(),
         }
     }
 }
@@ -77,7 +105,7 @@ pub(crate) struct Shared {
 }
 
 /// Keys every request sets; present in the template so the copy never has to grow for them.
-const PER_REQUEST_KEYS: [&str; 11] = [
+const PER_REQUEST_KEYS: [&str; 9] = [
     "REQUEST_METHOD",
     "PATH_INFO",
     "QUERY_STRING",
@@ -87,8 +115,6 @@ const PER_REQUEST_KEYS: [&str; 11] = [
     "REMOTE_PORT",
     "SERVER_NAME",
     "SERVER_PORT",
-    "wsgi.url_scheme",
-    "wsgi.input",
 ];
 
 unsafe extern "C" {
@@ -119,6 +145,11 @@ impl Shared {
             intern!(py, "wsgi.file_wrapper"),
             py.get_type::<FileWrapper>(),
         )?;
+        // Defaults a request replaces only when it differs: a TLS connection, a body.
+        template.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
+        // Stateless once at its end (it never touches a transport or releases the GIL), so
+        // one serves every request without a body, even on several threads at once.
+        template.set_item(intern!(py, "wsgi.input"), Py::new(py, Input::exhausted())?)?;
         for key in PER_REQUEST_KEYS {
             template.set_item(PyString::intern(py, key), py.None())?;
         }
@@ -158,8 +189,14 @@ pub(crate) fn build<'py>(
             crate::http::Version::Http11 => intern!(py, "HTTP/1.1"),
         },
     )?;
-    env.set_item(intern!(py, "REMOTE_ADDR"), &conn.remote_addr)?;
-    env.set_item(intern!(py, "REMOTE_PORT"), &conn.remote_port)?;
+    let [remote_addr, remote_port] = conn.peer_strings.0.get_or_init(py, || {
+        [
+            PyString::new(py, &conn.remote_addr).unbind(),
+            PyString::new(py, &conn.remote_port).unbind(),
+        ]
+    });
+    env.set_item(intern!(py, "REMOTE_ADDR"), remote_addr.bind(py))?;
+    env.set_item(intern!(py, "REMOTE_PORT"), remote_port.bind(py))?;
 
     // RFC 9112 §3.2.2: with an absolute-form target the authority in it is the host, and any
     // Host header is ignored.
@@ -200,19 +237,25 @@ pub(crate) fn build<'py>(
             PyString::new(py, &key)
         };
         let value = from_latin1(py, value);
-        match env.get_item(&key)? {
+        // One lookup for the usual case: set it unless the header was seen already.
+        // SAFETY: all three are live objects and we hold the GIL; PyDict_SetDefault returns
+        // a borrowed reference to the value now in the dict, or NULL with an exception set.
+        let present = unsafe { ffi::PyDict_SetDefault(env.as_ptr(), key.as_ptr(), value.as_ptr()) };
+        if present.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        if present != value.as_ptr() {
+            // SAFETY: a valid borrowed reference (above), made owned before the dict changes.
+            let previous = unsafe { Bound::from_borrowed_ptr(py, present) };
             // RFC 9110 §5.3: repeated fields combine into one comma-separated list; cookies
             // use "; " (RFC 6265 §5.4).
-            Some(previous) => {
-                let sep = if key.to_str()? == "HTTP_COOKIE" {
-                    "; "
-                } else {
-                    ", "
-                };
-                let joined = format!("{}{sep}{}", previous.str()?, value.to_str()?);
-                env.set_item(key, joined)?;
-            }
-            None => env.set_item(key, value)?,
+            let sep = if key.to_str()? == "HTTP_COOKIE" {
+                "; "
+            } else {
+                ", "
+            };
+            let joined = format!("{}{sep}{}", previous.str()?, value.to_str()?);
+            env.set_item(key, joined)?;
         }
     }
     if let Some(forwarded) = &conn.forwarded_host {
@@ -262,12 +305,16 @@ pub(crate) fn build<'py>(
             // The CGI convention, which some frameworks (and wsgiref.util.guess_scheme) read.
             env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
         }
-        _ => env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?,
+        // "http" is the template's.
+        _ => {}
     }
-    env.set_item(
-        intern!(py, "wsgi.input"),
-        Py::new(py, Input::new(link.clone(), request.body_length))?,
-    )?;
+    // A request framed without a body keeps the template's exhausted input.
+    if head.framing != BodyFraming::Empty {
+        env.set_item(
+            intern!(py, "wsgi.input"),
+            Py::new(py, Input::new(link.clone(), request.body_length))?,
+        )?;
+    }
     Ok(env)
 }
 

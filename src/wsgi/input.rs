@@ -9,6 +9,7 @@ use super::{Link, with_transport};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
+use std::sync::{Arc, Mutex};
 
 /// How much is asked of the transport per read: small at first, since most bodies are (the
 /// read buffer is zero-filled, so its size is per-request work), doubling while reads fill
@@ -42,6 +43,15 @@ impl Input {
             eof: false,
             block: FIRST_BLOCK,
             known_left: body_length,
+        }
+    }
+
+    /// An input already at its end: the `wsgi.input` of a request framed without a body.
+    pub(crate) fn exhausted() -> Self {
+        Input {
+            eof: true,
+            known_left: Some(0),
+            ..Input::new(Arc::new(Mutex::new(None)), Some(0))
         }
     }
 

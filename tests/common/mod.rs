@@ -972,6 +972,14 @@ impl Conn {
         self.reader.get_mut()
     }
 
+    /// The client side's TCP port (panics on a Unix socket).
+    pub fn local_port(&self) -> u16 {
+        match self.reader.get_ref() {
+            Stream::Tcp(s) => s.local_addr().unwrap().port(),
+            Stream::Unix(_) => panic!("a Unix socket has no port"),
+        }
+    }
+
     pub fn try_clone_tcp(&self) -> TcpStream {
         match self.reader.get_ref() {
             Stream::Tcp(s) => s.try_clone().unwrap(),
