@@ -68,6 +68,35 @@ fn remote_addr_and_port_name_each_connection_own_client() {
 }
 
 #[test]
+fn host_keys_follow_the_host_of_each_request_on_a_connection() {
+    // The strings a Host value gives are kept for the connection's next request: a
+    // different Host must still give its own keys, and a return to the first its own again.
+    let server = server("environ").start();
+    let mut c = server.conn();
+    for (host, name, port) in [
+        ("a.example:8080", "a.example", "8080"),
+        ("a.example:8080", "a.example", "8080"),
+        ("b.example", "b.example", "80"),
+        ("[::1]:9", "[::1]", "9"),
+        ("a.example:8080", "a.example", "8080"),
+    ] {
+        let env = c
+            .roundtrip(&request("GET", "/", &[("Host", host)], b""))
+            .environ();
+        assert_eq!(env.str("HTTP_HOST"), host);
+        assert_eq!(env.str("SERVER_NAME"), name, "{host}");
+        assert_eq!(env.str("SERVER_PORT"), port, "{host}");
+    }
+    // An absolute-form target names the host, whatever Host says.
+    let env = c
+        .roundtrip(b"GET http://c.example:81/ HTTP/1.1\r\nHost: a.example:8080\r\n\r\n")
+        .environ();
+    assert_eq!(env.str("HTTP_HOST"), "c.example:81");
+    assert_eq!(env.str("SERVER_NAME"), "c.example");
+    assert_eq!(env.str("SERVER_PORT"), "81");
+}
+
+#[test]
 fn path_info_is_percent_decoded_as_latin1_and_raw_uri_is_raw() {
     let server = server("environ").start();
     let mut c = server.conn();

@@ -1813,7 +1813,7 @@ fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
         forwarded_host: None,
         forwarded_port: None,
         proxy_header: None,
-        peer_strings: Default::default(),
+        strings: Default::default(),
     }
 }
 

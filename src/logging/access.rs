@@ -1131,7 +1131,7 @@ mod tests {
             forwarded_host: None,
             forwarded_port: None,
             proxy_header: None,
-            peer_strings: Default::default(),
+            strings: Default::default(),
         }
     }
 
@@ -1364,7 +1364,7 @@ mod cost {
             forwarded_host: None,
             forwarded_port: None,
             proxy_header: None,
-            peer_strings: Default::default(),
+            strings: Default::default(),
         };
         for _ in 0..n {
             log(&Entry {

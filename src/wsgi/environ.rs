@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{ffi, intern};
+use std::sync::Mutex;
 
 /// What the environ needs to know about the connection, computed once per connection.
 #[derive(Clone, Debug)]
@@ -37,31 +38,100 @@ pub struct ConnInfo {
     pub forwarded_port: Option<String>,
     /// The PROXY protocol header the connection began with, if it named a client.
     pub proxy_header: Option<std::sync::Arc<ProxyHeader>>,
-    /// `REMOTE_ADDR` and `REMOTE_PORT` as Python strings, made by the first request.
-    pub peer_strings: PeerStrings,
+    /// Python strings made by one request for the next ones on the connection.
+    pub strings: ConnStrings,
 }
 
-/// A connection's `REMOTE_ADDR` and `REMOTE_PORT` as Python strings, made once and shared by
-/// every request on it rather than rebuilt per request.
+/// Environ strings that stay the same from one request to the next on a connection, made
+/// once rather than per request: `REMOTE_ADDR` and `REMOTE_PORT`, and what a Host value
+/// gives (`HTTP_HOST`, `SERVER_NAME`, `SERVER_PORT`), kept while it is unchanged.
 ///
 /// A clone starts empty: clones are made to be changed (a proxy's client replaces the peer).
-pub struct PeerStrings(PyOnceLock<[Py<PyString>; 2]>);
+pub struct ConnStrings {
+    peer: PyOnceLock<[Py<PyString>; 2]>,
+    /// Requests on a connection run one at a time, so this lock is never contended; it is
+    /// only tried (with the GIL held, nothing may be waited for).
+    host: Mutex<Option<HostStrings>>,
+}
 
-impl Default for PeerStrings {
+/// The strings one Host value gives.
+struct HostStrings {
+    /// The Host value they were made from.
+    value: Vec<u8>,
+    /// `HTTP_HOST`, `SERVER_NAME`, `SERVER_PORT`.
+    strings: [Py<PyString>; 3],
+}
+
+impl Default for ConnStrings {
     fn default() -> Self {
-        PeerStrings(PyOnceLock::new())
+        ConnStrings {
+            peer: PyOnceLock::new(),
+            host: Mutex::new(None),
+        }
     }
 }
 
-impl Clone for PeerStrings {
+impl Clone for ConnStrings {
     fn clone(&self) -> Self {
-        PeerStrings::default()
+        ConnStrings::default()
     }
 }
 
-impl std::fmt::Debug for PeerStrings {
+impl std::fmt::Debug for ConnStrings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PeerStrings")
+        f.write_str("ConnStrings")
+    }
+}
+
+impl ConnStrings {
+    /// `HTTP_HOST`, `SERVER_NAME` and `SERVER_PORT` for a request whose Host is `value`.
+    fn host<'py>(
+        &self,
+        py: Python<'py>,
+        conn: &ConnInfo,
+        value: &[u8],
+    ) -> [Bound<'py, PyString>; 3] {
+        let Ok(mut cached) = self.host.try_lock() else {
+            return host_strings(py, conn, value);
+        };
+        if let Some(hit) = cached.as_ref().filter(|c| c.value == value) {
+            return hit.strings.each_ref().map(|s| s.bind(py).clone());
+        }
+        let strings = host_strings(py, conn, value);
+        *cached = Some(HostStrings {
+            value: value.to_vec(),
+            strings: strings.each_ref().map(|s| s.clone().unbind()),
+        });
+        strings
+    }
+}
+
+/// `HTTP_HOST`, `SERVER_NAME` and `SERVER_PORT` from a Host value.
+fn host_strings<'py>(py: Python<'py>, conn: &ConnInfo, value: &[u8]) -> [Bound<'py, PyString>; 3] {
+    let [name, port] = server_name_port(py, conn, Some(value));
+    [from_latin1(py, value), name, port]
+}
+
+/// `SERVER_NAME` and `SERVER_PORT`: from the request's host when it names one, else the
+/// listener's.
+fn server_name_port<'py>(
+    py: Python<'py>,
+    conn: &ConnInfo,
+    host: Option<&[u8]>,
+) -> [Bound<'py, PyString>; 2] {
+    match host.and_then(split_host) {
+        Some((name, port)) => [
+            from_latin1(py, name),
+            match port {
+                Some(port) => from_latin1(py, port),
+                None if conn.url_scheme == "https" => intern!(py, "443").clone(),
+                None => intern!(py, "80").clone(),
+            },
+        ],
+        None => [
+            PyString::new(py, &conn.server_name),
+            PyString::new(py, &conn.server_port),
+        ],
     }
 }
 
@@ -78,7 +148,7 @@ impl ConnInfo {
             forwarded_host: None,
             forwarded_port: None,
             proxy_header: None,
-            peer_strings: PeerStrings::default(),
+            strings: ConnStrings::default(),
         }
     }
 }
@@ -189,7 +259,7 @@ pub(crate) fn build<'py>(
             crate::http::Version::Http11 => intern!(py, "HTTP/1.1"),
         },
     )?;
-    let [remote_addr, remote_port] = conn.peer_strings.0.get_or_init(py, || {
+    let [remote_addr, remote_port] = conn.strings.peer.get_or_init(py, || {
         [
             PyString::new(py, &conn.remote_addr).unbind(),
             PyString::new(py, &conn.remote_port).unbind(),
@@ -202,7 +272,10 @@ pub(crate) fn build<'py>(
     // Host header is ignored.
     let authority = head.absolute_authority();
     let mut host = authority;
-    let mut key = String::with_capacity(64);
+    // The Host header's value, when it is the request's host.
+    let mut host_header = None;
+    let mut sent_length = false;
+    let mut key = String::new();
     for (name, value) in head.headers() {
         // A header spelled with "_" would land on the same key as its "-" twin and could
         // spoof it (X_Forwarded_For vs X-Forwarded-For): drop it, as nginx and gunicorn do.
@@ -214,6 +287,7 @@ pub(crate) fn build<'py>(
         } else if name.eq_ignore_ascii_case(b"content-length")
             || (dechunked.is_some() && name.eq_ignore_ascii_case(b"transfer-encoding"))
         {
+            sent_length |= name.len() == b"content-length".len();
             // Set from the parsed framing below (a repeated Content-Length, even with equal values,
             // is refused): the app sees the number the framing was decided on.
             continue;
@@ -222,7 +296,11 @@ pub(crate) fn build<'py>(
                 continue;
             }
             host = Some(value);
-            intern!(py, "HTTP_HOST").clone()
+            // Set below, with SERVER_NAME and SERVER_PORT, from strings the connection's
+            // previous request may already have made (Host is never repeated: the parser
+            // refuses that).
+            host_header = Some(value);
+            continue;
         } else if let Some(common) = common_header_key(py, name) {
             common.clone()
         } else {
@@ -269,23 +347,18 @@ pub(crate) fn build<'py>(
         env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
     } else if let BodyFraming::Length(n) = head.framing {
         env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
-    } else if head.header("content-length").is_some() {
+    } else if sent_length {
         // `Content-Length: 0`: framed as no body, but the client did send the header.
         env.set_item(intern!(py, "CONTENT_LENGTH"), intern!(py, "0"))?;
     }
 
-    let (server_name, server_port) = match host.and_then(split_host) {
-        Some((name, port)) => (
-            from_latin1(py, name),
-            match port {
-                Some(port) => from_latin1(py, port),
-                None => PyString::new(py, default_port(conn.url_scheme)),
-            },
-        ),
-        None => (
-            PyString::new(py, &conn.server_name),
-            PyString::new(py, &conn.server_port),
-        ),
+    let [server_name, server_port] = match host_header {
+        Some(value) => {
+            let [http_host, name, port] = conn.strings.host(py, conn, value);
+            env.set_item(intern!(py, "HTTP_HOST"), http_host)?;
+            [name, port]
+        }
+        None => server_name_port(py, conn, host),
     };
     let server_port = match &conn.forwarded_port {
         Some(port) => PyString::new(py, port),
@@ -411,10 +484,6 @@ fn split_host(host: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
         }
     };
     Some((name, port.filter(|p| !p.is_empty())))
-}
-
-fn default_port(scheme: &str) -> &'static str {
-    if scheme == "https" { "443" } else { "80" }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ mod responder;
 
 pub(crate) use app_loader::prepend_sys_path;
 pub(crate) use environ::percent_decode;
-pub use environ::{ConnInfo, PeerStrings, ProxyHeader};
+pub use environ::{ConnInfo, ConnStrings, ProxyHeader};
 
 use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;
