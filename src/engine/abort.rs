@@ -65,8 +65,9 @@ struct SlotState {
     /// The request's view of its client (a PROXY header's or trusted proxy headers'),
     /// for the access line of a 504.
     conn: Option<Arc<ConnInfo>>,
-    method: String,
-    path: String,
+    /// The method and target as received (truncated), decoded only if the abort logs them.
+    method: Vec<u8>,
+    path: Vec<u8>,
     started: Option<Instant>,
 }
 
@@ -92,12 +93,11 @@ impl Slot {
         state.tls = tls;
         state.conn = Some(conn.clone());
         state.method.clear();
-        state.method.push_str(truncate(head.method()));
-        state.path.clear();
-        let target = head.target();
         state
-            .path
-            .push_str(truncate(&String::from_utf8_lossy(target)));
+            .method
+            .extend_from_slice(truncate(head.method_bytes()));
+        state.path.clear();
+        state.path.extend_from_slice(truncate(head.target()));
         state.started = Some(Instant::now());
         let output = if clean { CLEAN } else { WRITING };
         self.output.store(output, Ordering::Relaxed);
@@ -136,15 +136,8 @@ impl Slot {
     }
 }
 
-fn truncate(s: &str) -> &str {
-    if s.len() <= MAX_TARGET {
-        return s;
-    }
-    let mut end = MAX_TARGET;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+fn truncate(s: &[u8]) -> &[u8] {
+    &s[..s.len().min(MAX_TARGET)]
 }
 
 static SLOTS: OnceLock<Vec<Arc<Slot>>> = OnceLock::new();
@@ -199,8 +192,8 @@ fn abort() -> ! {
                 .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
             requests.push(format!(
                 "{} {} running for {elapsed:.1}s{}",
-                state.method,
-                state.path,
+                String::from_utf8_lossy(&state.method),
+                String::from_utf8_lossy(&state.path),
                 if *wrote {
                     " (response already started)"
                 } else {
@@ -233,7 +226,7 @@ fn abort() -> ! {
                 close_tls(state.fd);
                 0
             } else {
-                answer_504(state.fd, state.method == "HEAD", &date)
+                answer_504(state.fd, state.method == b"HEAD", &date)
             };
             // The request still gets its access-log line (written at once: we are exiting).
             let elapsed = state
@@ -245,8 +238,8 @@ fn abort() -> ! {
                 continue;
             };
             crate::logging::access::log_aborted(&crate::logging::access::Aborted {
-                method: &state.method,
-                target: &state.path,
+                method: &String::from_utf8_lossy(&state.method),
+                target: &String::from_utf8_lossy(&state.path),
                 conn,
                 status: 504,
                 body_bytes,

@@ -116,17 +116,17 @@ pub struct Beat {
 
 impl Beat {
     /// A request starts running on this thread.
-    pub fn start(&self, method: &str, path: &[u8]) {
+    pub fn start(&self, method: &[u8], path: &[u8]) {
         let board = &*self.board;
         let Some(seat) = board.seat else { return };
         let now = now_ms().max(1);
         if board.single() {
             board.cells[0].since.store(now, Ordering::Relaxed);
-            seat.slot.start_request(method.as_bytes(), path, now);
+            seat.slot.start_request(method, path, now);
             return;
         }
         let cell = &board.cells[self.index];
-        cell.line.start_request(method.as_bytes(), path, now);
+        cell.line.start_request(method, path, now);
         cell.since.store(now, Ordering::Relaxed);
         board.publish(self.index);
     }
@@ -194,9 +194,9 @@ mod tests {
         seat.slot.set_ready();
         let beats = Heartbeats::new(2, Some(seat));
         let (a, b) = (beats.beat_for(0), beats.beat_for(1));
-        a.start("GET", b"/a");
+        a.start(b"GET", b"/a");
         let first = seat.slot.busy_since();
-        b.start("GET", b"/b");
+        b.start(b"GET", b"/b");
         assert_eq!(seat.slot.busy_since(), first, "the older beat wins");
         assert_eq!(seat.slot.request().unwrap().line, "GET /a");
         a.idle();
@@ -225,7 +225,7 @@ mod tests {
         seat.slot.set_ready();
         let beats = Heartbeats::new(1, Some(seat));
         let beat = beats.beat_for(0);
-        beat.start("PUT", b"/x");
+        beat.start(b"PUT", b"/x");
         assert_eq!(seat.slot.state(), State::Busy);
         assert_eq!(seat.slot.request().unwrap().line, "PUT /x");
         beat.waiting_for_client(|| assert_eq!(seat.slot.state(), State::Ready));

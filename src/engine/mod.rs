@@ -1326,7 +1326,7 @@ impl<'a> Engine<'a> {
         if let Some(slot) = &self.inflight {
             slot.begin(conn.fd, &head, ex.unsent() == 0, ex.is_tls(), &ex.info);
         }
-        self.beat.start(head.method(), head.path());
+        self.beat.start(head.method_bytes(), head.path());
         let (call, step) = self.app.start(request, ex);
         self.beat.idle();
         if let Some(slot) = &self.inflight {

@@ -283,7 +283,7 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finish
         );
         exchange.inflight = Some(slot.clone());
     }
-    beat.start(head.method(), head.path());
+    beat.start(head.method_bytes(), head.path());
     let info = exchange.info.clone();
     let request = Request {
         head: &head,

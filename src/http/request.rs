@@ -76,7 +76,7 @@ impl RequestHead {
     }
     /// Whether this is a HEAD request (its response carries no body).
     pub fn is_head(&self) -> bool {
-        self.method() == "HEAD"
+        self.method_bytes() == b"HEAD"
     }
 }
 

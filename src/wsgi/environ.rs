@@ -245,7 +245,10 @@ pub(crate) fn build<'py>(
         _ => None,
     };
     let env = shared.template.bind(py).copy()?;
-    env.set_item(intern!(py, "REQUEST_METHOD"), method(py, head.method()))?;
+    env.set_item(
+        intern!(py, "REQUEST_METHOD"),
+        method(py, head.method_bytes()),
+    )?;
 
     let path = percent_decode(head.path());
     let path_info = strip_root(&path, shared.root_path.as_bytes());
@@ -422,17 +425,17 @@ fn common_header_key<'py>(py: Python<'py>, name: &[u8]) -> Option<&'py Bound<'py
 }
 
 /// The method as an interned string for the common ones (they repeat on every request).
-fn method<'py>(py: Python<'py>, method: &str) -> Bound<'py, PyString> {
+fn method<'py>(py: Python<'py>, method: &[u8]) -> Bound<'py, PyString> {
     // Cached strings for the common methods: no allocation or interning per request.
     match method {
-        "GET" => intern!(py, "GET").clone(),
-        "POST" => intern!(py, "POST").clone(),
-        "HEAD" => intern!(py, "HEAD").clone(),
-        "PUT" => intern!(py, "PUT").clone(),
-        "DELETE" => intern!(py, "DELETE").clone(),
-        "PATCH" => intern!(py, "PATCH").clone(),
-        "OPTIONS" => intern!(py, "OPTIONS").clone(),
-        other => PyString::new(py, other),
+        b"GET" => intern!(py, "GET").clone(),
+        b"POST" => intern!(py, "POST").clone(),
+        b"HEAD" => intern!(py, "HEAD").clone(),
+        b"PUT" => intern!(py, "PUT").clone(),
+        b"DELETE" => intern!(py, "DELETE").clone(),
+        b"PATCH" => intern!(py, "PATCH").clone(),
+        b"OPTIONS" => intern!(py, "OPTIONS").clone(),
+        other => from_latin1(py, other),
     }
 }
 
