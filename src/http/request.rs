@@ -424,10 +424,7 @@ fn is_host_port(s: &[u8]) -> bool {
         &rest[close + 1..]
     } else {
         let end = s.iter().position(|&b| b == b':').unwrap_or(s.len());
-        if !s[..end]
-            .iter()
-            .all(|&b| is_authority_byte(b) && !matches!(b, b'[' | b']'))
-        {
+        if !s[..end].iter().all(|&b| REG_NAME[usize::from(b)]) {
             return false;
         }
         &s[end..]
@@ -439,31 +436,36 @@ fn is_host_port(s: &[u8]) -> bool {
     }
 }
 
-/// Bytes allowed in `host [":" port]` (RFC 3986 §3.2.2, §3.2.3); no userinfo.
-fn is_authority_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.'
-                | b'_'
-                | b'~'
-                | b'%'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b':'
-                | b'['
-                | b']'
-        )
-}
+/// Bytes of a reg-name or IPv4 address (RFC 3986 §3.2.2: unreserved, pct-encoded,
+/// sub-delims), by byte value. Per request (every Host), so a table rather than a match.
+static REG_NAME: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        b += 1;
+    }
+    table
+};
 
 /// What the Transfer-Encoding fields, taken together, say (RFC 9112 §6.1).
 #[derive(Default)]

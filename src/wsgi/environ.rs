@@ -375,14 +375,11 @@ pub(crate) fn build<'py>(
         env.set_item(intern!(py, "PROXY_PORT"), &proxy.port)?;
     }
 
-    match conn.url_scheme {
-        "https" => {
-            env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
-            // The CGI convention, which some frameworks (and wsgiref.util.guess_scheme) read.
-            env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
-        }
-        // "http" is the template's.
-        _ => {}
+    // "http" is the template's.
+    if conn.url_scheme == "https" {
+        env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
+        // The CGI convention, which some frameworks (and wsgiref.util.guess_scheme) read.
+        env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
     }
     // A request framed without a body keeps the template's exhausted input.
     if head.framing != BodyFraming::Empty {
