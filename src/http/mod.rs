@@ -5,6 +5,22 @@
 //! The three pieces: [`request`] parses a request head and decides its body framing, [`body`]
 //! decodes a request body, [`response`] decides and encodes response framing.
 
+/// A `[bool; 256]` of the byte values for which the predicate holds, built at compile time:
+/// a per-byte check on the hot path is then one load.
+macro_rules! byte_table {
+    (|$byte:ident| $predicate:expr) => {{
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let $byte = i as u8;
+            table[i] = $predicate;
+            i += 1;
+        }
+        table
+    }};
+}
+pub(crate) use byte_table;
+
 pub mod body;
 pub mod request;
 pub mod response;
@@ -168,12 +184,15 @@ pub fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
+/// The `tchar` bytes, the alphabet of tokens (RFC 9110 §5.6.2), by byte value.
+static TCHAR: [bool; 256] = byte_table!(|b| matches!(b,
+    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+    | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+    | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'));
+
 /// Whether `b` is a `tchar`, the alphabet of tokens (RFC 9110 §5.6.2).
 pub(crate) fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
-        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+    TCHAR[usize::from(b)]
 }
 
 /// Whether `s` is a non-empty token (RFC 9110 §5.6.2).

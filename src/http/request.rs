@@ -438,34 +438,25 @@ fn is_host_port(s: &[u8]) -> bool {
 
 /// Bytes of a reg-name or IPv4 address (RFC 3986 §3.2.2: unreserved, pct-encoded,
 /// sub-delims), by byte value. Per request (every Host), so a table rather than a match.
-static REG_NAME: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            );
-        b += 1;
-    }
-    table
-};
+static REG_NAME: [bool; 256] = super::byte_table!(|c| c.is_ascii_alphanumeric()
+    || matches!(
+        c,
+        b'-' | b'.'
+            | b'_'
+            | b'~'
+            | b'%'
+            | b'!'
+            | b'$'
+            | b'&'
+            | b'\''
+            | b'('
+            | b')'
+            | b'*'
+            | b'+'
+            | b','
+            | b';'
+            | b'='
+    ));
 
 /// What the Transfer-Encoding fields, taken together, say (RFC 9112 §6.1).
 #[derive(Default)]

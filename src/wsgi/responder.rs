@@ -407,7 +407,7 @@ fn parse_status(status: &[u8]) -> Option<(u16, &[u8])> {
 /// Why a header cannot be sent, or `Ok`. Runs per header per response, so each check is
 /// one pass over bytes, and the hop-by-hop list is only consulted for names of those lengths.
 fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
-    if name.is_empty() || !name.iter().all(|&b| TCHAR[usize::from(b)]) {
+    if !crate::http::is_token(name) {
         return Err(format!(
             "response header name {} is not a valid token (RFC 9110 §5.1)",
             shown(name)
@@ -445,35 +445,6 @@ fn shown(bytes: &[u8]) -> String {
         bytes.iter().map(|&b| char::from(b)).collect::<String>()
     )
 }
-
-/// RFC 9110 §5.6.2 tchar, by byte value.
-static TCHAR: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        b += 1;
-    }
-    table
-};
 
 #[cfg(test)]
 mod tests {
