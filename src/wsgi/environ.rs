@@ -274,6 +274,8 @@ pub(crate) fn build<'py>(
     // RFC 9112 §3.2.2: with an absolute-form target the authority in it is the host, and any
     // Host header is ignored.
     let authority = head.absolute_authority();
+    // The host named by the target or a trusted proxy; a Host header's value goes in
+    // `host_header` instead.
     let mut host = authority;
     // The Host header's value, when it is the request's host.
     let mut host_header = None;
@@ -287,18 +289,18 @@ pub(crate) fn build<'py>(
         }
         let key = if name.eq_ignore_ascii_case(b"content-type") {
             intern!(py, "CONTENT_TYPE").clone()
-        } else if name.eq_ignore_ascii_case(b"content-length")
-            || (dechunked.is_some() && name.eq_ignore_ascii_case(b"transfer-encoding"))
-        {
-            sent_length |= name.len() == b"content-length".len();
+        } else if name.eq_ignore_ascii_case(b"content-length") {
             // Set from the parsed framing below (a repeated Content-Length, even with equal values,
             // is refused): the app sees the number the framing was decided on.
+            sent_length = true;
+            continue;
+        } else if dechunked.is_some() && name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // The body is presented as the known length it now has.
             continue;
         } else if name.eq_ignore_ascii_case(b"host") {
             if authority.is_some() || conn.forwarded_host.is_some() {
                 continue;
             }
-            host = Some(value);
             // Set below, with SERVER_NAME and SERVER_PORT, from strings the connection's
             // previous request may already have made (Host is never repeated: the parser
             // refuses that).

@@ -50,7 +50,6 @@ impl Input {
     pub(crate) fn exhausted() -> Self {
         Input {
             eof: true,
-            known_left: Some(0),
             ..Input::new(Arc::new(Mutex::new(None)), Some(0))
         }
     }
