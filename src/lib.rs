@@ -34,24 +34,19 @@
 
 pub mod arbiter;
 pub mod config;
-pub mod daemon;
 mod decimal;
 pub mod engine;
-pub mod hooks;
+pub mod exit;
 pub mod http;
 pub mod listen;
 pub mod logging;
-pub mod pidfile;
-pub mod privileges;
-pub mod proctitle;
+pub mod peer;
+pub mod process;
 pub mod proxy;
-pub mod reloader;
 pub mod scoreboard;
 pub mod signals;
-pub mod systemd;
 #[cfg(test)]
 mod test_support;
 pub mod tls;
-pub mod upgrade;
 pub mod worker;
 pub mod wsgi;

@@ -4,13 +4,12 @@
 
 use rsgi_server::arbiter::{self, Exit};
 use rsgi_server::config::{self, Config, ConfigError, Invocation};
-use rsgi_server::hooks::MasterHooks;
 use rsgi_server::listen::activation::{self, Inherited};
-use rsgi_server::pidfile::PidFile;
+use rsgi_server::process::pidfile::PidFile;
+use rsgi_server::process::{daemon, privileges, proctitle, systemd, upgrade};
+use rsgi_server::wsgi::hooks::{self, MasterHooks};
 use rsgi_server::wsgi::interp;
-use rsgi_server::{
-    daemon, hooks, listen, logging, privileges, proctitle, systemd, tls, upgrade, worker,
-};
+use rsgi_server::{exit, listen, logging, tls, worker};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -251,7 +250,7 @@ fn start_python_in_master(config: &Config) -> Result<(), ExitCode> {
     if !config.preload && !master_hooks {
         return Ok(());
     }
-    worker::apply_env(config);
+    interp::apply_env(&config.env);
     // Not std::env::args(): the process title has overwritten that memory.
     let argv = proctitle::original_args_lossy();
     if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
@@ -268,7 +267,7 @@ fn start_python_in_master(config: &Config) -> Result<(), ExitCode> {
         if let Err(err) = worker::preload(config) {
             eprint!("{}", err.traceback);
             tracing::error!("{err} (--preload); not starting");
-            return Err(ExitCode::from(worker::EXIT_APP_LOAD_ERROR as u8));
+            return Err(ExitCode::from(exit::EXIT_APP_LOAD_ERROR as u8));
         }
         tracing::info!("Preloaded app '{}' in the master", config.app);
         // Objects that exist now are shared copy-on-write by every worker; a garbage
@@ -325,7 +324,7 @@ fn check(config: &Config) -> ExitCode {
         Err(err) => {
             eprint!("{}", err.traceback);
             eprintln!("rsgi-server: error: {err}");
-            ExitCode::from(worker::EXIT_APP_LOAD_ERROR as u8)
+            ExitCode::from(exit::EXIT_APP_LOAD_ERROR as u8)
         }
     }
 }

@@ -2,10 +2,7 @@
 //!
 //! Connections are driven by the [`crate::engine`] event loop.
 //!
-//! Exit codes tell the master what happened (gunicorn's numbers): [`EXIT_BOOT_ERROR`] and
-//! [`EXIT_APP_LOAD_ERROR`] stop the whole server instead of a respawn loop;
-//! [`EXIT_TIMEOUT`] follows a timeout abort ([`crate::engine::abort`]); [`EXIT_PANIC`] is a
-//! bug in the server itself, on any of the worker's threads.
+//! Its exit status tells the master what happened ([`crate::exit`]).
 //!
 //! With `--preload` (or master-side hooks) Python is already initialised when the worker
 //! starts: it inherited the master's interpreter through the fork, and with `--preload` the
@@ -13,25 +10,17 @@
 
 use crate::config::Config;
 use crate::engine::{self, abort};
-use crate::hooks;
+use crate::exit::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_PANIC};
 use crate::listen::Listener;
-use crate::reloader;
 use crate::scoreboard::Seat;
 use crate::signals::{Signal, SignalIntake};
+use crate::wsgi::hooks;
 use crate::wsgi::interp;
+use crate::wsgi::reloader;
 use crate::wsgi::{App, ServerInfo};
 use nix::unistd::{Pid, getpid};
 use std::path::PathBuf;
 use std::sync::OnceLock;
-
-/// The worker could not start (Python failed to initialise).
-pub const EXIT_BOOT_ERROR: i32 = 3;
-/// The application could not be imported.
-pub const EXIT_APP_LOAD_ERROR: i32 = 4;
-/// The worker was told it timed out (SIGABRT) and exited after reporting it.
-pub const EXIT_TIMEOUT: i32 = 5;
-/// A Rust panic (a bug in rsgi-server) on one of the worker's threads ended the worker.
-pub const EXIT_PANIC: i32 = 6;
 
 /// The app imported by the master before forking (`--preload`); workers inherit it.
 static PRELOADED: OnceLock<App> = OnceLock::new();
@@ -67,7 +56,7 @@ pub fn run(
     if nix::unistd::getppid() != master {
         return 0;
     }
-    crate::proctitle::set(&crate::proctitle::worker_title(
+    crate::process::proctitle::set(&crate::process::proctitle::worker_title(
         config.proc_name.as_deref().unwrap_or(&config.app),
     ));
 
@@ -79,7 +68,7 @@ pub fn run(
         }
     };
     // --daemon: the app's import errors went to the caller; from now on nothing does.
-    crate::daemon::leave_streams();
+    crate::process::daemon::leave_streams();
     if let Err(err) = abort::install(config.threads as usize) {
         tracing::error!("worker cannot handle timeouts: {err}");
         return EXIT_BOOT_ERROR;
@@ -121,9 +110,9 @@ fn exit_on_panic() {
 /// that has it), runs `post_fork`, and returns the app: the preloaded one, or imported now.
 fn boot(config: &Config, master: Pid) -> Result<&'static App, i32> {
     if !interp::is_initialized() {
-        apply_env(config);
+        interp::apply_env(&config.env);
         // Not std::env::args(): the process title has overwritten that memory.
-        let argv = crate::proctitle::original_args_lossy();
+        let argv = crate::process::proctitle::original_args_lossy();
         if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
             tracing::error!("{err}");
             return Err(EXIT_BOOT_ERROR);
@@ -175,37 +164,12 @@ fn start_reloader(config: &Config, failed: Vec<PathBuf>) -> Result<(), i32> {
     })
 }
 
-/// Sets `--env` variables in this process's environment, before Python copies it into
-/// `os.environ`. Call while the process has a single thread.
-pub fn apply_env(config: &Config) {
-    for (key, value) in &config.env {
-        // SAFETY: called before any thread exists (a just-forked worker, or the master
-        // before its first fork), so nothing reads the environment concurrently.
-        unsafe { std::env::set_var(key, value) };
-    }
-}
-
 /// `--preload`: imports the app in this process (the master, Python initialised) so that
 /// every worker forked later inherits it instead of importing it again.
 pub fn preload(config: &Config) -> Result<(), crate::wsgi::LoadError> {
     let app = load_app(config)?;
     let _ = PRELOADED.set(app);
     Ok(())
-}
-
-/// gunicorn's `sys.path` for the app: the working directory first, then `--pythonpath`.
-pub fn python_path(config: &Config) -> Vec<String> {
-    let mut path = Vec::with_capacity(config.pythonpath.len() + 1);
-    if let Ok(cwd) = std::env::current_dir() {
-        path.push(cwd.to_string_lossy().into_owned());
-    }
-    path.extend(
-        config
-            .pythonpath
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned()),
-    );
-    path
 }
 
 fn server_info(config: &Config) -> ServerInfo {
@@ -216,10 +180,14 @@ fn server_info(config: &Config) -> ServerInfo {
     }
 }
 
-/// Imports the configured app with gunicorn's `sys.path` ([`python_path`]). Also used by
+/// Imports the configured app with gunicorn's `sys.path` ([`interp::python_path`]). Also used by
 /// `--check-config` and `--preload`.
 pub fn load_app(config: &Config) -> Result<App, crate::wsgi::LoadError> {
-    App::load(&config.app, &python_path(config), server_info(config))
+    App::load(
+        &config.app,
+        &interp::python_path(&config.pythonpath),
+        server_info(config),
+    )
 }
 
 #[cfg(test)]

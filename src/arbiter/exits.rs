@@ -11,7 +11,7 @@
 //!   after a delay that doubles with each crash in a row ([`Backoff`]).
 
 use super::{Arbiter, Phase};
-use crate::worker::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_PANIC, EXIT_TIMEOUT};
+use crate::exit::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_PANIC, EXIT_TIMEOUT};
 use nix::sys::signal::Signal as Sig;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -83,7 +83,7 @@ impl Arbiter {
     }
 
     fn exited(&mut self, pid: Pid, ended: Ended) {
-        if crate::upgrade::reaped(pid) {
+        if crate::process::upgrade::reaped(pid) {
             // The new master died: if WINCH had stopped our workers, serve again.
             if self.target == 0 {
                 self.set_target(self.config.workers);

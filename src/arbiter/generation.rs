@@ -303,7 +303,7 @@ impl Arbiter {
             if !self.booted {
                 self.booted = true;
                 // -- issue 4: hygiene (--daemon: the command returns once workers serve) --
-                crate::daemon::started();
+                crate::process::daemon::started();
                 self.hooks.when_ready();
             }
         }

@@ -25,14 +25,15 @@ mod recycle;
 mod timeouts;
 
 use crate::config::Config;
-use crate::hooks::{MasterHooks, WorkerInfo};
 use crate::listen::Listener;
+use crate::process::systemd::Notifier;
+use crate::process::upgrade;
 use crate::scoreboard::{Scoreboard, State};
 use crate::signals::{self, Signal, SignalIntake};
-use crate::systemd::Notifier;
 use crate::tls::ServerTls;
+use crate::worker;
+use crate::wsgi::hooks::{MasterHooks, WorkerInfo};
 use crate::wsgi::interp;
-use crate::{upgrade, worker};
 use exits::Backoff;
 use generation::Stable;
 use nix::sys::signal::{Signal as Sig, kill};
@@ -350,7 +351,7 @@ impl Arbiter {
             if graceful { "graceful" } else { "quick" }
         );
         if let Some(notifier) = &self.notifier {
-            notifier.stopping();
+            notifier.stopping(upgrade::new_master().map(Pid::as_raw));
         }
         self.phase = Phase::Stopping { graceful };
         let signal = if graceful { Sig::SIGTERM } else { Sig::SIGQUIT };

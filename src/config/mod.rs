@@ -2231,11 +2231,7 @@ body_timeout = 5
                 .allows_ip("::1".parse().expect("ip"))
         );
         assert!(!config.forwarded_allow_ips.allows_ip(remote));
-        assert!(
-            !config
-                .forwarded_allow_ips
-                .allows(&crate::listen::Peer::Unix)
-        );
+        assert!(!config.forwarded_allow_ips.allows(&crate::peer::Peer::Unix));
         assert_eq!(config.forwarded_allow_ips, config.proxy_allow_ips);
         assert_eq!(
             config.secure_scheme_headers,
@@ -2264,11 +2260,7 @@ body_timeout = 5
         );
         assert!(config.forwarded_allow_ips.allows_ip(remote));
         assert!(!config.forwarded_allow_ips.allows_ip(local));
-        assert!(
-            config
-                .forwarded_allow_ips
-                .allows(&crate::listen::Peer::Unix)
-        );
+        assert!(config.forwarded_allow_ips.allows(&crate::peer::Peer::Unix));
         assert_eq!(config.secure_scheme_headers.len(), 2);
         assert_eq!(
             config.proxy_protocol,

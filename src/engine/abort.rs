@@ -15,7 +15,7 @@
 //! 4. runs the `worker_abort` hook, if defined (this needs the GIL: a pure-Python loop hands
 //!    it over within the switch interval; a C call that never releases it would block, so
 //!    the wait is bounded);
-//! 5. exits with [`crate::worker::EXIT_TIMEOUT`].
+//! 5. exits with [`crate::exit::EXIT_TIMEOUT`].
 //!
 //! Each thread that runs requests has a [`Slot`]; the slot's mutex is held while the abort
 //! thread writes a 504, and a request ends (and may close its socket) only by taking that
@@ -27,7 +27,7 @@
 
 use crate::http::request::RequestHead;
 use crate::http::response::{HttpDate, error_response};
-use crate::wsgi::ConnInfo;
+use crate::wsgi::ConnView;
 use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -64,7 +64,7 @@ struct SlotState {
     tls: bool,
     /// The request's view of its client (a PROXY header's or trusted proxy headers'),
     /// for the access line of a 504.
-    conn: Option<Arc<ConnInfo>>,
+    conn: Option<Arc<ConnView>>,
     /// The method and target as received (truncated), decoded only if the abort logs them.
     method: Vec<u8>,
     path: Vec<u8>,
@@ -85,7 +85,7 @@ impl Slot {
         head: &RequestHead,
         clean: bool,
         tls: bool,
-        conn: &Arc<ConnInfo>,
+        conn: &Arc<ConnView>,
     ) {
         let mut state = self.state();
         state.active = true;
@@ -234,25 +234,25 @@ fn abort() -> ! {
                 .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
             // With the client as the request saw it (a proxy may have named it): `begin`
             // sets the facts of every active request.
-            let Some(conn) = state.conn.as_deref() else {
+            let Some(view) = state.conn.as_deref() else {
                 continue;
             };
             crate::logging::access::log_aborted(&crate::logging::access::Aborted {
                 method: &String::from_utf8_lossy(&state.method),
                 target: &String::from_utf8_lossy(&state.path),
-                conn,
+                conn: &view.info,
                 status: 504,
                 body_bytes,
                 elapsed,
             });
         }
     }
-    if crate::hooks::has_worker_abort() {
+    if crate::wsgi::hooks::has_worker_abort() {
         let (done, finished) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("rsgi-abort-hook".into())
             .spawn(move || {
-                crate::hooks::worker_abort();
+                crate::wsgi::hooks::worker_abort();
                 let _ = done.send(());
             });
         if spawned.is_ok() && finished.recv_timeout(HOOK_WAIT).is_err() {
@@ -264,7 +264,7 @@ fn abort() -> ! {
     let _ = io::stderr().flush();
     // SAFETY: _exit ends the process at once, without running atexit handlers or
     // destructors, which could block on locks the stuck thread holds.
-    unsafe { nix::libc::_exit(crate::worker::EXIT_TIMEOUT) }
+    unsafe { nix::libc::_exit(crate::exit::EXIT_TIMEOUT) }
 }
 
 /// Ends a TLS connection whose request timed out: the session (keys, sequence numbers) is
@@ -352,7 +352,7 @@ mod tests {
     #[test]
     fn the_response_and_the_504_exclude_each_other() {
         let slot = Slot::default();
-        let conn = Arc::new(ConnInfo::for_tests("192.0.2.1"));
+        let conn = Arc::new(ConnView::new(crate::peer::ConnInfo::for_tests("192.0.2.1")));
         // The abort decides first: the request thread may write nothing more.
         slot.begin(7, &head(), true, false, &conn);
         assert!(slot.claim_for_504());

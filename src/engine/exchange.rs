@@ -29,7 +29,7 @@ use crate::http::response::{
 use crate::http::{HttpError, Version};
 use crate::listen::Stream;
 use crate::tls::Session;
-use crate::wsgi::{ConnInfo, Flow, Outcome, Transport};
+use crate::wsgi::{ConnView, Flow, Outcome, Transport};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::io::{self, IoSlice, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -170,8 +170,9 @@ pub struct Exchange {
     tls: Option<Box<Session>>,
     /// Bytes received and not yet consumed.
     pub rbuf: ReadBuf,
-    /// Facts about the connection for the environ.
-    pub info: Arc<ConnInfo>,
+    /// The request's view of its connection (the connection's own, or one its trusted proxy
+    /// headers changed), for the environ and the access log.
+    pub view: Arc<ConnView>,
     /// How many unread bytes have been searched for the end of the head: the parser rescans
     /// from the start, so it runs only when the head may be complete, never per byte
     /// received (a client trickling a large head one byte at a time would cost O(n²)).
@@ -231,12 +232,12 @@ pub struct Responded {
 
 impl Exchange {
     /// Wraps an accepted, non-blocking socket.
-    pub fn new(sock: Stream, info: Arc<ConnInfo>, shared: Arc<Shared>) -> Exchange {
+    pub fn new(sock: Stream, view: Arc<ConnView>, shared: Arc<Shared>) -> Exchange {
         Exchange {
             sock,
             tls: None,
             rbuf: ReadBuf::new(),
-            info,
+            view,
             head_scanned: 0,
             line_start: 0,
             looked: false,
@@ -296,7 +297,7 @@ impl Exchange {
             let read = self.rbuf.read_tls(tls, &self.sock, want);
             if let Err(e) = &read {
                 if e.kind() == io::ErrorKind::InvalidData {
-                    tracing::debug!("TLS error from {}: {e}", self.info.remote_addr);
+                    tracing::debug!("TLS error from {}: {e}", self.view.info.remote_addr);
                 }
             }
             return read;
@@ -1141,14 +1142,15 @@ mod tests {
     use super::*;
     use crate::http::Limits;
     use crate::http::request::parse_head;
+    use crate::peer::ConnInfo;
     use std::os::unix::net::UnixStream;
 
     fn exchange() -> (Exchange, UnixStream) {
         let (ours, theirs) = UnixStream::pair().expect("socketpair");
         ours.set_nonblocking(true).expect("non-blocking");
-        let info = Arc::new(ConnInfo::for_tests(""));
+        let view = Arc::new(ConnView::new(ConnInfo::for_tests("")));
         (
-            Exchange::new(Stream::Unix(ours), info, Shared::for_tests()),
+            Exchange::new(Stream::Unix(ours), view, Shared::for_tests()),
             theirs,
         )
     }

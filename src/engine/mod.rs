@@ -16,7 +16,6 @@
 //! against `--timeout`, which watches only the app ([`heartbeat`]).
 
 pub mod abort;
-pub(crate) mod addr;
 mod exchange;
 pub mod heartbeat;
 mod malloc;
@@ -27,13 +26,13 @@ use crate::config::Config;
 use crate::http::Limits;
 use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
 use crate::http::request::{RequestHead, parse_head};
-use crate::listen::{Listener, Peer, Stream};
+use crate::listen::{Listener, Stream};
 use crate::logging::access::{self, Entry, RequestLine};
-use crate::proxy::protocol::Addresses;
+use crate::peer::{ConnInfo, Peer};
 use crate::proxy::{Mode, Preamble, Proxying};
 use crate::scoreboard::Seat;
 use crate::signals::{Signal, SignalIntake};
-use crate::wsgi::{App, Call, ConnInfo, Outcome, ProxyHeader, Request, Step, Transport};
+use crate::wsgi::{App, Call, ConnView, Outcome, Request, Step, Transport};
 use exchange::{Body, Exchange};
 use heartbeat::{Beat, Heartbeats};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -360,8 +359,8 @@ struct Conn {
     /// disarmed it again) before the result came back.
     event_while_away: bool,
     /// The connection's facts (its peer, or the client a PROXY header named). A request's
-    /// `ex.info` is this, or a copy its trusted proxy headers changed.
-    peer: Arc<ConnInfo>,
+    /// `ex.view` is this, or a copy its trusted proxy headers changed.
+    peer: Arc<ConnView>,
     /// Whether that peer is in `--forwarded-allow-ips`.
     trusted: bool,
 }
@@ -543,7 +542,7 @@ impl<'a> Engine<'a> {
                             .iter()
                             .any(|s| matches!(s, Signal::Int | Signal::Quit))
                         {
-                            crate::hooks::worker_int();
+                            crate::wsgi::hooks::worker_int();
                         }
                         if received
                             .iter()
@@ -661,7 +660,12 @@ impl<'a> Engine<'a> {
     /// Takes in a connection accepted on listener `index`.
     fn adopt(&mut self, index: usize, stream: Stream, peer: Peer) {
         let listening = &self.listeners[index];
-        let info = Arc::new(conn_info(&peer, listening));
+        let info = Arc::new(ConnView::new(ConnInfo::accepted(
+            &peer,
+            &listening.server_name,
+            &listening.server_port,
+            listening.scheme,
+        )));
         let proxy = &self.settings.proxy;
         let trusted = proxy.forwarded.allow.allows(&peer);
         let phase = match proxy.mode {
@@ -802,7 +806,7 @@ impl<'a> Engine<'a> {
                 // deserves none.
                 tracing::info!(
                     "connection from {} closed: {why}",
-                    match conn.peer.remote_addr.as_str() {
+                    match conn.peer.info.remote_addr.as_str() {
                         "" => "a Unix socket client",
                         addr => addr,
                     }
@@ -815,10 +819,13 @@ impl<'a> Engine<'a> {
             }
             Ok(Preamble::Proxied(addresses)) => {
                 if let Some(addresses) = addresses {
-                    let info = Arc::new(proxied_info(&conn.peer, &addresses));
+                    let info = Arc::new(ConnView::new(crate::proxy::proxied_info(
+                        &conn.peer.info,
+                        &addresses,
+                    )));
                     let peer = crate::proxy::proxied_peer(&addresses);
                     conn.trusted = self.settings.proxy.forwarded.allow.allows(&peer);
-                    ex.info = info.clone();
+                    ex.view = info.clone();
                     conn.peer = info;
                 }
                 conn.phase = Phase::Idle;
@@ -1070,8 +1077,8 @@ impl<'a> Engine<'a> {
                         conn.phase = Phase::Head;
                         ex.started = self.now;
                         ex.ended = None;
-                        if !Arc::ptr_eq(&ex.info, &conn.peer) {
-                            ex.info = conn.peer.clone();
+                        if !Arc::ptr_eq(&ex.view, &conn.peer) {
+                            ex.view = conn.peer.clone();
                         }
                         conn.deadline = self.settings.header_timeout.map(|t| self.now + t);
                         if self.draining && conn.deadline.is_none() {
@@ -1156,7 +1163,10 @@ impl<'a> Engine<'a> {
                 match self.settings.proxy.forwarded.resolve(|| head.headers()) {
                     Ok(None) => {}
                     Ok(Some(believed)) => {
-                        ex.info = Arc::new(crate::proxy::believed_info(&conn.peer, believed));
+                        ex.view = Arc::new(ConnView::new(crate::proxy::believed_info(
+                            &conn.peer.info,
+                            believed,
+                        )));
                     }
                     Err(_) => {
                         tracing::debug!("bad request: contradictory secure scheme headers");
@@ -1317,14 +1327,14 @@ impl<'a> Engine<'a> {
             });
             return;
         }
-        let info = ex.info.clone();
+        let view = ex.view.clone();
         let request = Request {
             head: &head,
-            conn: &info,
+            conn: &view,
             body_length,
         };
         if let Some(slot) = &self.inflight {
-            slot.begin(conn.fd, &head, ex.unsent() == 0, ex.is_tls(), &ex.info);
+            slot.begin(conn.fd, &head, ex.unsent() == 0, ex.is_tls(), &ex.view);
         }
         self.beat.start(head.method_bytes(), head.path());
         let (call, step) = self.app.start(request, ex);
@@ -1377,7 +1387,7 @@ impl<'a> Engine<'a> {
                 if let Some(slot) = &self.inflight {
                     let facts = call.with_transport(|t| {
                         let ex = exchange_mut(t);
-                        (ex.is_tls(), ex.info.clone())
+                        (ex.is_tls(), ex.view.clone())
                     });
                     let (tls, info) = facts.unwrap_or_else(|| (false, conn.peer.clone()));
                     slot.begin(conn.fd, &head, false, tls, &info);
@@ -1730,7 +1740,7 @@ fn log_access(ex: &Exchange, head: Option<&RequestHead>) {
     };
     let sent = &ex.response;
     access::log(&Entry {
-        conn: &ex.info,
+        conn: &ex.view.info,
         request,
         status: (sent.status != 0).then_some(sent.status),
         body_bytes: sent.body_bytes,
@@ -1766,57 +1776,6 @@ fn exchange_mut(transport: &mut dyn Transport) -> &mut Exchange {
         .expect("calls are made with the engine's exchange")
 }
 
-/// The facts of a connection whose PROXY header named a client: gunicorn's environ (the
-/// client as REMOTE_ADDR/PORT, PROXY_PROTOCOL/ADDR/PORT), with SERVER_NAME/PORT (used when
-/// a request has no Host) the address the client connected to on the proxy.
-fn proxied_info(base: &ConnInfo, addresses: &Addresses) -> ConnInfo {
-    let mut info = base.clone();
-    let protocol = addresses.protocol();
-    match addresses {
-        Addresses::Tcp {
-            source,
-            destination,
-        } => {
-            (info.remote_addr, info.remote_port) = addr::remote(source);
-            let (addr, port) = addr::remote(destination);
-            info.server_name = addr.clone();
-            info.server_port = port.clone();
-            info.proxy_header = Some(Arc::new(ProxyHeader {
-                protocol,
-                addr,
-                port,
-            }));
-        }
-        Addresses::Unix => {
-            (info.remote_addr, info.remote_port) = (String::new(), String::new());
-            info.proxy_header = Some(Arc::new(ProxyHeader {
-                protocol,
-                addr: String::new(),
-                port: String::new(),
-            }));
-        }
-    }
-    info
-}
-
-fn conn_info(peer: &Peer, listening: &Listening<'_>) -> ConnInfo {
-    let (remote_addr, remote_port) = match peer {
-        Peer::Tcp(addr) => addr::remote(addr),
-        Peer::Unix => (String::new(), String::new()),
-    };
-    ConnInfo {
-        remote_addr,
-        remote_port,
-        server_name: listening.server_name.clone(),
-        server_port: listening.server_port.clone(),
-        url_scheme: listening.scheme,
-        forwarded_host: None,
-        forwarded_port: None,
-        proxy_header: None,
-        strings: Default::default(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1826,7 +1785,7 @@ mod tests {
     fn receiving_conn(started: Option<Instant>) -> (Conn, UnixStream) {
         let (ours, theirs) = UnixStream::pair().expect("socketpair");
         let shared = Shared::for_tests();
-        let info = Arc::new(ConnInfo::for_tests(""));
+        let info = Arc::new(ConnView::new(ConnInfo::for_tests("")));
         let ex = Box::new(Exchange::new(
             crate::listen::Stream::Unix(ours),
             info.clone(),

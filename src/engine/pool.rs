@@ -279,15 +279,15 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finish
             &head,
             exchange.unsent() == 0,
             exchange.is_tls(),
-            &exchange.info,
+            &exchange.view,
         );
         exchange.inflight = Some(slot.clone());
     }
     beat.start(head.method_bytes(), head.path());
-    let info = exchange.info.clone();
+    let view = exchange.view.clone();
     let request = Request {
         head: &head,
-        conn: &info,
+        conn: &view,
         body_length,
     };
     let (mut call, mut step) = app.start(request, exchange);

@@ -22,8 +22,11 @@ macro_rules! byte_table {
 pub(crate) use byte_table;
 
 pub mod body;
+mod percent;
 pub mod request;
 pub mod response;
+
+pub use percent::percent_decode;
 
 use std::fmt;
 

@@ -38,7 +38,7 @@ use crate::config::LogFormat;
 use crate::http::Version;
 use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;
-use crate::wsgi::ConnInfo;
+use crate::peer::ConnInfo;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
@@ -461,7 +461,7 @@ impl<'a> Entry<'a> {
 
     /// The path, percent-decoded (gunicorn's `PATH_INFO`).
     fn path(&self) -> Option<std::borrow::Cow<'a, [u8]>> {
-        self.raw_path().map(crate::wsgi::percent_decode)
+        self.raw_path().map(crate::http::percent_decode)
     }
 
     fn query(&self) -> Option<&'a [u8]> {
@@ -1131,7 +1131,6 @@ mod tests {
             forwarded_host: None,
             forwarded_port: None,
             proxy_header: None,
-            strings: Default::default(),
         }
     }
 
@@ -1364,7 +1363,6 @@ mod cost {
             forwarded_host: None,
             forwarded_port: None,
             proxy_header: None,
-            strings: Default::default(),
         };
         for _ in 0..n {
             log(&Entry {

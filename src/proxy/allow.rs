@@ -5,7 +5,7 @@
 //! so one comparison serves both families, and a dual-stack listener's IPv4 client
 //! (`::ffff:127.0.0.1`) matches `127.0.0.1` as it should.
 
-use crate::listen::Peer;
+use crate::peer::Peer;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

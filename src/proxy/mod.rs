@@ -29,7 +29,7 @@ pub mod allow;
 pub mod forwarded;
 pub mod protocol;
 
-use crate::listen::Peer;
+use crate::peer::{ConnInfo, Peer, ProxyHeader};
 use allow::AllowList;
 use forwarded::{Believed, Trust};
 use protocol::{Addresses, Parsed, Version};
@@ -215,12 +215,45 @@ pub fn proxied_peer(addresses: &Addresses) -> Peer {
     }
 }
 
+/// The facts of a connection whose PROXY header named a client: gunicorn's environ (the
+/// client as REMOTE_ADDR/PORT, PROXY_PROTOCOL/ADDR/PORT), with SERVER_NAME/PORT (used when
+/// a request has no Host) the address the client connected to on the proxy.
+pub fn proxied_info(base: &ConnInfo, addresses: &Addresses) -> ConnInfo {
+    let mut info = base.clone();
+    let protocol = addresses.protocol();
+    match addresses {
+        Addresses::Tcp {
+            source,
+            destination,
+        } => {
+            (info.remote_addr, info.remote_port) = crate::peer::remote(source);
+            let (addr, port) = crate::peer::remote(destination);
+            info.server_name = addr.clone();
+            info.server_port = port.clone();
+            info.proxy_header = Some(std::sync::Arc::new(ProxyHeader {
+                protocol,
+                addr,
+                port,
+            }));
+        }
+        Addresses::Unix => {
+            (info.remote_addr, info.remote_port) = (String::new(), String::new());
+            info.proxy_header = Some(std::sync::Arc::new(ProxyHeader {
+                protocol,
+                addr: String::new(),
+                port: String::new(),
+            }));
+        }
+    }
+    info
+}
+
 /// The environ facts of a request whose trusted proxy headers said `believed`, on a
 /// connection whose facts are `base`.
-pub fn believed_info(base: &crate::wsgi::ConnInfo, believed: Believed) -> crate::wsgi::ConnInfo {
+pub fn believed_info(base: &ConnInfo, believed: Believed) -> ConnInfo {
     let mut info = base.clone();
     if let Some(client) = believed.client {
-        info.remote_addr = crate::engine::addr::ip_text(client.ip);
+        info.remote_addr = crate::peer::ip_text(client.ip);
         // The peer's port says nothing about the client; a header that gave none leaves it
         // unknown, as on a Unix socket.
         info.remote_port = client.port.map(|p| p.to_string()).unwrap_or_default();

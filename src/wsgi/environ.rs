@@ -12,42 +12,38 @@ use super::input::Input;
 use super::native::from_latin1;
 use super::{Link, Request, ServerInfo};
 use crate::http::body::BodyFraming;
+use crate::peer::ConnInfo;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{ffi, intern};
 use std::sync::Mutex;
 
-/// What the environ needs to know about the connection, computed once per connection.
-#[derive(Clone, Debug)]
-pub struct ConnInfo {
-    /// `REMOTE_ADDR` (client IP, "" on a Unix socket).
-    pub remote_addr: String,
-    /// `REMOTE_PORT` ("" on a Unix socket).
-    pub remote_port: String,
-    /// `SERVER_NAME` used when the request has no Host.
-    pub server_name: String,
-    /// `SERVER_PORT` used when the request has no Host.
-    pub server_port: String,
-    /// `wsgi.url_scheme`.
-    pub url_scheme: &'static str,
-    /// A host from trusted proxy headers (`X-Forwarded-Host`, `Forwarded: host=`): it
-    /// replaces the request's own for `HTTP_HOST` and `SERVER_NAME`.
-    pub forwarded_host: Option<String>,
-    /// A port from trusted proxy headers (`X-Forwarded-Port`): `SERVER_PORT`.
-    pub forwarded_port: Option<String>,
-    /// The PROXY protocol header the connection began with, if it named a client.
-    pub proxy_header: Option<std::sync::Arc<ProxyHeader>>,
-    /// Python strings made by one request for the next ones on the connection.
-    pub strings: ConnStrings,
+/// A connection as its requests' environs see it: its facts, and the Python strings made
+/// from them by one request for the next ones. A new view (a request whose trusted proxy
+/// headers change the facts) starts with no strings.
+#[derive(Debug)]
+pub struct ConnView {
+    /// The connection's facts.
+    pub info: ConnInfo,
+    strings: ConnStrings,
+}
+
+impl ConnView {
+    /// A view of `info` with no strings made yet.
+    pub fn new(info: ConnInfo) -> ConnView {
+        ConnView {
+            info,
+            strings: ConnStrings::default(),
+        }
+    }
 }
 
 /// Environ strings that stay the same from one request to the next on a connection, made
 /// once rather than per request: `REMOTE_ADDR` and `REMOTE_PORT`, and what a Host value
 /// gives (`HTTP_HOST`, `SERVER_NAME`, `SERVER_PORT`), kept while it is unchanged.
 ///
-/// A clone starts empty: clones are made to be changed (a proxy's client replaces the peer).
-pub struct ConnStrings {
+struct ConnStrings {
     peer: PyOnceLock<[Py<PyString>; 2]>,
     /// Requests on a connection run one at a time, so this lock is never contended; it is
     /// only tried (with the GIL held, nothing may be waited for).
@@ -68,12 +64,6 @@ impl Default for ConnStrings {
             peer: PyOnceLock::new(),
             host: Mutex::new(None),
         }
-    }
-}
-
-impl Clone for ConnStrings {
-    fn clone(&self) -> Self {
-        ConnStrings::default()
     }
 }
 
@@ -133,35 +123,6 @@ fn server_name_port<'py>(
             PyString::new(py, &conn.server_port),
         ],
     }
-}
-
-#[cfg(test)]
-impl ConnInfo {
-    /// A plain connection from `remote_addr` to localhost:80, for unit tests.
-    pub(crate) fn for_tests(remote_addr: &str) -> ConnInfo {
-        ConnInfo {
-            remote_addr: remote_addr.to_owned(),
-            remote_port: String::new(),
-            server_name: "localhost".to_owned(),
-            server_port: "80".to_owned(),
-            url_scheme: "http",
-            forwarded_host: None,
-            forwarded_port: None,
-            proxy_header: None,
-            strings: ConnStrings::default(),
-        }
-    }
-}
-
-/// gunicorn's environ keys for a connection that began with a PROXY protocol header.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProxyHeader {
-    /// `PROXY_PROTOCOL`: `TCP4`, `TCP6` or `UNIX`.
-    pub protocol: &'static str,
-    /// `PROXY_ADDR`: the address the client connected to on the proxy ("" for UNIX).
-    pub addr: String,
-    /// `PROXY_PORT`: the port the client connected to on the proxy ("" for UNIX).
-    pub port: String,
 }
 
 /// Per-worker objects every environ shares.
@@ -237,7 +198,8 @@ pub(crate) fn build<'py>(
     request: &Request<'_>,
     link: &Link,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (head, conn) = (request.head, request.conn);
+    let (head, view) = (request.head, request.conn);
+    let conn = &view.info;
     // A chunked body received whole is presented as what it now is, a body of known length
     // (as a buffering proxy would forward it), which apps handle best.
     let dechunked = match (head.framing, request.body_length) {
@@ -250,7 +212,7 @@ pub(crate) fn build<'py>(
         method(py, head.method_bytes()),
     )?;
 
-    let path = percent_decode(head.path());
+    let path = crate::http::percent_decode(head.path());
     let path_info = strip_root(&path, shared.root_path.as_bytes());
     env.set_item(intern!(py, "PATH_INFO"), from_latin1(py, path_info))?;
     env.set_item(intern!(py, "QUERY_STRING"), from_latin1(py, head.query()))?;
@@ -262,7 +224,7 @@ pub(crate) fn build<'py>(
             crate::http::Version::Http11 => intern!(py, "HTTP/1.1"),
         },
     )?;
-    let [remote_addr, remote_port] = conn.strings.peer.get_or_init(py, || {
+    let [remote_addr, remote_port] = view.strings.peer.get_or_init(py, || {
         [
             PyString::new(py, &conn.remote_addr).unbind(),
             PyString::new(py, &conn.remote_port).unbind(),
@@ -359,7 +321,7 @@ pub(crate) fn build<'py>(
 
     let [server_name, server_port] = match host_header {
         Some(value) => {
-            let [http_host, name, port] = conn.strings.host(py, conn, value);
+            let [http_host, name, port] = view.strings.host(py, conn, value);
             env.set_item(intern!(py, "HTTP_HOST"), http_host)?;
             [name, port]
         }
@@ -438,29 +400,6 @@ fn method<'py>(py: Python<'py>, method: &[u8]) -> Bound<'py, PyString> {
     }
 }
 
-/// `%XX` escapes decoded to bytes; malformed escapes are kept as they are (like
-/// `urllib.parse.unquote_to_bytes`, which gunicorn uses).
-pub(crate) fn percent_decode(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !raw.contains(&b'%') {
-        return std::borrow::Cow::Borrowed(raw);
-    }
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' && i + 2 < raw.len() {
-            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(raw[i]);
-        i += 1;
-    }
-    std::borrow::Cow::Owned(out)
-}
-
 /// PATH_INFO is the path below SCRIPT_NAME: strip the mount prefix when the path is under it.
 fn strip_root<'a>(path: &'a [u8], root: &[u8]) -> &'a [u8] {
     match path.strip_prefix(root) {
@@ -491,16 +430,6 @@ fn split_host(host: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(&*percent_decode(b"/a%20b"), b"/a b");
-        assert_eq!(&*percent_decode(b"/%E2%82%AC"), b"/\xe2\x82\xac");
-        assert_eq!(&*percent_decode(b"/100%"), b"/100%");
-        assert_eq!(&*percent_decode(b"/%zz%4"), b"/%zz%4");
-        assert_eq!(&*percent_decode(b"/%2F"), b"//");
-        assert_eq!(&*percent_decode(b"/%41%"), b"/A%");
-    }
 
     #[test]
     fn root_path_stripping() {

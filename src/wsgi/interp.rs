@@ -22,6 +22,26 @@ pub const BUILD_PYTHON: &str = env!("EMBEDDED_PYTHON");
 /// Its `major.minor` version.
 pub const BUILD_PYTHON_VERSION: &str = env!("EMBEDDED_PYTHON_VERSION");
 
+/// gunicorn's `sys.path` for the app: the working directory first, then `--pythonpath`.
+pub fn python_path(pythonpath: &[PathBuf]) -> Vec<String> {
+    let mut path = Vec::with_capacity(pythonpath.len() + 1);
+    if let Ok(cwd) = std::env::current_dir() {
+        path.push(cwd.to_string_lossy().into_owned());
+    }
+    path.extend(pythonpath.iter().map(|p| p.to_string_lossy().into_owned()));
+    path
+}
+
+/// Sets `--env` variables in this process's environment, before Python copies it into
+/// `os.environ`. Call while the process has a single thread.
+pub fn apply_env(env: &[(String, String)]) {
+    for (key, value) in env {
+        // SAFETY: called before any thread exists (a just-forked worker, or the master
+        // before its first fork), so nothing reads the environment concurrently.
+        unsafe { std::env::set_var(key, value) };
+    }
+}
+
 /// The full version of the libpython actually loaded, e.g. `3.11.7 (main, ...)`. Needs no
 /// initialised interpreter.
 pub fn runtime_version() -> String {

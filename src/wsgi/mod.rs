@@ -20,14 +20,15 @@ mod app_loader;
 mod environ;
 mod errors;
 mod file_wrapper;
+pub mod hooks;
 mod input;
 pub mod interp;
 mod native;
+pub mod reloader;
 mod responder;
 
 pub(crate) use app_loader::prepend_sys_path;
-pub(crate) use environ::percent_decode;
-pub use environ::{ConnInfo, ConnStrings, ProxyHeader};
+pub use environ::ConnView;
 
 use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;
@@ -195,7 +196,7 @@ impl App {
                 Err(err) => Err(LoadError {
                     spec: spec.to_owned(),
                     traceback: format_exception(py, &err),
-                    files: crate::reloader::files_of_error(py, &err),
+                    files: crate::wsgi::reloader::files_of_error(py, &err),
                 }),
             }
         })
@@ -206,7 +207,7 @@ impl App {
     pub fn failed_import(error: &LoadError, server: ServerInfo) -> Result<App, String> {
         Python::attach(|py| {
             let text = format!("{error}\n\n{}", error.traceback);
-            let made = crate::reloader::error_app(py, &text)
+            let made = crate::wsgi::reloader::error_app(py, &text)
                 .and_then(|callable| Ok((callable, environ::Shared::new(py, server)?)));
             match made {
                 Ok((callable, shared)) => Ok(App {
@@ -257,7 +258,7 @@ impl App {
         let responder = Bound::new(py, Responder::new(link.clone()))
             .map_err(|err| log_app_error(py, "creating start_response", &err, false))?;
         // None (and no Python work) unless pre_request or post_request is defined.
-        let hooked = crate::hooks::pre_request(py, request.head, responder.as_any());
+        let hooked = crate::wsgi::hooks::pre_request(py, request.head, responder.as_any());
         let start_response = match hooked.as_ref().and_then(|h| h.recorder.as_ref()) {
             Some(recorder) => recorder.bind(py).clone(),
             None => responder.clone().into_any(),
@@ -282,7 +283,7 @@ impl App {
                 let outcome = log_app_error(py, "calling the application", &err, sent);
                 if let Some(h) = &hooked {
                     let failed = outcome == Outcome::FailedBeforeHead;
-                    crate::hooks::post_request(py, &h.hooks, h.environ.bind(py), failed);
+                    crate::wsgi::hooks::post_request(py, &h.hooks, h.environ.bind(py), failed);
                 }
                 return Err(outcome);
             }
@@ -329,8 +330,8 @@ impl App {
 pub struct Request<'a> {
     /// The parsed request head.
     pub head: &'a RequestHead,
-    /// Facts about the connection.
-    pub conn: &'a ConnInfo,
+    /// The connection, as the environ sees it.
+    pub conn: &'a ConnView,
     /// The body's total size when it was received whole before the call (request
     /// buffering): the app then sees it as `CONTENT_LENGTH` even for a chunked request.
     pub body_length: Option<u64>,
@@ -372,7 +373,7 @@ struct Running {
 
 /// What `post_request` needs at the end of the request.
 struct Hooked {
-    hooks: crate::hooks::RequestHooks,
+    hooks: crate::wsgi::hooks::RequestHooks,
     environ: Py<PyAny>,
 }
 
@@ -476,7 +477,7 @@ fn close_body(py: Python<'_>, running: &Running, outcome: Outcome) -> Outcome {
     let outcome = close_body_only(py, running, outcome);
     if let Some(h) = &running.hooked {
         let failed = outcome == Outcome::FailedBeforeHead;
-        crate::hooks::post_request(py, &h.hooks, h.environ.bind(py), failed);
+        crate::wsgi::hooks::post_request(py, &h.hooks, h.environ.bind(py), failed);
     }
     outcome
 }

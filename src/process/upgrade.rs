@@ -20,9 +20,9 @@
 
 use crate::listen::Listener;
 use crate::listen::activation::{FIRST_FD, OWNED_NAME};
-use crate::pidfile::PidFile;
-use crate::proctitle;
-use crate::systemd;
+use crate::process::pidfile::PidFile;
+use crate::process::proctitle;
+use crate::process::systemd;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::{ForkResult, Pid, execve, fork, getpid, getppid};
 use std::ffi::{CString, OsString};

@@ -103,7 +103,7 @@ impl Watcher {
 /// worker reports ready is seen). `failed`: files of a failed import to watch as well.
 pub fn start(config: &Config, failed: Vec<PathBuf>) -> std::io::Result<()> {
     let with_slash = |p: String| if p.ends_with('/') { p } else { p + "/" };
-    let roots: Vec<String> = crate::worker::python_path(config)
+    let roots: Vec<String> = crate::wsgi::interp::python_path(&config.pythonpath)
         .into_iter()
         .map(with_slash)
         .collect();

@@ -88,7 +88,7 @@ impl Notifier {
     /// `READY=1`: every worker of the current generation has loaded the app. A daemonized
     /// master also says who it is (`MAINPID`), since systemd started another process.
     pub fn ready(&self) {
-        if crate::daemon::is_daemonized() {
+        if crate::process::daemon::is_daemonized() {
             self.send(&format!("READY=1\nMAINPID={}", getpid()));
         } else {
             self.send("READY=1");
@@ -104,10 +104,10 @@ impl Notifier {
     }
 
     /// `STOPPING=1`: a stop has begun. Not when a new master took over (USR2 then TERM):
-    /// the service goes on, under the new master's pid.
-    pub fn stopping(&self) {
-        match crate::upgrade::new_master() {
-            Some(pid) => self.main_pid(pid.as_raw()),
+    /// the service goes on, under `new_master`'s pid.
+    pub fn stopping(&self, new_master: Option<i32>) {
+        match new_master {
+            Some(pid) => self.main_pid(pid),
             None => self.send("STOPPING=1"),
         }
     }
@@ -190,7 +190,7 @@ mod tests {
             reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
             "{reloading}"
         );
-        n.stopping();
+        n.stopping(None);
         assert_eq!(recv(&listener), "STOPPING=1");
         assert_eq!(n.watchdog_interval(), Some(Duration::from_secs(5)));
         n.watchdog();
@@ -205,7 +205,7 @@ mod tests {
                 .expect("bind");
         let addr = parse_address(&format!("@{name}")).expect("abstract");
         let n = notifier_for(addr, None);
-        n.stopping();
+        n.stopping(None);
         assert_eq!(recv(&listener), "STOPPING=1");
         assert_eq!(n.watchdog_interval(), None);
         assert!(parse_address("relative/path").is_none());

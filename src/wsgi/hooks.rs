@@ -155,7 +155,7 @@ fn import<'py>(
     config: &Config,
     spec: &str,
 ) -> PyResult<(Bound<'py, PyModule>, Bound<'py, PyAny>, Vec<String>)> {
-    crate::wsgi::prepend_sys_path(py, &crate::worker::python_path(config))?;
+    crate::wsgi::prepend_sys_path(py, &interp::python_path(&config.pythonpath))?;
     let support = support(py)?;
     let module = support
         .getattr("load_module")?
@@ -207,8 +207,8 @@ pub fn master_side_defined(config: &Config) -> Result<bool, HookError> {
 }
 
 fn probe_child(config: &Config, spec: &str, out: std::os::fd::OwnedFd) -> i32 {
-    crate::worker::apply_env(config);
-    let argv = crate::proctitle::original_args_lossy();
+    interp::apply_env(&config.env);
+    let argv = crate::process::proctitle::original_args_lossy();
     if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
         eprintln!("rsgi-server: error: {err}");
         return 1;

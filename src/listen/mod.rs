@@ -8,6 +8,7 @@
 pub mod activation;
 
 use crate::config::{BindAddr, Config};
+use crate::peer::Peer;
 use activation::Inherited;
 use nix::sys::socket::{
     self, AddressFamily, Backlog, SockFlag, SockType, SockaddrLike, SockaddrStorage, UnixAddr,
@@ -53,15 +54,6 @@ pub enum Stream {
     Tcp(TcpStream),
     /// Unix domain socket.
     Unix(UnixStream),
-}
-
-/// Who is on the other end of an accepted connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Peer {
-    /// A TCP client address.
-    Tcp(SocketAddr),
-    /// A Unix socket client (no address).
-    Unix,
 }
 
 /// A listen address that could not be bound; the server exits before forking.
