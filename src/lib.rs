@@ -8,28 +8,46 @@
 //!                      │  signals (self-pipe)       │         └── http (sans-IO codec)
 //! ```
 //!
-//! * [`config`] turns CLI flags, `RSGI_*` variables and a TOML file into one validated
-//!   [`config::Config`].
+//! * [`settings`] declares every option once (flag, TOML key, `RSGI_*` variable, default,
+//!   docs); [`config`] reads the command line, the environment and a TOML file into those
+//!   raw settings and validates them into one [`config::Config`] of groups, each the value
+//!   the module that consumes it declared.
 //! * [`listen`] binds every listener before any fork; workers inherit them.
 //! * [`arbiter`] is the master: it owns the listeners and the worker table, forks workers,
-//!   and reacts to signals recorded by [`signals`]. It runs Python only for `--preload` or
-//!   master-side [`hooks`], with every fork bracketed by [`wsgi::interp`].
+//!   and reacts to signals recorded by [`signals`]; [`process`] is its housekeeping (pid
+//!   file, privileges, daemon, systemd, binary upgrade). It runs Python only for `--preload`
+//!   or master-side server hooks, with every fork bracketed by [`wsgi::interp`].
 //! * [`worker`] is a child process: it initialises CPython, loads the app and runs the
-//!   engine.
+//!   engine; its exit status speaks to the master through [`exit`].
 //! * [`engine`] is the worker's epoll event loop: it accepts, reads and parses requests
 //!   with [`http`], buffers bodies, hands ready requests to [`wsgi`] (on the loop thread or a
-//!   thread pool) and writes responses with backpressure. It never touches Python types.
+//!   thread pool) and writes responses with backpressure. It neither calls Python nor names
+//!   a Python type: it holds wsgi's opaque values (a call in progress, a connection's view
+//!   for the environ) and asks wsgi to run a call or give a pool thread its thread state.
 //! * [`http`] is the sans-IO HTTP/1.1 codec: no sockets, no clocks, no Python.
 //! * [`wsgi`] is where requests meet pyo3: environ, `start_response`, `wsgi.input`, the
-//!   response iterable, and the interpreter itself. Python outside requests lives in
-//!   [`hooks`] (gunicorn's server hooks) and [`reloader`] (`--reload`); the worker's reaction
-//!   to a timeout is [`engine::abort`].
-//! * [`tls`] builds the rustls configuration in the master and holds each connection's
-//!   session; the engine's exchange reads and writes through it.
-//! * [`proxy`] decides what to believe about a client behind proxies: the PROXY protocol
-//!   header a connection may start with, and trusted `X-Forwarded-*`/`Forwarded` headers.
-//! * [`logging`] writes the error log and the access log (text or JSON), captures the app's
-//!   output, and reopens the files on SIGUSR1.
+//!   response iterable, and the interpreter itself; Python outside requests lives there too
+//!   (gunicorn's server hooks, `--reload`).
+//! * [`peer`] says who a connection's client is; [`tls`] builds the rustls configuration in
+//!   the master and holds each connection's session; [`proxy`] decides what to believe
+//!   about a client behind proxies (the PROXY protocol, trusted `X-Forwarded-*` and
+//!   `Forwarded` headers); [`logging`] writes the error and access logs and reopens them on
+//!   SIGUSR1.
+//!
+//! # Layers
+//!
+//! A module uses only modules of its own layer or of the layers above it in this list, and
+//! no two modules use each other (`tests/layering.rs` checks both on every `crate::` path):
+//!
+//! 1. Foundations, plain values and primitives: `decimal`, `exit`, `peer`, `http`,
+//!    `scoreboard`, `signals`, `settings`.
+//! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`.
+//! 3. Configuration: `config`.
+//! 4. The operating system: `listen`, `process`.
+//! 5. Python: `wsgi`.
+//! 6. The event loop: `engine`.
+//! 7. The worker process: `worker`.
+//! 8. The master: `arbiter`.
 #![deny(missing_docs)]
 
 pub mod arbiter;
@@ -44,6 +62,7 @@ pub mod peer;
 pub mod process;
 pub mod proxy;
 pub mod scoreboard;
+pub mod settings;
 pub mod signals;
 #[cfg(test)]
 mod test_support;

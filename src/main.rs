@@ -73,7 +73,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Invocation::CheckConfig(config) => {
-            if let Err(err) = logging::init(&config) {
+            if let Err(err) = logging::init(&config.logging) {
                 eprintln!("rsgi-server: error: {err}");
                 return ExitCode::from(2);
             }
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
             // A master started by USR2 is already in the background (its parent is the old
             // master): detaching again would make the process the old master watches exit
             // at once, and it would take the new master for dead.
-            let detached = if config.daemon && !upgrade::started_by_upgrade() {
+            let detached = if config.process.daemon && !upgrade::started_by_upgrade() {
                 match daemon::detach() {
                     Ok(detached) => Some(detached),
                     Err(err) => {
@@ -115,13 +115,13 @@ fn main() -> ExitCode {
 
 /// Steps shared by `--check-config` and a real start that need no sockets and no Python.
 fn prepare(config: &Config) -> Result<(), ExitCode> {
-    if let Some(venv) = &config.virtualenv {
+    if let Some(venv) = &config.python.virtualenv {
         if let Err(why) = interp::check_virtualenv(venv) {
             eprintln!("rsgi-server: error: invalid value {venv:?} for --virtualenv: {why}");
             return Err(ExitCode::from(2));
         }
     }
-    if let Some(dir) = &config.chdir {
+    if let Some(dir) = &config.python.chdir {
         if let Err(err) = std::env::set_current_dir(dir) {
             eprintln!("rsgi-server: error: invalid value {dir:?} for --chdir: {err}");
             return Err(ExitCode::from(2));
@@ -133,7 +133,7 @@ fn prepare(config: &Config) -> Result<(), ExitCode> {
 /// Reads the TLS certificate and key (as the user the server starts as: before any
 /// privilege drop, so a key only root can read works). A bad file is a configuration error.
 fn load_tls(config: &Config) -> Result<Option<tls::ServerTls>, ExitCode> {
-    tls::load(config).map_err(|err| {
+    tls::load(&config.tls).map_err(|err| {
         eprintln!("rsgi-server: error: {err}");
         ExitCode::from(2)
     })
@@ -146,20 +146,20 @@ fn run(
     detached: Option<daemon::Detached>,
 ) -> ExitCode {
     proctitle::set(&proctitle::master_title(proc_name(&config)));
-    if config.reload && config.preload {
+    if config.python.reload && config.python.preload {
         tracing::warn!("--reload turns --preload off: preloaded code could not be reloaded");
-        config.preload = false;
+        config.python.preload = false;
     }
     // What the server creates from here on (pid file, sockets, logs, the app's files)
     // gets the configured mask.
-    privileges::apply_umask(&config);
+    privileges::apply_umask(&config.process);
     // Before anything is bound (and with the mask): a log file that cannot be opened is a
     // configuration error.
-    if let Err(err) = logging::init(&config) {
+    if let Err(err) = logging::init(&config.logging) {
         eprintln!("rsgi-server: error: {err}");
         return ExitCode::from(2);
     }
-    if let Some(path) = &config.pid {
+    if let Some(path) = &config.process.pid {
         match PidFile::create(path) {
             Ok(pidfile) => upgrade::set_pidfile(pidfile),
             Err(err) => {
@@ -173,8 +173,8 @@ fn run(
     }
     let options = listen::BindOptions::from(&config);
     let listeners = match listen::bind_all_inheriting(
-        &config.binds,
-        config.binds_explicit,
+        &config.sockets.binds,
+        config.sockets.binds_explicit,
         inherited,
         &options,
     ) {
@@ -190,24 +190,27 @@ fn run(
     if tls.is_some() {
         tracing::info!(
             "TLS {}+ with the certificate in {}; client certificates: {}",
-            config.tls_min_version.as_str(),
+            config.tls.min_version.as_str(),
             config
+                .tls
                 .certfile
                 .as_deref()
                 .unwrap_or_else(|| "?".as_ref())
                 .display(),
-            config.cert_reqs.as_str()
+            config.tls.cert_reqs.as_str()
         );
     }
     // Everything that needs root exists now; no worker and no Python runs before this.
-    if config.user.is_some() || config.group.is_some() {
+    if config.process.owner.user.is_some() || config.process.owner.group.is_some() {
         // So that processes without root can still reopen the logs after a rotation.
-        if let Err(err) = logging::chown_files(config.user, config.group) {
+        if let Err(err) =
+            logging::chown_files(config.process.owner.user, config.process.owner.group)
+        {
             tracing::warn!("cannot give the log files to --user/--group: {err}");
         }
     }
-    let dropped = privileges::chown_sockets(&config, &listeners)
-        .and_then(|()| privileges::drop_privileges(&config));
+    let dropped = privileges::chown_sockets(&config.process, &listeners)
+        .and_then(|()| privileges::drop_privileges(&config.process));
     if let Err(err) = dropped {
         tracing::error!("{err}");
         for listener in &listeners {
@@ -215,7 +218,7 @@ fn run(
         }
         return ExitCode::FAILURE;
     }
-    privileges::check_pidfile_dir(&config);
+    privileges::check_pidfile_dir(&config.process);
     // After the privilege drop: preloaded code and master-side hooks never run as root.
     if let Err(code) = start_python_in_master(&config) {
         for listener in &listeners {
@@ -247,13 +250,13 @@ fn start_python_in_master(config: &Config) -> Result<(), ExitCode> {
             return Err(ExitCode::FAILURE);
         }
     };
-    if !config.preload && !master_hooks {
+    if !config.python.preload && !master_hooks {
         return Ok(());
     }
-    interp::apply_env(&config.env);
+    interp::apply_env(&config.python.env);
     // Not std::env::args(): the process title has overwritten that memory.
     let argv = proctitle::original_args_lossy();
-    if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
+    if let Err(err) = interp::initialize(config.python.virtualenv.as_deref(), &argv) {
         tracing::error!("{err}");
         return Err(ExitCode::FAILURE);
     }
@@ -263,13 +266,13 @@ fn start_python_in_master(config: &Config) -> Result<(), ExitCode> {
         tracing::error!("{err}");
         return Err(ExitCode::FAILURE);
     }
-    if config.preload {
+    if config.python.preload {
         if let Err(err) = worker::preload(config) {
             eprint!("{}", err.traceback);
             tracing::error!("{err} (--preload); not starting");
             return Err(ExitCode::from(exit::EXIT_APP_LOAD_ERROR as u8));
         }
-        tracing::info!("Preloaded app '{}' in the master", config.app);
+        tracing::info!("Preloaded app '{}' in the master", config.python.app);
         // Objects that exist now are shared copy-on-write by every worker; a garbage
         // collection in a worker would write to each one's header and unshare its page.
         // gc.freeze() moves them out of the collector's reach (what Instagram and gunicorn
@@ -307,7 +310,7 @@ fn check(config: &Config) -> ExitCode {
         return code;
     }
     let argv = proctitle::original_args_lossy();
-    if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
+    if let Err(err) = interp::initialize(config.python.virtualenv.as_deref(), &argv) {
         eprintln!("rsgi-server: error: {err}");
         return ExitCode::FAILURE;
     }
@@ -318,7 +321,7 @@ fn check(config: &Config) -> ExitCode {
     }
     match worker::load_app(config) {
         Ok(_) => {
-            println!("configuration OK; app '{}' loaded", config.app);
+            println!("configuration OK; app '{}' loaded", config.python.app);
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -331,5 +334,9 @@ fn check(config: &Config) -> ExitCode {
 
 /// The name in process titles: `--name`, else the app.
 fn proc_name(config: &Config) -> &str {
-    config.proc_name.as_deref().unwrap_or(&config.app)
+    config
+        .process
+        .proc_name
+        .as_deref()
+        .unwrap_or(&config.python.app)
 }

@@ -57,7 +57,11 @@ pub fn run(
         return 0;
     }
     crate::process::proctitle::set(&crate::process::proctitle::worker_title(
-        config.proc_name.as_deref().unwrap_or(&config.app),
+        config
+            .process
+            .proc_name
+            .as_deref()
+            .unwrap_or(&config.python.app),
     ));
 
     let app = match boot(config, master) {
@@ -69,13 +73,12 @@ pub fn run(
     };
     // --daemon: the app's import errors went to the caller; from now on nothing does.
     crate::process::daemon::leave_streams();
-    if let Err(err) = abort::install(config.threads as usize) {
+    if let Err(err) = abort::install(config.workers.threads as usize) {
         tracing::error!("worker cannot handle timeouts: {err}");
         return EXIT_BOOT_ERROR;
     }
     hooks::post_worker_init();
-    let mut settings = engine::Settings::from_config(config);
-    settings.tls = tls.cloned();
+    let settings = engine::EngineSettings::new(config, tls.cloned());
     if let Err(err) = engine::run(&settings, listeners, &signals, app, master, seat) {
         tracing::error!("worker engine failed: {err}");
     }
@@ -110,10 +113,10 @@ fn exit_on_panic() {
 /// that has it), runs `post_fork`, and returns the app: the preloaded one, or imported now.
 fn boot(config: &Config, master: Pid) -> Result<&'static App, i32> {
     if !interp::is_initialized() {
-        interp::apply_env(&config.env);
+        interp::apply_env(&config.python.env);
         // Not std::env::args(): the process title has overwritten that memory.
         let argv = crate::process::proctitle::original_args_lossy();
-        if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
+        if let Err(err) = interp::initialize(config.python.virtualenv.as_deref(), &argv) {
             tracing::error!("{err}");
             return Err(EXIT_BOOT_ERROR);
         }
@@ -131,12 +134,12 @@ fn boot(config: &Config, master: Pid) -> Result<&'static App, i32> {
     let leak = |app: App| -> &'static App { Box::leak(Box::new(app)) };
     match load_app(config) {
         Ok(app) => {
-            if config.reload {
+            if config.python.reload {
                 start_reloader(config, Vec::new())?;
             }
             Ok(leak(app))
         }
-        Err(err) if config.reload => {
+        Err(err) if config.python.reload => {
             // One record, so the traceback lands in the error log (and stays one JSON
             // object).
             tracing::error!(
@@ -158,7 +161,7 @@ fn boot(config: &Config, master: Pid) -> Result<&'static App, i32> {
 }
 
 fn start_reloader(config: &Config, failed: Vec<PathBuf>) -> Result<(), i32> {
-    reloader::start(config, failed).map_err(|err| {
+    reloader::start(&config.python, failed).map_err(|err| {
         tracing::error!("cannot start the reloader: {err}");
         EXIT_BOOT_ERROR
     })
@@ -174,9 +177,9 @@ pub fn preload(config: &Config) -> Result<(), crate::wsgi::LoadError> {
 
 fn server_info(config: &Config) -> ServerInfo {
     ServerInfo {
-        root_path: config.root_path.clone(),
-        multiprocess: config.workers > 1,
-        multithread: config.threads > 1,
+        root_path: config.python.root_path.clone(),
+        multiprocess: config.workers.count > 1,
+        multithread: config.workers.threads > 1,
     }
 }
 
@@ -184,8 +187,8 @@ fn server_info(config: &Config) -> ServerInfo {
 /// `--check-config` and `--preload`.
 pub fn load_app(config: &Config) -> Result<App, crate::wsgi::LoadError> {
     App::load(
-        &config.app,
-        &interp::python_path(&config.pythonpath),
+        &config.python.app,
+        &interp::python_path(&config.python.pythonpath),
         server_info(config),
     )
 }

@@ -1,7 +1,7 @@
 //! The README's option table is generated from the settings declaration, so the docs cannot
 //! drift from the code. `RSGI_UPDATE_README=1 cargo test --test readme_options` rewrites it.
 
-use rsgi_server::config::settings::markdown_table;
+use rsgi_server::settings::markdown_table;
 
 const BEGIN: &str = "<!-- options:begin -->\n";
 const END: &str = "<!-- options:end -->";

@@ -86,7 +86,7 @@ impl Arbiter {
         if crate::process::upgrade::reaped(pid) {
             // The new master died: if WINCH had stopped our workers, serve again.
             if self.target == 0 {
-                self.set_target(self.config.workers);
+                self.set_target(self.config.workers.count);
             }
             return;
         }
@@ -144,7 +144,7 @@ impl Arbiter {
             };
             if !self.booted {
                 if matches!(ended, Ended::Code(EXIT_APP_LOAD_ERROR)) {
-                    tracing::error!("failed to load app '{}'; stopping", self.config.app);
+                    tracing::error!("failed to load app '{}'; stopping", self.config.python.app);
                 } else {
                     tracing::error!("Worker (pid: {pid}) failed to boot: {why}; stopping");
                 }

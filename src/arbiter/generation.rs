@@ -72,9 +72,10 @@ impl Arbiter {
             }
         };
         if let Some(dir) = new
+            .python
             .chdir
             .as_ref()
-            .filter(|d| Some(*d) != self.config.chdir.as_ref())
+            .filter(|d| Some(*d) != self.config.python.chdir.as_ref())
         {
             if let Err(err) = std::env::set_current_dir(dir) {
                 tracing::error!(
@@ -88,7 +89,7 @@ impl Arbiter {
         }
         // The certificate may have been renewed in place: read the files again. A failure
         // (a key readable only by root, a half-written file) keeps the one that works.
-        let (tls, tls_read) = match crate::tls::load(&new) {
+        let (tls, tls_read) = match crate::tls::load(&new.tls) {
             Ok(tls) => (tls, true),
             Err(err) => {
                 tracing::error!(
@@ -99,7 +100,7 @@ impl Arbiter {
         };
         // Socket-activated without --bind: the configuration names no addresses, the
         // inherited sockets are what we serve.
-        let keep_inherited = !new.binds_explicit && listen::serving_inherited_as_is();
+        let keep_inherited = !new.sockets.binds_explicit && listen::serving_inherited_as_is();
         let listeners = if keep_inherited {
             Ok(self.listeners.clone())
         } else {
@@ -126,32 +127,37 @@ impl Arbiter {
                 removed.url()
             );
         }
-        if (new.backlog, new.reuse_port, new.unix_socket_mode)
-            != (
-                self.config.backlog,
-                self.config.reuse_port,
-                self.config.unix_socket_mode,
-            )
-        {
+        if (
+            new.sockets.backlog,
+            new.sockets.reuse_port,
+            new.sockets.unix_socket_mode,
+        ) != (
+            self.config.sockets.backlog,
+            self.config.sockets.reuse_port,
+            self.config.sockets.unix_socket_mode,
+        ) {
             tracing::warn!(
                 "--backlog, --reuse-port and --unix-socket-mode apply to newly bound addresses \
                  only; addresses kept from before still use their old settings (restart to \
                  change them)"
             );
         }
-        if new.log_level != self.config.log_level {
+        if new.logging.level != self.config.logging.level {
             tracing::warn!("--log-level changes need a restart; the log level is unchanged");
         }
-        if let (true, Some(_), Some(certfile)) = (tls_read, &tls, &new.certfile) {
+        if let (true, Some(_), Some(certfile)) = (tls_read, &tls, &new.tls.certfile) {
             tracing::info!("TLS certificate loaded from {}", certfile.display());
         }
         self.hooks.on_reload();
-        if new.workers != self.config.workers || self.target != new.workers {
+        if new.workers.count != self.config.workers.count || self.target != new.workers.count {
             let old = self.target;
-            self.target = new.workers;
-            if old != new.workers {
-                tracing::info!("Number of workers changed from {old} to {}", new.workers);
-                self.hooks.nworkers_changed(new.workers, old);
+            self.target = new.workers.count;
+            if old != new.workers.count {
+                tracing::info!(
+                    "Number of workers changed from {old} to {}",
+                    new.workers.count
+                );
+                self.hooks.nworkers_changed(new.workers.count, old);
             }
         }
         self.config = new;
@@ -185,19 +191,20 @@ impl Arbiter {
                     .find(|l| l.serves(addr, l.as_fd().as_raw_fd()))
                     .cloned()
             } else {
-                let i = self.config.binds.iter().position(|b| b == addr)?;
+                let i = self.config.sockets.binds.iter().position(|b| b == addr)?;
                 self.listeners.get(i).cloned()
             }
         };
         let missing: Vec<_> = new
+            .sockets
             .binds
             .iter()
             .filter(|b| current(b).is_none())
             .cloned()
             .collect();
         let mut fresh = listen::bind_all(&missing, &BindOptions::from(new))?.into_iter();
-        let mut listeners = Vec::with_capacity(new.binds.len());
-        for addr in &new.binds {
+        let mut listeners = Vec::with_capacity(new.sockets.binds.len());
+        for addr in &new.sockets.binds {
             match current(addr) {
                 Some(listener) => listeners.push(listener),
                 None => {
@@ -302,7 +309,7 @@ impl Arbiter {
             }
             if !self.booted {
                 self.booted = true;
-                // -- issue 4: hygiene (--daemon: the command returns once workers serve) --
+                // --daemon: the command returns once the workers serve.
                 crate::process::daemon::started();
                 self.hooks.when_ready();
             }
@@ -371,9 +378,10 @@ impl Arbiter {
         if let Some(dir) = self
             .stable
             .config
+            .python
             .chdir
             .as_ref()
-            .filter(|d| Some(*d) != self.config.chdir.as_ref())
+            .filter(|d| Some(*d) != self.config.python.chdir.as_ref())
         {
             let _ = std::env::set_current_dir(dir);
         }
@@ -381,9 +389,9 @@ impl Arbiter {
         self.config = self.stable.config.clone();
         self.tls = self.stable.tls.clone();
         self.listeners = self.stable.listeners.clone();
-        if self.target != self.config.workers {
+        if self.target != self.config.workers.count {
             let old = self.target;
-            self.target = self.config.workers;
+            self.target = self.config.workers.count;
             self.hooks.nworkers_changed(self.target, old);
         }
         // The stable generation is what serves: systemd hears it is ready again.

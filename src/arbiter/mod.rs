@@ -200,7 +200,7 @@ pub fn run(
             listeners: listeners.clone(),
         },
         tls,
-        target: config.workers,
+        target: config.workers.count,
         config,
         listeners,
         generation: 1,
@@ -309,14 +309,14 @@ impl Arbiter {
                     tracing::info!("SIGTTOU: already at 1 worker; ignored");
                 }
             }
-            // -- issue 4: hygiene (binary upgrade) --
+            // Binary upgrade: a new master, with the new binary, beside this one.
             Signal::Usr2 => {
                 let hooks = &self.hooks;
                 upgrade::start(self.listeners.iter().map(|l| &**l), || hooks.pre_exec());
             }
             Signal::Winch if upgrade::in_progress() => self.set_target(0),
             Signal::Winch => tracing::info!("SIGWINCH ignored: no new master (USR2) is running"),
-            // -- issue 4: logging --
+            // logrotate moved the files: every process reopens its own.
             Signal::Usr1 => {
                 crate::logging::reopen();
                 for pid in self.workers.keys() {
@@ -418,18 +418,17 @@ impl Arbiter {
         let index = self
             .scoreboard
             .free_slot(|i| self.workers.values().any(|w| w.slot == Some(i)));
-        let request_limit = self
-            .config
-            .max_requests
-            .map_or(0, |n| n + self.jitter.upto(self.config.max_requests_jitter));
+        let request_limit = self.config.recycle.max_requests.map_or(0, |n| {
+            n + self.jitter.upto(self.config.recycle.max_requests_jitter)
+        });
         let seat = index.and_then(|i| self.scoreboard.seat(i));
         if let Some(seat) = seat {
             seat.slot.claim(self.generation, request_limit);
         }
-        let lifetime = self.config.max_worker_lifetime.map(|l| {
+        let lifetime = self.config.recycle.max_worker_lifetime.map(|l| {
             let jitter = self
                 .jitter
-                .upto(self.config.max_worker_lifetime_jitter.as_secs());
+                .upto(self.config.recycle.max_worker_lifetime_jitter.as_secs());
             l + Duration::from_secs(jitter)
         });
         self.spawned += 1;

@@ -67,7 +67,7 @@ impl Arbiter {
     /// Marks serving workers of the current generation that should be replaced.
     pub(super) fn check_retirements(&mut self) {
         let now = Instant::now();
-        let memory_limit = self.config.max_worker_memory;
+        let memory_limit = self.config.recycle.max_worker_memory;
         let sample_memory = memory_limit.is_some() && now >= self.next_memory_sample;
         if sample_memory {
             self.next_memory_sample = now + TICK;

@@ -19,8 +19,8 @@ impl Arbiter {
     /// Sends SIGABRT to stuck workers and SIGKILL to workers past their grace.
     pub(super) fn enforce_deadlines(&mut self) {
         let now = Instant::now();
-        let timeout = self.config.timeout;
-        let graceful = self.config.graceful_timeout;
+        let timeout = self.config.workers.timeout;
+        let graceful = self.config.workers.graceful_timeout;
         for (pid, worker) in &mut self.workers {
             if worker.killed {
                 continue;

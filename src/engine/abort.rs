@@ -210,7 +210,7 @@ fn abort() -> ! {
             requests.join("; ")
         );
     }
-    match dump_python_stacks() {
+    match crate::wsgi::interp::dump_stacks() {
         Ok(stacks) => tracing::error!(
             "Python stacks of worker {pid} at the timeout:\n{}",
             stacks.trim_end()
@@ -291,46 +291,6 @@ fn answer_504(fd: RawFd, head_request: bool, date: &HttpDate) -> u64 {
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(0, |end| response.len() - end - 4) as u64
-}
-
-unsafe extern "C" {
-    /// CPython's faulthandler dumper (`Include/internal/pycore_traceback.h`), exported by
-    /// libpython: writes every thread's traceback to `fd` without taking the GIL.
-    fn _Py_DumpTracebackThreads(
-        fd: std::ffi::c_int,
-        interp: *mut std::ffi::c_void,
-        current_tstate: *mut std::ffi::c_void,
-    ) -> *const std::ffi::c_char;
-}
-
-/// Every Python thread's stack, most recent call first (faulthandler's format).
-fn dump_python_stacks() -> io::Result<String> {
-    if !crate::wsgi::interp::is_initialized() {
-        return Ok(String::from("(Python is not initialised)"));
-    }
-    // SAFETY: memfd_create with a valid NUL-terminated name; the result is checked.
-    let fd = unsafe { nix::libc::memfd_create(c"rsgi-stacks".as_ptr(), nix::libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just created and is owned here.
-    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-    // SAFETY: the interpreter is initialised; with NULL interp and thread state the function
-    // finds them itself, and it is designed to run without the GIL while other threads run
-    // (it only reads frames, best effort). It writes to `fd`, which is open.
-    let error = unsafe { _Py_DumpTracebackThreads(fd, std::ptr::null_mut(), std::ptr::null_mut()) };
-    let mut text = String::new();
-    if !error.is_null() {
-        // SAFETY: a non-NULL result is a static NUL-terminated message.
-        let why = unsafe { std::ffi::CStr::from_ptr(error) };
-        text.push_str(&format!("({})\n", why.to_string_lossy()));
-    }
-    use std::io::Seek;
-    file.seek(io::SeekFrom::Start(0))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    text.push_str(&String::from_utf8_lossy(&bytes));
-    Ok(text)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ mod malloc;
 mod pool;
 pub mod spool;
 
-use crate::config::Config;
+use crate::config::{Config, HttpSettings};
 use crate::http::Limits;
 use crate::http::body::{BodyDecoder, BodyFraming, Decoded};
 use crate::http::request::{RequestHead, parse_head};
@@ -101,32 +101,19 @@ impl Shared {
 
 /// The engine's settings, from the configuration.
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub struct EngineSettings {
     /// Python threads running requests; 1 runs them on the loop thread.
     pub threads: usize,
     /// Most open connections per worker.
     pub worker_connections: usize,
-    /// Receive the whole body before calling the app.
-    pub request_buffering: bool,
-    /// Where buffered bodies go.
-    pub spool: SpoolConfig,
-    /// Largest accepted request body.
-    pub limit_request_body: Option<u64>,
-    /// Time a client has to deliver a request head.
-    pub header_timeout: Option<Duration>,
-    /// Longest wait for the next body bytes.
-    pub body_timeout: Option<Duration>,
-    /// Longest wait for the client to take response bytes.
-    pub send_timeout: Option<Duration>,
-    /// Idle time allowed between requests on a persistent connection (`None`: no
-    /// keep-alive).
-    pub keep_alive: Option<Duration>,
     /// Open a per-worker SO_REUSEPORT listener beside each shared TCP listener.
     pub reuse_port: bool,
     /// listen(2) backlog for per-worker listeners.
     pub backlog: i32,
-    /// The request codec's size limits.
-    pub limits: Limits,
+    /// What the engine accepts from clients and how long it waits for them.
+    pub http: HttpSettings,
+    /// Where buffered bodies go.
+    pub spool: SpoolConfig,
     /// Every connection speaks TLS with this configuration (`--certfile`), loaded by the
     /// master.
     pub tls: Option<crate::tls::ServerTls>,
@@ -134,37 +121,32 @@ pub struct Settings {
     pub proxy: Arc<Proxying>,
 }
 
-impl Settings {
-    /// The engine settings in `config`.
-    pub fn from_config(config: &Config) -> Settings {
-        Settings {
-            threads: config.threads as usize,
-            worker_connections: config.worker_connections as usize,
-            request_buffering: config.request_buffering,
+impl EngineSettings {
+    /// The engine settings in `config`, serving TLS with `tls` (loaded by the master).
+    pub fn new(config: &Config, tls: Option<crate::tls::ServerTls>) -> EngineSettings {
+        EngineSettings {
+            threads: config.workers.threads as usize,
+            worker_connections: config.workers.connections as usize,
+            reuse_port: config.sockets.reuse_port,
+            backlog: config.sockets.backlog,
+            http: config.http.clone(),
             spool: SpoolConfig {
-                memory_limit: config.body_buffer_size,
+                memory_limit: config.http.body_buffer_size,
                 dir: config
+                    .http
                     .tmp_upload_dir
                     .clone()
                     .unwrap_or_else(std::env::temp_dir),
             },
-            limit_request_body: config.limit_request_body,
-            header_timeout: config.header_timeout,
-            body_timeout: config.body_timeout,
-            send_timeout: config.send_timeout,
-            keep_alive: config.keep_alive,
-            reuse_port: config.reuse_port,
-            backlog: config.backlog,
-            limits: config.http_limits.clone(),
-            tls: None,
-            proxy: Arc::new(Proxying::from_config(config)),
+            tls,
+            proxy: Arc::new(Proxying::new(&config.proxy)),
         }
     }
 }
 
 /// Serves connections on `listeners` until told to stop; the caller has loaded `app`.
 pub fn run(
-    settings: &Settings,
+    settings: &EngineSettings,
     listeners: &[&Listener],
     signals: &SignalIntake,
     app: &'static App,
@@ -426,7 +408,7 @@ struct Engine<'a> {
     /// accept(2) has been failing since the last success (the failure was logged).
     accept_failing: bool,
     app: &'static App,
-    settings: &'a Settings,
+    settings: &'a EngineSettings,
     shared: Arc<Shared>,
     pool: Option<&'static Pool>,
     /// The loop thread's watchdog cell (requests run here with `--threads 1`).
@@ -454,7 +436,7 @@ struct Engine<'a> {
 impl<'a> Engine<'a> {
     fn new(
         epoll: Epoll,
-        settings: &'a Settings,
+        settings: &'a EngineSettings,
         listeners: &[(&'a Listener, bool)],
         app: &'static App,
         pool: Option<&'static Pool>,
@@ -491,11 +473,11 @@ impl<'a> Engine<'a> {
             app,
             settings,
             shared: Arc::new(Shared {
-                limits: settings.limits.clone(),
-                keep_alive: settings.keep_alive.is_some(),
-                send_timeout: settings.send_timeout,
-                body_timeout: settings.body_timeout,
-                limit_request_body: settings.limit_request_body,
+                limits: settings.http.limits.clone(),
+                keep_alive: settings.http.keep_alive.is_some(),
+                send_timeout: settings.http.send_timeout,
+                body_timeout: settings.http.body_timeout,
+                limit_request_body: settings.http.limit_request_body,
             }),
             pool,
             beat,
@@ -698,7 +680,7 @@ impl<'a> Engine<'a> {
             fd,
             phase,
             // A PROXY header too must come within the head's time.
-            deadline: self.settings.header_timeout.map(|t| self.now + t),
+            deadline: self.settings.http.header_timeout.map(|t| self.now + t),
             watching: None,
             registered: false,
             event_while_away: false,
@@ -995,7 +977,7 @@ impl<'a> Engine<'a> {
                     }
                     Ok(_) => {
                         if let (Phase::Body(_) | Phase::Drain, Some(t)) =
-                            (&conn.phase, self.settings.body_timeout)
+                            (&conn.phase, self.settings.http.body_timeout)
                         {
                             conn.deadline = Some(self.now + t);
                         }
@@ -1021,7 +1003,7 @@ impl<'a> Engine<'a> {
                         self.advance(key);
                     }
                     Ok(false) => {
-                        conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+                        conn.deadline = self.settings.http.send_timeout.map(|t| self.now + t);
                     }
                     Err(_) => {
                         self.close(key);
@@ -1080,7 +1062,7 @@ impl<'a> Engine<'a> {
                         if !Arc::ptr_eq(&ex.view, &conn.peer) {
                             ex.view = conn.peer.clone();
                         }
-                        conn.deadline = self.settings.header_timeout.map(|t| self.now + t);
+                        conn.deadline = self.settings.http.header_timeout.map(|t| self.now + t);
                         if self.draining && conn.deadline.is_none() {
                             conn.deadline = Some(self.now + TICK);
                         }
@@ -1176,7 +1158,7 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        let too_large = match (head.framing, self.settings.limit_request_body) {
+        let too_large = match (head.framing, self.settings.http.limit_request_body) {
             (BodyFraming::Length(n), Some(limit)) => n > limit,
             _ => false,
         };
@@ -1191,7 +1173,7 @@ impl<'a> Engine<'a> {
             return;
         }
         let decoder = BodyDecoder::new(head.framing, &self.shared.limits);
-        if !self.settings.request_buffering {
+        if !self.settings.http.request_buffering {
             let body = Body::Streaming {
                 decoder,
                 pending: (0, 0),
@@ -1258,7 +1240,7 @@ impl<'a> Engine<'a> {
             .ex
             .as_mut()
             .expect("the loop holds receiving connections");
-        let limit = self.settings.limit_request_body;
+        let limit = self.settings.http.limit_request_body;
         let failure = loop {
             if ex.rbuf.is_empty() && !receiving.decoder.is_done() {
                 return false;
@@ -1352,7 +1334,7 @@ impl<'a> Engine<'a> {
                 let Some(conn) = self.conns.get_mut(key) else {
                     return;
                 };
-                conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+                conn.deadline = self.settings.http.send_timeout.map(|t| self.now + t);
                 conn.phase = Phase::Paused(Box::new(Paused { call, head }));
                 self.rewatch(key);
             }
@@ -1377,7 +1359,7 @@ impl<'a> Engine<'a> {
             .unwrap_or(Ok(false));
         match flushed {
             Ok(false) => {
-                conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+                conn.deadline = self.settings.http.send_timeout.map(|t| self.now + t);
             }
             Ok(true) => {
                 let Phase::Paused(paused) = std::mem::replace(&mut conn.phase, Phase::Away) else {
@@ -1503,7 +1485,7 @@ impl<'a> Engine<'a> {
         };
         if unsent {
             conn.phase = Phase::Flushing(after);
-            conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+            conn.deadline = self.settings.http.send_timeout.map(|t| self.now + t);
             self.rewatch(key);
         } else {
             self.finish_after(key, after);
@@ -1532,12 +1514,12 @@ impl<'a> Engine<'a> {
                     .expect("the loop holds finished connections");
                 if !ex.body_consumed() {
                     conn.phase = Phase::Drain;
-                    conn.deadline = self.settings.body_timeout.map(|t| self.now + t);
+                    conn.deadline = self.settings.http.body_timeout.map(|t| self.now + t);
                     self.rewatch(key);
                     return;
                 }
                 conn.phase = Phase::Idle;
-                conn.deadline = self.settings.keep_alive.map(|t| self.now + t);
+                conn.deadline = self.settings.http.keep_alive.map(|t| self.now + t);
                 if self.draining {
                     conn.deadline = Some(self.now + drain_idle(self.settings));
                 }
@@ -1578,7 +1560,7 @@ impl<'a> Engine<'a> {
         log_access(ex, head);
         if ex.unsent() > 0 {
             conn.phase = Phase::Flushing(After::Linger);
-            conn.deadline = self.settings.send_timeout.map(|t| self.now + t);
+            conn.deadline = self.settings.http.send_timeout.map(|t| self.now + t);
             self.rewatch(key);
         } else {
             self.finish_after(key, After::Linger);
@@ -1661,7 +1643,7 @@ impl<'a> Engine<'a> {
         receiving.meter.set(receiving.wants);
         // The capacity is the reservation: the body never reallocates while it arrives.
         receiving.spool = Spool::with_capacity(receiving.wants as usize);
-        conn.deadline = self.settings.body_timeout.map(|t| self.now + t);
+        conn.deadline = self.settings.http.body_timeout.map(|t| self.now + t);
         true
     }
 
@@ -1754,7 +1736,7 @@ const UNPARSED_LINE_MAX: usize = 4096;
 
 /// In-memory body bytes a worker takes in at once: enough for every thread to have a body
 /// waiting behind the one it runs.
-fn body_memory_budget(settings: &Settings) -> u64 {
+fn body_memory_budget(settings: &EngineSettings) -> u64 {
     settings
         .spool
         .memory_limit
@@ -1762,8 +1744,9 @@ fn body_memory_budget(settings: &Settings) -> u64 {
 }
 
 /// How long an idle connection is kept during a graceful stop.
-fn drain_idle(settings: &Settings) -> Duration {
+fn drain_idle(settings: &EngineSettings) -> Duration {
     settings
+        .http
         .keep_alive
         .unwrap_or(Duration::ZERO)
         .min(Duration::from_secs(2))

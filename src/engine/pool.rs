@@ -15,7 +15,6 @@ use crate::http::request::RequestHead;
 use crate::wsgi::{App, Outcome, Request, Step};
 use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
-use pyo3::Python;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
@@ -171,11 +170,9 @@ impl Pool {
     /// A pool thread's life: run jobs until stopped. `beat` is this thread's watchdog cell,
     /// `inflight` its entry in the timeout-abort registry.
     pub fn serve(&self, app: &App, beat: Beat, inflight: Option<Arc<Slot>>) {
-        // The thread keeps one Python thread state for its whole life, GIL released between
-        // requests: each request's `attach` then reuses it. Without this, every request
-        // created and destroyed a thread state (gettid, an mmap'd frame stack, munmap), and
-        // the app's `threading.local` data did not survive from one request to the next.
-        Python::attach(|py| py.detach(|| self.serve_attached(app, &beat, inflight.as_ref())));
+        crate::wsgi::interp::with_thread_state(|| {
+            self.serve_attached(app, &beat, inflight.as_ref())
+        });
     }
 
     fn serve_attached(&self, app: &App, beat: &Beat, inflight: Option<&Arc<Slot>>) {

@@ -93,10 +93,14 @@ pub struct BindOptions {
 impl From<&Config> for BindOptions {
     fn from(config: &Config) -> BindOptions {
         BindOptions {
-            backlog: config.backlog,
-            unix_mode: config.unix_socket_mode,
-            reuse_port: config.reuse_port,
-            reuse_port_owner: config.user.filter(|_| config.reuse_port),
+            backlog: config.sockets.backlog,
+            unix_mode: config.sockets.unix_socket_mode,
+            reuse_port: config.sockets.reuse_port,
+            reuse_port_owner: config
+                .process
+                .owner
+                .user
+                .filter(|_| config.sockets.reuse_port),
         }
     }
 }

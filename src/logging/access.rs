@@ -30,11 +30,11 @@
 //! and `-` for method, path and protocol. [`log_aborted`] logs a request cut short by a
 //! worker timeout.
 
+use super::LogFormat;
 use super::clock::{self, Civil};
 use super::escape;
 use super::json::Object;
 use super::sink::Sink;
-use crate::config::LogFormat;
 use crate::http::Version;
 use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;
@@ -45,7 +45,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// gunicorn's default format (the Apache combined log without the ident lookup).
-pub const DEFAULT_FORMAT: &str = r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s""#;
+pub const DEFAULT_FORMAT: &str = crate::settings::DEFAULT_ACCESS_LOG_FORMAT;
 
 /// Buffered lines are written once they pass this many bytes, even mid-wake-up.
 pub const FLUSH_AT: usize = 32 * 1024;

@@ -13,8 +13,8 @@
 
 use super::clock::{self, Civil};
 use super::json::Object;
+use super::{LogFormat, LogLevel};
 use super::{escape, logs};
-use crate::config::{LogFormat, LogLevel};
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::sync::Mutex;

@@ -18,9 +18,11 @@ mod clock;
 pub mod error;
 mod escape;
 mod json;
+mod settings;
 mod sink;
 
-use crate::config::{Config, LogFormat, LogTarget};
+pub use settings::{LogFormat, LogLevel, LogSettings, LogTarget};
+
 use sink::Sink;
 use std::fmt;
 use std::path::PathBuf;
@@ -62,7 +64,7 @@ impl std::error::Error for LogError {}
 
 /// Opens the logs `config` names and installs the error log as the `tracing` subscriber.
 /// Called once, in the master, before anything is bound; the workers inherit it all.
-pub fn init(config: &Config) -> Result<(), LogError> {
+pub fn init(config: &LogSettings) -> Result<(), LogError> {
     let error = match &config.error_logfile {
         Some(path) => Sink::open(path).map_err(|source| LogError {
             option: "--error-logfile",
@@ -81,16 +83,14 @@ pub fn init(config: &Config) -> Result<(), LogError> {
         })?),
     };
     if let Some(sink) = access {
-        let format = access::Format::compile(&config.access_log_format, &config.env)
-            .expect("the access log format was checked when the configuration was loaded");
-        access::install(sink, format, config.log_format);
+        access::install(sink, config.access_log_format.clone(), config.format);
     }
     let logs = LOGS.get_or_init(|| Logs {
-        format: config.log_format,
+        format: config.format,
         error,
         capture: config.capture_output,
     });
-    error::install(config.log_level, config.log_format);
+    error::install(config.level, config.format);
     if logs.capture && logs.format == LogFormat::Text {
         capture::redirect_to(&logs.error);
     }

@@ -5,7 +5,7 @@
 //! started as root can listen on port 80 and yet no application code ever runs as root,
 //! not even a preloaded app. The ids were resolved when the configuration was validated.
 
-use crate::config::Config;
+use crate::config::ProcessSettings;
 use crate::listen::Listener;
 use nix::sys::stat::{Mode, umask};
 use nix::unistd::{Gid, Uid, User, chown, getegid, geteuid, setgroups, setresgid, setresuid};
@@ -25,7 +25,7 @@ impl fmt::Display for DropError {
 impl std::error::Error for DropError {}
 
 /// Applies `--umask`, if set; before anything the server creates.
-pub fn apply_umask(config: &Config) {
+pub fn apply_umask(config: &ProcessSettings) {
     if let Some(mask) = config.umask {
         umask(Mode::from_bits_truncate(mask));
     }
@@ -33,8 +33,8 @@ pub fn apply_umask(config: &Config) {
 
 /// Gives the Unix socket files we created to `--user`/`--group`, so the server can still
 /// remove them at exit and the socket mode means what the operator expects.
-pub fn chown_sockets(config: &Config, listeners: &[Listener]) -> Result<(), DropError> {
-    if config.user.is_none() && config.group.is_none() {
+pub fn chown_sockets(config: &ProcessSettings, listeners: &[Listener]) -> Result<(), DropError> {
+    if config.owner.user.is_none() && config.owner.group.is_none() {
         return Ok(());
     }
     for listener in listeners {
@@ -44,8 +44,8 @@ pub fn chown_sockets(config: &Config, listeners: &[Listener]) -> Result<(), Drop
         {
             chown(
                 path.as_path(),
-                config.user.map(Uid::from_raw),
-                config.group.map(Gid::from_raw),
+                config.owner.user.map(Uid::from_raw),
+                config.owner.group.map(Gid::from_raw),
             )
             .map_err(|e| DropError(format!("cannot chown {} for --user: {e}", path.display())))?;
         }
@@ -57,10 +57,10 @@ pub fn chown_sockets(config: &Config, listeners: &[Listener]) -> Result<(), Drop
 /// the supplementary groups: the user's with `--initgroups`, otherwise only `--group`, so
 /// no group of root's survives. Does nothing when neither is set, or when we already run
 /// as them (a re-executed master after USR2, or a server started as that user).
-pub fn drop_privileges(config: &Config) -> Result<(), DropError> {
+pub fn drop_privileges(config: &ProcessSettings) -> Result<(), DropError> {
     let (uid, gid) = (
-        config.user.map(Uid::from_raw),
-        config.group.map(Gid::from_raw),
+        config.owner.user.map(Uid::from_raw),
+        config.owner.group.map(Gid::from_raw),
     );
     if uid.is_none() && gid.is_none() {
         return Ok(());
@@ -113,8 +113,11 @@ pub fn drop_privileges(config: &Config) -> Result<(), DropError> {
 
 /// After a drop: warns if the pid file's directory is not writable by the user we now
 /// are, since the file could then be neither removed at exit nor renamed on USR2.
-pub fn check_pidfile_dir(config: &Config) {
-    let (Some(path), true) = (&config.pid, config.user.is_some() || config.group.is_some()) else {
+pub fn check_pidfile_dir(config: &ProcessSettings) {
+    let (Some(path), true) = (
+        &config.pid,
+        config.owner.user.is_some() || config.owner.group.is_some(),
+    ) else {
         return;
     };
     let dir = match path.parent() {
@@ -133,8 +136,8 @@ pub fn check_pidfile_dir(config: &Config) {
     }
 }
 
-fn describe(config: &Config) -> String {
-    match (config.user, config.group) {
+fn describe(config: &ProcessSettings) -> String {
+    match (config.owner.user, config.owner.group) {
         (Some(u), Some(g)) => format!("uid {u}, gid {g}"),
         (Some(u), None) => format!("uid {u}"),
         (None, Some(g)) => format!("gid {g}"),

@@ -33,13 +33,6 @@ use super::allow::AllowList;
 use crate::http::{is_tchar, trim_ows as trim};
 use std::net::{IpAddr, SocketAddr};
 
-/// gunicorn's default `secure_scheme_headers`.
-pub const DEFAULT_SECURE_SCHEME_HEADERS: [(&str, &str); 3] = [
-    ("X-FORWARDED-PROTOCOL", "ssl"),
-    ("X-FORWARDED-PROTO", "https"),
-    ("X-FORWARDED-SSL", "on"),
-];
-
 /// Who is trusted, and with which headers.
 #[derive(Clone, Debug)]
 pub struct Trust {
@@ -436,7 +429,7 @@ mod tests {
     use super::*;
 
     fn trust(allow: &[&str]) -> Trust {
-        let secure: Vec<(String, String)> = DEFAULT_SECURE_SCHEME_HEADERS
+        let secure: Vec<(String, String)> = crate::settings::DEFAULT_SECURE_SCHEME_HEADERS
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();

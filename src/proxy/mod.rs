@@ -28,11 +28,13 @@
 pub mod allow;
 pub mod forwarded;
 pub mod protocol;
+mod settings;
 
 use crate::peer::{ConnInfo, Peer, ProxyHeader};
 use allow::AllowList;
 use forwarded::{Believed, Trust};
 use protocol::{Addresses, Parsed, Version};
+pub use settings::ProxySettings;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -97,22 +99,16 @@ pub struct Proxying {
 }
 
 impl Proxying {
-    /// The settings in `config`.
-    pub fn from_config(config: &crate::config::Config) -> Proxying {
+    /// What `settings` say to believe.
+    pub fn new(settings: &ProxySettings) -> Proxying {
         Proxying {
             forwarded: Trust::new(
-                config.forwarded_allow_ips.clone(),
-                &config.secure_scheme_headers,
+                settings.forwarded_allow_ips.clone(),
+                &settings.secure_scheme_headers,
             ),
-            mode: config.proxy_protocol,
-            proxy_allow: config.proxy_allow_ips.clone(),
+            mode: settings.proxy_protocol,
+            proxy_allow: settings.proxy_allow_ips.clone(),
         }
-    }
-}
-
-impl Default for Proxying {
-    fn default() -> Proxying {
-        Proxying::from_config(&crate::config::Config::default())
     }
 }
 

@@ -3,7 +3,7 @@
 //! suites with forward secrecy, so there is nothing weak to switch off, only strong ones to
 //! narrow down.
 
-use crate::config::TlsVersion;
+use super::TlsVersion;
 use rustls::CipherSuite;
 
 /// One suite: its IANA name (the canonical spelling kept in the configuration), its

@@ -9,10 +9,11 @@
 
 pub mod ciphers;
 mod session;
+mod settings;
 
 pub use session::Session;
+pub use settings::{CertReqs, TlsSettings, TlsVersion};
 
-use crate::config::{CertReqs, Config, TlsVersion};
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -62,7 +63,7 @@ fn error(option: &'static str, path: &Path, why: impl fmt::Display) -> LoadError
 
 /// Builds the TLS configuration `config` asks for, reading its files; `None` when TLS is
 /// off (no `--certfile`).
-pub fn load(config: &Config) -> Result<Option<ServerTls>, LoadError> {
+pub fn load(config: &TlsSettings) -> Result<Option<ServerTls>, LoadError> {
     let (Some(certfile), Some(keyfile)) = (&config.certfile, &config.keyfile) else {
         return Ok(None);
     };
@@ -89,7 +90,7 @@ pub fn load(config: &Config) -> Result<Option<ServerTls>, LoadError> {
     ]
     .into_iter()
     .filter(|(v, version)| {
-        *v >= config.tls_min_version
+        *v >= config.min_version
             && provider
                 .cipher_suites
                 .iter()
@@ -215,15 +216,15 @@ mod tests {
 
     #[test]
     fn plain_configuration_loads_nothing() {
-        assert!(matches!(load(&Config::default()), Ok(None)));
+        assert!(matches!(load(&TlsSettings::default()), Ok(None)));
     }
 
     #[test]
     fn errors_name_the_option_and_the_file() {
-        let config = Config {
+        let config = TlsSettings {
             certfile: Some("/nonexistent/cert.pem".into()),
             keyfile: Some("/nonexistent/key.pem".into()),
-            ..Config::default()
+            ..TlsSettings::default()
         };
         let err = load(&config).expect_err("no such file");
         assert_eq!(err.option, "--certfile");

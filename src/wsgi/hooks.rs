@@ -134,10 +134,6 @@ impl std::fmt::Display for HookError {
 
 impl std::error::Error for HookError {}
 
-fn is_file(spec: &str) -> bool {
-    spec.ends_with(".py") || spec.contains('/')
-}
-
 fn support(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let code = CString::new(include_str!("hooks_support.py")).expect("no NUL in the support");
     PyModule::from_code(
@@ -155,11 +151,11 @@ fn import<'py>(
     config: &Config,
     spec: &str,
 ) -> PyResult<(Bound<'py, PyModule>, Bound<'py, PyAny>, Vec<String>)> {
-    crate::wsgi::prepend_sys_path(py, &interp::python_path(&config.pythonpath))?;
+    crate::wsgi::prepend_sys_path(py, &interp::python_path(&config.python.pythonpath))?;
     let support = support(py)?;
     let module = support
         .getattr("load_module")?
-        .call1((spec, is_file(spec)))?;
+        .call1((spec, crate::settings::is_file_spec(spec)))?;
     let names: Vec<String> = support
         .getattr("defined")?
         .call1((&module, NAMES))?
@@ -171,7 +167,7 @@ fn import<'py>(
 /// child process that initialises Python and imports the module, so that the master itself
 /// stays free of Python unless it needs it. Call before any thread exists (it forks).
 pub fn master_side_defined(config: &Config) -> Result<bool, HookError> {
-    let Some(spec) = config.hooks.as_deref() else {
+    let Some(spec) = config.python.hooks.as_deref() else {
         return Ok(false);
     };
     let error = |detail: String| HookError {
@@ -207,9 +203,9 @@ pub fn master_side_defined(config: &Config) -> Result<bool, HookError> {
 }
 
 fn probe_child(config: &Config, spec: &str, out: std::os::fd::OwnedFd) -> i32 {
-    interp::apply_env(&config.env);
+    interp::apply_env(&config.python.env);
     let argv = crate::process::proctitle::original_args_lossy();
-    if let Err(err) = interp::initialize(config.virtualenv.as_deref(), &argv) {
+    if let Err(err) = interp::initialize(config.python.virtualenv.as_deref(), &argv) {
         eprintln!("rsgi-server: error: {err}");
         return 1;
     }
@@ -230,7 +226,7 @@ fn probe_child(config: &Config, spec: &str, out: std::os::fd::OwnedFd) -> i32 {
 /// `server` argument; `master_pid` is the master's pid. Nothing to do without `--hooks`,
 /// or when the module was loaded already (here or in the master before the fork).
 pub fn load(config: &Config, master_pid: i32) -> Result<(), HookError> {
-    let Some(spec) = config.hooks.as_deref() else {
+    let Some(spec) = config.python.hooks.as_deref() else {
         return Ok(());
     };
     if LOADED.get().is_some() {
@@ -250,14 +246,14 @@ pub fn load(config: &Config, master_pid: i32) -> Result<(), HookError> {
             .collect::<PyResult<Vec<_>>>()?;
         let emit = pyo3::wrap_pyfunction!(emit, py)?;
         let log = support.getattr("Log")?.call1((emit,))?;
-        let settings = toml::to_string(&config.to_settings()).unwrap_or_default();
+        let settings = toml::to_string(config.origin.settings()).unwrap_or_default();
         let cfg = support.getattr("make_cfg")?.call1((settings,))?;
         let server = support.getattr("Server")?.call1((
             master_pid,
             &cfg,
-            config.workers,
+            config.workers.count,
             &log,
-            &config.app,
+            &config.python.app,
         ))?;
         if !names.is_empty() {
             tracing::info!("hooks from '{spec}': {}", names.join(", "));

@@ -13,7 +13,9 @@
 use pyo3::ffi;
 use std::ffi::{CStr, CString};
 use std::fs;
+use std::io::{self, Read, Seek};
 use std::mem::MaybeUninit;
+use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -161,6 +163,55 @@ pub fn run_exit_hooks() {
 pub fn is_initialized() -> bool {
     // SAFETY: Py_IsInitialized may be called at any time, with or without the GIL.
     unsafe { ffi::Py_IsInitialized() != 0 }
+}
+
+unsafe extern "C" {
+    /// CPython's faulthandler dumper (`Include/internal/pycore_traceback.h`), exported by
+    /// libpython: writes every thread's traceback to `fd` without taking the GIL.
+    fn _Py_DumpTracebackThreads(
+        fd: std::ffi::c_int,
+        interp: *mut std::ffi::c_void,
+        current_tstate: *mut std::ffi::c_void,
+    ) -> *const std::ffi::c_char;
+}
+
+/// Every Python thread's stack, most recent call first (faulthandler's format), read
+/// without the GIL: for a timeout abort, while another thread may hold it forever.
+pub fn dump_stacks() -> io::Result<String> {
+    if !is_initialized() {
+        return Ok(String::from("(Python is not initialised)"));
+    }
+    // SAFETY: memfd_create with a valid NUL-terminated name; the result is checked.
+    let fd = unsafe { nix::libc::memfd_create(c"rsgi-stacks".as_ptr(), nix::libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and is owned here.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    // SAFETY: the interpreter is initialised; with NULL interp and thread state the function
+    // finds them itself, and it is designed to run without the GIL while other threads run
+    // (it only reads frames, best effort). It writes to `fd`, which is open.
+    let error = unsafe { _Py_DumpTracebackThreads(fd, std::ptr::null_mut(), std::ptr::null_mut()) };
+    let mut text = String::new();
+    if !error.is_null() {
+        // SAFETY: a non-NULL result is a static NUL-terminated message.
+        let why = unsafe { std::ffi::CStr::from_ptr(error) };
+        text.push_str(&format!("({})\n", why.to_string_lossy()));
+    }
+    file.seek(io::SeekFrom::Start(0))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    text.push_str(&String::from_utf8_lossy(&bytes));
+    Ok(text)
+}
+
+/// Runs `f` on this thread with a Python thread state kept for all of it, the GIL released:
+/// each `Python::attach` inside then reuses the state. A thread that runs requests for its
+/// whole life (a pool thread) would otherwise create and destroy one per request (gettid,
+/// an mmap'd frame stack, munmap), and the app's `threading.local` data would not survive
+/// from one request to the next.
+pub fn with_thread_state<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    pyo3::Python::attach(|py| py.detach(f))
 }
 
 /// The GIL state taken by [`before_fork`], released on both sides of the fork. Only the

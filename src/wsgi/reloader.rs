@@ -14,7 +14,7 @@
 //! While the app cannot be imported the worker serves [`error_app`]: every request gets 500
 //! with the traceback, and saving a fix brings the app back. The server never stops for it.
 
-use crate::config::Config;
+use crate::config::PythonSettings;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::getpid;
 use pyo3::prelude::*;
@@ -101,7 +101,7 @@ impl Watcher {
 
 /// Starts watching (the first look happens before this returns, so a change saved after the
 /// worker reports ready is seen). `failed`: files of a failed import to watch as well.
-pub fn start(config: &Config, failed: Vec<PathBuf>) -> std::io::Result<()> {
+pub fn start(config: &PythonSettings, failed: Vec<PathBuf>) -> std::io::Result<()> {
     let with_slash = |p: String| if p.ends_with('/') { p } else { p + "/" };
     let roots: Vec<String> = crate::wsgi::interp::python_path(&config.pythonpath)
         .into_iter()

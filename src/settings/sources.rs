@@ -1,0 +1,133 @@
+//! Where settings come from besides the command line: `RSGI_<NAME>` variables and the
+//! platform conventions (`PORT`, `WEB_CONCURRENCY`, `VIRTUAL_ENV`), each read with exactly
+//! the parser its command-line flag uses; and clap's errors turned into ours.
+
+use super::ConfigError;
+use super::options::{CONFIG_ENV, ENV_PREFIX, Layer, Meta, SETTINGS};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{ArgAction, Args, Command, FromArgMatches};
+use std::collections::BTreeMap;
+
+/// A command that parses nothing but the settings: used to read the environment and the
+/// platform fallbacks with exactly the parsers the command line uses.
+pub(super) fn layer_command() -> Command {
+    Layer::augment_args(Command::new("rsgi-server").no_binary_name(true))
+}
+
+/// Reads one setting's value, as written by `source` (an environment variable's name), into
+/// a layer, using the setting's command-line parser. Lists are split on commas.
+fn parse_assignment(meta: &Meta, value: &str, source: &str) -> Result<Layer, ConfigError> {
+    let cmd = layer_command();
+    let arg = cmd
+        .get_arguments()
+        .find(|a| a.get_id() == meta.name)
+        .ok_or_else(|| ConfigError::Missing("a command-line argument for a declared setting"))?;
+    let mut args: Vec<String> = Vec::new();
+    match arg.get_long() {
+        // `--` keeps a positional value that starts with '-' from being read as a flag.
+        None => args.extend(["--".to_owned(), value.to_owned()]),
+        Some(long) if matches!(arg.get_action(), ArgAction::Append) => {
+            args.extend(
+                value
+                    .split(',')
+                    .filter(|part| !part.is_empty())
+                    .map(|part| format!("--{long}={part}")),
+            );
+        }
+        // `--flag=value` so that values starting with '-' are not taken for flags.
+        Some(long) => args.push(format!("--{long}={value}")),
+    }
+    let matches = cmd
+        .try_get_matches_from(args)
+        .map_err(|e| clap_error(e, Some(source)))?;
+    Layer::from_arg_matches(&matches).map_err(|e| clap_error(e, Some(source)))
+}
+
+/// Builds the environment layer from every `RSGI_<NAME>` variable; any other `RSGI_`
+/// variable (except [`CONFIG_ENV`]) is an error, since it is almost certainly a typo.
+pub fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
+    let mut layer = Layer::default();
+    for (var, value) in env.range(ENV_PREFIX.to_owned()..) {
+        if !var.starts_with(ENV_PREFIX) {
+            break;
+        }
+        if var == CONFIG_ENV {
+            continue;
+        }
+        let meta = SETTINGS
+            .iter()
+            .find(|m| m.env_var() == *var)
+            .ok_or_else(|| ConfigError::Invalid {
+                option: var.clone(),
+                value: value.clone(),
+                allowed: format!(
+                    "not a known variable; known are {CONFIG_ENV}, {}",
+                    SETTINGS
+                        .iter()
+                        .map(Meta::env_var)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+        layer = layer.or(parse_assignment(meta, value, var)?);
+    }
+    Ok(layer)
+}
+
+/// Builds the layer of platform conventions (`PORT`, `WEB_CONCURRENCY`, `VIRTUAL_ENV`),
+/// which sits below the file: they only fill in what nothing else set.
+pub fn fallback_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
+    let mut layer = Layer::default();
+    for meta in SETTINGS {
+        let Some(fallback) = &meta.fallback else {
+            continue;
+        };
+        // An empty variable is treated as unset, as shells make it easy to export one.
+        match env.get(fallback.var).filter(|v| !v.is_empty()) {
+            Some(value) => {
+                let value = (fallback.to_value)(value);
+                layer = layer.or(parse_assignment(meta, &value, fallback.var)?);
+            }
+            None => continue,
+        }
+    }
+    Ok(layer)
+}
+
+/// Turns a clap error into ours: a bad value becomes [`ConfigError::Invalid`] naming the
+/// option (or `source`, the variable it came from); anything else stays a clap error.
+pub fn clap_error(e: clap::Error, source: Option<&str>) -> ConfigError {
+    if !matches!(
+        e.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return ConfigError::Cli(e);
+    }
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let value = context(ContextKind::InvalidValue).unwrap_or_default();
+    let option = match source {
+        Some(source) => source.to_owned(),
+        // clap spells the argument "--workers <N>" or "--reuse-port[=<BOOL>]"; the flag
+        // alone is what users type.
+        None => context(ContextKind::InvalidArg)
+            .map(|a| {
+                a.split([' ', '[', '='])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .unwrap_or_default(),
+    };
+    let allowed = match std::error::Error::source(&e) {
+        Some(inner) => inner.to_string(),
+        None => e.kind().to_string(),
+    };
+    ConfigError::Invalid {
+        option,
+        value,
+        allowed,
+    }
+}
