@@ -15,7 +15,6 @@ use crate::http::request::RequestHead;
 use crate::wsgi::{App, Outcome, Request, Step};
 use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
-use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -291,7 +290,7 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finish
     // A blocking transport never fills up, but a file left pending would pause: finish it.
     while step == Step::Paused {
         let flushed = call
-            .with_transport(|t| t.flush())
+            .with_transport(|ex| ex.flush_blocking())
             .unwrap_or_else(|| Err(io::ErrorKind::NotConnected.into()));
         if flushed.is_err() {
             call.abort();
@@ -304,10 +303,7 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finish
         Step::Paused => Outcome::Aborted,
     };
     beat.idle();
-    let transport: Box<dyn Any> = call.into_transport();
-    let mut exchange = transport
-        .downcast::<Exchange>()
-        .expect("the call holds the exchange it was given");
+    let mut exchange = call.into_transport();
     exchange.ended = Some(Instant::now());
     if let Some(slot) = inflight {
         slot.end();

@@ -22,10 +22,12 @@ macro_rules! byte_table {
 pub(crate) use byte_table;
 
 pub mod body;
+mod head_reader;
 mod percent;
 pub mod request;
 pub mod response;
 
+pub use head_reader::HeadReader;
 pub use percent::percent_decode;
 
 use std::fmt;
@@ -71,6 +73,17 @@ pub struct Limits {
     pub drain_max: u64,
 }
 
+impl Limits {
+    /// Most bytes of a head the server buffers before refusing it: what the line and field
+    /// limits allow (a request line and every field, each with its CRLF, and the blank
+    /// line), capped one byte past `head_size`, so that a line over its own limit right at
+    /// the cap is still told apart (414) from a head over the cap (431).
+    pub fn most_head_bytes(&self) -> usize {
+        (self.request_line + 2 + self.header_count * (self.header_field_size + 2) + 2)
+            .min(self.head_size.saturating_add(1))
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -111,6 +124,8 @@ pub enum HttpError {
     UnsupportedVersion,
     /// Body larger than the configured maximum.
     BodyTooLarge,
+    /// The client did not deliver a complete request head within the head timeout.
+    HeadTimeout,
     /// The client stopped sending its body for longer than the body timeout.
     BodyTimeout,
 }
@@ -128,7 +143,7 @@ impl HttpError {
             HttpError::UnsupportedCoding | HttpError::UnsupportedMethod => 501,
             HttpError::UnsupportedVersion => 505,
             HttpError::BodyTooLarge => 413,
-            HttpError::BodyTimeout => 408,
+            HttpError::HeadTimeout | HttpError::BodyTimeout => 408,
         }
     }
 }
@@ -147,6 +162,7 @@ impl fmt::Display for HttpError {
             HttpError::UnsupportedMethod => f.write_str("method not implemented"),
             HttpError::UnsupportedVersion => f.write_str("unsupported HTTP version"),
             HttpError::BodyTooLarge => f.write_str("request body too large"),
+            HttpError::HeadTimeout => f.write_str("request head timed out"),
             HttpError::BodyTimeout => f.write_str("request body timed out"),
         }
     }

@@ -116,9 +116,9 @@ pub enum ResponseFraming {
     CloseDelimited,
 }
 
-/// What the framing decision needs to know about the exchange.
+/// What the framing decision needs to know about the request being answered.
 #[derive(Clone, Copy, Debug)]
-pub struct Exchange {
+pub struct RequestTerms {
     /// The request was HEAD.
     pub head_request: bool,
     /// The request's protocol version.
@@ -158,13 +158,13 @@ fn status_forbids_length(status: u16) -> bool {
 
 /// Decides framing for a response. `known_length` is the body's total size when the server
 /// knows it before sending (a single-item body); the app's Content-Length wins over it.
-pub fn decide(exchange: Exchange, head: &ResponseHead, known_length: Option<u64>) -> Framing {
+pub fn decide(terms: RequestTerms, head: &ResponseHead, known_length: Option<u64>) -> Framing {
     // RFC 9112 §6.3 items 1-2: these responses end at the head, whatever headers say.
-    let body = if exchange.head_request || status_forbids_body(head.status) {
+    let body = if terms.head_request || status_forbids_body(head.status) {
         ResponseFraming::NoBody
     } else if let Some(n) = head.content_length.or(known_length) {
         ResponseFraming::Length(n)
-    } else if exchange.version == Version::Http11 {
+    } else if terms.version == Version::Http11 {
         ResponseFraming::Chunked
     } else {
         // RFC 9112 §6.1: no chunked for an HTTP/1.0 client; the close marks the end.
@@ -172,10 +172,10 @@ pub fn decide(exchange: Exchange, head: &ResponseHead, known_length: Option<u64>
     };
     Framing {
         body,
-        keep_alive: exchange.keep_alive
-            && !exchange.server_close
+        keep_alive: terms.keep_alive
+            && !terms.server_close
             && body != ResponseFraming::CloseDelimited,
-        version: exchange.version,
+        version: terms.version,
     }
 }
 
@@ -559,8 +559,8 @@ mod tests {
         head
     }
 
-    fn exchange(version: Version) -> Exchange {
-        Exchange {
+    fn exchange(version: Version) -> RequestTerms {
+        RequestTerms {
             head_request: false,
             version,
             keep_alive: true,
@@ -629,7 +629,7 @@ mod tests {
             ),
         ];
         for (version, head_request, h, known, expected) in table {
-            let ex = Exchange {
+            let ex = RequestTerms {
                 head_request,
                 ..exchange(version)
             };
@@ -667,7 +667,7 @@ mod tests {
             (true, false, Version::Http10, false), // close-delimited
         ];
         for (keep_alive, server_close, version, expected) in cases {
-            let ex = Exchange {
+            let ex = RequestTerms {
                 keep_alive,
                 server_close,
                 ..exchange(version)
@@ -725,7 +725,7 @@ mod tests {
             encoded(&h, f),
             format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n{DATE}{SERVER_LINE}\r\n")
         );
-        let ex = Exchange {
+        let ex = RequestTerms {
             server_close: true,
             ..exchange(Version::Http11)
         };
@@ -774,7 +774,7 @@ mod tests {
             format!("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n{DATE}{SERVER_LINE}\r\n")
         );
         let h = head(200, &[("Content-Length", "5")]);
-        let ex = Exchange {
+        let ex = RequestTerms {
             head_request: true,
             ..exchange(Version::Http11)
         };

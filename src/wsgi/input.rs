@@ -50,7 +50,10 @@ impl Input {
     pub(crate) fn exhausted() -> Self {
         Input {
             eof: true,
-            ..Input::new(Arc::new(Mutex::new(None)), Some(0))
+            ..Input::new(
+                Arc::new(Mutex::new(None::<Box<dyn super::Transport>>)),
+                Some(0),
+            )
         }
     }
 

@@ -36,13 +36,12 @@ use file_wrapper::FileWrapper;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
 use responder::{Progress, Queue, Responder};
-use std::any::Any;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// What the WSGI layer needs from a connection. Implemented by the I/O driver.
-pub trait Transport: Any + Send {
+pub trait Transport: Send + 'static {
     /// Reads request body bytes into `buf`; `Ok(0)` at the end of the body. Sends
     /// `100 Continue` first if the client is waiting for it.
     fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize>;
@@ -79,6 +78,33 @@ pub trait Transport: Any + Send {
     fn flush(&mut self) -> io::Result<()>;
 }
 
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (**self).read_body(buf)
+    }
+    fn send_head(&mut self, head: ResponseHead, known_length: Option<u64>) -> io::Result<()> {
+        (**self).send_head(head, known_length)
+    }
+    fn send_body(&mut self, data: &[u8]) -> io::Result<Flow> {
+        (**self).send_body(data)
+    }
+    fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow> {
+        (**self).send_file(file, offset, count)
+    }
+    fn queue_body(&mut self, data: &[u8], at_hand: bool) -> Option<io::Result<Flow>> {
+        (**self).queue_body(data, at_hand)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        (**self).finish()
+    }
+    fn queue_finish(&mut self) -> Option<io::Result<()>> {
+        (**self).queue_finish()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+}
+
 /// Whether the response wants more body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
@@ -91,15 +117,53 @@ pub enum Flow {
     Full,
 }
 
-/// The transport of the request in progress, shared by `wsgi.input`, `start_response`'s
-/// `write()` and [`App::call`]. Emptied when the request ends, so Python objects that outlive
-/// it (an app that keeps `environ`) find it closed instead of reaching the next request.
-pub(crate) type Link = Arc<Mutex<Option<Box<dyn Transport>>>>;
+/// The transport of the request in progress, as its [`Call`] holds it: emptied when the
+/// request ends, so Python objects that outlive it (an app that keeps `environ`) find it
+/// closed instead of reaching the next request.
+type Held<T> = Arc<Mutex<Option<T>>>;
 
-fn lock(link: &Link) -> MutexGuard<'_, Option<Box<dyn Transport>>> {
-    // A panic while sending poisons the mutex; the transport itself is still consistent
-    // enough to be closed, which is all that happens after an error.
-    link.lock().unwrap_or_else(PoisonError::into_inner)
+/// The same transport as `wsgi.input` and `start_response`'s `write()` reach it, whatever
+/// its type (Python classes cannot be generic).
+pub(crate) type Link = Arc<dyn Port>;
+
+/// Access to a held transport of any type.
+pub(crate) trait Port: Send + Sync {
+    /// Runs `f` on the transport, waiting for its mutex; false when the request has ended.
+    fn with(&self, f: &mut dyn FnMut(&mut dyn Transport)) -> bool;
+    /// Runs `f` on the transport if its mutex is free: `None` when another thread holds it,
+    /// `Some(false)` when the request has ended.
+    fn try_with(&self, f: &mut dyn FnMut(&mut dyn Transport)) -> Option<bool>;
+}
+
+impl<T: Transport> Port for Mutex<Option<T>> {
+    fn with(&self, f: &mut dyn FnMut(&mut dyn Transport)) -> bool {
+        // A panic while sending poisons the mutex; the transport itself is still consistent
+        // enough to be closed, which is all that happens after an error.
+        let mut held = self.lock().unwrap_or_else(PoisonError::into_inner);
+        held.as_mut().map(|t| f(t)).is_some()
+    }
+
+    fn try_with(&self, f: &mut dyn FnMut(&mut dyn Transport)) -> Option<bool> {
+        let mut held = match self.try_lock() {
+            Ok(held) => held,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(held.as_mut().map(|t| f(t)).is_some())
+    }
+}
+
+/// The held transport's guard, for the call that owns it.
+fn lock<T>(held: &Held<T>) -> MutexGuard<'_, Option<T>> {
+    held.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The error of an operation on a transport whose request has ended.
+fn ended() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the request this object belonged to has ended",
+    )
 }
 
 /// Runs `f` on the transport with the GIL released.
@@ -108,12 +172,11 @@ pub(crate) fn with_transport<R: Send>(
     link: &Link,
     f: impl FnOnce(&mut dyn Transport) -> io::Result<R> + Send,
 ) -> io::Result<R> {
-    py.detach(|| match lock(link).as_deref_mut() {
-        Some(transport) => f(transport),
-        None => Err(io::Error::new(
-            io::ErrorKind::NotConnected,
-            "the request this object belonged to has ended",
-        )),
+    py.detach(|| {
+        let mut f = Some(f);
+        let mut result = None;
+        link.with(&mut |t| result = f.take().map(|f| f(t)));
+        result.unwrap_or_else(|| Err(ended()))
     })
 }
 
@@ -123,12 +186,10 @@ pub(crate) fn try_with_transport<R>(
     link: &Link,
     f: impl FnOnce(&mut dyn Transport) -> Option<io::Result<R>>,
 ) -> Option<io::Result<R>> {
-    let mut guard = match link.try_lock() {
-        Ok(guard) => guard,
-        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-        Err(std::sync::TryLockError::WouldBlock) => return None,
-    };
-    f(guard.as_deref_mut()?)
+    let mut f = Some(f);
+    let mut result = None;
+    link.try_with(&mut |t| result = f.take().and_then(|f| f(t)))?;
+    result
 }
 
 /// Facts about the server that are the same for every request a worker serves.
@@ -222,14 +283,15 @@ impl App {
     /// Begins serving one request: calls the app with `transport` as its connection and
     /// sends its response until it ends or the transport is full. The returned [`Call`] holds
     /// the transport until [`Call::into_transport`].
-    pub fn start(&self, request: Request<'_>, transport: Box<dyn Transport>) -> (Call, Step) {
-        let link: Link = Arc::new(Mutex::new(Some(transport)));
+    pub fn start<T: Transport>(&self, request: Request<'_>, transport: T) -> (Call<T>, Step) {
+        let held: Held<T> = Arc::new(Mutex::new(Some(transport)));
+        let link: Link = held.clone();
         let mut call = Call {
-            link,
+            held,
             running: None,
             outcome: Outcome::Complete,
         };
-        let step = Python::attach(|py| match self.begin(py, &request, &call.link) {
+        let step = Python::attach(|py| match self.begin(py, &request, &link) {
             Ok((running, paused)) => {
                 call.running = Some(running);
                 if paused {
@@ -348,8 +410,8 @@ pub enum Step {
 }
 
 /// One request in progress: the response iterable and the transport it writes to.
-pub struct Call {
-    link: Link,
+pub struct Call<T: Transport> {
+    held: Held<T>,
     /// The Python side, until the body is closed.
     running: Option<Running>,
     /// How it ended, once `running` is gone.
@@ -377,7 +439,7 @@ struct Hooked {
     environ: Py<PyAny>,
 }
 
-impl Call {
+impl<T: Transport> Call<T> {
     /// Continues a paused response (with the GIL, which this takes).
     pub fn resume(&mut self) -> Step {
         Python::attach(|py| self.advance(py))
@@ -396,15 +458,15 @@ impl Call {
 
     /// Runs `f` on the transport; call it without holding the GIL (the I/O driver's loop,
     /// flushing a paused response).
-    pub fn with_transport<R>(&self, f: impl FnOnce(&mut dyn Transport) -> R) -> Option<R> {
-        lock(&self.link).as_deref_mut().map(f)
+    pub fn with_transport<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        lock(&self.held).as_mut().map(f)
     }
 
     /// Takes the transport back once the call is done; later use of the request's Python
     /// objects (an app that kept `environ`) finds the connection closed.
-    pub fn into_transport(mut self) -> Box<dyn Transport> {
+    pub fn into_transport(mut self) -> T {
         self.abort_if_running();
-        lock(&self.link)
+        lock(&self.held)
             .take()
             .expect("the transport is only taken here, once per call")
     }
@@ -464,7 +526,7 @@ impl Call {
     }
 }
 
-impl Drop for Call {
+impl<T: Transport> Drop for Call<T> {
     fn drop(&mut self) {
         // A call dropped mid-response (the worker stopping) still closes the app's body.
         self.abort_if_running();

@@ -1,0 +1,82 @@
+//! What the engine is configured with, and what all of a worker's connections share.
+
+use super::spool::SpoolConfig;
+use crate::config::{Config, HttpSettings};
+use crate::http::Limits;
+use crate::proxy::Proxying;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every connection of a worker shares.
+#[derive(Debug)]
+pub struct ConnShared {
+    /// Parser limits.
+    pub limits: Limits,
+    /// Whether connections may persist between requests (`--keep-alive` > 0).
+    pub keep_alive: bool,
+    /// Longest wait for a client to take response bytes.
+    pub send_timeout: Option<Duration>,
+    /// Longest wait for the next request body bytes.
+    pub body_timeout: Option<Duration>,
+    /// Largest accepted request body.
+    pub limit_request_body: Option<u64>,
+}
+
+#[cfg(test)]
+impl ConnShared {
+    /// Default limits, keep-alive on, no timeouts: what the unit tests' connections share.
+    pub(crate) fn for_tests() -> Arc<ConnShared> {
+        Arc::new(ConnShared {
+            limits: Limits::default(),
+            keep_alive: true,
+            send_timeout: None,
+            body_timeout: None,
+            limit_request_body: None,
+        })
+    }
+}
+
+/// The engine's settings, from the configuration.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// Python threads running requests; 1 runs them on the loop thread.
+    pub threads: usize,
+    /// Most open connections per worker.
+    pub worker_connections: usize,
+    /// Open a per-worker SO_REUSEPORT listener beside each shared TCP listener.
+    pub reuse_port: bool,
+    /// listen(2) backlog for per-worker listeners.
+    pub backlog: i32,
+    /// What the engine accepts from clients and how long it waits for them.
+    pub http: HttpSettings,
+    /// Where buffered bodies go.
+    pub spool: SpoolConfig,
+    /// Every connection speaks TLS with this configuration (`--certfile`), loaded by the
+    /// master.
+    pub tls: Option<crate::tls::ServerTls>,
+    /// What to believe about clients behind proxies (PROXY protocol, forwarded headers).
+    pub proxy: Arc<Proxying>,
+}
+
+impl EngineSettings {
+    /// The engine settings in `config`, serving TLS with `tls` (loaded by the master).
+    pub fn new(config: &Config, tls: Option<crate::tls::ServerTls>) -> EngineSettings {
+        EngineSettings {
+            threads: config.workers.threads as usize,
+            worker_connections: config.workers.connections as usize,
+            reuse_port: config.sockets.reuse_port,
+            backlog: config.sockets.backlog,
+            http: config.http.clone(),
+            spool: SpoolConfig {
+                memory_limit: config.http.body_buffer_size,
+                dir: config
+                    .http
+                    .tmp_upload_dir
+                    .clone()
+                    .unwrap_or_else(std::env::temp_dir),
+            },
+            tls,
+            proxy: Arc::new(Proxying::new(&config.proxy)),
+        }
+    }
+}
