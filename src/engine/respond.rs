@@ -10,7 +10,7 @@ use super::exchange::{Body, Exchange};
 use super::pool::{Finished, Job, Pool};
 use crate::http::HttpError;
 use crate::http::request::RequestHead;
-use crate::logging::access::{self, Entry, RequestLine};
+use crate::logging::access::{self, Entry, LoggedRequest};
 use crate::wsgi::{Call, Outcome, Request, Step};
 use nix::sys::epoll::EpollFlags;
 use std::time::{Duration, Instant};
@@ -343,7 +343,7 @@ pub(super) fn log_access(ex: &Exchange, head: Option<&RequestHead>) {
         return;
     }
     let request = match head {
-        Some(head) => RequestLine::Parsed(head),
+        Some(head) => LoggedRequest::Parsed(head),
         None => {
             let data = ex.rbuf.data();
             let end = data
@@ -351,7 +351,7 @@ pub(super) fn log_access(ex: &Exchange, head: Option<&RequestHead>) {
                 .take(UNPARSED_LINE_MAX)
                 .position(|&b| b == b'\r' || b == b'\n')
                 .unwrap_or(data.len().min(UNPARSED_LINE_MAX));
-            RequestLine::Unparsed(&data[..end])
+            LoggedRequest::Unparsed(&data[..end])
         }
     };
     let sent = &ex.response;
