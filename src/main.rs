@@ -1,6 +1,9 @@
 //! `rsgi-server`: parse the configuration, bind, and hand over to the master. Maps every
 //! failure to an exit status: 2 for configuration errors (before anything is bound), 1 for
 //! runtime failures, the workers' boot code when the app cannot be loaded.
+// The command's own output (--print-config, --check-config) is standard output; nowhere
+// else may print there, since the access log may be writing to it (`print_stdout`).
+#![allow(clippy::print_stdout)]
 
 use rsgi_server::arbiter::{self, Exit};
 use rsgi_server::config::{self, Config, ConfigError, Invocation};

@@ -198,6 +198,7 @@ fn inherited_listening_fd() {
     let fd = listener.into_raw_fd();
     let server = server("hello").bind(format!("fd://{fd}")).start();
     // Close our copy: from now on only the server holds the socket.
+    // SAFETY: `fd` came from into_raw_fd above and nothing else owns it in this process.
     drop(unsafe { std::net::TcpListener::from_raw_fd(fd) });
     let resp = Conn::tcp(addr).roundtrip(&get_req("/"));
     assert_eq!(resp.text(), "Hello, World!\n");

@@ -762,7 +762,11 @@ fn proxy_options() {
             .forwarded_allow_ips
             .allows_ip("10.0.0.1".parse().expect("ip"))
     );
+}
 
+#[test]
+fn bad_proxy_options_name_option_and_value() {
+    let dir = TempDir::new("rsgi-config-", "proxy-bad");
     let bad: &[(&[&str], &str, &str)] = &[
         (
             &["app", "--forwarded-allow-ips", "10.0.0.0/33"],
