@@ -6,7 +6,7 @@
 //! socket read). So the signal handler only writes to a pipe (signal-hook), and a dedicated
 //! Rust thread ([`install`]) does the rest, without the GIL:
 //!
-//! 1. logs each in-flight request (method, path, elapsed) from the [`Slot`] registry;
+//! 1. logs each in-flight request (method, path, elapsed) from the [`InFlight`] registry;
 //! 2. dumps every Python thread's stack with `_Py_DumpTracebackThreads`, which reads the
 //!    thread states without taking the GIL (what `faulthandler` does), into the error log;
 //! 3. answers `504 Gateway Timeout` on every in-flight connection that has not been sent a
@@ -17,10 +17,10 @@
 //!    the wait is bounded);
 //! 5. exits with [`crate::exit::EXIT_TIMEOUT`].
 //!
-//! Each thread that runs requests has a [`Slot`]; the slot's mutex is held while the abort
+//! Each thread that runs requests has a [`InFlight`]; the slot's mutex is held while the abort
 //! thread writes a 504, and a request ends (and may close its socket) only by taking that
 //! mutex, so the descriptor written to is always still the request's. Whether the response
-//! or the 504 goes out is decided once, by a compare-and-swap on the slot's [`Slot::claim_write`]
+//! or the 504 goes out is decided once, by a compare-and-swap on the slot's [`InFlight::claim_write`]
 //! state: a response that starts after the abort took the request writes nothing, and a
 //! response that started first gets no 504 appended to it (which a keep-alive client would
 //! take for the answer to its next request).
@@ -50,14 +50,14 @@ const ABORTED: u8 = 2;
 
 /// One request-running thread's in-flight request, if any.
 #[derive(Debug, Default)]
-pub struct Slot {
-    state: Mutex<SlotState>,
+pub struct InFlight {
+    state: Mutex<InFlightState>,
     /// [`CLEAN`], [`WRITING`] or [`ABORTED`]: who may write to the client.
     output: AtomicU8,
 }
 
 #[derive(Debug, Default)]
-struct SlotState {
+struct InFlightState {
     active: bool,
     fd: RawFd,
     /// The connection speaks TLS: no raw 504 on it.
@@ -71,8 +71,8 @@ struct SlotState {
     started: Option<Instant>,
 }
 
-impl Slot {
-    fn state(&self) -> MutexGuard<'_, SlotState> {
+impl InFlight {
+    fn state(&self) -> MutexGuard<'_, InFlightState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -127,7 +127,7 @@ impl Slot {
         }
     }
 
-    /// The abort's side of [`Slot::claim_write`]: true if no response byte was or will be
+    /// The abort's side of [`InFlight::claim_write`]: true if no response byte was or will be
     /// written, so the 504 may be sent.
     fn claim_for_504(&self) -> bool {
         self.output
@@ -140,11 +140,11 @@ fn truncate(s: &[u8]) -> &[u8] {
     &s[..s.len().min(MAX_TARGET)]
 }
 
-static SLOTS: OnceLock<Vec<Arc<Slot>>> = OnceLock::new();
+static SLOTS: OnceLock<Vec<Arc<InFlight>>> = OnceLock::new();
 
 /// The slot of request-running thread `index` (0: the loop thread, or the first pool
 /// thread); `None` before [`install`].
-pub fn slot(index: usize) -> Option<Arc<Slot>> {
+pub fn slot(index: usize) -> Option<Arc<InFlight>> {
     SLOTS.get()?.get(index).cloned()
 }
 
@@ -175,7 +175,7 @@ fn abort() -> ! {
     let slots = SLOTS.get().map(Vec::as_slice).unwrap_or_default();
     // Held until exit: no request can end and close its socket under us. Each in-flight
     // request is decided now: 504 (its thread will write nothing more), or left alone.
-    let states: Vec<(MutexGuard<'_, SlotState>, bool)> = slots
+    let states: Vec<(MutexGuard<'_, InFlightState>, bool)> = slots
         .iter()
         .map(|s| {
             let state = s.state();
@@ -311,7 +311,7 @@ mod tests {
     /// as the answer to its next request).
     #[test]
     fn the_response_and_the_504_exclude_each_other() {
-        let slot = Slot::default();
+        let slot = InFlight::default();
         let conn = Arc::new(ConnView::new(crate::peer::ConnInfo::for_tests("192.0.2.1")));
         // The abort decides first: the request thread may write nothing more.
         slot.begin(7, &head(), true, false, &conn);

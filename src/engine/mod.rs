@@ -169,7 +169,7 @@ struct Engine<'a> {
     /// Every thread's cells and the worker's scoreboard seat.
     beats: Arc<Heartbeats>,
     /// The loop thread's in-flight request, for a timeout abort (`--threads 1`).
-    inflight: Option<Arc<abort::Slot>>,
+    inflight: Option<Arc<abort::InFlight>>,
     /// A graceful stop is under way: no new connections, responses say `Connection: close`.
     draining: bool,
     now: Instant,

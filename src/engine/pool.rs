@@ -8,7 +8,7 @@
 //! a connection that simply waits for its next request is instead watched again by the
 //! thread itself, and the loop takes it back when that request comes ([`Pool::rearm`]).
 
-use super::abort::Slot;
+use super::abort::InFlight;
 use super::exchange::Exchange;
 use super::heartbeat::Beat;
 use crate::http::request::RequestHead;
@@ -168,13 +168,13 @@ impl Pool {
 
     /// A pool thread's life: run jobs until stopped. `beat` is this thread's watchdog cell,
     /// `inflight` its entry in the timeout-abort registry.
-    pub fn serve(&self, app: &App, beat: Beat, inflight: Option<Arc<Slot>>) {
+    pub fn serve(&self, app: &App, beat: Beat, inflight: Option<Arc<InFlight>>) {
         crate::wsgi::interp::with_thread_state(|| {
             self.serve_attached(app, &beat, inflight.as_ref())
         });
     }
 
-    fn serve_attached(&self, app: &App, beat: &Beat, inflight: Option<&Arc<Slot>>) {
+    fn serve_attached(&self, app: &App, beat: &Beat, inflight: Option<&Arc<InFlight>>) {
         let mut done: Option<Finished> = None;
         loop {
             let mut wake = false;
@@ -259,7 +259,7 @@ impl Pool {
 }
 
 /// Runs one request to the end on this thread, waiting for the client as needed.
-fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<Slot>>) -> Finished {
+fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<InFlight>>) -> Finished {
     let Job {
         key,
         registered,

@@ -23,14 +23,14 @@ impl HeadReader {
     /// Reads the head from `data`, every byte buffered since it began (this reader keeps
     /// where its previous look stopped). `Ok(None)`: more bytes are needed. On success the
     /// reader is ready for the next head, and the head took `usize` bytes of `data`.
+    #[inline(always)]
     pub fn read(
         &mut self,
         data: &[u8],
         limits: &Limits,
     ) -> Result<Option<(RequestHead, usize)>, HttpError> {
-        let most = limits.most_head_bytes();
         if !self.may_be_complete(data, limits) {
-            if data.len() >= most {
+            if data.len() >= limits.most_head_bytes() {
                 // The head can no longer be valid; say why (a line over its limit, or bad
                 // syntax) when the bytes tell, else it is too big.
                 return Err(parse_head(data, limits)
@@ -39,19 +39,21 @@ impl HeadReader {
             }
             return Ok(None);
         }
-        match parse_head(data, limits)? {
-            None if data.len() >= most => Err(HttpError::HeadTooLarge),
-            None => Ok(None),
-            Some(done) => {
-                *self = HeadReader::default();
-                Ok(Some(done))
+        let parsed = parse_head(data, limits);
+        if let Ok(Some(_)) = parsed {
+            *self = HeadReader::default();
+        } else if let Ok(None) = parsed {
+            if data.len() >= limits.most_head_bytes() {
+                return Err(HttpError::HeadTooLarge);
             }
         }
+        parsed
     }
 
     /// Whether parsing `data` can produce an answer: the end of a head (blank line) arrived,
     /// this is the first look at a head (so garbage is refused at once, and a head that came
     /// whole is read once), or the line being received is already longer than its limit.
+    #[inline]
     fn may_be_complete(&mut self, data: &[u8], limits: &Limits) -> bool {
         if !self.looked {
             // Straight to the parser: usually the whole head came in one read, and a scan

@@ -117,45 +117,52 @@ pub enum Flow {
     Full,
 }
 
-/// The transport of the request in progress, as its [`Call`] holds it: emptied when the
+/// The transport of the request in progress, as its [`Call`] holds it. Emptied when the
 /// request ends, so Python objects that outlive it (an app that keeps `environ`) find it
-/// closed instead of reaching the next request.
+/// closed (see the `Option` transport) instead of reaching the next request.
 type Held<T> = Arc<Mutex<Option<T>>>;
 
 /// The same transport as `wsgi.input` and `start_response`'s `write()` reach it, whatever
-/// its type (Python classes cannot be generic).
-pub(crate) type Link = Arc<dyn Port>;
+/// its type (Python classes cannot be generic): the held `Option<T>`, unsized.
+pub(crate) type Link = Arc<Mutex<dyn Transport>>;
 
-/// Access to a held transport of any type.
-pub(crate) trait Port: Send + Sync {
-    /// Runs `f` on the transport, waiting for its mutex; false when the request has ended.
-    fn with(&self, f: &mut dyn FnMut(&mut dyn Transport)) -> bool;
-    /// Runs `f` on the transport if its mutex is free: `None` when another thread holds it,
-    /// `Some(false)` when the request has ended.
-    fn try_with(&self, f: &mut dyn FnMut(&mut dyn Transport)) -> Option<bool>;
+/// A transport whose request has ended: every operation fails (or declines), as for a
+/// client that is gone.
+impl<T: Transport> Transport for Option<T> {
+    fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.as_mut().ok_or_else(ended)?.read_body(buf)
+    }
+    fn send_head(&mut self, head: ResponseHead, known_length: Option<u64>) -> io::Result<()> {
+        self.as_mut()
+            .ok_or_else(ended)?
+            .send_head(head, known_length)
+    }
+    fn send_body(&mut self, data: &[u8]) -> io::Result<Flow> {
+        self.as_mut().ok_or_else(ended)?.send_body(data)
+    }
+    fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow> {
+        self.as_mut()
+            .ok_or_else(ended)?
+            .send_file(file, offset, count)
+    }
+    fn queue_body(&mut self, data: &[u8], at_hand: bool) -> Option<io::Result<Flow>> {
+        self.as_mut()?.queue_body(data, at_hand)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.as_mut().ok_or_else(ended)?.finish()
+    }
+    fn queue_finish(&mut self) -> Option<io::Result<()>> {
+        self.as_mut()?.queue_finish()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.as_mut().ok_or_else(ended)?.flush()
+    }
 }
 
-impl<T: Transport> Port for Mutex<Option<T>> {
-    fn with(&self, f: &mut dyn FnMut(&mut dyn Transport)) -> bool {
-        // A panic while sending poisons the mutex; the transport itself is still consistent
-        // enough to be closed, which is all that happens after an error.
-        let mut held = self.lock().unwrap_or_else(PoisonError::into_inner);
-        held.as_mut().map(|t| f(t)).is_some()
-    }
-
-    fn try_with(&self, f: &mut dyn FnMut(&mut dyn Transport)) -> Option<bool> {
-        let mut held = match self.try_lock() {
-            Ok(held) => held,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return None,
-        };
-        Some(held.as_mut().map(|t| f(t)).is_some())
-    }
-}
-
-/// The held transport's guard, for the call that owns it.
-fn lock<T>(held: &Held<T>) -> MutexGuard<'_, Option<T>> {
-    held.lock().unwrap_or_else(PoisonError::into_inner)
+/// The held transport's guard. A panic while sending poisons the mutex; the transport itself
+/// is still consistent enough to be closed, which is all that happens after an error.
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The error of an operation on a transport whose request has ended.
@@ -172,12 +179,7 @@ pub(crate) fn with_transport<R: Send>(
     link: &Link,
     f: impl FnOnce(&mut dyn Transport) -> io::Result<R> + Send,
 ) -> io::Result<R> {
-    py.detach(|| {
-        let mut f = Some(f);
-        let mut result = None;
-        link.with(&mut |t| result = f.take().map(|f| f(t)));
-        result.unwrap_or_else(|| Err(ended()))
-    })
+    py.detach(|| f(&mut *lock(link)))
 }
 
 /// Runs `f` on the transport with the GIL held, if its mutex is free: for operations that
@@ -186,10 +188,12 @@ pub(crate) fn try_with_transport<R>(
     link: &Link,
     f: impl FnOnce(&mut dyn Transport) -> Option<io::Result<R>>,
 ) -> Option<io::Result<R>> {
-    let mut f = Some(f);
-    let mut result = None;
-    link.try_with(&mut |t| result = f.take().and_then(|f| f(t)))?;
-    result
+    let mut guard = match link.try_lock() {
+        Ok(guard) => guard,
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    f(&mut *guard)
 }
 
 /// Facts about the server that are the same for every request a worker serves.
@@ -459,14 +463,14 @@ impl<T: Transport> Call<T> {
     /// Runs `f` on the transport; call it without holding the GIL (the I/O driver's loop,
     /// flushing a paused response).
     pub fn with_transport<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        lock(&self.held).as_mut().map(f)
+        lock(&*self.held).as_mut().map(f)
     }
 
     /// Takes the transport back once the call is done; later use of the request's Python
     /// objects (an app that kept `environ`) finds the connection closed.
     pub fn into_transport(mut self) -> T {
         self.abort_if_running();
-        lock(&self.held)
+        lock(&*self.held)
             .take()
             .expect("the transport is only taken here, once per call")
     }

@@ -24,7 +24,7 @@ mod transport;
 
 pub use input::Body;
 
-use super::abort::Slot;
+use super::abort::InFlight;
 use super::readbuf::ReadBuf;
 use super::spool::BodyReader;
 use super::{Beat, ConnShared};
@@ -61,7 +61,7 @@ pub struct Exchange {
     pub beat: Option<Beat>,
     /// The running thread's in-flight entry: told when response bytes go out (after which
     /// a timeout abort can no longer answer 504).
-    pub inflight: Option<Arc<Slot>>,
+    pub inflight: Option<Arc<InFlight>>,
     date: HttpDate,
     terms: RequestTerms,
     body: Body,
