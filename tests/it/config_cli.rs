@@ -539,6 +539,7 @@ fn rsgi_bind_environment_variable_is_honoured() {
     assert_eq!(server.get("/").text(), "Hello, World!\n");
 }
 
+// Regression: examples/rsgi.toml's chdir was not relative to the file, commit 4865aa9 (issue 4)
 /// The example file in the repo is what users copy: it must load as shipped, from any
 /// directory (its relative paths are relative to the file).
 #[test]

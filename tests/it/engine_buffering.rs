@@ -420,3 +420,97 @@ fn a_large_body_then_a_pipelined_request_in_one_write() {
     assert_eq!(second.status(), 200);
     assert_eq!(second.body, b"next");
 }
+
+// Regression: a worker panicked when an app left part of a streamed chunk unread,
+// commit f01ca58 (issue 5)
+/// `--request-buffering=false` on the loop thread: an app that reads part of a chunk and
+/// returns leaves decoded body bytes in the read buffer, and the rest of the body is then
+/// discarded to keep the connection. The read buffer, grown for the body, used to be given
+/// back at the end of the request from under those bytes, and discarding them panicked the
+/// worker (any client could kill workers so).
+#[test]
+fn the_unread_rest_of_a_streamed_chunk_is_discarded_and_the_worker_lives() {
+    let mut server = server("cases.live_echo")
+        .args(["--request-buffering=false"])
+        .start();
+    let pid = server.worker_pid();
+    let mut c = server.conn();
+    c.send(
+        b"POST /?id=P&piece=5&pieces=1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    server.wait_for_line("live_echo called P");
+    // One chunk, larger than what wsgi.input asks the server for at first (8 KiB), and not
+    // yet the end of the body.
+    let mut chunk = b"4e20\r\n".to_vec();
+    chunk.resize(chunk.len() + 20000, b'a');
+    c.send(&chunk);
+    let r = c.read_response();
+    assert_eq!((r.status(), r.text().as_str()), (200, "aaaaa"));
+    c.send(b"\r\n0\r\n\r\n");
+    // The connection serves its next request, in the same worker.
+    let r = c.roundtrip(&request("POST", "/?id=Q", &[], b"next"));
+    assert_eq!((r.status(), r.text().as_str()), (200, "next"));
+    assert!(Server::is_alive(pid));
+    assert_eq!(server.stderr_text().matches("panicked").count(), 0);
+}
+
+// Regression: keep-alive promised after an unread body past the drain limit,
+// commit fe5d95b (issue 5)
+/// `--request-buffering=false`: when the app leaves part of a body unread, the response
+/// says `Connection: close` if the rest is too much to discard (64 KiB), and otherwise the
+/// connection serves the next request. The bytes already taken from the socket and decoded
+/// but not read by the app count too: a 79,000-byte body of which the app read a few bytes
+/// used to get a keep-alive response and then a closed connection.
+#[test]
+fn a_keep_alive_response_after_an_unread_body_is_kept() {
+    for threads in ["1", "4"] {
+        keep_alive_after_an_unread_body(threads);
+    }
+}
+
+fn keep_alive_after_an_unread_body(threads: &str) {
+    let server = server("cases.live_echo")
+        .args(["--request-buffering=false", "--threads", threads])
+        .start();
+    for length in [60_000usize, 79_000, 100_000] {
+        let mut c = server.conn();
+        let body = vec![b'b'; length];
+        c.send(&request("POST", "/?piece=5&pieces=1", &[], &body));
+        let r = c.read_response();
+        assert_eq!((r.status(), r.text().as_str()), (200, "bbbbb"));
+        if r.header("Connection") == Some("close") {
+            continue;
+        }
+        // Promised to persist: it must.
+        let sent = c.try_send(&request("POST", "/", &[], b"next"));
+        let next = sent.and_then(|()| c.try_read_response());
+        let next = next.unwrap_or_else(|e| panic!("{length}: kept alive, then {e}"));
+        assert_eq!(next.text(), "next", "{length}");
+    }
+}
+
+// Regression: --limit-request-body was not enforced on a streamed chunked body,
+// commit 2045047 (issue 3)
+/// `--request-buffering=false --limit-request-body`: a chunked body (whose size no header
+/// announces) that passes the limit while the app reads it is refused with 413, as it is with
+/// request buffering, instead of reaching the app whole.
+#[test]
+fn limit_request_body_applies_to_a_streamed_chunked_body() {
+    let server = server("environ")
+        .workers(1)
+        .args(["--request-buffering=false", "--limit-request-body", "1000"])
+        .start();
+    // At the limit: served.
+    let mut c = server.conn();
+    let req = chunked_post("/", &pattern(1000), 100);
+    let resp = c.roundtrip(&req);
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.environ().body_length(), 1000);
+    // Over it: refused, and the connection is not reused.
+    let mut c = server.conn();
+    let req = chunked_post("/", &pattern(1500), 100);
+    c.send(&req);
+    let resp = c.try_read_response().expect("a response");
+    assert_eq!(resp.status(), 413, "{}", resp.head.raw);
+    until_closed(&mut c);
+}

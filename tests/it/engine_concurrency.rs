@@ -530,6 +530,8 @@ fn without_reuse_port_workers_share_one_listener() {
     assert_eq!(server.get("/").status(), 200);
 }
 
+// Regression: a draining worker stayed in the --reuse-port group, so reloads reset connections,
+// commit 198f371
 /// A draining worker gives its own `--reuse-port` socket up at once (after taking in what
 /// was queued on it): the kernel would otherwise keep sending it a share of new connections
 /// that nobody accepts, all reset when it exits.
@@ -562,4 +564,58 @@ fn a_draining_worker_leaves_the_reuse_port_group_at_once() {
     let resp = c.read_response();
     assert_eq!(resp.status(), 200);
     c.expect_closed();
+}
+
+/// `--request-buffering=false`: an app answers without reading a body the client has only
+/// half sent. Reading the rest of that body (to keep the connection) must not stall the
+/// event loop: another client is served meanwhile, while the first connection is still open;
+/// once the rest arrives, the first connection serves its next request.
+fn unread_body_of_a_stalled_client_does_not_stall_the_loop(threads: &str) {
+    let server = server("upload")
+        .workers(1)
+        .args([
+            "--threads",
+            threads,
+            "--request-buffering=false",
+            "--body-timeout",
+            "20",
+        ])
+        .start();
+    let mut a = server.conn();
+    a.send(
+        b"POST /?mode=ignore HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n0123456789",
+    );
+    let resp = a
+        .try_read_response()
+        .expect("a response for the ignored body");
+    assert_eq!(resp.body, b"ignored");
+    // Keep-alive requests on another connection: with a pool a first response can go out
+    // before the loop takes the stalled request back, the later ones need the loop.
+    let mut b = server.conn();
+    for _ in 0..3 {
+        let resp = b.roundtrip(&get_req("/?mode=ignore"));
+        assert_eq!(resp.body, b"ignored");
+    }
+    assert!(
+        !a.readable_now(),
+        "the stalled client's connection was given up before another client was served"
+    );
+    // The rest of the body, then the next request: the body is not taken for a request.
+    a.send(&pattern(990));
+    let resp = a.roundtrip(&request("POST", "/?mode=read", &[], b"next"));
+    assert_eq!(resp.body, b"next");
+}
+
+// Regression: the loop waited for an unread body's rest, stalling other clients,
+// commit 25a4735 (issue 3)
+#[test]
+fn unread_body_of_a_stalled_client_does_not_stall_the_loop_threads_1() {
+    unread_body_of_a_stalled_client_does_not_stall_the_loop("1");
+}
+
+// Regression: the loop waited for an unread body's rest, stalling other clients,
+// commit 25a4735 (issue 3)
+#[test]
+fn unread_body_of_a_stalled_client_does_not_stall_the_loop_threads_2() {
+    unread_body_of_a_stalled_client_does_not_stall_the_loop("2");
 }

@@ -266,3 +266,71 @@ fn app_stuck_in_a_pool_thread_beyond_timeout_gets_the_worker_replaced() {
     let resp = server.get("/?id=fresh&seconds=0");
     assert_eq!(resp.status(), 200);
 }
+
+// Regression: waiting for a slow client counted against --timeout and killed the worker,
+// commit 0353009 (issue 3)
+/// A client that reads nothing of a 1 GiB response with `--threads 4`: the pool thread waits
+/// for the client (bounded by `--send-timeout`), which is not the app making no progress, so
+/// `--timeout` must not kill the worker.
+#[test]
+fn client_not_reading_does_not_count_against_the_worker_timeout_with_threads() {
+    let mut server = server("cases.tracked")
+        .workers(1)
+        .args(["--threads", "4", "--timeout", "1", "--send-timeout", "4"])
+        .start();
+    let pid = server.worker_pid();
+    let mut c = Conn::tcp_small_rcvbuf(server.addr(), 4096);
+    c.send(&get_req("/?id=stall&length=1"));
+    server.wait_for_line("tracked started stall");
+    server.wait_for_line("tracked closed stall after ");
+    until_closed(&mut c);
+    assert_eq!(server.ready_pids(), vec![pid], "the worker was replaced");
+    let resp = server.get("/?id=next&chunks=1&size=4");
+    assert_eq!(resp.body, b"aaaa");
+}
+
+// Regression: waiting for a slow client counted against --timeout and killed the worker,
+// commit 0353009 (issue 3)
+/// `--request-buffering=false`: the app reads a body the client stops sending. The wait for
+/// the body is bounded by `--body-timeout`, not `--timeout`: the worker survives it.
+#[test]
+fn stalled_streaming_body_does_not_count_against_the_worker_timeout() {
+    let mut server = server("environ")
+        .workers(1)
+        .args([
+            "--request-buffering=false",
+            "--timeout",
+            "1",
+            "--body-timeout",
+            "4",
+        ])
+        .start();
+    let pid = server.worker_pid();
+    let mut c = server.conn();
+    c.send(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
+    until_closed(&mut c);
+    assert_eq!(
+        server.get("/").environ().pid(),
+        pid,
+        "the worker was replaced"
+    );
+    assert!(!server.stderr_text().contains("WORKER TIMEOUT"));
+}
+
+// Regression: a streamed body that timed out was answered 500, not 408, commit 8d0a2b5 (issue 3)
+/// `--request-buffering=false`: the app is reading a body the client stopped sending. At
+/// `--body-timeout` the client gets 408, as with request buffering, not a 500 for an app
+/// error.
+#[test]
+fn stalled_streaming_body_gets_408() {
+    let server = server("environ")
+        .workers(1)
+        .args(["--request-buffering=false", "--body-timeout", "1"])
+        .start();
+    let mut c = server.conn();
+    c.send(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
+    let got = until_closed(&mut c);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert_eq!(server.get("/").status(), 200);
+}

@@ -1,9 +1,10 @@
 //! Fuzz inputs replayed through the very checks the fuzz targets run.
 //!
-//! The check modules live in `fuzz/src/` and are included by path (in `main.rs`), so this file needs
-//! neither libFuzzer nor a nightly compiler. Every crash `scripts/fuzz` finds is kept in
-//! `tests/fuzz/<target>/<name>` with a test below named `<target>_<name>`; the seed corpora
-//! are replayed too, which keeps the checks compiling and passing as the codec changes.
+//! The check modules live in `fuzz/src/` and are included by path (in `main.rs`), so this
+//! file needs neither libFuzzer nor a nightly compiler. Every crash `scripts/fuzz` finds is
+//! kept in `tests/fuzz/<target>/<name>` with a test below named `<target>_<name>`; the seed
+//! corpora are replayed too, which keeps the checks compiling and passing as the codec
+//! changes.
 
 use crate::chunked_body::{self, End};
 use crate::{request_head, response_chunked};

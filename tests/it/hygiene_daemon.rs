@@ -77,3 +77,86 @@ fn daemon_startup_error_is_printed_and_fails_the_command() {
     assert!(out.stderr.contains("cannot listen on"), "{out:?}");
     assert!(!dir.join("d.pid").exists());
 }
+
+// Regression: a daemon kept its caller's pipes open, so a caller reading them hung,
+// commit 9b74d7d (issue 4)
+/// `--daemon` must let go of the pipes it was started with once it is in the background
+/// (as gunicorn does): a caller that reads the command's output to its end (`$(...)`,
+/// `subprocess.run(capture_output=True)`, ssh, Ansible) would otherwise hang until the
+/// server stops, because the error log `-` and the access log `-` kept writing there.
+#[test]
+fn a_daemon_lets_go_of_the_pipes_it_was_started_with() {
+    use std::os::fd::AsFd;
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new();
+    let pidfile = dir.join("d.pid");
+    let sock = dir.join("d.sock");
+    let mut cmd = Command::new(crate::support::server_bin());
+    without_runner_env(&mut cmd)
+        .arg("--chdir")
+        .arg(crate::support::pyapps())
+        .arg("-b")
+        .arg(format!("unix:{}", sock.display()))
+        .args(["--daemon", "-w", "1", "--access-logfile", "-", "--pid"])
+        .arg(&pidfile)
+        .arg("cases.hygiene")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let status = crate::support::wait_child(&mut child);
+    assert!(status.success(), "{status:?}");
+    let pid = read_pid(&pidfile).expect("the daemon wrote its pid file");
+    let _reap = Reap(pid);
+    let pipes: Vec<String> = [
+        child.stdout.as_ref().unwrap().as_fd(),
+        child.stderr.as_ref().unwrap().as_fd(),
+    ]
+    .iter()
+    .map(|fd| {
+        format!(
+            "pipe:[{}]",
+            nix::sys::stat::fstat(*fd).expect("fstat").st_ino
+        )
+    })
+    .collect();
+    let worker = get_json_unix(&sock, "/")
+        .get("pid")
+        .and_then(|p| p.as_i64())
+        .expect("worker pid") as i32;
+    for process in [pid, worker] {
+        for entry in std::fs::read_dir(format!("/proc/{process}/fd"))
+            .expect("fds")
+            .flatten()
+        {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            let target = target.to_string_lossy();
+            assert!(
+                !pipes.iter().any(|p| *p == target),
+                "process {process} still holds the caller's pipe as fd {:?}",
+                entry.file_name()
+            );
+        }
+    }
+    crate::support::kill(pid, Signal::SIGTERM);
+    wait_until("the daemon exits", || !Server::is_alive(pid));
+}
+
+// Regression: a daemon whose app failed to import exited 0 and printed nothing,
+// commit ba2506e (issue 4)
+/// `rsgi-server --daemon` with an app that does not import: the command fails and the
+/// traceback reaches its caller (the guide: an app that fails to import prints its
+/// traceback and the server exits with a clear message), instead of exit 0 and nothing.
+#[test]
+fn a_daemon_whose_app_fails_to_import_fails_the_command_with_the_traceback() {
+    let dir = TempDir::new();
+    let pidfile = dir.join("d.pid");
+    let out = server("cases.broken_import")
+        .args(["--daemon", "--pid"])
+        .arg(&pidfile)
+        .run();
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(out.stderr.contains("rsgi-test-import-failure"), "{out:?}");
+    assert!(out.stderr.contains("failed to load app"), "{out:?}");
+    wait_until("the daemon removes its pid file", || !pidfile.exists());
+}

@@ -133,6 +133,8 @@ fn listening_owners(port: u16) -> Vec<u32> {
         .collect()
 }
 
+// Regression: --reuse-port with --user: every worker failed with EADDRINUSE,
+// commit c797161 (issue 4)
 #[test]
 fn reuse_port_twins_work_for_workers_running_as_another_user() {
     if !is_root() {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -249,4 +250,101 @@ fn a_new_master_that_cannot_start_leaves_the_old_one_serving() {
         srv.stderr_text()
     );
     assert!(srv.terminate().success());
+}
+
+fn log_text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+// Regression: a --daemon master's USR2 child detached again, taken for dead,
+// commit 96c3ae9 (issue 4)
+/// A daemonized master's USR2 child must not daemonize again: it would exit at once (the
+/// daemon lives on as a grandchild), the old master would take that for "the new master
+/// died", take the pid file back, and remove it when it is stopped, leaving the new master
+/// running with no pid file.
+#[test]
+fn usr2_of_a_daemon_hands_over_the_pid_file_to_the_new_master() {
+    let dir = TempDir::new();
+    let pidfile = dir.join("app.pid");
+    let log = dir.join("error.log");
+    let out = server("cases.hygiene")
+        .args(["--daemon", "-w", "1", "--pid"])
+        .arg(&pidfile)
+        .arg("--error-logfile")
+        .arg(&log)
+        .run();
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    let old = read_pid(&pidfile).expect("the daemon wrote its pid file");
+    let _reap_old = Reap(old);
+    let addr: SocketAddr = log_text(&log)
+        .lines()
+        .find_map(parse_listen_url)
+        .expect("a Listening line")
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+
+    kill(old, Signal::SIGUSR2);
+    let mut new = 0;
+    wait_until("the new master writes the pid file", || {
+        new = read_pid(&pidfile).filter(|p| *p != old).unwrap_or(0);
+        new != 0
+    });
+    let _reap_new = Reap(new);
+    wait_until("the new master's workers are ready", || {
+        log_text(&log).contains(&format!("[{new}] [INFO] All 1 workers ready"))
+    });
+    // Commit the upgrade: the old master drains and exits.
+    kill(old, Signal::SIGTERM);
+    wait_until("the old master exits", || !Server::is_alive(old));
+    assert!(
+        !log_text(&log).contains("this master carries on"),
+        "the old master took the new one for dead:\n{}",
+        log_text(&log)
+    );
+    assert_eq!(
+        read_pid(&pidfile),
+        Some(new),
+        "the pid file names the new master:\n{}",
+        log_text(&log)
+    );
+    assert!(Server::is_alive(new));
+    let served_by = get_json(addr, "/").get("ppid").and_then(|p| p.as_i64());
+    assert_eq!(served_by, Some(i64::from(new)));
+    kill(new, Signal::SIGTERM);
+    wait_until("the new master exits", || !Server::is_alive(new));
+    wait_until("its pid file is removed", || !pidfile.exists());
+}
+
+// Regression: USR2 did not run the pre_exec hook, commit ba5740d (issue 4)
+/// `pre_exec(server)` is documented as running before a USR2 upgrade execs the new binary.
+#[test]
+fn usr2_runs_the_pre_exec_hook() {
+    let dir = TempDir::new();
+    let record = dir.join("hooks.log");
+    let hooks = dir.write(
+        "hooks.py",
+        "import os\n\
+         def pre_exec(server):\n    \
+             with open(os.environ['HOOKS_LOG'], 'a') as f:\n        \
+                 f.write('pre_exec %d\\n' % server.pid)\n",
+    );
+    let mut srv = server("hello")
+        .arg("--hooks")
+        .arg(&hooks)
+        .env("HOOKS_LOG", &record)
+        .start();
+    let old = srv.pid();
+    srv.signal(Signal::SIGUSR2);
+    let new = new_master_pid(&mut srv);
+    let _reap = Reap(new);
+    wait_until("pre_exec is recorded", || {
+        log_text(&record).contains(&format!("pre_exec {old}"))
+    });
+    // Only once, and by the old master (the new one is a fresh process).
+    assert_eq!(log_text(&record), format!("pre_exec {old}\n"));
+    srv.signal(Signal::SIGTERM);
+    assert!(crate::support::wait_child(&mut srv.child).success());
+    kill(new, Signal::SIGTERM);
+    wait_until("the new master exits", || !Server::is_alive(new));
 }

@@ -414,3 +414,63 @@ fn a_request_cut_short_by_a_worker_timeout_gets_its_504_line() {
     assert!(f[6].parse::<u64>().is_ok_and(|n| n > 0), "{line}");
     assert_eq!(f[7], format!("<{first}>"), "{line}");
 }
+
+/// The access log's format in these tests: the status and the client.
+const STATUS_AND_CLIENT: &[&str] = &[
+    "--access-logfile",
+    "-",
+    "--access-log-format",
+    "%(s)s h=%(h)s port=%({REMOTE_PORT}e)s",
+];
+
+/// Sends `bytes` (a request stuck in the app), expects the abort's 504 and returns the
+/// access line logged for it.
+fn timed_out_line(server: &mut Server, bytes: &[u8]) -> String {
+    let mut c = server.conn();
+    c.send(bytes);
+    assert_eq!(c.read_response().status(), 504);
+    let mut lines = server
+        .stdout
+        .wait_count(1, |l| l.starts_with("504 "))
+        .expect("the 504's access line");
+    lines.remove(0)
+}
+
+// Regression: the abort's access line named the proxy instead of the client,
+// commit 121cfc1 (issue 5)
+/// The abort's access line names the client as every other line does: the one a PROXY
+/// header named, not the proxy's address.
+#[test]
+fn a_timed_out_request_behind_a_proxy_header_is_logged_with_its_client() {
+    let mut server = server("cases.stuck")
+        .args(["--timeout", "1", "--proxy-protocol"])
+        .args(STATUS_AND_CLIENT)
+        .start();
+    let mut bytes = b"PROXY TCP4 192.0.2.10 198.51.100.1 56324 80\r\n".to_vec();
+    bytes.extend_from_slice(&get_req("/sleep"));
+    assert_eq!(
+        timed_out_line(&mut server, &bytes),
+        "504 h=192.0.2.10 port=56324"
+    );
+}
+
+// Regression: the abort's access line named the proxy instead of the client,
+// commit 121cfc1 (issue 5)
+/// The same with a trusted X-Forwarded-For, on a pool thread.
+#[test]
+fn a_timed_out_request_from_a_trusted_proxy_is_logged_with_its_client() {
+    let mut server = server("cases.stuck")
+        .args(["--timeout", "1", "--threads", "2"])
+        .args(STATUS_AND_CLIENT)
+        .start();
+    let bytes = request(
+        "GET",
+        "/sleep",
+        &[("X-Forwarded-For", "203.0.113.7:4711")],
+        b"",
+    );
+    assert_eq!(
+        timed_out_line(&mut server, &bytes),
+        "504 h=203.0.113.7 port=4711"
+    );
+}

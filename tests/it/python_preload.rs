@@ -73,3 +73,34 @@ fn without_preload_each_worker_imports_the_app() {
     let text = server.get("/").text();
     assert_eq!(field(&text, "imported_in"), field(&text, "pid"), "{text}");
 }
+
+// Regression: a preloaded app that started a thread killed the master (debug builds),
+// commit d7c4798 (issue 4)
+/// An app whose import starts a thread, preloaded: documented as a warning (the thread
+/// will not exist in the workers), not as a master that dies at its first fork.
+#[test]
+fn preloading_an_app_that_starts_a_thread_warns_and_serves() {
+    let dir = TempDir::new();
+    dir.write(
+        "threaded_import.py",
+        "import threading, time\n\
+         threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()\n\
+         def application(environ, start_response):\n    \
+             start_response('200 OK', [('Content-Length', '2')])\n    \
+             return [b'ok']\n",
+    );
+    let mut srv = server("threaded_import:application")
+        .no_chdir()
+        .arg("--chdir")
+        .arg(dir.path())
+        .arg("--preload")
+        .start();
+    assert!(
+        srv.stderr_text()
+            .contains("importing in the master started 1 thread(s)"),
+        "{}",
+        srv.stderr_text()
+    );
+    assert_eq!(srv.get("/").text(), "ok");
+    assert!(srv.terminate().success());
+}

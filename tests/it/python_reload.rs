@@ -67,6 +67,7 @@ fn an_extra_file_restarts_the_worker() {
     assert_eq!(server.get("/").text(), "same");
 }
 
+// Regression: --reload missed a module created after a failed import, commit 90ad828 (issue 4)
 #[test]
 fn a_module_that_does_not_exist_yet_is_picked_up_when_created() {
     let dir = TempDir::new();

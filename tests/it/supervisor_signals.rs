@@ -144,3 +144,43 @@ fn a_stuck_pool_thread_is_named_in_the_timeout() {
     server.wait_for_lines("Worker ready (pid: ", 2);
     assert_eq!(server.get("/").status(), 200);
 }
+
+// Regression: HUP or USR1 during a slow --preload import killed the server,
+// commit 0c9af48 (issue 4)
+/// Until the master's signal handlers exist, HUP and USR1 had their default action, which
+/// ends the process: a `systemctl reload` or a logrotate `postrotate` during a slow
+/// `--preload` import killed the server (leaving its pid file). They now wait for the
+/// master to handle them.
+#[test]
+fn hup_and_usr1_during_a_slow_preload_wait_for_the_master() {
+    let dir = TempDir::new();
+    let started = dir.join("started");
+    let go = dir.join("go");
+    dir.write(
+        "slow_import.py",
+        "import os, time\n\
+         open(os.environ['IMPORT_STARTED'], 'w').close()\n\
+         while not os.path.exists(os.environ['IMPORT_GO']):\n    \
+             time.sleep(0.01)\n\
+         def application(environ, start_response):\n    \
+             start_response('200 OK', [('Content-Length', '2')])\n    \
+             return [b'ok']\n",
+    );
+    let mut srv = server("slow_import:application")
+        .no_chdir()
+        .arg("--chdir")
+        .arg(dir.path())
+        .arg("--preload")
+        .env("IMPORT_STARTED", &started)
+        .env("IMPORT_GO", &go)
+        .spawn();
+    wait_until("the preload import starts", || started.exists());
+    srv.signal(Signal::SIGUSR1);
+    srv.signal(Signal::SIGHUP);
+    std::fs::write(&go, "").expect("write");
+    srv.await_ready(1, 1);
+    srv.wait_for_line("Handling signal: usr1");
+    srv.wait_for_line("Handling signal: hup");
+    assert_eq!(srv.get("/").text(), "ok");
+    assert!(srv.terminate().success());
+}

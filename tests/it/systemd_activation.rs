@@ -174,6 +174,8 @@ fn reload_keeps_the_inherited_sockets() {
     assert!(srv.terminate().success());
 }
 
+// Regression: a HUP after socket activation looked inherited sockets up by position,
+// commit 1c5f079 (issue 4)
 /// Socket-activated without `--bind`, then a HUP with a configuration that now names the
 /// inherited address: the reload must take the inherited socket (it cannot bind that
 /// address a second time), not look it up among the default addresses.

@@ -28,6 +28,7 @@ fn valid_headers_are_accepted() {
     assert_eq!(resp.text(), "headers accepted\n");
 }
 
+// Regression: non-ASCII header values went out as UTF-8, not latin-1, commit a1d8fe5
 #[test]
 fn latin1_status_and_header_values_go_out_as_latin1_bytes() {
     // PEP 3333: native strings stand for bytes one code point each, so "é" is the single
