@@ -48,7 +48,7 @@ fn one_request(addr: SocketAddr) -> Result<i64, String> {
         .split_once("\r\n\r\n")
         .map(|(_, b)| b)
         .unwrap_or_default();
-    Json::parse(body)
+    serde_json::from_str::<Json>(body)
         .ok()
         .and_then(|j| j.get("ppid").and_then(|p| p.as_i64()))
         .ok_or_else(|| format!("bad body: {body:?}"))

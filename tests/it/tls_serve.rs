@@ -15,7 +15,8 @@ fn port(server: &Server) -> u16 {
 
 fn environ_of(body: &str) -> Environ {
     Environ(
-        Json::parse(body).unwrap_or_else(|e| panic!("not the environ app's JSON ({e}): {body}")),
+        serde_json::from_str::<Json>(body)
+            .unwrap_or_else(|e| panic!("not the environ app's JSON ({e}): {body}")),
     )
 }
 

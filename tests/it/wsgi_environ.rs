@@ -36,10 +36,7 @@ fn pep3333_keys_are_present_with_the_right_types() {
     assert_eq!(env.str("SERVER_PORT"), port.to_string());
     assert!(!env.str("SERVER_NAME").is_empty());
     assert_eq!(env.type_of("wsgi.version"), "tuple");
-    assert_eq!(
-        env.value("wsgi.version"),
-        &Json::Arr(vec![Json::Num(1.0), Json::Num(0.0)])
-    );
+    assert_eq!(env.value("wsgi.version"), &serde_json::json!([1, 0]));
     assert_eq!(env.str("wsgi.url_scheme"), "http");
     assert_eq!(env.value("wsgi.multithread"), &Json::Bool(false));
     assert_eq!(env.value("wsgi.multiprocess"), &Json::Bool(false));

@@ -141,7 +141,8 @@ impl Response {
     }
 
     pub fn json(&self) -> Json {
-        Json::parse(&self.text()).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.text()))
+        serde_json::from_str(&self.text())
+            .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.text()))
     }
 
     /// The environ report of `pyapps/environ.py`.

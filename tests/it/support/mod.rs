@@ -29,8 +29,8 @@ pub use process::*;
 pub use server::*;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -85,34 +85,35 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
-
 /// A unique directory under the system temp dir, removed on drop. Names stay short so a
 /// Unix socket path inside fits in `sun_path` (108 bytes).
-pub struct TempDir {
-    path: PathBuf,
-}
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
+    /// A new empty directory, open to every user (mode 0755 less the umask, as `mkdir`
+    /// makes it) since the servers the privilege tests start run as `nobody`.
     pub fn new() -> TempDir {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("rsgi-t{}-{}", std::process::id(), n));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create temp dir");
-        TempDir { path }
+        let dir = tempfile::Builder::new()
+            .prefix("rsgi-t")
+            .permissions(fs::Permissions::from_mode(0o755))
+            .tempdir()
+            .expect("create temp dir");
+        TempDir(dir)
     }
 
+    /// The directory's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.0.path()
     }
 
+    /// A path inside the directory.
     pub fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
+        self.0.path().join(name)
     }
 
     /// Writes `contents` to `name` (parent directories created) and returns the path.
     pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let p = self.path.join(name);
+        let p = self.join(name);
         if let Some(parent) = p.parent() {
             fs::create_dir_all(parent).unwrap();
         }
@@ -124,11 +125,5 @@ impl TempDir {
 impl Default for TempDir {
     fn default() -> Self {
         TempDir::new()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
     }
 }

@@ -168,7 +168,7 @@ pub fn py_client(port: u16, pki: &Pki, args: &[&str]) -> Json {
         "tls_client.py failed: {text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Json::parse(&text).unwrap_or_else(|e| panic!("tls_client.py printed {text:?}: {e}"))
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("tls_client.py printed {text:?}: {e}"))
 }
 
 /// The client's error, if the connection failed.
