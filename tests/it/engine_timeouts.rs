@@ -7,7 +7,6 @@
 //! deadline) is a safety net, never the assertion.
 
 use crate::support::*;
-use std::time::Duration;
 
 /// The bytes a server sent before it closed a connection it timed out.
 fn assert_408_then_closed(bytes: &[u8]) {
@@ -249,22 +248,7 @@ fn app_stuck_in_a_pool_thread_beyond_timeout_gets_the_worker_replaced() {
         gate_param(&dir, "stuck")
     )));
     server.wait_for_line("slow started stuck");
-    let ready = server
-        .log
-        .wait_count_within(
-            2,
-            |l| l.contains("Worker ready (pid: "),
-            Duration::from_secs(30),
-        )
-        .unwrap_or_else(|e| panic!("the stuck worker was not replaced: {e}"));
-    assert_ne!(parse_worker_pid(&ready[1]).unwrap(), stuck);
-    assert!(
-        c.try_read_response()
-            .map(|r| r.status() >= 500)
-            .unwrap_or(true)
-    );
-    let resp = server.get("/?id=fresh&seconds=0");
-    assert_eq!(resp.status(), 200);
+    server.expect_stuck_worker_replaced(stuck, &mut c);
 }
 
 // Regression: waiting for a slow client counted against --timeout and killed the worker,

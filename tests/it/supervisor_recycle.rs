@@ -5,16 +5,6 @@
 use crate::support::load::Load;
 use crate::support::*;
 
-fn assert_no_failures(tally: &crate::support::load::Tally) {
-    assert!(
-        tally.failures.is_empty(),
-        "{} failed requests, first: {:?}",
-        tally.failures.len(),
-        &tally.failures[..tally.failures.len().min(5)]
-    );
-    assert!(tally.ok > 0);
-}
-
 #[test]
 fn max_requests_recycles_workers_under_load_without_a_failure() {
     let mut server = server("hello")
@@ -27,7 +17,7 @@ fn max_requests_recycles_workers_under_load_without_a_failure() {
     server.wait_for_lines("its replacement is ready", 6);
     load.wait_for_more(20);
     let tally = load.finish();
-    assert_no_failures(&tally);
+    tally.assert_no_failures();
     let log = server.stderr_text();
     // Each worker asked for retirement after 30 to 40 requests.
     for line in log.lines().filter(|l| l.contains("has served ")) {
@@ -55,7 +45,7 @@ fn max_worker_lifetime_replaces_old_workers_under_load() {
     server.wait_for_line(&format!("Worker exited (pid: {first})"));
     load.wait_for_more(20);
     let tally = load.finish();
-    assert_no_failures(&tally);
+    tally.assert_no_failures();
     assert_eq!(server.terminate().code(), Some(0));
 }
 

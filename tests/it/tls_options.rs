@@ -6,10 +6,6 @@ use crate::support::tls::*;
 use crate::support::*;
 use std::path::Path;
 
-fn port(server: &Server) -> u16 {
-    server.addr().port()
-}
-
 /// curl presenting `client`'s certificate.
 fn curl_with(pki: &Pki, client: &Pair, url: &str) -> std::process::Output {
     curl(

@@ -19,10 +19,7 @@ fn environ_via(server: &Server, pki: &Pki, args: &[&str]) -> Environ {
         .get("body")
         .and_then(Json::as_str)
         .expect("body");
-    Environ(
-        serde_json::from_str::<Json>(body)
-            .unwrap_or_else(|e| panic!("not the environ's JSON ({e}): {body}")),
-    )
+    Environ::parse(body)
 }
 
 #[test]
@@ -75,8 +72,7 @@ fn curl_behind_a_proxy_header_speaks_https() {
         String::from_utf8_lossy(&out.stderr)
     );
     let body = String::from_utf8_lossy(&out.stdout);
-    let environ =
-        Environ(serde_json::from_str::<Json>(&body).unwrap_or_else(|e| panic!("{e}: {body}")));
+    let environ = Environ::parse(&body);
     assert_eq!(environ.str("PATH_INFO"), "/curl");
     assert_eq!(environ.str("wsgi.url_scheme"), "https");
     assert_eq!(environ.str("REMOTE_ADDR"), "127.0.0.1");

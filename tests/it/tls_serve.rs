@@ -9,17 +9,6 @@ use crate::support::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-fn port(server: &Server) -> u16 {
-    server.addr().port()
-}
-
-fn environ_of(body: &str) -> Environ {
-    Environ(
-        serde_json::from_str::<Json>(body)
-            .unwrap_or_else(|e| panic!("not the environ app's JSON ({e}): {body}")),
-    )
-}
-
 #[test]
 fn curl_get_keep_alive_and_post() {
     let pki = Pki::new();
@@ -64,7 +53,7 @@ fn curl_get_keep_alive_and_post() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let environ = environ_of(&String::from_utf8_lossy(&out.stdout));
+    let environ = Environ::parse(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(environ.body_length(), 100_000);
     assert_eq!(environ.str("REQUEST_METHOD"), "POST");
     assert_eq!(environ.str("wsgi.url_scheme"), "https");
@@ -77,7 +66,7 @@ fn curl_get_keep_alive_and_post() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let environ = environ_of(&String::from_utf8_lossy(&out.stdout));
+    let environ = Environ::parse(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(environ.str("SERVER_NAME"), "example.com");
     assert_eq!(environ.str("SERVER_PORT"), "443");
 }
@@ -102,7 +91,7 @@ fn python_keep_alive(threads: &str) {
         .expect("port");
     for (r, path) in responses.iter().zip(["/one", "/two", "/three"]) {
         assert_eq!(r.get("status").and_then(Json::as_i64), Some(200));
-        let environ = environ_of(r.get("body").and_then(Json::as_str).expect("body"));
+        let environ = Environ::parse(r.get("body").and_then(Json::as_str).expect("body"));
         assert_eq!(environ.str("PATH_INFO"), path);
         assert_eq!(environ.str("wsgi.url_scheme"), "https");
         // Host: 127.0.0.1:PORT names the port; the default for https would be 443.

@@ -63,6 +63,7 @@ pub fn gate_param(dir: &TempDir, id: &str) -> String {
     format!("until={}", qs_escape(gate_path(dir, id).to_str().unwrap()))
 }
 
+/// Opens gate `id`: the gated request waiting for it goes on.
 pub fn open_gate_file(dir: &TempDir, id: &str) {
     fs::write(gate_path(dir, id), b"").unwrap();
 }

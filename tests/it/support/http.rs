@@ -79,6 +79,7 @@ impl Head {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a header, in order (case-insensitive name).
     pub fn header_all(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
@@ -128,18 +129,22 @@ pub struct Response {
 }
 
 impl Response {
+    /// The status code.
     pub fn status(&self) -> u16 {
         self.head.status
     }
 
+    /// The first value of a header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.head.header(name)
     }
 
+    /// The body as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The body as JSON; panics (showing the body) if it is not.
     pub fn json(&self) -> Json {
         serde_json::from_str(&self.text())
             .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.text()))

@@ -44,12 +44,24 @@ fn is_eofish(e: &io::Error) -> bool {
     )
 }
 
+/// The size a chunk-size line announces (extensions ignored).
+fn chunk_size(line: &str) -> io::Result<u64> {
+    let size_text = line.trim_end().split(';').next().unwrap_or("").trim();
+    u64::from_str_radix(size_text, 16).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad chunk size line {line:?}"),
+        )
+    })
+}
+
 /// A client connection that can carry several requests.
 pub struct Conn {
     reader: BufReader<Stream>,
 }
 
 impl Conn {
+    /// Connects to a TCP listener (no Nagle; socket timeouts at the safety deadline).
     pub fn tcp(addr: SocketAddr) -> Conn {
         let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
         s.set_read_timeout(Some(DEADLINE)).unwrap();
@@ -60,6 +72,7 @@ impl Conn {
         }
     }
 
+    /// Connects to a Unix-socket listener (socket timeouts at the safety deadline).
     pub fn unix(path: &Path) -> Conn {
         let s =
             UnixStream::connect(path).unwrap_or_else(|e| panic!("connect {}: {e}", path.display()));
@@ -70,6 +83,7 @@ impl Conn {
         }
     }
 
+    /// The socket itself, for writes that bypass the helpers.
     pub fn stream(&mut self) -> &mut Stream {
         self.reader.get_mut()
     }
@@ -82,6 +96,7 @@ impl Conn {
         }
     }
 
+    /// A second handle on the TCP socket (panics on a Unix socket).
     pub fn try_clone_tcp(&self) -> TcpStream {
         match self.reader.get_ref() {
             Stream::Tcp(s) => s.try_clone().unwrap(),
@@ -94,6 +109,7 @@ impl Conn {
         self.reader.read(buf)
     }
 
+    /// Sends `bytes` whole; panics if the server closed.
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream().write_all(bytes).expect("send request");
     }
@@ -195,6 +211,17 @@ impl Conn {
         Ok(())
     }
 
+    /// Reads a line; `None` when the connection ended (EOF or reset) before any byte of it.
+    fn read_line_or_end(&mut self) -> io::Result<Option<String>> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => Ok(None),
+            Ok(_) => Ok(Some(line)),
+            Err(e) if is_eofish(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reads the body `framing` describes into `sink`. An early EOF (or reset) is reported
     /// as `complete: false`, not an error.
     pub fn read_body(
@@ -224,48 +251,24 @@ impl Conn {
                 }
             },
             Framing::Chunked => loop {
-                let mut line = String::new();
-                match self.reader.read_line(&mut line) {
-                    Ok(0) => {
+                let line = match self.read_line_or_end()? {
+                    Some(line) if line.ends_with("\r\n") => line,
+                    _ => {
                         info.complete = false;
                         break;
                     }
-                    Ok(_) => {}
-                    Err(e) if is_eofish(&e) => {
-                        info.complete = false;
-                        break;
-                    }
-                    Err(e) => return Err(e),
-                }
-                if !line.ends_with("\r\n") {
-                    info.complete = false;
-                    break;
-                }
-                let size_text = line.trim_end().split(';').next().unwrap_or("").trim();
-                let size = u64::from_str_radix(size_text, 16).map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("bad chunk size line {line:?}"),
-                    )
-                })?;
+                };
+                let size = chunk_size(&line)?;
                 if size == 0 {
+                    // The trailer section is consumed; no test reads it.
                     loop {
-                        let mut t = String::new();
-                        match self.reader.read_line(&mut t) {
-                            Ok(0) => {
+                        match self.read_line_or_end()? {
+                            Some(t) if t == "\r\n" => break,
+                            Some(_) => {}
+                            None => {
                                 info.complete = false;
                                 break;
                             }
-                            Ok(_) => {}
-                            Err(e) if is_eofish(&e) => {
-                                info.complete = false;
-                                break;
-                            }
-                            Err(e) => return Err(e),
-                        }
-                        // The trailer section is consumed; no test reads it.
-                        if t == "\r\n" {
-                            break;
                         }
                     }
                     break;
@@ -299,6 +302,7 @@ impl Conn {
         self.try_read_response_to(false)
     }
 
+    /// Reads one response; `head_request` says the request was HEAD (no body by rule).
     pub fn try_read_response_to(&mut self, head_request: bool) -> io::Result<Response> {
         let head = self.read_head()?;
         let framing = head.framing(head_request);
@@ -312,6 +316,7 @@ impl Conn {
         })
     }
 
+    /// Reads one response (for a request that was not HEAD); panics on an I/O error.
     pub fn read_response(&mut self) -> Response {
         self.try_read_response().expect("read response")
     }
@@ -431,13 +436,7 @@ impl Conn {
                 "connection closed before a chunk-size line",
             ));
         }
-        let size_text = line.trim_end().split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad chunk size line {line:?}"),
-            )
-        })?;
+        let size = chunk_size(&line)? as usize;
         if size == 0 {
             loop {
                 let mut t = String::new();

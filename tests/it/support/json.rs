@@ -7,10 +7,19 @@ pub use serde_json::Value as Json;
 pub struct Environ(pub Json);
 
 impl Environ {
+    /// The report in a response body; panics (showing the body) if it is not JSON.
+    pub fn parse(body: &str) -> Environ {
+        Environ(
+            serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("not the environ app's JSON ({e}): {body}")),
+        )
+    }
+
     fn entry(&self, key: &str) -> Option<&Json> {
         self.0["environ"].get(key)
     }
 
+    /// Whether the environ holds `key`.
     pub fn has(&self, key: &str) -> bool {
         self.entry(key).is_some()
     }
@@ -31,12 +40,14 @@ impl Environ {
             .unwrap_or_else(|| panic!("{key} is not a str: {:?}", self.entry(key)))
     }
 
+    /// The Python type name of a key's value.
     pub fn type_of(&self, key: &str) -> &str {
         self.entry(key)
             .and_then(|e| e["type"].as_str())
             .unwrap_or_else(|| panic!("{key} not in environ; keys: {:?}", self.keys()))
     }
 
+    /// Every environ key.
     pub fn keys(&self) -> Vec<&str> {
         self.0["environ"]
             .as_object()
@@ -44,14 +55,17 @@ impl Environ {
             .unwrap_or_default()
     }
 
+    /// How many body bytes the app read from `wsgi.input`.
     pub fn body_length(&self) -> i64 {
         self.0["body_length"].as_i64().unwrap()
     }
 
+    /// The CRC-32 of the body the app read (zlib's).
     pub fn body_crc32(&self) -> u32 {
         self.0["body_crc32"].as_i64().unwrap() as u32
     }
 
+    /// The pid of the worker that answered.
     pub fn pid(&self) -> i32 {
         self.0["pid"].as_i64().unwrap() as i32
     }

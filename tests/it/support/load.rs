@@ -21,6 +21,19 @@ pub struct Tally {
     pub failures: Vec<String>,
 }
 
+impl Tally {
+    /// No request failed, and some were served.
+    pub fn assert_no_failures(&self) {
+        assert!(
+            self.failures.is_empty(),
+            "{} failed requests, first: {:?}",
+            self.failures.len(),
+            &self.failures[..self.failures.len().min(5)]
+        );
+        assert!(self.ok > 0);
+    }
+}
+
 /// Clients sending requests back to back over keep-alive connections (reconnecting when
 /// the server says `Connection: close`), until stopped.
 pub struct Load {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
 
-use super::server::{PYTHON_ENV, without_runner_env};
+use super::server::{PYTHON_ENV, wait_child, without_runner_env};
 use super::{DEADLINE, TempDir, pyapps, server_bin};
 
 /// Every stderr line a server printed so far, fed by a reader thread.
@@ -131,16 +131,19 @@ impl Log {
         Ok(())
     }
 
+    /// Every line so far.
     pub fn lines(&mut self) -> &[String] {
         self.drain();
         &self.lines
     }
 
+    /// Every line so far, joined with newlines.
     pub fn text(&mut self) -> String {
         self.drain();
         self.lines.join("\n")
     }
 
+    /// How many lines so far satisfy `pred`.
     pub fn count(&mut self, pred: impl Fn(&str) -> bool) -> usize {
         self.drain();
         self.lines.iter().filter(|l| pred(l)).count()
@@ -212,10 +215,12 @@ impl FileServer {
         server
     }
 
+    /// The master's pid.
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
+    /// Sends `sig` to the master.
     pub fn signal(&self, sig: Signal) {
         signal::kill(Pid::from_raw(self.pid()), sig).expect("kill");
     }
@@ -233,14 +238,7 @@ impl FileServer {
     /// SIGTERM, then wait for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
         self.signal(Signal::SIGTERM);
-        let until = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < until, "server did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_child(&mut self.child)
     }
 }
 

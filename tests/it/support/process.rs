@@ -26,6 +26,7 @@ pub fn proc_status_kib(pid: i32, field: &str) -> u64 {
     panic!("{field} not in /proc/{pid}/status");
 }
 
+/// Sends `sig` to `pid`; panics if it cannot.
 pub fn kill(pid: i32, sig: Signal) {
     signal::kill(Pid::from_raw(pid), sig).expect("kill");
 }

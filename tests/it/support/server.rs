@@ -34,18 +34,31 @@ pub const PYTHON_ENV: [(&str, &str); 2] =
     [("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONUNBUFFERED", "1")];
 
 /// Waits for a child with a safety deadline (polling `try_wait`; the deadline is not a
-/// timing assertion).
+/// timing assertion); at the deadline the child is killed and the test fails.
 pub fn wait_child(child: &mut Child) -> ExitStatus {
+    wait_or_kill(child, "process", |child| {
+        let _ = child.kill();
+    })
+}
+
+/// Like [`wait_child`] but kills the child's whole process group at the deadline.
+fn wait_child_group(child: &mut Child) -> ExitStatus {
+    wait_or_kill(child, "rsgi-server", |child| {
+        let _ = signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    })
+}
+
+fn wait_or_kill(child: &mut Child, what: &str, kill: impl FnOnce(&mut Child)) -> ExitStatus {
     let until = Instant::now() + DEADLINE;
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
         }
         if Instant::now() > until {
-            let _ = child.kill();
+            kill(child);
             let _ = child.wait();
             panic!(
-                "process {} did not exit before the safety deadline",
+                "{what} {} did not exit before the safety deadline",
                 child.id()
             );
         }
@@ -61,6 +74,7 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// The exit code (`None` when a signal ended it).
     pub fn code(&self) -> Option<i32> {
         self.status.code()
     }
@@ -124,11 +138,13 @@ pub fn bare() -> Builder {
 }
 
 impl Builder {
+    /// Adds one command-line argument.
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
         self.args.push(a.as_ref().to_owned());
         self
     }
 
+    /// Adds command-line arguments.
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -170,27 +186,32 @@ impl Builder {
         self
     }
 
+    /// Leaves out the default `-b 127.0.0.1:0` (binds come from elsewhere).
     pub fn no_default_bind(mut self) -> Self {
         self.default_bind = false;
         self
     }
 
+    /// Leaves out the default `--chdir pyapps`.
     pub fn no_chdir(mut self) -> Self {
         self.chdir_pyapps = false;
         self
     }
 
+    /// Sets an environment variable for the server.
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
         self.env
             .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
         self
     }
 
+    /// Removes an environment variable from the server's environment.
     pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Self {
         self.env_remove.push(k.as_ref().to_owned());
         self
     }
 
+    /// Sets the server's working directory.
     pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
         self.cwd = Some(dir.as_ref().to_owned());
         self
@@ -315,25 +336,6 @@ impl Builder {
     }
 }
 
-/// Like [`wait_child`] but kills the child's whole process group at the deadline.
-fn wait_child_group(child: &mut Child) -> ExitStatus {
-    let until = Instant::now() + DEADLINE;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > until {
-            let _ = signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            let _ = child.wait();
-            panic!(
-                "rsgi-server {} did not exit before the safety deadline",
-                child.id()
-            );
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// `... Listening at: http://127.0.0.1:8000 (...)` → `http://127.0.0.1:8000`.
 pub fn parse_listen_url(line: &str) -> Option<String> {
     let rest = &line[line.find("Listening at: ")? + "Listening at: ".len()..];
@@ -360,6 +362,7 @@ pub struct Server {
 }
 
 impl Server {
+    /// The master's pid (the wrapper's, when there is one).
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
@@ -372,6 +375,7 @@ impl Server {
             .unwrap_or_else(|| panic!("no TCP listener in {:?}", self.urls))
     }
 
+    /// Every TCP listener's address, in bind order.
     pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
         self.urls
             .iter()
@@ -392,6 +396,7 @@ impl Server {
             .unwrap_or_else(|| panic!("no unix listener in {:?}", self.urls))
     }
 
+    /// The first worker ready at start.
     pub fn worker_pid(&self) -> i32 {
         self.worker_pids[0]
     }
@@ -408,12 +413,14 @@ impl Server {
         c.read_response()
     }
 
+    /// One POST of `body` on a fresh connection (`Connection: close`); the whole response.
     pub fn post(&self, target: &str, body: &[u8]) -> Response {
         let mut c = self.conn();
         c.send(&request("POST", target, &[("Connection", "close")], body));
         c.read_response()
     }
 
+    /// Sends `sig` to the master.
     pub fn signal(&self, sig: Signal) {
         signal::kill(Pid::from_raw(self.pid()), sig).expect("kill");
     }
@@ -457,6 +464,29 @@ impl Server {
             .unwrap_or_else(|e| panic!("waiting for {n} x {needle:?}: {e}"))
     }
 
+    /// After the worker `stuck` was held past `--timeout` by the request on `c`: a new
+    /// worker replaces it, `c` gets an error response or none, and the server serves again.
+    pub fn expect_stuck_worker_replaced(&mut self, stuck: i32, c: &mut Conn) {
+        // The safety deadline is shorter here: a timeout of seconds that has not fired
+        // after 30 s has not been implemented.
+        let ready = self
+            .log
+            .wait_count_within(
+                2,
+                |l| l.contains("Worker ready (pid: "),
+                Duration::from_secs(30),
+            )
+            .unwrap_or_else(|e| panic!("the stuck worker was not replaced: {e}"));
+        assert_ne!(parse_worker_pid(&ready[1]).unwrap(), stuck);
+        assert!(
+            c.try_read_response()
+                .map(|r| r.status() >= 500)
+                .unwrap_or(true)
+        );
+        let resp = self.get("/?id=fresh&seconds=0");
+        assert_eq!(resp.status(), 200);
+    }
+
     /// Pids of every `Worker ready` line so far.
     pub fn ready_pids(&mut self) -> Vec<i32> {
         self.log
@@ -466,6 +496,7 @@ impl Server {
             .collect()
     }
 
+    /// Everything on stderr so far.
     pub fn stderr_text(&mut self) -> String {
         self.log.text()
     }

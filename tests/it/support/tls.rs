@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use super::clients::curl_command;
-use super::{Builder, Json, TempDir, repo_root, server, test_python};
+use super::{Builder, Json, Server, TempDir, repo_root, server, test_python};
 
 /// A throwaway PKI in a temporary directory.
 pub struct Pki {
@@ -18,6 +18,15 @@ pub struct Pair {
     pub cert: PathBuf,
     pub key: PathBuf,
 }
+
+/// `openssl req` options for a new unencrypted P-256 key.
+const NEW_EC_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+];
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -40,26 +49,17 @@ impl Pki {
             dir: TempDir::new(),
         };
         let d = pki.dir.path();
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=rsgi test CA",
-            ],
-        );
+        let ca = [
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rsgi test CA",
+        ];
+        openssl(d, &[&["req", "-x509"][..], &NEW_EC_KEY, &ca].concat());
         pki.issue("server", "localhost", "server");
         pki.issue("client", "test client", "client");
         pki
@@ -82,23 +82,8 @@ impl Pki {
         let pem = format!("{name}.pem");
         let extfile = format!("{name}.ext");
         let subj = format!("/CN={cn}");
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                &subj,
-            ],
-        );
+        let request = ["-keyout", &key, "-out", &csr, "-subj", &subj];
+        openssl(d, &[&["req"][..], &NEW_EC_KEY, &request].concat());
         openssl(
             d,
             &[
@@ -122,6 +107,7 @@ impl Pki {
         self.pair(name)
     }
 
+    /// The certificate and key issued as `name`.
     pub fn pair(&self, name: &str) -> Pair {
         Pair {
             cert: self.dir.join(&format!("{name}.pem")),
@@ -129,17 +115,25 @@ impl Pki {
         }
     }
 
+    /// The CA's certificate.
     pub fn ca(&self) -> PathBuf {
         self.dir.join("ca.pem")
     }
 
+    /// The server's certificate and key.
     pub fn server(&self) -> Pair {
         self.pair("server")
     }
 
+    /// The client's certificate and key.
     pub fn client(&self) -> Pair {
         self.pair("client")
     }
+}
+
+/// The server's first TCP port, where its TLS clients connect.
+pub fn port(server: &Server) -> u16 {
+    server.addr().port()
 }
 
 /// `server(app)` serving TLS with the PKI's server certificate.
