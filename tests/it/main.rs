@@ -54,5 +54,6 @@ mod tls_proxy;
 mod tls_reload;
 mod tls_serve;
 mod wsgi_environ;
+mod wsgi_framing;
 mod wsgi_input;
 mod wsgi_response;
