@@ -6,8 +6,8 @@
 //! ([`DEADLINE`]) that only exists to turn a hung test into a failing one.
 //!
 //! What every area uses is re-exported here (`use crate::support::*`); the helpers of one
-//! area stay in their module (`support::tls`, `support::logs`, `support::load`,
-//! `support::hygiene`).
+//! area stay in their module (`support::tls`, `support::clients`, `support::logs`,
+//! `support::load`, `support::hygiene`).
 
 pub mod clients;
 pub mod data;
