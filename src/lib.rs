@@ -37,7 +37,8 @@
 //! # Layers
 //!
 //! A module uses only modules of its own layer or of the layers above it in this list, and
-//! no two modules use each other (`tests/layering.rs` checks both on every `crate::` path):
+//! no two modules use each other (`tests/it/source_layering.rs` checks both on every
+//! `crate::` path):
 //!
 //! 1. Foundations, plain values and primitives: `decimal`, `exit`, `peer`, `http`,
 //!    `scoreboard`, `signals`, `settings`.

@@ -1,4 +1,4 @@
-"""Process-hygiene probe (tests/hygiene_*.rs, tests/systemd_*.rs), as JSON.
+"""Process-hygiene probe (tests/it/hygiene_*.rs, tests/it/systemd_*.rs), as JSON.
 
 - ``/`` (any other path): pid, ppid, uid/gid/groups, ``sys.argv`` and the selected
   ``os.environ`` entries (``?env=NAME``, repeatable).

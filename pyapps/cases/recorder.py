@@ -1,4 +1,4 @@
-"""Records what the application is handed, for the request corpus (tests/http_corpus.rs).
+"""Records what the application is handed, for the request corpus (tests/it/http_corpus.rs).
 
 Each call answers JSON: ``calls`` (this worker's running count of calls, so a test can prove
 a rejected request never reached the app), the method, the raw target, the protocol, the

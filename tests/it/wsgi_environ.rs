@@ -1,0 +1,249 @@
+//! The environ dict (PEP 3333 "environ Variables", CGI/1.1 RFC 3875 §4.1).
+
+use crate::support::*;
+
+#[test]
+fn pep3333_keys_are_present_with_the_right_types() {
+    let server = server("environ").start();
+    let port = server.addr().port();
+    let mut c = server.conn();
+    let req = request(
+        "GET",
+        "/p?q=1",
+        &[("Host", &format!("127.0.0.1:{port}"))],
+        b"",
+    );
+    let env = c.roundtrip(&req).environ();
+    for key in [
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+        "RAW_URI",
+        "HTTP_HOST",
+    ] {
+        // PEP 3333: CGI keys are native strings.
+        assert_eq!(env.type_of(key), "str", "{key}");
+    }
+    assert_eq!(env.str("REQUEST_METHOD"), "GET");
+    assert_eq!(env.str("SCRIPT_NAME"), "");
+    assert_eq!(env.str("SERVER_PROTOCOL"), "HTTP/1.1");
+    assert_eq!(env.str("SERVER_PORT"), port.to_string());
+    assert!(!env.str("SERVER_NAME").is_empty());
+    assert_eq!(env.type_of("wsgi.version"), "tuple");
+    assert_eq!(env.value("wsgi.version"), &serde_json::json!([1, 0]));
+    assert_eq!(env.str("wsgi.url_scheme"), "http");
+    assert_eq!(env.value("wsgi.multithread"), &Json::Bool(false));
+    assert_eq!(env.value("wsgi.multiprocess"), &Json::Bool(false));
+    assert_eq!(env.value("wsgi.run_once"), &Json::Bool(false));
+    assert_eq!(env.value("wsgi.input_terminated"), &Json::Bool(true));
+    for key in ["wsgi.input", "wsgi.errors", "wsgi.file_wrapper"] {
+        assert!(env.has(key), "{key} missing");
+    }
+}
+
+#[test]
+fn remote_addr_and_port_name_each_connection_own_client() {
+    // Made once per connection and reused by its later requests: each connection must
+    // still see its own port, request after request.
+    let server = server("environ").start();
+    let mut conns = [server.conn(), server.conn()];
+    for _ in 0..2 {
+        for c in &mut conns {
+            let env = c.roundtrip(&request("GET", "/", &[], b"")).environ();
+            assert_eq!(env.str("REMOTE_ADDR"), "127.0.0.1");
+            assert_eq!(env.str("REMOTE_PORT"), c.local_port().to_string());
+        }
+    }
+}
+
+#[test]
+fn host_keys_follow_the_host_of_each_request_on_a_connection() {
+    // The strings a Host value gives are kept for the connection's next request: a
+    // different Host must still give its own keys, and a return to the first its own again.
+    let server = server("environ").start();
+    let mut c = server.conn();
+    for (host, name, port) in [
+        ("a.example:8080", "a.example", "8080"),
+        ("a.example:8080", "a.example", "8080"),
+        ("b.example", "b.example", "80"),
+        ("[::1]:9", "[::1]", "9"),
+        ("a.example:8080", "a.example", "8080"),
+    ] {
+        let env = c
+            .roundtrip(&request("GET", "/", &[("Host", host)], b""))
+            .environ();
+        assert_eq!(env.str("HTTP_HOST"), host);
+        assert_eq!(env.str("SERVER_NAME"), name, "{host}");
+        assert_eq!(env.str("SERVER_PORT"), port, "{host}");
+    }
+    // An absolute-form target names the host, whatever Host says.
+    let env = c
+        .roundtrip(b"GET http://c.example:81/ HTTP/1.1\r\nHost: a.example:8080\r\n\r\n")
+        .environ();
+    assert_eq!(env.str("HTTP_HOST"), "c.example:81");
+    assert_eq!(env.str("SERVER_NAME"), "c.example");
+    assert_eq!(env.str("SERVER_PORT"), "81");
+}
+
+#[test]
+fn path_info_is_percent_decoded_as_latin1_and_raw_uri_is_raw() {
+    let server = server("environ").start();
+    let mut c = server.conn();
+    let target = "/caf%C3%A9/a%20b%2Fc?x=%C3%A9&y=a+b";
+    let env = c.roundtrip(&get_req(target)).environ();
+    // UTF-8 bytes C3 A9 decoded one byte per char (latin-1), as PEP 3333 requires.
+    assert_eq!(env.str("PATH_INFO"), "/caf\u{c3}\u{a9}/a b/c");
+    assert_eq!(env.str("QUERY_STRING"), "x=%C3%A9&y=a+b");
+    assert_eq!(env.str("RAW_URI"), target);
+}
+
+#[test]
+fn query_string_is_present_and_empty_without_a_query() {
+    let server = server("environ").start();
+    let env = server.get("/plain").environ();
+    assert_eq!(env.str("QUERY_STRING"), "");
+    assert_eq!(env.str("PATH_INFO"), "/plain");
+}
+
+#[test]
+fn http_headers_become_http_keys_and_repeats_are_joined() {
+    let server = server("environ").start();
+    let mut c = server.conn();
+    let req = request(
+        "GET",
+        "/",
+        &[
+            ("X-Custom-Thing", "one"),
+            ("Accept", "text/html"),
+            ("Accept", "application/json"),
+            ("x-lower-case", "low"),
+        ],
+        b"",
+    );
+    let env = c.roundtrip(&req).environ();
+    assert_eq!(env.str("HTTP_X_CUSTOM_THING"), "one");
+    assert_eq!(env.str("HTTP_ACCEPT"), "text/html, application/json");
+    assert_eq!(env.str("HTTP_X_LOWER_CASE"), "low");
+    assert_eq!(env.str("HTTP_HOST"), "localhost");
+}
+
+#[test]
+fn header_with_underscore_is_dropped_so_it_cannot_spoof_a_dash_header() {
+    let server = server("environ").start();
+    let mut c = server.conn();
+    // Both map to HTTP_X_AUTH_USER; a proxy that strips X-Auth-User would let X_Auth_User
+    // through, so the underscore form must be ignored (as nginx and gunicorn do).
+    let req = request(
+        "GET",
+        "/",
+        &[("X_Auth_User", "attacker"), ("X-Auth-User", "alice")],
+        b"",
+    );
+    let env = c.roundtrip(&req).environ();
+    assert_eq!(env.str("HTTP_X_AUTH_USER"), "alice");
+    let req = request("GET", "/", &[("X_Only_Underscore", "spoof")], b"");
+    let env = c.roundtrip(&req).environ();
+    assert!(!env.has("HTTP_X_ONLY_UNDERSCORE"));
+}
+
+#[test]
+fn content_type_and_length_have_no_http_prefix() {
+    let server = server("environ").start();
+    let mut c = server.conn();
+    let req = request("POST", "/", &[("Content-Type", "text/plain")], b"12345");
+    let env = c.roundtrip(&req).environ();
+    assert_eq!(env.str("CONTENT_TYPE"), "text/plain");
+    assert_eq!(env.str("CONTENT_LENGTH"), "5");
+    assert!(!env.has("HTTP_CONTENT_TYPE"));
+    assert!(!env.has("HTTP_CONTENT_LENGTH"));
+    assert_eq!(env.body_length(), 5);
+}
+
+#[test]
+fn content_type_and_length_absent_when_not_sent() {
+    let server = server("environ").start();
+    let env = server.get("/").environ();
+    assert!(!env.has("CONTENT_TYPE"), "keys: {:?}", env.keys());
+    assert!(!env.has("CONTENT_LENGTH"), "keys: {:?}", env.keys());
+    assert_eq!(env.body_length(), 0);
+}
+
+#[test]
+fn remote_addr_and_port_are_the_client_socket() {
+    let server = server("environ").start();
+    let mut c = server.conn();
+    let local = c.try_clone_tcp().local_addr().unwrap();
+    let env = c.roundtrip(&get_req("/")).environ();
+    assert_eq!(env.str("REMOTE_ADDR"), "127.0.0.1");
+    assert_eq!(env.str("REMOTE_PORT"), local.port().to_string());
+}
+
+#[test]
+fn non_ascii_header_value_is_latin1_decoded() {
+    let server = server("environ").start();
+    let mut c = server.conn();
+    let mut req = b"GET / HTTP/1.1\r\nHost: x\r\nX-Latin: caf".to_vec();
+    req.push(0xE9); // obs-text (RFC 9110 §5.5)
+    req.extend(b"\r\n\r\n");
+    let env = c.roundtrip(&req).environ();
+    assert_eq!(env.str("HTTP_X_LATIN"), "caf\u{e9}");
+}
+
+#[test]
+fn extension_methods_are_passed_through() {
+    let server = server("environ").start();
+    let mut c = server.conn();
+    let env = c.roundtrip(&request("PURGE", "/x", &[], b"")).environ();
+    assert_eq!(env.str("REQUEST_METHOD"), "PURGE");
+}
+
+#[test]
+fn root_path_sets_script_name_and_strips_matching_prefix() {
+    let server = server("environ").args(["--root-path", "/prefix"]).start();
+    let env = server.get("/prefix/foo/bar?z=1").environ();
+    assert_eq!(env.str("SCRIPT_NAME"), "/prefix");
+    assert_eq!(env.str("PATH_INFO"), "/foo/bar");
+    assert_eq!(env.str("QUERY_STRING"), "z=1");
+    // A path outside the prefix keeps its PATH_INFO intact.
+    let env = server.get("/elsewhere").environ();
+    assert_eq!(env.str("SCRIPT_NAME"), "/prefix");
+    assert_eq!(env.str("PATH_INFO"), "/elsewhere");
+}
+
+#[test]
+fn process_environment_is_not_in_environ() {
+    let server = server("environ")
+        .env("ZZ_RSGI_LEAK_PROBE", "leaked")
+        .args(["-e", "ZZ_RSGI_DASH_E_PROBE=also"])
+        .start();
+    let env = server.get("/").environ();
+    for key in ["ZZ_RSGI_LEAK_PROBE", "ZZ_RSGI_DASH_E_PROBE", "PATH", "HOME"] {
+        assert!(!env.has(key), "{key} leaked into environ");
+    }
+}
+
+#[test]
+fn dash_e_sets_the_worker_process_environment() {
+    let server = server("cases.introspect")
+        .args(["-e", "RSGI_PROBE_ONE=first", "--env", "ZZ_PROBE_TWO=a=b"])
+        .start();
+    let report = server.get("/?env=RSGI_PROBE_ONE&env=ZZ_PROBE_TWO").json();
+    assert_eq!(report["env"]["RSGI_PROBE_ONE"].as_str(), Some("first"));
+    // Only the first '=' separates name and value.
+    assert_eq!(report["env"]["ZZ_PROBE_TWO"].as_str(), Some("a=b"));
+}
+
+#[test]
+fn wsgi_errors_writes_reach_the_server_stderr() {
+    let mut server = server("cases.responses").start();
+    assert_eq!(server.get("/errors").text(), "logged\n");
+    server.wait_for_line("errors-write-probe");
+    server.wait_for_line("errors-writelines-probe-1");
+    server.wait_for_line("errors-writelines-probe-2");
+}
