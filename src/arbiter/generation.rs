@@ -57,6 +57,10 @@ impl Arbiter {
         if self.phase != Phase::Running {
             return;
         }
+        // Workers that became ready in the same wake-up as this HUP: announce their
+        // generation first. Otherwise the reload starts from a server that looks as if it
+        // never booted, and a new generation that fails to import stops it.
+        self.check_generation();
         if let Some(notifier) = &self.notifier {
             notifier.reloading();
         }

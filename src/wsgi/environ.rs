@@ -191,12 +191,13 @@ impl Shared {
     }
 }
 
-/// Builds the environ for one request.
+/// Builds the environ for one request; `input` is the transport `wsgi.input` reads from,
+/// for a request framed with a body.
 pub(crate) fn build<'py>(
     py: Python<'py>,
     shared: &Shared,
     request: &Request<'_>,
-    link: &Link,
+    input: Option<Link>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (head, view) = (request.head, request.conn);
     let conn = &view.info;
@@ -346,10 +347,10 @@ pub(crate) fn build<'py>(
         env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
     }
     // A request framed without a body keeps the template's exhausted input.
-    if head.framing != BodyFraming::Empty {
+    if let Some(link) = input {
         env.set_item(
             intern!(py, "wsgi.input"),
-            Py::new(py, Input::new(link.clone(), request.body_length))?,
+            Py::new(py, Input::new(link, request.body_length))?,
         )?;
     }
     Ok(env)

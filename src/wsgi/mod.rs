@@ -30,6 +30,7 @@ mod responder;
 pub(crate) use app_loader::prepend_sys_path;
 pub use environ::ConnView;
 
+use crate::http::body::BodyFraming;
 use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;
 use file_wrapper::FileWrapper;
@@ -79,27 +80,35 @@ pub trait Transport: Send + 'static {
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
+    #[inline]
     fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         (**self).read_body(buf)
     }
+    #[inline]
     fn send_head(&mut self, head: ResponseHead, known_length: Option<u64>) -> io::Result<()> {
         (**self).send_head(head, known_length)
     }
+    #[inline]
     fn send_body(&mut self, data: &[u8]) -> io::Result<Flow> {
         (**self).send_body(data)
     }
+    #[inline]
     fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow> {
         (**self).send_file(file, offset, count)
     }
+    #[inline]
     fn queue_body(&mut self, data: &[u8], at_hand: bool) -> Option<io::Result<Flow>> {
         (**self).queue_body(data, at_hand)
     }
+    #[inline]
     fn finish(&mut self) -> io::Result<()> {
         (**self).finish()
     }
+    #[inline]
     fn queue_finish(&mut self) -> Option<io::Result<()>> {
         (**self).queue_finish()
     }
+    #[inline]
     fn flush(&mut self) -> io::Result<()> {
         (**self).flush()
     }
@@ -129,31 +138,39 @@ pub(crate) type Link = Arc<Mutex<dyn Transport>>;
 /// A transport whose request has ended: every operation fails (or declines), as for a
 /// client that is gone.
 impl<T: Transport> Transport for Option<T> {
+    #[inline]
     fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.as_mut().ok_or_else(ended)?.read_body(buf)
     }
+    #[inline]
     fn send_head(&mut self, head: ResponseHead, known_length: Option<u64>) -> io::Result<()> {
         self.as_mut()
             .ok_or_else(ended)?
             .send_head(head, known_length)
     }
+    #[inline]
     fn send_body(&mut self, data: &[u8]) -> io::Result<Flow> {
         self.as_mut().ok_or_else(ended)?.send_body(data)
     }
+    #[inline]
     fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow> {
         self.as_mut()
             .ok_or_else(ended)?
             .send_file(file, offset, count)
     }
+    #[inline]
     fn queue_body(&mut self, data: &[u8], at_hand: bool) -> Option<io::Result<Flow>> {
         self.as_mut()?.queue_body(data, at_hand)
     }
+    #[inline]
     fn finish(&mut self) -> io::Result<()> {
         self.as_mut().ok_or_else(ended)?.finish()
     }
+    #[inline]
     fn queue_finish(&mut self) -> Option<io::Result<()>> {
         self.as_mut()?.queue_finish()
     }
+    #[inline]
     fn flush(&mut self) -> io::Result<()> {
         self.as_mut().ok_or_else(ended)?.flush()
     }
@@ -288,14 +305,14 @@ impl App {
     /// sends its response until it ends or the transport is full. The returned [`Call`] holds
     /// the transport until [`Call::into_transport`].
     pub fn start<T: Transport>(&self, request: Request<'_>, transport: T) -> (Call<T>, Step) {
-        let held: Held<T> = Arc::new(Mutex::new(Some(transport)));
-        let link: Link = held.clone();
         let mut call = Call {
-            held,
+            held: Arc::new(Mutex::new(Some(transport))),
             running: None,
             outcome: Outcome::Complete,
         };
-        let step = Python::attach(|py| match self.begin(py, &request, &link) {
+        // The request's Python objects share the call's transport, type-erased.
+        let link: Link = call.held.clone();
+        let step = Python::attach(|py| match self.begin(py, &request, link) {
             Ok((running, paused)) => {
                 call.running = Some(running);
                 if paused {
@@ -319,9 +336,10 @@ impl App {
         &self,
         py: Python<'_>,
         request: &Request<'_>,
-        link: &Link,
+        link: Link,
     ) -> Result<(Running, bool), Outcome> {
-        let responder = Bound::new(py, Responder::new(link.clone()))
+        let input = (request.head.framing != BodyFraming::Empty).then(|| link.clone());
+        let responder = Bound::new(py, Responder::new(link))
             .map_err(|err| log_app_error(py, "creating start_response", &err, false))?;
         // None (and no Python work) unless pre_request or post_request is defined.
         let hooked = crate::wsgi::hooks::pre_request(py, request.head, responder.as_any());
@@ -330,7 +348,7 @@ impl App {
             None => responder.clone().into_any(),
         };
         let mut environ = None;
-        let result = environ::build(py, &self.shared, request, link).and_then(|env| {
+        let result = environ::build(py, &self.shared, request, input).and_then(|env| {
             if hooked.is_some() {
                 environ = Some(env.clone().into_any().unbind());
             }

@@ -128,6 +128,54 @@ fn an_app_that_no_longer_imports_leaves_the_old_workers_serving() {
     assert_eq!(server.terminate().code(), Some(0));
 }
 
+/// A HUP that arrives as the first workers become ready, in the same wake-up of the
+/// master: it takes their readiness in before it reloads, so a new generation that fails to
+/// import leaves them serving. It used to stop the whole server, as if it had never booted.
+// Regression: found by a failing run of the test above (issue 12).
+#[test]
+fn a_hup_with_the_first_workers_readiness_still_keeps_them_on_a_failed_reload() {
+    let dir = TempDir::new();
+    let gate = dir.join("imported");
+    let app = "def application(environ, start_response):\n    \
+               start_response('200 OK', [('Content-Type', 'text/plain')])\n    \
+               return [b'version 1']\n";
+    // The import waits for the gate, so the master can be stopped before any worker is
+    // ready, and see their readiness and the HUP at once when it goes on.
+    dir.write(
+        "reloadable.py",
+        format!(
+            "import os, time\nwhile not os.path.exists({:?}):\n    time.sleep(0.01)\n{app}",
+            gate.to_str().expect("utf-8")
+        ),
+    );
+    let mut server = server("reloadable")
+        .no_chdir()
+        .arg("--chdir")
+        .arg(dir.path())
+        .workers(2)
+        .spawn();
+    server.wait_for_lines("Booting worker with pid: ", 2);
+    // Stopped while it waits (in poll(2)), the master goes on from that wait with the
+    // readiness and the HUP both there.
+    let syscall = format!("/proc/{}/syscall", server.pid());
+    wait_until("the master waiting in poll(2)", || {
+        std::fs::read_to_string(&syscall)
+            .is_ok_and(|s| s.starts_with("7 ") || s.starts_with("271 "))
+    });
+    server.signal(Signal::SIGSTOP);
+    std::fs::write(&gate, b"").expect("open the gate");
+    server.await_ready(1, 2);
+    dir.write(
+        "reloadable.py",
+        "raise RuntimeError('rsgi-test-broken-deploy')\n",
+    );
+    server.signal(Signal::SIGHUP);
+    server.signal(Signal::SIGCONT);
+    server.wait_for_line("Reload failed: worker (pid: ");
+    assert_eq!(server.get("/").text(), "version 1");
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
 /// Binds follow the configuration file: an added address is bound before the new workers
 /// start, a removed one is closed once the old workers are gone.
 #[test]

@@ -23,6 +23,7 @@ impl Transport for Exchange {
         }
     }
 
+    #[inline]
     fn send_head(&mut self, head: ResponseHead, known_length: Option<u64>) -> io::Result<()> {
         // Decide now whether this connection can survive the exchange, so the head says
         // `Connection: close` instead of promising a persistence we will not keep (RFC 9112
