@@ -21,6 +21,7 @@
 use super::{Arbiter, Phase, Worker};
 use crate::config::{BindAddr, Config};
 use crate::listen::{self, BindOptions, Listener};
+use crate::tls::ServerTls;
 use nix::sys::signal::Signal as Sig;
 use nix::unistd::Pid;
 use std::os::fd::{AsFd, AsRawFd};
@@ -31,7 +32,7 @@ use std::time::Instant;
 pub(super) struct Stable {
     pub(super) generation: u64,
     pub(super) config: Config,
-    pub(super) tls: Option<crate::tls::ServerTls>,
+    pub(super) tls: Option<ServerTls>,
     pub(super) listeners: Vec<Rc<Listener>>,
 }
 
@@ -66,14 +67,7 @@ impl Arbiter {
         }
         let new = match self.config.reload() {
             Ok(new) => new,
-            Err(err) => {
-                tracing::error!(
-                    "Reload aborted: the configuration is invalid ({err}); still serving with \
-                     the current configuration and workers"
-                );
-                self.reannounce();
-                return;
-            }
+            Err(err) => return self.abort_reload(format!("the configuration is invalid ({err})")),
         };
         if let Some(dir) = new
             .python
@@ -82,26 +76,11 @@ impl Arbiter {
             .filter(|d| Some(*d) != self.config.python.chdir.as_ref())
         {
             if let Err(err) = std::env::set_current_dir(dir) {
-                tracing::error!(
-                    "Reload aborted: cannot change to --chdir {}: {err}; still serving with \
-                     the current configuration and workers",
-                    dir.display()
-                );
-                self.reannounce();
-                return;
+                return self
+                    .abort_reload(format!("cannot change to --chdir {}: {err}", dir.display()));
             }
         }
-        // The certificate may have been renewed in place: read the files again. A failure
-        // (a key readable only by root, a half-written file) keeps the one that works.
-        let (tls, tls_read) = match crate::tls::load(&new.tls) {
-            Ok(tls) => (tls, true),
-            Err(err) => {
-                tracing::error!(
-                    "TLS not reloaded: {err}; the new workers keep the current certificate"
-                );
-                (self.tls.clone(), false)
-            }
-        };
+        let tls = self.reload_tls(&new);
         // Socket-activated without --bind: the configuration names no addresses, the
         // inherited sockets are what we serve.
         let keep_inherited = !new.sockets.binds_explicit && listen::serving_inherited_as_is();
@@ -112,14 +91,7 @@ impl Arbiter {
         };
         let listeners = match listeners {
             Ok(listeners) => listeners,
-            Err(err) => {
-                tracing::error!(
-                    "Reload aborted: {err}; still serving with the current configuration and \
-                     workers"
-                );
-                self.reannounce();
-                return;
-            }
+            Err(err) => return self.abort_reload(err),
         };
         for removed in self
             .listeners
@@ -131,27 +103,7 @@ impl Arbiter {
                 removed.url()
             );
         }
-        if (
-            new.sockets.backlog,
-            new.sockets.reuse_port,
-            new.sockets.unix_socket_mode,
-        ) != (
-            self.config.sockets.backlog,
-            self.config.sockets.reuse_port,
-            self.config.sockets.unix_socket_mode,
-        ) {
-            tracing::warn!(
-                "--backlog, --reuse-port and --unix-socket-mode apply to newly bound addresses \
-                 only; addresses kept from before still use their old settings (restart to \
-                 change them)"
-            );
-        }
-        if new.logging.level != self.config.logging.level {
-            tracing::warn!("--log-level changes need a restart; the log level is unchanged");
-        }
-        if let (true, Some(_), Some(certfile)) = (tls_read, &tls, &new.tls.certfile) {
-            tracing::info!("TLS certificate loaded from {}", certfile.display());
-        }
+        self.warn_of_changes_needing_a_restart(&new);
         self.hooks.on_reload();
         if new.workers.count != self.config.workers.count || self.target != new.workers.count {
             let old = self.target;
@@ -175,6 +127,54 @@ impl Arbiter {
             self.generation,
             self.target
         );
+    }
+
+    /// Gives a reload up before anything changed: says why, and that the server goes on.
+    fn abort_reload(&mut self, why: impl std::fmt::Display) {
+        tracing::error!(
+            "Reload aborted: {why}; still serving with the current configuration and workers"
+        );
+        self.reannounce();
+    }
+
+    /// The TLS configuration for `new`'s generation. The certificate may have been renewed
+    /// in place, so the files are read again; a failure (a key readable only by root, a
+    /// half-written file) keeps the one that works.
+    fn reload_tls(&self, new: &Config) -> Option<ServerTls> {
+        match crate::tls::load(&new.tls) {
+            Ok(tls) => {
+                if let (Some(_), Some(certfile)) = (&tls, &new.tls.certfile) {
+                    tracing::info!("TLS certificate loaded from {}", certfile.display());
+                }
+                tls
+            }
+            Err(err) => {
+                tracing::error!(
+                    "TLS not reloaded: {err}; the new workers keep the current certificate"
+                );
+                self.tls.clone()
+            }
+        }
+    }
+
+    /// Says which of `new`'s changes a reload does not apply.
+    fn warn_of_changes_needing_a_restart(&self, new: &Config) {
+        let (old, changed) = (&self.config.sockets, &new.sockets);
+        if (
+            changed.backlog,
+            changed.reuse_port,
+            changed.unix_socket_mode,
+        ) != (old.backlog, old.reuse_port, old.unix_socket_mode)
+        {
+            tracing::warn!(
+                "--backlog, --reuse-port and --unix-socket-mode apply to newly bound addresses \
+                 only; addresses kept from before still use their old settings (restart to \
+                 change them)"
+            );
+        }
+        if new.logging.level != self.config.logging.level {
+            tracing::warn!("--log-level changes need a restart; the log level is unchanged");
+        }
     }
 
     /// The listeners `new` asks for: the current ones it keeps, plus new ones bound now.

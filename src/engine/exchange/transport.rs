@@ -61,6 +61,7 @@ impl Transport for Exchange {
         self.pace(flow)
     }
 
+    #[inline]
     fn queue_body(&mut self, data: &[u8], at_hand: bool) -> Option<io::Result<Flow>> {
         // A pool thread writes itself (nothing sends after it), and bytes after a file wait
         // for it.
@@ -133,6 +134,7 @@ impl Transport for Exchange {
         Ok(())
     }
 
+    #[inline]
     fn queue_finish(&mut self) -> Option<io::Result<()>> {
         if self.blocking || self.file.is_some() {
             return None;
