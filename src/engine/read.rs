@@ -7,9 +7,9 @@ use super::exchange::Body;
 use super::receive::{BodyMeter, Receiving};
 use super::spool::{BodyReader, Spool};
 use super::{Engine, TICK};
-use crate::http::HttpError;
 use crate::http::body::{BodyDecoder, BodyFraming};
-use crate::http::request::RequestHead;
+use crate::http::request::{RequestHead, parse_head};
+use crate::http::{HttpError, Look};
 use crate::wsgi::ConnView;
 use nix::sys::epoll::EpollFlags;
 use std::io;
@@ -99,19 +99,28 @@ impl<'a> Engine<'a> {
                             conn.deadline = Some(self.now + TICK);
                         }
                     }
-                    let read = ex.head.read(ex.rbuf.data(), &self.shared.limits);
-                    match read {
-                        Ok(None) => return,
-                        Err(err) => {
-                            tracing::debug!("bad request: {err}");
-                            self.fail(key, err.into(), None);
-                            return;
-                        }
-                        Ok(Some((head, consumed))) => {
-                            ex.rbuf.consume(consumed);
-                            self.on_head(key, head);
-                        }
-                    }
+                    let limits = &self.shared.limits;
+                    let data = ex.rbuf.data();
+                    let failure = match ex.head.look(data, limits) {
+                        Look::Wait => return,
+                        Look::Refuse(err) => err,
+                        Look::Parse => match parse_head(data, limits) {
+                            Ok(None) => match ex.head.incomplete(data, limits) {
+                                Ok(()) => return,
+                                Err(err) => err,
+                            },
+                            Err(err) => err,
+                            Ok(Some((head, consumed))) => {
+                                ex.head.done();
+                                ex.rbuf.consume(consumed);
+                                self.on_head(key, head);
+                                continue;
+                            }
+                        },
+                    };
+                    tracing::debug!("bad request: {failure}");
+                    self.fail(key, failure.into(), None);
+                    return;
                 }
                 Phase::Body(_) => {
                     if !self.receive_body(key) {

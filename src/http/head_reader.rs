@@ -19,35 +19,71 @@ pub struct HeadReader {
     looked: bool,
 }
 
+/// What to do with the bytes of a head so far ([`HeadReader::look`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Look {
+    /// Wait for more bytes: parsing now could not tell anything new.
+    Wait,
+    /// Parse them ([`super::request::parse_head`]).
+    Parse,
+    /// Refuse the request: the head can no longer be valid.
+    Refuse(HttpError),
+}
+
 impl HeadReader {
     /// Reads the head from `data`, every byte buffered since it began (this reader keeps
     /// where its previous look stopped). `Ok(None)`: more bytes are needed. On success the
-    /// reader is ready for the next head, and the head took `usize` bytes of `data`.
-    #[inline(always)]
+    /// reader is ready for the next head, and the head took `usize` bytes of `data`. The
+    /// engine does the same in steps ([`HeadReader::look`], [`HeadReader::incomplete`],
+    /// [`HeadReader::done`]), so that the parsed head is not moved through here.
     pub fn read(
         &mut self,
         data: &[u8],
         limits: &Limits,
     ) -> Result<Option<(RequestHead, usize)>, HttpError> {
-        if !self.may_be_complete(data, limits) {
-            if data.len() >= limits.most_head_bytes() {
-                // The head can no longer be valid; say why (a line over its limit, or bad
-                // syntax) when the bytes tell, else it is too big.
-                return Err(parse_head(data, limits)
+        match self.look(data, limits) {
+            Look::Wait => Ok(None),
+            Look::Refuse(err) => Err(err),
+            Look::Parse => match parse_head(data, limits)? {
+                None => self.incomplete(data, limits).map(|()| None),
+                Some(done) => {
+                    self.done();
+                    Ok(Some(done))
+                }
+            },
+        }
+    }
+
+    /// Whether `data`, every byte buffered since the head began, is worth parsing now.
+    #[inline]
+    pub fn look(&mut self, data: &[u8], limits: &Limits) -> Look {
+        if self.may_be_complete(data, limits) {
+            return Look::Parse;
+        }
+        if data.len() >= limits.most_head_bytes() {
+            // The head can no longer be valid; say why (a line over its limit, or bad
+            // syntax) when the bytes tell, else it is too big.
+            return Look::Refuse(
+                parse_head(data, limits)
                     .err()
-                    .unwrap_or(HttpError::HeadTooLarge));
-            }
-            return Ok(None);
+                    .unwrap_or(HttpError::HeadTooLarge),
+            );
         }
-        let parsed = parse_head(data, limits);
-        if let Ok(Some(_)) = parsed {
-            *self = HeadReader::default();
-        } else if let Ok(None) = parsed {
-            if data.len() >= limits.most_head_bytes() {
-                return Err(HttpError::HeadTooLarge);
-            }
+        Look::Wait
+    }
+
+    /// After `data` parsed as an incomplete head: an error when no more bytes may come.
+    pub fn incomplete(&self, data: &[u8], limits: &Limits) -> Result<(), HttpError> {
+        if data.len() >= limits.most_head_bytes() {
+            return Err(HttpError::HeadTooLarge);
         }
-        parsed
+        Ok(())
+    }
+
+    /// A head was parsed: the reader is ready for the next one.
+    #[inline]
+    pub fn done(&mut self) {
+        *self = HeadReader::default();
     }
 
     /// Whether parsing `data` can produce an answer: the end of a head (blank line) arrived,
@@ -61,15 +97,16 @@ impl HeadReader {
             self.looked = true;
             return true;
         }
-        // Two bytes back: a CRLF split across reads may complete a blank line.
-        let from = self.scanned.saturating_sub(2);
+        let from = self.scanned;
         self.scanned = data.len();
         let mut blank_line = false;
         for (i, &b) in data[from..].iter().enumerate() {
             if b == b'\n' {
+                // A line of nothing but CRs is (or poses as) the head's end: the parser says
+                // which (a stray CR gets its 400 now, not a wait for more bytes).
+                blank_line = data[self.line_start..from + i].iter().all(|&b| b == b'\r');
                 self.line_start = from + i + 1;
-                if ends_head(&data[self.line_start..]) {
-                    blank_line = true;
+                if blank_line {
                     break;
                 }
             }
@@ -82,12 +119,6 @@ impl HeadReader {
         // Past its limit (CRLF aside), the line cannot be valid, and the parser says why.
         blank_line || data.len() - self.line_start > line_limit + 2
     }
-}
-
-/// Whether bytes right after a `\n` complete a blank line (`\r\n` or a bare `\n`, which the
-/// codec then rejects with a 400 instead of leaving the client waiting).
-fn ends_head(after_lf: &[u8]) -> bool {
-    matches!(after_lf, [b'\n', ..] | [b'\r', b'\n', ..])
 }
 
 #[cfg(test)]
@@ -153,6 +184,25 @@ mod tests {
             &limits,
         );
         assert_eq!(said, [Ok(false), Err(431)]);
+    }
+
+    #[test]
+    fn a_blank_line_with_a_stray_cr_is_refused_when_its_lf_arrives() {
+        let limits = Limits::default();
+        // Found by the request corpus (bare-cr-final) fed to the reader in two pieces: the
+        // reader waited for a blank line that never came, and the client for its 400.
+        let said = looks(&[b"G", b"ET / HTTP/1.1\r\nHost: h\r\n\r\r\n"], &limits);
+        assert_eq!(said, [Ok(false), Err(400)]);
+        let said = looks(&[b"GET / HTTP/1.1\r\nHost: h\r\n\r", b"\r", b"\n"], &limits);
+        assert_eq!(said, [Ok(false), Ok(false), Err(400)]);
+        // A bare LF ends the head too (and is refused), as does leading empty lines' CRLF.
+        let said = looks(&[b"G", b"ET / HTTP/1.1\r\nHost: h\r\n\n"], &limits);
+        assert_eq!(said, [Ok(false), Err(400)]);
+        let said = looks(
+            &[b"\r\n", b"GET / HTTP/1.1\r\n", b"Host: h\r\n\r\n"],
+            &limits,
+        );
+        assert_eq!(said, [Ok(false), Ok(false), Ok(true)]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod percent;
 pub mod request;
 pub mod response;
 
-pub use head_reader::HeadReader;
+pub use head_reader::{HeadReader, Look};
 pub use percent::percent_decode;
 
 use std::fmt;

@@ -2,16 +2,17 @@
 //! RFC 9112 and the request-smuggling advisories, each with what must come of it.
 //!
 //! Every case runs twice:
-//! * through the sans-IO codec (`rsgi_server::http`), whole, split in two at every byte
-//!   boundary and fed byte by byte, which must all give the expected result;
+//! * through the sans-IO codec (`rsgi_server::http`) as the engine drives it (a
+//!   [`HeadReader`] over the bytes buffered so far, then the body decoder), whole, split in
+//!   two at every byte boundary and fed byte by byte, which must all give the expected
+//!   result;
 //! * against the real binary over a real socket, with an app that counts its calls and
 //!   reports what it was handed: the statuses must be the expected ones and the app must be
 //!   called exactly once per expected request (never for a rejected one).
 
 use crate::support::*;
-use rsgi_server::http::Limits;
 use rsgi_server::http::body::{BodyDecoder, Decoded};
-use rsgi_server::http::request::parse_head;
+use rsgi_server::http::{HeadReader, Limits};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -182,6 +183,7 @@ fn load_case(path: &Path) -> Case {
 /// A connection as the codec sees it: bytes arrive in pieces, requests come out.
 struct Driver {
     limits: Limits,
+    head: HeadReader,
     buf: Vec<u8>,
     body: Option<(Request, BodyDecoder)>,
     out: Outcome,
@@ -191,6 +193,7 @@ impl Driver {
     fn new() -> Driver {
         Driver {
             limits: Limits::default(),
+            head: HeadReader::default(),
             buf: Vec::new(),
             body: None,
             out: Outcome {
@@ -233,7 +236,7 @@ impl Driver {
             if self.buf.is_empty() {
                 return;
             }
-            match parse_head(&self.buf, &self.limits) {
+            match self.head.read(&self.buf, &self.limits) {
                 Ok(None) => return,
                 Err(e) => {
                     self.out.status = Some(e.status());
@@ -274,9 +277,9 @@ fn run_pieces(pieces: &[&[u8]]) -> Outcome {
 }
 
 /// The codec's result for `raw`, checked to be the same however the bytes arrive: whole,
-/// split in two at every byte boundary, and fed byte by byte. The codec rescans a growing
-/// head from its start, so this is quadratic in a case's size: the largest cases (the limit
-/// cases, about 20 KB) take most of the test's time.
+/// split in two at every byte boundary, and fed byte by byte. Splitting at every byte is
+/// quadratic in a case's size: the largest cases (the limit cases, about 20 KB) take most of
+/// the test's time.
 fn codec_outcome(case: &Case) -> Outcome {
     let raw = &case.raw;
     let whole = run_pieces(&[raw]);
