@@ -622,3 +622,9 @@ pub(crate) fn format_exception(py: Python<'_>, err: &PyErr) -> String {
         Err(_) => format!("{err}\n"),
     }
 }
+
+#[cfg(test)]
+mod testing;
+
+#[cfg(test)]
+mod tests;
