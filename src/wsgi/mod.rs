@@ -530,6 +530,10 @@ impl<T: Transport> Drop for Call<T> {
     fn drop(&mut self) {
         // A call dropped mid-response (the worker stopping) still closes the app's body.
         self.abort_if_running();
+        // And lets go of the transport as `into_transport` does: Python objects the app kept
+        // would otherwise keep the connection (its socket) open and reachable.
+        let transport = lock(&self.held).take();
+        drop(transport);
     }
 }
 

@@ -278,3 +278,18 @@ fn reading_after_the_request_ended_raises() {
         );
     }
 }
+
+/// The same for a call the driver drops instead of taking its transport back (a paused
+/// response whose connection is closed): the transport, and the socket it owns, must not
+/// stay reachable from Python.
+#[test]
+fn reading_after_the_call_was_dropped_raises() {
+    let app = app(KEEPS_INPUT);
+    let req = TestRequest::post(b"unread body");
+    let (mut call, step) = app.start(&req, req.transport().full_at(5));
+    assert_eq!(step, Step::Paused);
+    call.abort();
+    drop(call);
+    app.exec("late()");
+    assert_eq!(strs(&app.events()), ["OSError", "OSError", "OSError"]);
+}
