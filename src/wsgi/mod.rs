@@ -552,6 +552,12 @@ impl<T: Transport> Drop for Call<T> {
     fn drop(&mut self) {
         // A call dropped mid-response (the worker stopping) still closes the app's body.
         self.abort_if_running();
+        // And lets go of the transport as `into_transport` does: Python objects the app kept
+        // would otherwise keep the connection (its socket) open and reachable. With none
+        // left (the usual case) the transport goes with the Arc, and nothing is locked.
+        if Arc::strong_count(&self.held) > 1 {
+            drop(lock(&self.held).take());
+        }
     }
 }
 
@@ -644,3 +650,9 @@ pub(crate) fn format_exception(py: Python<'_>, err: &PyErr) -> String {
         Err(_) => format!("{err}\n"),
     }
 }
+
+#[cfg(test)]
+mod testing;
+
+#[cfg(test)]
+mod tests;
