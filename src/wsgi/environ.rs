@@ -12,6 +12,7 @@ use super::input::Input;
 use super::native::from_latin1;
 use super::{Link, Request, ServerInfo};
 use crate::http::body::BodyFraming;
+use crate::http::request::RequestHead;
 use crate::peer::ConnInfo;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -125,8 +126,8 @@ fn server_name_port<'py>(
     }
 }
 
-/// Per-worker objects every environ shares.
-pub(crate) struct Shared {
+/// What every environ of a worker starts from.
+pub(crate) struct EnvironTemplate {
     root_path: String,
     /// Every environ starts as a copy of this: the keys that are the same for every request
     /// already set, and those every request sets present (as `None`), in a table presized
@@ -158,7 +159,7 @@ unsafe extern "C" {
 /// request's headers.
 const PRESIZE: isize = 48;
 
-impl Shared {
+impl EnvironTemplate {
     pub(crate) fn new(py: Python<'_>, server: ServerInfo) -> PyResult<Self> {
         // SAFETY: _PyDict_NewPresized returns a new reference or NULL with an exception set,
         // which from_owned_ptr_or_err turns into an error.
@@ -184,7 +185,7 @@ impl Shared {
         for key in PER_REQUEST_KEYS {
             template.set_item(PyString::intern(py, key), py.None())?;
         }
-        Ok(Shared {
+        Ok(EnvironTemplate {
             root_path: server.root_path,
             template: template.unbind(),
         })
@@ -195,7 +196,7 @@ impl Shared {
 /// for a request framed with a body.
 pub(crate) fn build<'py>(
     py: Python<'py>,
-    shared: &Shared,
+    template: &EnvironTemplate,
     request: &Request<'_>,
     input: Option<Link>,
 ) -> PyResult<Bound<'py, PyDict>> {
@@ -207,14 +208,60 @@ pub(crate) fn build<'py>(
         (BodyFraming::Chunked, Some(n)) => Some(n),
         _ => None,
     };
-    let env = shared.template.bind(py).copy()?;
+    let env = template.template.bind(py).copy()?;
+    set_request_line(py, &env, head, &template.root_path)?;
+    let [remote_addr, remote_port] = view.strings.peer.get_or_init(py, || {
+        [
+            PyString::new(py, &conn.remote_addr).unbind(),
+            PyString::new(py, &conn.remote_port).unbind(),
+        ]
+    });
+    env.set_item(intern!(py, "REMOTE_ADDR"), remote_addr.bind(py))?;
+    env.set_item(intern!(py, "REMOTE_PORT"), remote_port.bind(py))?;
+    // RFC 9112 §3.2.2: with an absolute-form target the authority in it is the host, and any
+    // Host header is ignored.
+    let authority = head.absolute_authority();
+    let fields = set_fields(py, &env, head, conn, authority, dechunked.is_some())?;
+    if let Some(n) = dechunked {
+        env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
+    } else if let BodyFraming::Length(n) = head.framing {
+        env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
+    } else if fields.sent_length {
+        // `Content-Length: 0`: framed as no body, but the client did send the header.
+        env.set_item(intern!(py, "CONTENT_LENGTH"), intern!(py, "0"))?;
+    }
+    set_server(py, &env, view, authority, fields.host_header)?;
+    // "http" is the template's.
+    if conn.url_scheme == "https" {
+        env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
+        // The CGI convention, which some frameworks (and wsgiref.util.guess_scheme) read.
+        env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
+    }
+    // A request framed without a body keeps the template's exhausted input.
+    if let Some(link) = input {
+        env.set_item(
+            intern!(py, "wsgi.input"),
+            Py::new(py, Input::new(link, request.body_length))?,
+        )?;
+    }
+    Ok(env)
+}
+
+/// `REQUEST_METHOD`, `PATH_INFO` (below the mount point `root`), `QUERY_STRING`,
+/// `RAW_URI` and `SERVER_PROTOCOL`.
+#[inline]
+fn set_request_line(
+    py: Python<'_>,
+    env: &Bound<'_, PyDict>,
+    head: &RequestHead,
+    root: &str,
+) -> PyResult<()> {
     env.set_item(
         intern!(py, "REQUEST_METHOD"),
         method(py, head.method_bytes()),
     )?;
-
     let path = crate::http::percent_decode(head.path());
-    let path_info = strip_root(&path, shared.root_path.as_bytes());
+    let path_info = strip_root(&path, root.as_bytes());
     env.set_item(intern!(py, "PATH_INFO"), from_latin1(py, path_info))?;
     env.set_item(intern!(py, "QUERY_STRING"), from_latin1(py, head.query()))?;
     env.set_item(intern!(py, "RAW_URI"), from_latin1(py, head.target()))?;
@@ -224,25 +271,34 @@ pub(crate) fn build<'py>(
             crate::http::Version::Http10 => intern!(py, "HTTP/1.0"),
             crate::http::Version::Http11 => intern!(py, "HTTP/1.1"),
         },
-    )?;
-    let [remote_addr, remote_port] = view.strings.peer.get_or_init(py, || {
-        [
-            PyString::new(py, &conn.remote_addr).unbind(),
-            PyString::new(py, &conn.remote_port).unbind(),
-        ]
-    });
-    env.set_item(intern!(py, "REMOTE_ADDR"), remote_addr.bind(py))?;
-    env.set_item(intern!(py, "REMOTE_PORT"), remote_port.bind(py))?;
+    )
+}
 
-    // RFC 9112 §3.2.2: with an absolute-form target the authority in it is the host, and any
-    // Host header is ignored.
-    let authority = head.absolute_authority();
-    // The host named by the target or a trusted proxy; a Host header's value goes in
-    // `host_header` instead.
-    let mut host = authority;
-    // The Host header's value, when it is the request's host.
-    let mut host_header = None;
-    let mut sent_length = false;
+/// What the header fields said that the keys after them depend on.
+struct Fields<'h> {
+    /// The Host header's value, when it is the request's host (no absolute-form authority,
+    /// no host from a trusted proxy).
+    host_header: Option<&'h [u8]>,
+    /// A Content-Length field was sent (its number is the framing's).
+    sent_length: bool,
+}
+
+/// The header fields as `HTTP_*` keys (and `CONTENT_TYPE`), repeated fields joined; Host and
+/// Content-Length are left to the keys made from them. `dechunked`: the body is presented
+/// with a length, so Transfer-Encoding is left out.
+#[inline]
+fn set_fields<'h>(
+    py: Python<'_>,
+    env: &Bound<'_, PyDict>,
+    head: &'h RequestHead,
+    conn: &ConnInfo,
+    authority: Option<&[u8]>,
+    dechunked: bool,
+) -> PyResult<Fields<'h>> {
+    let mut fields = Fields {
+        host_header: None,
+        sent_length: false,
+    };
     let mut key = String::new();
     for (name, value) in head.headers() {
         // A header spelled with "_" would land on the same key as its "-" twin and could
@@ -253,21 +309,20 @@ pub(crate) fn build<'py>(
         let key = if name.eq_ignore_ascii_case(b"content-type") {
             intern!(py, "CONTENT_TYPE").clone()
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            // Set from the parsed framing below (a repeated Content-Length, even with equal values,
-            // is refused): the app sees the number the framing was decided on.
-            sent_length = true;
+            // Set from the parsed framing (a repeated Content-Length, even with equal
+            // values, is refused): the app sees the number the framing was decided on.
+            fields.sent_length = true;
             continue;
-        } else if dechunked.is_some() && name.eq_ignore_ascii_case(b"transfer-encoding") {
+        } else if dechunked && name.eq_ignore_ascii_case(b"transfer-encoding") {
             // The body is presented as the known length it now has.
             continue;
         } else if name.eq_ignore_ascii_case(b"host") {
-            if authority.is_some() || conn.forwarded_host.is_some() {
-                continue;
+            if authority.is_none() && conn.forwarded_host.is_none() {
+                // Set with SERVER_NAME and SERVER_PORT, from strings the connection's
+                // previous request may already have made (Host is never repeated: the
+                // parser refuses that).
+                fields.host_header = Some(value);
             }
-            // Set below, with SERVER_NAME and SERVER_PORT, from strings the connection's
-            // previous request may already have made (Host is never repeated: the parser
-            // refuses that).
-            host_header = Some(value);
             continue;
         } else if let Some(common) = common_header_key(py, name) {
             common.clone()
@@ -282,28 +337,55 @@ pub(crate) fn build<'py>(
             // (from Python 3.12) is never freed.
             PyString::new(py, &key)
         };
-        let value = from_latin1(py, value);
-        // One lookup for the usual case: set it unless the header was seen already.
-        // SAFETY: all three are live objects and we hold the GIL; PyDict_SetDefault returns
-        // a borrowed reference to the value now in the dict, or NULL with an exception set.
-        let present = unsafe { ffi::PyDict_SetDefault(env.as_ptr(), key.as_ptr(), value.as_ptr()) };
-        if present.is_null() {
-            return Err(PyErr::fetch(py));
-        }
-        if present != value.as_ptr() {
-            // SAFETY: a valid borrowed reference (above), made owned before the dict changes.
-            let previous = unsafe { Bound::from_borrowed_ptr(py, present) };
-            // RFC 9110 §5.3: repeated fields combine into one comma-separated list; cookies
-            // use "; " (RFC 6265 §5.4).
-            let sep = if key.to_str()? == "HTTP_COOKIE" {
-                "; "
-            } else {
-                ", "
-            };
-            let joined = format!("{}{sep}{}", previous.str()?, value.to_str()?);
-            env.set_item(key, joined)?;
-        }
+        set_field(py, env, &key, &from_latin1(py, value))?;
     }
+    Ok(fields)
+}
+
+/// Sets one field's key, joining a repeated field to the value already there.
+#[inline]
+fn set_field(
+    py: Python<'_>,
+    env: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyString>,
+    value: &Bound<'_, PyString>,
+) -> PyResult<()> {
+    // One lookup for the usual case: set it unless the header was seen already.
+    // SAFETY: all three are live objects and we hold the GIL; PyDict_SetDefault returns a
+    // borrowed reference to the value now in the dict, or NULL with an exception set.
+    let present = unsafe { ffi::PyDict_SetDefault(env.as_ptr(), key.as_ptr(), value.as_ptr()) };
+    if present.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    if present != value.as_ptr() {
+        // SAFETY: a valid borrowed reference (above), made owned before the dict changes.
+        let previous = unsafe { Bound::from_borrowed_ptr(py, present) };
+        // RFC 9110 §5.3: repeated fields combine into one comma-separated list; cookies use
+        // "; " (RFC 6265 §5.4).
+        let sep = if key.to_str()? == "HTTP_COOKIE" {
+            "; "
+        } else {
+            ", "
+        };
+        let joined = format!("{}{sep}{}", previous.str()?, value.to_str()?);
+        env.set_item(key, joined)?;
+    }
+    Ok(())
+}
+
+/// `HTTP_HOST`, `SERVER_NAME`, `SERVER_PORT` and the PROXY protocol's keys: from a trusted
+/// proxy's host, the target's `authority`, the Host field's value, or the listener.
+#[inline]
+fn set_server(
+    py: Python<'_>,
+    env: &Bound<'_, PyDict>,
+    view: &ConnView,
+    authority: Option<&[u8]>,
+    host_header: Option<&[u8]>,
+) -> PyResult<()> {
+    let conn = &view.info;
+    // The host named by a trusted proxy or the target; a Host field's value is `host_header`.
+    let mut host = authority;
     if let Some(forwarded) = &conn.forwarded_host {
         // Believed from a trusted proxy: the host the client asked the proxy for.
         host = Some(forwarded.as_bytes());
@@ -311,15 +393,6 @@ pub(crate) fn build<'py>(
     } else if let Some(authority) = authority {
         env.set_item(intern!(py, "HTTP_HOST"), from_latin1(py, authority))?;
     }
-    if let Some(n) = dechunked {
-        env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
-    } else if let BodyFraming::Length(n) = head.framing {
-        env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
-    } else if sent_length {
-        // `Content-Length: 0`: framed as no body, but the client did send the header.
-        env.set_item(intern!(py, "CONTENT_LENGTH"), intern!(py, "0"))?;
-    }
-
     let [server_name, server_port] = match host_header {
         Some(value) => {
             let [http_host, name, port] = view.strings.host(py, conn, value);
@@ -339,21 +412,7 @@ pub(crate) fn build<'py>(
         env.set_item(intern!(py, "PROXY_ADDR"), &proxy.addr)?;
         env.set_item(intern!(py, "PROXY_PORT"), &proxy.port)?;
     }
-
-    // "http" is the template's.
-    if conn.url_scheme == "https" {
-        env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
-        // The CGI convention, which some frameworks (and wsgiref.util.guess_scheme) read.
-        env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
-    }
-    // A request framed without a body keeps the template's exhausted input.
-    if let Some(link) = input {
-        env.set_item(
-            intern!(py, "wsgi.input"),
-            Py::new(py, Input::new(link, request.body_length))?,
-        )?;
-    }
-    Ok(env)
+    Ok(())
 }
 
 /// The environ key of a header most requests carry, as a cached Python string (no

@@ -240,7 +240,7 @@ pub enum Outcome {
 /// A loaded WSGI application and the per-worker objects every environ shares.
 pub struct App {
     callable: Py<PyAny>,
-    shared: environ::Shared,
+    environ: environ::EnvironTemplate,
 }
 
 /// The application could not be loaded.
@@ -269,11 +269,11 @@ impl App {
         Python::attach(|py| {
             let loaded = app_loader::prepend_sys_path(py, path_entries)
                 .and_then(|()| app_loader::load(py, spec))
-                .and_then(|callable| Ok((callable, environ::Shared::new(py, server)?)));
+                .and_then(|callable| Ok((callable, environ::EnvironTemplate::new(py, server)?)));
             match loaded {
-                Ok((callable, shared)) => Ok(App {
+                Ok((callable, environ)) => Ok(App {
                     callable: callable.unbind(),
-                    shared,
+                    environ,
                 }),
                 Err(err) => Err(LoadError {
                     spec: spec.to_owned(),
@@ -290,11 +290,11 @@ impl App {
         Python::attach(|py| {
             let text = format!("{error}\n\n{}", error.traceback);
             let made = crate::wsgi::reloader::error_app(py, &text)
-                .and_then(|callable| Ok((callable, environ::Shared::new(py, server)?)));
+                .and_then(|callable| Ok((callable, environ::EnvironTemplate::new(py, server)?)));
             match made {
-                Ok((callable, shared)) => Ok(App {
+                Ok((callable, environ)) => Ok(App {
                     callable: callable.unbind(),
-                    shared,
+                    environ,
                 }),
                 Err(err) => Err(format_exception(py, &err)),
             }
@@ -348,7 +348,7 @@ impl App {
             None => responder.clone().into_any(),
         };
         let mut environ = None;
-        let result = environ::build(py, &self.shared, request, input).and_then(|env| {
+        let result = environ::build(py, &self.environ, request, input).and_then(|env| {
             if hooked.is_some() {
                 environ = Some(env.clone().into_any().unbind());
             }

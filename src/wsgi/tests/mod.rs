@@ -55,7 +55,7 @@ pub(super) fn app_with(code: &str, server: ServerInfo) -> TestApp {
         TestApp {
             app: App {
                 callable: callable.unbind(),
-                shared: env::Shared::new(py, server).expect("environ template"),
+                environ: env::EnvironTemplate::new(py, server).expect("environ template"),
             },
             module: module.unbind(),
         }
