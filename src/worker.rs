@@ -169,7 +169,7 @@ fn start_reloader(config: &Config, failed: Vec<PathBuf>) -> Result<(), i32> {
 
 /// `--preload`: imports the app in this process (the master, Python initialised) so that
 /// every worker forked later inherits it instead of importing it again.
-pub fn preload(config: &Config) -> Result<(), crate::wsgi::LoadError> {
+pub fn preload(config: &Config) -> Result<(), crate::wsgi::AppLoadError> {
     let app = load_app(config)?;
     let _ = PRELOADED.set(app);
     Ok(())
@@ -185,7 +185,7 @@ fn server_info(config: &Config) -> ServerInfo {
 
 /// Imports the configured app with gunicorn's `sys.path` ([`interp::python_path`]). Also used by
 /// `--check-config` and `--preload`.
-pub fn load_app(config: &Config) -> Result<App, crate::wsgi::LoadError> {
+pub fn load_app(config: &Config) -> Result<App, crate::wsgi::AppLoadError> {
     App::load(
         &config.python.app,
         &interp::python_path(&config.python.pythonpath),

@@ -33,7 +33,7 @@ mod settings;
 use crate::peer::{ConnInfo, Peer, ProxyHeader};
 use allow::AllowList;
 use forwarded::{Believed, Trust};
-use protocol::{Addresses, Parsed, Version};
+use protocol::{Addresses, ParsedHeader, ProxyVersion};
 pub use settings::ProxySettings;
 use std::fmt;
 use std::io;
@@ -154,8 +154,8 @@ pub fn read_preamble(fd: BorrowedFd<'_>, mode: Mode, allowed: bool) -> io::Resul
         return Ok(Preamble::Closed);
     }
     let header = match protocol::parse(peeked) {
-        Ok(Parsed::Incomplete) => return Ok(Preamble::Wait),
-        Ok(Parsed::Absent) => {
+        Ok(ParsedHeader::Incomplete) => return Ok(Preamble::Wait),
+        Ok(ParsedHeader::Absent) => {
             return Ok(match mode {
                 Mode::V1 | Mode::V2 if allowed => Preamble::Refused(format!(
                     "no PROXY protocol {mode} header from a proxy in --proxy-allow-ips"
@@ -174,11 +174,11 @@ pub fn read_preamble(fd: BorrowedFd<'_>, mode: Mode, allowed: bool) -> io::Resul
                 "malformed PROXY protocol header: {why}"
             )));
         }
-        Ok(Parsed::Header(header)) => header,
+        Ok(ParsedHeader::Header(header)) => header,
     };
     let expected = match mode {
-        Mode::V1 => Some(Version::V1),
-        Mode::V2 => Some(Version::V2),
+        Mode::V1 => Some(ProxyVersion::V1),
+        Mode::V2 => Some(ProxyVersion::V2),
         Mode::Auto | Mode::Off => None,
     };
     if expected.is_some_and(|v| v != header.version) {

@@ -19,7 +19,7 @@ pub const V2_MAX: usize = 4096;
 
 /// Which version a header was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Version {
+pub enum ProxyVersion {
     /// The text format.
     V1,
     /// The binary format.
@@ -59,7 +59,7 @@ impl Addresses {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
     /// Its version.
-    pub version: Version,
+    pub version: ProxyVersion,
     /// Its length in bytes: what to consume from the connection.
     pub len: usize,
     /// The proxied connection's addresses; `None` when the connection is the proxy's own
@@ -70,7 +70,7 @@ pub struct Header {
 
 /// What the bytes at the start of a connection are.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Parsed {
+pub enum ParsedHeader {
     /// Too few bytes to tell yet.
     Incomplete,
     /// They do not start with a PROXY header.
@@ -110,20 +110,20 @@ impl std::fmt::Display for Malformed {
 }
 
 /// Parses the bytes a connection starts with (all received so far).
-pub fn parse(bytes: &[u8]) -> Result<Parsed, Malformed> {
+pub fn parse(bytes: &[u8]) -> Result<ParsedHeader, Malformed> {
     if starts_like(bytes, V2_SIGNATURE) {
         if bytes.len() < V2_SIGNATURE.len() {
-            return Ok(Parsed::Incomplete);
+            return Ok(ParsedHeader::Incomplete);
         }
         return parse_v2(bytes);
     }
     if starts_like(bytes, V1_PREFIX) {
         if bytes.len() < V1_PREFIX.len() {
-            return Ok(Parsed::Incomplete);
+            return Ok(ParsedHeader::Incomplete);
         }
         return parse_v1(bytes);
     }
-    Ok(Parsed::Absent)
+    Ok(ParsedHeader::Absent)
 }
 
 /// Whether `bytes` and `prefix` agree on their common length (so `bytes` may still become
@@ -133,19 +133,21 @@ fn starts_like(bytes: &[u8], prefix: &[u8]) -> bool {
     bytes[..n] == prefix[..n]
 }
 
-fn parse_v1(bytes: &[u8]) -> Result<Parsed, Malformed> {
+fn parse_v1(bytes: &[u8]) -> Result<ParsedHeader, Malformed> {
     let window = &bytes[..bytes.len().min(V1_MAX)];
     let Some(cr) = window.iter().position(|&b| b == b'\r' || b == b'\n') else {
         return if bytes.len() >= V1_MAX {
             Err(Malformed::TooLong)
         } else {
-            Ok(Parsed::Incomplete)
+            Ok(ParsedHeader::Incomplete)
         };
     };
     match window.get(cr..cr + 2) {
         Some(b"\r\n") => {}
         // A CR as the last byte received: the LF may be on its way.
-        None if window[cr] == b'\r' && bytes.len() == cr + 1 => return Ok(Parsed::Incomplete),
+        None if window[cr] == b'\r' && bytes.len() == cr + 1 => {
+            return Ok(ParsedHeader::Incomplete);
+        }
         _ => return Err(Malformed::BadLine),
     }
     let line = &window[..cr];
@@ -178,8 +180,8 @@ fn parse_v1(bytes: &[u8]) -> Result<Parsed, Malformed> {
         }
         _ => return Err(Malformed::BadLine),
     };
-    Ok(Parsed::Header(Header {
-        version: Version::V1,
+    Ok(ParsedHeader::Header(Header {
+        version: ProxyVersion::V1,
         len,
         addresses,
     }))
@@ -194,9 +196,9 @@ fn port(s: &str) -> Result<u16, Malformed> {
     s.parse().map_err(|_| Malformed::BadAddress)
 }
 
-fn parse_v2(bytes: &[u8]) -> Result<Parsed, Malformed> {
+fn parse_v2(bytes: &[u8]) -> Result<ParsedHeader, Malformed> {
     if bytes.len() < 16 {
-        return Ok(Parsed::Incomplete);
+        return Ok(ParsedHeader::Incomplete);
     }
     let (version, command) = (bytes[12] >> 4, bytes[12] & 0x0f);
     if version != 2 || command > 1 {
@@ -209,7 +211,7 @@ fn parse_v2(bytes: &[u8]) -> Result<Parsed, Malformed> {
         return Err(Malformed::TooLong);
     }
     if bytes.len() < len {
-        return Ok(Parsed::Incomplete);
+        return Ok(ParsedHeader::Incomplete);
     }
     let block = &bytes[16..len];
     let local = command == 0;
@@ -248,8 +250,8 @@ fn parse_v2(bytes: &[u8]) -> Result<Parsed, Malformed> {
         _ => return Err(Malformed::BadFamily),
     };
     // What follows the addresses is TLVs, which nothing here needs: skipped.
-    Ok(Parsed::Header(Header {
-        version: Version::V2,
+    Ok(ParsedHeader::Header(Header {
+        version: ProxyVersion::V2,
         len,
         addresses,
     }))
@@ -272,7 +274,7 @@ pub(crate) mod tests {
 
     fn header(bytes: &[u8]) -> Header {
         match parse(bytes) {
-            Ok(Parsed::Header(h)) => h,
+            Ok(ParsedHeader::Header(h)) => h,
             other => panic!("{:?}: {other:?}", String::from_utf8_lossy(bytes)),
         }
     }
@@ -289,7 +291,11 @@ pub(crate) mod tests {
         let whole = header(bytes);
         assert_eq!(whole.len, bytes.len());
         for n in 0..bytes.len() {
-            assert_eq!(parse(&bytes[..n]), Ok(Parsed::Incomplete), "prefix {n}");
+            assert_eq!(
+                parse(&bytes[..n]),
+                Ok(ParsedHeader::Incomplete),
+                "prefix {n}"
+            );
         }
         let mut more = bytes.to_vec();
         more.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
@@ -300,7 +306,7 @@ pub(crate) mod tests {
     fn v1_tcp4_and_tcp6() {
         let line = b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n";
         let h = header(line);
-        assert_eq!(h.version, Version::V1);
+        assert_eq!(h.version, ProxyVersion::V1);
         assert_eq!(h.addresses, tcp("192.0.2.1:56324", "198.51.100.2:443"));
         check_incremental(line);
         let line = b"PROXY TCP6 2001:db8::1 2001:db8::2 65535 0\r\n";
@@ -385,7 +391,7 @@ pub(crate) mod tests {
         // No line end within the bound.
         let long = [b"PROXY UNKNOWN ".as_slice(), &[b'x'; 120]].concat();
         assert_eq!(parse(&long), Err(Malformed::TooLong));
-        assert_eq!(parse(&long[..V1_MAX - 1]), Ok(Parsed::Incomplete));
+        assert_eq!(parse(&long[..V1_MAX - 1]), Ok(ParsedHeader::Incomplete));
     }
 
     #[test]
@@ -399,7 +405,7 @@ pub(crate) mod tests {
             b"\r\n\r\n\x00\r\nQUIX\n",
             b"\r\nGET / HTTP/1.1\r\n",
         ] {
-            assert_eq!(parse(bytes), Ok(Parsed::Absent), "{bytes:?}");
+            assert_eq!(parse(bytes), Ok(ParsedHeader::Absent), "{bytes:?}");
         }
         for bytes in [
             b"".as_slice(),
@@ -408,7 +414,7 @@ pub(crate) mod tests {
             b"\r\n",
             b"\r\n\r\n\0\r\nQUI",
         ] {
-            assert_eq!(parse(bytes), Ok(Parsed::Incomplete), "{bytes:?}");
+            assert_eq!(parse(bytes), Ok(ParsedHeader::Incomplete), "{bytes:?}");
         }
     }
 
@@ -419,7 +425,7 @@ pub(crate) mod tests {
         a4.extend_from_slice(&443u16.to_be_bytes());
         let bytes = v2(1, 0x11, &a4, &[]);
         let h = header(&bytes);
-        assert_eq!((h.version, h.len), (Version::V2, 28));
+        assert_eq!((h.version, h.len), (ProxyVersion::V2, 28));
         assert_eq!(h.addresses, tcp("192.0.2.1:56324", "198.51.100.2:443"));
         check_incremental(&bytes);
 

@@ -33,7 +33,7 @@ const ALPN_HTTP11: &[u8] = b"http/1.1";
 
 /// Why the TLS configuration cannot be built: names the option and its file.
 #[derive(Debug)]
-pub struct LoadError {
+pub struct TlsError {
     /// The option, as spelled on the command line (`--certfile`).
     pub option: &'static str,
     /// The file it names (none for `--ciphers`).
@@ -42,7 +42,7 @@ pub struct LoadError {
     pub why: String,
 }
 
-impl fmt::Display for LoadError {
+impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.path {
             Some(path) => write!(f, "{} {}: {}", self.option, path.display(), self.why),
@@ -51,10 +51,10 @@ impl fmt::Display for LoadError {
     }
 }
 
-impl std::error::Error for LoadError {}
+impl std::error::Error for TlsError {}
 
-fn error(option: &'static str, path: &Path, why: impl fmt::Display) -> LoadError {
-    LoadError {
+fn error(option: &'static str, path: &Path, why: impl fmt::Display) -> TlsError {
+    TlsError {
         option,
         path: Some(path.to_owned()),
         why: why.to_string(),
@@ -63,7 +63,7 @@ fn error(option: &'static str, path: &Path, why: impl fmt::Display) -> LoadError
 
 /// Builds the TLS configuration `config` asks for, reading its files; `None` when TLS is
 /// off (no `--certfile`).
-pub fn load(config: &TlsSettings) -> Result<Option<ServerTls>, LoadError> {
+pub fn load(config: &TlsSettings) -> Result<Option<ServerTls>, TlsError> {
     let (Some(certfile), Some(keyfile)) = (&config.certfile, &config.keyfile) else {
         return Ok(None);
     };
@@ -101,7 +101,7 @@ pub fn load(config: &TlsSettings) -> Result<Option<ServerTls>, LoadError> {
     let provider = Arc::new(provider);
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
-        .map_err(|e| LoadError {
+        .map_err(|e| TlsError {
             option: "--ciphers",
             path: None,
             why: e.to_string(),
@@ -144,7 +144,7 @@ pub fn load(config: &TlsSettings) -> Result<Option<ServerTls>, LoadError> {
     // inherits them, so a client resumes its session whichever worker it reaches (as with
     // nginx, whose master makes the keys). Each worker rotates them on its own after six
     // hours; a ticket another worker cannot read only costs a full handshake.
-    let ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| LoadError {
+    let ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| TlsError {
         option: "--certfile",
         path: Some(certfile.clone()),
         why: format!("cannot make session ticket keys: {e}"),
@@ -162,7 +162,7 @@ pub fn load(config: &TlsSettings) -> Result<Option<ServerTls>, LoadError> {
 fn read_certificates(
     option: &'static str,
     path: &Path,
-) -> Result<Vec<CertificateDer<'static>>, LoadError> {
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bytes =
         std::fs::read(path).map_err(|e| error(option, path, format!("cannot read it: {e}")))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
@@ -179,7 +179,7 @@ fn read_certificates(
 }
 
 /// The first private key in a PEM file.
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, LoadError> {
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let option = "--keyfile";
     let bytes =
         std::fs::read(path).map_err(|e| error(option, path, format!("cannot read it: {e}")))?;

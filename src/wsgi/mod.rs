@@ -245,7 +245,7 @@ pub struct App {
 
 /// The application could not be loaded.
 #[derive(Debug)]
-pub struct LoadError {
+pub struct AppLoadError {
     /// The app spec as configured.
     pub spec: String,
     /// The Python traceback, formatted.
@@ -254,18 +254,22 @@ pub struct LoadError {
     pub files: Vec<std::path::PathBuf>,
 }
 
-impl std::fmt::Display for LoadError {
+impl std::fmt::Display for AppLoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "failed to load app '{}'", self.spec)
     }
 }
 
-impl std::error::Error for LoadError {}
+impl std::error::Error for AppLoadError {}
 
 impl App {
     /// Imports the app named by `spec` (`module:expr`), after putting `path_entries` at the
     /// front of `sys.path`. The interpreter must be initialised ([`interp::initialize`]).
-    pub fn load(spec: &str, path_entries: &[String], server: ServerInfo) -> Result<App, LoadError> {
+    pub fn load(
+        spec: &str,
+        path_entries: &[String],
+        server: ServerInfo,
+    ) -> Result<App, AppLoadError> {
         Python::attach(|py| {
             let loaded = app_loader::prepend_sys_path(py, path_entries)
                 .and_then(|()| app_loader::load(py, spec))
@@ -275,7 +279,7 @@ impl App {
                     callable: callable.unbind(),
                     environ,
                 }),
-                Err(err) => Err(LoadError {
+                Err(err) => Err(AppLoadError {
                     spec: spec.to_owned(),
                     traceback: format_exception(py, &err),
                     files: crate::wsgi::reloader::files_of_error(py, &err),
@@ -286,7 +290,7 @@ impl App {
 
     /// An app that answers every request with 500 and the traceback of `error` (`--reload`
     /// keeps serving while the developer fixes the import).
-    pub fn failed_import(error: &LoadError, server: ServerInfo) -> Result<App, String> {
+    pub fn failed_import(error: &AppLoadError, server: ServerInfo) -> Result<App, String> {
         Python::attach(|py| {
             let text = format!("{error}\n\n{}", error.traceback);
             let made = crate::wsgi::reloader::error_app(py, &text)
