@@ -8,6 +8,8 @@
 //!                      │  signals (self-pipe)       │         └── http (sans-IO codec)
 //! ```
 //!
+//! * [`start`] runs the command, for the standalone binary and the pip-installed package
+//!   alike.
 //! * [`settings`] declares every option once (flag, TOML key, `RSGI_*` variable, default,
 //!   docs); [`config`] reads the command line, the environment and a TOML file into those
 //!   raw settings and validates them into one [`config::Config`] of groups, each the value
@@ -49,6 +51,7 @@
 //! 6. The event loop: `engine`.
 //! 7. The worker process: `worker`.
 //! 8. The master: `arbiter`.
+//! 9. The command: `start`.
 #![deny(missing_docs)]
 
 pub mod arbiter;
@@ -65,6 +68,7 @@ pub mod proxy;
 pub mod scoreboard;
 pub mod settings;
 pub mod signals;
+pub mod start;
 #[cfg(test)]
 mod test_support;
 pub mod tls;

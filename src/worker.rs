@@ -73,6 +73,9 @@ pub fn run(
     };
     // --daemon: the app's import errors went to the caller; from now on nothing does.
     crate::process::daemon::leave_streams();
+    if let Err(err) = interp::arm_stack_dumps() {
+        tracing::warn!("a timeout will not show the Python stacks: {err}");
+    }
     if let Err(err) = abort::install(config.workers.threads as usize) {
         tracing::error!("worker cannot handle timeouts: {err}");
         return EXIT_BOOT_ERROR;

@@ -166,10 +166,16 @@ fn import<'py>(
 /// Whether the `--hooks` module defines any master-side hook. Finds out in a short-lived
 /// child process that initialises Python and imports the module, so that the master itself
 /// stays free of Python unless it needs it. Call before any thread exists (it forks).
+/// Where Python runs in the master anyway, says whether there is a module to load.
 pub fn master_side_defined(config: &Config) -> Result<bool, HookError> {
     let Some(spec) = config.python.hooks.as_deref() else {
         return Ok(false);
     };
+    if interp::is_initialized() {
+        // Python runs in the master already (the wheel): no probe, the module is loaded
+        // there whatever hooks it defines, and the workers inherit it.
+        return Ok(true);
+    }
     let error = |detail: String| HookError {
         spec: spec.to_owned(),
         detail,

@@ -9,14 +9,22 @@
 //!
 //! Python's own signal handlers are not installed: the worker's Rust handlers stay in charge
 //! of TERM/INT/QUIT, and SIGPIPE stays ignored so a closed socket is an error, not a death.
+//!
+//! That is the standalone binary ([`Host::Embedded`]). Installed with pip, the server is an
+//! extension module run by the virtualenv's own interpreter ([`Host::Interpreter`]): Python
+//! is already running when the master starts, `sys.prefix` and the venv are right by
+//! construction, and the workers inherit the interpreter through fork. Every function here
+//! works for both.
 
 use pyo3::ffi;
+use pyo3::prelude::*;
 use std::ffi::{CStr, CString};
 use std::fs;
 use std::io::{self, Read, Seek};
 use std::mem::MaybeUninit;
 use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The interpreter executable this binary was built against.
@@ -37,10 +45,102 @@ pub fn python_path(pythonpath: &[PathBuf]) -> Vec<String> {
 /// Sets `--env` variables in this process's environment, before Python copies it into
 /// `os.environ`. Call while the process has a single thread.
 pub fn apply_env(env: &[(String, String)]) {
+    if is_initialized() {
+        // Python copied the environment into `os.environ` when it started: set it there
+        // (which sets the process's as well).
+        pyo3::Python::attach(|py| {
+            let set = py.import("os").and_then(|os| {
+                let environ = os.getattr("environ")?;
+                for (key, value) in env {
+                    environ.set_item(key, value)?;
+                }
+                Ok(())
+            });
+            if let Err(err) = set {
+                tracing::warn!("cannot set --env in os.environ: {err}");
+            }
+        });
+        return;
+    }
     for (key, value) in env {
         // SAFETY: called before any thread exists (a just-forked worker, or the master
         // before its first fork), so nothing reads the environment concurrently.
         unsafe { std::env::set_var(key, value) };
+    }
+}
+
+/// With [`Host::Interpreter`]: makes the packages of `--virtualenv` importable, unless it is
+/// the virtualenv the interpreter runs in already (its usual case). The binary instead
+/// starts its interpreter in the virtualenv ([`initialize`]).
+pub fn adopt_virtualenv(dir: &Path) -> Result<(), String> {
+    check_virtualenv(dir)?;
+    pyo3::Python::attach(|py| {
+        let code = c"import os, site, sys\n\
+same = os.path.realpath(sys.prefix) == os.path.realpath(venv)\n\
+if not same:\n\
+    lib = 'python%d.%d' % sys.version_info[:2]\n\
+    site.addsitedir(os.path.join(venv, 'lib', lib, 'site-packages'))\n";
+        let globals = pyo3::types::PyDict::new(py);
+        globals.set_item("venv", dir)?;
+        py.run(code, Some(&globals), None)
+    })
+    .map_err(|err| format!("cannot use {}: {err}", dir.display()))
+}
+
+/// How this process came to have Python.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// The standalone binary: it embeds the libpython it was built against, and initialises
+    /// it where it is needed (the workers; the master only for `--preload` and master-side
+    /// hooks).
+    Embedded,
+    /// The wheel: a Python interpreter imported us and runs the master.
+    Interpreter,
+}
+
+static HOST: OnceLock<Host> = OnceLock::new();
+
+/// Notes which [`Host`] this process is, from whether Python runs already: call first thing
+/// at startup, before anything could initialise it.
+pub fn note_host() -> Host {
+    *HOST.get_or_init(|| {
+        if is_initialized() {
+            Host::Interpreter
+        } else {
+            Host::Embedded
+        }
+    })
+}
+
+/// Which [`Host`] this process is ([`Host::Embedded`] until [`note_host`] says otherwise).
+pub fn host() -> Host {
+    HOST.get().copied().unwrap_or(Host::Embedded)
+}
+
+/// The Python this process runs, for `--version`: its version and its interpreter's path.
+pub fn description() -> (String, String) {
+    match host() {
+        // The libpython actually loaded, not just the one built against: they differ if the
+        // rpath was overridden (LD_LIBRARY_PATH), and that is what a user debugs.
+        Host::Embedded => (
+            runtime_version()
+                .split_whitespace()
+                .next()
+                .unwrap_or("?")
+                .to_owned(),
+            BUILD_PYTHON.to_owned(),
+        ),
+        Host::Interpreter => pyo3::Python::attach(|py| {
+            let text = |expr: &CStr| -> String {
+                py.eval(expr, None, None)
+                    .and_then(|v| v.extract::<String>())
+                    .unwrap_or_else(|_| "?".to_owned())
+            };
+            (
+                text(c"__import__('platform').python_version()"),
+                text(c"__import__('sys').executable"),
+            )
+        }),
     }
 }
 
@@ -76,12 +176,22 @@ pub fn check_virtualenv(dir: &Path) -> Result<PathBuf, String> {
     });
     if let Some(version) = version {
         let major_minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
-        if major_minor != BUILD_PYTHON_VERSION {
+        let running = runtime_version();
+        let ours: String = running
+            .split(['.', ' '])
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(".");
+        if major_minor != ours {
+            let fix = match host() {
+                Host::Embedded => {
+                    "rebuild rsgi-server with PYO3_PYTHON pointing at that interpreter"
+                }
+                Host::Interpreter => "install rsgi-server into that virtualenv and run it there",
+            };
             return Err(format!(
-                "{} was made with Python {version}, but rsgi-server embeds Python {} \
-                 (rebuild rsgi-server with PYO3_PYTHON pointing at that interpreter)",
+                "{} was made with Python {version}, but rsgi-server runs Python {ours} ({fix})",
                 dir.display(),
-                BUILD_PYTHON_VERSION
             ));
         }
     }
@@ -91,6 +201,11 @@ pub fn check_virtualenv(dir: &Path) -> Result<PathBuf, String> {
 /// Initialises CPython in this process, pointed at `virtualenv` if given. `argv` becomes
 /// `sys.argv`. Call once, before any other Python use; leaves the GIL released.
 pub fn initialize(virtualenv: Option<&Path>, argv: &[String]) -> Result<(), String> {
+    if is_initialized() {
+        // Inherited from a master that has it, or the interpreter that runs us (the wheel:
+        // its virtualenv is taken in by [`adopt_virtualenv`]).
+        return Ok(());
+    }
     let executable = match virtualenv {
         Some(dir) => check_virtualenv(dir)?,
         None => PathBuf::from(BUILD_PYTHON),
@@ -165,44 +280,60 @@ pub fn is_initialized() -> bool {
     unsafe { ffi::Py_IsInitialized() != 0 }
 }
 
-unsafe extern "C" {
-    /// CPython's faulthandler dumper (`Include/internal/pycore_traceback.h`), exported by
-    /// libpython: writes every thread's traceback to `fd` without taking the GIL.
-    fn _Py_DumpTracebackThreads(
-        fd: std::ffi::c_int,
-        interp: *mut std::ffi::c_void,
-        current_tstate: *mut std::ffi::c_void,
-    ) -> *const std::ffi::c_char;
+/// Where a stack dump goes, once armed ([`arm_stack_dumps`]): the signal that asks
+/// faulthandler for it, and the memory file it writes to.
+static STACK_DUMPS: OnceLock<(i32, std::fs::File)> = OnceLock::new();
+
+/// Offset from SIGRTMIN of the signal that asks for a stack dump: a real-time signal nothing
+/// else in a worker uses (glibc keeps the ones below SIGRTMIN for itself).
+const STACK_DUMP_SIGNAL: i32 = 7;
+
+/// Arms [`dump_stacks`] in this process (a worker, once Python runs): faulthandler dumps
+/// every thread's stack on a signal without taking the GIL, which the stuck thread may hold
+/// forever. Its dumper is not exported by every libpython (3.9, 3.10 and 3.13 keep it
+/// private), so it is reached through faulthandler, which every version has.
+pub fn arm_stack_dumps() -> Result<(), String> {
+    // SAFETY: memfd_create with a valid NUL-terminated name; the result is checked.
+    let fd = unsafe { nix::libc::memfd_create(c"rsgi-stacks".as_ptr(), nix::libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("memfd_create: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` was just created and is owned here.
+    let file = unsafe { std::fs::File::from_raw_fd(fd) };
+    let signal = nix::libc::SIGRTMIN() + STACK_DUMP_SIGNAL;
+    Python::attach(|py| {
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("file", fd)?;
+        kwargs.set_item("all_threads", true)?;
+        kwargs.set_item("chain", false)?;
+        py.import("faulthandler")?
+            .call_method("register", (signal,), Some(&kwargs))
+            .map(drop)
+    })
+    .map_err(|err| format!("faulthandler.register: {err}"))?;
+    let _ = STACK_DUMPS.set((signal, file));
+    Ok(())
 }
 
 /// Every Python thread's stack, most recent call first (faulthandler's format), read
 /// without the GIL: for a timeout abort, while another thread may hold it forever.
 pub fn dump_stacks() -> io::Result<String> {
-    if !is_initialized() {
-        return Ok(String::from("(Python is not initialised)"));
-    }
-    // SAFETY: memfd_create with a valid NUL-terminated name; the result is checked.
-    let fd = unsafe { nix::libc::memfd_create(c"rsgi-stacks".as_ptr(), nix::libc::MFD_CLOEXEC) };
-    if fd < 0 {
+    let Some((signal, file)) = STACK_DUMPS.get() else {
+        return Ok(String::from("(no stack dumps in this process)"));
+    };
+    file.set_len(0)?;
+    let mut file = file;
+    file.seek(io::SeekFrom::Start(0))?;
+    // SAFETY: raise(3) delivers the signal to this thread before it returns; its handler is
+    // faulthandler's, which only writes the stacks to the file (async-signal-safe, as it
+    // is written to run in a crashing process).
+    if unsafe { nix::libc::raise(*signal) } != 0 {
         return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just created and is owned here.
-    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-    // SAFETY: the interpreter is initialised; with NULL interp and thread state the function
-    // finds them itself, and it is designed to run without the GIL while other threads run
-    // (it only reads frames, best effort). It writes to `fd`, which is open.
-    let error = unsafe { _Py_DumpTracebackThreads(fd, std::ptr::null_mut(), std::ptr::null_mut()) };
-    let mut text = String::new();
-    if !error.is_null() {
-        // SAFETY: a non-NULL result is a static NUL-terminated message.
-        let why = unsafe { std::ffi::CStr::from_ptr(error) };
-        text.push_str(&format!("({})\n", why.to_string_lossy()));
     }
     file.seek(io::SeekFrom::Start(0))?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
-    text.push_str(&String::from_utf8_lossy(&bytes));
-    Ok(text)
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Runs `f` on this thread with a Python thread state kept for all of it, the GIL released:
