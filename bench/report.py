@@ -25,6 +25,7 @@ SERVER_TEXT = {
     "rsgi-close": "rsgi-server with `--keep-alive 0`",
     "rsgi-log": "rsgi-server with `--access-logfile FILE` (default format)",
     "rsgi-json": "rsgi-server with `--access-logfile FILE --log-format json`",
+    "rsgi-wheel": "rsgi-server pip-installed from its wheel (the venv's python runs it)",
     "gunicorn": "gunicorn, sync workers",
     "gthread": "gunicorn, gthread workers",
     "granian": "granian `--interface wsgi`",

@@ -29,9 +29,11 @@ usage: bench/run.sh [options]
                        (--threads N) and granian (--blocking-threads N)
       --slowloris N    slow connections held open during the slowloris workload (default 200)
       --servers LIST   space-separated, from: rsgi gunicorn gthread granian bjoern nginx
-                       rsgi-close rsgi-log rsgi-json (default: all but these three variants:
-                       rsgi-server with --keep-alive 0; with the access log, default format, to
-                       a file; with the access log and --log-format json)
+                       rsgi-close rsgi-log rsgi-json rsgi-wheel (default: all but these four
+                       variants: rsgi-server with --keep-alive 0; with the access log, default
+                       format, to a file; with the access log and --log-format json; and
+                       rsgi-server pip-installed from its wheel into a fresh virtualenv, run
+                       by the venv's python, instead of the standalone binary)
       --workloads LIST space-separated, from: hello hello-close big stream echo sleep
                        slowloris hello-tls stream-1g (default: all). nginx runs only hello,
                        hello-close, slowloris and hello-tls; bjoern has no TLS, so it
@@ -89,7 +91,7 @@ exec 3>&2
 say() { printf 'bench: %s\n' "$*" >&3; }
 die() { printf 'bench: error: %s\n' "$*" >&3; exit 1; }
 
-for s in $servers; do [[ " $all_servers rsgi-close rsgi-log rsgi-json " == *" $s "* ]] || die "unknown server '$s'"; done
+for s in $servers; do [[ " $all_servers rsgi-close rsgi-log rsgi-json rsgi-wheel " == *" $s "* ]] || die "unknown server '$s'"; done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive whole number, not '$rounds'"
 for w in $workloads; do [[ " $all_workloads " == *" $w "* ]] || die "unknown workload '$w'"; done
 
@@ -172,6 +174,21 @@ if [[ " $servers " == *" rsgi"[\ -]* ]]; then
   rsgi_bin=$target_dir/release/rsgi-server
   [ -x "$rsgi_bin" ] || die "$rsgi_bin not found (build it, or drop --no-build)"
 fi
+# rsgi-wheel: the release wheel for the project venv's CPython (the one the binary links),
+# built as scripts/build-wheels does but for that interpreter only, installed into a fresh
+# venv by scripts/wheel-venv.
+wheel_bin=""
+if [[ " $servers " == *" rsgi-wheel "* ]]; then
+  base_python=$("$py" -c 'import sys; print(sys._base_executable)')
+  if [ "$build" = 1 ]; then
+    say "maturin build --release (the wheel for $base_python)"
+    rm -rf "$outdir/wheels"
+    "$root/.venv/bin/maturin" build --release --strip --locked --interpreter "$base_python" \
+      --out "$outdir/wheels" >&2
+  fi
+  wheel_bin=$("$root/scripts/wheel-venv" "$outdir/wheel-venv" "$base_python" "$outdir/wheels") ||
+    die "could not install the wheel (build it, or drop --no-build)"
+fi
 gunicorn_bin=$root/.venv/bin/gunicorn
 granian_bin=$root/.venv/bin/granian
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
@@ -247,13 +264,15 @@ server_cmd() { # server workload port -> the command line, one word per line
   dir=$(app_dir "$2") spec=$(app_spec "$2")
   # shellcheck disable=SC2086 # the extra args are word-split on purpose
   case $1 in
-    rsgi | rsgi-close | rsgi-log | rsgi-json)
+    rsgi | rsgi-close | rsgi-log | rsgi-json | rsgi-wheel)
+      local bin=$rsgi_bin
+      [ "$1" = rsgi-wheel ] && bin=$wheel_bin
       [ "$1" = rsgi-close ] && extra+=(--keep-alive 0)
       [ "$1" = rsgi-log ] && extra+=(--access-logfile "$outdir/access-$2.log")
       [ "$1" = rsgi-json ] && extra+=(--access-logfile "$outdir/access-$2.json" --log-format json)
       [ "$2" = sleep ] && extra+=(--threads "$worker_threads")
       [ "$2" = hello-tls ] && extra+=(--certfile "$tls_cert" --keyfile "$tls_key")
-      printf '%s\n' "$rsgi_bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "${extra[@]}" $rsgi_args "$spec" ;;
+      printf '%s\n' "$bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "${extra[@]}" $rsgi_args "$spec" ;;
     gunicorn | gthread)
       [ "$1" = gthread ] && extra+=(-k gthread --threads "$worker_threads")
       [ "$2" = hello-tls ] && extra+=(--certfile "$tls_cert" --keyfile "$tls_key")

@@ -38,6 +38,8 @@ pub fn main(args: Vec<OsString>) -> u8 {
             return 1;
         }
     };
+    // Python copied the environment before any of that.
+    interp::forget_unset_env();
     if args.iter().skip(1).any(|a| a == "--version" || a == "-V") {
         let (version, executable) = interp::description();
         println!(

@@ -69,17 +69,50 @@ pub fn apply_env(env: &[(String, String)]) {
     }
 }
 
-/// With [`Host::Interpreter`]: makes the packages of `--virtualenv` importable, unless it is
-/// the virtualenv the interpreter runs in already (its usual case). The binary instead
-/// starts its interpreter in the virtualenv ([`initialize`]).
+/// With [`Host::Interpreter`]: drops from `os.environ` what this process has removed from
+/// its environment since Python copied it (systemd's and the binary upgrade's variables), so
+/// the app does not see them in the workers either. Call while single-threaded.
+pub fn forget_unset_env() {
+    if !is_initialized() {
+        return;
+    }
+    let live: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(key, _)| key.into_encoded_bytes())
+        .collect();
+    pyo3::Python::attach(|py| {
+        let code = c"
+import os
+live = set(live)
+for key in [k for k in os.environ if os.fsencode(k) not in live]:
+    del os.environ[key]
+";
+        let globals = pyo3::types::PyDict::new(py);
+        let run = globals
+            .set_item("live", live)
+            .and_then(|()| py.run(code, Some(&globals), None));
+        if let Err(err) = run {
+            tracing::warn!("cannot update os.environ: {err}");
+        }
+    });
+}
+
+/// With [`Host::Interpreter`]: makes `--virtualenv` (or `$VIRTUAL_ENV`) the app's
+/// `sys.prefix` and its packages importable, unless it is the virtualenv the interpreter
+/// runs in already (the usual case; another one is e.g. the app's venv beside a pipx
+/// install). The binary instead starts its interpreter in the virtualenv ([`initialize`]).
 pub fn adopt_virtualenv(dir: &Path) -> Result<(), String> {
     check_virtualenv(dir)?;
     pyo3::Python::attach(|py| {
-        let code = c"import os, site, sys\n\
-same = os.path.realpath(sys.prefix) == os.path.realpath(venv)\n\
-if not same:\n\
-    lib = 'python%d.%d' % sys.version_info[:2]\n\
-    site.addsitedir(os.path.join(venv, 'lib', lib, 'site-packages'))\n";
+        // What `site` does for the virtualenv an interpreter starts in: the venv becomes
+        // the prefix and its site-packages (with its .pth files) joins the path.
+        let code = c"
+import os, site, sys
+venv = os.fspath(venv)
+if os.path.realpath(sys.prefix) != os.path.realpath(venv):
+    sys.prefix = sys.exec_prefix = venv
+    lib = 'python%d.%d' % sys.version_info[:2]
+    site.addsitedir(os.path.join(venv, 'lib', lib, 'site-packages'))
+";
         let globals = pyo3::types::PyDict::new(py);
         globals.set_item("venv", dir)?;
         py.run(code, Some(&globals), None)

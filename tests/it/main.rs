@@ -34,6 +34,7 @@ mod hygiene_proctitle;
 mod hygiene_upgrade;
 mod logging_access;
 mod logging_error;
+mod packaging_wheel;
 mod proxy_headers;
 mod proxy_protocol;
 mod python_env;

@@ -30,7 +30,9 @@ pub fn free_privileged_port(start: u16) -> u16 {
         .expect("a free port below 1024")
 }
 
-/// The embedded Python's installation prefix, from `rsgi-server --version`.
+/// Where the server's Python installation is (its `sys.base_prefix`: for a virtualenv's
+/// interpreter, the installation the venv was made from), from the interpreter
+/// `rsgi-server --version` names.
 fn embedded_python() -> String {
     let out = Command::new(server_bin())
         .arg("--version")
@@ -38,7 +40,12 @@ fn embedded_python() -> String {
         .expect("rsgi-server --version");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let at = text.rfind(" at ").expect("'at PATH' in --version") + 4;
-    text[at..].trim().trim_end_matches(')').to_owned()
+    let python = text[at..].trim().trim_end_matches(')');
+    let out = Command::new(python)
+        .args(["-c", "import sys; print(sys.base_prefix)"])
+        .output()
+        .expect("the server's python");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A wrapper (`unshare --mount ... sh -c SCRIPT sh`) under which users other than root can

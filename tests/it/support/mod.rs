@@ -20,6 +20,7 @@ pub mod logs;
 pub mod process;
 pub mod server;
 pub mod tls;
+pub mod wheel;
 
 pub use data::*;
 pub use http::*;
@@ -38,9 +39,35 @@ use std::time::{Duration, Instant};
 /// answers in milliseconds; this only stops a hung test.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
-/// The server binary under test.
+/// The server command under test: `$RSGI_TEST_SERVER` (e.g. the `rsgi-server` of a
+/// virtualenv the wheel is installed in: `scripts/test` runs part of the suite so), else
+/// the standalone binary this crate builds.
 pub fn server_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_rsgi-server"))
+    match std::env::var_os(SERVER_VAR) {
+        Some(command) if !command.is_empty() => PathBuf::from(command),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_rsgi-server")),
+    }
+}
+
+/// The variable naming another server command to test (see [`server_bin`]).
+pub const SERVER_VAR: &str = "RSGI_TEST_SERVER";
+
+/// Where the server under test gets Python from, for the few behaviours that differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// The standalone binary: it embeds libpython and starts Python only where needed.
+    Embedded,
+    /// The pip-installed command: a Python interpreter runs the master.
+    Interpreter,
+}
+
+/// The [`Host`] of the server under test ([`server_bin`]): another command is taken to be
+/// the pip-installed one.
+pub fn host() -> Host {
+    match std::env::var_os(SERVER_VAR) {
+        Some(command) if !command.is_empty() => Host::Interpreter,
+        _ => Host::Embedded,
+    }
 }
 
 /// The repository root (where Cargo.toml lives).

@@ -108,6 +108,7 @@ pub struct Builder {
     workers: usize,
     expect_listeners: Option<usize>,
     wrapper: Vec<OsString>,
+    program: Option<PathBuf>,
 }
 
 /// Starts `rsgi-server ... APP` with `--chdir pyapps` and `-b 127.0.0.1:0` unless told
@@ -125,6 +126,7 @@ pub fn server(app: &str) -> Builder {
         workers: 1,
         expect_listeners: None,
         wrapper: Vec::new(),
+        program: None,
     }
 }
 
@@ -217,6 +219,13 @@ impl Builder {
         self
     }
 
+    /// Runs this server command instead of [`server_bin`] (e.g. a virtualenv's
+    /// `rsgi-server`).
+    pub fn program(mut self, path: impl AsRef<Path>) -> Self {
+        self.program = Some(path.as_ref().to_owned());
+        self
+    }
+
     /// Runs the server under another program: `prog args... rsgi-server ...` (e.g.
     /// `systemd-socket-activate`, `unshare`). `Server::pid` is then the wrapper's pid.
     pub fn wrapper<I, S>(mut self, prog: impl AsRef<OsStr>, args: I) -> Self
@@ -231,13 +240,14 @@ impl Builder {
     }
 
     fn command(&self) -> Command {
+        let program = self.program.clone().unwrap_or_else(server_bin);
         let mut cmd = match self.wrapper.split_first() {
             Some((prog, args)) => {
                 let mut cmd = Command::new(prog);
-                cmd.args(args).arg(server_bin());
+                cmd.args(args).arg(program);
                 cmd
             }
-            None => Command::new(server_bin()),
+            None => Command::new(program),
         };
         without_runner_env(&mut cmd).envs(PYTHON_ENV);
         for k in &self.env_remove {

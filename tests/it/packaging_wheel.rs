@@ -1,0 +1,371 @@
+//! `pip install rsgi-server`: the wheels (built by `scripts/build-wheels --test` before the
+//! suite runs) link no libpython; installed into a fresh virtualenv of every CPython of
+//! this machine, static or shared, the venv's `rsgi-server` and `python -m rsgi_server`
+//! serve from that venv (its `sys.prefix`, its packages) with no `--virtualenv`, no
+//! `VIRTUAL_ENV` and no `LD_LIBRARY_PATH`; pip refuses a wheel for another Python; an
+//! sdist builds where Rust is and says so where it is not. (scripts/test also runs the
+//! rest of the end-to-end suite against a venv's `rsgi-server`.)
+
+use crate::support::process::run_ok;
+use crate::support::wheel::{
+    DEBIAN_PYTHON, Venv, clean_command, output_text, pyenv_python, wheels_dir,
+};
+use crate::support::*;
+use nix::sys::signal::Signal;
+use std::path::{Path, PathBuf};
+
+/// An app reporting where its Python comes from, as JSON.
+const WHOAMI: &str = r#"
+import json, os, sys
+import rsgi_venv_only
+
+def application(environ, start_response):
+    body = json.dumps({
+        "prefix": os.path.realpath(sys.prefix),
+        "version": "%d.%d" % sys.version_info[:2],
+        "venv_only": rsgi_venv_only.WHERE,
+        "virtual_env": os.environ.get("VIRTUAL_ENV"),
+        "ld_library_path": os.environ.get("LD_LIBRARY_PATH"),
+        "master": os.getppid(),
+    }).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+"#;
+
+/// Installs the wheel into a fresh venv of `python`, with a module only that venv has,
+/// and checks the venv's command serves an app importing it, from the venv.
+fn serves_from_its_own_venv(python: &Path) {
+    let venv = Venv::with_wheel(python);
+    std::fs::write(
+        venv.site_packages().join("rsgi_venv_only.py"),
+        "WHERE = 'venv-only'\n",
+    )
+    .expect("write the venv-only module");
+    let app = TempDir::new();
+    app.write("whoami.py", WHOAMI);
+    let venv_dir = std::fs::canonicalize(venv.path()).expect("venv path");
+
+    for command in [
+        vec![venv.bin("rsgi-server")],
+        vec![venv.bin("python"), "-m".into(), "rsgi_server".into()],
+    ] {
+        let mut version = clean_command(&command[0]);
+        version.args(&command[1..]).arg("--version");
+        let text = String::from_utf8_lossy(&run_ok(version).stdout).into_owned();
+        assert!(text.starts_with("rsgi-server "), "{text}");
+        assert!(
+            text.contains(&format!(" at {}/bin/python", venv.path().display())),
+            "--version names the venv's interpreter: {text}"
+        );
+    }
+
+    let mut server = server("whoami")
+        .program(venv.bin("rsgi-server"))
+        .no_chdir()
+        .arg("--chdir")
+        .arg(app.path())
+        .env_remove("LD_LIBRARY_PATH")
+        // Any fork-with-threads warning (CPython 3.12+) would show.
+        .env("PYTHONWARNINGS", "always")
+        .workers(2)
+        .start();
+    let seen = json_of(&server.get("/").text());
+    assert_eq!(
+        seen["prefix"].as_str(),
+        Some(venv_dir.to_str().expect("utf-8"))
+    );
+    assert_eq!(seen["venv_only"].as_str(), Some("venv-only"));
+    assert!(seen["virtual_env"].is_null(), "{seen:?}");
+    assert!(seen["ld_library_path"].is_null(), "{seen:?}");
+    assert_eq!(seen["master"].as_i64(), Some(i64::from(server.pid())));
+    assert_eq!(server.terminate().code(), Some(0));
+    let stderr = server.stderr_text();
+    assert!(!stderr.contains("Warning"), "{stderr}");
+}
+
+#[test]
+fn cpython_3_9_serves_from_its_venv() {
+    serves_from_its_own_venv(&pyenv_python("3.9"));
+}
+
+#[test]
+fn cpython_3_10_serves_from_its_venv() {
+    serves_from_its_own_venv(&pyenv_python("3.10"));
+}
+
+#[test]
+fn cpython_3_11_serves_from_its_venv() {
+    serves_from_its_own_venv(&pyenv_python("3.11"));
+}
+
+#[test]
+fn cpython_3_12_serves_from_its_venv() {
+    serves_from_its_own_venv(&pyenv_python("3.12"));
+}
+
+#[test]
+fn cpython_3_13_serves_from_its_venv() {
+    serves_from_its_own_venv(&pyenv_python("3.13"));
+}
+
+/// Debian's interpreter is linked statically and its libpython is not installed: a binary
+/// that links libpython could not even start with it.
+#[test]
+fn debians_static_cpython_serves_from_its_venv() {
+    serves_from_its_own_venv(Path::new(DEBIAN_PYTHON));
+}
+
+/// Every wheel's extension module takes the C API from the interpreter that imports it.
+#[test]
+fn no_wheel_links_libpython() {
+    let wheels: Vec<PathBuf> = std::fs::read_dir(wheels_dir())
+        .expect("target/wheels/test: run scripts/build-wheels --test (scripts/test does)")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    assert!(
+        wheels.len() >= 5,
+        "one wheel per CPython 3.9-3.13: {wheels:?}"
+    );
+    for wheel in wheels {
+        let unpacked = TempDir::new();
+        let mut unzip = clean_command(test_python());
+        unzip
+            .args(["-m", "zipfile", "-e"])
+            .arg(&wheel)
+            .arg(unpacked.path());
+        run_ok(unzip);
+        let module = std::fs::read_dir(unpacked.join("rsgi_server"))
+            .expect("rsgi_server/ in the wheel")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "so"))
+            .unwrap_or_else(|| panic!("no extension module in {}", wheel.display()));
+        let mut readelf = clean_command("readelf");
+        readelf.arg("-d").arg(&module);
+        let dynamic = String::from_utf8_lossy(&run_ok(readelf).stdout).into_owned();
+        let needed: Vec<&str> = dynamic.lines().filter(|l| l.contains("(NEEDED)")).collect();
+        assert!(!needed.is_empty(), "{}: {dynamic}", module.display());
+        assert!(
+            needed.iter().all(|l| !l.contains("libpython")),
+            "{}: {needed:?}",
+            wheel.display()
+        );
+    }
+}
+
+/// pip's own refusal, at install time, for a wheel built for another CPython.
+#[test]
+fn pip_refuses_the_wheel_of_another_python() {
+    let venv = Venv::new(&pyenv_python("3.12"));
+    let other = crate::support::wheel::wheel_for(&pyenv_python("3.11"));
+    let out = venv.pip_install(&other);
+    assert!(!out.status.success(), "{}", output_text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a supported wheel on this platform"),
+        "{}",
+        output_text(&out)
+    );
+    assert!(!venv.bin("rsgi-server").exists());
+}
+
+/// The sdist, where no wheel fits: without Rust, the build says that Rust is what is
+/// missing and where to get it (maturin alone would try to download a toolchain).
+#[test]
+fn the_sdist_without_rust_names_what_is_missing() {
+    let out_dir = TempDir::new();
+    // Only the system's directories: no ~/.cargo/bin.
+    let out = clean_command(test_python())
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("CARGO")
+        .args([
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "--no-index",
+        ])
+        .args(["--disable-pip-version-check", "-w"])
+        .arg(out_dir.path())
+        .arg(sdist())
+        .output()
+        .expect("run pip wheel");
+    assert!(!out.status.success(), "{}", output_text(&out));
+    let text = output_text(&out);
+    assert!(
+        text.contains("building from source needs Rust, and cargo was not found on PATH"),
+        "{text}"
+    );
+    assert!(text.contains("https://rustup.rs"), "{text}");
+}
+
+/// The sdist builds into a working wheel where Rust is (unoptimised here, to keep the
+/// suite quick: `pip install` builds an optimised one).
+#[test]
+fn the_sdist_builds_where_rust_is() {
+    let out_dir = TempDir::new();
+    let out = clean_command(test_python())
+        .env("MATURIN_PEP517_ARGS", "--profile dev")
+        .env("CARGO_TARGET_DIR", repo_root().join("target"))
+        .args([
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "--no-index",
+        ])
+        .args(["--disable-pip-version-check", "-w"])
+        .arg(out_dir.path())
+        .arg(sdist())
+        .output()
+        .expect("run pip wheel");
+    assert!(out.status.success(), "{}", output_text(&out));
+    let wheel = std::fs::read_dir(out_dir.path())
+        .expect("pip's output")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .expect("a wheel built from the sdist");
+    let venv = Venv::new(&test_python_base());
+    let installed = venv.pip_install(&wheel);
+    assert!(installed.status.success(), "{}", output_text(&installed));
+    let mut version = clean_command(venv.bin("rsgi-server"));
+    version.arg("--version");
+    let text = String::from_utf8_lossy(&run_ok(version).stdout).into_owned();
+    assert!(text.starts_with("rsgi-server "), "{text}");
+}
+
+/// USR2 re-executes what runs the master: the venv's interpreter with the console script,
+/// so the new master's workers serve from the same venv.
+#[test]
+fn usr2_starts_the_new_master_from_the_same_venv() {
+    let venv = Venv::with_wheel(&pyenv_python("3.11"));
+    std::fs::write(
+        venv.site_packages().join("rsgi_venv_only.py"),
+        "WHERE = 'venv-only'\n",
+    )
+    .expect("write the venv-only module");
+    let app = TempDir::new();
+    app.write("whoami.py", WHOAMI);
+    let mut server = server("whoami")
+        .program(venv.bin("rsgi-server"))
+        .no_chdir()
+        .arg("--chdir")
+        .arg(app.path())
+        .start();
+    let old = server.pid();
+    server.signal(Signal::SIGUSR2);
+    let line = server.wait_for_line("started a new master (pid: ");
+    let new: i32 = line
+        .rsplit("(pid: ")
+        .next()
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("new master's pid in {line:?}"));
+    // The old master stops; the new one carries on alone.
+    server.signal(Signal::SIGTERM);
+    wait_until("the new master's workers to serve alone", || {
+        json_of(&server.get("/").text())["master"].as_i64() == Some(i64::from(new))
+    });
+    let seen = json_of(&server.get("/").text());
+    let venv_dir = std::fs::canonicalize(venv.path()).expect("venv path");
+    assert_eq!(seen["prefix"].as_str(), venv_dir.to_str());
+    assert_eq!(seen["venv_only"].as_str(), Some("venv-only"));
+    assert_ne!(new, old);
+    crate::support::process::kill(new, Signal::SIGTERM);
+    wait_until("the new master to exit", || {
+        !crate::support::process::exists(new)
+    });
+}
+
+/// A JSON body, or a panic showing it.
+fn json_of(body: &str) -> Json {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// The sdist `scripts/build-wheels --test` made.
+fn sdist() -> PathBuf {
+    std::fs::read_dir(wheels_dir())
+        .expect("target/wheels/test: run scripts/build-wheels --test (scripts/test does)")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .expect("an sdist in target/wheels/test")
+}
+
+/// The CPython the project venv was made with (the one `test_python` runs).
+fn test_python_base() -> PathBuf {
+    let mut cmd = clean_command(test_python());
+    cmd.args(["-c", "import sys; print(sys._base_executable)"]);
+    PathBuf::from(String::from_utf8_lossy(&run_ok(cmd).stdout).trim())
+}
+
+/// A Python older than the package supports: pip refuses it from the index, as it would
+/// from PyPI, because the metadata declares `Requires-Python`. (This machine has no CPython
+/// older than 3.9, so pip is asked to install for 3.8, from a PEP 503 index of the test
+/// wheels that shows each file's `Requires-Python` the way PyPI does.)
+#[test]
+fn pip_refuses_a_python_older_than_the_package_supports() {
+    let index = TempDir::new();
+    let mut make_index = clean_command(test_python());
+    make_index
+        .args(["-c", MAKE_INDEX])
+        .arg(wheels_dir())
+        .arg(index.path());
+    run_ok(make_index);
+    let pip_download = |python_version: &str| {
+        let out_dir = TempDir::new();
+        clean_command(test_python())
+            .args(["-m", "pip", "download", "--no-cache-dir", "--no-deps"])
+            .args([
+                "--disable-pip-version-check",
+                "--python-version",
+                python_version,
+            ])
+            .arg("--index-url")
+            .arg(format!("file://{}/simple/", index.path().display()))
+            .arg("-d")
+            .arg(out_dir.path())
+            .arg("rsgi-server")
+            .output()
+            .expect("run pip download")
+    };
+    let supported = pip_download("3.13");
+    assert!(supported.status.success(), "{}", output_text(&supported));
+    let too_old = pip_download("3.8");
+    assert!(!too_old.status.success(), "{}", output_text(&too_old));
+    assert!(
+        String::from_utf8_lossy(&too_old.stderr).contains("Requires-Python >=3.9"),
+        "{}",
+        output_text(&too_old)
+    );
+}
+
+/// Writes `simple/rsgi-server/index.html` under argv[2] for the wheels and the sdist in
+/// argv[1], with each file's `Requires-Python` as `data-requires-python`. (pip drops a
+/// wheel for another Python by its tags before it looks at `Requires-Python`; the sdist is
+/// what it would otherwise try to build.)
+const MAKE_INDEX: &str = r#"
+import html, pathlib, sys, tarfile, zipfile
+from email.parser import Parser
+dist, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]) / "simple" / "rsgi-server"
+out.mkdir(parents=True)
+links = []
+for file in sorted(dist.glob("*.whl")) + sorted(dist.glob("*.tar.gz")):
+    if file.suffix == ".whl":
+        with zipfile.ZipFile(file) as z:
+            name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+            text = z.read(name).decode()
+    else:
+        with tarfile.open(file) as t:
+            name = next(n for n in t.getnames() if n.count("/") == 1 and n.endswith("/PKG-INFO"))
+            text = t.extractfile(name).read().decode()
+    requires = Parser().parsestr(text)["Requires-Python"]
+    assert requires, f"{file.name} declares no Requires-Python"
+    links.append('<a href="%s" data-requires-python="%s">%s</a>'
+                 % (file.resolve().as_uri(), html.escape(requires), file.name))
+(out / "index.html").write_text("<!DOCTYPE html><html><body>%s</body></html>" % "\n".join(links))
+"#;
