@@ -8,8 +8,10 @@
 #   bench/callgrind.sh [N] [-- extra server options...]
 #   bench/callgrind.sh 500 -- --access-logfile /tmp/access.log
 #   bench/callgrind.sh 500 -- --certfile cert.pem --keyfile key.pem   # over TLS
+#   SERVER=bench/out/wheel-venv/bin/rsgi-server bench/callgrind.sh 500   # the pip-installed one
 #
-# Builds the release binary first (honours CARGO_TARGET_DIR).
+# Builds the release binary first (honours CARGO_TARGET_DIR), unless SERVER names another
+# server command.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,9 +20,13 @@ shift || true
 [ "${1:-}" = "--" ] && shift
 extra=("$@")
 
-target=${CARGO_TARGET_DIR:-$root/target}
-(cd "$root" && cargo build --release --quiet)
-bin=$target/release/rsgi-server
+if [ -n "${SERVER:-}" ]; then
+  bin=$SERVER
+else
+  target=${CARGO_TARGET_DIR:-$root/target}
+  (cd "$root" && cargo build --release --quiet)
+  bin=$target/release/rsgi-server
+fi
 python=${RSGI_TEST_PYTHON:-$root/.venv/bin/python}
 # With --certfile the server speaks TLS, and so does the client (the handshake is in the
 # fixed cost that the difference cancels).

@@ -13,8 +13,9 @@ apt_install() {
   fi
   command -v apt-get >/dev/null 2>&1 || die "missing packages: $*; no apt-get here, install them by hand"
   say "installing Debian packages: $*"
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  # Through env: sudo would drop a variable set in front of it.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # venv_package PYTHON: the Debian package that gives Debian's PYTHON its venv and ensurepip

@@ -1,5 +1,5 @@
 //! The options table of the README, generated from the declarations so that it cannot go
-//! stale (`tests/readme_options.rs` checks the README against it).
+//! stale (`tests/it/config_readme.rs` checks the README against it).
 
 use super::options::{Cli, SETTINGS};
 use super::sources::layer_command;

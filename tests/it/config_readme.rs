@@ -1,5 +1,5 @@
 //! The README's option table is generated from the settings declaration, so the docs cannot
-//! drift from the code. `RSGI_UPDATE_README=1 cargo test --test readme_options` rewrites it.
+//! drift from the code. `RSGI_UPDATE_README=1 cargo test --test it config_readme` rewrites it.
 
 use rsgi_server::settings::markdown_table;
 
@@ -24,6 +24,6 @@ fn readme_option_table_matches_the_settings() {
     assert_eq!(
         &readme[start..end],
         table,
-        "README option table is stale: run RSGI_UPDATE_README=1 cargo test --test readme_options"
+        "README option table is stale: run RSGI_UPDATE_README=1 cargo test --test it config_readme"
     );
 }

@@ -59,28 +59,36 @@ fn serves_from_its_own_venv(python: &Path) {
         );
     }
 
-    let mut server = server("whoami")
-        .program(venv.bin("rsgi-server"))
-        .no_chdir()
-        .arg("--chdir")
-        .arg(app.path())
-        .env_remove("LD_LIBRARY_PATH")
-        // Any fork-with-threads warning (CPython 3.12+) would show.
-        .env("PYTHONWARNINGS", "always")
-        .workers(2)
-        .start();
-    let seen = json_of(&server.get("/").text());
-    assert_eq!(
-        seen["prefix"].as_str(),
-        Some(venv_dir.to_str().expect("utf-8"))
-    );
-    assert_eq!(seen["venv_only"].as_str(), Some("venv-only"));
-    assert!(seen["virtual_env"].is_null(), "{seen:?}");
-    assert!(seen["ld_library_path"].is_null(), "{seen:?}");
-    assert_eq!(seen["master"].as_i64(), Some(i64::from(server.pid())));
-    assert_eq!(server.terminate().code(), Some(0));
-    let stderr = server.stderr_text();
-    assert!(!stderr.contains("Warning"), "{stderr}");
+    // Forks at startup, on a reload and with the app imported by the master: any
+    // fork-with-threads warning (CPython 3.12+) would show.
+    for preload in [None, Some("--preload")] {
+        let mut server = server("whoami")
+            .program(venv.bin("rsgi-server"))
+            .no_chdir()
+            .arg("--chdir")
+            .arg(app.path())
+            .args(preload)
+            .env_remove("LD_LIBRARY_PATH")
+            .env("PYTHONWARNINGS", "always")
+            .workers(2)
+            .start();
+        let seen = json_of(&server.get("/").text());
+        assert_eq!(
+            seen["prefix"].as_str(),
+            Some(venv_dir.to_str().expect("utf-8"))
+        );
+        assert_eq!(seen["venv_only"].as_str(), Some("venv-only"));
+        assert!(seen["virtual_env"].is_null(), "{seen:?}");
+        assert!(seen["ld_library_path"].is_null(), "{seen:?}");
+        assert_eq!(seen["master"].as_i64(), Some(i64::from(server.pid())));
+        server.signal(Signal::SIGHUP);
+        server.wait_for_line("All 2 workers ready (generation 2)");
+        assert_eq!(server.get("/").status(), 200);
+        assert_eq!(server.terminate().code(), Some(0));
+        let stderr = server.stderr_text();
+        assert!(!stderr.contains("Warning"), "{stderr}");
+        assert!(!stderr.contains("WARNING"), "{stderr}");
+    }
 }
 
 #[test]
