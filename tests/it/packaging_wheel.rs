@@ -250,6 +250,22 @@ fn the_sdist_builds_where_rust_is() {
 /// so the new master's workers serve from the same venv.
 #[test]
 fn usr2_starts_the_new_master_from_the_same_venv() {
+    usr2_stays_in_the_venv(|venv| vec![venv.bin("rsgi-server").into_os_string()]);
+}
+
+/// The same started as `python -m rsgi_server`: the new master is that command again.
+#[test]
+fn usr2_of_python_dash_m_starts_the_same_command() {
+    usr2_stays_in_the_venv(|venv| {
+        vec![
+            venv.bin("python").into_os_string(),
+            "-m".into(),
+            "rsgi_server".into(),
+        ]
+    });
+}
+
+fn usr2_stays_in_the_venv(command: impl Fn(&Venv) -> Vec<std::ffi::OsString>) {
     let venv = Venv::with_wheel(&pyenv_python("3.11"));
     std::fs::write(
         venv.site_packages().join("rsgi_venv_only.py"),
@@ -258,8 +274,9 @@ fn usr2_starts_the_new_master_from_the_same_venv() {
     .expect("write the venv-only module");
     let app = TempDir::new();
     app.write("whoami.py", WHOAMI);
+    let command = command(&venv);
     let mut server = server("whoami")
-        .program(venv.bin("rsgi-server"))
+        .program_with(&command[0], &command[1..])
         .no_chdir()
         .arg("--chdir")
         .arg(app.path())
@@ -273,6 +290,12 @@ fn usr2_starts_the_new_master_from_the_same_venv() {
         .and_then(|rest| rest.split(')').next())
         .and_then(|pid| pid.parse().ok())
         .unwrap_or_else(|| panic!("new master's pid in {line:?}"));
+    // The interpreter, not a binary (the process title hides the arguments).
+    let exe = std::fs::read_link(format!("/proc/{new}/exe")).expect("the new master's exe");
+    assert_eq!(
+        exe,
+        std::fs::canonicalize(venv.bin("python")).expect("the venv's python")
+    );
     // The old master stops; the new one carries on alone.
     server.signal(Signal::SIGTERM);
     wait_until("the new master's workers to serve alone", || {

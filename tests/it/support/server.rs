@@ -108,7 +108,7 @@ pub struct Builder {
     workers: usize,
     expect_listeners: Option<usize>,
     wrapper: Vec<OsString>,
-    program: Option<PathBuf>,
+    program: Option<(PathBuf, Vec<OsString>)>,
 }
 
 /// Starts `rsgi-server ... APP` with `--chdir pyapps` and `-b 127.0.0.1:0` unless told
@@ -221,8 +221,19 @@ impl Builder {
 
     /// Runs this server command instead of [`server_bin`] (e.g. a virtualenv's
     /// `rsgi-server`).
-    pub fn program(mut self, path: impl AsRef<Path>) -> Self {
-        self.program = Some(path.as_ref().to_owned());
+    pub fn program(self, path: impl AsRef<Path>) -> Self {
+        self.program_with(path, [""; 0])
+    }
+
+    /// Runs `path args...` as the server command (e.g. a venv's `python -m rsgi_server`);
+    /// the server's own arguments follow.
+    pub fn program_with<I, S>(mut self, path: impl AsRef<Path>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        self.program = Some((path.as_ref().to_owned(), args));
         self
     }
 
@@ -240,7 +251,10 @@ impl Builder {
     }
 
     fn command(&self) -> Command {
-        let program = self.program.clone().unwrap_or_else(server_bin);
+        let (program, program_args) = self
+            .program
+            .clone()
+            .unwrap_or_else(|| (server_bin(), Vec::new()));
         let mut cmd = match self.wrapper.split_first() {
             Some((prog, args)) => {
                 let mut cmd = Command::new(prog);
@@ -249,6 +263,7 @@ impl Builder {
             }
             None => Command::new(program),
         };
+        cmd.args(program_args);
         without_runner_env(&mut cmd).envs(PYTHON_ENV);
         for k in &self.env_remove {
             cmd.env_remove(k);
