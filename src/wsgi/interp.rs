@@ -25,7 +25,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The interpreter executable this binary was built against.
 pub const BUILD_PYTHON: &str = env!("EMBEDDED_PYTHON");
@@ -389,7 +389,6 @@ pub fn before_fork() {
     if !is_initialized() {
         return;
     }
-    warn_of_threads();
     // SAFETY: the interpreter is initialised; this thread holds no GIL (the master only takes
     // it inside hook calls, which have returned). PyGILState_Ensure attaches the main
     // thread state, and PyOS_BeforeFork requires exactly that: the GIL held across fork().
@@ -399,22 +398,6 @@ pub fn before_fork() {
         state
     };
     FORK_GIL.store(state as i32, Ordering::SeqCst);
-}
-
-/// Logs, once, that the master has threads besides the one forking: only Python code can
-/// have started them (the app imported by `--preload`, a master-side hook), and a worker
-/// inherits none of them but whatever locks they held. CPython 3.12+ warns of the same
-/// in `os.fork()`, which this fork does not go through.
-fn warn_of_threads() {
-    static WARNED: AtomicBool = AtomicBool::new(false);
-    let threads = fs::read_dir("/proc/self/task").map_or(1, |tasks| tasks.count());
-    if threads > 1 && !WARNED.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            "the master has {threads} threads when it forks workers (started by the app at \
-             --preload or by a hook): the workers get none of them, and any lock one held \
-             stays locked in every worker; start threads in post_fork or post_worker_init"
-        );
-    }
 }
 
 /// In the master after a fork: `PyOS_AfterFork_Parent`, then releases the GIL again.

@@ -8,7 +8,8 @@
 
 use crate::support::process::run_ok;
 use crate::support::wheel::{
-    DEBIAN_PYTHON, Venv, clean_command, output_text, pyenv_python, wheels_dir,
+    DEBIAN_PYTHON, Venv, built, clean_command, files_ending, output_text, pyenv_python, wheel_for,
+    wheels_dir,
 };
 use crate::support::*;
 use nix::sys::signal::Signal;
@@ -32,9 +33,9 @@ def application(environ, start_response):
     return [body]
 "#;
 
-/// Installs the wheel into a fresh venv of `python`, with a module only that venv has,
-/// and checks the venv's command serves an app importing it, from the venv.
-fn serves_from_its_own_venv(python: &Path) {
+/// A fresh venv of `python` with its wheel and a module only that venv has, and a
+/// directory holding the [`WHOAMI`] app (`whoami`), which imports that module.
+fn whoami_venv(python: &Path) -> (Venv, TempDir) {
     let venv = Venv::with_wheel(python);
     std::fs::write(
         venv.site_packages().join("rsgi_venv_only.py"),
@@ -43,6 +44,13 @@ fn serves_from_its_own_venv(python: &Path) {
     .expect("write the venv-only module");
     let app = TempDir::new();
     app.write("whoami.py", WHOAMI);
+    (venv, app)
+}
+
+/// Installs the wheel into a fresh venv of `python`, with a module only that venv has,
+/// and checks the venv's command serves an app importing it, from the venv.
+fn serves_from_its_own_venv(python: &Path) {
+    let (venv, app) = whoami_venv(python);
     let venv_dir = std::fs::canonicalize(venv.path()).expect("venv path");
 
     for command in [
@@ -126,12 +134,7 @@ fn debians_static_cpython_serves_from_its_venv() {
 /// Every wheel's extension module takes the C API from the interpreter that imports it.
 #[test]
 fn no_wheel_links_libpython() {
-    let wheels: Vec<PathBuf> = std::fs::read_dir(wheels_dir())
-        .expect("target/wheels/test: run scripts/build-wheels --test (scripts/test does)")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
-        .collect();
+    let wheels = files_ending(&wheels_dir(), ".whl");
     assert!(
         wheels.len() >= 5,
         "one wheel per CPython 3.9-3.13: {wheels:?}"
@@ -144,11 +147,9 @@ fn no_wheel_links_libpython() {
             .arg(&wheel)
             .arg(unpacked.path());
         run_ok(unzip);
-        let module = std::fs::read_dir(unpacked.join("rsgi_server"))
-            .expect("rsgi_server/ in the wheel")
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|e| e == "so"))
+        let module = files_ending(&unpacked.join("rsgi_server"), ".so")
+            .into_iter()
+            .next()
             .unwrap_or_else(|| panic!("no extension module in {}", wheel.display()));
         let mut readelf = clean_command("readelf");
         readelf.arg("-d").arg(&module);
@@ -167,7 +168,7 @@ fn no_wheel_links_libpython() {
 #[test]
 fn pip_refuses_the_wheel_of_another_python() {
     let venv = Venv::new(&pyenv_python("3.12"));
-    let other = crate::support::wheel::wheel_for(&pyenv_python("3.11"));
+    let other = wheel_for(&pyenv_python("3.11"));
     let out = venv.pip_install(&other);
     assert!(!out.status.success(), "{}", output_text(&out));
     assert!(
@@ -184,22 +185,9 @@ fn pip_refuses_the_wheel_of_another_python() {
 fn the_sdist_without_rust_names_what_is_missing() {
     let out_dir = TempDir::new();
     // Only the system's directories: no ~/.cargo/bin.
-    let out = clean_command(test_python())
-        .env("PATH", "/usr/bin:/bin")
-        .env_remove("CARGO")
-        .args([
-            "-m",
-            "pip",
-            "wheel",
-            "--no-build-isolation",
-            "--no-deps",
-            "--no-index",
-        ])
-        .args(["--disable-pip-version-check", "-w"])
-        .arg(out_dir.path())
-        .arg(sdist())
-        .output()
-        .expect("run pip wheel");
+    let mut pip = clean_command(test_python());
+    pip.env("PATH", "/usr/bin:/bin").env_remove("CARGO");
+    let out = pip_wheel_of_the_sdist(pip, out_dir.path());
     assert!(!out.status.success(), "{}", output_text(&out));
     let text = output_text(&out);
     assert!(
@@ -214,28 +202,14 @@ fn the_sdist_without_rust_names_what_is_missing() {
 #[test]
 fn the_sdist_builds_where_rust_is() {
     let out_dir = TempDir::new();
-    let out = clean_command(test_python())
-        .env("MATURIN_PEP517_ARGS", "--profile dev")
-        .env("CARGO_TARGET_DIR", repo_root().join("target"))
-        .args([
-            "-m",
-            "pip",
-            "wheel",
-            "--no-build-isolation",
-            "--no-deps",
-            "--no-index",
-        ])
-        .args(["--disable-pip-version-check", "-w"])
-        .arg(out_dir.path())
-        .arg(sdist())
-        .output()
-        .expect("run pip wheel");
+    let mut pip = clean_command(test_python());
+    pip.env("MATURIN_PEP517_ARGS", "--profile dev")
+        .env("CARGO_TARGET_DIR", repo_root().join("target"));
+    let out = pip_wheel_of_the_sdist(pip, out_dir.path());
     assert!(out.status.success(), "{}", output_text(&out));
-    let wheel = std::fs::read_dir(out_dir.path())
-        .expect("pip's output")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+    let wheel = files_ending(out_dir.path(), ".whl")
+        .into_iter()
+        .next()
         .expect("a wheel built from the sdist");
     let venv = Venv::new(&test_python_base());
     let installed = venv.pip_install(&wheel);
@@ -266,14 +240,7 @@ fn usr2_of_python_dash_m_starts_the_same_command() {
 }
 
 fn usr2_stays_in_the_venv(command: impl Fn(&Venv) -> Vec<std::ffi::OsString>) {
-    let venv = Venv::with_wheel(&pyenv_python("3.11"));
-    std::fs::write(
-        venv.site_packages().join("rsgi_venv_only.py"),
-        "WHERE = 'venv-only'\n",
-    )
-    .expect("write the venv-only module");
-    let app = TempDir::new();
-    app.write("whoami.py", WHOAMI);
+    let (venv, app) = whoami_venv(&pyenv_python("3.11"));
     let command = command(&venv);
     let mut server = server("whoami")
         .program_with(&command[0], &command[1..])
@@ -317,14 +284,22 @@ fn json_of(body: &str) -> Json {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
-/// The sdist `scripts/build-wheels --test` made.
-fn sdist() -> PathBuf {
-    std::fs::read_dir(wheels_dir())
-        .expect("target/wheels/test: run scripts/build-wheels --test (scripts/test does)")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
-        .expect("an sdist in target/wheels/test")
+/// Runs `pip` (a python command) as `pip wheel` of the test sdist into `out_dir`, offline
+/// and with this environment's maturin.
+fn pip_wheel_of_the_sdist(mut pip: std::process::Command, out_dir: &Path) -> std::process::Output {
+    pip.args([
+        "-m",
+        "pip",
+        "wheel",
+        "--no-build-isolation",
+        "--no-deps",
+        "--no-index",
+    ])
+    .args(["--disable-pip-version-check", "-w"])
+    .arg(out_dir)
+    .arg(built("", ".tar.gz"))
+    .output()
+    .expect("run pip wheel")
 }
 
 /// The CPython the project venv was made with (the one `test_python` runs).

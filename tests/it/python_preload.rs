@@ -104,22 +104,3 @@ fn preloading_an_app_that_starts_a_thread_warns_and_serves() {
     assert_eq!(srv.get("/").text(), "ok");
     assert!(srv.terminate().success());
 }
-
-/// An app that starts a thread at import, preloaded: the master forks with two threads,
-/// which the workers cannot inherit; it says so (once), and the workers serve anyway.
-#[test]
-fn a_thread_started_at_preload_is_warned_of_once() {
-    let mut server = server("cases.threaded_import")
-        .arg("--preload")
-        .workers(2)
-        .start();
-    assert_eq!(server.get("/").text(), "threads=1\n");
-    let warning = server.wait_for_line("the master has 2 threads when it forks workers");
-    assert!(warning.contains("[WARNING]"), "{warning}");
-    assert!(warning.contains("post_worker_init"), "{warning}");
-    server.signal(nix::sys::signal::Signal::SIGTTIN);
-    server.wait_for_lines("Worker ready (pid: ", 3);
-    assert_eq!(server.terminate().code(), Some(0));
-    let log = server.stderr_text();
-    assert_eq!(log.matches("threads when it forks").count(), 1, "{log}");
-}

@@ -65,26 +65,39 @@ pub fn tag(python: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// The test wheel for `python`.
-pub fn wheel_for(python: &Path) -> PathBuf {
-    let tag = tag(python);
-    let dir = wheels_dir();
-    std::fs::read_dir(&dir)
+/// The files in `dir` whose names end with `suffix` (e.g. `.whl`), sorted; none if `dir`
+/// cannot be read.
+pub fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(".whl") && n.contains(&format!("-{tag}-{tag}-")))
-        })
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    found.sort();
+    found
+}
+
+/// The test file `scripts/build-wheels --test` made whose name ends with `suffix` and
+/// contains `part`.
+pub fn built(part: &str, suffix: &str) -> PathBuf {
+    let dir = wheels_dir();
+    files_ending(&dir, suffix)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains(part))
         .unwrap_or_else(|| {
             panic!(
-                "no {tag} wheel in {}: run scripts/build-wheels --test (scripts/test does)",
+                "no *{part}*{suffix} in {}: run scripts/build-wheels --test (scripts/test does)",
                 dir.display()
             )
         })
+}
+
+/// The test wheel for `python`.
+pub fn wheel_for(python: &Path) -> PathBuf {
+    let tag = tag(python);
+    built(&format!("-{tag}-{tag}-"), ".whl")
 }
 
 /// A fresh virtualenv, removed on drop.
