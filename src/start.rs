@@ -72,7 +72,10 @@ pub fn main(args: Vec<OsString>) -> u8 {
         }
     };
     match invocation {
-        Invocation::PrintConfig(_, text) => {
+        Invocation::PrintConfig(config, text) => {
+            for warning in config.origin.warnings() {
+                eprintln!("rsgi-server: warning: {warning}");
+            }
             print!("{text}");
             0
         }
@@ -80,6 +83,9 @@ pub fn main(args: Vec<OsString>) -> u8 {
             if let Err(err) = logging::init(&config.logging) {
                 eprintln!("rsgi-server: error: {err}");
                 return 2;
+            }
+            for warning in config.origin.warnings() {
+                tracing::warn!("{warning}");
             }
             check(&config)
         }
@@ -175,6 +181,9 @@ fn run(
     if let Err(err) = logging::init(&config.logging) {
         eprintln!("rsgi-server: error: {err}");
         return 2;
+    }
+    for warning in config.origin.warnings() {
+        tracing::warn!("{warning}");
     }
     if let Some(path) = &config.process.pid {
         match PidFile::create(path) {
@@ -337,10 +346,8 @@ fn check(config: &Config) -> u8 {
         return 1;
     }
     match worker::load_app(config) {
-        Ok(_) => {
-            println!("configuration OK; app '{}' loaded", config.python.app);
-            0
-        }
+        // As gunicorn's --check-config: nothing but problems is printed.
+        Ok(_) => 0,
         Err(err) => {
             eprint!("{}", err.traceback);
             eprintln!("rsgi-server: error: {err}");

@@ -8,21 +8,24 @@
 //! thing whichever directory the server is started from.
 
 use super::{Config, ConfigError, Invocation};
+use crate::settings::frontends::{self, ConfigSource, FileLayer, PythonReader, gunicorn};
 use crate::settings::{self, CONFIG_ENV, Cli, Layer, SETTINGS, Settings};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-/// The name of the config file read from the current directory when none is named.
-pub const DEFAULT_CONFIG_FILE: &str = "rsgi.toml";
+/// The name of our config file read from the current directory when none is named.
+pub const DEFAULT_CONFIG_FILE: &str = frontends::DEFAULT_TOML_FILE;
 
-/// Where a [`Config`] came from: the raw settings it was validated from, and for a loaded
-/// one the layers that outrank the file, so [`Config::reload`] can read the file again
-/// under them (a configuration built in code reloads as itself).
+/// Where a [`Config`] came from: the raw settings it was validated from, what the user
+/// should be warned about, and for a loaded one the layers that outrank the file, so
+/// [`Config::reload`] can read the file again under them (a configuration built in code
+/// reloads as itself).
 #[derive(Clone, Debug)]
 pub struct Origin {
     given: Arc<Settings>,
+    warnings: Vec<String>,
     retained: Option<Arc<Retained>>,
 }
 
@@ -31,6 +34,7 @@ impl Origin {
     pub(super) fn given(given: Settings) -> Origin {
         Origin {
             given: Arc::new(given),
+            warnings: Vec::new(),
             retained: None,
         }
     }
@@ -39,6 +43,12 @@ impl Origin {
     /// `--print-config` prints and what server hooks see as `server.cfg`.
     pub fn settings(&self) -> &Settings {
         &self.given
+    }
+
+    /// What loading found worth telling the user (settings without effect here, unknown
+    /// `RSGI_*` variables), each a sentence; logged once logging is set up.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 }
 
@@ -56,8 +66,18 @@ struct Retained {
     cli: Layer,
     /// Settings from `RSGI_*` variables (paths made absolute).
     env: Layer,
+    /// Settings from `GUNICORN_CMD_ARGS` (paths made absolute).
+    gunicorn_env: Layer,
     /// Defaults from `PORT`, `WEB_CONCURRENCY`, `VIRTUAL_ENV`.
     fallback: Layer,
+    /// Warnings about the layers above, repeated on every reload.
+    warnings: Vec<String>,
+    /// The environment, for the placeholders of a uwsgi.ini.
+    vars: BTreeMap<String, String>,
+    /// Executes gunicorn config files, where the caller can.
+    python: Option<PythonReader>,
+    /// `--ini-ignore-unsupported`.
+    ini_ignore_unsupported: bool,
     /// Whether the application must be named (not for `--print-config`).
     require_app: bool,
 }
@@ -75,36 +95,76 @@ impl Config {
     }
 }
 
-/// Parses the command line (`args` includes the program name), the `RSGI_*` and fallback
-/// variables in `env`, and the config file, and validates the result. `cwd` is where
-/// `rsgi.toml` is looked for and what relative paths on the command line and in the
-/// environment are relative to.
+/// [`load_with`] without a way to execute gunicorn's Python config files.
 pub fn load(
     args: Vec<OsString>,
     env: &BTreeMap<String, String>,
     cwd: &Path,
 ) -> Result<Invocation, ConfigError> {
+    load_with(args, env, cwd, None)
+}
+
+/// Parses the command line (`args` includes the program name), the `RSGI_*`,
+/// `GUNICORN_CMD_ARGS` and fallback variables in `env`, and the config file, and validates
+/// the result. `cwd` is where the default config file is looked for and what relative
+/// paths on the command line and in the environment are relative to. `python` executes
+/// gunicorn config files (`None`: they are an error).
+pub fn load_with(
+    args: Vec<OsString>,
+    env: &BTreeMap<String, String>,
+    cwd: &Path,
+    python: Option<PythonReader>,
+) -> Result<Invocation, ConfigError> {
+    let args = gunicorn::accept_cli(args)?;
     let cli =
         <Cli as clap::Parser>::try_parse_from(args).map_err(|e| settings::clap_error(e, None))?;
+    let gunicorn_cli = gunicorn::env_args(env)?;
     let mut cli_layer = cli.settings;
-    let mut env_layer = settings::env_layer(env)?;
+    let mut gunicorn_env = gunicorn_cli
+        .as_ref()
+        .map_or_else(Layer::default, |c| c.settings.clone());
+    let (mut env_layer, warnings) = settings::env_layer(env)?;
     let mut fallback = settings::fallback_layer(env)?;
-    for layer in [&mut cli_layer, &mut env_layer, &mut fallback] {
+    for layer in [
+        &mut cli_layer,
+        &mut env_layer,
+        &mut gunicorn_env,
+        &mut fallback,
+    ] {
         layer.absolutize(cwd);
     }
-    let config_file = match (cli.config, env.get(CONFIG_ENV)) {
-        (Some(file), _) => Some(cwd.join(file)),
-        (None, Some(file)) if !file.is_empty() => Some(cwd.join(file)),
-        // The default file is optional; a named one that is missing is an error (on read).
-        _ => Some(cwd.join(DEFAULT_CONFIG_FILE)).filter(|f| f.is_file()),
+    let env_config = gunicorn_cli.as_ref().and_then(|c| c.config.clone());
+    let named = cli
+        .config
+        .map(|file| file.to_string_lossy().into_owned())
+        .or_else(|| env.get(CONFIG_ENV).filter(|f| !f.is_empty()).cloned())
+        .or(env_config.map(|file| file.to_string_lossy().into_owned()));
+    let source = match (named, &cli.ini) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                option: "--ini".to_owned(),
+                value: cli.ini.clone().unwrap_or_default(),
+                allowed: "one config file: --ini or -c/--config (or RSGI_CONFIG), not both"
+                    .to_owned(),
+            });
+        }
+        (None, Some(ini)) => Some(ConfigSource::from_ini_arg(ini, cwd)),
+        // A named file must exist (checked on read); the default one is optional.
+        (Some(file), None) => Some(ConfigSource::from_config_arg(&file, cwd)),
+        (None, None) => ConfigSource::default_in(cwd)?,
     };
     let retained = Arc::new(Retained {
         cli: cli_layer,
         env: env_layer,
+        gunicorn_env,
         fallback,
+        warnings,
+        vars: env.clone(),
+        python,
+        ini_ignore_unsupported: cli.ini_ignore_unsupported,
         require_app: !cli.print_config,
     });
-    let config = build(&retained, config_file)?;
+    let config = build(&retained, source)?;
     Ok(if cli.print_config {
         let text = print_config(&config)?;
         Invocation::PrintConfig(config, text)
@@ -115,17 +175,50 @@ pub fn load(
     })
 }
 
+/// Reads a config file with its front end.
+fn read_source(retained: &Retained, source: &ConfigSource) -> Result<FileLayer, ConfigError> {
+    match source {
+        ConfigSource::Toml(path) => frontends::toml_file::read(path),
+        ConfigSource::UwsgiIni { path, section } => frontends::uwsgi_ini::read(
+            path,
+            section,
+            &retained.vars,
+            retained.ini_ignore_unsupported,
+        ),
+        ConfigSource::GunicornFile(_) | ConfigSource::GunicornModule(_) => {
+            let Some(python) = retained.python else {
+                return Err(ConfigError::File {
+                    path: source.describe().into(),
+                    message: "gunicorn config files (Python) cannot be read here".to_owned(),
+                });
+            };
+            // The file runs with the interpreter the server will run, and the virtualenv
+            // the layers above name (a file cannot choose the interpreter it runs in).
+            let virtualenv = retained
+                .cli
+                .virtualenv
+                .clone()
+                .or(retained.env.virtualenv.clone())
+                .or(retained.gunicorn_env.virtualenv.clone())
+                .or(retained.fallback.virtualenv.clone());
+            let namespace = python(source, virtualenv.as_deref())?;
+            gunicorn::translate(source, &namespace)
+        }
+    }
+}
+
 /// Reads the file (if any), merges it under the retained layers and validates the result.
-fn build(retained: &Arc<Retained>, config_file: Option<PathBuf>) -> Result<Config, ConfigError> {
-    let file = match &config_file {
-        Some(path) => read_file(path)?,
-        None => Layer::default(),
+fn build(retained: &Arc<Retained>, source: Option<ConfigSource>) -> Result<Config, ConfigError> {
+    let file = match &source {
+        Some(source) => read_source(retained, source)?,
+        None => FileLayer::default(),
     };
     let merged = retained
         .cli
         .clone()
         .or(retained.env.clone())
-        .or(file.clone())
+        .or(retained.gunicorn_env.clone())
+        .or(file.layer.clone())
         .or(retained.fallback.clone());
     // Names each setting as the user wrote it in the source that supplied its value.
     let label = |name: &str| -> String {
@@ -136,8 +229,10 @@ fn build(retained: &Arc<Retained>, config_file: Option<PathBuf>) -> Result<Confi
             meta.cli_spelling()
         } else if retained.env.is_set(name) {
             meta.env_var()
-        } else if let (true, Some(path)) = (file.is_set(name), &config_file) {
-            format!("{name} (in {})", path.display())
+        } else if retained.gunicorn_env.is_set(name) {
+            format!("{} (in GUNICORN_CMD_ARGS)", meta.cli_spelling())
+        } else if let (true, Some(source)) = (file.layer.is_set(name), &source) {
+            format!("{name} (in {})", source.describe())
         } else if let (true, Some(fallback)) = (retained.fallback.is_set(name), &meta.fallback) {
             fallback.var.to_owned()
         } else {
@@ -151,23 +246,11 @@ fn build(retained: &Arc<Retained>, config_file: Option<PathBuf>) -> Result<Confi
         retained.require_app,
         binds_explicit,
     )?;
-    config.config_file = config_file;
+    config.config_file = source;
     config.origin.retained = Some(Arc::clone(retained));
+    config.origin.warnings = retained.warnings.clone();
+    config.origin.warnings.extend(file.warnings);
     Ok(config)
-}
-
-/// Reads and parses a config file; unknown keys are errors naming the key and line.
-fn read_file(path: &Path) -> Result<Layer, ConfigError> {
-    let file_error = |message: String| ConfigError::File {
-        path: path.to_owned(),
-        message,
-    };
-    let text =
-        std::fs::read_to_string(path).map_err(|e| file_error(format!("cannot read it: {e}")))?;
-    let mut layer: Layer =
-        toml::from_str(&text).map_err(|e| file_error(e.to_string().trim_end().to_owned()))?;
-    layer.absolutize(path.parent().unwrap_or(Path::new("/")));
-    Ok(layer)
 }
 
 /// The effective configuration as a config file that loads back to the same `Config`.

@@ -19,10 +19,11 @@ mod workers;
 
 pub use crate::logging::LogSettings;
 pub use crate::proxy::ProxySettings;
+pub use crate::settings::frontends::ConfigSource;
 pub use crate::settings::{BindAddr, ConfigError};
 pub use crate::tls::TlsSettings;
 pub use http::HttpSettings;
-pub use load::{DEFAULT_CONFIG_FILE, Origin, load};
+pub use load::{DEFAULT_CONFIG_FILE, Origin, load, load_with};
 pub use process::{Owner, ProcessSettings};
 pub use python::PythonSettings;
 pub use recycle::RecycleSettings;
@@ -30,7 +31,6 @@ pub use sockets::SocketSettings;
 pub use workers::WorkerSettings;
 
 use crate::settings::{Check, Label, Layer, Settings};
-use std::path::PathBuf;
 
 /// The validated configuration: one value per group of settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,8 +53,8 @@ pub struct Config {
     pub recycle: RecycleSettings,
     /// The master process and the identity the server runs under.
     pub process: ProcessSettings,
-    /// The TOML file this configuration was read from, if any (re-read on reload).
-    pub config_file: Option<PathBuf>,
+    /// The config file this configuration was read from, if any (re-read on reload).
+    pub config_file: Option<ConfigSource>,
     /// What it was validated from, and how to load it again: not part of what it is
     /// (equality ignores it).
     pub origin: Origin,

@@ -16,10 +16,12 @@ mod bind;
 mod check;
 mod docs;
 mod error;
+pub mod frontends;
 mod macros;
 mod options;
 pub mod paths;
 mod sources;
+mod spelling;
 mod values;
 
 pub use bind::BindAddr;
@@ -32,7 +34,8 @@ pub use options::{
     Fallback, Layer, Meta, SETTINGS, Settings, VERSION,
 };
 pub use paths::is_file_spec;
-pub use sources::{clap_error, env_layer, fallback_layer};
+pub use sources::{assignments_layer, clap_error, env_layer, fallback_layer};
+pub use spelling::closest;
 
 #[cfg(test)]
 mod tests;

@@ -524,10 +524,20 @@ pub struct Cli {
     #[command(flatten)]
     pub settings: Layer,
 
-    /// Read settings from this TOML file (also `RSGI_CONFIG`; by default `./rsgi.toml`
-    /// when it exists).
+    /// Read settings from this file (also `RSGI_CONFIG`): our TOML if it ends in `.toml`,
+    /// `python:MODULE` or any other file a gunicorn config file, executed as gunicorn does.
+    /// By default `./rsgi.toml` or `./gunicorn.conf.py`, whichever exists.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Read settings from a uWSGI ini file: its `[uwsgi]` section, or `FILE:SECTION`.
+    #[arg(long, value_name = "FILE[:SECTION]", conflicts_with = "config")]
+    pub ini: Option<String>,
+
+    /// Warn about, rather than refuse, uwsgi.ini settings whose behaviour rsgi-server
+    /// cannot honour (spooler, cron, attach-daemon, gevent, cheaper...).
+    #[arg(long)]
+    pub ini_ignore_unsupported: bool,
 
     /// Check the configuration, import the application, and exit.
     #[arg(long, conflicts_with = "print_config")]

@@ -43,10 +43,52 @@ fn parse_assignment(meta: &Meta, value: &str, source: &str) -> Result<Layer, Con
     Layer::from_arg_matches(&matches).map_err(|e| clap_error(e, Some(source)))
 }
 
-/// Builds the environment layer from every `RSGI_<NAME>` variable; any other `RSGI_`
-/// variable (except [`CONFIG_ENV`]) is an error, since it is almost certainly a typo.
-pub fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
+/// Reads settings a front end translated (a uwsgi.ini, a gunicorn config file) into one
+/// layer: each `(name, value)` is our setting's name and its value as written on our command
+/// line (`("bind", "0.0.0.0:80")`, `("preload", "true")`). A list setting assigned several
+/// times keeps every value in order; any other setting assigned twice keeps the last.
+/// `source` names where they were written, for error messages.
+pub fn assignments_layer<N: AsRef<str>, V: AsRef<str>>(
+    assignments: &[(N, V)],
+    source: &str,
+) -> Result<Layer, ConfigError> {
+    let cmd = layer_command().args_override_self(true);
+    let mut args: Vec<String> = Vec::new();
+    let mut positional: Vec<String> = Vec::new();
+    for (name, value) in assignments {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == name)
+            .ok_or_else(|| ConfigError::Invalid {
+                option: source.to_owned(),
+                value: name.to_owned(),
+                allowed: "a setting rsgi-server declares (a front end translated into an \
+                          unknown name)"
+                    .to_owned(),
+            })?;
+        match arg.get_long() {
+            None => positional = vec![value.to_owned()],
+            Some(long) => args.push(format!("--{long}={value}")),
+        }
+    }
+    if !positional.is_empty() {
+        args.push("--".to_owned());
+        args.extend(positional);
+    }
+    let matches = cmd
+        .try_get_matches_from(args)
+        .map_err(|e| clap_error(e, Some(source)))?;
+    Layer::from_arg_matches(&matches).map_err(|e| clap_error(e, Some(source)))
+}
+
+/// Builds the environment layer from every `RSGI_<NAME>` variable. Any other `RSGI_`
+/// variable (except [`CONFIG_ENV`]) is reported in the warnings returned, with the closest
+/// setting's variable: it may be a typo, but the environment is shared with other programs
+/// (a script's own `RSGI_BIN`), so it does not stop the server.
+pub fn env_layer(env: &BTreeMap<String, String>) -> Result<(Layer, Vec<String>), ConfigError> {
     let mut layer = Layer::default();
+    let mut warnings = Vec::new();
     for (var, value) in env.range(ENV_PREFIX.to_owned()..) {
         if !var.starts_with(ENV_PREFIX) {
             break;
@@ -54,24 +96,24 @@ pub fn env_layer(env: &BTreeMap<String, String>) -> Result<Layer, ConfigError> {
         if var == CONFIG_ENV {
             continue;
         }
-        let meta = SETTINGS
-            .iter()
-            .find(|m| m.env_var() == *var)
-            .ok_or_else(|| ConfigError::Invalid {
-                option: var.clone(),
-                value: value.clone(),
-                allowed: format!(
-                    "not a known variable; known are {CONFIG_ENV}, {}",
-                    SETTINGS
-                        .iter()
-                        .map(Meta::env_var)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })?;
-        layer = layer.or(parse_assignment(meta, value, var)?);
+        match SETTINGS.iter().find(|m| m.env_var() == *var) {
+            Some(meta) => layer = layer.or(parse_assignment(meta, value, var)?),
+            None => warnings.push(unknown_variable(var)),
+        }
     }
-    Ok(layer)
+    Ok((layer, warnings))
+}
+
+/// The warning for an `RSGI_` variable that names no setting.
+fn unknown_variable(var: &str) -> String {
+    let known = SETTINGS
+        .iter()
+        .map(Meta::env_var)
+        .chain([CONFIG_ENV.to_owned()]);
+    match super::closest(var, known) {
+        Some(close) => format!("ignoring {var}: no such setting; did you mean {close}?"),
+        None => format!("ignoring {var}: no such setting"),
+    }
 }
 
 /// Builds the layer of platform conventions (`PORT`, `WEB_CONCURRENCY`, `VIRTUAL_ENV`),

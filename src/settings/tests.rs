@@ -63,7 +63,7 @@ fn env_booleans_go_through_the_flag_parser() {
         ("RSGI_REUSE_PORT".to_owned(), "false".to_owned()),
         ("RSGI_REQUEST_BUFFERING".to_owned(), "Off".to_owned()),
     ]);
-    let layer = env_layer(&env).expect("env layer");
+    let (layer, _) = env_layer(&env).expect("env layer");
     assert_eq!(layer.reuse_port, Some(false));
     assert_eq!(layer.request_buffering, Some(false));
     let layer: Layer =
@@ -96,7 +96,7 @@ fn env_lists_split_on_commas() {
         ("RSGI_BIND".to_owned(), "a:1,b:2".to_owned()),
         ("RSGI_APP".to_owned(), "-odd:app".to_owned()),
     ]);
-    let layer = env_layer(&env).expect("env layer");
+    let (layer, _) = env_layer(&env).expect("env layer");
     assert_eq!(layer.bind, Some(vec!["a:1".to_owned(), "b:2".to_owned()]));
     assert_eq!(layer.app.as_deref(), Some("-odd:app"));
 }

@@ -11,7 +11,7 @@ use crate::test_support::TempDir;
 use crate::tls::{CertReqs, TlsVersion};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 fn args(list: &[&str]) -> Vec<OsString> {

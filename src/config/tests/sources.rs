@@ -66,7 +66,10 @@ fn precedence_cli_env_file_default() {
     );
     assert_eq!(config.logging.level, LogLevel::Debug);
     assert_eq!(config.sockets.backlog, 2048, "default");
-    assert_eq!(config.config_file, Some(dir.path().join("rsgi.toml")));
+    assert_eq!(
+        config.config_file,
+        Some(ConfigSource::Toml(dir.path().join("rsgi.toml")))
+    );
     let config = run(&["cli:app"], &vars, dir.path());
     assert_eq!(config.python.app, "cli:app");
     assert_eq!(config.workers.count, 3);
@@ -291,14 +294,26 @@ fn unknown_file_key_names_key_and_file() {
 }
 
 #[test]
-fn unknown_rsgi_variable_is_an_error() {
+fn unknown_rsgi_variable_is_a_warning_naming_the_closest_setting() {
     let dir = TempDir::new("rsgi-config-", "unknown-env");
-    assert_invalid(
+    let config = run(
         &["app"],
-        &[("RSGI_WROKERS", "2")],
+        &[("RSGI_WROKERS", "2"), ("RSGI_BIN", "/x")],
         dir.path(),
-        "RSGI_WROKERS",
-        "2",
+    );
+    assert_eq!(config.workers.count, 1);
+    let warnings = config.origin.warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("RSGI_WROKERS") && w.contains("RSGI_WORKERS")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("RSGI_BIN") && w.contains("RSGI_BIND")),
+        "{warnings:?}"
     );
     // Variables without the prefix are none of our business.
     run(&["app"], &[("RSGIX", "1"), ("HOME", "/")], dir.path());
@@ -498,7 +513,7 @@ fn print_config_round_trips() {
     let other = TempDir::new("rsgi-config-", "print-elsewhere");
     let file = other.write("printed.toml", &text);
     let reloaded = run(&["-c", file.to_str().expect("utf-8")], &[], other.path());
-    assert_eq!(reloaded.config_file, Some(file));
+    assert_eq!(reloaded.config_file, Some(ConfigSource::Toml(file)));
     assert_eq!(
         Config {
             config_file: None,
