@@ -241,7 +241,7 @@ pub fn env_args(env: &BTreeMap<String, String>) -> Result<Option<Cli>, ConfigErr
     let args = std::iter::once(OsString::from("rsgi-server"))
         .chain(words.into_iter().map(OsString::from))
         .collect();
-    let args = accept_cli(args).map_err(|e| in_env(e))?;
+    let args = accept_cli(args).map_err(in_env)?;
     let cli =
         <Cli as clap::Parser>::try_parse_from(args).map_err(|e| in_env(clap_error(e, None)))?;
     Ok(Some(cli))
