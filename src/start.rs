@@ -58,7 +58,8 @@ pub fn main(args: Vec<OsString>) -> u8 {
             return 2;
         }
     };
-    let invocation = match config::load(args, &env, &cwd) {
+    let reader: config::PythonReader = crate::wsgi::config_file::read;
+    let invocation = match config::load_with(args, &env, &cwd, Some(reader)) {
         Ok(invocation) => invocation,
         Err(ConfigError::Cli(err)) => {
             // --help and --version are reported by clap as "errors" that go to stdout.

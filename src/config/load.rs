@@ -8,11 +8,12 @@
 //! thing whichever directory the server is started from.
 
 use super::{Config, ConfigError, Invocation};
+use crate::settings::frontends::gunicorn_file;
 use crate::settings::frontends::{self, ConfigSource, FileLayer, PythonReader, gunicorn};
 use crate::settings::{self, CONFIG_ENV, Cli, Layer, SETTINGS, Settings};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The name of our config file read from the current directory when none is named.
@@ -74,6 +75,8 @@ struct Retained {
     warnings: Vec<String>,
     /// The environment, for the placeholders of a uwsgi.ini.
     vars: BTreeMap<String, String>,
+    /// The directory the server was started in.
+    cwd: PathBuf,
     /// Executes gunicorn config files, where the caller can.
     python: Option<PythonReader>,
     /// `--ini-ignore-unsupported`.
@@ -160,6 +163,7 @@ pub fn load_with(
         fallback,
         warnings,
         vars: env.clone(),
+        cwd: cwd.to_owned(),
         python,
         ini_ignore_unsupported: cli.ini_ignore_unsupported,
         require_app: !cli.print_config,
@@ -202,7 +206,7 @@ fn read_source(retained: &Retained, source: &ConfigSource) -> Result<FileLayer, 
                 .or(retained.gunicorn_env.virtualenv.clone())
                 .or(retained.fallback.virtualenv.clone());
             let namespace = python(source, virtualenv.as_deref())?;
-            gunicorn::translate(source, &namespace)
+            gunicorn_file::translate(source, &namespace, &retained.cwd)
         }
     }
 }

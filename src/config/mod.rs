@@ -19,7 +19,7 @@ mod workers;
 
 pub use crate::logging::LogSettings;
 pub use crate::proxy::ProxySettings;
-pub use crate::settings::frontends::ConfigSource;
+pub use crate::settings::frontends::{ConfigSource, PythonReader};
 pub use crate::settings::{BindAddr, ConfigError};
 pub use crate::tls::TlsSettings;
 pub use http::HttpSettings;

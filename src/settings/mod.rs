@@ -20,7 +20,7 @@ pub mod frontends;
 mod macros;
 mod options;
 pub mod paths;
-mod sources;
+pub(crate) mod sources;
 mod spelling;
 mod values;
 

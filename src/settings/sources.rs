@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// A command that parses nothing but the settings: used to read the environment and the
 /// platform fallbacks with exactly the parsers the command line uses.
-pub(super) fn layer_command() -> Command {
+pub(crate) fn layer_command() -> Command {
     Layer::augment_args(Command::new("rsgi-server").no_binary_name(true))
 }
 
@@ -106,12 +106,17 @@ pub fn env_layer(env: &BTreeMap<String, String>) -> Result<(Layer, Vec<String>),
 
 /// The warning for an `RSGI_` variable that names no setting.
 fn unknown_variable(var: &str) -> String {
+    // Compared without the prefix every candidate shares, which would make any two names
+    // look alike.
     let known = SETTINGS
         .iter()
         .map(Meta::env_var)
-        .chain([CONFIG_ENV.to_owned()]);
-    match super::closest(var, known) {
-        Some(close) => format!("ignoring {var}: no such setting; did you mean {close}?"),
+        .chain([CONFIG_ENV.to_owned()])
+        .map(|v| v[ENV_PREFIX.len()..].to_owned());
+    match super::closest(&var[ENV_PREFIX.len()..], known) {
+        Some(close) => {
+            format!("ignoring {var}: no such setting; did you mean {ENV_PREFIX}{close}?")
+        }
         None => format!("ignoring {var}: no such setting"),
     }
 }

@@ -252,7 +252,7 @@ pub fn load(config: &Config, master_pid: i32) -> Result<(), HookError> {
             .collect::<PyResult<Vec<_>>>()?;
         let emit = pyo3::wrap_pyfunction!(emit, py)?;
         let log = support.getattr("Log")?.call1((emit,))?;
-        let settings = toml::to_string(config.origin.settings()).unwrap_or_default();
+        let settings = serde_json::to_string(config.origin.settings()).unwrap_or_default();
         let cfg = support.getattr("make_cfg")?.call1((settings,))?;
         let server = support.getattr("Server")?.call1((
             master_pid,

@@ -8,8 +8,8 @@ These small classes provide those, not gunicorn's whole Arbiter/Worker/Request A
 import importlib
 import importlib.machinery
 import importlib.util
+import json
 import sys
-import tomllib
 import traceback
 import types
 
@@ -74,9 +74,28 @@ class Log:
         self._log(names.get(level, "info"), msg, args)
 
 
-def make_cfg(settings_toml):
-    """``server.cfg``: every setting as an attribute, named as in the config file."""
-    return types.SimpleNamespace(**tomllib.loads(settings_toml))
+# gunicorn's names for settings rsgi-server names differently, so that ``server.cfg.keepalive``
+# in a hook written for gunicorn reads the same value as ``server.cfg.keep_alive``.
+GUNICORN_NAMES = {
+    "wsgi_app": "app",
+    "keepalive": "keep_alive",
+    "preload_app": "preload",
+    "raw_env": "env",
+    "pidfile": "pid",
+    "accesslog": "access_logfile",
+    "errorlog": "error_logfile",
+    "loglevel": "log_level",
+    "raw_paste_global_conf": "paste_global",
+}
+
+
+def make_cfg(settings_json):
+    """``server.cfg``: every setting as an attribute, named as in our config file and as
+    in gunicorn's."""
+    settings = json.loads(settings_json)
+    for theirs, ours in GUNICORN_NAMES.items():
+        settings.setdefault(theirs, settings.get(ours))
+    return types.SimpleNamespace(**settings)
 
 
 class Server:

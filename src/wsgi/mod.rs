@@ -17,6 +17,7 @@
 //! cannot deadlock.
 
 mod app_loader;
+pub mod config_file;
 mod environ;
 mod errors;
 mod file_wrapper;

@@ -1,35 +1,17 @@
-//! gunicorn's configuration: its command-line spellings and the flags we refuse
-//! ([`accept_cli`]), `GUNICORN_CMD_ARGS` ([`env_args`]), and `gunicorn.conf.py`
-//! ([`translate`], from what a [`PythonReader`] found in it).
+//! gunicorn's command line: its spellings and the flags we refuse ([`accept_cli`]), and
+//! `GUNICORN_CMD_ARGS` ([`env_args`]). Its config file is [`super::gunicorn_file`]'s.
 //!
 //! Most gunicorn flags are ours already (same spelling, same meaning: `settings!` declares
 //! gunicorn's spellings as aliases where ours differ). What is left here is what cannot be
 //! an alias: flags that set a value by their presence (`--no-sendfile`), and the settings
 //! refused, each with the reason and what to do instead.
 
-use super::{ConfigSource, FileLayer};
 use crate::settings::{Cli, ConfigError, clap_error};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::Path;
 
 /// The variable gunicorn reads extra command-line arguments from.
 pub const CMD_ARGS_ENV: &str = "GUNICORN_CMD_ARGS";
-
-/// What executing a gunicorn config file left at module level: its values (as JSON) and
-/// the names of the functions it defines (hooks).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Namespace {
-    /// Module-level names bound to plain values.
-    pub values: BTreeMap<String, serde_json::Value>,
-    /// Module-level names bound to functions.
-    pub callables: Vec<String>,
-}
-
-/// Executes a gunicorn config file or module (a [`ConfigSource::GunicornFile`] or
-/// [`ConfigSource::GunicornModule`]) with `virtualenv`'s packages importable, as gunicorn
-/// does, and returns what it defines. Provided by the layer that runs Python.
-pub type PythonReader = fn(&ConfigSource, Option<&Path>) -> Result<Namespace, ConfigError>;
 
 /// A gunicorn setting rsgi-server refuses, with why and what to use instead.
 #[derive(Debug)]
@@ -173,7 +155,10 @@ pub const REFUSED: &[Refused] = &[
 ];
 
 /// Flags gunicorn spells as a presence that sets a value, and how ours say it.
-const SWITCHES: &[(&str, &str)] = &[("--no-sendfile", "--sendfile=false")];
+const SWITCHES: &[(&str, &str)] = &[
+    ("--no-sendfile", "--sendfile=false"),
+    ("--no-control-socket", "--control-socket-disable=true"),
+];
 
 /// Translates gunicorn's spellings that cannot be clap aliases on a command line (`args`,
 /// the program name first), and refuses the flags of [`REFUSED`] unless given gunicorn's
@@ -319,15 +304,6 @@ pub fn split_shell_words(text: &str) -> Result<Vec<String>, String> {
     }
     words.extend(word);
     Ok(words)
-}
-
-/// Translates a gunicorn config file's namespace into our settings.
-pub fn translate(source: &ConfigSource, namespace: &Namespace) -> Result<FileLayer, ConfigError> {
-    let _ = namespace;
-    Err(ConfigError::File {
-        path: source.describe().into(),
-        message: "gunicorn config files are not read yet".to_owned(),
-    })
 }
 
 #[cfg(test)]

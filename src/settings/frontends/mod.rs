@@ -4,8 +4,10 @@
 //!
 //! * [`toml_file`]: our own TOML file (`rsgi.toml`), keys named like the settings.
 //! * [`gunicorn`]: gunicorn's command line (its spellings, `GUNICORN_CMD_ARGS`, the flags we
-//!   refuse) and `gunicorn.conf.py` (its module-level names, read by [`PythonReader`], which
-//!   a layer above provides since executing Python is not this layer's business).
+//!   refuse).
+//! * [`gunicorn_file`]: `gunicorn.conf.py` (its module-level names, read by a
+//!   [`PythonReader`], which a layer above provides since executing Python is not this
+//!   layer's business).
 //! * [`uwsgi_ini`]: a `[uwsgi]` section of a uWSGI ini file.
 //!
 //! A front end never validates a value's meaning: it says which setting a name is and how
@@ -13,13 +15,14 @@
 //! it, naming the option as the user wrote it.
 
 pub mod gunicorn;
+pub mod gunicorn_file;
 pub mod toml_file;
 pub mod uwsgi_ini;
 
 use super::{ConfigError, Layer};
 use std::path::{Path, PathBuf};
 
-pub use gunicorn::{Namespace, PythonReader};
+pub use gunicorn_file::{Namespace, PythonReader};
 
 /// The gunicorn config file read from the current directory when none is named.
 pub const DEFAULT_GUNICORN_FILE: &str = "gunicorn.conf.py";
@@ -47,11 +50,13 @@ pub enum ConfigSource {
 
 impl ConfigSource {
     /// What `-c`/`--config` (or `RSGI_CONFIG`) names: a `.toml` file is ours, `python:NAME`
-    /// a gunicorn config module, anything else a gunicorn config file (gunicorn executes
-    /// whatever file it is given, whatever its name).
+    /// a gunicorn config module, `file:PATH` or anything else a gunicorn config file
+    /// (gunicorn executes whatever file it is given, whatever its name).
     pub fn from_config_arg(value: &str, cwd: &Path) -> ConfigSource {
         if let Some(module) = value.strip_prefix("python:") {
             ConfigSource::GunicornModule(module.to_owned())
+        } else if let Some(file) = value.strip_prefix("file:") {
+            ConfigSource::GunicornFile(cwd.join(file))
         } else if value.ends_with(".toml") {
             ConfigSource::Toml(cwd.join(value))
         } else {

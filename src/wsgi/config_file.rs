@@ -1,0 +1,121 @@
+//! Reads a gunicorn config file (`gunicorn.conf.py`, or `python:module`) the way gunicorn
+//! does: by executing it. It runs in a short-lived child process, so whatever the file does
+//! (imports, threads, environment changes) stays out of the master, and the master of the
+//! standalone binary stays free of Python; the child reports the module-level names as
+//! JSON, which [`crate::settings::frontends::gunicorn`] translates.
+
+use crate::settings::ConfigError;
+use crate::settings::frontends::{ConfigSource, Namespace};
+use crate::wsgi::interp;
+use pyo3::prelude::*;
+use std::ffi::CString;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+/// Executes `source` with `virtualenv`'s packages importable and returns what it defines;
+/// a [`crate::settings::frontends::PythonReader`]. A file that fails to execute prints its
+/// traceback, and is an error naming the file. Call while the process has one thread
+/// (startup, or the master's loop on HUP): it forks.
+pub fn read(source: &ConfigSource, virtualenv: Option<&Path>) -> Result<Namespace, ConfigError> {
+    let error = |message: String| ConfigError::File {
+        path: source.describe().into(),
+        message,
+    };
+    let (kind, spec) = match source {
+        ConfigSource::GunicornFile(path) if !path.is_file() => {
+            return Err(error("cannot read it: no such file".to_owned()));
+        }
+        ConfigSource::GunicornFile(path) => ("file", path.to_string_lossy().into_owned()),
+        ConfigSource::GunicornModule(module) => ("module", module.clone()),
+        _ => return Err(error("not a gunicorn config file".to_owned())),
+    };
+    let (read, write) = nix::unistd::pipe().map_err(|e| error(format!("pipe: {e}")))?;
+    interp::before_fork();
+    // SAFETY: the process has one thread (see above), so the child may run arbitrary code;
+    // with Python initialised here (the wheel), before_fork holds the GIL across the fork
+    // and each side calls its after_fork below.
+    let forked = unsafe { nix::unistd::fork() };
+    match forked {
+        Ok(nix::unistd::ForkResult::Child) => {
+            interp::after_fork_child();
+            drop(read);
+            let code = child(kind, &spec, virtualenv, write);
+            // SAFETY: _exit skips the parent's atexit handlers and buffered state, which
+            // belong to the parent; everything the child had to say is written.
+            unsafe { nix::libc::_exit(code) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            interp::after_fork_parent();
+            drop(write);
+            let mut json = String::new();
+            let _ = std::fs::File::from(read).read_to_string(&mut json);
+            match nix::sys::wait::waitpid(child, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => parse(&json).map_err(error),
+                _ => Err(error(
+                    "executing it failed (its traceback is above)".to_owned(),
+                )),
+            }
+        }
+        Err(e) => {
+            interp::after_fork_parent();
+            Err(error(format!("fork: {e}")))
+        }
+    }
+}
+
+/// The child: initialises Python if the process has none, executes the config and writes
+/// its report to `out`. Returns the exit status.
+fn child(kind: &str, spec: &str, virtualenv: Option<&Path>, out: OwnedFd) -> i32 {
+    let argv = crate::process::proctitle::original_args_lossy();
+    if let Err(err) = interp::initialize(virtualenv, &argv) {
+        eprintln!("rsgi-server: error: {err}");
+        return 1;
+    }
+    let cwd = std::env::current_dir()
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Python::attach(|py| {
+        let report = || -> PyResult<String> {
+            let code = CString::new(include_str!("config_file.py")).expect("no NUL in it");
+            let module = PyModule::from_code(
+                py,
+                &code,
+                c"rsgi_server/config_file.py",
+                c"_rsgi_config_file",
+            )?;
+            module
+                .getattr("report")?
+                .call1((kind, spec, cwd))?
+                .extract()
+        };
+        match report() {
+            Ok(json) => {
+                let mut out = std::fs::File::from(out);
+                match std::io::Write::write_all(&mut out, json.as_bytes()) {
+                    Ok(()) => 0,
+                    Err(_) => 1,
+                }
+            }
+            Err(err) => {
+                eprint!("{}", crate::wsgi::format_exception(py, &err));
+                1
+            }
+        }
+    })
+}
+
+/// Reads the child's report.
+fn parse(json: &str) -> Result<Namespace, String> {
+    #[derive(serde::Deserialize)]
+    struct Report {
+        values: std::collections::BTreeMap<String, serde_json::Value>,
+        callables: Vec<String>,
+    }
+    let report: Report =
+        serde_json::from_str(json).map_err(|e| format!("unreadable report from Python: {e}"))?;
+    Ok(Namespace {
+        values: report.values,
+        callables: report.callables,
+    })
+}
