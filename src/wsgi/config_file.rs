@@ -52,9 +52,13 @@ pub fn read(source: &ConfigSource, virtualenv: Option<&Path>) -> Result<Namespac
             let _ = std::fs::File::from(read).read_to_string(&mut json);
             match nix::sys::wait::waitpid(child, None) {
                 Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => parse(&json).map_err(error),
-                _ => Err(error(
-                    "executing it failed (its traceback is above)".to_owned(),
-                )),
+                // The traceback travels in the message, so that on a reload it reaches the
+                // error log rather than wherever the master's stderr points.
+                _ if !json.is_empty() => Err(error(format!(
+                    "executing it raised an exception:\n{}",
+                    json.trim_end()
+                ))),
+                _ => Err(error("executing it failed (see above)".to_owned())),
             }
         }
         Err(e) => {
@@ -65,7 +69,7 @@ pub fn read(source: &ConfigSource, virtualenv: Option<&Path>) -> Result<Namespac
 }
 
 /// The child: initialises Python if the process has none, executes the config and writes
-/// its report to `out`. Returns the exit status.
+/// its report to `out`, or the traceback of what it raised. Returns the exit status.
 fn child(kind: &str, spec: &str, virtualenv: Option<&Path>, out: OwnedFd) -> i32 {
     let argv = crate::process::proctitle::original_args_lossy();
     if let Err(err) = interp::initialize(virtualenv, &argv) {
@@ -89,18 +93,14 @@ fn child(kind: &str, spec: &str, virtualenv: Option<&Path>, out: OwnedFd) -> i32
                 .call1((kind, spec, cwd))?
                 .extract()
         };
-        match report() {
-            Ok(json) => {
-                let mut out = std::fs::File::from(out);
-                match std::io::Write::write_all(&mut out, json.as_bytes()) {
-                    Ok(()) => 0,
-                    Err(_) => 1,
-                }
-            }
-            Err(err) => {
-                eprint!("{}", crate::wsgi::format_exception(py, &err));
-                1
-            }
+        let (text, code) = match report() {
+            Ok(json) => (json, 0),
+            Err(err) => (crate::wsgi::format_exception(py, &err), 1),
+        };
+        let mut out = std::fs::File::from(out);
+        match std::io::Write::write_all(&mut out, text.as_bytes()) {
+            Ok(()) => code,
+            Err(_) => 1,
         }
     })
 }

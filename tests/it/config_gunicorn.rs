@@ -327,3 +327,24 @@ fn unknown_rsgi_variable_is_a_warning_and_the_server_serves() {
         "{stderr}"
     );
 }
+
+#[test]
+fn hup_executes_the_gunicorn_file_again() {
+    let dir = TempDir::new();
+    let config = dir.write("gunicorn.conf.py", "workers = 1\n");
+    let mut server = server("hello")
+        .arg("-c")
+        .arg(&config)
+        .env("ADD", "x")
+        .start();
+    std::fs::write(&config, "workers = 1 +\n").unwrap();
+    server.signal(nix::sys::signal::Signal::SIGHUP);
+    server.wait_for_line("SyntaxError");
+    server.wait_for_line("still serving with the current configuration");
+    assert_eq!(server.get("/").status(), 200);
+    std::fs::write(&config, "import os\nworkers = 1 + len(os.environ['ADD'])\n").unwrap();
+    server.signal(nix::sys::signal::Signal::SIGHUP);
+    server.wait_for_lines("Worker ready (pid: ", 3);
+    assert_eq!(server.get("/").status(), 200);
+    assert_eq!(server.terminate().code(), Some(0));
+}
