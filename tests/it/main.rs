@@ -17,6 +17,7 @@ mod response_chunked;
 mod split;
 
 mod config_cli;
+mod config_gunicorn_settings;
 mod config_readme;
 mod engine_buffering;
 mod engine_concurrency;
