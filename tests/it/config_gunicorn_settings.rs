@@ -202,18 +202,23 @@ fn paste_refuses_an_app_beside_it_a_missing_file_and_a_bad_global() {
 
 #[test]
 fn spew_prints_the_lines_the_app_executes() {
-    let mut server = server("hello").arg("--spew").start();
-    assert_eq!(server.get("/").text(), "Hello, World!\n");
-    let lines = server
-        .stdout
-        .wait_count(1, |l| {
-            l.starts_with("hello:") && l.contains("start_response(\"200 OK\"")
-        })
-        .expect("the app's lines are spewed");
-    // gunicorn's format: module:line: source.
-    let (_, rest) = lines[0].split_once(':').expect("module:");
-    let (number, _) = rest.split_once(": ").expect("line: source");
-    assert!(number.parse::<u32>().is_ok(), "{lines:?}");
+    // With threads the app runs on pool threads, which are traced as well.
+    for threads in ["1", "2"] {
+        let mut server = server("hello")
+            .args(["--spew", "--threads", threads])
+            .start();
+        assert_eq!(server.get("/").text(), "Hello, World!\n");
+        let lines = server
+            .stdout
+            .wait_count(1, |l| {
+                l.starts_with("hello:") && l.contains("start_response(\"200 OK\"")
+            })
+            .unwrap_or_else(|e| panic!("no spewed app line with --threads {threads}: {e}"));
+        // gunicorn's format: module:line: source.
+        let (_, rest) = lines[0].split_once(':').expect("module:");
+        let (number, _) = rest.split_once(": ").expect("line: source");
+        assert!(number.parse::<u32>().is_ok(), "{lines:?}");
+    }
 }
 
 #[test]
