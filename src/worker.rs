@@ -190,7 +190,7 @@ fn server_info(config: &Config) -> ServerInfo {
 /// `--check-config` and `--preload`.
 pub fn load_app(config: &Config) -> Result<App, crate::wsgi::AppLoadError> {
     App::load(
-        &config.python.app,
+        &config.python,
         &interp::python_path(&config.python.pythonpath),
         server_info(config),
     )

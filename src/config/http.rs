@@ -32,6 +32,9 @@ group! {
         pub tmp_upload_dir: Option<PathBuf> = v.existing_dir(s.tmp_upload_dir())?,
         /// Largest request body accepted (413 beyond); `None` means no limit.
         pub limit_request_body: Option<u64> = v.count_or_off(s.limit_request_body(), i64::MAX)?,
+        /// Send `wsgi.file_wrapper` files with sendfile(2) (false: read and written in
+        /// blocks).
+        pub sendfile: bool = v.flag(s.sendfile()),
         /// The request codec's size limits (`--limit-request-line`, `--limit-request-fields`,
         /// `--limit-request-field-size`, `--limit-request-head`, `--limit-chunk-ext-size`,
         /// `--limit-trailer-size`).

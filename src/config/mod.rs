@@ -11,10 +11,13 @@
 
 mod http;
 mod load;
+mod paste;
+mod pending;
 mod process;
 mod python;
 mod recycle;
 mod sockets;
+mod worker_class;
 mod workers;
 
 pub use crate::logging::LogSettings;
@@ -24,10 +27,12 @@ pub use crate::settings::{BindAddr, ConfigError};
 pub use crate::tls::TlsSettings;
 pub use http::HttpSettings;
 pub use load::{DEFAULT_CONFIG_FILE, Origin, load, load_with};
+pub use paste::PasteApp;
 pub use process::{Owner, ProcessSettings};
-pub use python::PythonSettings;
+pub use python::{PythonSettings, ReloadEngine};
 pub use recycle::RecycleSettings;
 pub use sockets::SocketSettings;
+pub use worker_class::WorkerClass;
 pub use workers::WorkerSettings;
 
 use crate::settings::{Check, Label, Layer, Settings};
@@ -81,6 +86,7 @@ impl Config {
         let logging = LogSettings::check(s, &v, &python.env)?;
         let tls = TlsSettings::check(s, &v)?;
         let proxy = ProxySettings::check(s, &v)?;
+        pending::check(s, &v)?;
         Ok(Config {
             python,
             sockets,

@@ -1,5 +1,6 @@
 //! The application and the interpreter it runs in.
 
+use super::paste::{self, PasteApp};
 use crate::settings::{ConfigError, group, is_file_spec};
 use std::path::{Path, PathBuf};
 
@@ -8,16 +9,36 @@ group! {
     /// the application must be named (it need not be for `--print-config`).
     #[derive(Clone, Debug, PartialEq)]
     pub struct PythonSettings from (s, v, require_app: bool) {
-        /// The application, `module:expression` (default expression `application`); empty
-        /// only when none was required.
-        pub app: String = match s.app().value {
-            Some(app) => check_app(app).map_err(|allowed| v.refuse(s.app(), &allowed))?,
-            None if require_app => {
-                return Err(ConfigError::Missing(
-                    "the application to serve (APP, e.g. myproject.wsgi:application)",
+        /// `--paste`: the app is a PasteDeploy ini file's, loaded with its global config.
+        pub paste: Option<PasteApp> = match s.paste().value {
+            Some(file) => {
+                let global_conf = v.each(s.paste_global(), paste::global_var)?;
+                Some(PasteApp::new(file, global_conf).map_err(|why| v.refuse(s.paste(), &why))?)
+            }
+            None => None,
+        },
+        /// The application, `module:expression` (default expression `application`); with
+        /// `--paste`, the ini file (what process titles show, as gunicorn's default
+        /// `proc_name`); empty only when none was required.
+        pub app: String = match (s.app().value, &paste) {
+            (Some(_), Some(_)) => {
+                return Err(v.refuse(
+                    s.app(),
+                    "no APP with --paste, which names the application already: give one or \
+                     the other",
                 ));
             }
-            None => String::new(),
+            (None, Some(paste)) => paste.file.display().to_string(),
+            (Some(app), None) => {
+                check_app(app).map_err(|allowed| v.refuse(s.app(), &allowed))?
+            }
+            (None, None) if require_app => {
+                return Err(ConfigError::Missing(
+                    "the application to serve (APP, e.g. myproject.wsgi:application, or \
+                     --paste FILE.ini)",
+                ));
+            }
+            (None, None) => String::new(),
         },
         /// Directory to change to before loading the app.
         pub chdir: Option<PathBuf> = v.existing_dir(s.chdir())?,
@@ -81,7 +102,31 @@ group! {
         pub reload: bool = v.flag(s.reload()),
         /// Further files watched under `reload`.
         pub reload_extra_files: Vec<PathBuf> = s.reload_extra_files.clone().unwrap_or_default(),
+        /// How `reload` notices changes.
+        pub reload_engine: ReloadEngine = v.choice(
+            s.reload_engine(),
+            |text| match text.trim() {
+                "auto" => Some(ReloadEngine::Auto),
+                "poll" => Some(ReloadEngine::Poll),
+                "inotify" => Some(ReloadEngine::Inotify),
+                _ => None,
+            },
+            "auto, poll or inotify",
+        )?,
+        /// Trace every executed line of Python to standard output (`--spew`).
+        pub spew: bool = v.flag(s.spew()),
     }
+}
+
+/// How `--reload` notices that a file changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReloadEngine {
+    /// inotify where it can be used, else polling.
+    Auto,
+    /// Look at every watched file once a second.
+    Poll,
+    /// Woken by inotify when a watched file changes.
+    Inotify,
 }
 
 /// A dotted Python module name: `a`, `a.b_c`.

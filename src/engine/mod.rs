@@ -231,6 +231,7 @@ impl<'a> Engine<'a> {
                 send_timeout: settings.http.send_timeout,
                 body_timeout: settings.http.body_timeout,
                 limit_request_body: settings.http.limit_request_body,
+                sendfile: settings.http.sendfile,
             }),
             pool,
             beat,

@@ -20,6 +20,8 @@ pub struct ConnShared {
     pub body_timeout: Option<Duration>,
     /// Largest accepted request body.
     pub limit_request_body: Option<u64>,
+    /// Send `wsgi.file_wrapper` files with sendfile(2) (`--sendfile`), else in blocks.
+    pub sendfile: bool,
 }
 
 #[cfg(test)]
@@ -32,6 +34,7 @@ impl ConnShared {
             send_timeout: None,
             body_timeout: None,
             limit_request_body: None,
+            sendfile: true,
         })
     }
 }

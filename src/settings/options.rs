@@ -506,6 +506,140 @@ settings! {
     #[serde(default, deserialize_with = "comma_separated")]
     proxy_allow_ips: Vec<String> = Some(vec!["127.0.0.1".to_owned(), "::1".to_owned()]),
         shown "`127.0.0.1,::1`";
+
+    /// gunicorn's worker type (`-k`): `sync` and `gthread` (also spelled
+    /// `gunicorn.workers.sync.SyncWorker`, `gunicorn.workers.gthread.ThreadWorker`,
+    /// `egg:gunicorn#sync`...) both run rsgi-server's workers, threaded or not as
+    /// `--threads` says (gunicorn too switches `sync` to `gthread` when `--threads` > 1).
+    /// gevent, eventlet, tornado, ASGI and uvicorn workers, and custom classes, are refused
+    /// with the reason and what to use instead.
+    #[arg(short = 'k', long, value_name = "CLASS")]
+    worker_class: String = Some("sync".to_owned()), shown "`sync`";
+
+    /// Serve the application of a PasteDeploy ini file (as Pyramid projects deploy):
+    /// `FILE`, or `FILE#SECTION` for an app section other than `main`; then no APP is
+    /// given. Loaded as gunicorn loads it, with PasteDeploy's `loadapp` (which must be
+    /// importable); a `[loggers]` section of the file configures Python's `logging`, as
+    /// gunicorn does. `[server:...]` sections are ignored, as by gunicorn. Also spelled
+    /// `--paster`.
+    #[arg(long, visible_alias = "paster", value_name = "FILE[#SECTION]")]
+    paste: PathBuf = None, shown "(none)",
+        paths paths::path;
+
+    /// A PasteDeploy global config variable for `--paste`'s application, `KEY=VALUE`
+    /// (`\=` for a `=` in the key). Repeatable. gunicorn's config-file name,
+    /// `raw_paste_global_conf`, works too.
+    #[arg(long, value_name = "KEY=VALUE")]
+    #[serde(default, alias = "raw_paste_global_conf", deserialize_with = "one_or_many")]
+    paste_global: Vec<String> = None, shown "(none)";
+
+    /// Print every line of Python the workers execute (module, line number and source) to
+    /// standard output, as gunicorn's `--spew` does: the nuclear option of debugging.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    spew: bool = Some(false), shown "false";
+
+    /// Send `wsgi.file_wrapper` files with sendfile(2); with `--sendfile=false` (gunicorn's
+    /// `--no-sendfile`) they are read and written in blocks instead. Under TLS files are
+    /// always read and encrypted in blocks. When unset, gunicorn's `SENDFILE` variable
+    /// decides (`y`, `yes`, `1` or `true` mean true, anything else false).
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    sendfile: bool = Some(true), shown "true, or `$SENDFILE` if set",
+        fallback "SENDFILE" => |v| {
+            let yes = ["y", "1", "yes", "true"].contains(&v.to_ascii_lowercase().as_str());
+            yes.to_string()
+        };
+
+    /// gunicorn's directory for its workers' heartbeat files. rsgi-server's workers report
+    /// their heartbeat through shared memory instead, so no file is created; the directory
+    /// must still exist and be writable, so a setting that would fail under gunicorn fails
+    /// here too.
+    #[arg(long, value_name = "DIR")]
+    worker_tmp_dir: PathBuf = None, shown "(none: no heartbeat files)",
+        paths paths::path;
+
+    /// How `--reload` notices changes: `poll` (look at every watched file once a second),
+    /// `inotify` (woken by the kernel's inotify as soon as a watched file changes) or `auto`
+    /// (inotify, or polling where inotify cannot be used).
+    #[arg(long, value_name = "ENGINE")]
+    reload_engine: String = Some("auto".to_owned()), shown "`auto`";
+
+    /// Accepted for compatibility and ignored, as gunicorn 21+ ignores it: the TLS
+    /// versions offered are set with `--tls-min-version`.
+    #[arg(long, value_name = "VERSION")]
+    #[serde(default, deserialize_with = "text_or_number")]
+    ssl_version: String = None, shown "(ignored)";
+
+    /// Accepted for compatibility, with no effect: a client that closes a TLS connection
+    /// without close_notify simply ends it here, as gunicorn's default (true) does.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    suppress_ragged_eofs: bool = Some(true), shown "true";
+
+    /// Accepted for compatibility, with no effect: the TLS handshake always happens as the
+    /// connection's first bytes arrive, without blocking the worker.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    do_handshake_on_connect: bool = Some(false), shown "false";
+
+    /// gunicorn's StatsD server, `HOST:PORT` or `unix://PATH`. Not yet supported: setting
+    /// it is an error until metrics arrive.
+    #[arg(long, value_name = "ADDRESS")]
+    statsd_host: String = None, shown "(none)";
+
+    /// gunicorn's prefix of StatsD metric names. Not yet supported: setting it is an error
+    /// until metrics arrive.
+    #[arg(long, value_name = "PREFIX")]
+    statsd_prefix: String = None, shown "(none)";
+
+    /// gunicorn's DogStatsD tags, `tag1:value1,tag2:value2`. Not yet supported: setting them
+    /// is an error until metrics arrive.
+    #[arg(long, value_name = "TAGS")]
+    dogstatsd_tags: String = None, shown "(none)";
+
+    /// gunicorn's listen-backlog metric. Not yet supported: turning it on is an error until
+    /// metrics arrive.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    enable_backlog_metric: bool = Some(false), shown "false";
+
+    /// gunicorn's control socket (for `gunicornc`). Not yet supported: naming one is an
+    /// error until the control socket arrives, and none is created meanwhile.
+    #[arg(long, value_name = "PATH")]
+    control_socket: PathBuf = None, shown "(none yet)",
+        paths paths::path;
+
+    /// Permission bits, in octal, of the control socket. Not yet supported: a value other
+    /// than 600 is an error until the control socket arrives.
+    #[arg(long, value_name = "OCTAL")]
+    #[serde(default, deserialize_with = "text_or_number")]
+    control_socket_mode: String = Some("600".to_owned()), shown "`600`";
+
+    /// Turn the control socket off (gunicorn's `--no-control-socket`); with it, the other
+    /// control socket settings are accepted and ignored.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    control_socket_disable: bool = Some(false), shown "false";
+
+    /// The protocol spoken on the listeners: `http`. gunicorn's `uwsgi` (for nginx's
+    /// `uwsgi_pass`) is not yet supported: it is an error until the uwsgi protocol arrives.
+    #[arg(long, value_name = "PROTOCOL")]
+    protocol: String = Some("http".to_owned()), shown "`http`";
+
+    /// Peers allowed to send uwsgi-protocol requests, comma-separated. Not yet supported: a
+    /// value other than the default is an error until the uwsgi protocol arrives. Also
+    /// spelled `--uwsgi-allow-from`, as in gunicorn.
+    #[arg(long, visible_alias = "uwsgi-allow-from", value_name = "LIST", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "comma_separated")]
+    uwsgi_allow_ips: Vec<String> = Some(vec!["127.0.0.1".to_owned(), "::1".to_owned()]),
+        shown "`127.0.0.1,::1`";
 }
 
 /// The whole command line: every setting plus the options that only make sense there.

@@ -7,6 +7,9 @@ parsed with ``ast`` and never evaluated, so a config value cannot run arbitrary 
 
 import ast
 import importlib
+import linecache
+import os
+import sys
 
 
 def load(spec):
@@ -58,3 +61,51 @@ def load(spec):
     if not callable(obj):
         raise TypeError(f"{spec!r} resolved to {type(obj).__name__!r}, which is not callable")
     return obj
+
+
+def load_paste(uri, global_conf, file_logging):
+    """The app of a PasteDeploy ini file, as gunicorn loads it (gunicorn/app/pasterapp.py):
+    ``uri`` is ``config:/abs/file.ini[#section]``. With ``file_logging``, the file's
+    ``[loggers]`` section configures ``logging`` first, as gunicorn's --log-config would."""
+    path = uri[len("config:"):].split("#", 1)[0]
+    if file_logging:
+        import logging.config
+
+        defaults = {"__file__": path, "here": os.path.dirname(path)}
+        logging.config.fileConfig(path, defaults=defaults, disable_existing_loggers=False)
+    try:
+        from paste.deploy import loadapp
+    except ImportError as err:
+        raise ImportError(
+            f"--paste needs PasteDeploy, which cannot be imported ({err}); "
+            "install it where the app's packages are (pip install PasteDeploy)"
+        ) from err
+    return loadapp(uri, relative_to=os.getcwd(), global_conf=dict(global_conf))
+
+
+class Spew:
+    """gunicorn's ``--spew`` trace function (gunicorn/debug.py): prints every line executed
+    as ``module:lineno: source``."""
+
+    def __call__(self, frame, event, arg):
+        if event == "line":
+            lineno = frame.f_lineno
+            name = frame.f_globals.get("__name__", "[unknown]")
+            filename = frame.f_globals.get("__file__") or frame.f_code.co_filename
+            line = linecache.getline(filename, lineno)
+            print(f"{name}:{lineno}: {line.rstrip()}")
+        return self
+
+
+def spew(app):
+    """Traces this thread from now on, and every thread the app is called on (the pool's
+    threads start untraced: ``sys.settrace`` is per thread)."""
+    tracer = Spew()
+    sys.settrace(tracer)
+
+    def traced(environ, start_response):
+        if sys.gettrace() is None:
+            sys.settrace(tracer)
+        return app(environ, start_response)
+
+    return traced

@@ -1,5 +1,7 @@
-//! Importing the application named by `module:expression` (see `app_loader.py`).
+//! Loading the application: importing the one named by `module:expression`, or building a
+//! PasteDeploy ini file's (`--paste`); and `--spew`'s tracing (see `app_loader.py`).
 
+use crate::config::PythonSettings;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::ffi::CString;
@@ -22,9 +24,27 @@ pub(crate) fn prepend_sys_path(py: Python<'_>, entries: &[String]) -> PyResult<(
     Ok(())
 }
 
-/// Imports and returns the application object.
-pub(crate) fn load<'py>(py: Python<'py>, spec: &str) -> PyResult<Bound<'py, PyAny>> {
+/// Loads and returns the application object (traced with `--spew`).
+pub(crate) fn load<'py>(py: Python<'py>, python: &PythonSettings) -> PyResult<Bound<'py, PyAny>> {
     let code = CString::new(include_str!("app_loader.py")).expect("no NUL in the loader");
     let loader = PyModule::from_code(py, &code, c"rsgi_server/app_loader.py", c"_rsgi_app_loader")?;
-    loader.getattr("load")?.call1((spec,))
+    if python.spew {
+        // Set before loading, so the import is traced too, as gunicorn traces it.
+        loader
+            .getattr("Spew")?
+            .call0()
+            .and_then(|tracer| py.import("sys")?.getattr("settrace")?.call1((tracer,)))?;
+    }
+    let app = match &python.paste {
+        Some(paste) => loader.getattr("load_paste")?.call1((
+            &paste.uri,
+            paste.global_conf.clone(),
+            paste.file_logging,
+        ))?,
+        None => loader.getattr("load")?.call1((&python.app,))?,
+    };
+    if python.spew {
+        return loader.getattr("spew")?.call1((app,));
+    }
+    Ok(app)
 }

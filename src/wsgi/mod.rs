@@ -25,6 +25,7 @@ pub mod hooks;
 mod input;
 pub mod interp;
 mod native;
+mod reload_wake;
 pub mod reloader;
 mod responder;
 
@@ -264,16 +265,18 @@ impl std::fmt::Display for AppLoadError {
 impl std::error::Error for AppLoadError {}
 
 impl App {
-    /// Imports the app named by `spec` (`module:expr`), after putting `path_entries` at the
-    /// front of `sys.path`. The interpreter must be initialised ([`interp::initialize`]).
+    /// Loads the app `python` names (`module:expr`, or `--paste`'s), after putting
+    /// `path_entries` at the front of `sys.path`. The interpreter must be initialised
+    /// ([`interp::initialize`]).
     pub fn load(
-        spec: &str,
+        python: &crate::config::PythonSettings,
         path_entries: &[String],
         server: ServerInfo,
     ) -> Result<App, AppLoadError> {
+        let spec = &python.app;
         Python::attach(|py| {
             let loaded = app_loader::prepend_sys_path(py, path_entries)
-                .and_then(|()| app_loader::load(py, spec))
+                .and_then(|()| app_loader::load(py, python))
                 .and_then(|callable| Ok((callable, environ::EnvironTemplate::new(py, server)?)));
             match loaded {
                 Ok((callable, environ)) => Ok(App {

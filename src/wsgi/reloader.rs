@@ -8,8 +8,9 @@
 //! module with a syntax error is not in `sys.modules`) and the app's directories (a module
 //! that was not found appears there).
 //!
-//! A thread polls about once a second. It takes the GIL only to list `sys.modules` (an
-//! instant); sleeping and `stat` happen without it.
+//! A thread looks at the files about once a second, and at once when inotify reports a
+//! change in their directories (`--reload-engine`, [`super::reload_wake`]). It takes the
+//! GIL only to list `sys.modules` (an instant); waiting and `stat` happen without it.
 //!
 //! While the app cannot be imported the worker serves [`error_app`]: every request gets 500
 //! with the traceback, and saving a fix brings the app back. The server never stops for it.
@@ -21,10 +22,9 @@ use pyo3::prelude::*;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-/// How often files are checked.
-const POLL: Duration = Duration::from_secs(1);
+use super::reload_wake::Wake;
 
 fn support(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let code = CString::new(include_str!("reloader.py")).expect("no NUL in the support");
@@ -135,14 +135,27 @@ excluded.add(site.getusersitepackages())\n";
         fixed,
         seen: HashMap::new(),
     };
+    let mut wake = Wake::new(config.reload_engine)?;
     let _ = watcher.changed();
-    tracing::debug!("reloader watching {} files", watcher.seen.len());
+    wake.watch(watcher.seen.keys());
+    tracing::debug!(
+        "reloader watching {} files ({})",
+        watcher.seen.len(),
+        wake.name()
+    );
     std::thread::Builder::new()
         .name("rsgi-reloader".into())
         .spawn(move || {
+            let mut known = watcher.seen.len();
             loop {
-                std::thread::sleep(POLL);
-                if let Some(file) = watcher.changed() {
+                wake.wait();
+                let changed = watcher.changed();
+                if watcher.seen.len() != known {
+                    // Modules imported since: watch their directories too.
+                    known = watcher.seen.len();
+                    wake.watch(watcher.seen.keys());
+                }
+                if let Some(file) = changed {
                     tracing::info!(
                         "Worker reloading: {} modified (pid: {})",
                         file.display(),

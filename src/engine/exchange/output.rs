@@ -69,9 +69,10 @@ impl Exchange {
                 self.file = None;
                 break;
             }
-            if let Some(tls) = self.tls.as_deref_mut() {
-                // sendfile(2) cannot encrypt: a record's worth at a time through the session.
-                match send_file_block(tls, &self.sock, file) {
+            // sendfile(2) cannot encrypt, and `--sendfile=false` asks for plain writes: a
+            // block at a time, through the session under TLS.
+            if self.tls.is_some() || !self.shared.sendfile {
+                match send_file_block(self.tls.as_deref_mut(), &self.sock, file) {
                     Ok(Some(0)) => {
                         self.file = None;
                         self.must_close = true;
@@ -226,33 +227,46 @@ impl Exchange {
     }
 }
 
-/// Sends the next block of a file through TLS once the session has nothing queued:
-/// `Some(bytes)` taken from the file (`Some(0)`: it ended early), `None` when the socket is
-/// full.
+/// Sends the next block of a file with a plain write, or through TLS once the session has
+/// nothing queued: `Some(bytes)` taken from the file (`Some(0)`: it ended early), `None`
+/// when the socket is full.
 fn send_file_block(
-    tls: &mut Session,
+    tls: Option<&mut Session>,
     sock: &Stream,
     file: &mut PendingFile,
 ) -> io::Result<Option<usize>> {
-    if !tls.flush(sock)? {
-        return Ok(None);
-    }
-    let mut block = [0u8; TLS_FILE_BLOCK];
-    let want = file.remaining.min(TLS_FILE_BLOCK as u64) as usize;
-    let n = loop {
-        match nix::sys::uio::pread(&file.fd, &mut block[..want], file.offset) {
-            Ok(n) => break n,
-            Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
+    let written = match tls {
+        Some(tls) => {
+            if !tls.flush(sock)? {
+                return Ok(None);
+            }
+            let mut block = [0u8; TLS_FILE_BLOCK];
+            match read_block(file, &mut block)? {
+                // Nothing is queued, so the session takes the whole block (it is far
+                // below its chunk).
+                Some(data) => tls.write(sock, data),
+                None => return Ok(Some(0)),
+            }
+        }
+        None => {
+            let mut block = [0u8; PLAIN_FILE_BLOCK];
+            match read_block(file, &mut block)? {
+                // The socket may take part of it: the rest is read again next time.
+                Some(data) => (&mut &*sock).write(data),
+                None => return Ok(Some(0)),
+            }
         }
     };
-    if n == 0 {
-        return Ok(Some(0));
-    }
-    // Nothing is queued, so the session takes the whole block (it is far below its chunk).
-    let taken = match tls.write(sock, &block[..n]) {
+    let taken = match written {
         Ok(taken) => taken,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            0
+        }
         Err(e) => return Err(e),
     };
     file.offset += taken as i64;
@@ -260,5 +274,20 @@ fn send_file_block(
     Ok((taken > 0).then_some(taken))
 }
 
+/// Reads the file's next bytes into `block`; `None` at its end.
+fn read_block<'b>(file: &PendingFile, block: &'b mut [u8]) -> io::Result<Option<&'b [u8]>> {
+    let want = file.remaining.min(block.len() as u64) as usize;
+    loop {
+        match nix::sys::uio::pread(&file.fd, &mut block[..want], file.offset) {
+            Ok(0) => return Ok(None),
+            Ok(n) => return Ok(Some(&block[..n])),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Bytes of a file read and encrypted at a time under TLS: one full TLS record.
 const TLS_FILE_BLOCK: usize = 16 * 1024;
+/// Bytes of a file read and written at a time with `--sendfile=false`.
+const PLAIN_FILE_BLOCK: usize = 64 * 1024;

@@ -1,0 +1,87 @@
+//! gunicorn settings whose features have not arrived yet: StatsD metrics and the control
+//! socket (the observability issue, 15), and the uwsgi protocol (issue 16). They are
+//! declared and parsed now, so their defaults are accepted wherever gunicorn's
+//! configuration writes them; any other value is refused until the feature exists, rather
+//! than silently doing nothing.
+
+use crate::settings::{Check, ConfigError, Settings};
+
+const METRICS: &str = "metrics (StatsD)";
+const CONTROL: &str = "the control socket";
+const UWSGI: &str = "the uwsgi protocol";
+
+/// The error for a setting given a value its feature would act on.
+fn not_yet(
+    v: &Check<'_>,
+    name: &str,
+    value: &dyn std::fmt::Display,
+    what: &str,
+    with: &str,
+) -> ConfigError {
+    v.invalid(
+        name,
+        value,
+        &format!("not yet supported: {what} arrives with {with}"),
+    )
+}
+
+/// Refuses every value of these settings but their defaults.
+pub fn check(s: &Settings, v: &Check<'_>) -> Result<(), ConfigError> {
+    for (raw, what) in [
+        (s.statsd_host(), "sending metrics to a StatsD server"),
+        (s.statsd_prefix(), "a StatsD metric prefix"),
+        (s.dogstatsd_tags(), "DogStatsD tags"),
+    ] {
+        if let Some(text) = raw.value.filter(|t| !t.trim().is_empty()) {
+            return Err(not_yet(v, raw.name, text, what, METRICS));
+        }
+    }
+    if v.flag(s.enable_backlog_metric()) {
+        return Err(not_yet(
+            v,
+            "enable_backlog_metric",
+            &true,
+            "the backlog metric",
+            METRICS,
+        ));
+    }
+    if !v.flag(s.control_socket_disable()) {
+        if let Some(path) = s.control_socket().value {
+            return Err(not_yet(
+                v,
+                "control_socket",
+                &path.display(),
+                "a control socket",
+                CONTROL,
+            ));
+        }
+        let mode = v.octal_mode(s.control_socket_mode(), "600")?;
+        if mode.is_some_and(|m| m != 0o600) {
+            let text = s.control_socket_mode.clone().unwrap_or_default();
+            return Err(not_yet(
+                v,
+                "control_socket_mode",
+                &text,
+                "a control socket mode",
+                CONTROL,
+            ));
+        }
+    }
+    match s.protocol.as_deref().map(str::trim) {
+        None | Some("http") => {}
+        Some("uwsgi") => return Err(not_yet(v, "protocol", &"uwsgi", "--protocol uwsgi", UWSGI)),
+        Some(_) => return Err(v.refuse(s.protocol(), "http (or uwsgi, not yet supported)")),
+    }
+    let allowed = s.uwsgi_allow_ips.as_deref().unwrap_or_default();
+    if allowed.iter().map(|a| a.trim()).ne(["127.0.0.1", "::1"]) {
+        let text = allowed.join(",");
+        return Err(not_yet(
+            v,
+            "uwsgi_allow_ips",
+            &text,
+            "--uwsgi-allow-from",
+            UWSGI,
+        ));
+    }
+    Ok(())
+}
