@@ -18,6 +18,7 @@ mod split;
 
 mod config_cli;
 mod config_readme;
+mod config_uwsgi;
 mod engine_buffering;
 mod engine_concurrency;
 mod engine_timeouts;

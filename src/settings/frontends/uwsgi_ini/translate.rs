@@ -81,6 +81,9 @@ pub fn translate(parsed: &Parsed, cwd: &Path) -> Result<Translation, ConfigError
         }
     }
     finish(pending, cwd, &mut out)?;
+    // Reported in the order they were written, whenever they were decided.
+    let order = |e: &Entry| parsed.entries.iter().position(|x| x == e);
+    out.refused.sort_by_key(|(e, _)| order(e));
     Ok(out)
 }
 
