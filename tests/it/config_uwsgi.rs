@@ -250,3 +250,26 @@ fn check_config_of_a_clean_ini_is_silent() {
     assert_eq!(run.code(), Some(0), "{run:?}");
     assert_eq!(run.all_output().trim(), "", "{run:?}");
 }
+
+#[test]
+fn a_reload_reads_the_ini_again_relative_to_where_the_server_started() {
+    // The master has moved to chdir by then; the include is still next to the ini.
+    let dir = TempDir::new();
+    dir.write(
+        "uwsgi.ini",
+        format!(
+            "[uwsgi]\nchdir = {}\nmodule = hello\nhttp = 127.0.0.1:0\nini = common.ini\n",
+            pyapps().display()
+        ),
+    );
+    dir.write("common.ini", "[uwsgi]\nprocesses = 1\n");
+    let mut server = from_ini(&dir, &["--ini", "uwsgi.ini"])
+        .expect_listeners(1)
+        .start();
+    dir.write("common.ini", "[uwsgi]\nprocesses = 2\n");
+    server.signal(nix::sys::signal::Signal::SIGHUP);
+    server.wait_for_line("Reload complete (generation 2)");
+    server.wait_for_lines("Worker ready (pid: ", 3);
+    assert_eq!(server.get("/").status(), 200);
+    server.terminate();
+}

@@ -31,12 +31,23 @@ pub fn read(
     env: &BTreeMap<String, String>,
     ignore_unsupported: bool,
 ) -> Result<FileLayer, ConfigError> {
-    let cwd = std::env::current_dir().map_err(|e| ConfigError::File {
-        path: path.to_owned(),
-        message: format!(
-            "the current directory, which its relative paths are relative to, cannot be read: {e}"
-        ),
-    })?;
+    // Relative paths are relative to the directory the server was started in, also when
+    // a reload reads the file again after the master moved to `chdir`: the first read
+    // (at startup, before any chdir) remembers it. (Until load.rs passes its `cwd`.)
+    static STARTED_IN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let cwd = match STARTED_IN.get() {
+        Some(cwd) => cwd.clone(),
+        None => {
+            let cwd = std::env::current_dir().map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                message: format!(
+                    "the current directory, which its relative paths are relative to, \
+                     cannot be read: {e}"
+                ),
+            })?;
+            STARTED_IN.get_or_init(|| cwd).clone()
+        }
+    };
     read_in(path, section, env, ignore_unsupported, &cwd)
 }
 
