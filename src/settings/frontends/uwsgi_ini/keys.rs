@@ -68,6 +68,10 @@ pub const KEYS: &[(&[&str], Meaning)] = &[
     (&["protocol", "socket-protocol"], Special),
     (&["chmod-socket", "chmod"], Special),
     (&["listen", "l"], Set("backlog")),
+    (
+        &["enable-proxy-protocol", "http-enable-proxy-protocol"],
+        Special,
+    ),
     (&["reuse-port"], Flag("reuse_port")),
     // Processes.
     (&["processes", "workers", "p"], Set("workers")),
@@ -207,7 +211,83 @@ pub const KEYS: &[(&[&str], Meaning)] = &[
         ],
         Ignored("no setting of that kind here"),
     ),
+    (
+        &[
+            "http-processes",
+            "http-workers",
+            "http-buffer-size",
+            "http-raw-body",
+        ],
+        Ignored("there is no separate HTTP router here: the workers serve HTTP themselves"),
+    ),
+    (
+        &["http-auto-chunked"],
+        Ignored("HTTP/1.1 responses without a length are always sent chunked"),
+    ),
+    (
+        &["show-config", "print", "honour-stdin", "no-site"],
+        Ignored("no setting of that kind here"),
+    ),
+    (
+        &["harakiri-graceful-timeout", "harakiri-graceful-signal"],
+        Ignored("a worker stuck past --timeout is killed and replaced"),
+    ),
+    (
+        &["wsgi-disable-file-wrapper"],
+        Ignored("wsgi.file_wrapper is always provided"),
+    ),
     // Refused.
+    (
+        &["http-auto-gzip"],
+        Refused("compress responses in the proxy or the application"),
+    ),
+    (
+        &["limit-as"],
+        Refused(
+            "limit memory with the service manager (MemoryMax=, ulimit -v) or --max-worker-memory",
+        ),
+    ),
+    (
+        &[
+            "ssl-socket",
+            "suwsgi-socket",
+            "fastcgi-socket",
+            "fastcgi-nph-socket",
+            "scgi-socket",
+            "scgi-nph-socket",
+            "raw-socket",
+            "shared-socket",
+            "zeromq",
+            "zmq",
+        ],
+        Refused("only HTTP listeners are served here (http, http-socket, https)"),
+    ),
+    (
+        &["vhost", "vhost-host"],
+        Refused("one application per server here"),
+    ),
+    (
+        &[
+            "pyargv",
+            "import",
+            "pyimport",
+            "python-import",
+            "py-import",
+            "pymodule-alias",
+            "shared-import",
+            "spooler-import",
+        ],
+        Refused("import modules from the application (or a --hooks file's post_fork)"),
+    ),
+    (
+        &[
+            "py-tracebacker",
+            "master-fifo",
+            "reload-on-exception",
+            "touch-logreopen",
+        ],
+        Refused("control the server with signals: HUP reloads, USR1 reopens the logs, TERM stops"),
+    ),
     (
         &["mount"],
         Refused(

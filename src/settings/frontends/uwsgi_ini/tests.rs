@@ -429,3 +429,33 @@ fn the_simple_options_map_onto_our_settings() {
     assert_eq!(l.virtualenv, Some(dir.path().join("venv")));
     assert_eq!(l.umask.as_deref(), Some("027"));
 }
+
+#[test]
+fn the_key_table_is_consistent_and_every_special_key_is_translated() {
+    use super::keys::{KEYS, Meaning};
+    let mut seen = std::collections::BTreeSet::new();
+    for (names, _) in KEYS {
+        for name in *names {
+            assert!(seen.insert(*name), "{name} is listed twice");
+            assert!(!name.contains('_'), "{name}: keys are compared with dashes");
+        }
+    }
+    let dir = Dir::new();
+    for (names, meaning) in KEYS {
+        if *meaning != Meaning::Special {
+            continue;
+        }
+        for name in *names {
+            // Any outcome but a panic: translate.rs must know every special key.
+            let _ = dir.read_with(&format!("[uwsgi]\n{name} = 1\n"), "uwsgi", &[]);
+        }
+    }
+}
+
+#[test]
+fn the_proxy_protocol_is_read_from_any_peer_as_in_uwsgi() {
+    let dir = Dir::new();
+    let l = layer(&dir, "[uwsgi]\nenable-proxy-protocol = true\n");
+    assert_eq!(l.proxy_protocol.as_deref(), Some("auto"));
+    assert_eq!(l.proxy_allow_ips, Some(vec!["*".to_owned()]));
+}

@@ -193,6 +193,13 @@ fn special(entry: &Entry, out: &mut Translation, p: &mut Pending) -> Result<(), 
             out.set("access_log_format", &format, entry);
         }
         "plugins" | "plugin" => plugins(entry, out),
+        // uWSGI reads a PROXY header from any peer that sends one.
+        "enable-proxy-protocol" | "http-enable-proxy-protocol" => {
+            if flag(entry)? {
+                out.set("proxy_protocol", "auto", entry);
+                out.set("proxy_allow_ips", "*", entry);
+            }
+        }
         other => unreachable!("keys.rs marks {other} special but translate.rs lacks it"),
     }
     Ok(())
