@@ -61,11 +61,45 @@ pub fn read_in(
 ) -> Result<FileLayer, ConfigError> {
     let path = cwd.join(path);
     let parsed = parse::read(&path, section, env, cwd)?;
-    let translation = translate::translate(&parsed, cwd)?;
+    translated(&path, section, &parsed, ignore_unsupported, cwd)
+        .map_err(|e| with_notes(e, &parsed.warnings))
+}
+
+/// A bad value may come from an unset `$(VAR)`: the error says so, since the warning
+/// would only be logged once the server runs.
+fn with_notes(err: ConfigError, warnings: &[String]) -> ConfigError {
+    let notes: Vec<&str> = warnings
+        .iter()
+        .filter(|w| w.contains("is not set in the environment"))
+        .map(String::as_str)
+        .collect();
+    match err {
+        ConfigError::Invalid {
+            option,
+            value,
+            allowed,
+        } if !notes.is_empty() => ConfigError::Invalid {
+            option,
+            value,
+            allowed: format!("{allowed} (note: {})", notes.join("; ")),
+        },
+        other => other,
+    }
+}
+
+/// The layer of a parsed section.
+fn translated(
+    path: &Path,
+    section: &str,
+    parsed: &Parsed,
+    ignore_unsupported: bool,
+    cwd: &Path,
+) -> Result<FileLayer, ConfigError> {
+    let translation = translate::translate(parsed, cwd)?;
     let source = format!("{} [{section}]", path.display());
     let mut warnings = parsed.warnings.clone();
     check(
-        &parsed,
+        parsed,
         &translation,
         &source,
         ignore_unsupported,

@@ -459,3 +459,15 @@ fn the_proxy_protocol_is_read_from_any_peer_as_in_uwsgi() {
     assert_eq!(l.proxy_protocol.as_deref(), Some("auto"));
     assert_eq!(l.proxy_allow_ips, Some(vec!["*".to_owned()]));
 }
+
+#[test]
+fn a_bad_listener_is_named_by_its_option_and_an_unset_variable_behind_it_noted() {
+    let dir = Dir::new();
+    let err = dir.error("[uwsgi]\nhttp = :$(PORT)\n");
+    assert!(err.contains("\":\" for http (in "), "{err}");
+    assert!(err.contains("app.ini:2 [uwsgi])"), "{err}");
+    assert!(
+        err.contains("note: ") && err.contains("$(PORT) is not set"),
+        "{err}"
+    );
+}

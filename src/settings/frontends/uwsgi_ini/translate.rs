@@ -96,6 +96,15 @@ impl Translation {
         });
     }
 
+    /// A listener at uWSGI's `address`, checked here so an error names the uWSGI option.
+    fn set_bind(&mut self, address: &str, entry: &Entry) -> Result<(), ConfigError> {
+        let ours = bind(address);
+        ours.parse::<crate::settings::BindAddr>()
+            .map_err(|why| invalid(entry, &why))?;
+        self.set("bind", &ours, entry);
+        Ok(())
+    }
+
     fn ignore(&mut self, key: &str, why: &'static str) {
         if !self.ignored.iter().any(|(k, _)| k == key) {
             self.ignored.push((key.to_owned(), why));
@@ -155,7 +164,7 @@ fn special(entry: &Entry, out: &mut Translation, p: &mut Pending) -> Result<(), 
                 .map_err(|_| invalid(entry, "a whole number of seconds"))?;
             out.set("reload", &(seconds > 0).to_string(), entry);
         }
-        "http" | "http-socket" | "http11-socket" => out.set("bind", &bind(value), entry),
+        "http" | "http-socket" | "http11-socket" => out.set_bind(value, entry)?,
         "https" | "https-socket" => https(entry, out)?,
         "socket" | "uwsgi-socket" | "s" => p.sockets.push(entry.clone()),
         "protocol" | "socket-protocol" => match value {
@@ -219,7 +228,7 @@ fn https(entry: &Entry, out: &mut Translation) -> Result<(), ConfigError> {
             ));
         }
     };
-    out.set("bind", &bind(address), entry);
+    out.set_bind(address, entry)?;
     out.set("certfile", cert, entry);
     out.set("keyfile", key, entry);
     if let Some(ciphers) = ciphers {
@@ -305,7 +314,7 @@ fn finish(p: Pending, cwd: &Path, out: &mut Translation) -> Result<(), ConfigErr
     logs(&p, out);
     for socket in p.sockets {
         if p.protocol_http {
-            out.set("bind", &bind(&socket.value), &socket);
+            out.set_bind(&socket.value, &socket)?;
         } else {
             out.refused.push((socket, UWSGI_PROTOCOL.to_owned()));
         }
