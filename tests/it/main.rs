@@ -20,6 +20,7 @@ mod config_cli;
 mod config_gunicorn;
 mod config_gunicorn_settings;
 mod config_readme;
+mod config_uwsgi;
 mod engine_buffering;
 mod engine_concurrency;
 mod engine_timeouts;
