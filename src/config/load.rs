@@ -188,6 +188,7 @@ fn read_source(retained: &Retained, source: &ConfigSource) -> Result<FileLayer, 
             section,
             &retained.vars,
             retained.ini_ignore_unsupported,
+            &retained.cwd,
         ),
         ConfigSource::GunicornFile(_) | ConfigSource::GunicornModule(_) => {
             let Some(python) = retained.python else {
@@ -236,7 +237,10 @@ fn build(retained: &Arc<Retained>, source: Option<ConfigSource>) -> Result<Confi
         } else if retained.gunicorn_env.is_set(name) {
             format!("{} (in GUNICORN_CMD_ARGS)", meta.cli_spelling())
         } else if let (true, Some(source)) = (file.layer.is_set(name), &source) {
-            format!("{name} (in {})", source.describe())
+            match file.labels.get(name) {
+                Some(label) => label.clone(),
+                None => format!("{name} (in {})", source.describe()),
+            }
         } else if let (true, Some(fallback)) = (retained.fallback.is_set(name), &meta.fallback) {
             fallback.var.to_owned()
         } else {

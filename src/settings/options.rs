@@ -336,7 +336,7 @@ settings! {
     /// `%({NAME}e)s` environ key as the server sets it (`REMOTE_PORT`, `HTTP_X_ID`...) or
     /// else the process environment variable; `%%` is a `%`. Values are escaped (`\xNN`,
     /// `\"`, `\\`) so a client cannot forge a line. An unknown atom is an error.
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, visible_alias = "access-logformat", value_name = "FORMAT")]
     access_log_format: String = Some(DEFAULT_ACCESS_LOG_FORMAT.to_owned()),
         shown "`%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"`";
 
@@ -401,7 +401,8 @@ settings! {
 
     /// Longest header field line (name, colon and value) in bytes, 1 to 65536; a longer one
     /// gets 431. 0 means the maximum, 65536.
-    #[arg(long, value_name = "BYTES", value_parser = whole_number,
+    #[arg(long, visible_alias = "limit-request-field_size", value_name = "BYTES",
+          value_parser = whole_number,
           allow_negative_numbers = true)]
     limit_request_field_size: i64 = Some(8190), shown "8190";
 
@@ -595,12 +596,12 @@ settings! {
     /// gunicorn's prefix of StatsD metric names. Not yet supported: setting it is an error
     /// until metrics arrive.
     #[arg(long, value_name = "PREFIX")]
-    statsd_prefix: String = None, shown "(none)";
+    statsd_prefix: String = Some(String::new()), shown "`\"\"`";
 
     /// gunicorn's DogStatsD tags, `tag1:value1,tag2:value2`. Not yet supported: setting them
     /// is an error until metrics arrive.
     #[arg(long, value_name = "TAGS")]
-    dogstatsd_tags: String = None, shown "(none)";
+    dogstatsd_tags: String = Some(String::new()), shown "`\"\"`";
 
     /// gunicorn's listen-backlog metric. Not yet supported: turning it on is an error until
     /// metrics arrive.

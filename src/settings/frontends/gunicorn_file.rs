@@ -164,7 +164,11 @@ pub fn translate(
             _ => file.clone(),
         });
     }
-    Ok(FileLayer { layer, warnings })
+    Ok(FileLayer {
+        layer,
+        warnings,
+        labels: BTreeMap::new(),
+    })
 }
 
 /// The error listing every name that is not a setting, with the closest setting of each.
@@ -248,6 +252,21 @@ fn assign(ours: &str, theirs: &str, value: &Value, file: &str) -> Result<Layer, 
                 .ok_or_else(|| invalid("permission bits, e.g. 0o027"))?;
             vec![format!("{mode:03o}")]
         }
+        // ssl.CERT_NONE/OPTIONAL/REQUIRED, printed back as the words our files use.
+        Value::Number(n) if ours == "cert_reqs" => match n.as_u64() {
+            Some(0) => vec!["none".to_owned()],
+            Some(1) => vec!["optional".to_owned()],
+            Some(2) => vec!["required".to_owned()],
+            _ => {
+                return Err(invalid(
+                    "ssl.CERT_NONE, ssl.CERT_OPTIONAL or ssl.CERT_REQUIRED",
+                ));
+            }
+        },
+        // gunicorn's proxy_protocol = True is its `auto`.
+        Value::Bool(on) if ours == "proxy_protocol" => {
+            vec![if *on { "auto" } else { "off" }.to_owned()]
+        }
         scalar => vec![scalar_text(scalar).ok_or_else(|| invalid("a single value"))?],
     };
     let pairs: Vec<(&str, String)> = values.into_iter().map(|v| (ours, v)).collect();
@@ -259,11 +278,8 @@ fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(match n.as_f64() {
-            // gunicorn reads numbers with int(): 30.0 is 30.
-            Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 => (f as i64).to_string(),
-            _ => n.to_string(),
-        }),
+        // `30.0` stays a float, which whole-number settings refuse, as gunicorn's int() does.
+        Value::Number(n) => Some(n.to_string()),
         Value::Array(items) if items.is_empty() => Some("[]".to_owned()),
         _ => None,
     }

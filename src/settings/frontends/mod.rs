@@ -119,4 +119,7 @@ pub struct FileLayer {
     pub layer: Layer,
     /// Warnings, each a whole sentence naming the settings concerned.
     pub warnings: Vec<String>,
+    /// How the file spells the settings it sets, where that is not our name (a uwsgi.ini's
+    /// `processes (in FILE:LINE [uwsgi])` for `workers`), for error messages.
+    pub labels: std::collections::BTreeMap<String, String>,
 }

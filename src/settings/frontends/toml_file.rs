@@ -19,5 +19,6 @@ pub fn read(path: &Path) -> Result<FileLayer, ConfigError> {
     Ok(FileLayer {
         layer,
         warnings: Vec::new(),
+        labels: Default::default(),
     })
 }

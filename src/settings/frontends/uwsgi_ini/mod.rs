@@ -24,35 +24,10 @@ use translate::Translation;
 
 /// Reads `section` of the ini file at `path`; `env` is the process environment (for
 /// `$(VAR)` placeholders); with `ignore_unsupported`, settings we cannot honour are warned
-/// about instead of refused.
+/// about instead of refused. Relative paths are relative to `cwd`, the directory the server
+/// was started in (also when a reload reads the file again after the master moved to
+/// `chdir`).
 pub fn read(
-    path: &Path,
-    section: &str,
-    env: &BTreeMap<String, String>,
-    ignore_unsupported: bool,
-) -> Result<FileLayer, ConfigError> {
-    // Relative paths are relative to the directory the server was started in, also when
-    // a reload reads the file again after the master moved to `chdir`: the first read
-    // (at startup, before any chdir) remembers it. (Until load.rs passes its `cwd`.)
-    static STARTED_IN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    let cwd = match STARTED_IN.get() {
-        Some(cwd) => cwd.clone(),
-        None => {
-            let cwd = std::env::current_dir().map_err(|e| ConfigError::File {
-                path: path.to_owned(),
-                message: format!(
-                    "the current directory, which its relative paths are relative to, \
-                     cannot be read: {e}"
-                ),
-            })?;
-            STARTED_IN.get_or_init(|| cwd).clone()
-        }
-    };
-    read_in(path, section, env, ignore_unsupported, &cwd)
-}
-
-/// [`read`], relative paths taken against `cwd`.
-pub fn read_in(
     path: &Path,
     section: &str,
     env: &BTreeMap<String, String>,
@@ -116,7 +91,17 @@ fn translated(
         .collect();
     let mut layer = assignments_layer(&pairs, &source)?;
     layer.absolutize(cwd);
-    Ok(FileLayer { layer, warnings })
+    let mut labels = BTreeMap::new();
+    for a in &translation.assignments {
+        labels
+            .entry(a.name.to_owned())
+            .or_insert_with(|| a.label.clone());
+    }
+    Ok(FileLayer {
+        layer,
+        warnings,
+        labels,
+    })
 }
 
 /// Refuses typos, and what cannot be honoured unless `ignore_unsupported`; warns once

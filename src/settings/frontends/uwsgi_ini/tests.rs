@@ -1,6 +1,6 @@
 //! The ini reader and the translation, on files written to a temporary directory.
 
-use super::read_in;
+use super::read as read_ini;
 use crate::settings::frontends::FileLayer;
 use crate::settings::{ConfigError, Layer};
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ impl Dir {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        read_in(&path, section, &env, false, self.path())
+        read_ini(&path, section, &env, false, self.path())
     }
 
     fn read(&self, text: &str) -> FileLayer {
@@ -303,7 +303,7 @@ fn the_uwsgi_protocol_and_other_unsupported_options_are_refused_together() {
         assert!(err.contains(needle), "{needle:?} not in {err}");
     }
     let path = dir.write("conf/app.ini", text);
-    let file = read_in(&path, "uwsgi", &BTreeMap::new(), true, dir.path()).expect("ignored");
+    let file = read_ini(&path, "uwsgi", &BTreeMap::new(), true, dir.path()).expect("ignored");
     let warnings = file.warnings.join("\n");
     assert!(warnings.contains("ignoring uWSGI options"), "{warnings}");
     assert!(warnings.contains("spooler (line 3)"), "{warnings}");
