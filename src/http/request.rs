@@ -3,7 +3,7 @@
 
 use super::body::BodyFraming;
 use super::leniency;
-use super::{HttpError, Limits, Version, is_token, trim_ows};
+use super::{HttpError, Leniency, Limits, Version, is_token, trim_ows};
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -29,9 +29,11 @@ pub struct RequestHead {
     pub keep_alive: bool,
     /// Whether the client sent `Expect: 100-continue` and waits before sending the body.
     pub expect_continue: bool,
-    /// The version as sent, when it was neither 1.0 nor 1.1 and
-    /// `--permit-unconventional-http-version` let it be served as `version`.
-    protocol: Option<[u8; 8]>,
+    /// Where in `buf` the version as sent starts, when it was neither 1.0 nor 1.1 and
+    /// `--permit-unconventional-http-version` let it be served as `version`; 0 when not
+    /// (no version starts a head). Kept this small so that the head, moved by value from
+    /// parser to app, does not grow.
+    sent_version_at: u32,
 }
 
 impl RequestHead {
@@ -81,10 +83,14 @@ impl RequestHead {
     /// The version as the client sent it (`SERVER_PROTOCOL`): `version`'s, or an
     /// unconventional one (`HTTP/2.0`) served as `version`.
     pub fn protocol(&self) -> &[u8] {
-        match &self.protocol {
-            Some(sent) => sent,
-            None => self.version.as_str().as_bytes(),
-        }
+        self.unconventional_version()
+            .unwrap_or(self.version.as_str().as_bytes())
+    }
+    /// The version as sent when it was neither 1.0 nor 1.1
+    /// (`--permit-unconventional-http-version`).
+    pub fn unconventional_version(&self) -> Option<&[u8]> {
+        let at = self.sent_version_at as usize;
+        (at != 0).then(|| &self.buf[at..at + 8])
     }
     /// Whether this is a HEAD request (its response carries no body).
     pub fn is_head(&self) -> bool {
@@ -105,33 +111,59 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, us
         return Ok(None);
     };
     let head = &buf[extent.start..extent.end];
-    let strict = if extent.folded {
-        Err(HttpError::Malformed("obsolete line folding"))
+    let leniency = &limits.leniency;
+    let request = if extent.folded {
+        let err = HttpError::Malformed("obsolete line folding");
+        parse_relaxed(head, extent.fields, leniency, err)?
     } else {
-        tokenize_head(head, extent.fields)
-    };
-    let (mut bytes, parsed, protocol) = match strict {
-        Ok(parsed) => (head.to_vec(), parsed, None),
-        // Only a head the strict rules refuse looks at the compatibility switches.
-        Err(err) => {
-            let Some(relaxed) = leniency::relax(head, &limits.leniency) else {
-                return Err(err);
-            };
-            let parsed = tokenize_head(&relaxed.bytes, extent.fields)?;
-            (relaxed.bytes, parsed, relaxed.version)
+        match tokenize_head(head, extent.fields) {
+            Ok(parsed) => finish(head.to_vec(), parsed, leniency)?,
+            Err(err) => parse_relaxed(head, extent.fields, leniency, err)?,
         }
     };
+    Ok(Some((request, extent.end)))
+}
+
+/// Parses a head the strict rules refused with `err` as the compatibility switches make it
+/// (`err` stands when they change nothing).
+#[cold]
+#[inline(never)]
+fn parse_relaxed(
+    head: &[u8],
+    fields: usize,
+    leniency: &Leniency,
+    err: HttpError,
+) -> Result<RequestHead, HttpError> {
+    let Some(relaxed) = leniency::relax(head, leniency) else {
+        return Err(err);
+    };
+    let parsed = tokenize_head(&relaxed.bytes, fields)?;
+    let mut request = finish(relaxed.bytes, parsed, leniency)?;
+    if let Some((at, sent)) = relaxed.version {
+        // No range covers the version's bytes: the ones the client sent can go back.
+        request.buf[at..at + 8].copy_from_slice(&sent);
+        request.sent_version_at = u32::try_from(at).map_err(|_| HttpError::HeadTooLarge)?;
+    }
+    Ok(request)
+}
+
+/// Checks the method as gunicorn does (`--permit-unconventional-http-method`,
+/// `--casefold-http-method`), then builds the head.
+#[inline]
+fn finish(
+    mut bytes: Vec<u8>,
+    parsed: Parsed,
+    leniency: &Leniency,
+) -> Result<RequestHead, HttpError> {
     let method = &mut bytes[parsed.method.clone()];
     // gunicorn refuses what is a token but no conventional method (400).
-    if !leniency::conventional_method(method) && !limits.leniency.unconventional_method {
+    if !leniency::conventional_method(method) && !leniency.unconventional_method {
         return Err(HttpError::Malformed("unconventional method"));
     }
-    if limits.leniency.casefold_method {
+    if leniency.casefold_method {
         method.make_ascii_uppercase();
     }
-    let mut request = build(bytes, parsed)?;
-    request.protocol = protocol;
-    Ok(Some((request, extent.end)))
+    build(bytes, parsed)
 }
 
 /// Runs httparse over a complete, pre-scanned head of `fields` fields, with their index on
@@ -670,7 +702,7 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
         framing,
         keep_alive,
         expect_continue: expect_continue && version == Version::Http11,
-        protocol: None,
+        sent_version_at: 0,
         buf,
     })
 }

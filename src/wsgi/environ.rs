@@ -279,11 +279,11 @@ fn set_request_line(
     env.set_item(intern!(py, "PATH_INFO"), from_latin1(py, path_info))?;
     env.set_item(intern!(py, "QUERY_STRING"), from_latin1(py, head.query()))?;
     env.set_item(intern!(py, "RAW_URI"), from_latin1(py, head.target()))?;
-    let protocol = match head.protocol() {
-        b"HTTP/1.1" => intern!(py, "HTTP/1.1").clone(),
-        b"HTTP/1.0" => intern!(py, "HTTP/1.0").clone(),
+    let protocol = match (head.unconventional_version(), head.version) {
         // `--permit-unconventional-http-version`: the version as sent.
-        sent => from_latin1(py, sent),
+        (Some(sent), _) => from_latin1(py, sent),
+        (None, crate::http::Version::Http10) => intern!(py, "HTTP/1.0").clone(),
+        (None, crate::http::Version::Http11) => intern!(py, "HTTP/1.1").clone(),
     };
     env.set_item(intern!(py, "SERVER_PROTOCOL"), protocol)
 }
