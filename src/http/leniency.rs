@@ -35,6 +35,7 @@ impl Leniency {
 
 /// gunicorn's conventional method (its default refuses the rest with 400): 3 to 20
 /// characters, none of them a lower case letter or `#` (every IANA-registered method is).
+#[inline]
 pub fn conventional_method(method: &[u8]) -> bool {
     // Without short-circuits within the loop: no branch per byte.
     (3..=20).contains(&method.len())

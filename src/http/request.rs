@@ -117,7 +117,7 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, us
         parse_relaxed(head, extent.fields, leniency, err)?
     } else {
         match tokenize_head(head, extent.fields) {
-            Ok(parsed) => finish(head.to_vec(), parsed, leniency)?,
+            Ok(parsed) => finish(head, parsed, leniency)?,
             Err(err) => parse_relaxed(head, extent.fields, leniency, err)?,
         }
     };
@@ -138,7 +138,7 @@ fn parse_relaxed(
         return Err(err);
     };
     let parsed = tokenize_head(&relaxed.bytes, fields)?;
-    let mut request = finish(relaxed.bytes, parsed, leniency)?;
+    let mut request = finish(&relaxed.bytes, parsed, leniency)?;
     if let Some((at, sent)) = relaxed.version {
         // No range covers the version's bytes: the ones the client sent can go back.
         request.buf[at..at + 8].copy_from_slice(&sent);
@@ -148,26 +148,24 @@ fn parse_relaxed(
 }
 
 /// Checks the method as gunicorn does (`--permit-unconventional-http-method`,
-/// `--casefold-http-method`), then builds the head.
-#[inline]
-fn finish(
-    mut bytes: Vec<u8>,
-    parsed: Parsed,
-    leniency: &Leniency,
-) -> Result<RequestHead, HttpError> {
-    let method = &mut bytes[parsed.method.clone()];
+/// `--casefold-http-method`), then builds the head from a copy of `head`.
+#[inline(always)]
+fn finish(head: &[u8], parsed: Parsed, leniency: &Leniency) -> Result<RequestHead, HttpError> {
     // gunicorn refuses what is a token but no conventional method (400).
+    let method = &head[parsed.method.clone()];
     if !leniency::conventional_method(method) && !leniency.unconventional_method {
         return Err(HttpError::Malformed("unconventional method"));
     }
+    let mut bytes = head.to_vec();
     if leniency.casefold_method {
-        method.make_ascii_uppercase();
+        bytes[parsed.method.clone()].make_ascii_uppercase();
     }
     build(bytes, parsed)
 }
 
 /// Runs httparse over a complete, pre-scanned head of `fields` fields, with their index on
 /// the stack when it fits.
+#[inline(always)]
 fn tokenize_head(head: &[u8], fields: usize) -> Result<Parsed, HttpError> {
     // Uninitialised: httparse writes each header before it reads it, so the usual request
     // does not pay for clearing a hundred of them.
@@ -208,14 +206,21 @@ enum LineKind {
 /// where it is detected: so a prefix of the input yields either `None` or the same error as
 /// the whole, and limits trip as soon as they are exceeded, complete line or not.
 fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
+    scan::<false>(buf, limits)
+}
+
+/// [`scan_head`], which with `FOLDS` accepts obs-fold lines (`--permit-obsolete-folding`).
+/// The scan without them restarts as this one at the first permitted fold, so that the
+/// usual head pays nothing for the switch.
+#[inline(always)]
+fn scan<const FOLDS: bool>(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
     let mut kind = LineKind::Request;
     let mut start = 0;
     let mut line_start = 0;
     // Where the field being scanned starts: its line's start, or an earlier line's when
-    // obs-fold continues it (`--permit-obsolete-folding`), so the limit holds for the field.
+    // obs-fold continues it, so that the limit holds for the whole field.
     let mut field_start = 0;
     let mut fields = 0;
-    let mut folded = false;
     let mut i = 0;
     while let Some(&b) = buf.get(i) {
         match b {
@@ -248,7 +253,7 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
                             start,
                             end: next,
                             fields,
-                            folded,
+                            folded: FOLDS,
                         }));
                     }
                     LineKind::Field => {}
@@ -276,13 +281,17 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
                 if fields == 0 || !limits.leniency.obs_fold {
                     return Err(HttpError::Malformed("obsolete line folding"));
                 }
-                folded = true;
+                if !FOLDS {
+                    return scan_folded(buf, limits);
+                }
             } else {
                 fields += 1;
                 if fields > limits.header_count {
                     return Err(HttpError::TooManyHeaders);
                 }
-                field_start = i;
+                if FOLDS {
+                    field_start = i;
+                }
             }
         }
         // This byte and the ordinary ones after it need no look each: only the line's
@@ -292,7 +301,10 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
             LineKind::Request if end > limits.request_line => {
                 return Err(HttpError::RequestLineTooLong);
             }
-            LineKind::Field if end - field_start > limits.header_field_size => {
+            LineKind::Field
+                if end - if FOLDS { field_start } else { line_start }
+                    > limits.header_field_size =>
+            {
                 return Err(HttpError::HeaderFieldTooLong);
             }
             _ => {}
@@ -300,6 +312,13 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
         i = end;
     }
     Ok(None)
+}
+
+/// [`scan_head`] of a head with a permitted obs-fold line, from the start.
+#[cold]
+#[inline(never)]
+fn scan_folded(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
+    scan::<true>(buf, limits)
 }
 
 /// The index of the first byte from `from` on that is a control character (tab included) or
@@ -418,6 +437,7 @@ struct TargetParts {
 }
 
 /// Splits and validates the request target; `target` is its range in `buf`.
+#[inline(always)]
 fn split_target(buf: &[u8], target: Range<usize>, method: &[u8]) -> Result<TargetParts, HttpError> {
     let t = &buf[target.clone()];
     // httparse admits obs-text in the target; RFC 3986 does not, and neither does a fragment.
@@ -640,6 +660,7 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
 }
 
 /// Applies the semantic rules httparse leaves to us and builds the head.
+#[inline(always)]
 fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
     let method = &buf[parsed.method.clone()];
     let parts = split_target(&buf, parsed.target.clone(), method)?;

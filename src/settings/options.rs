@@ -478,7 +478,8 @@ settings! {
     /// What becomes of a request header whose name contains `_`, which the environ could
     /// not tell from its `-` twin (`X_Forwarded_For` and `X-Forwarded-For` are both
     /// `HTTP_X_FORWARDED_FOR`): `drop` leaves it out of the environ, `refuse` answers
-    /// 400, `dangerous` maps it like any other (the twins collide). Headers named in
+    /// 400, `dangerous` maps it like any other (the twins collide, and as in gunicorn any
+    /// client's `SCRIPT_NAME` header then sets `SCRIPT_NAME`). Headers named in
     /// `--forwarder-headers` from a peer in `--forwarded-allow-ips` are mapped whatever
     /// this says.
     #[arg(long, value_name = "MODE")]

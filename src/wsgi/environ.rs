@@ -233,9 +233,6 @@ pub(crate) fn build<'py>(
         authority,
         dechunked.is_some(),
     )?;
-    if let Some(script_name) = fields.script_name {
-        set_script_name(py, &env, head, script_name)?;
-    }
     if let Some(n) = dechunked {
         env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
     } else if let BodyFraming::Length(n) = head.framing {
@@ -279,13 +276,17 @@ fn set_request_line(
     env.set_item(intern!(py, "PATH_INFO"), from_latin1(py, path_info))?;
     env.set_item(intern!(py, "QUERY_STRING"), from_latin1(py, head.query()))?;
     env.set_item(intern!(py, "RAW_URI"), from_latin1(py, head.target()))?;
-    let protocol = match (head.unconventional_version(), head.version) {
+    if let Some(sent) = head.unconventional_version() {
         // `--permit-unconventional-http-version`: the version as sent.
-        (Some(sent), _) => from_latin1(py, sent),
-        (None, crate::http::Version::Http10) => intern!(py, "HTTP/1.0").clone(),
-        (None, crate::http::Version::Http11) => intern!(py, "HTTP/1.1").clone(),
-    };
-    env.set_item(intern!(py, "SERVER_PROTOCOL"), protocol)
+        return env.set_item(intern!(py, "SERVER_PROTOCOL"), from_latin1(py, sent));
+    }
+    env.set_item(
+        intern!(py, "SERVER_PROTOCOL"),
+        match head.version {
+            crate::http::Version::Http10 => intern!(py, "HTTP/1.0"),
+            crate::http::Version::Http11 => intern!(py, "HTTP/1.1"),
+        },
+    )
 }
 
 /// `SCRIPT_NAME` from a trusted proxy's `SCRIPT_NAME` header (`--forwarder-headers`), and
@@ -317,9 +318,6 @@ struct Fields<'h> {
     host_header: Option<&'h [u8]>,
     /// A Content-Length field was sent (its number is the framing's).
     sent_length: bool,
-    /// The last `SCRIPT_NAME` header let through (`--forwarder-headers`, or
-    /// `--header-map dangerous`).
-    script_name: Option<&'h [u8]>,
 }
 
 /// The header fields as `HTTP_*` keys (and `CONTENT_TYPE`), repeated fields joined; Host and
@@ -338,7 +336,6 @@ fn set_fields<'h>(
     let mut fields = Fields {
         host_header: None,
         sent_length: false,
-        script_name: None,
     };
     let mut key = String::new();
     for (name, value) in head.headers() {
@@ -351,7 +348,13 @@ fn set_fields<'h>(
                 continue;
             }
             if name.eq_ignore_ascii_case(b"script_name") {
-                fields.script_name = Some(value);
+                // The last one counts, as in gunicorn (so each sets what the last says).
+                let last = head
+                    .headers()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(b"script_name"))
+                    .last()
+                    .map_or(value, |(_, v)| v);
+                set_script_name(py, env, head, last)?;
             }
         }
         let key = if name.eq_ignore_ascii_case(b"content-type") {
