@@ -40,6 +40,9 @@ pub struct ConnInfo {
     pub forwarded_port: Option<String>,
     /// The PROXY protocol header the connection began with, if it named a client.
     pub proxy_header: Option<Arc<ProxyHeader>>,
+    /// The peer (or the client its PROXY header named) is in `--forwarded-allow-ips`: its
+    /// proxy headers are believed, and its `--forwarder-headers` reach the environ.
+    pub trusted: bool,
 }
 
 /// gunicorn's environ keys for a connection that began with a PROXY protocol header.
@@ -75,6 +78,7 @@ impl ConnInfo {
             forwarded_host: None,
             forwarded_port: None,
             proxy_header: None,
+            trusted: false,
         }
     }
 

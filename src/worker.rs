@@ -183,6 +183,7 @@ fn server_info(config: &Config) -> ServerInfo {
         root_path: config.python.root_path.clone(),
         multiprocess: config.workers.count > 1,
         multithread: config.workers.threads > 1,
+        underscores: config.http.underscores.clone(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! What the server accepts from a client, and how long it waits for one: the codec's size
 //! limits, request bodies, and the client-side deadlines.
 
-use crate::http::Limits;
+use crate::http::{Leniency, Limits, is_token};
+use crate::proxy::underscore::Underscores;
 use crate::settings::{Check, ConfigError, Settings, group};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,9 +38,39 @@ group! {
         pub sendfile: bool = v.flag(s.sendfile()),
         /// The request codec's size limits (`--limit-request-line`, `--limit-request-fields`,
         /// `--limit-request-field-size`, `--limit-request-head`, `--limit-chunk-ext-size`,
-        /// `--limit-trailer-size`).
+        /// `--limit-trailer-size`) and gunicorn's parser switches (`--permit-*`,
+        /// `--strip-header-spaces`, `--casefold-http-method`).
         pub limits: Limits = limits(s, v)?,
+        /// Header names with `_` (`--header-map`, `--forwarder-headers`).
+        pub underscores: Underscores = underscores(s, v)?,
+        /// `--http-parser`, checked and otherwise ignored: there is one parser.
+        pub http_parser: &'static str = v.choice(
+            s.http_parser(),
+            |p| HTTP_PARSERS.into_iter().find(|k| p.trim().eq_ignore_ascii_case(k)),
+            "auto, fast or python (all mean the one parser rsgi has)",
+        )?,
     }
+}
+
+/// gunicorn's `--http-parser` values.
+const HTTP_PARSERS: [&str; 3] = ["auto", "fast", "python"];
+
+/// `--header-map` and `--forwarder-headers`: each forwarder a header name or `*`.
+fn underscores(s: &Settings, v: &Check<'_>) -> Result<Underscores, ConfigError> {
+    let map = v.choice(
+        s.header_map(),
+        |m| m.parse().ok(),
+        "drop, refuse or dangerous",
+    )?;
+    let forwarders = v.each(s.forwarder_headers(), |name| {
+        let name = name.trim();
+        if name == "*" || name.is_empty() || is_token(name.as_bytes()) {
+            Ok(name.to_owned())
+        } else {
+            Err("header names (such as SCRIPT_NAME), or * for all".to_owned())
+        }
+    })?;
+    Ok(Underscores::new(map, forwarders))
 }
 
 /// Largest `--limit-request-line` (and what 0 means).
@@ -74,6 +105,13 @@ fn limits(s: &Settings, v: &Check<'_>) -> Result<Limits, ConfigError> {
         },
         chunk_line: v.number(s.limit_chunk_ext_size(), 1..=MAX_FRAMING_LINE)?,
         trailer_size: v.number(s.limit_trailer_size(), 0..=MAX_FRAMING_LINE)?,
+        leniency: Leniency {
+            obs_fold: v.flag(s.permit_obsolete_folding()),
+            strip_header_spaces: v.flag(s.strip_header_spaces()),
+            unconventional_method: v.flag(s.permit_unconventional_http_method()),
+            casefold_method: v.flag(s.casefold_http_method()),
+            unconventional_version: v.flag(s.permit_unconventional_http_version()),
+        },
         ..Limits::default()
     })
 }

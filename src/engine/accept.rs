@@ -98,14 +98,16 @@ impl<'a> Engine<'a> {
     /// Takes in a connection accepted on listener `index`.
     pub(super) fn adopt(&mut self, index: usize, stream: Stream, peer: Peer) {
         let listening = &self.listeners[index];
-        let info = Arc::new(ConnView::new(ConnInfo::accepted(
-            &peer,
-            &listening.server_name,
-            &listening.server_port,
-            listening.scheme,
-        )));
         let proxy = &self.settings.proxy;
-        let trusted = proxy.forwarded.allow.allows(&peer);
+        let info = Arc::new(ConnView::new(ConnInfo {
+            trusted: proxy.forwarded.allow.allows(&peer),
+            ..ConnInfo::accepted(
+                &peer,
+                &listening.server_name,
+                &listening.server_port,
+                listening.scheme,
+            )
+        }));
         let phase = match proxy.mode {
             Mode::Off => Phase::Idle,
             _ => Phase::Preamble {
@@ -141,7 +143,6 @@ impl<'a> Engine<'a> {
             registered: false,
             event_while_away: false,
             peer: info,
-            trusted,
         });
         self.on_accepted(key);
     }
@@ -257,12 +258,11 @@ impl<'a> Engine<'a> {
             }
             Ok(Preamble::Proxied(addresses)) => {
                 if let Some(addresses) = addresses {
-                    let info = Arc::new(ConnView::new(crate::proxy::proxied_info(
-                        &conn.peer.info,
-                        &addresses,
-                    )));
                     let peer = crate::proxy::proxied_peer(&addresses);
-                    conn.trusted = self.settings.proxy.forwarded.allow.allows(&peer);
+                    let info = Arc::new(ConnView::new(ConnInfo {
+                        trusted: self.settings.proxy.forwarded.allow.allows(&peer),
+                        ..crate::proxy::proxied_info(&conn.peer.info, &addresses)
+                    }));
                     ex.view = info.clone();
                     conn.peer = info;
                 }

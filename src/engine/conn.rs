@@ -71,8 +71,6 @@ pub(super) struct Conn {
     /// The connection's facts (its peer, or the client a PROXY header named). A request's
     /// `ex.view` is this, or a copy its trusted proxy headers changed.
     pub(super) peer: Arc<ConnView>,
-    /// Whether that peer is in `--forwarded-allow-ips`.
-    pub(super) trusted: bool,
 }
 
 impl Conn {
@@ -202,7 +200,6 @@ mod tests {
             registered: false,
             event_while_away: false,
             peer: info,
-            trusted: false,
         };
         (conn, theirs)
     }

@@ -157,9 +157,28 @@ impl<'a> Engine<'a> {
                 .ex
                 .as_mut()
                 .expect("the loop holds connections it parses");
+            let trusted = conn.peer.info.trusted;
+            // `--header-map refuse`: a header with `_` that is no trusted forwarder's.
+            if let Some(name) = self
+                .settings
+                .http
+                .underscores
+                .refused(head.headers(), trusted)
+            {
+                tracing::debug!(
+                    "bad request: header {:?} has an underscore (--header-map refuse)",
+                    String::from_utf8_lossy(name)
+                );
+                self.fail(
+                    key,
+                    HttpError::Malformed("header name with an underscore").into(),
+                    Some(&head),
+                );
+                return;
+            }
             // Trusted proxy headers: this request's view of the connection (`advance` put
             // the connection's own back when the request began).
-            if conn.trusted {
+            if trusted {
                 match self.settings.proxy.forwarded.resolve(|| head.headers()) {
                     Ok(None) => {}
                     Ok(Some(believed)) => {

@@ -1,7 +1,7 @@
 //! Request body decoding: Content-Length and chunked (RFC 9112 §6, §7.1). Pure: bytes in,
 //! body data out.
 
-use super::{HttpError, Limits, is_field_value_byte, is_tchar, is_token};
+use super::{HttpError, Leniency, Limits, is_field_value_byte, is_tchar, is_token};
 
 /// How a request body is delimited, decided from the head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub struct BodyDecoder {
     chunk_line: usize,
     /// Most bytes of trailer field lines (with their CRLFs, without the final empty line).
     trailer_size: usize,
+    /// The compatibility switches, which apply to trailer fields as to header fields.
+    leniency: Leniency,
 }
 
 /// Where the decoder is in the body.
@@ -81,6 +83,7 @@ impl BodyDecoder {
             state,
             chunk_line: limits.chunk_line,
             trailer_size: limits.trailer_size,
+            leniency: limits.leniency,
         }
     }
 
@@ -162,7 +165,7 @@ impl BodyDecoder {
                     if total > self.trailer_size {
                         return Err(HttpError::TrailersTooLarge);
                     }
-                    check_trailer_line(&rest[..end])?;
+                    check_trailer_line(&rest[..end], seen == 0, &self.leniency)?;
                     chunk = Chunk::Trailers { seen: total };
                 }
                 Chunk::Done => break (pos, Decoded::Done),
@@ -296,13 +299,29 @@ fn quoted_string_len(s: &[u8]) -> Option<usize> {
     }
 }
 
-/// Checks a trailer field line: `field-name ":" OWS field-value OWS` (RFC 9112 §5).
-fn check_trailer_line(line: &[u8]) -> Result<(), HttpError> {
+/// Checks a trailer field line: `field-name ":" OWS field-value OWS` (RFC 9112 §5), or,
+/// as gunicorn's switches allow, an obs-fold line continuing the field before (not the
+/// `first` line) or whitespace before the colon.
+fn check_trailer_line(line: &[u8], first: bool, leniency: &Leniency) -> Result<(), HttpError> {
+    let value_ok = |value: &[u8]| value.iter().all(|&b| is_field_value_byte(b));
+    if leniency.obs_fold && !first && matches!(line.first(), Some(b' ' | b'\t')) {
+        return if value_ok(line) {
+            Ok(())
+        } else {
+            Err(HttpError::Malformed("invalid trailer field"))
+        };
+    }
     let colon = line.iter().position(|&b| b == b':');
     let valid = colon.is_some_and(|c| {
+        let mut name = &line[..c];
+        if leniency.strip_header_spaces {
+            while let [rest @ .., b' ' | b'\t'] = name {
+                name = rest;
+            }
+        }
         // No whitespace before the colon (RFC 9112 §5.1) and none leading (obs-fold, §5.2):
         // both fall out of requiring a token name.
-        is_token(&line[..c]) && line[c + 1..].iter().all(|&b| is_field_value_byte(b))
+        is_token(name) && value_ok(&line[c + 1..])
     });
     if valid {
         Ok(())
@@ -563,6 +582,32 @@ mod tests {
             b"0\r\nX: a\r\n b\r\n\r\n",
         ] {
             assert_eq!(chunked_err(wire).status(), 400, "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn trailers_follow_the_compatibility_switches() {
+        let mut l = limits();
+        l.leniency.obs_fold = true;
+        l.leniency.strip_header_spaces = true;
+        for wire in [
+            &b"1\r\na\r\n0\r\nX: a\r\n b\r\n\tc\r\n\r\n"[..],
+            b"1\r\na\r\n0\r\nX \t: y\r\n\r\n",
+        ] {
+            let mut input = wire.to_vec();
+            input.extend_from_slice(NEXT);
+            let (body, rest) = decode_every_way(BodyFraming::Chunked, &input, &l)
+                .unwrap_or_else(|e| panic!("{wire:?}: {e}"));
+            assert_eq!(
+                (body.as_slice(), rest.as_slice()),
+                (&b"a"[..], NEXT),
+                "{wire:?}"
+            );
+            assert_eq!(chunked_err(wire).status(), 400, "{wire:?}");
+        }
+        // Not a fold: the first trailer line; nor a fold of control characters.
+        for wire in [&b"0\r\n x: y\r\n\r\n"[..], b"0\r\nX: a\r\n \x01\r\n\r\n"] {
+            assert_eq!(chunked_err_with(wire, &l).status(), 400, "{wire:?}");
         }
     }
 

@@ -23,11 +23,13 @@ pub(crate) use byte_table;
 
 pub mod body;
 mod head_reader;
+pub mod leniency;
 mod percent;
 pub mod request;
 pub mod response;
 
 pub use head_reader::{HeadReader, Look};
+pub use leniency::Leniency;
 pub use percent::percent_decode;
 
 use std::fmt;
@@ -51,7 +53,9 @@ impl Version {
     }
 }
 
-/// Size limits that bound what a client can make us buffer. Defaults follow gunicorn.
+/// Size limits that bound what a client can make us buffer, and the compatibility switches
+/// that relax the syntax the codec accepts ([`Leniency`], all off by default). Defaults
+/// follow gunicorn.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest request line (method, target, version) in bytes; beyond → 414.
@@ -71,6 +75,8 @@ pub struct Limits {
     /// Most bytes of an unread request body the server will read and discard to keep a
     /// connection alive; a longer leftover closes the connection instead (gunicorn: 64 KiB).
     pub drain_max: u64,
+    /// gunicorn's `--permit-*` switches: where the parser departs from its strict rules.
+    pub leniency: Leniency,
 }
 
 impl Limits {
@@ -94,6 +100,7 @@ impl Default for Limits {
             chunk_line: 4096,
             trailer_size: 8190,
             drain_max: 64 * 1024,
+            leniency: Leniency::default(),
         }
     }
 }

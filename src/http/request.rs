@@ -2,7 +2,8 @@
 //! Expect, Host, target form).
 
 use super::body::BodyFraming;
-use super::{HttpError, Limits, Version, is_token, trim_ows};
+use super::leniency;
+use super::{HttpError, Leniency, Limits, Version, is_token, trim_ows};
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -28,6 +29,11 @@ pub struct RequestHead {
     pub keep_alive: bool,
     /// Whether the client sent `Expect: 100-continue` and waits before sending the body.
     pub expect_continue: bool,
+    /// Where in `buf` the version as sent starts, when it was neither 1.0 nor 1.1 and
+    /// `--permit-unconventional-http-version` let it be served as `version`; 0 when not
+    /// (no version starts a head). Kept this small so that the head, moved by value from
+    /// parser to app, does not grow.
+    sent_version_at: u32,
 }
 
 impl RequestHead {
@@ -74,6 +80,18 @@ impl RequestHead {
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| v)
     }
+    /// The version as the client sent it (`SERVER_PROTOCOL`): `version`'s, or an
+    /// unconventional one (`HTTP/2.0`) served as `version`.
+    pub fn protocol(&self) -> &[u8] {
+        self.unconventional_version()
+            .unwrap_or(self.version.as_str().as_bytes())
+    }
+    /// The version as sent when it was neither 1.0 nor 1.1
+    /// (`--permit-unconventional-http-version`).
+    pub fn unconventional_version(&self) -> Option<&[u8]> {
+        let at = self.sent_version_at as usize;
+        (at != 0).then(|| &self.buf[at..at + 8])
+    }
     /// Whether this is a HEAD request (its response carries no body).
     pub fn is_head(&self) -> bool {
         self.method_bytes() == b"HEAD"
@@ -93,18 +111,72 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, us
         return Ok(None);
     };
     let head = &buf[extent.start..extent.end];
+    let leniency = &limits.leniency;
+    let request = if extent.folded {
+        let err = HttpError::Malformed("obsolete line folding");
+        parse_relaxed(head, extent.fields, leniency, err)?
+    } else {
+        match tokenize_head(head, extent.fields) {
+            Ok(parsed) => finish(head, parsed, leniency)?,
+            Err(err) => parse_relaxed(head, extent.fields, leniency, err)?,
+        }
+    };
+    Ok(Some((request, extent.end)))
+}
+
+/// Parses a head the strict rules refused with `err` as the compatibility switches make it
+/// (`err` stands when they change nothing).
+#[cold]
+#[inline(never)]
+fn parse_relaxed(
+    head: &[u8],
+    fields: usize,
+    leniency: &Leniency,
+    err: HttpError,
+) -> Result<RequestHead, HttpError> {
+    let Some(relaxed) = leniency::relax(head, leniency) else {
+        return Err(err);
+    };
+    let parsed = tokenize_head(&relaxed.bytes, fields)?;
+    let mut request = finish(&relaxed.bytes, parsed, leniency)?;
+    if let Some((at, sent)) = relaxed.version {
+        // No range covers the version's bytes: the ones the client sent can go back.
+        request.buf[at..at + 8].copy_from_slice(&sent);
+        request.sent_version_at = u32::try_from(at).map_err(|_| HttpError::HeadTooLarge)?;
+    }
+    Ok(request)
+}
+
+/// Checks the method as gunicorn does (`--permit-unconventional-http-method`,
+/// `--casefold-http-method`), then builds the head from a copy of `head`.
+#[inline(always)]
+fn finish(head: &[u8], parsed: Parsed, leniency: &Leniency) -> Result<RequestHead, HttpError> {
+    // gunicorn refuses what is a token but no conventional method (400).
+    let method = &head[parsed.method.clone()];
+    if !leniency::conventional_method(method) && !leniency.unconventional_method {
+        return Err(HttpError::Malformed("unconventional method"));
+    }
+    let mut bytes = head.to_vec();
+    if leniency.casefold_method {
+        bytes[parsed.method.clone()].make_ascii_uppercase();
+    }
+    build(bytes, parsed)
+}
+
+/// Runs httparse over a complete, pre-scanned head of `fields` fields, with their index on
+/// the stack when it fits.
+#[inline(always)]
+fn tokenize_head(head: &[u8], fields: usize) -> Result<Parsed, HttpError> {
     // Uninitialised: httparse writes each header before it reads it, so the usual request
     // does not pay for clearing a hundred of them.
-    let parsed = if extent.fields <= STACK_HEADERS {
+    if fields <= STACK_HEADERS {
         let mut headers = [const { MaybeUninit::uninit() }; STACK_HEADERS];
-        tokenize(head, &mut headers[..extent.fields])?
+        tokenize(head, &mut headers[..fields])
     } else {
-        let mut headers = Vec::with_capacity(extent.fields);
-        headers.resize_with(extent.fields, MaybeUninit::uninit);
-        tokenize(head, &mut headers)?
-    };
-    let request = build(head.to_vec(), parsed)?;
-    Ok(Some((request, extent.end)))
+        let mut headers = Vec::with_capacity(fields);
+        headers.resize_with(fields, MaybeUninit::uninit);
+        tokenize(head, &mut headers)
+    }
 }
 
 /// Where a complete head lies in the buffer, as found by [`scan_head`].
@@ -113,8 +185,10 @@ struct Extent {
     start: usize,
     /// One past the CRLF that ends the head.
     end: usize,
-    /// Number of field lines.
+    /// Number of fields (a folded one counts once).
     fields: usize,
+    /// Some field continues on an obs-fold line (only with `--permit-obsolete-folding`).
+    folded: bool,
 }
 
 /// Which line of the head the scanner is in.
@@ -132,9 +206,20 @@ enum LineKind {
 /// where it is detected: so a prefix of the input yields either `None` or the same error as
 /// the whole, and limits trip as soon as they are exceeded, complete line or not.
 fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
+    scan::<false>(buf, limits)
+}
+
+/// [`scan_head`], which with `FOLDS` accepts obs-fold lines (`--permit-obsolete-folding`).
+/// The scan without them restarts as this one at the first permitted fold, so that the
+/// usual head pays nothing for the switch.
+#[inline(always)]
+fn scan<const FOLDS: bool>(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
     let mut kind = LineKind::Request;
     let mut start = 0;
     let mut line_start = 0;
+    // Where the field being scanned starts: its line's start, or an earlier line's when
+    // obs-fold continues it, so that the limit holds for the whole field.
+    let mut field_start = 0;
     let mut fields = 0;
     let mut i = 0;
     while let Some(&b) = buf.get(i) {
@@ -168,6 +253,7 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
                             start,
                             end: next,
                             fields,
+                            folded: FOLDS,
                         }));
                     }
                     LineKind::Field => {}
@@ -188,14 +274,24 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
             _ => {}
         }
         if kind == LineKind::Field && i == line_start {
-            // RFC 9112 §5.2: obs-fold is rejected in requests; RFC 9112 §2.2: so is
-            // whitespace between the request line and the first field.
             if b == b' ' || b == b'\t' {
-                return Err(HttpError::Malformed("obsolete line folding"));
-            }
-            fields += 1;
-            if fields > limits.header_count {
-                return Err(HttpError::TooManyHeaders);
+                // RFC 9112 §5.2: obs-fold is rejected in requests (gunicorn's
+                // --permit-obsolete-folding accepts it); RFC 9112 §2.2: whitespace between
+                // the request line and the first field always is.
+                if fields == 0 || !limits.leniency.obs_fold {
+                    return Err(HttpError::Malformed("obsolete line folding"));
+                }
+                if !FOLDS {
+                    return scan_folded(buf, limits);
+                }
+            } else {
+                fields += 1;
+                if fields > limits.header_count {
+                    return Err(HttpError::TooManyHeaders);
+                }
+                if FOLDS {
+                    field_start = i;
+                }
             }
         }
         // This byte and the ordinary ones after it need no look each: only the line's
@@ -205,7 +301,10 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
             LineKind::Request if end > limits.request_line => {
                 return Err(HttpError::RequestLineTooLong);
             }
-            LineKind::Field if end - line_start > limits.header_field_size => {
+            LineKind::Field
+                if end - if FOLDS { field_start } else { line_start }
+                    > limits.header_field_size =>
+            {
                 return Err(HttpError::HeaderFieldTooLong);
             }
             _ => {}
@@ -213,6 +312,13 @@ fn scan_head(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
         i = end;
     }
     Ok(None)
+}
+
+/// [`scan_head`] of a head with a permitted obs-fold line, from the start.
+#[cold]
+#[inline(never)]
+fn scan_folded(buf: &[u8], limits: &Limits) -> Result<Option<Extent>, HttpError> {
+    scan::<true>(buf, limits)
 }
 
 /// The index of the first byte from `from` on that is a control character (tab included) or
@@ -331,6 +437,7 @@ struct TargetParts {
 }
 
 /// Splits and validates the request target; `target` is its range in `buf`.
+#[inline(always)]
 fn split_target(buf: &[u8], target: Range<usize>, method: &[u8]) -> Result<TargetParts, HttpError> {
     let t = &buf[target.clone()];
     // httparse admits obs-text in the target; RFC 3986 does not, and neither does a fragment.
@@ -553,6 +660,7 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
 }
 
 /// Applies the semantic rules httparse leaves to us and builds the head.
+#[inline(always)]
 fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
     let method = &buf[parsed.method.clone()];
     let parts = split_target(&buf, parsed.target.clone(), method)?;
@@ -615,6 +723,7 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
         framing,
         keep_alive,
         expect_continue: expect_continue && version == Version::Http11,
+        sent_version_at: 0,
         buf,
     })
 }
@@ -622,6 +731,7 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Leniency;
 
     /// The head scanner as it was before it skipped ordinary bytes eight at a time: one
     /// byte per step, every rule checked on every byte. The fast one must agree with it.
@@ -629,7 +739,9 @@ mod tests {
         let mut kind = LineKind::Request;
         let mut start = 0;
         let mut line_start = 0;
+        let mut field_start = 0;
         let mut fields = 0;
+        let mut folded = false;
         let mut i = 0;
         while let Some(&b) = buf.get(i) {
             match b {
@@ -662,6 +774,7 @@ mod tests {
                                 start,
                                 end: next,
                                 fields,
+                                folded,
                             }));
                         }
                         LineKind::Field => {}
@@ -689,17 +802,20 @@ mod tests {
                 }
                 LineKind::Field => {
                     if i == line_start {
-                        // RFC 9112 §5.2: obs-fold is rejected in requests; RFC 9112 §2.2: so is
-                        // whitespace between the request line and the first field.
                         if b == b' ' || b == b'\t' {
-                            return Err(HttpError::Malformed("obsolete line folding"));
-                        }
-                        fields += 1;
-                        if fields > limits.header_count {
-                            return Err(HttpError::TooManyHeaders);
+                            if fields == 0 || !limits.leniency.obs_fold {
+                                return Err(HttpError::Malformed("obsolete line folding"));
+                            }
+                            folded = true;
+                        } else {
+                            fields += 1;
+                            if fields > limits.header_count {
+                                return Err(HttpError::TooManyHeaders);
+                            }
+                            field_start = i;
                         }
                     }
-                    if i + 1 - line_start > limits.header_field_size {
+                    if i + 1 - field_start > limits.header_field_size {
                         return Err(HttpError::HeaderFieldTooLong);
                     }
                 }
@@ -731,11 +847,15 @@ mod tests {
                 header_count: 1 + (next() % 4) as usize,
                 header_field_size: 2 + (next() % 24) as usize,
                 head_size: 8 + (next() % 90) as usize,
+                leniency: Leniency {
+                    obs_fold: next() % 2 == 0,
+                    ..Leniency::default()
+                },
                 ..Limits::default()
             };
             for end in 0..=head.len() {
                 let summary = |r: Result<Option<Extent>, HttpError>| {
-                    r.map(|e| e.map(|e| (e.start, e.end, e.fields)))
+                    r.map(|e| e.map(|e| (e.start, e.end, e.fields, e.folded)))
                 };
                 assert_eq!(
                     summary(scan_head(&head[..end], &limits)),
@@ -1268,8 +1388,231 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(h.is_head());
-        let s = ok(b"get / HTTP/1.1\r\nHost: h\r\n\r\n");
-        assert_eq!(s.method, "get");
+    }
+
+    /// Limits with the compatibility switches `set` turns on.
+    fn lenient(set: impl FnOnce(&mut Leniency)) -> Limits {
+        let mut limits = Limits::default();
+        set(&mut limits.leniency);
+        limits
+    }
+
+    fn ok_with(input: &[u8], limits: &Limits) -> Summary {
+        match parse_split(input, limits) {
+            Ok(Some(s)) => s,
+            other => panic!("{input:?}: expected a head, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn obsolete_folding_off_and_on() {
+        let folded = get("X: a \r\n  b\r\n\tc\r\nY: d\r\n");
+        assert_eq!(err(&folded), HttpError::Malformed("obsolete line folding"));
+        let l = lenient(|l| l.obs_fold = true);
+        let s = ok_with(&folded, &l);
+        // gunicorn: the pieces, each stripped, joined by one space; a fold is no new field.
+        assert_eq!(
+            s.headers,
+            [
+                (b"Host".to_vec(), b"h".to_vec()),
+                (b"X".to_vec(), b"a b c".to_vec()),
+                (b"Y".to_vec(), b"d".to_vec())
+            ]
+        );
+        assert_eq!(s.consumed, folded.len());
+        // Whitespace before the first field is never a fold (RFC 9112 §2.2).
+        for first in [
+            &b"GET / HTTP/1.1\r\n Host: h\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\n\tX: 1\r\nHost: h\r\n\r\n",
+        ] {
+            assert_eq!(
+                err_with(first, &l),
+                HttpError::Malformed("obsolete line folding")
+            );
+        }
+        // A folded Host is one Host.
+        let s = ok_with(b"GET / HTTP/1.1\r\nHost:\r\n h\r\n\r\n", &l);
+        assert_eq!(s.headers, [(b"Host".to_vec(), b"h".to_vec())]);
+    }
+
+    #[test]
+    fn a_folded_field_is_held_to_the_field_limit_whole() {
+        let l = Limits {
+            header_field_size: 24,
+            ..lenient(|l| l.obs_fold = true)
+        };
+        // "X: " + 10 + CRLF + " " + 8 = 24 bytes of field: at the limit.
+        let at = get(&format!("X: {}\r\n {}\r\n", "a".repeat(10), "b".repeat(8)));
+        assert_eq!(
+            ok_with(&at, &l).headers[1].1,
+            format!("{} {}", "a".repeat(10), "b".repeat(8)).as_bytes()
+        );
+        let over = get(&format!("X: {}\r\n {}\r\n", "a".repeat(10), "b".repeat(9)));
+        assert_eq!(err_with(&over, &l), HttpError::HeaderFieldTooLong);
+        // Each line alone is well within it, so the scanner must not count lines alone.
+        let many = get(&format!("X: a\r\n{}", " bbbbbb\r\n".repeat(4)));
+        assert_eq!(err_with(&many, &l), HttpError::HeaderFieldTooLong);
+        // Folds do not count as fields.
+        let l = Limits {
+            header_count: 2,
+            ..lenient(|l| l.obs_fold = true)
+        };
+        ok_with(&get("X: a\r\n b\r\n c\r\n"), &l);
+    }
+
+    #[test]
+    fn whitespace_before_the_colon_off_and_on() {
+        for line in ["X : a\r\n", "X\t: a\r\n", "X \t : a\r\n"] {
+            assert_eq!(err(&get(line)).status(), 400, "{line:?}");
+            let s = ok_with(&get(line), &lenient(|l| l.strip_header_spaces = true));
+            assert_eq!(s.headers[1], (b"X".to_vec(), b"a".to_vec()), "{line:?}");
+        }
+        // What it does to framing is why it is dangerous: this body now has a length.
+        let smuggled = get("Content-Length : 5\r\n");
+        let s = ok_with(&smuggled, &lenient(|l| l.strip_header_spaces = true));
+        assert_eq!(s.framing, BodyFraming::Length(5));
+        // Leading whitespace is not stripped (gunicorn strips the end only).
+        let l = lenient(|l| l.strip_header_spaces = true);
+        assert_eq!(
+            err_with(b"GET / HTTP/1.1\r\n Host: h\r\n\r\n", &l).status(),
+            400
+        );
+    }
+
+    #[test]
+    fn unconventional_methods_off_and_on() {
+        let twenty = "A".repeat(20);
+        let twenty_one = "A".repeat(21);
+        for m in [
+            "get",
+            "Get",
+            "GE",
+            "G",
+            "GE#T",
+            twenty_one.as_str(),
+            "m-search",
+        ] {
+            let input = format!("{m} / HTTP/1.1\r\nHost: h\r\n\r\n");
+            assert_eq!(
+                err(input.as_bytes()),
+                HttpError::Malformed("unconventional method"),
+                "{m}"
+            );
+            let l = lenient(|l| l.unconventional_method = true);
+            assert_eq!(ok_with(input.as_bytes(), &l).method, m, "{m}");
+        }
+        for m in ["PUT", twenty.as_str(), "M-SEARCH", "PURGE"] {
+            let input = format!("{m} / HTTP/1.1\r\nHost: h\r\n\r\n");
+            assert_eq!(ok(input.as_bytes()).method, m);
+        }
+        // Still a token, switch or not.
+        let l = lenient(|l| l.unconventional_method = true);
+        assert_eq!(
+            err_with(b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", &l).status(),
+            400
+        );
+    }
+
+    #[test]
+    fn casefolded_methods() {
+        let both = lenient(|l| {
+            l.unconventional_method = true;
+            l.casefold_method = true;
+        });
+        let s = ok_with(b"delete /x HTTP/1.1\r\nHost: h\r\n\r\n", &both);
+        assert_eq!(s.method, "DELETE");
+        let (h, _) = parse_head(b"head / HTTP/1.1\r\nHost: h\r\n\r\n", &both)
+            .unwrap()
+            .unwrap();
+        assert!(h.is_head());
+        // Folded before the target's rules, which depend on the method.
+        assert_eq!(
+            ok_with(b"options * HTTP/1.1\r\nHost: h\r\n\r\n", &both).path,
+            b"*"
+        );
+        // Without the permit a lower case method is refused before it could be folded.
+        let fold_only = lenient(|l| l.casefold_method = true);
+        assert_eq!(
+            err_with(b"get / HTTP/1.1\r\nHost: h\r\n\r\n", &fold_only).status(),
+            400
+        );
+        assert_eq!(
+            ok_with(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &fold_only).method,
+            "GET"
+        );
+    }
+
+    #[test]
+    fn unconventional_versions_off_and_on() {
+        let l = lenient(|l| l.unconventional_version = true);
+        for (sent, served, keep_alive) in [
+            ("HTTP/1.2", Version::Http11, true),
+            ("HTTP/2.0", Version::Http11, true),
+            ("HTTP/9.9", Version::Http11, true),
+            ("HTTP/0.9", Version::Http10, false),
+        ] {
+            let input = format!("GET / {sent}\r\nHost: h\r\n\r\n");
+            assert_eq!(
+                err(input.as_bytes()),
+                HttpError::UnsupportedVersion,
+                "{sent}"
+            );
+            let (h, _) = parse_head(input.as_bytes(), &l).unwrap().unwrap();
+            assert_eq!((h.version, h.keep_alive), (served, keep_alive), "{sent}");
+            assert_eq!(h.protocol(), sent.as_bytes());
+            ok_with(input.as_bytes(), &l);
+        }
+        // Served as 1.0: no chunked body.
+        let chunked = b"POST / HTTP/0.9\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(matches!(err_with(chunked, &l), HttpError::BadFraming(_)));
+        // Malformed versions stay 400.
+        for v in ["HTTP/1.10", "HTTP/2", "http/2.0", "HTTP/2.0 x"] {
+            let input = format!("GET / {v}\r\nHost: h\r\n\r\n");
+            assert_eq!(err_with(input.as_bytes(), &l).status(), 400, "{v}");
+        }
+        let (h, _) = parse_head(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", &l)
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.protocol(), b"HTTP/1.1");
+    }
+
+    #[test]
+    fn switches_combine() {
+        let all = lenient(|l| {
+            *l = Leniency {
+                obs_fold: true,
+                strip_header_spaces: true,
+                unconventional_method: true,
+                casefold_method: true,
+                unconventional_version: true,
+            }
+        });
+        let s = ok_with(b"patch /p HTTP/2.0\r\nHost : h\r\nX: 1\r\n 2\r\n\r\n", &all);
+        assert_eq!(s.method, "PATCH");
+        assert_eq!(
+            s.headers,
+            [
+                (b"Host".to_vec(), b"h".to_vec()),
+                (b"X".to_vec(), b"1 2".to_vec())
+            ]
+        );
+        // A switch that is off keeps its refusal when another one is on.
+        let fold_only = lenient(|l| l.obs_fold = true);
+        assert_eq!(
+            err_with(
+                b"GET / HTTP/1.1\r\nHost : h\r\nX: 1\r\n 2\r\n\r\n",
+                &fold_only
+            )
+            .status(),
+            400
+        );
+        assert_eq!(
+            err_with(
+                b"GET / HTTP/2.0\r\nHost: h\r\nX: 1\r\n 2\r\n\r\n",
+                &fold_only
+            ),
+            HttpError::UnsupportedVersion
+        );
     }
 
     #[test]

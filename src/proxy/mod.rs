@@ -29,6 +29,7 @@ pub mod allow;
 pub mod forwarded;
 pub mod protocol;
 mod settings;
+pub mod underscore;
 
 use crate::peer::{ConnInfo, Peer, ProxyHeader};
 use allow::AllowList;

@@ -426,6 +426,84 @@ settings! {
           allow_negative_numbers = true)]
     limit_trailer_size: i64 = Some(8190), shown "8190";
 
+    /// Accept obsolete line folding in request headers: a header line starting with a
+    /// space or tab continues the field before it, and the pieces are joined by one space
+    /// (RFC 9112 §5.2). Off (the default): such a request gets 400, as the RFC requires of
+    /// a server and gunicorn does by default. Whitespace before the first header is refused
+    /// either way, and a folded field is held to `--limit-request-field-size` as a whole.
+    /// gunicorn's `--permit-obsolete-folding`; also applies to trailer fields.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    permit_obsolete_folding: bool = Some(false), shown "false";
+
+    /// DANGEROUS compatibility switch: strip whitespace between a header name and its
+    /// colon (`Host : x` is read as `Host: x`) instead of answering 400. RFC 9112 §5.1 says
+    /// a server MUST refuse such a request, because a proxy in front that reads the header
+    /// differently (or not at all) sees another message: it is a known request-smuggling
+    /// vector (`Content-Length : 5`). gunicorn's `--strip-header-spaces`, which gunicorn
+    /// itself deprecates; enable only behind a proxy that never forwards such headers.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    strip_header_spaces: bool = Some(false), shown "false";
+
+    /// Accept any token as the request method. Off (the default), as in gunicorn, a method
+    /// shorter than 3 or longer than 20 characters, or with a lower case letter or `#`,
+    /// gets 400 (every registered method is conventional; RFC 9110 would pass such a token
+    /// on). On, the application sees the method as sent (see `--casefold-http-method`).
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    permit_unconventional_http_method: bool = Some(false), shown "false";
+
+    /// Upper-case the request method before anything reads it (`delete` becomes
+    /// `DELETE`), as old gunicorn versions did. Methods are case-sensitive (RFC 9110 §9.1),
+    /// and without `--permit-unconventional-http-method` a lower case method gets 400
+    /// before it could be folded, as in gunicorn.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    casefold_http_method: bool = Some(false), shown "false";
+
+    /// Serve requests with any `HTTP/D.D` version, not only HTTP/1.0 and HTTP/1.1: below
+    /// 1.1 (`HTTP/0.9`) as HTTP/1.0, from 1.1 on (`HTTP/1.2`, `HTTP/2.0`) as HTTP/1.1,
+    /// with `SERVER_PROTOCOL` the version as sent (gunicorn's meaning; the response's status
+    /// line still says HTTP/1.1 or HTTP/1.0). Off (the default), such a request gets 505
+    /// (RFC 9110 §15.6.6; gunicorn answers 400). A malformed version is a 400 either way.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    permit_unconventional_http_version: bool = Some(false), shown "false";
+
+    /// What becomes of a request header whose name contains `_`, which the environ could
+    /// not tell from its `-` twin (`X_Forwarded_For` and `X-Forwarded-For` are both
+    /// `HTTP_X_FORWARDED_FOR`): `drop` leaves it out of the environ, `refuse` answers
+    /// 400, `dangerous` maps it like any other (the twins collide, and as in gunicorn any
+    /// client's `SCRIPT_NAME` header then sets `SCRIPT_NAME`). Headers named in
+    /// `--forwarder-headers` from a peer in `--forwarded-allow-ips` are mapped whatever
+    /// this says.
+    #[arg(long, value_name = "MODE")]
+    header_map: String = Some("drop".to_owned()), shown "`drop`";
+
+    /// Header names with `_` that a peer in `--forwarded-allow-ips` may send into the
+    /// environ (as `HTTP_<NAME>`) whatever `--header-map` says; `*` for all. A
+    /// `SCRIPT_NAME` header among them also sets `SCRIPT_NAME`, and `PATH_INFO` becomes the
+    /// path after it (a path not under it gets 500), as in gunicorn. From any other peer
+    /// these headers are treated like any header with `_`. The proxy must make sure
+    /// clients cannot send them through.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[serde(default, deserialize_with = "comma_separated")]
+    forwarder_headers: Vec<String> =
+        Some(vec!["SCRIPT_NAME".to_owned(), "PATH_INFO".to_owned()]),
+        shown "`SCRIPT_NAME,PATH_INFO`";
+
+    /// gunicorn's choice of HTTP parser (`auto`, `fast` or `python`). Accepted so that
+    /// gunicorn command lines work; it has no effect: there is one parser here, and every
+    /// value means it.
+    #[arg(long, value_name = "PARSER")]
+    http_parser: String = Some("auto".to_owned()), shown "`auto`";
+
     /// Serve HTTPS on every listener with this certificate chain (PEM: the server's
     /// certificate first, then any intermediates). Needs `--keyfile`. Read by the master
     /// at startup (before dropping privileges) and again on HUP.

@@ -14,6 +14,7 @@ use super::{Link, Request, ServerInfo};
 use crate::http::body::BodyFraming;
 use crate::http::request::RequestHead;
 use crate::peer::ConnInfo;
+use crate::proxy::underscore::{Fate, Underscores};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -129,6 +130,7 @@ fn server_name_port<'py>(
 /// What every environ of a worker starts from.
 pub(crate) struct EnvironTemplate {
     root_path: String,
+    underscores: Underscores,
     /// Every environ starts as a copy of this: the keys that are the same for every request
     /// already set, and those every request sets present (as `None`), in a table presized
     /// for the usual headers. Copying it is one memcpy of the table, where building each
@@ -187,6 +189,7 @@ impl EnvironTemplate {
         }
         Ok(EnvironTemplate {
             root_path: server.root_path,
+            underscores: server.underscores,
             template: template.unbind(),
         })
     }
@@ -221,7 +224,15 @@ pub(crate) fn build<'py>(
     // RFC 9112 §3.2.2: with an absolute-form target the authority in it is the host, and any
     // Host header is ignored.
     let authority = head.absolute_authority();
-    let fields = set_fields(py, &env, head, conn, authority, dechunked.is_some())?;
+    let fields = set_fields(
+        py,
+        &env,
+        head,
+        conn,
+        &template.underscores,
+        authority,
+        dechunked.is_some(),
+    )?;
     if let Some(n) = dechunked {
         env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
     } else if let BodyFraming::Length(n) = head.framing {
@@ -265,6 +276,10 @@ fn set_request_line(
     env.set_item(intern!(py, "PATH_INFO"), from_latin1(py, path_info))?;
     env.set_item(intern!(py, "QUERY_STRING"), from_latin1(py, head.query()))?;
     env.set_item(intern!(py, "RAW_URI"), from_latin1(py, head.target()))?;
+    if let Some(sent) = head.unconventional_version() {
+        // `--permit-unconventional-http-version`: the version as sent.
+        return env.set_item(intern!(py, "SERVER_PROTOCOL"), from_latin1(py, sent));
+    }
     env.set_item(
         intern!(py, "SERVER_PROTOCOL"),
         match head.version {
@@ -272,6 +287,28 @@ fn set_request_line(
             crate::http::Version::Http11 => intern!(py, "HTTP/1.1"),
         },
     )
+}
+
+/// `SCRIPT_NAME` from a trusted proxy's `SCRIPT_NAME` header (`--forwarder-headers`), and
+/// `PATH_INFO` the path after it, as gunicorn does: a path not under it is the proxy's
+/// misconfiguration, an error (500).
+fn set_script_name(
+    py: Python<'_>,
+    env: &Bound<'_, PyDict>,
+    head: &RequestHead,
+    script_name: &[u8],
+) -> PyResult<()> {
+    // gunicorn compares the path as received (still percent-encoded), bytes for bytes.
+    let Some(rest) = head.path().strip_prefix(script_name) else {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "request path {:?} does not start with the SCRIPT_NAME header's {:?}",
+            String::from_utf8_lossy(head.path()),
+            String::from_utf8_lossy(script_name),
+        )));
+    };
+    env.set_item(intern!(py, "SCRIPT_NAME"), from_latin1(py, script_name))?;
+    let path_info = crate::http::percent_decode(rest);
+    env.set_item(intern!(py, "PATH_INFO"), from_latin1(py, &path_info))
 }
 
 /// What the header fields said that the keys after them depend on.
@@ -292,6 +329,7 @@ fn set_fields<'h>(
     env: &Bound<'_, PyDict>,
     head: &'h RequestHead,
     conn: &ConnInfo,
+    underscores: &Underscores,
     authority: Option<&[u8]>,
     dechunked: bool,
 ) -> PyResult<Fields<'h>> {
@@ -302,9 +340,22 @@ fn set_fields<'h>(
     let mut key = String::new();
     for (name, value) in head.headers() {
         // A header spelled with "_" would land on the same key as its "-" twin and could
-        // spoof it (X_Forwarded_For vs X-Forwarded-For): drop it, as nginx and gunicorn do.
+        // spoof it (X_Forwarded_For vs X-Forwarded-For): dropped, as nginx and gunicorn do,
+        // unless a trusted proxy sends it or --header-map says otherwise (`refuse` never
+        // gets here).
         if name.contains(&b'_') {
-            continue;
+            if underscores.fate(name, conn.trusted) != Fate::Map {
+                continue;
+            }
+            if name.eq_ignore_ascii_case(b"script_name") {
+                // The last one counts, as in gunicorn (so each sets what the last says).
+                let last = head
+                    .headers()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(b"script_name"))
+                    .last()
+                    .map_or(value, |(_, v)| v);
+                set_script_name(py, env, head, last)?;
+            }
         }
         let key = if name.eq_ignore_ascii_case(b"content-type") {
             intern!(py, "CONTENT_TYPE").clone()

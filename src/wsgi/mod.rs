@@ -35,6 +35,7 @@ pub use environ::ConnView;
 use crate::http::body::BodyFraming;
 use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;
+use crate::proxy::underscore::Underscores;
 use file_wrapper::FileWrapper;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
@@ -224,6 +225,8 @@ pub struct ServerInfo {
     pub multiprocess: bool,
     /// `wsgi.multithread`: more than one thread per worker calls the app.
     pub multithread: bool,
+    /// What becomes of header names with `_` (`--header-map`, `--forwarder-headers`).
+    pub underscores: Underscores,
 }
 
 /// How a request ended, from the application's side.

@@ -25,6 +25,7 @@ mod engine_buffering;
 mod engine_concurrency;
 mod engine_timeouts;
 mod http_clients;
+mod http_compat;
 mod http_corpus;
 mod http_framing;
 mod http_fuzz_regressions;

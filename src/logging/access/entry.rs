@@ -92,8 +92,8 @@ impl<'a> Entry<'a> {
         }
     }
 
-    pub(super) fn protocol(&self) -> Option<&'static [u8]> {
-        self.head().map(|h| h.version.as_str().as_bytes())
+    pub(super) fn protocol(&self) -> Option<&'a [u8]> {
+        self.head().map(|h| h.protocol())
     }
 
     pub(super) fn response_header(&self, lowercase: &str) -> Option<&'a [u8]> {

@@ -17,6 +17,7 @@ fn conn() -> ConnInfo {
         forwarded_host: None,
         forwarded_port: None,
         proxy_header: None,
+        trusted: false,
     }
 }
 
@@ -251,6 +252,7 @@ mod cost {
             forwarded_host: None,
             forwarded_port: None,
             proxy_header: None,
+            trusted: false,
         };
         for _ in 0..n {
             log(&Entry {

@@ -117,6 +117,7 @@ fn the_servers_concurrency_is_announced() {
             root_path: String::new(),
             multiprocess: true,
             multithread: true,
+            underscores: Default::default(),
         },
     );
     serve(&app, &TestRequest::get("/"));

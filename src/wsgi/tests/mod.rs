@@ -33,6 +33,7 @@ pub(super) fn server(root_path: &str) -> ServerInfo {
         root_path: root_path.to_owned(),
         multiprocess: false,
         multithread: false,
+        underscores: Default::default(),
     }
 }
 
