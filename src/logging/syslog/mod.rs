@@ -192,6 +192,9 @@ impl Syslog {
                     }
                     return Ok(());
                 }
+                // A TCP server that is down: no new connection before the retry delay.
+                self.retry_at
+                    .store(super::clock::now().0 + 1, Ordering::Relaxed);
                 Err(err)
             }
         }

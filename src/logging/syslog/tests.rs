@@ -91,3 +91,26 @@ fn a_full_datagram_socket_never_blocks() {
     }
     assert!(syslog.dropped() > 0);
 }
+
+#[test]
+fn tcp_lines_end_with_a_nul_and_a_closed_port_is_dropped_not_waited_for() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let syslog = Syslog::open(&Addr::Tcp("127.0.0.1".into(), port), 3).unwrap();
+    let (mut conn, _) = listener.accept().unwrap();
+    assert_eq!(syslog.send(3, b"boom"), None);
+    drop(syslog);
+    let mut all = Vec::new();
+    conn.read_to_end(&mut all).unwrap();
+    // daemon (3) * 8 + error (3)
+    assert_eq!(all, b"<27>boom\0");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let syslog = Syslog::open(&Addr::Tcp("127.0.0.1".into(), port), 1).unwrap();
+    assert!(matches!(syslog.send(6, b"a"), Some(Notice::Failing(_))));
+    assert_eq!(syslog.send(6, b"b"), None);
+    assert_eq!(syslog.dropped(), 2);
+}
