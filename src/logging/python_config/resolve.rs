@@ -122,7 +122,12 @@ fn handler_output(config: &Config, id: &str, h: &Handler) -> Result<Option<Outpu
         return Err(format!("{what}: filters are not supported"));
     }
     let param = |k: &str| h.params.get(k).filter(|v| !v.is_null());
-    let class = h.class.rsplit('.').next().unwrap_or(&h.class);
+    // `logging.X`, `logging.handlers.X`, or as an ini names them, `X` and `handlers.X`;
+    // a class of another module (`myapp.log.FileHandler`) is not the one we know.
+    let class = ["logging.handlers.", "logging.", "handlers."]
+        .iter()
+        .find_map(|prefix| h.class.strip_prefix(prefix))
+        .unwrap_or(&h.class);
     let to = match class {
         "NullHandler" => return Ok(None),
         "StreamHandler" => match param("stream").and_then(Value::as_str) {

@@ -254,6 +254,12 @@ fn refusals_name_the_handler_and_why() {
     assert!(err.contains("HTTPHandler"), "{err}");
     let err = dict(
         r#"{"loggers": {"gunicorn.error": {"handlers": ["h"]}},
+            "handlers": {"h": {"class": "myapp.log.FileHandler", "filename": "x"}}}"#,
+    )
+    .unwrap_err();
+    assert!(err.contains("myapp.log.FileHandler"), "{err}");
+    let err = dict(
+        r#"{"loggers": {"gunicorn.error": {"handlers": ["h"]}},
             "formatters": {"f": {"format": "%(funcName)s %(message)s"}},
             "handlers": {"h": {"class": "logging.StreamHandler", "formatter": "f"}}}"#,
     )
