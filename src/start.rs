@@ -113,7 +113,7 @@ pub fn main(args: Vec<OsString>) -> u8 {
                 // With Python running here (the wheel), the forks are bracketed as the
                 // workers' are; only the daemon, the last child, goes on to run Python.
                 interp::before_fork();
-                let detached = daemon::detach();
+                let detached = daemon::detach(config.logging.stdio_inheritance);
                 interp::after_fork_child();
                 match detached {
                     Ok(detached) => Some(detached),

@@ -13,7 +13,11 @@
 
 use super::clock::{self, Civil};
 use super::json::Object;
-use super::{LogFormat, LogLevel};
+use super::outputs::OutSink;
+use super::pyformat::Record;
+use super::route::LineFormat;
+use super::syslog::{Notice, severity};
+use super::{LogFormat, LogLevel, Logs};
 use super::{escape, logs};
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -23,17 +27,47 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-/// Installs the error log as the process's `tracing` subscriber.
-pub(super) fn install(level: LogLevel, format: LogFormat) {
-    let filter = LevelFilter::from_level(level.tracing_level());
-    let subscriber = tracing_subscriber::registry().with(ErrorLog { format }.with_filter(filter));
+/// Installs the error log as the process's `tracing` subscriber, at the lowest level its
+/// outputs take.
+pub(super) fn install(logs: &Logs) {
+    let lowest = logs.error.iter().map(|o| threshold(o.level)).max();
+    let filter = lowest.map_or(LevelFilter::OFF, LevelFilter::from_level);
+    let native_json = logs.format == LogFormat::Json;
+    let json = logs.error.iter().any(|o| match o.format {
+        LineFormat::Json => true,
+        LineFormat::Native => native_json,
+        LineFormat::Python(_) => false,
+    });
+    let text = logs.error.iter().any(|o| match o.format {
+        LineFormat::Json => false,
+        LineFormat::Native => !native_json,
+        LineFormat::Python(_) => true,
+    });
+    let layer = ErrorLog { json, text };
+    let subscriber = tracing_subscriber::registry().with(layer.with_filter(filter));
     // Only fails if a subscriber is already set (a second init): the first one stays.
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-/// The `tracing` layer.
+/// The `tracing` level an output's minimum stands for (tracing has no "critical").
+fn threshold(level: LogLevel) -> Level {
+    level.tracing_level()
+}
+
+/// Our level for a `tracing` one.
+fn log_level(level: Level) -> LogLevel {
+    match level {
+        Level::ERROR => LogLevel::Error,
+        Level::WARN => LogLevel::Warning,
+        Level::INFO => LogLevel::Info,
+        Level::DEBUG | Level::TRACE => LogLevel::Debug,
+    }
+}
+
+/// The `tracing` layer: which shapes of the fields its outputs need.
 struct ErrorLog {
-    format: LogFormat,
+    json: bool,
+    text: bool,
 }
 
 /// Per-thread buffers: formatting a line allocates nothing once they have grown.
@@ -41,8 +75,12 @@ struct ErrorLog {
 struct Buffers {
     line: Vec<u8>,
     message: String,
-    /// Fields other than the message, already formatted for the line's format.
+    /// Fields other than the message, as ` key=value` text.
     fields: Vec<u8>,
+    /// The same, as JSON members.
+    json_fields: Vec<u8>,
+    /// The message with its text fields (Python formats and syslog).
+    full: Vec<u8>,
 }
 
 thread_local! {
@@ -54,26 +92,15 @@ impl<S: Subscriber> Layer<S> for ErrorLog {
         let Some(logs) = logs() else { return };
         let level = *event.metadata().level();
         let write = |b: &mut Buffers| {
-            b.line.clear();
             b.message.clear();
             b.fields.clear();
-            let json = self.format == LogFormat::Json;
+            b.json_fields.clear();
             event.record(&mut Fields {
-                json,
+                json: self.json.then_some(&mut b.json_fields),
+                text: self.text.then_some(&mut b.fields),
                 message: &mut b.message,
-                fields: &mut b.fields,
             });
-            let message = b.message.trim_end_matches('\n');
-            match self.format {
-                LogFormat::Text => text_line(&mut b.line, level_text(level), message, &b.fields),
-                LogFormat::Json => json_line(
-                    &mut b.line,
-                    level_json(level),
-                    message.as_bytes(),
-                    &b.fields,
-                ),
-            }
-            logs.error.write(&b.line);
+            write_event(logs, level, b);
         };
         // A thread that logs while formatting (it should not) gets fresh buffers.
         let done = BUFFERS.with(|cell| match cell.try_borrow_mut() {
@@ -86,6 +113,87 @@ impl<S: Subscriber> Layer<S> for ErrorLog {
         if !done {
             write(&mut Buffers::default());
         }
+    }
+}
+
+/// Writes one event to each output that takes its level.
+fn write_event(logs: &Logs, level: Level, b: &mut Buffers) {
+    let message = b.message.trim_end_matches('\n');
+    let ours = log_level(level);
+    b.full.clear();
+    b.full.extend_from_slice(message.as_bytes());
+    b.full.extend_from_slice(&b.fields);
+    for output in logs.error.iter().filter(|o| level <= threshold(o.level)) {
+        b.line.clear();
+        let json = match &output.format {
+            LineFormat::Python(format) => {
+                format.write(&mut b.line, &record(ours, &b.full));
+                None
+            }
+            LineFormat::Json => Some(true),
+            LineFormat::Native => Some(logs.format == LogFormat::Json),
+        };
+        match json {
+            None => {}
+            Some(true) => json_line(
+                &mut b.line,
+                level_json(level),
+                message.as_bytes(),
+                &b.json_fields,
+            ),
+            Some(false) => text_line(&mut b.line, level_text(level), message, &b.fields),
+        }
+        match &output.sink {
+            OutSink::File(sink) => {
+                if !b.line.ends_with(b"\n") {
+                    b.line.push(b'\n');
+                }
+                sink.write(&b.line);
+            }
+            OutSink::Syslog(syslog) => {
+                let line = b.line.strip_suffix(b"\n").unwrap_or(&b.line);
+                if let Some(notice) = syslog.send(severity(ours), line) {
+                    self::notice(logs, &notice);
+                }
+            }
+        }
+    }
+}
+
+fn record<'a>(level: LogLevel, message: &'a [u8]) -> Record<'a> {
+    let (secs, micros) = clock::now();
+    Record {
+        name: "gunicorn.error",
+        level,
+        message,
+        secs,
+        micros,
+    }
+}
+
+/// Says something about a syslog destination in the error log's files and streams (never
+/// to syslog itself).
+pub(super) fn notice(logs: &Logs, notice: &Notice) {
+    let (level, text) = match notice {
+        Notice::Failing(text) => (Level::WARN, text),
+        Notice::Recovered(text) => (Level::INFO, text),
+    };
+    let mut line = Vec::with_capacity(text.len() + 64);
+    for (sink, json) in logs.error_files() {
+        line.clear();
+        if json {
+            json_line(&mut line, level_json(level), text.as_bytes(), b"");
+        } else {
+            text_line(&mut line, level_text(level), text, b"");
+        }
+        sink.write(&line);
+    }
+}
+
+/// [`notice`] from the access log.
+pub(super) fn syslog_notice(notice: &Notice) {
+    if let Some(logs) = logs() {
+        self::notice(logs, notice);
     }
 }
 
@@ -133,29 +241,30 @@ fn json_line(out: &mut Vec<u8>, level: &str, message: &[u8], fields: &[u8]) {
     o.end();
 }
 
-/// Collects an event's message and formats its other fields.
+/// Collects an event's message and formats its other fields, as text and/or JSON.
 struct Fields<'a> {
-    json: bool,
+    json: Option<&'a mut Vec<u8>>,
+    text: Option<&'a mut Vec<u8>>,
     message: &'a mut String,
-    fields: &'a mut Vec<u8>,
 }
 
 impl Fields<'_> {
     fn raw(&mut self, field: &Field, value: &str, quoted: bool) {
-        if self.json {
-            self.fields.push(b',');
-            escape::json(self.fields, field.name().as_bytes());
-            self.fields.push(b':');
+        if let Some(out) = self.json.as_deref_mut() {
+            out.push(b',');
+            escape::json(out, field.name().as_bytes());
+            out.push(b':');
             if quoted {
-                escape::json(self.fields, value.as_bytes());
+                escape::json(out, value.as_bytes());
             } else {
-                self.fields.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(value.as_bytes());
             }
-        } else {
-            self.fields.push(b' ');
-            self.fields.extend_from_slice(field.name().as_bytes());
-            self.fields.push(b'=');
-            self.fields.extend_from_slice(value.as_bytes());
+        }
+        if let Some(out) = self.text.as_deref_mut() {
+            out.push(b' ');
+            out.extend_from_slice(field.name().as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(value.as_bytes());
         }
     }
 }
@@ -200,31 +309,32 @@ impl Visit for Fields<'_> {
 }
 
 /// Output the application wrote, as error log lines: `stream` names where it came from.
-/// Text: the bytes as they are (as gunicorn does). JSON: one object per line.
+/// Text outputs get the bytes as they are (as gunicorn does), JSON ones one object per
+/// line. Not to syslog: gunicorn writes it to the error log's streams only.
 pub fn app_line(stream: &str, line: &[u8]) {
     let Some(logs) = logs() else { return };
     let mut out = Vec::with_capacity(line.len() + 128);
-    match logs.format {
-        LogFormat::Text => {
-            out.extend_from_slice(line);
-            out.push(b'\n');
-        }
-        LogFormat::Json => {
+    for (sink, json) in logs.error_files() {
+        out.clear();
+        if json {
             let level = if stream == "stdout" { "info" } else { "error" };
             let mut member = Vec::with_capacity(stream.len() + 12);
             member.extend_from_slice(b",\"stream\":");
             escape::json(&mut member, stream.as_bytes());
             json_line(&mut out, level, line, &member);
+        } else {
+            out.extend_from_slice(line);
+            out.push(b'\n');
         }
+        sink.write(&out);
     }
-    logs.error.write(&out);
 }
 
-/// What `wsgi.errors` received and has not ended with a newline yet (JSON only).
+/// What `wsgi.errors` received and has not ended with a newline yet (JSON outputs only).
 static WSGI_ERRORS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
-/// `wsgi.errors.write`: text goes to the error log as it is; JSON is cut into lines, the
-/// last partial one kept until its newline or [`wsgi_errors_flush`].
+/// `wsgi.errors.write`: text outputs get it as it is; for JSON ones it is cut into lines,
+/// the last partial one kept until its newline or [`wsgi_errors_flush`].
 pub fn wsgi_errors_write(text: &[u8]) {
     let Some(logs) = logs() else {
         // No logs set up (unit tests, embedding): standard error is the error log.
@@ -232,25 +342,45 @@ pub fn wsgi_errors_write(text: &[u8]) {
         let _ = std::io::stderr().lock().write_all(text);
         return;
     };
-    if logs.format == LogFormat::Text {
-        logs.error.write(text);
+    let mut any_json = false;
+    for (sink, json) in logs.error_files() {
+        if json {
+            any_json = true;
+        } else {
+            sink.write(text);
+        }
+    }
+    if !any_json {
         return;
     }
     let mut partial = WSGI_ERRORS.lock().unwrap_or_else(|p| p.into_inner());
     partial.extend_from_slice(text);
     let mut start = 0;
     while let Some(nl) = partial[start..].iter().position(|&b| b == b'\n') {
-        app_line("wsgi.errors", &partial[start..start + nl]);
+        json_app_line(logs, &partial[start..start + nl]);
         start += nl + 1;
     }
     partial.drain(..start);
+}
+
+/// A `wsgi.errors` line to the JSON outputs.
+fn json_app_line(logs: &Logs, line: &[u8]) {
+    let mut out = Vec::with_capacity(line.len() + 128);
+    json_line(&mut out, "error", line, b",\"stream\":\"wsgi.errors\"");
+    for (sink, json) in logs.error_files() {
+        if json {
+            sink.write(&out);
+        }
+    }
 }
 
 /// `wsgi.errors.flush`: a partial JSON line is written as it is.
 pub fn wsgi_errors_flush() {
     let mut partial = WSGI_ERRORS.lock().unwrap_or_else(|p| p.into_inner());
     if !partial.is_empty() {
-        app_line("wsgi.errors", &partial);
+        if let Some(logs) = logs() {
+            json_app_line(logs, &partial);
+        }
         partial.clear();
     }
 }

@@ -18,8 +18,13 @@ mod clock;
 pub mod error;
 mod escape;
 mod json;
+mod outputs;
+pub mod pyformat;
+pub mod python_config;
+pub mod route;
 mod settings;
 mod sink;
+pub mod syslog;
 
 pub use settings::{LogFormat, LogLevel, LogSettings, LogTarget};
 
@@ -31,8 +36,31 @@ use std::sync::OnceLock;
 /// The process's logs, set once by [`init`] (in the master, inherited by the workers).
 struct Logs {
     format: LogFormat,
-    error: Sink,
+    /// The error log's outputs.
+    error: Vec<outputs::Open>,
     capture: bool,
+}
+
+impl Logs {
+    /// The error log's files and streams (not syslog), with whether each writes JSON.
+    fn error_files(&self) -> impl Iterator<Item = (&Sink, bool)> {
+        self.error.iter().filter_map(|o| {
+            let json = match o.format {
+                route::LineFormat::Json => true,
+                route::LineFormat::Native => self.format == LogFormat::Json,
+                route::LineFormat::Python(_) => false,
+            };
+            o.file().map(|sink| (sink, json))
+        })
+    }
+
+    /// Where `--capture-output` points fd 1 and 2 (text format): the first text file or
+    /// stream of the error log.
+    fn capture_sink(&self) -> Option<&Sink> {
+        self.error_files()
+            .find(|(_, json)| !json)
+            .map(|(sink, _)| sink)
+    }
 }
 
 static LOGS: OnceLock<Logs> = OnceLock::new();
@@ -65,34 +93,32 @@ impl std::error::Error for LogError {}
 /// Opens the logs `config` names and installs the error log as the `tracing` subscriber.
 /// Called once, in the master, before anything is bound; the workers inherit it all.
 pub fn init(config: &LogSettings) -> Result<(), LogError> {
-    let error = match &config.error_logfile {
-        Some(path) => Sink::open(path).map_err(|source| LogError {
-            option: "--error-logfile",
-            path: path.clone(),
-            source,
-        })?,
-        None => Sink::stderr(),
-    };
-    let access = match &config.access_logfile {
-        None => None,
-        Some(LogTarget::Stdout) => Some(Sink::stdout()),
-        Some(LogTarget::File(path)) => Some(Sink::open(path).map_err(|source| LogError {
-            option: "--access-logfile",
-            path: path.clone(),
-            source,
-        })?),
-    };
-    if let Some(sink) = access {
-        access::install(sink, config.access_log_format.clone(), config.format);
+    let mut opened = outputs::Opened::new();
+    let error = config
+        .routes
+        .error
+        .iter()
+        .map(|o| outputs::open(o, "--error-logfile", &mut opened))
+        .collect::<Result<Vec<_>, _>>()?;
+    let access = config
+        .routes
+        .access
+        .iter()
+        .map(|o| outputs::open(o, "--access-logfile", &mut opened))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !access.is_empty() {
+        access::install(access, config.access_log_format.clone(), config.format);
     }
     let logs = LOGS.get_or_init(|| Logs {
         format: config.format,
         error,
         capture: config.capture_output,
     });
-    error::install(config.level, config.format);
+    error::install(logs);
     if logs.capture && logs.format == LogFormat::Text {
-        capture::redirect_to(&logs.error);
+        if let Some(sink) = logs.capture_sink() {
+            capture::redirect_to(sink);
+        }
     }
     Ok(())
 }
@@ -112,11 +138,15 @@ pub fn worker_init() {
 /// every worker; a file that cannot be reopened is reported to the old one, which stays.
 pub fn reopen() {
     let Some(logs) = LOGS.get() else { return };
-    if let Err(err) = logs.error.reopen() {
-        tracing::error!("cannot reopen the error log: {err}");
+    for (sink, _) in logs.error_files() {
+        if let Err(err) = sink.reopen() {
+            tracing::error!("cannot reopen the error log: {err}");
+        }
     }
     if logs.capture && logs.format == LogFormat::Text {
-        capture::redirect_to(&logs.error);
+        if let Some(sink) = logs.capture_sink() {
+            capture::redirect_to(sink);
+        }
     }
     if let Err(err) = access::reopen() {
         tracing::error!("cannot reopen the access log: {err}");
@@ -129,20 +159,25 @@ pub fn reopen() {
 /// before dropping them; standard streams are left alone.
 pub fn chown_files(uid: Option<u32>, gid: Option<u32>) -> std::io::Result<()> {
     if let Some(logs) = LOGS.get() {
-        logs.error.chown(uid, gid)?;
+        for (sink, _) in logs.error_files() {
+            sink.chown(uid, gid)?;
+        }
     }
     access::chown(uid, gid)
 }
 
 /// `--daemon`: the server now runs in the background and its standard streams left the
 /// terminal; logs that went to a standard stream (`-`) go nowhere from here on, as with
-/// gunicorn, unless that stream is a regular file (`2>>startup.log`). Not even to a pipe:
-/// it would keep the command's caller waiting for the end of its output.
-pub fn detached_from_terminal() {
+/// gunicorn, not even to a pipe (it would keep the command's caller waiting for the end of
+/// its output) or a file. With `-R` (`inherit`), only a terminal is left: a pipe or a
+/// file the streams were redirected to keeps receiving them, as gunicorn's `-R` does.
+pub fn detached_from_terminal(inherit: bool) {
     if let Some(logs) = LOGS.get() {
-        let _ = logs.error.leave_terminal();
+        for (sink, _) in logs.error_files() {
+            let _ = sink.leave_terminal(inherit);
+        }
     }
-    access::leave_terminal();
+    access::leave_terminal(inherit);
 }
 
 /// Writes buffered access lines and ends output capture; the process is about to exit.

@@ -1,12 +1,16 @@
 //! The logging settings: where each log goes, in which form, from which level.
 
 use super::access::Format;
-use crate::settings::{Check, ConfigError, Raw, group};
+use super::python_config::{self, Source};
+use super::route::{GunicornLogging, Routes};
+use super::syslog::SyslogAddr;
+use super::syslog::address::{ADDR_FORMS, FACILITY_NAMES, facility};
+use crate::settings::{Check, ConfigError, Raw, Settings, group};
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// Error log verbosity, gunicorn's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Error log verbosity, gunicorn's names, from the most verbose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
     /// Everything, including per-connection tracing.
     Debug,
@@ -124,7 +128,91 @@ group! {
         },
         /// The application's standard output and error go to the error log.
         pub capture_output: bool = v.flag(s.capture_output()),
+        /// `--log-syslog`: where, with which facility and program-name prefix.
+        pub syslog: Option<(SyslogAddr, u8, String)> = syslog(s, v)?,
+        /// `--disable-redirect-access-to-syslog`.
+        pub access_not_to_syslog: bool = v.flag(s.disable_redirect_access_to_syslog()),
+        /// `-R`: with `--daemon`, standard output and error stay where they were redirected.
+        pub stdio_inheritance: bool = v.flag(s.enable_stdio_inheritance()),
+        /// Where each log's lines go: gunicorn's settings, then a Python logging config.
+        pub routes: Routes = routes(s, v, &GunicornLogging {
+            level,
+            error_logfile: error_logfile.as_ref(),
+            access_logfile: match &access_logfile {
+                None => None,
+                Some(LogTarget::Stdout) => Some(None),
+                Some(LogTarget::File(f)) => Some(Some(f)),
+            },
+            syslog: syslog.clone(),
+            access_not_to_syslog,
+        })?,
     }
+}
+
+/// `--log-syslog` with its address, facility and prefix (checked even when off, as their
+/// defaults are valid).
+fn syslog(s: &Settings, v: &Check<'_>) -> Result<Option<(SyslogAddr, u8, String)>, ConfigError> {
+    let addr = v.choice(s.syslog_addr(), |a| SyslogAddr::parse(a).ok(), ADDR_FORMS)?;
+    let facility = v.choice(s.syslog_facility(), facility, FACILITY_NAMES)?;
+    if !v.flag(s.syslog()) {
+        return Ok(None);
+    }
+    // gunicorn's default is the process name, whose default is the application.
+    let prefix = [s.syslog_prefix(), s.proc_name(), s.app()]
+        .iter()
+        .find_map(|raw| raw.value.filter(|p| !p.is_empty()))
+        .map_or("rsgi", String::as_str)
+        .replace(':', ".");
+    Ok(Some((addr, facility, prefix)))
+}
+
+/// gunicorn's routes, through the logging config if one is given (a dictionary first,
+/// then a JSON file, then an ini file, as gunicorn picks).
+fn routes(s: &Settings, v: &Check<'_>, g: &GunicornLogging<'_>) -> Result<Routes, ConfigError> {
+    let base = Routes::gunicorn(g);
+    let translate = |source| {
+        let routes = python_config::translate(source, &base, g.level)?;
+        let files = routes.access.iter().filter(|o| !o.is_syslog()).count();
+        if files > 1 {
+            return Err(format!(
+                "the access log reaches {files} stream or file handlers; rsgi-server writes \
+                 it to one (and to syslog handlers): keep one, e.g. with \"propagate\": false \
+                 on gunicorn.access"
+            ));
+        }
+        Ok(routes)
+    };
+    if let Some(dict) = s.logconfig_dict().value.filter(|d| !is_empty_dict(d)) {
+        let shown = if dict.len() > 60 {
+            "(the dictionary)"
+        } else {
+            dict.as_str()
+        };
+        return translate(Source::Dict(dict))
+            .map_err(|why| v.invalid("logconfig_dict", &shown, &why));
+    }
+    for (raw, ini) in [(s.logconfig_json(), false), (s.logconfig(), true)] {
+        let Some(path) = raw.value else { continue };
+        if !path.is_file() {
+            return Err(v.refuse(raw, "an existing Python logging config file"));
+        }
+        let source = if ini {
+            Source::Ini(path)
+        } else {
+            Source::JsonFile(path)
+        };
+        return translate(source).map_err(|why| v.invalid(raw.name, &path.display(), &why));
+    }
+    Ok(base)
+}
+
+/// gunicorn applies a logging dictionary only when it is not empty.
+fn is_empty_dict(text: &str) -> bool {
+    let t = text.trim();
+    t.is_empty()
+        || t.strip_prefix('{')
+            .and_then(|r| r.strip_suffix('}'))
+            .is_some_and(|r| r.trim().is_empty())
 }
 
 /// A log file (`None` for `-`, a standard stream); an empty path or a directory is an

@@ -85,11 +85,12 @@ impl Sink {
     }
 
     /// A standard stream is pointed at `/dev/null` (the server went into the background:
-    /// `--daemon`) unless it is a regular file. A terminal may go away; a pipe or socket
-    /// would keep whoever started the command (`$(...)`, ssh, a deploy tool reading its
-    /// output to the end) waiting until the server stops.
-    pub fn leave_terminal(&self) -> io::Result<()> {
-        if self.path.is_some() || self.is_regular_file() {
+    /// `--daemon`), as gunicorn's daemon points its standard streams there: a terminal may
+    /// go away, and a pipe or socket would keep whoever started the command (`$(...)`,
+    /// ssh, a deploy tool reading its output to the end) waiting until the server stops.
+    /// With `inherit` (`-R`) only a terminal is let go of.
+    pub fn leave_terminal(&self, inherit: bool) -> io::Result<()> {
+        if self.path.is_some() || (inherit && !nix::unistd::isatty(&self.file).unwrap_or(false)) {
             return Ok(());
         }
         let null = File::options().write(true).open("/dev/null")?;

@@ -8,7 +8,9 @@
 //! operator is looking; afterwards both go to /dev/null (unless something, like
 //! `--capture-output`, has pointed them at a log file), in the master and in each worker
 //! once it has loaded the app ([`leave_streams`]), so no process keeps the caller's
-//! terminal or pipe. The working directory is left as configured: the application is
+//! terminal or pipe. With `-R` (`--enable-stdio-inheritance`), as gunicorn's, only a
+//! terminal is let go of: a file or a pipe the streams were redirected to
+//! (`rsgi-server -D -R ... >>out.log 2>&1`) keeps receiving them. The working directory is left as configured: the application is
 //! imported relative to it.
 
 use nix::fcntl::OFlag;
@@ -23,6 +25,9 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Set in the daemon: its pid is not the one its starter knew (systemd needs `MAINPID`).
 static DAEMONIZED: AtomicBool = AtomicBool::new(false);
+
+/// `-R`: standard output and error stay unless they are a terminal.
+static INHERIT: AtomicBool = AtomicBool::new(false);
 
 /// Whether this process detached with [`detach`].
 pub fn is_daemonized() -> bool {
@@ -44,8 +49,9 @@ pub struct Detached {
 }
 
 /// Detaches. Returns in the daemon only; the calling process waits for the daemon's
-/// report and exits. Must be called while the process is single-threaded.
-pub fn detach() -> io::Result<Detached> {
+/// report and exits. Must be called while the process is single-threaded. `inherit`: `-R`.
+pub fn detach(inherit: bool) -> io::Result<Detached> {
+    INHERIT.store(inherit, Ordering::Relaxed);
     let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC)?;
     // SAFETY: called from main before any thread is started (no logging thread, no Python),
     // so the child may run arbitrary code.
@@ -108,15 +114,19 @@ pub fn leave_streams() {
     };
     // A worker's copy of the report descriptor: only the master reports.
     drop(REPORT.lock().unwrap_or_else(PoisonError::into_inner).take());
+    let inherit = INHERIT.load(Ordering::Relaxed);
+    // With -R a stream stays unless it is a terminal (gunicorn's daemonize).
+    let leave =
+        |fd: std::os::fd::BorrowedFd<'_>| !inherit || nix::unistd::isatty(fd).unwrap_or(false);
     if let Ok(devnull) = File::options().write(true).open("/dev/null") {
-        if identity(io::stdout().as_fd()) == stdio[0] {
+        if identity(io::stdout().as_fd()) == stdio[0] && leave(io::stdout().as_fd()) {
             let _ = dup2_stdout(devnull.as_fd());
         }
-        if identity(io::stderr().as_fd()) == stdio[1] {
+        if identity(io::stderr().as_fd()) == stdio[1] && leave(io::stderr().as_fd()) {
             let _ = dup2_stderr(devnull.as_fd());
         }
     }
-    crate::logging::detached_from_terminal();
+    crate::logging::detached_from_terminal(inherit);
 }
 
 fn identity(fd: std::os::fd::BorrowedFd<'_>) -> Option<(u64, u64)> {

@@ -11,7 +11,7 @@ use super::macros::settings;
 use super::paths;
 use super::sources::layer_command;
 use super::values::{
-    boolean, comma_separated, flexible_bool, header_table, mode_or_bool, one_or_many,
+    boolean, comma_separated, flexible_bool, header_table, json_text, mode_or_bool, one_or_many,
     text_or_number, whole_number,
 };
 use clap::{Args, Parser};
@@ -351,6 +351,71 @@ settings! {
           require_equals = true, default_missing_value = "true")]
     #[serde(default, deserialize_with = "flexible_bool")]
     capture_output: bool = Some(false), shown "false";
+
+    /// Send the logs to syslog too (gunicorn's `--log-syslog`): the error log always, the
+    /// access log unless `--disable-redirect-access-to-syslog`, each line as
+    /// `<PRI>gunicorn.<PREFIX>.error: [PID] message` (or `.access`) where PREFIX is
+    /// `--log-syslog-prefix` or the process name. A syslog server that is down never blocks
+    /// the server: lines are dropped and counted. `--log-syslog` (gunicorn's spelling) alone means true.
+    #[arg(long, visible_alias = "log-syslog", value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    syslog: bool = Some(false), shown "false";
+
+    /// Where syslog lines go: `unix://PATH` (a datagram socket, else a stream one;
+    /// `unix://PATH#dgram` only a datagram one), `udp://HOST:PORT` or `tcp://HOST:PORT`
+    /// (port 514 if left out). Also spelled `--log-syslog-to`.
+    #[arg(long, visible_alias = "log-syslog-to", value_name = "SYSLOG_ADDR")]
+    syslog_addr: String = Some("udp://localhost:514".to_owned()), shown "`udp://localhost:514`";
+
+    /// The program name in syslog lines is `gunicorn.<PREFIX>.error` (and `.access`). Also
+    /// spelled `--log-syslog-prefix`.
+    #[arg(long, visible_alias = "log-syslog-prefix", value_name = "SYSLOG_PREFIX")]
+    syslog_prefix: String = None, shown "(the process name, `--proc-name`)";
+
+    /// The syslog facility: `user`, `daemon`, `auth`, `authpriv`, `cron`, `ftp`, `kern`,
+    /// `lpr`, `mail`, `news`, `security`, `syslog`, `uucp`, `local0` to `local7`. Also spelled
+    /// `--log-syslog-facility`.
+    #[arg(long, visible_alias = "log-syslog-facility", value_name = "SYSLOG_FACILITY")]
+    syslog_facility: String = Some("user".to_owned()), shown "`user`";
+
+    /// With `--log-syslog`, keep the access log out of syslog.
+    /// `--disable-redirect-access-to-syslog` alone means true.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    disable_redirect_access_to_syslog: bool = Some(false), shown "false";
+
+    /// A Python logging config file (`logging.config.fileConfig`'s ini), as gunicorn reads
+    /// it for its `gunicorn.error` and `gunicorn.access` loggers. Translated at startup:
+    /// levels, `StreamHandler` (stdout/stderr), `FileHandler`/`WatchedFileHandler`,
+    /// `SysLogHandler`, `NullHandler`, and formatters' `format`/`datefmt`; anything else is
+    /// an error naming it. Also spelled `--log-config`.
+    #[arg(long, visible_alias = "log-config", value_name = "FILE")]
+    logconfig: PathBuf = None, shown "(none)",
+        paths paths::path;
+
+    /// A Python logging config dictionary (`logging.config.dictConfig`), as JSON (in a
+    /// config file, a table). Translated as `--log-config` is; it takes precedence over
+    /// `--log-config` and `--log-config-json`. Also spelled `--log-config-dict`.
+    #[arg(long, visible_alias = "log-config-dict", value_name = "JSON")]
+    #[serde(default, deserialize_with = "json_text")]
+    logconfig_dict: String = None, shown "(none)";
+
+    /// A JSON file holding a Python logging config dictionary; translated as
+    /// `--log-config-dict` is, and takes precedence over `--log-config`. Also spelled
+    /// `--log-config-json`.
+    #[arg(long, visible_alias = "log-config-json", value_name = "FILE")]
+    logconfig_json: PathBuf = None, shown "(none)",
+        paths paths::path;
+
+    /// With `--daemon`, keep standard output and error where they were redirected
+    /// (a file or a pipe; a terminal still goes to /dev/null); without it, they go to
+    /// /dev/null once the daemon serves. `-R` alone means true.
+    #[arg(short = 'R', long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    enable_stdio_inheritance: bool = Some(false), shown "false";
 
     /// Import the application in the master before forking the workers, so they share its
     /// memory copy-on-write. A HUP then restarts the workers on the same code: it cannot

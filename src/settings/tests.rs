@@ -132,3 +132,18 @@ fn octal_modes() {
         assert!(mode(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn a_logging_dict_in_a_file_is_a_table_kept_as_json() {
+    let text = "[logconfig_dict]\nversion = 1\n\
+                [logconfig_dict.loggers.\"gunicorn.error\"]\nhandlers = [\"f\"]\n";
+    let layer: Layer = toml::from_str(text).expect("toml");
+    let json: serde_json::Value =
+        serde_json::from_str(layer.logconfig_dict.as_deref().expect("set")).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({"version": 1, "loggers": {"gunicorn.error": {"handlers": ["f"]}}})
+    );
+    let layer: Layer = toml::from_str("logconfig_dict = '{\"version\": 1}'\n").expect("toml");
+    assert_eq!(layer.logconfig_dict.as_deref(), Some("{\"version\": 1}"));
+}

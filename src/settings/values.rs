@@ -2,6 +2,7 @@
 //! config file's more forgiving forms (a TOML boolean or `"on"`, a string or a list, a
 //! table of headers), which all read into the same raw types.
 
+use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use std::fmt;
 use std::marker::PhantomData;
@@ -190,4 +191,13 @@ pub(super) fn mode_or_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Str
         }
     }
     d.deserialize_any(ModeVisitor).map(Some)
+}
+
+/// Reads a JSON document kept as its text: a string as it is, or a table (TOML), turned
+/// into JSON (`logconfig_dict`).
+pub(super) fn json_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(text) => Ok(Some(text)),
+        other => Ok(Some(other.to_string())),
+    }
 }

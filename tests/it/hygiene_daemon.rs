@@ -160,3 +160,61 @@ fn a_daemon_whose_app_fails_to_import_fails_the_command_with_the_traceback() {
     assert!(out.stderr.contains("failed to load app"), "{out:?}");
     wait_until("the daemon removes its pid file", || !pidfile.exists());
 }
+
+/// `-R` (`--enable-stdio-inheritance`), as gunicorn's: a daemon whose standard output and
+/// error were redirected to a file keeps writing there (the error log `-` and the access log
+/// `-` too); stdin is /dev/null. Without it, gunicorn's daemon points them at /dev/null
+/// even when they are a file.
+#[test]
+fn stdio_inheritance_keeps_redirected_streams_of_a_daemon() {
+    use std::process::{Command, Stdio};
+    for inherit in [true, false] {
+        let dir = TempDir::new();
+        let (pidfile, sock, out) = (dir.join("d.pid"), dir.join("d.sock"), dir.join("out.log"));
+        let file = std::fs::File::create(&out).expect("out.log");
+        let mut cmd = Command::new(crate::support::server_bin());
+        without_runner_env(&mut cmd)
+            .arg("--chdir")
+            .arg(crate::support::pyapps())
+            .arg("-b")
+            .arg(format!("unix:{}", sock.display()))
+            .args(["--daemon", "-w", "1", "--access-logfile", "-", "--pid"])
+            .arg(&pidfile)
+            .args(inherit.then_some("-R"))
+            .arg("cases.hygiene")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        let status = cmd.status().expect("run");
+        assert!(status.success(), "{status:?}");
+        let pid = read_pid(&pidfile).expect("the daemon wrote its pid file");
+        let _reap = Reap(pid);
+        let worker = get_json_unix(&sock, "/")
+            .get("pid")
+            .and_then(|p| p.as_i64())
+            .expect("worker pid") as i32;
+        for process in [pid, worker] {
+            for fd in 1..3 {
+                let target = std::fs::read_link(format!("/proc/{process}/fd/{fd}")).unwrap();
+                let expected = if inherit {
+                    out.clone()
+                } else {
+                    "/dev/null".into()
+                };
+                assert_eq!(target, expected, "-R {inherit}: process {process} fd {fd}");
+            }
+            let stdin = std::fs::read_link(format!("/proc/{process}/fd/0")).unwrap();
+            assert_eq!(stdin, std::path::Path::new("/dev/null"));
+        }
+        crate::support::kill(pid, Signal::SIGTERM);
+        wait_until("the daemon exits", || !Server::is_alive(pid));
+        let written = std::fs::read_to_string(&out).unwrap();
+        // The access line and the shutdown lines arrive only when the streams were kept.
+        assert_eq!(
+            written.contains("\"GET / HTTP/1.1\" 200"),
+            inherit,
+            "{written}"
+        );
+        assert_eq!(written.contains("Shutdown complete"), inherit, "{written}");
+    }
+}

@@ -32,6 +32,7 @@
 
 mod basic_auth;
 mod entry;
+mod fanout;
 mod format;
 mod json;
 mod text;
@@ -42,6 +43,8 @@ pub use format::Format;
 use super::LogFormat;
 use super::clock::{self, Civil};
 use super::escape;
+use super::outputs::{Open, OutSink};
+use super::route::LineFormat;
 use super::sink::Sink;
 use crate::peer::ConnInfo;
 use json::write_json;
@@ -63,9 +66,13 @@ const PIPE_CHUNK: usize = 4096;
 
 /// The process's access log.
 struct AccessLog {
-    sink: Sink,
+    /// The file or stream lines are buffered for (none: syslog only).
+    sink: Option<Sink>,
     format: Format,
     json: bool,
+    /// Anything besides writing the line as it is to `sink`: syslog, a Python format.
+    /// `None` on the common path, which then costs this one check.
+    extra: Option<fanout::Fanout>,
     /// Whether writes must be cut to [`PIPE_CHUNK`] (the sink is not a regular file).
     chunked: bool,
     state: Mutex<State>,
@@ -87,14 +94,36 @@ static ACCESS: OnceLock<AccessLog> = OnceLock::new();
 /// see [`pid_word`].
 static PID: AtomicU64 = AtomicU64::new(0);
 
-/// Starts the access log; called once by [`super::init`].
-pub(super) fn install(sink: Sink, format: Format, log_format: LogFormat) {
+/// Starts the access log with its outputs (at most one file or stream: the settings check
+/// refuses more); called once by [`super::init`].
+pub(super) fn install(outputs: Vec<Open>, format: Format, log_format: LogFormat) {
     refresh_pid();
-    let chunked = !sink.is_regular_file();
+    let (files, syslogs): (Vec<Open>, Vec<Open>) =
+        outputs.into_iter().partition(|o| o.file().is_some());
+    let file = files.into_iter().next();
+    let json = match file.as_ref().map(|o| &o.format) {
+        Some(LineFormat::Json) => true,
+        _ => log_format == LogFormat::Json,
+    };
+    let (sink, wrap) = match file {
+        Some(Open {
+            sink: OutSink::File(sink),
+            format: LineFormat::Python(wrap),
+            ..
+        }) => (Some(sink), Some(wrap)),
+        Some(Open {
+            sink: OutSink::File(sink),
+            ..
+        }) => (Some(sink), None),
+        _ => (None, None),
+    };
+    let chunked = sink.as_ref().is_some_and(|s| !s.is_regular_file());
+    let extra = fanout::Fanout::new(sink.is_none(), wrap, syslogs);
     let _ = ACCESS.set(AccessLog {
         sink,
         format,
-        json: log_format == LogFormat::Json,
+        json,
+        extra,
         chunked,
         state: Mutex::new(State {
             out: Vec::with_capacity(FLUSH_AT * 2),
@@ -157,12 +186,16 @@ pub fn log(entry: &Entry<'_>) {
         civil.write_rfc3339(&mut state.iso, 0);
     }
     let State { out, clf, iso, .. } = &mut *state;
+    let start = out.len();
     if log.json {
         write_json(out, &log.format, entry, iso, micros);
     } else if log.format.default {
         write_default(out, entry, clf);
     } else {
         write_text(out, &log.format, entry, clf);
+    }
+    if let Some(extra) = &log.extra {
+        extra.apply(out, start, secs, micros);
     }
     if out.len() >= FLUSH_AT {
         write_out(log, out);
@@ -215,16 +248,16 @@ pub fn flush() {
 }
 
 /// Lets go of the terminal (see [`super::detached_from_terminal`]).
-pub(super) fn leave_terminal() {
-    if let Some(log) = ACCESS.get() {
-        let _ = log.sink.leave_terminal();
+pub(super) fn leave_terminal(inherit: bool) {
+    if let Some(sink) = ACCESS.get().and_then(|log| log.sink.as_ref()) {
+        let _ = sink.leave_terminal(inherit);
     }
 }
 
 /// Gives the access log file to `uid`/`gid` (see [`super::chown_files`]).
 pub(super) fn chown(uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
-    match ACCESS.get() {
-        Some(log) => log.sink.chown(uid, gid),
+    match ACCESS.get().and_then(|log| log.sink.as_ref()) {
+        Some(sink) => sink.chown(uid, gid),
         None => Ok(()),
     }
 }
@@ -236,12 +269,16 @@ pub(super) fn reopen() -> io::Result<()> {
     };
     let mut state = lock(log);
     write_out(log, &mut state.out);
-    log.sink.reopen()
+    log.sink.as_ref().map_or(Ok(()), Sink::reopen)
 }
 
 fn write_out(log: &AccessLog, out: &mut Vec<u8>) {
+    let Some(sink) = &log.sink else {
+        out.clear();
+        return;
+    };
     if !log.chunked {
-        log.sink.write(out);
+        sink.write(out);
     } else {
         // Whole lines, at most PIPE_CHUNK bytes per write (a longer line goes alone).
         let mut rest = &out[..];
@@ -255,7 +292,7 @@ fn write_out(log: &AccessLog, out: &mut Vec<u8>) {
                     .position(|&b| b == b'\n')
                     .map_or(rest.len(), |nl| nl + 1),
             };
-            log.sink.write(&rest[..cut]);
+            sink.write(&rest[..cut]);
             rest = &rest[cut..];
         }
     }

@@ -229,7 +229,11 @@ mod cost {
         let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
         let format = std::env::var("ACCESS_FORMAT").unwrap_or(DEFAULT_FORMAT.to_owned());
         install(
-            Sink::open(std::path::Path::new("/dev/null")).unwrap(),
+            vec![Open {
+                sink: OutSink::File(Sink::open(std::path::Path::new("/dev/null")).unwrap()),
+                level: crate::logging::LogLevel::Info,
+                format: LineFormat::Native,
+            }],
             Format::compile(&format, &[]).unwrap(),
             if json {
                 LogFormat::Json
