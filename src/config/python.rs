@@ -13,7 +13,15 @@ group! {
         pub paste: Option<PasteApp> = match s.paste().value {
             Some(file) => {
                 let global_conf = v.each(s.paste_global(), paste::global_var)?;
-                Some(PasteApp::new(file, global_conf).map_err(|why| v.refuse(s.paste(), &why))?)
+                let mut app =
+                    PasteApp::new(file, global_conf).map_err(|why| v.refuse(s.paste(), &why))?;
+                // As in gunicorn, the ini's [loggers] are the default log configuration; an
+                // explicit one replaces them.
+                if s.logconfig.is_some() || s.logconfig_dict.is_some() || s.logconfig_json.is_some()
+                {
+                    app.file_logging = false;
+                }
+                Some(app)
             }
             None => None,
         },

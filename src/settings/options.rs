@@ -792,10 +792,12 @@ settings! {
     name = "rsgi-server",
     version = VERSION,
     about = "A pre-fork WSGI (PEP 3333) application server",
-    after_help = "Every option except -c, --check-config and --print-config can also be set \
-                  with an RSGI_<NAME> environment variable (e.g. RSGI_WORKERS=4; lists \
+    after_help = "Every option except -c, --ini, --check-config and --print-config can also \
+                  be set with an RSGI_<NAME> environment variable (e.g. RSGI_WORKERS=4; lists \
                   comma-separated) or a key in the config file (e.g. workers = 4). The \
-                  command line wins over the environment, which wins over the file."
+                  command line wins over RSGI_* variables, which win over \
+                  GUNICORN_CMD_ARGS, which wins over the file (rsgi.toml, a gunicorn.conf.py \
+                  or a uwsgi.ini)."
 )]
 pub struct Cli {
     /// The settings given on the command line.

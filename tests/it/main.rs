@@ -18,6 +18,7 @@ mod split;
 
 mod config_cli;
 mod config_gunicorn;
+mod config_gunicorn_differential;
 mod config_gunicorn_settings;
 mod config_readme;
 mod config_uwsgi;

@@ -184,6 +184,22 @@ pub fn accept_cli(args: Vec<OsString>) -> Result<Vec<OsString>, ConfigError> {
             out.push(OsString::from(*ours));
             continue;
         }
+        if flag == "--proxy-protocol" {
+            // gunicorn's optional value may be the next word (`--proxy-protocol v2`); ours
+            // is written `--proxy-protocol=v2`, so a bare word is taken only when it is a
+            // mode, as gunicorn's parser would.
+            let next = iter.as_slice().first().and_then(|n| n.to_str());
+            let value = match (&inline, next.and_then(proxy_protocol_mode)) {
+                (Some(value), _) => proxy_protocol_mode(value).unwrap_or(value),
+                (None, Some(mode)) => {
+                    iter.next();
+                    mode
+                }
+                (None, None) => "auto",
+            };
+            out.push(OsString::from(format!("--proxy-protocol={value}")));
+            continue;
+        }
         let Some(refused) = REFUSED.iter().find(|r| r.flag == flag) else {
             out.push(arg);
             continue;
@@ -201,6 +217,17 @@ pub fn accept_cli(args: Vec<OsString>) -> Result<Vec<OsString>, ConfigError> {
         }
     }
     Ok(out)
+}
+
+/// gunicorn's spellings of a PROXY protocol mode (`validate_proxy_protocol`), as ours.
+pub fn proxy_protocol_mode(value: &str) -> Option<&'static str> {
+    Some(match value.trim().to_ascii_lowercase().as_str() {
+        "false" | "off" | "0" | "none" => "off",
+        "true" | "auto" | "1" => "auto",
+        "v1" => "v1",
+        "v2" => "v2",
+        _ => return None,
+    })
 }
 
 /// The error for a refused setting, as the user wrote it (`option`).
@@ -310,6 +337,145 @@ pub fn split_shell_words(text: &str) -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
+    /// Every flag of gunicorn 27 (`gunicorn.config.KNOWN_SETTINGS`), and whether it takes
+    /// no value.
+    const GUNICORN_FLAGS: &[(&str, bool)] = &[
+        ("-c", false),
+        ("--config", false),
+        ("-b", false),
+        ("--bind", false),
+        ("--backlog", false),
+        ("-w", false),
+        ("--workers", false),
+        ("-k", false),
+        ("--worker-class", false),
+        ("--threads", false),
+        ("--worker-connections", false),
+        ("--max-requests", false),
+        ("--max-requests-jitter", false),
+        ("-t", false),
+        ("--timeout", false),
+        ("--graceful-timeout", false),
+        ("--keep-alive", false),
+        ("--limit-request-line", false),
+        ("--limit-request-fields", false),
+        ("--limit-request-field_size", false),
+        ("--reload", true),
+        ("--reload-engine", false),
+        ("--reload-extra-file", false),
+        ("--spew", true),
+        ("--check-config", true),
+        ("--print-config", true),
+        ("--preload", true),
+        ("--no-sendfile", true),
+        ("--reuse-port", true),
+        ("--chdir", false),
+        ("-D", true),
+        ("--daemon", true),
+        ("-e", false),
+        ("--env", false),
+        ("-p", false),
+        ("--pid", false),
+        ("--worker-tmp-dir", false),
+        ("-u", false),
+        ("--user", false),
+        ("-g", false),
+        ("--group", false),
+        ("-m", false),
+        ("--umask", false),
+        ("--initgroups", true),
+        ("--forwarded-allow-ips", false),
+        ("--access-logfile", false),
+        ("--disable-redirect-access-to-syslog", true),
+        ("--access-logformat", false),
+        ("--error-logfile", false),
+        ("--log-file", false),
+        ("--log-level", false),
+        ("--capture-output", true),
+        ("--logger-class", false),
+        ("--log-config", false),
+        ("--log-config-json", false),
+        ("--log-syslog-to", false),
+        ("--log-syslog", true),
+        ("--log-syslog-prefix", false),
+        ("--log-syslog-facility", false),
+        ("-R", true),
+        ("--enable-stdio-inheritance", true),
+        ("--statsd-host", false),
+        ("--dogstatsd-tags", false),
+        ("--statsd-prefix", false),
+        ("--enable-backlog-metric", true),
+        ("-n", false),
+        ("--name", false),
+        ("--pythonpath", false),
+        ("--paste", false),
+        ("--paster", false),
+        ("--proxy-protocol", false),
+        ("--proxy-allow-from", false),
+        ("--protocol", false),
+        ("--uwsgi-allow-from", false),
+        ("--keyfile", false),
+        ("--certfile", false),
+        ("--ssl-version", false),
+        ("--cert-reqs", false),
+        ("--ca-certs", false),
+        ("--suppress-ragged-eofs", true),
+        ("--do-handshake-on-connect", true),
+        ("--ciphers", false),
+        ("--http-protocols", false),
+        ("--http2-cleartext", false),
+        ("--http2-max-concurrent-streams", false),
+        ("--http2-initial-window-size", false),
+        ("--http2-max-frame-size", false),
+        ("--http2-max-header-list-size", false),
+        ("--paste-global", false),
+        ("--permit-obsolete-folding", true),
+        ("--strip-header-spaces", true),
+        ("--permit-unconventional-http-method", true),
+        ("--permit-unconventional-http-version", true),
+        ("--casefold-http-method", true),
+        ("--forwarder-headers", false),
+        ("--header-map", false),
+        ("--asgi-loop", false),
+        ("--asgi-lifespan", false),
+        ("--asgi-disconnect-grace-period", false),
+        ("--websocket-max-message-size", false),
+        ("--http-parser", false),
+        ("--root-path", false),
+        ("--dirty-app", false),
+        ("--dirty-workers", false),
+        ("--dirty-timeout", false),
+        ("--dirty-threads", false),
+        ("--dirty-graceful-timeout", false),
+        ("--control-socket", false),
+        ("--control-socket-mode", false),
+        ("--no-control-socket", true),
+    ];
+
+    /// Each of gunicorn's flags is understood: taken, or refused by name, never an
+    /// "unexpected argument".
+    #[test]
+    fn every_gunicorn_flag_is_understood() {
+        assert_eq!(GUNICORN_FLAGS.len(), 110);
+        for (flag, switch) in GUNICORN_FLAGS {
+            let mut args = vec![OsString::from("rsgi-server"), OsString::from(*flag)];
+            if !switch {
+                args.push(OsString::from("1"));
+            }
+            args.push(OsString::from("app"));
+            let parsed = accept_cli(args).and_then(|args| {
+                <Cli as clap::Parser>::try_parse_from(args).map_err(|e| clap_error(e, None))
+            });
+            if let Err(ConfigError::Cli(e)) = &parsed {
+                assert_ne!(
+                    e.kind(),
+                    clap::error::ErrorKind::UnknownArgument,
+                    "{flag}: {e}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn shell_words_split_like_shlex() {
         let split = |s| split_shell_words(s).expect("splits");
@@ -330,6 +496,28 @@ mod tests {
         assert_eq!(split(r#""a\"b\n""#), [r#"a"b\n"#]);
         assert_eq!(split("''"), [""]);
         assert!(split_shell_words("'open").is_err());
+    }
+
+    #[test]
+    fn proxy_protocol_takes_gunicorns_optional_value() {
+        let args = |list: &[&str]| list.iter().map(OsString::from).collect::<Vec<_>>();
+        let accepted = |list: &[&str]| accept_cli(args(list)).expect("accepted");
+        assert_eq!(
+            accepted(&["x", "--proxy-protocol", "v2", "app"]),
+            args(&["x", "--proxy-protocol=v2", "app"])
+        );
+        assert_eq!(
+            accepted(&["x", "--proxy-protocol", "app"]),
+            args(&["x", "--proxy-protocol=auto", "app"])
+        );
+        assert_eq!(
+            accepted(&["x", "--proxy-protocol=TRUE", "app"]),
+            args(&["x", "--proxy-protocol=auto", "app"])
+        );
+        assert_eq!(
+            accepted(&["x", "--proxy-protocol", "none"]),
+            args(&["x", "--proxy-protocol=off"])
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! Helpers stay possible as gunicorn's own examples write them: `_private` names, constants
 //! in capitals, modules, classes and functions are not settings.
 
-use super::gunicorn::{REFUSED, refusal};
+use super::gunicorn::{REFUSED, proxy_protocol_mode, refusal};
 use super::{ConfigSource, FileLayer};
 use crate::settings::sources::layer_command;
 use crate::settings::{ConfigError, Layer, SETTINGS, assignments_layer, closest};
@@ -263,9 +263,12 @@ fn assign(ours: &str, theirs: &str, value: &Value, file: &str) -> Result<Layer, 
                 ));
             }
         },
-        // gunicorn's proxy_protocol = True is its `auto`.
+        // gunicorn's proxy_protocol = True is its `auto`, "1" and "none" are modes too.
         Value::Bool(on) if ours == "proxy_protocol" => {
             vec![if *on { "auto" } else { "off" }.to_owned()]
+        }
+        Value::String(mode) if ours == "proxy_protocol" => {
+            vec![proxy_protocol_mode(mode).unwrap_or(mode).to_owned()]
         }
         scalar => vec![scalar_text(scalar).ok_or_else(|| invalid("a single value"))?],
     };

@@ -1,0 +1,11 @@
+daemon = False
+pidfile = "app.pid"
+umask = 0o027
+initgroups = False
+tmp_upload_dir = "/tmp"
+reload = True
+reload_engine = "poll"
+reload_extra_files = ["templates/base.html"]
+chdir = "."
+pythonpath = "lib,vendor"
+worker_tmp_dir = "/dev/shm"

@@ -1,0 +1,9 @@
+limit_request_line = 8190
+limit_request_fields = 200
+limit_request_field_size = 16380
+keepalive = 75
+graceful_timeout = 60
+timeout = 0
+backlog = 4096
+worker_connections = 500
+reuse_port = True
