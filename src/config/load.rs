@@ -126,7 +126,7 @@ pub fn load_with(
     let mut gunicorn_env = gunicorn_cli
         .as_ref()
         .map_or_else(Layer::default, |c| c.settings.clone());
-    let (mut env_layer, warnings) = settings::env_layer(env)?;
+    let (mut env_layer, mut warnings) = settings::env_layer(env)?;
     let mut fallback = settings::fallback_layer(env)?;
     for layer in [
         &mut cli_layer,
@@ -142,11 +142,21 @@ pub fn load_with(
         .map(|file| file.to_string_lossy().into_owned())
         .or_else(|| env.get(CONFIG_ENV).filter(|f| !f.is_empty()).cloned())
         .or(env_config.map(|file| file.to_string_lossy().into_owned()));
-    let source = match (named, &cli.ini) {
+    // The command-line-only options may come from GUNICORN_CMD_ARGS too, as in gunicorn.
+    let from_env = |f: fn(&Cli) -> bool| gunicorn_cli.as_ref().is_some_and(f);
+    let print = cli.print_config || from_env(|c| c.print_config);
+    let check = cli.check_config || from_env(|c| c.check_config);
+    let ini_ignore_unsupported =
+        cli.ini_ignore_unsupported || from_env(|c| c.ini_ignore_unsupported);
+    let ini = cli
+        .ini
+        .clone()
+        .or_else(|| gunicorn_cli.as_ref().and_then(|c| c.ini.clone()));
+    let source = match (named, &ini) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::Invalid {
                 option: "--ini".to_owned(),
-                value: cli.ini.clone().unwrap_or_default(),
+                value: ini.clone().unwrap_or_default(),
                 allowed: "one config file: --ini or -c/--config (or RSGI_CONFIG), not both"
                     .to_owned(),
             });
@@ -154,7 +164,11 @@ pub fn load_with(
         (None, Some(ini)) => Some(ConfigSource::from_ini_arg(ini, cwd)),
         // A named file must exist (checked on read); the default one is optional.
         (Some(file), None) => Some(ConfigSource::from_config_arg(&file, cwd)),
-        (None, None) => ConfigSource::default_in(cwd)?,
+        (None, None) => {
+            let (source, warning) = ConfigSource::default_in(cwd);
+            warnings.extend(warning);
+            source
+        }
     };
     let retained = Arc::new(Retained {
         cli: cli_layer,
@@ -165,14 +179,14 @@ pub fn load_with(
         vars: env.clone(),
         cwd: cwd.to_owned(),
         python,
-        ini_ignore_unsupported: cli.ini_ignore_unsupported,
-        require_app: !cli.print_config,
+        ini_ignore_unsupported,
+        require_app: !print,
     });
     let config = build(&retained, source)?;
-    Ok(if cli.print_config {
+    Ok(if print {
         let text = print_config(&config)?;
         Invocation::PrintConfig(config, text)
-    } else if cli.check_config {
+    } else if check {
         Invocation::CheckConfig(config)
     } else {
         Invocation::Run(config)
@@ -218,13 +232,23 @@ fn build(retained: &Arc<Retained>, source: Option<ConfigSource>) -> Result<Confi
         Some(source) => read_source(retained, source)?,
         None => FileLayer::default(),
     };
-    let merged = retained
+    let mut merged = retained
         .cli
         .clone()
         .or(retained.env.clone())
         .or(retained.gunicorn_env.clone())
         .or(file.layer.clone())
         .or(retained.fallback.clone());
+    if !file.inherited.env.is_empty() {
+        let mut env = file.inherited.env.clone();
+        env.extend(merged.env.take().unwrap_or_default());
+        merged.env = Some(env);
+    }
+    if !file.inherited.path.is_empty() {
+        let mut path = merged.pythonpath.take().unwrap_or_default();
+        path.extend(file.inherited.path.iter().cloned());
+        merged.pythonpath = Some(path);
+    }
     // Names each setting as the user wrote it in the source that supplied its value.
     let label = |name: &str| -> String {
         let Some(meta) = SETTINGS.iter().find(|m| m.name == name) else {
@@ -247,6 +271,18 @@ fn build(retained: &Arc<Retained>, source: Option<ConfigSource>) -> Result<Confi
             meta.cli_spelling()
         }
     };
+    let mut warnings = retained.warnings.clone();
+    if let (Some(theirs), Some(chosen)) = (&file.layer.hooks, &merged.hooks) {
+        if theirs != chosen {
+            warnings.push(format!(
+                "the hooks defined in {} are not called: --hooks {chosen} replaces them",
+                source
+                    .as_ref()
+                    .map(ConfigSource::describe)
+                    .unwrap_or_default()
+            ));
+        }
+    }
     let binds_explicit = merged.is_set("bind");
     let mut config = Config::validate(
         merged.resolve(),
@@ -256,8 +292,8 @@ fn build(retained: &Arc<Retained>, source: Option<ConfigSource>) -> Result<Confi
     )?;
     config.config_file = source;
     config.origin.retained = Some(Arc::clone(retained));
-    config.origin.warnings = retained.warnings.clone();
-    config.origin.warnings.extend(file.warnings);
+    warnings.extend(file.warnings);
+    config.origin.warnings = warnings;
     Ok(config)
 }
 

@@ -788,8 +788,11 @@ settings! {
 
 /// The whole command line: every setting plus the options that only make sense there.
 #[derive(Parser, Debug)]
+// infer_long_args: gunicorn's argparse takes any unambiguous prefix of a long option
+// (`--graceful 10`), and command lines written for it use them.
 #[command(
     name = "rsgi-server",
+    infer_long_args = true,
     version = VERSION,
     about = "A pre-fork WSGI (PEP 3333) application server",
     after_help = "Every option except -c, --ini, --check-config and --print-config can also \

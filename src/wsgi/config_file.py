@@ -9,6 +9,7 @@ functions (hooks) by name. Modules, classes and ``_private`` names are helpers, 
 
 import enum
 import importlib
+import math
 import importlib.machinery
 import importlib.util
 import json
@@ -40,6 +41,8 @@ def plain(value):
     """``value`` as JSON can hold it, or a marker with its repr for rsgi-server to refuse."""
     if isinstance(value, enum.Enum):
         return plain(value.value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"__unrepresentable__": repr(value)}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, os.PathLike):
@@ -54,11 +57,19 @@ def plain(value):
 
 
 def report(kind, spec, cwd):
-    """Executes the config and returns the JSON rsgi-server reads."""
+    """Executes the config and returns the JSON rsgi-server reads: its names, and what it
+    changed in ``os.environ`` and ``sys.path``, which under gunicorn the master and the
+    workers inherit (``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)``)."""
     # As gunicorn, whose `python:` configs import from the directory it is started in.
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
+    environ_before = dict(os.environ)
+    path_before = list(sys.path)
     namespace = execute(kind, spec)
+    environ = {
+        key: value for key, value in os.environ.items() if environ_before.get(key) != value
+    }
+    added_paths = [entry for entry in sys.path if entry not in path_before and entry]
     values = {}
     callables = []
     for name, value in namespace.items():
@@ -72,4 +83,6 @@ def report(kind, spec, cwd):
             callables.append(name)
             continue
         values[name] = plain(value)
-    return json.dumps({"values": values, "callables": callables})
+    return json.dumps(
+        {"values": values, "callables": callables, "environ": environ, "sys_path": added_paths}
+    )

@@ -7,11 +7,13 @@
 use crate::settings::ConfigError;
 use crate::settings::frontends::{ConfigSource, Namespace};
 use crate::wsgi::interp;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use pyo3::prelude::*;
 use std::ffi::CString;
 use std::io::Read;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Executes `source` with `virtualenv`'s packages importable and returns what it defines;
 /// a [`crate::settings::frontends::PythonReader`]. A file that fails to execute prints its
@@ -30,7 +32,10 @@ pub fn read(source: &ConfigSource, virtualenv: Option<&Path>) -> Result<Namespac
         ConfigSource::GunicornModule(module) => ("module", module.clone()),
         _ => return Err(error("not a gunicorn config file".to_owned())),
     };
-    let (read, write) = nix::unistd::pipe().map_err(|e| error(format!("pipe: {e}")))?;
+    // Close-on-exec: a process the file starts must not hold the pipe open (the parent
+    // would wait for it); the child itself writes without exec'ing.
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| error(format!("pipe: {e}")))?;
     interp::before_fork();
     // SAFETY: the process has one thread (see above), so the child may run arbitrary code;
     // with Python initialised here (the wheel), before_fork holds the GIL across the fork
@@ -40,6 +45,7 @@ pub fn read(source: &ConfigSource, virtualenv: Option<&Path>) -> Result<Namespac
         Ok(nix::unistd::ForkResult::Child) => {
             interp::after_fork_child();
             drop(read);
+            default_signals();
             let code = child(kind, &spec, virtualenv, write);
             // SAFETY: _exit skips the parent's atexit handlers and buffered state, which
             // belong to the parent; everything the child had to say is written.
@@ -48,8 +54,14 @@ pub fn read(source: &ConfigSource, virtualenv: Option<&Path>) -> Result<Namespac
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             interp::after_fork_parent();
             drop(write);
-            let mut json = String::new();
-            let _ = std::fs::File::from(read).read_to_string(&mut json);
+            let json = match read_within(read, READ_LIMIT) {
+                Ok(json) => json,
+                Err(why) => {
+                    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(child, None);
+                    return Err(error(why));
+                }
+            };
             match nix::sys::wait::waitpid(child, None) {
                 Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => parse(&json).map_err(error),
                 // The traceback travels in the message, so that on a reload it reaches the
@@ -66,6 +78,54 @@ pub fn read(source: &ConfigSource, virtualenv: Option<&Path>) -> Result<Namespac
             Err(error(format!("fork: {e}")))
         }
     }
+}
+
+/// How long a config file may take to execute: one stuck on the network must not hold the
+/// master (on HUP, its loop) forever.
+const READ_LIMIT: Duration = Duration::from_secs(60);
+
+/// Reads the child's whole report from `pipe`, giving up after `limit`.
+fn read_within(pipe: OwnedFd, limit: Duration) -> Result<String, String> {
+    let deadline = Instant::now() + limit;
+    let mut file = std::fs::File::from(pipe);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let millis = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(millis)) {
+            Ok(0) if left.is_zero() => {
+                return Err(format!(
+                    "executing it did not finish within {} s",
+                    limit.as_secs()
+                ));
+            }
+            Ok(_) => match file.read(&mut chunk) {
+                Ok(0) => return Ok(String::from_utf8_lossy(&out).into_owned()),
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("reading its report: {e}")),
+            },
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(format!("reading its report: {e}")),
+        }
+    }
+}
+
+/// Gives the child the default action for every signal, and none blocked: the master's
+/// handlers write to the master's self-pipe, which a config file must not reach, and a TERM
+/// sent to the process group must end the child.
+fn default_signals() {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
+    for signal in Signal::iterator() {
+        if matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: SIG_DFL installs no handler of ours; the child is single-threaded.
+        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
 /// The child: initialises Python if the process has none, executes the config and writes
@@ -111,11 +171,15 @@ fn parse(json: &str) -> Result<Namespace, String> {
     struct Report {
         values: std::collections::BTreeMap<String, serde_json::Value>,
         callables: Vec<String>,
+        environ: std::collections::BTreeMap<String, String>,
+        sys_path: Vec<String>,
     }
     let report: Report =
         serde_json::from_str(json).map_err(|e| format!("unreadable report from Python: {e}"))?;
     Ok(Namespace {
         values: report.values,
         callables: report.callables,
+        environ: report.environ,
+        sys_path: report.sys_path,
     })
 }

@@ -253,7 +253,8 @@ pub fn load(config: &Config, master_pid: i32) -> Result<(), HookError> {
         let emit = pyo3::wrap_pyfunction!(emit, py)?;
         let log = support.getattr("Log")?.call1((emit,))?;
         let settings = serde_json::to_string(config.origin.settings()).unwrap_or_default();
-        let cfg = support.getattr("make_cfg")?.call1((settings,))?;
+        let renamed = crate::settings::frontends::gunicorn_file::RENAMED.to_vec();
+        let cfg = support.getattr("make_cfg")?.call1((settings, renamed))?;
         let server = support.getattr("Server")?.call1((
             master_pid,
             &cfg,

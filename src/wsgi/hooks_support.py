@@ -74,26 +74,12 @@ class Log:
         self._log(names.get(level, "info"), msg, args)
 
 
-# gunicorn's names for settings rsgi-server names differently, so that ``server.cfg.keepalive``
-# in a hook written for gunicorn reads the same value as ``server.cfg.keep_alive``.
-GUNICORN_NAMES = {
-    "wsgi_app": "app",
-    "keepalive": "keep_alive",
-    "preload_app": "preload",
-    "raw_env": "env",
-    "pidfile": "pid",
-    "accesslog": "access_logfile",
-    "errorlog": "error_logfile",
-    "loglevel": "log_level",
-    "raw_paste_global_conf": "paste_global",
-}
-
-
-def make_cfg(settings_json):
-    """``server.cfg``: every setting as an attribute, named as in our config file and as
-    in gunicorn's."""
+def make_cfg(settings_json, gunicorn_names):
+    """``server.cfg``: every setting as an attribute, named as in our config file and, for
+    ``gunicorn_names`` (pairs of gunicorn's name and ours), as in gunicorn's, so that
+    ``server.cfg.keepalive`` in a hook written for gunicorn reads ``keep_alive``."""
     settings = json.loads(settings_json)
-    for theirs, ours in GUNICORN_NAMES.items():
+    for theirs, ours in gunicorn_names:
         settings.setdefault(theirs, settings.get(ours))
     return types.SimpleNamespace(**settings)
 

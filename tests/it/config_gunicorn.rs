@@ -246,15 +246,99 @@ fn a_file_that_raises_prints_its_traceback_and_one_error_line() {
 }
 
 #[test]
-fn both_default_files_present_is_an_error_asking_to_choose() {
+fn with_both_default_files_ours_is_read_and_the_other_named_in_a_warning() {
     let dir = TempDir::new();
     dir.write("gunicorn.conf.py", "workers = 2\n");
     dir.write("rsgi.toml", "workers = 3\n");
-    let run = bare().cwd(dir.path()).arg("app").run();
-    assert_eq!(run.code(), Some(2), "{run:?}");
-    assert!(run.stderr.contains("-c"), "{run:?}");
-    let cfg = print_config(bare().cwd(dir.path()).args(["-c", "rsgi.toml", "app"]));
-    assert_eq!(cfg["workers"].as_integer(), Some(3));
+    let run = bare().cwd(dir.path()).args(["app", "--print-config"]).run();
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert!(run.stdout.contains("workers = 3\n"), "{run:?}");
+    assert!(
+        run.stderr.contains("./gunicorn.conf.py is not read"),
+        "{run:?}"
+    );
+    let cfg = print_config(
+        bare()
+            .cwd(dir.path())
+            .args(["-c", "gunicorn.conf.py", "app"]),
+    );
+    assert_eq!(cfg["workers"].as_integer(), Some(2));
+}
+
+#[test]
+fn a_config_file_without_an_extension_is_ours_if_it_reads_as_our_toml() {
+    let dir = TempDir::new();
+    dir.write("rsgi.conf", "workers = 3\nkeep_alive = 4\n");
+    dir.write("gunicorn.conf", "workers = 2\nkeepalive = 6\n");
+    let cfg = print_config(bare().cwd(dir.path()).args(["-c", "rsgi.conf", "app"]));
+    assert_eq!(cfg["keep_alive"].as_integer(), Some(4));
+    let cfg = print_config(bare().cwd(dir.path()).args(["-c", "gunicorn.conf", "app"]));
+    assert_eq!(cfg["keep_alive"].as_integer(), Some(6));
+}
+
+#[test]
+fn what_the_file_does_to_its_environment_and_path_reaches_the_app() {
+    let dir = TempDir::new();
+    dir.write(
+        "lib/extra_mod.py",
+        "VALUE = 'imported from the path the conf added'\n",
+    );
+    dir.write(
+        "probe.py",
+        "import os\n\
+         def application(environ, start_response):\n    \
+             import extra_mod\n    \
+             start_response('200 OK', [('Content-Type', 'text/plain')])\n    \
+             return [('%s|%s|%s' % (os.environ.get('CONF_SET'), os.environ.get('RAW'),\n    \
+                      extra_mod.VALUE)).encode()]\n",
+    );
+    dir.write(
+        "gunicorn.conf.py",
+        "import os, sys\n\
+         os.environ.setdefault('CONF_SET', 'set by the conf')\n\
+         sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'lib'))\n\
+         raw_env = ['RAW=1']\n",
+    );
+    // A --pythonpath and -e on the command line replace the file's settings, not what the
+    // file did to its process.
+    let server = bare()
+        .cwd(dir.path())
+        .args(["--pythonpath", ".", "-e", "OTHER=2", "probe"])
+        .bind("127.0.0.1:0")
+        .start();
+    assert_eq!(
+        server.get("/").text(),
+        "set by the conf|None|imported from the path the conf added"
+    );
+    let cfg = print_config(bare().cwd(dir.path()).arg("app"));
+    let env: Vec<&str> = cfg["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(env, ["CONF_SET=set by the conf", "RAW=1"]);
+    assert_eq!(
+        cfg["pythonpath"].as_array().unwrap()[0].as_str(),
+        dir.join("lib").to_str()
+    );
+}
+
+#[test]
+fn gunicorn_abbreviations_of_long_options_are_understood() {
+    let cfg = print_config(bare().args(["--graceful", "7", "--max-requests-j", "3", "app"]));
+    assert_eq!(cfg["graceful_timeout"].as_integer(), Some(7));
+    assert_eq!(cfg["max_requests_jitter"].as_integer(), Some(3));
+}
+
+#[test]
+fn gunicorn_cmd_args_may_ask_for_print_config() {
+    let run = bare()
+        .arg("app")
+        .env("GUNICORN_CMD_ARGS", "--print-config --workers 3")
+        .run();
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert!(run.stdout.contains("workers = 3\n"), "{run:?}");
 }
 
 /// Every refused gunicorn flag exits 2 before binding, naming the flag, the value and the

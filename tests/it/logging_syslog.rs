@@ -147,3 +147,76 @@ fn bad_syslog_settings_exit_2_naming_them() {
         );
     }
 }
+
+#[test]
+fn a_syslog_that_never_reads_does_not_block_the_workers() {
+    let dir = TempDir::new();
+    let path = dir.join("log.sock");
+    // Bound and never read: its queue fills after a few lines.
+    let listener = UnixDatagram::bind(&path).expect("bind");
+    nix::sys::socket::setsockopt(&listener, nix::sys::socket::sockopt::RcvBuf, &1024)
+        .expect("SO_RCVBUF");
+    let mut server = server("hello")
+        .arg("--log-syslog")
+        .arg("--log-syslog-to")
+        .arg(format!("unix://{}#dgram", path.display()))
+        .start();
+    let mut conn = server.conn();
+    for i in 0..300 {
+        let request = format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            conn.roundtrip(request.as_bytes()).status(),
+            200,
+            "request {i}"
+        );
+    }
+    server.terminate();
+    let stderr = server.stderr_text();
+    assert!(
+        stderr.contains("cannot send to syslog at unix://") && stderr.contains("dropped"),
+        "{stderr}"
+    );
+    drop(listener);
+}
+
+#[test]
+fn each_process_writes_its_own_tcp_syslog_stream() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut all = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut stream, &mut all);
+                let _ = tx.send(all);
+            });
+        }
+    });
+    let mut server = server("hello")
+        .arg("--log-syslog")
+        .arg("--log-syslog-to")
+        .arg(format!("tcp://127.0.0.1:{port}"))
+        .workers(2)
+        .start();
+    let mut conn = server.conn();
+    for i in 0..20 {
+        let request = format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(conn.roundtrip(request.as_bytes()).status(), 200);
+    }
+    server.terminate();
+    // The master's connection, and one per worker that logged after the fork.
+    let streams: Vec<Vec<u8>> = (0..3)
+        .map(|_| rx.recv_timeout(DEADLINE).expect("a closed syslog stream"))
+        .collect();
+    for stream in &streams {
+        for message in stream.split(|b| *b == 0).filter(|m| !m.is_empty()) {
+            let mut framed = message.to_vec();
+            framed.push(0);
+            let (_, text) = parse(&framed);
+            assert!(text.starts_with("gunicorn.hello."), "{text:?}");
+        }
+    }
+}

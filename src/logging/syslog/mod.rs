@@ -7,7 +7,9 @@
 //! slow or gone never blocks a worker. A line that cannot be sent is dropped and counted;
 //! the first drop and the recovery are reported once each ([`Notice`]). A socket that
 //! failed is reconnected at most once a second. Sockets are opened in the master and
-//! inherited by the workers, as gunicorn's handlers are.
+//! inherited by the workers, as gunicorn's handlers are; a stream socket (TCP, Unix stream)
+//! is reconnected by each process that sends on it, since lines of several processes on one
+//! stream could interleave.
 
 pub mod address;
 
@@ -21,7 +23,7 @@ use nix::sys::socket::{
 };
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// Python's syslog severities for our levels.
@@ -58,6 +60,10 @@ pub struct Syslog {
     failing: AtomicBool,
     /// When (seconds since the epoch) a failed socket may be reconnected.
     retry_at: AtomicI64,
+    /// For a stream socket, the process that connected it (0 for a datagram socket). A
+    /// stream is one byte sequence: workers that inherited the master's would interleave
+    /// their lines into it, so each process connects its own.
+    stream_owner: AtomicI32,
 }
 
 /// Something to say in the error log about a syslog destination, once.
@@ -89,6 +95,7 @@ impl Syslog {
             dropped: AtomicU64::new(0),
             failing: AtomicBool::new(false),
             retry_at: AtomicI64::new(0),
+            stream_owner: AtomicI32::new(0),
         };
         let connected = syslog.connect();
         if let (Target::Tcp(_), Ok(fd)) = (&syslog.target, &connected) {
@@ -143,6 +150,12 @@ impl Syslog {
 
     fn send_message(&self, message: &[u8]) -> Result<(), Errno> {
         let mut socket = self.lock();
+        let owner = self.stream_owner.load(Ordering::Relaxed);
+        if owner != 0 && owner != std::process::id() as i32 {
+            // Inherited across fork: closes only this process's copy.
+            *socket = None;
+            self.stream_owner.store(0, Ordering::Relaxed);
+        }
         if socket.is_none() {
             let now = super::clock::now().0;
             if now < self.retry_at.load(Ordering::Relaxed) {
@@ -200,8 +213,19 @@ impl Syslog {
         }
     }
 
-    /// A new non-blocking socket, connected where that applies.
+    /// A new non-blocking socket, connected where that applies; a stream is noted as this
+    /// process's.
     fn connect(&self) -> Result<OwnedFd, Errno> {
+        let fd = self.open_socket()?;
+        let stream = nix::sys::socket::getsockopt(&fd, nix::sys::socket::sockopt::SockType)
+            .is_ok_and(|kind| kind == SockType::Stream);
+        let owner = if stream { std::process::id() as i32 } else { 0 };
+        self.stream_owner.store(owner, Ordering::Relaxed);
+        Ok(fd)
+    }
+
+    /// A new non-blocking socket for the target.
+    fn open_socket(&self) -> Result<OwnedFd, Errno> {
         let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
         match &self.target {
             Target::Unix { path, dgram_only } => {

@@ -10,7 +10,7 @@
 //! in capitals, modules, classes and functions are not settings.
 
 use super::gunicorn::{REFUSED, proxy_protocol_mode, refusal};
-use super::{ConfigSource, FileLayer};
+use super::{ConfigSource, FileLayer, Inherited};
 use crate::settings::sources::layer_command;
 use crate::settings::{ConfigError, Layer, SETTINGS, assignments_layer, closest};
 use clap::ArgAction;
@@ -26,6 +26,10 @@ pub struct Namespace {
     pub values: BTreeMap<String, Value>,
     /// Module-level names bound to functions.
     pub callables: Vec<String>,
+    /// Variables the file set or changed in `os.environ`.
+    pub environ: BTreeMap<String, String>,
+    /// Directories the file added to `sys.path`.
+    pub sys_path: Vec<String>,
 }
 
 /// Executes a gunicorn config file or module (a [`ConfigSource::GunicornFile`] or
@@ -164,10 +168,25 @@ pub fn translate(
             _ => file.clone(),
         });
     }
+    // What the file did to its own process, the master and workers inherit under gunicorn,
+    // whatever the settings say.
+    let inherited = Inherited {
+        env: namespace
+            .environ
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect(),
+        path: namespace
+            .sys_path
+            .iter()
+            .map(|entry| cwd.join(entry))
+            .collect(),
+    };
     Ok(FileLayer {
         layer,
         warnings,
         labels: BTreeMap::new(),
+        inherited,
     })
 }
 

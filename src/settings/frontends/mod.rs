@@ -19,7 +19,7 @@ pub mod gunicorn_file;
 pub mod toml_file;
 pub mod uwsgi_ini;
 
-use super::{ConfigError, Layer};
+use super::Layer;
 use std::path::{Path, PathBuf};
 
 pub use gunicorn_file::{Namespace, PythonReader};
@@ -49,18 +49,26 @@ pub enum ConfigSource {
 }
 
 impl ConfigSource {
-    /// What `-c`/`--config` (or `RSGI_CONFIG`) names: a `.toml` file is ours, `python:NAME`
-    /// a gunicorn config module, `file:PATH` or anything else a gunicorn config file
-    /// (gunicorn executes whatever file it is given, whatever its name).
+    /// What `-c`/`--config` (or `RSGI_CONFIG`) names: `python:NAME` is a gunicorn config
+    /// module, `file:PATH` or a `.py` file a gunicorn config file, a `.toml` file ours. Any
+    /// other file is ours if it reads as our TOML (as `-c` always read before gunicorn's
+    /// files were), else gunicorn's: gunicorn executes whatever file it is given.
     pub fn from_config_arg(value: &str, cwd: &Path) -> ConfigSource {
         if let Some(module) = value.strip_prefix("python:") {
-            ConfigSource::GunicornModule(module.to_owned())
-        } else if let Some(file) = value.strip_prefix("file:") {
-            ConfigSource::GunicornFile(cwd.join(file))
-        } else if value.ends_with(".toml") {
-            ConfigSource::Toml(cwd.join(value))
+            return ConfigSource::GunicornModule(module.to_owned());
+        }
+        if let Some(file) = value.strip_prefix("file:") {
+            return ConfigSource::GunicornFile(cwd.join(file));
+        }
+        let path = cwd.join(value);
+        let ours = value.ends_with(".toml")
+            || (!value.ends_with(".py")
+                && std::fs::read_to_string(&path)
+                    .is_ok_and(|text| toml::from_str::<Layer>(&text).is_ok()));
+        if ours {
+            ConfigSource::Toml(path)
         } else {
-            ConfigSource::GunicornFile(cwd.join(value))
+            ConfigSource::GunicornFile(path)
         }
     }
 
@@ -79,21 +87,22 @@ impl ConfigSource {
     }
 
     /// The file read when none is named: `./rsgi.toml` or `./gunicorn.conf.py`, whichever
-    /// exists; both is an error, since which one the user meant cannot be guessed.
-    pub fn default_in(cwd: &Path) -> Result<Option<ConfigSource>, ConfigError> {
+    /// exists. With both (a project halfway through its migration), ours is read, and the
+    /// warning returned says the other is not.
+    pub fn default_in(cwd: &Path) -> (Option<ConfigSource>, Option<String>) {
         let toml = cwd.join(DEFAULT_TOML_FILE);
         let gunicorn = cwd.join(DEFAULT_GUNICORN_FILE);
         match (toml.is_file(), gunicorn.is_file()) {
-            (true, true) => Err(ConfigError::File {
-                path: gunicorn,
-                message: format!(
-                    "both ./{DEFAULT_TOML_FILE} and ./{DEFAULT_GUNICORN_FILE} exist; name the \
-                     one to read with -c"
-                ),
-            }),
-            (true, false) => Ok(Some(ConfigSource::Toml(toml))),
-            (false, true) => Ok(Some(ConfigSource::GunicornFile(gunicorn))),
-            (false, false) => Ok(None),
+            (true, true) => (
+                Some(ConfigSource::Toml(toml)),
+                Some(format!(
+                    "./{DEFAULT_GUNICORN_FILE} is not read: ./{DEFAULT_TOML_FILE} is (name \
+                     the one to read with -c)"
+                )),
+            ),
+            (true, false) => (Some(ConfigSource::Toml(toml)), None),
+            (false, true) => (Some(ConfigSource::GunicornFile(gunicorn)), None),
+            (false, false) => (None, None),
         }
     }
 
@@ -122,4 +131,17 @@ pub struct FileLayer {
     /// How the file spells the settings it sets, where that is not our name (a uwsgi.ini's
     /// `processes (in FILE:LINE [uwsgi])` for `workers`), for error messages.
     pub labels: std::collections::BTreeMap<String, String>,
+    /// What executing the file did to its process, which the server's processes inherit.
+    pub inherited: Inherited,
+}
+
+/// Changes a config file made to the process executing it (a gunicorn.conf.py's
+/// `os.environ.setdefault(...)`, `sys.path.insert(...)`): under gunicorn the master and the
+/// workers inherit them, so here they are added to whatever `env` and `pythonpath` say.
+#[derive(Debug, Default)]
+pub struct Inherited {
+    /// `NAME=VALUE` of each variable set or changed; the settings' `env` wins over them.
+    pub env: Vec<String>,
+    /// Directories added to the path, after the settings' `pythonpath`.
+    pub path: Vec<std::path::PathBuf>,
 }

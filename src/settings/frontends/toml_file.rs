@@ -20,5 +20,6 @@ pub fn read(path: &Path) -> Result<FileLayer, ConfigError> {
         layer,
         warnings: Vec::new(),
         labels: Default::default(),
+        inherited: Default::default(),
     })
 }

@@ -88,6 +88,8 @@ pub const KEYS: &[(&[&str], Meaning)] = &[
         &["max-requests", "max-requests-per-worker"],
         Set("max_requests"),
     ),
+    // Approximate: uWSGI adds worker-id × delta to each worker's limit, ours a random 0 to
+    // delta; both keep the workers from being replaced at once.
     (&["max-requests-delta"], Set("max_requests_jitter")),
     (
         &["reload-on-rss", "evil-reload-on-rss"],

@@ -101,6 +101,7 @@ fn translated(
         layer,
         warnings,
         labels,
+        inherited: Default::default(),
     })
 }
 

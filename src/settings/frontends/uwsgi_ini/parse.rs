@@ -12,6 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The most repetitions a `for-times` block may ask for: a file must not make the server
+/// build an unbounded configuration.
+const MAX_FOR_TIMES: u32 = 10_000;
+
 /// How deep includes may nest: deeper is taken for an include loop.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
@@ -310,7 +314,15 @@ impl Reader<'_> {
             Opener::ForTimes => {
                 let n: u32 = value
                     .parse()
-                    .map_err(|_| syntax(file, line, "needs a whole number of times"))?;
+                    .ok()
+                    .filter(|n| *n <= MAX_FOR_TIMES)
+                    .ok_or_else(|| {
+                        syntax(
+                            file,
+                            line,
+                            &format!("needs a whole number of times, at most {MAX_FOR_TIMES}"),
+                        )
+                    })?;
                 (1..=n).map(|i| i.to_string()).collect()
             }
         };
