@@ -230,6 +230,9 @@ impl Exchange {
 /// Sends the next block of a file with a plain write, or through TLS once the session has
 /// nothing queued: `Some(bytes)` taken from the file (`Some(0)`: it ended early), `None`
 /// when the socket is full.
+// Never inlined: its blocks (up to 64 KiB on the stack) would make every flush probe its
+// stack page by page, a cost a response without a file must not pay.
+#[inline(never)]
 fn send_file_block(
     tls: Option<&mut Session>,
     sock: &Stream,
