@@ -81,7 +81,14 @@ pub fn main(args: Vec<OsString>) -> u8 {
             0
         }
         Invocation::CheckConfig(config) => {
-            if let Err(err) = logging::init(&config.logging) {
+            // Nothing but problems: the informational lines of loading (hooks found, the
+            // app preloaded) are left out.
+            let mut quiet = config.logging.clone();
+            quiet.level = quiet.level.max(logging::LogLevel::Warning);
+            for output in &mut quiet.routes.error {
+                output.level = output.level.max(logging::LogLevel::Warning);
+            }
+            if let Err(err) = logging::init(&quiet) {
                 eprintln!("rsgi-server: error: {err}");
                 return 2;
             }

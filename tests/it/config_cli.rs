@@ -553,3 +553,34 @@ fn shipped_example_config_loads_its_app() {
         .run();
     assert_eq!(run.code(), Some(0), "{run:?}");
 }
+
+/// The gunicorn.conf.py and uwsgi.ini of `examples/` load their app from any directory,
+/// and --check-config says nothing about them but problems: the uwsgi.ini's options
+/// without meaning here.
+#[test]
+fn shipped_gunicorn_and_uwsgi_examples_load_their_app() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir = TempDir::new();
+    let run = bare()
+        .cwd(dir.path())
+        .arg("-c")
+        .arg(examples.join("gunicorn.conf.py"))
+        .arg("--check-config")
+        .run();
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    assert_eq!(
+        (run.stdout.as_str(), run.stderr.as_str()),
+        ("", ""),
+        "{run:?}"
+    );
+    let run = bare()
+        .cwd(dir.path())
+        .arg("--ini")
+        .arg(examples.join("uwsgi.ini"))
+        .arg("--check-config")
+        .run();
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{run:?}");
+    assert!(lines[0].contains("no meaning here"), "{run:?}");
+}
