@@ -19,6 +19,8 @@ WORKLOAD_TEXT = {
     "slowloris": "hello while {slow} slowloris connections (`bench/slowloris.py`) are held open",
     "hello-tls": "hello over HTTPS (TLS 1.3, a P-256 certificate), connections kept alive; bjoern has no TLS",
     "stream-1g": "one curl reads 1 GiB streamed as 65536 x 16 KiB; RSS of the server tree before, peak (sampled every 0.25 s), after",
+    "static-1k": "GET of a 1 KiB file under /static/, served without Python (rsgi `--static-map`, nginx `alias`, granian `--static-path-mount`) or by WhiteNoise under gunicorn",
+    "static-64k": "the same with a 64 KiB file",
 }
 SERVER_TEXT = {
     "rsgi": "rsgi-server",
@@ -28,6 +30,7 @@ SERVER_TEXT = {
     "rsgi-wheel": "rsgi-server pip-installed from its wheel (the venv's python runs it)",
     "gunicorn": "gunicorn, sync workers",
     "gthread": "gunicorn, gthread workers",
+    "whitenoise": "gunicorn (sync) serving the app wrapped in WhiteNoise (static workloads only)",
     "granian": "granian `--interface wsgi`",
     "bjoern": "bjoern, forked by `bench/bjoern_launcher.py`",
     "nginx": "nginx `return 200` (no Python)",
@@ -363,6 +366,9 @@ def main():
             for w in wrk_workloads:
                 if (other, w) not in row and ("rsgi", w) not in row:
                     continue
+                if w.startswith("static-") and other != "nginx":
+                    # Only servers that serve files run these: bjoern and gunicorn do not.
+                    continue
                 a, b = get("rsgi", w, key), get(other, w, key)
                 if a is None or b is None:
                     missing.append(w)
@@ -404,6 +410,19 @@ def main():
             targets.append(("hello keep-alive at least 0.9x nginx",
                             "**met**" if a >= 0.9 * b else "**NOT MET**",
                             [f"{rps(a)} vs nginx {rps(b)} = {a / b:.4f}x (need 0.9000x)"]))
+
+        static = [w for w in wrk_workloads if w.startswith("static-")]
+        if static:
+            parts, bad, missing = per_workload("rps", "nginx", "higher", rps, limit=0.9)
+            parts = [x for x in parts if x.startswith("static-")]
+            bad = [w for w in bad if w.startswith("static-")]
+            missing = [w for w in missing if w.startswith("static-")]
+            targets.append(("Static files at least 0.9x nginx requests/s", verdict(parts, bad, missing), parts))
+            parts, bad, missing = per_workload("cpu_us", "nginx", "lower", us, limit=1.1)
+            parts = [x for x in parts if x.startswith("static-")]
+            bad = [w for w in bad if w.startswith("static-")]
+            missing = [w for w in missing if w.startswith("static-")]
+            targets.append(("Static files at most 1.1x nginx's CPU per request", verdict(parts, bad, missing), parts))
 
         need = 0.95 * workers * wt / 0.010
         a = get("rsgi", "sleep", "rps")

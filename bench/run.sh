@@ -29,15 +29,20 @@ usage: bench/run.sh [options]
                        (--threads N) and granian (--blocking-threads N)
       --slowloris N    slow connections held open during the slowloris workload (default 200)
       --servers LIST   space-separated, from: rsgi gunicorn gthread granian bjoern nginx
-                       rsgi-close rsgi-log rsgi-json rsgi-wheel (default: all but these four
+                       whitenoise rsgi-close rsgi-log rsgi-json rsgi-wheel (default: all but
+                       these four
                        variants: rsgi-server with --keep-alive 0; with the access log, default
                        format, to a file; with the access log and --log-format json; and
                        rsgi-server pip-installed from its wheel into a fresh virtualenv, run
                        by the venv's python, instead of the standalone binary)
       --workloads LIST space-separated, from: hello hello-close big stream echo sleep
-                       slowloris hello-tls stream-1g (default: all). nginx runs only hello,
-                       hello-close, slowloris and hello-tls; bjoern has no TLS, so it
-                       skips hello-tls.
+                       slowloris hello-tls stream-1g static-1k static-64k (default: all).
+                       nginx runs only hello, hello-close, slowloris, hello-tls and the static
+                       ones; bjoern has no TLS, so it skips hello-tls. The static workloads
+                       (a 1 KiB and a 64 KiB file under /static/) run on rsgi-server
+                       (--static-map), nginx (alias, sendfile on), granian
+                       (--static-path-mount) and whitenoise (gunicorn serving the app wrapped
+                       in WhiteNoise) only; whitenoise runs only those.
       --rsgi-args A    extra arguments for rsgi-server (word-split)
       --gunicorn-args A  extra arguments for gunicorn, sync and gthread (word-split)
       --granian-args A extra arguments for granian (word-split)
@@ -54,8 +59,8 @@ for arg in "$@"; do # the exact command, each argument shell-quoted only when it
   if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then command_line+=" $arg"; else command_line+=" '${arg//\'/\'\\\'\'}'"; fi
 done
 
-all_servers="rsgi gunicorn gthread granian bjoern nginx"
-all_workloads="hello hello-close big stream echo sleep slowloris hello-tls stream-1g"
+all_servers="rsgi gunicorn gthread granian bjoern nginx whitenoise"
+all_workloads="hello hello-close big stream echo sleep slowloris hello-tls stream-1g static-1k static-64k"
 duration=8s warmup=2s workers=2 connections=64 threads=2 timeout=2s worker_threads=8 slow_n=200
 rounds=1 servers=$all_servers workloads=$all_workloads rsgi_args="" gunicorn_args="" granian_args=""
 out=$root/bench/RESULTS.md build=1 setup=1 note=""
@@ -197,14 +202,25 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 app_dir() { echo bench/apps; }
 app_spec() {
   case $1 in
-    hello | hello-close | slowloris | hello-tls) echo hello:application ;;
+    hello | hello-close | slowloris | hello-tls | static-*) echo hello:application ;;
     stream | stream-1g) echo stream:application ;;
     *) echo "$1:application" ;;
   esac
 }
+is_static() { [[ $1 == static-* ]]; }
 applies() { # server workload: does this server run this workload?
   [ "$1" != bjoern ] || [ "$2" != hello-tls ] || return 1
+  if is_static "$2"; then [[ " rsgi rsgi-wheel nginx granian whitenoise " == *" $1 "* ]]; return; fi
+  [ "$1" != whitenoise ] || return 1
   [ "$1" != nginx ] || [[ " hello hello-close slowloris hello-tls " == *" $2 "* ]]
+}
+# The path wrk and the checks request: the file for the static workloads, else /.
+target_path() {
+  case $1 in
+    static-1k) echo /static/1k.bin ;;
+    static-64k) echo /static/64k.bin ;;
+    *) echo / ;;
+  esac
 }
 scheme() { if [ "$1" = hello-tls ]; then echo https; else echo http; fi; }
 
@@ -228,6 +244,10 @@ open(f"{out}/expect-big", "wb").write(big.BODY)
 open(f"{out}/expect-stream", "wb").write(stream.PIECE * stream.CHUNKS)
 open(f"{out}/expect-stream4", "wb").write(stream.PIECE * 4)
 open(f"{out}/post-1m", "wb").write((b"0123456789abcdef" * 65536)[:1048576])
+import os
+os.makedirs(f"{out}/static", exist_ok=True)
+for name, size in (("1k.bin", 1024), ("64k.bin", 65536)):
+    open(f"{out}/static/{name}", "wb").write(bytes(i * 7 % 251 for i in range(size)))
 EOF
 
 nginx_conf() { # port dir workload -> nginx.conf on stdout
@@ -251,9 +271,12 @@ http {
     fastcgi_temp_path $2/fastcgi;
     uwsgi_temp_path $2/uwsgi;
     scgi_temp_path $2/scgi;
+    sendfile on;
+    tcp_nopush on;
     server {
         $listen
         location / { return 200 "Hello, World!\n"; }
+        location /static/ { alias $outdir/static/; }
     }
 }
 EOF
@@ -272,6 +295,7 @@ server_cmd() { # server workload port -> the command line, one word per line
       [ "$1" = rsgi-json ] && extra+=(--access-logfile "$outdir/access-$2.json" --log-format json)
       [ "$2" = sleep ] && extra+=(--threads "$worker_threads")
       [ "$2" = hello-tls ] && extra+=(--certfile "$tls_cert" --keyfile "$tls_key")
+      is_static "$2" && extra+=(--static-map "/static=$outdir/static")
       printf '%s\n' "$bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "${extra[@]}" $rsgi_args "$spec" ;;
     gunicorn | gthread)
       [ "$1" = gthread ] && extra+=(-k gthread --threads "$worker_threads")
@@ -280,8 +304,11 @@ server_cmd() { # server workload port -> the command line, one word per line
     granian)
       [ "$2" = sleep ] && extra+=(--blocking-threads "$worker_threads")
       [ "$2" = hello-tls ] && extra+=(--ssl-certificate "$tls_cert" --ssl-keyfile "$tls_key")
+      is_static "$2" && extra+=(--static-path-route /static --static-path-mount "$outdir/static")
       printf '%s\n' "$granian_bin" --interface wsgi --working-dir "$dir" --workers "$workers" --host 127.0.0.1 \
         --port "$3" "${extra[@]}" $granian_args "$spec" ;;
+    whitenoise) printf '%s\n' env "BENCH_STATIC_DIR=$outdir/static" "$gunicorn_bin" --chdir "$dir" -w "$workers" \
+      -b "127.0.0.1:$3" $gunicorn_args whitenoise_app:application ;;
     bjoern) printf '%s\n' "$py" bench/bjoern_launcher.py --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "$spec" ;;
     nginx) printf '%s\n' "$nginx_bin" -p "$outdir/nginx/" -e "$outdir/nginx/error.log" -c "$outdir/nginx/nginx.conf" ;;
   esac
@@ -297,6 +324,7 @@ check_body() { # workload port: the response is the app's, byte for byte
     stream-1g) cmp -s <(curl -fsS --max-time 5 "$url?chunks=4") "$outdir/expect-stream4" ;;
     echo) cmp -s <(curl -fsS --max-time 5 --data-binary "@$outdir/post-1m" -H 'Content-Type: application/octet-stream' "$url") \
       "$outdir/post-1m" ;;
+    static-*) cmp -s <(curl -fsS --max-time 5 "${url%/}$(target_path "$1")") "$outdir/static/${1#static-}.bin" ;;
   esac
 }
 
@@ -368,6 +396,7 @@ run_one() {
   rm -f "$outdir/access-$workload".{log,json}  # up to ~100 MB per run: keep only the last
   app="$(app_dir "$workload")/$(app_spec "$workload" | cut -d: -f1).py"
   [ "$server" = nginx ] && app="(none: nginx.conf answers)"
+  [ "$server" = whitenoise ] && app="bench/apps/whitenoise_app.py"
   stop_result="not started" keepalive="?" wrk_line="" reason=""
   if [ "$server" = nginx ]; then
     rm -rf "$outdir/nginx" && mkdir -p "$outdir/nginx"
@@ -397,7 +426,7 @@ run_one() {
   if ! check_body "$workload" "$port"; then fail "the response body is not the app's body"; return 1; fi
   # Does the server keep the connection open between requests? (wrk reuses it if so.)
   local trace
-  url=$(scheme "$workload")://127.0.0.1:$port/
+  url=$(scheme "$workload")://127.0.0.1:$port$(target_path "$workload")
   trace=$(curl -ksv -o /dev/null -o /dev/null --max-time 5 "$url" "$url" 2>&1) || true
   keepalive=no
   [[ $trace == *"Re-using existing connection"* ]] && keepalive=yes
