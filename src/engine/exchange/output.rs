@@ -27,6 +27,9 @@ pub(super) struct PendingFile {
     pub(super) fd: OwnedFd,
     pub(super) offset: i64,
     pub(super) remaining: u64,
+    /// Its bytes were counted for the access log when it was queued (a reply the server
+    /// composed, logged before it is sent).
+    pub(super) counted: bool,
 }
 
 impl Exchange {
@@ -78,7 +81,9 @@ impl Exchange {
                         self.must_close = true;
                     }
                     Ok(Some(n)) => {
-                        self.response.body_bytes += n as u64;
+                        if !file.counted {
+                            self.response.body_bytes += n as u64;
+                        }
                         self.tick();
                     }
                     Ok(None) => return Ok(false),
@@ -96,7 +101,9 @@ impl Exchange {
                 }
                 Ok(n) => {
                     file.remaining -= n as u64;
-                    self.response.body_bytes += n as u64;
+                    if !file.counted {
+                        self.response.body_bytes += n as u64;
+                    }
                     self.tick();
                 }
                 Err(nix::errno::Errno::EINTR) => {}

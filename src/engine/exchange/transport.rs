@@ -5,7 +5,7 @@
 use super::Exchange;
 use super::input::{Body, Continue};
 use super::output::PendingFile;
-use crate::http::response::{self, BodyEncoder, Framed, ResponseFraming, ResponseHead};
+use crate::http::response::{Framed, ResponseFraming, ResponseHead};
 use crate::wsgi::{Flow, Transport};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -43,19 +43,17 @@ impl Transport for Exchange {
                 self.terms.server_close = true;
             }
         }
-        if self.must_close {
-            self.terms.server_close = true;
+        if self.shared.offload.is_some() && self.offload(&head) {
+            return Ok(());
         }
-        let framing = response::decide(self.terms, &head, known_length);
-        response::encode_head(&mut self.out, &head, framing, &self.date);
-        self.encoder = Some(BodyEncoder::new(framing.body));
-        self.framing = Some(framing);
-        self.response.status = head.status;
-        self.response.head = Some(head);
+        self.head_out(head, known_length);
         Ok(())
     }
 
     fn send_body(&mut self, data: &[u8]) -> io::Result<Flow> {
+        if self.replaced {
+            return Ok(Flow::Enough);
+        }
         let (framed, flow) = self.frame(data)?;
         self.push(framed.data, framed.suffix)?;
         self.pace(flow)
@@ -63,6 +61,9 @@ impl Transport for Exchange {
 
     #[inline]
     fn queue_body(&mut self, data: &[u8], at_hand: bool) -> Option<io::Result<Flow>> {
+        if self.replaced {
+            return Some(Ok(Flow::Enough));
+        }
         // A pool thread writes itself (nothing sends after it), and bytes after a file wait
         // for it.
         if self.blocking || self.file.is_some() || self.unsent() + data.len() > QUEUE_MAX {
@@ -83,6 +84,9 @@ impl Transport for Exchange {
     }
 
     fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow> {
+        if self.replaced {
+            return Ok(Flow::Enough);
+        }
         let Some(encoder) = self.encoder.as_mut() else {
             return Err(io::Error::other("body before head"));
         };
@@ -109,6 +113,7 @@ impl Transport for Exchange {
             fd: file,
             offset: offset as i64,
             remaining: todo,
+            counted: false,
         });
         if self.blocking {
             self.flush_blocking()?;
@@ -136,6 +141,10 @@ impl Transport for Exchange {
 
     #[inline]
     fn queue_finish(&mut self) -> Option<io::Result<()>> {
+        if self.replaced {
+            // The loop sends the file once the call is over (a pool thread included).
+            return Some(Ok(()));
+        }
         if self.blocking || self.file.is_some() {
             return None;
         }
@@ -150,7 +159,7 @@ impl Transport for Exchange {
 impl Exchange {
     /// Frames body bytes as the head decided: what to send after `out` (which may have
     /// gained a chunk-size line), and whether the response wants more.
-    fn frame<'a>(&mut self, data: &'a [u8]) -> io::Result<(Framed<'a>, Flow)> {
+    pub(super) fn frame<'a>(&mut self, data: &'a [u8]) -> io::Result<(Framed<'a>, Flow)> {
         let Some(encoder) = self.encoder.as_mut() else {
             return Err(io::Error::other("body before head"));
         };
