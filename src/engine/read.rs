@@ -200,13 +200,9 @@ impl<'a> Engine<'a> {
             }
         }
         // The one seam for what the engine serves without Python.
-        let head = match self.settings.statics {
-            Some(_) => match self.serve_static(key, head) {
-                Some(head) => head,
-                None => return,
-            },
-            None => head,
-        };
+        if self.settings.statics.is_some() && self.serve_static(key, &head) {
+            return;
+        }
         let too_large = match (head.framing, self.settings.http.limit_request_body) {
             (BodyFraming::Length(n), Some(limit)) => n > limit,
             _ => false,

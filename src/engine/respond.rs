@@ -255,12 +255,6 @@ impl<'a> Engine<'a> {
                     .ex
                     .as_ref()
                     .expect("the loop holds finished connections");
-                if ex.closing() {
-                    // The response fell short (a file truncated while it was sent): the
-                    // client must see the connection end, not wait for the missing bytes.
-                    self.close(key);
-                    return;
-                }
                 if !ex.body_consumed() {
                     conn.phase = Phase::Drain;
                     conn.deadline = self.settings.http.body_timeout.map(|t| self.now + t);

@@ -158,3 +158,38 @@ fn x_accel_redirect_maps_internal_locations() {
         assert_clean(&r);
     }
 }
+
+#[test]
+fn an_offloaded_file_to_a_slow_reader_does_not_hold_the_worker() {
+    let dir = media();
+    let big = std::fs::File::create(dir.join("media/big.bin")).expect("create");
+    big.set_len(256 << 20).expect("sparse");
+    for threads in ["1", "2"] {
+        let srv = start(
+            &dir,
+            &["--sendfile-header", "X-Sendfile", "--threads", threads],
+        );
+        let file = dir.join("media/big.bin");
+        let target = offload_target("X-Sendfile", file.to_str().unwrap());
+        let mut slow: Vec<Conn> = (0..4)
+            .map(|_| {
+                let mut c = Conn::tcp_small_rcvbuf(srv.addr(), 4096);
+                c.send(&get_req(&target));
+                c
+            })
+            .collect();
+        for c in &mut slow {
+            let head = c.read_head().expect("head");
+            assert_eq!(
+                head.header("content-length"),
+                Some("268435456"),
+                "{threads}"
+            );
+        }
+        // None of them reads on; the application still answers everyone else.
+        for _ in 0..3 {
+            assert_eq!(srv.get("/").text(), "app says hi\n", "{threads}");
+        }
+        drop(slow);
+    }
+}

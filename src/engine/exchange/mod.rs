@@ -165,6 +165,7 @@ impl Exchange {
     }
 
     /// Resets the per-request state for a request about to be handed to the app.
+    #[inline]
     pub fn begin(&mut self, head: &RequestHead, draining: bool, body: Body) {
         self.date.refresh(SystemTime::now());
         self.terms = RequestTerms {
@@ -188,7 +189,7 @@ impl Exchange {
         self.encoder = None;
         self.framing = None;
         self.must_close = false;
-        if self.shared.offload.is_some() || self.replaced {
+        if self.shared.offload.is_some() {
             self.keep_preconditions(head);
         }
         self.response.status = 0;

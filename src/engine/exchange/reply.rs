@@ -46,12 +46,6 @@ impl Exchange {
         self.must_close = true;
     }
 
-    /// Whether the connection must close after this exchange (a broken write, a file that
-    /// ended early).
-    pub fn closing(&self) -> bool {
-        self.must_close
-    }
-
     /// The application's head names a file to send instead of its body: answers with it
     /// and swallows the body. Returns whether it did.
     #[inline(never)]
@@ -70,6 +64,7 @@ impl Exchange {
     }
 
     /// Frames and encodes `head` into the output, as the request and the head decide.
+    #[inline(always)]
     pub(super) fn head_out(&mut self, head: ResponseHead, known_length: Option<u64>) {
         if self.must_close {
             self.terms.server_close = true;
@@ -84,6 +79,7 @@ impl Exchange {
 
     /// Notes what an offloaded reply needs of the request about to run (only with
     /// `--sendfile-header`).
+    #[inline(never)]
     pub(super) fn keep_preconditions(&mut self, head: &crate::http::request::RequestHead) {
         self.replaced = false;
         self.offload_pre = self

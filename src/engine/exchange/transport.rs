@@ -51,9 +51,6 @@ impl Transport for Exchange {
     }
 
     fn send_body(&mut self, data: &[u8]) -> io::Result<Flow> {
-        if self.replaced {
-            return Ok(Flow::Enough);
-        }
         let (framed, flow) = self.frame(data)?;
         self.push(framed.data, framed.suffix)?;
         self.pace(flow)
@@ -61,9 +58,6 @@ impl Transport for Exchange {
 
     #[inline]
     fn queue_body(&mut self, data: &[u8], at_hand: bool) -> Option<io::Result<Flow>> {
-        if self.replaced {
-            return Some(Ok(Flow::Enough));
-        }
         // A pool thread writes itself (nothing sends after it), and bytes after a file wait
         // for it.
         if self.blocking || self.file.is_some() || self.unsent() + data.len() > QUEUE_MAX {
@@ -141,12 +135,10 @@ impl Transport for Exchange {
 
     #[inline]
     fn queue_finish(&mut self) -> Option<io::Result<()>> {
-        if self.replaced {
-            // The loop sends the file once the call is over (a pool thread included).
-            return Some(Ok(()));
-        }
         if self.blocking || self.file.is_some() {
-            return None;
+            // An offloaded file is sent by the loop once the call is over (a pool
+            // thread's included), not waited for here.
+            return self.replaced.then_some(Ok(()));
         }
         Some(self.end_body())
     }
@@ -167,6 +159,10 @@ impl Exchange {
         self.response.body_bytes += framed.data.len() as u64;
         let mut flow = Flow::More;
         if framed.overflow {
+            if self.replaced {
+                // An offloaded file replaced the body: the application's is dropped.
+                return Ok((framed, Flow::Enough));
+            }
             tracing::warn!("application sent more than its Content-Length; truncated");
             self.must_close = true;
             flow = Flow::Enough;
