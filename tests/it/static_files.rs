@@ -486,3 +486,125 @@ fn bad_static_settings_name_the_option_and_exit_2() {
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
     }
 }
+
+#[test]
+fn files_go_through_tls_whole_and_in_ranges() {
+    use crate::support::tls::{Pki, curl as tls_curl, port, tls_server};
+    let dir = site();
+    let content: Vec<u8> = (0..3_000_017u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.join("public/big.bin"), &content).expect("write");
+    let pki = Pki::new();
+    let map = format!("/static={}", dir.join("public").display());
+    let srv = tls_server("hello:application", &pki)
+        .args(["--static-map", &map])
+        .start();
+    let url = format!("https://127.0.0.1:{}/static/big.bin", port(&srv));
+    let out = tls_curl(&pki, &[&url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == content,
+        "the bytes differ ({} received)",
+        out.stdout.len()
+    );
+    let out = tls_curl(&pki, &["--range", "1000000-1000099", &url]);
+    assert_eq!(out.stdout, &content[1_000_000..1_000_100]);
+}
+
+#[test]
+fn a_django_collectstatic_tree_is_served_with_immutable_hashed_names() {
+    let dir = TempDir::new();
+    dir.write(
+        "site/app/static/app/site.css",
+        "body { background: url(\"logo.png\") }\n",
+    );
+    dir.write("site/app/static/app/logo.png", [0x89u8, b'P', b'N', b'G']);
+    dir.write("site/app/__init__.py", "");
+    dir.write(
+        "site/settings.py",
+        format!(
+            "SECRET_KEY = 'test'\nDEBUG = False\nALLOWED_HOSTS = ['*']\nROOT_URLCONF = 'urls'\n\
+             INSTALLED_APPS = ['django.contrib.staticfiles', 'app']\n\
+             STATIC_URL = '/static/'\nSTATIC_ROOT = {:?}\n\
+             STORAGES = {{'staticfiles': {{'BACKEND': \
+             'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'}}}}\n",
+            dir.join("collected").display().to_string()
+        ),
+    );
+    dir.write(
+        "site/urls.py",
+        "from django.http import HttpResponse\nfrom django.urls import path\n\
+         urlpatterns = [path('', lambda r: HttpResponse('django says hi'))]\n",
+    );
+    dir.write(
+        "site/wsgi.py",
+        "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings')\n\
+         from django.core.wsgi import get_wsgi_application\napplication = get_wsgi_application()\n",
+    );
+    let collect = std::process::Command::new(test_python())
+        .args(["-c", "import django.core.management as m; m.execute_from_command_line(['manage', 'collectstatic', '--noinput'])"])
+        .current_dir(dir.join("site"))
+        .env("DJANGO_SETTINGS_MODULE", "settings")
+        .env("PYTHONPATH", dir.join("site"))
+        .output()
+        .expect("collectstatic");
+    if String::from_utf8_lossy(&collect.stderr).contains("No module named 'django'") {
+        panic!("Django is not installed: pip install -r requirements-dev.txt");
+    }
+    assert!(
+        collect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&collect.stderr)
+    );
+    let manifest =
+        std::fs::read_to_string(dir.join("collected/staticfiles.json")).expect("manifest");
+    let hashed = serde_json::from_str::<serde_json::Value>(&manifest).expect("json")["paths"]
+        ["app/site.css"]
+        .as_str()
+        .expect("site.css in the manifest")
+        .to_owned();
+    let map = format!("/static={}", dir.join("collected").display());
+    let b = server("wsgi:application")
+        .cwd(dir.join("site"))
+        .no_chdir()
+        .args(["--chdir", dir.join("site").to_str().unwrap()])
+        .args(["--static-map", &map, "--static-max-age", "31536000"]);
+    let srv = match project_venv() {
+        Some(venv) => b.arg("--virtualenv").arg(venv),
+        // Without the project venv, the interpreter's own site-packages must have Django.
+        None => b,
+    }
+    .start();
+    assert_eq!(srv.get("/").text(), "django says hi");
+    let r = ask(&srv, "GET", &format!("/static/{hashed}"), &[]);
+    assert_eq!(r.status(), 200, "{hashed}");
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    // The manifest storage rewrote the url() to the hashed image, which is served too.
+    let css = r.text();
+    let logo = css.split('"').nth(1).expect("the url");
+    assert!(logo.starts_with("logo.") && logo.ends_with(".png"), "{css}");
+    let img = ask(&srv, "GET", &format!("/static/app/{logo}"), &[]);
+    assert_eq!(
+        (img.status(), img.header("content-type")),
+        (200, Some("image/png"))
+    );
+    // The unhashed name is there too, without immutable.
+    let plain = ask(&srv, "GET", "/static/app/site.css", &[]);
+    assert_eq!(
+        plain.header("cache-control"),
+        Some("public, max-age=31536000")
+    );
+    // The manifest itself is a JSON file like any other.
+    let json = ask(&srv, "GET", "/static/staticfiles.json", &[]);
+    assert_eq!(
+        json.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+}
