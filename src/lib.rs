@@ -44,7 +44,8 @@
 //!
 //! 1. Foundations, plain values and primitives: `decimal`, `exit`, `peer`, `http`,
 //!    `scoreboard`, `signals`, `settings`.
-//! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`.
+//! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`,
+//!    `static_files`.
 //! 3. Configuration: `config`.
 //! 4. The operating system: `listen`, `process`.
 //! 5. Python: `wsgi`.
@@ -69,6 +70,7 @@ pub mod scoreboard;
 pub mod settings;
 pub mod signals;
 pub mod start;
+pub mod static_files;
 #[cfg(test)]
 mod test_support;
 pub mod tls;

@@ -24,6 +24,7 @@ pub use crate::logging::LogSettings;
 pub use crate::proxy::ProxySettings;
 pub use crate::settings::frontends::{ConfigSource, PythonReader};
 pub use crate::settings::{BindAddr, ConfigError};
+pub use crate::static_files::StaticSettings;
 pub use crate::tls::TlsSettings;
 pub use http::HttpSettings;
 pub use load::{DEFAULT_CONFIG_FILE, Origin, load, load_with};
@@ -52,6 +53,8 @@ pub struct Config {
     pub tls: TlsSettings,
     /// What to believe about clients behind proxies.
     pub proxy: ProxySettings,
+    /// Files served without Python (static mounts, offload).
+    pub statics: StaticSettings,
     /// The error and access logs.
     pub logging: LogSettings,
     /// When workers are replaced.
@@ -86,6 +89,7 @@ impl Config {
         let logging = LogSettings::check(s, &v, &python.env)?;
         let tls = TlsSettings::check(s, &v)?;
         let proxy = ProxySettings::check(s, &v)?;
+        let statics = StaticSettings::check(s, &v)?;
         pending::check(s, &v)?;
         Ok(Config {
             python,
@@ -94,6 +98,7 @@ impl Config {
             http,
             tls,
             proxy,
+            statics,
             logging,
             recycle,
             process,

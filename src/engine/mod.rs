@@ -17,7 +17,8 @@
 //!
 //! Where things live: the loop itself and epoll registration here; the connection table
 //! (`conn`); accepting and the PROXY preamble (`accept`); reading and parsing requests
-//! (`read`); receiving buffered bodies within the memory budget (`receive`, [`spool`]);
+//! (`read`); files served without Python, at the one seam after a head is parsed
+//! (`statics`); receiving buffered bodies within the memory budget (`receive`, [`spool`]);
 //! running requests and finishing responses (`respond`, `pool` for `--threads` > 1);
 //! deadlines and draining (`deadlines`); a connection's socket side, the WSGI transport
 //! (`exchange`, `readbuf`); the timeout watchdog and its abort ([`heartbeat`], [`abort`]);
@@ -37,6 +38,7 @@ mod receive;
 mod respond;
 mod settings;
 pub mod spool;
+mod statics;
 
 pub use settings::{ConnShared, EngineSettings};
 
@@ -232,6 +234,7 @@ impl<'a> Engine<'a> {
                 body_timeout: settings.http.body_timeout,
                 limit_request_body: settings.http.limit_request_body,
                 sendfile: settings.http.sendfile,
+                offload: settings.offload.clone(),
             }),
             pool,
             beat,

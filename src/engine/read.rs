@@ -199,6 +199,10 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+        // The one seam for what the engine serves without Python.
+        if self.settings.statics.is_some() && self.serve_static(key, &head) {
+            return;
+        }
         let too_large = match (head.framing, self.settings.http.limit_request_body) {
             (BodyFraming::Length(n), Some(limit)) => n > limit,
             _ => false,

@@ -4,6 +4,7 @@ use super::spool::SpoolConfig;
 use crate::config::{Config, HttpSettings};
 use crate::http::Limits;
 use crate::proxy::Proxying;
+use crate::static_files::{Offload, Statics};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub struct ConnShared {
     pub limit_request_body: Option<u64>,
     /// Send `wsgi.file_wrapper` files with sendfile(2) (`--sendfile`), else in blocks.
     pub sendfile: bool,
+    /// Files applications may hand over in a response header (`--sendfile-header`).
+    pub offload: Option<Arc<Offload>>,
 }
 
 #[cfg(test)]
@@ -35,6 +38,7 @@ impl ConnShared {
             body_timeout: None,
             limit_request_body: None,
             sendfile: true,
+            offload: None,
         })
     }
 }
@@ -59,6 +63,10 @@ pub struct EngineSettings {
     pub tls: Option<crate::tls::ServerTls>,
     /// What to believe about clients behind proxies (PROXY protocol, forwarded headers).
     pub proxy: Arc<Proxying>,
+    /// Static mounts served without Python (`--static-map`).
+    pub statics: Option<Arc<Statics>>,
+    /// Files applications may hand over (`--sendfile-header`).
+    pub offload: Option<Arc<Offload>>,
 }
 
 impl EngineSettings {
@@ -80,6 +88,8 @@ impl EngineSettings {
             },
             tls,
             proxy: Arc::new(Proxying::new(&config.proxy)),
+            statics: config.statics.statics.clone(),
+            offload: config.statics.offload.clone(),
         }
     }
 }

@@ -784,6 +784,63 @@ settings! {
     #[serde(default, deserialize_with = "comma_separated")]
     uwsgi_allow_ips: Vec<String> = Some(vec!["127.0.0.1".to_owned(), "::1".to_owned()]),
         shown "`127.0.0.1,::1`";
+
+    /// Serve the files under DIR at URL_PREFIX from the engine, without Python:
+    /// `URL_PREFIX=DIR` (uWSGI's `static-map`). Repeatable; the longest matching prefix
+    /// wins. GET and HEAD only (others get 405), with ETag, Last-Modified, conditional and
+    /// single-range requests, and `.br`/`.zst`/`.gz` siblings chosen by Accept-Encoding.
+    /// Whatever is not a regular file beneath DIR (dotfiles, symlinks out of DIR, devices,
+    /// directories without `--static-index`) is a 404.
+    #[arg(long, value_name = "URL_PREFIX=DIR")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    static_map: Vec<String> = None, shown "(none)";
+
+    /// `Cache-Control: public, max-age=SECS` on static files (0: no Cache-Control), plus
+    /// `immutable` on fingerprinted names (`name.<12 hex>.ext`, as Django's
+    /// ManifestStaticFilesStorage writes them).
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    static_max_age: i64 = Some(0), shown "0";
+
+    /// Serve a directory's `index.html` for the directory (a path without its trailing
+    /// slash is redirected to it). Without it, directories are 404.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    static_index: bool = Some(false), shown "false";
+
+    /// Under a static mount, send what is not served (a missing file, a refused path, a
+    /// method other than GET or HEAD) to the application instead of answering 404 or 405.
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    static_fallthrough: bool = Some(false), shown "false";
+
+    /// Follow symlinks under static mounts wherever they lead (by default only symlinks
+    /// that stay beneath the mapped directory are followed).
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    static_follow_symlinks: bool = Some(false), shown "false";
+
+    /// A response header with which the application hands the server a file to send in
+    /// place of its body: `X-Sendfile` (an absolute path) or `X-Accel-Redirect` (a URI
+    /// under a `--sendfile-map` location). The header never reaches the client. Needs
+    /// `--sendfile-root`.
+    #[arg(long, value_name = "HEADER")]
+    sendfile_header: String = Some(String::new()), shown "(none)";
+
+    /// For `X-Accel-Redirect`: `LOCATION=DIR`, the internal location (as in nginx) and
+    /// the directory it names, under a `--sendfile-root`. Repeatable.
+    #[arg(long, value_name = "LOCATION=DIR")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    sendfile_map: Vec<String> = None, shown "(none)";
+
+    /// A directory offloaded files may come from; anything else is a 500, logged with the
+    /// reason. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    sendfile_root: Vec<String> = None, shown "(none)";
 }
 
 /// The whole command line: every setting plus the options that only make sense there.

@@ -20,6 +20,7 @@
 
 mod input;
 mod output;
+mod reply;
 mod transport;
 
 pub use input::Body;
@@ -78,6 +79,10 @@ pub struct Exchange {
     framing: Option<Framing>,
     /// Set when something makes the connection unusable after this exchange.
     must_close: bool,
+    /// The request's conditional headers, kept for an offloaded reply (`--sendfile-header`).
+    offload_pre: Option<Box<crate::static_files::Preconditions>>,
+    /// The application's body was replaced by an offloaded file: what it sends is dropped.
+    replaced: bool,
     /// When the request in progress began (its first byte was handled): the access log's
     /// duration runs from here.
     pub started: Instant,
@@ -131,6 +136,8 @@ impl Exchange {
             encoder: None,
             framing: None,
             must_close: false,
+            offload_pre: None,
+            replaced: false,
             started: Instant::now(),
             ended: None,
             response: Responded::default(),
@@ -158,6 +165,7 @@ impl Exchange {
     }
 
     /// Resets the per-request state for a request about to be handed to the app.
+    #[inline]
     pub fn begin(&mut self, head: &RequestHead, draining: bool, body: Body) {
         self.date.refresh(SystemTime::now());
         self.terms = RequestTerms {
@@ -181,6 +189,9 @@ impl Exchange {
         self.encoder = None;
         self.framing = None;
         self.must_close = false;
+        if self.shared.offload.is_some() {
+            self.keep_preconditions(head);
+        }
         self.response.status = 0;
         self.response.body_bytes = 0;
         self.response.head = None;

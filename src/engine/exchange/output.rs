@@ -27,6 +27,9 @@ pub(super) struct PendingFile {
     pub(super) fd: OwnedFd,
     pub(super) offset: i64,
     pub(super) remaining: u64,
+    /// Its bytes were counted for the access log when it was queued (a reply the server
+    /// composed, logged before it is sent).
+    pub(super) counted: bool,
 }
 
 impl Exchange {
@@ -73,12 +76,11 @@ impl Exchange {
             // block at a time, through the session under TLS.
             if self.tls.is_some() || !self.shared.sendfile {
                 match send_file_block(self.tls.as_deref_mut(), &self.sock, file) {
-                    Ok(Some(0)) => {
-                        self.file = None;
-                        self.must_close = true;
-                    }
+                    Ok(Some(0)) => return Err(self.file_ended_early()),
                     Ok(Some(n)) => {
-                        self.response.body_bytes += n as u64;
+                        if !file.counted {
+                            self.response.body_bytes += n as u64;
+                        }
                         self.tick();
                     }
                     Ok(None) => return Ok(false),
@@ -90,13 +92,12 @@ impl Exchange {
             match nix::sys::sendfile::sendfile64(&self.sock, &file.fd, Some(&mut file.offset), want)
             {
                 // The file is shorter than it was: nothing more to send from it.
-                Ok(0) => {
-                    self.file = None;
-                    self.must_close = true;
-                }
+                Ok(0) => return Err(self.file_ended_early()),
                 Ok(n) => {
                     file.remaining -= n as u64;
-                    self.response.body_bytes += n as u64;
+                    if !file.counted {
+                        self.response.body_bytes += n as u64;
+                    }
                     self.tick();
                 }
                 Err(nix::errno::Errno::EINTR) => {}
@@ -105,6 +106,18 @@ impl Exchange {
             }
         }
         Ok(true)
+    }
+
+    /// A file being sent ended before the length the head announced (truncated meanwhile):
+    /// the response cannot be completed, so the connection must end, and an error makes
+    /// every caller close it rather than leave the client waiting for the missing bytes.
+    #[cold]
+    fn file_ended_early(&mut self) -> io::Error {
+        self.file = None;
+        self.broken(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the file ended before its announced length",
+        ))
     }
 
     /// Sends everything, waiting for the socket (at most `--send-timeout` per wait).
@@ -152,6 +165,11 @@ impl Exchange {
     /// takes at once (one writev for head, body and framing in the common case).
     pub(super) fn push(&mut self, data: &[u8], suffix: &[u8]) -> io::Result<()> {
         if self.file.is_some() {
+            if self.replaced && data.is_empty() && suffix.is_empty() {
+                // Nothing of an application's body an offloaded file replaced: the loop
+                // sends the file, nobody waits for it here.
+                return Ok(());
+            }
             // Bytes after a file must wait for it (only a chunked terminator can).
             self.flush_blocking()?;
         }

@@ -5,7 +5,7 @@
 use super::Exchange;
 use super::input::{Body, Continue};
 use super::output::PendingFile;
-use crate::http::response::{self, BodyEncoder, Framed, ResponseFraming, ResponseHead};
+use crate::http::response::{Framed, ResponseFraming, ResponseHead};
 use crate::wsgi::{Flow, Transport};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -43,15 +43,10 @@ impl Transport for Exchange {
                 self.terms.server_close = true;
             }
         }
-        if self.must_close {
-            self.terms.server_close = true;
+        if self.shared.offload.is_some() && self.offload(&head) {
+            return Ok(());
         }
-        let framing = response::decide(self.terms, &head, known_length);
-        response::encode_head(&mut self.out, &head, framing, &self.date);
-        self.encoder = Some(BodyEncoder::new(framing.body));
-        self.framing = Some(framing);
-        self.response.status = head.status;
-        self.response.head = Some(head);
+        self.head_out(head, known_length);
         Ok(())
     }
 
@@ -83,6 +78,9 @@ impl Transport for Exchange {
     }
 
     fn send_file(&mut self, file: OwnedFd, offset: u64, count: Option<u64>) -> io::Result<Flow> {
+        if self.replaced {
+            return Ok(Flow::Enough);
+        }
         let Some(encoder) = self.encoder.as_mut() else {
             return Err(io::Error::other("body before head"));
         };
@@ -109,6 +107,7 @@ impl Transport for Exchange {
             fd: file,
             offset: offset as i64,
             remaining: todo,
+            counted: false,
         });
         if self.blocking {
             self.flush_blocking()?;
@@ -137,7 +136,9 @@ impl Transport for Exchange {
     #[inline]
     fn queue_finish(&mut self) -> Option<io::Result<()>> {
         if self.blocking || self.file.is_some() {
-            return None;
+            // An offloaded file is sent by the loop once the call is over (a pool
+            // thread's included), not waited for here.
+            return self.replaced.then_some(Ok(()));
         }
         Some(self.end_body())
     }
@@ -150,7 +151,7 @@ impl Transport for Exchange {
 impl Exchange {
     /// Frames body bytes as the head decided: what to send after `out` (which may have
     /// gained a chunk-size line), and whether the response wants more.
-    fn frame<'a>(&mut self, data: &'a [u8]) -> io::Result<(Framed<'a>, Flow)> {
+    pub(super) fn frame<'a>(&mut self, data: &'a [u8]) -> io::Result<(Framed<'a>, Flow)> {
         let Some(encoder) = self.encoder.as_mut() else {
             return Err(io::Error::other("body before head"));
         };
@@ -158,6 +159,10 @@ impl Exchange {
         self.response.body_bytes += framed.data.len() as u64;
         let mut flow = Flow::More;
         if framed.overflow {
+            if self.replaced {
+                // An offloaded file replaced the body: the application's is dropped.
+                return Ok((framed, Flow::Enough));
+            }
             tracing::warn!("application sent more than its Content-Length; truncated");
             self.must_close = true;
             flow = Flow::Enough;

@@ -38,9 +38,8 @@ const MONITORING: &str = "uWSGI's monitoring (stats server, carbon, alarms, SNMP
                           supported yet (the metrics issue)";
 const ROUTERS: &str = "uWSGI's routers and clustering; put a proxy (nginx, HAProxy) in front";
 const SHARED: &str = "uWSGI's shared memory, queue and RPC APIs are not available here";
-const STATIC: &str = "not yet supported: static files are served by the static-files issue's \
-                      work; until then serve them from the proxy (nginx `location /static/ \
-                      { alias ...; }`) or the application (WhiteNoise)";
+const STATIC: &str = "uWSGI's other static-file options (docroots, per-file checks) are not \
+                      supported; map URL prefixes to directories with static-map";
 const REWRITES: &str = "the process title is always `rsgi-server: master|worker [NAME]` \
                         (--proc-name names it)";
 const LOG_SUBSET: &str = "the access log has every request or none (disable-logging); it \
@@ -54,6 +53,7 @@ pub const KEYS: &[(&[&str], Meaning)] = &[
     (&["callable"], Special),
     (&["lazy-apps", "lazy"], Special),
     (&["chdir"], Set("chdir")),
+    (&["static-map"], Set("static_map")),
     (
         &["home", "virtualenv", "venv", "pyhome", "H"],
         Set("virtualenv"),

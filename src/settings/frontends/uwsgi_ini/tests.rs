@@ -290,14 +290,14 @@ fn addresses_become_our_binds() {
 fn the_uwsgi_protocol_and_other_unsupported_options_are_refused_together() {
     let dir = Dir::new();
     let text = "[uwsgi]\nsocket = /run/app.sock\nspooler = /tmp/spool\n\
-                attach-daemon = celery worker\nstatic-map = /static=/srv/static\nmaster = true\n";
+                attach-daemon = celery worker\ncheck-static = /srv/static\nmaster = true\n";
     let err = dir.error(text);
     for needle in [
-        "socket, spooler, attach-daemon, static-map (in ",
+        "socket, spooler, attach-daemon, check-static (in ",
         "socket (line 2): not yet supported: the uwsgi protocol",
         "spooler (line 3): uWSGI's spooler",
         "attach-daemon (line 4): uWSGI managing other programs",
-        "static-map (line 5): not yet supported",
+        "check-static (line 5): uWSGI's other static-file options",
         "--ini-ignore-unsupported",
     ] {
         assert!(err.contains(needle), "{needle:?} not in {err}");
