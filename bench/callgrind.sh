@@ -9,6 +9,7 @@
 #   bench/callgrind.sh 500 -- --access-logfile /tmp/access.log
 #   bench/callgrind.sh 500 -- --certfile cert.pem --keyfile key.pem   # over TLS
 #   SERVER=bench/out/wheel-venv/bin/rsgi-server bench/callgrind.sh 500   # the pip-installed one
+#   TARGET=/static/1k.bin bench/callgrind.sh 500 -- --static-map /static=DIR   # another path
 #
 # Builds the release binary first (honours CARGO_TARGET_DIR), unless SERVER names another
 # server command.
@@ -38,16 +39,17 @@ work=$(mktemp -d)
 
 # Sends `count` GET requests on one keep-alive connection, reading each response whole.
 client() {
-  "$python" - "$1" "$2" "$tls" <<'PY'
+  "$python" - "$1" "$2" "$tls" "${TARGET:-/}" <<'PY'
 import socket, ssl, sys
 port, count, tls = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+target = sys.argv[4].encode()
 s = socket.create_connection(("127.0.0.1", port))
 if tls:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     s = ctx.wrap_socket(s)
-req = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+req = b"GET " + target + b" HTTP/1.1\r\nHost: localhost\r\n\r\n"
 buf = b""
 for _ in range(count):
     s.sendall(req)

@@ -80,11 +80,20 @@ impl Validators {
     /// `variant` tells precompressed siblings apart (their tags must differ).
     pub fn new(len: u64, mtime: i64, mtime_nsec: i64, variant: &str) -> Validators {
         let modified = mtime.max(0) as u64;
-        let etag = if variant.is_empty() {
-            format!("\"{modified:x}.{mtime_nsec:x}-{len:x}\"")
-        } else {
-            format!("\"{modified:x}.{mtime_nsec:x}-{len:x}-{variant}\"")
-        };
+        // `"<mtime>.<nanoseconds>-<len>[-<variant>]"` in hex, written without `fmt`: it is
+        // built for every file served.
+        let mut etag = String::with_capacity(48 + variant.len());
+        etag.push('"');
+        push_hex(&mut etag, modified);
+        etag.push('.');
+        push_hex(&mut etag, mtime_nsec.max(0) as u64);
+        etag.push('-');
+        push_hex(&mut etag, len);
+        if !variant.is_empty() {
+            etag.push('-');
+            etag.push_str(variant);
+        }
+        etag.push('"');
         Validators {
             etag,
             modified,
@@ -92,10 +101,38 @@ impl Validators {
         }
     }
 
-    /// `Last-Modified`'s value.
+    /// `Last-Modified`'s value. The last one formatted is kept per thread: the same files
+    /// are served again and again, and formatting a date is most of a small file's head.
     pub fn last_modified(&self) -> HttpDate {
-        HttpDate::new(UNIX_EPOCH + Duration::from_secs(self.modified))
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<(u64, HttpDate)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        LAST.with_borrow_mut(|last| match last {
+            Some((secs, date)) if *secs == self.modified => date.clone(),
+            _ => {
+                let date = HttpDate::new(UNIX_EPOCH + Duration::from_secs(self.modified));
+                *last = Some((self.modified, date.clone()));
+                date
+            }
+        })
     }
+}
+
+/// Appends `n` in lower-case hexadecimal.
+fn push_hex(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 16];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b"0123456789abcdef"[(n & 15) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII hex digits from `start` on.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
 }
 
 /// What to answer.

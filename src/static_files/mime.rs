@@ -2,6 +2,8 @@
 //! fonts, images, media, documents, web manifests), after nginx's `mime.types` and the
 //! IANA registry, with `charset=utf-8` on text types so browsers never guess an encoding.
 
+use std::borrow::Cow;
+
 /// Extension (lower case) → type, sorted by extension for a binary search.
 const TYPES: &[(&str, &str)] = &[
     ("7z", "application/x-7z-compressed"),
@@ -93,18 +95,25 @@ const UNKNOWN: &str = "application/octet-stream";
 
 /// The `Content-Type` for a file named `name`: its type, with `; charset=utf-8` for text
 /// (and the JSON, XML and JavaScript types that are text in practice).
-pub fn content_type(name: &str) -> String {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .unwrap_or_default();
-    let found = TYPES
-        .binary_search_by(|(e, _)| (*e).cmp(ext.as_str()))
-        .map_or(UNKNOWN, |i| TYPES[i].1);
+pub fn content_type(name: &str) -> Cow<'static, str> {
+    // The extension, lower-cased on the stack: longer ones are in no table.
+    let ext = name.rsplit_once('.').map_or("", |(_, ext)| ext);
+    let mut lower = [0u8; 16];
+    let found = match lower.get_mut(..ext.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(ext.as_bytes());
+            lower.make_ascii_lowercase();
+            let ext = std::str::from_utf8(lower).unwrap_or_default();
+            TYPES
+                .binary_search_by(|(e, _)| (*e).cmp(ext))
+                .map_or(UNKNOWN, |i| TYPES[i].1)
+        }
+        None => UNKNOWN,
+    };
     if is_text(found) {
-        format!("{found}; charset=utf-8")
+        Cow::Owned(format!("{found}; charset=utf-8"))
     } else {
-        found.to_owned()
+        Cow::Borrowed(found)
     }
 }
 

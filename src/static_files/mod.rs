@@ -49,8 +49,8 @@ pub enum Answer {
 #[derive(Debug, PartialEq)]
 pub struct Statics {
     mounts: Mounts,
-    /// `Cache-Control: max-age` in seconds (0: no `Cache-Control`).
-    max_age: u64,
+    /// `--static-max-age`'s `Cache-Control` values.
+    cache: CacheControl,
     /// Serve `index.html` for a directory.
     index: bool,
     /// What is not served goes to the application instead of a 404.
@@ -110,12 +110,7 @@ impl Statics {
             rel: &file_rel,
             opened,
         };
-        Answer::Reply(serve_file(
-            file,
-            &pre,
-            cache.as_deref(),
-            self.follow_symlinks,
-        ))
+        Answer::Reply(serve_file(file, &pre, cache, self.follow_symlinks))
     }
 
     /// A path not served: 404, or the application's with `--static-fallthrough`.
@@ -132,14 +127,30 @@ impl Statics {
     }
 
     /// `Cache-Control` for a file named `name`.
-    fn cache_control(&self, name: &str) -> Option<String> {
-        (self.max_age > 0).then(|| {
-            if respond::fingerprinted(name) {
-                format!("public, max-age={}, immutable", self.max_age)
-            } else {
-                format!("public, max-age={}", self.max_age)
-            }
+    fn cache_control(&self, name: &str) -> Option<&str> {
+        let (plain, immutable) = self.cache.0.as_ref()?;
+        Some(if respond::fingerprinted(name) {
+            immutable
+        } else {
+            plain
         })
+    }
+}
+
+/// `--static-max-age` as the two `Cache-Control` values it gives (none for 0), made once.
+#[derive(Debug, PartialEq)]
+pub(crate) struct CacheControl(Option<(String, String)>);
+
+impl CacheControl {
+    /// The values for `max_age` seconds: for any file, and for fingerprinted names, whose
+    /// content never changes.
+    fn new(max_age: u64) -> CacheControl {
+        CacheControl((max_age > 0).then(|| {
+            (
+                format!("public, max-age={max_age}"),
+                format!("public, max-age={max_age}, immutable"),
+            )
+        }))
     }
 }
 

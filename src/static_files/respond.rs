@@ -3,6 +3,7 @@
 //! `--sendfile-root`), each a complete head the engine sends as it is.
 
 use super::conditional::{Decision, Validators};
+use crate::decimal::Decimal;
 use crate::http::reason_phrase;
 use crate::http::response::ResponseHead;
 use std::os::fd::OwnedFd;
@@ -123,7 +124,7 @@ pub fn file(
         let cr = format!("bytes {start}-{}/{}", start + len - 1, v.len);
         head.push_header(b"Content-Range", cr.as_bytes());
     }
-    head.push_header(b"Content-Length", len.to_string().as_bytes());
+    head.push_header(b"Content-Length", Decimal::new(len).as_bytes());
     let body = if head_only || len == 0 {
         Body::Empty
     } else {
@@ -185,13 +186,21 @@ pub fn merge(app: &ResponseHead, ours: Reply, offload_header: &[u8]) -> Reply {
 /// `name` carries a content hash as Django's `ManifestStaticFilesStorage` writes it
 /// (`name.<12 hex>.ext`), so its content never changes under that name.
 pub fn fingerprinted(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('.').collect();
-    parts.len() >= 3
-        && parts[1..parts.len() - 1].iter().any(|p| {
-            p.len() == 12
-                && p.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
+    // A middle part: not the first (the stem) nor the last (the extension).
+    let mut parts = name.split('.').skip(1).peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            return false;
+        }
+        if part.len() == 12
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The static-file and offload settings, validated into what the engine serves with.
 
+use super::CacheControl;
 use super::map::{self, Mount, Mounts};
 use super::{Offload, Statics};
 use crate::settings::{Check, ConfigError, Settings, group};
@@ -29,7 +30,7 @@ fn statics(s: &Settings, v: &Check<'_>) -> Result<Option<Arc<Statics>>, ConfigEr
     }
     Ok(Some(Arc::new(Statics {
         mounts: Mounts::new(mounts),
-        max_age,
+        cache: CacheControl::new(max_age),
         index: v.flag(s.static_index()),
         fallthrough: v.flag(s.static_fallthrough()),
         follow_symlinks: v.flag(s.static_follow_symlinks()),
