@@ -670,6 +670,22 @@ impl io::Read for &Stream {
     }
 }
 
+impl Stream {
+    /// Writes `buf` telling the kernel more follows at once (`MSG_MORE`): a response head
+    /// whose file body sendfile(2) sends next then leaves in the same TCP segment as the
+    /// start of the file, not in a small packet of its own.
+    pub fn write_more(&self, buf: &[u8]) -> io::Result<usize> {
+        use nix::sys::socket::{MsgFlags, send};
+        let fd = match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        };
+        // nix names no MSG_MORE; the bit is Linux's.
+        let more = MsgFlags::from_bits_retain(nix::libc::MSG_MORE);
+        send(fd, buf, more | MsgFlags::MSG_NOSIGNAL).map_err(io::Error::from)
+    }
+}
+
 impl io::Write for &Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {

@@ -55,6 +55,8 @@ impl Exchange {
         }
         while self.sent < self.out.len() {
             let written = match self.tls.as_deref_mut() {
+                // A file follows (a static file's head): in the same segment as its start.
+                None if self.file.is_some() => self.sock.write_more(&self.out[self.sent..]),
                 None => (&mut &self.sock).write(&self.out[self.sent..]),
                 Some(tls) => tls.write(&self.sock, &self.out[self.sent..]),
             };
