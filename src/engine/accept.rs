@@ -9,6 +9,7 @@ use super::{Engine, LISTENER_TOKEN};
 use crate::listen::Stream;
 use crate::peer::{ConnInfo, Peer};
 use crate::proxy::{Mode, Preamble};
+use crate::settings::Protocol;
 use crate::wsgi::ConnView;
 use nix::sys::epoll::{EpollEvent, EpollFlags};
 use nix::sys::socket::Shutdown;
@@ -98,6 +99,11 @@ impl<'a> Engine<'a> {
     /// Takes in a connection accepted on listener `index`.
     pub(super) fn adopt(&mut self, index: usize, stream: Stream, peer: Peer) {
         let listening = &self.listeners[index];
+        let protocol = listening.protocol;
+        if protocol == Protocol::Uwsgi && !self.settings.uwsgi_allows(&peer) {
+            refuse_uwsgi_peer(&peer);
+            return;
+        }
         let proxy = &self.settings.proxy;
         let info = Arc::new(ConnView::new(ConnInfo {
             trusted: proxy.forwarded.allow.allows(&peer),
@@ -143,6 +149,7 @@ impl<'a> Engine<'a> {
             registered: false,
             event_while_away: false,
             peer: info,
+            protocol,
         });
         self.on_accepted(key);
     }
@@ -271,4 +278,15 @@ impl<'a> Engine<'a> {
             }
         }
     }
+}
+
+/// Closes a connection from a peer not in `--uwsgi-allow-from` (dropping the stream closes
+/// it): its packets would name any client address it liked.
+#[cold]
+fn refuse_uwsgi_peer(peer: &Peer) {
+    let addr = match peer {
+        Peer::Tcp(addr) => addr.ip().to_string(),
+        Peer::Unix => "a Unix socket client".to_owned(),
+    };
+    tracing::warn!("uwsgi connection from {addr} closed: not in --uwsgi-allow-from");
 }

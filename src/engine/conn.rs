@@ -5,6 +5,7 @@ use super::exchange::Exchange;
 use super::receive::Receiving;
 use crate::http::request::RequestHead;
 use crate::listen::Listener;
+use crate::settings::Protocol;
 use crate::wsgi::{Call, ConnView};
 use nix::sys::epoll::EpollFlags;
 use std::os::fd::RawFd;
@@ -71,6 +72,8 @@ pub(super) struct Conn {
     /// The connection's facts (its peer, or the client a PROXY header named). A request's
     /// `ex.view` is this, or a copy its trusted proxy headers changed.
     pub(super) peer: Arc<ConnView>,
+    /// What its listener speaks.
+    pub(super) protocol: Protocol,
 }
 
 impl Conn {
@@ -149,6 +152,8 @@ pub(super) struct Listening<'a> {
     pub(super) listener: &'a Listener,
     /// This worker's own `--reuse-port` socket: no other process accepts on it.
     pub(super) own: bool,
+    /// What it speaks.
+    pub(super) protocol: Protocol,
     pub(super) server_name: String,
     pub(super) server_port: String,
     /// `https` under TLS, else `http`.
@@ -200,6 +205,7 @@ mod tests {
             registered: false,
             event_while_away: false,
             peer: info,
+            protocol: Protocol::Http,
         };
         (conn, theirs)
     }

@@ -3,7 +3,10 @@
 use super::spool::SpoolConfig;
 use crate::config::{Config, HttpSettings};
 use crate::http::Limits;
+use crate::peer::Peer;
 use crate::proxy::Proxying;
+use crate::proxy::allow::AllowList;
+use crate::settings::Protocol;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +62,13 @@ pub struct EngineSettings {
     pub tls: Option<crate::tls::ServerTls>,
     /// What to believe about clients behind proxies (PROXY protocol, forwarded headers).
     pub proxy: Arc<Proxying>,
+    /// What each listener speaks, in the order of the binds (`uwsgi://` or `--protocol`).
+    pub protocols: Vec<Protocol>,
+    /// What listeners not in `protocols` speak (`--protocol`): inherited sockets served as
+    /// they are.
+    pub protocol: Protocol,
+    /// Peers allowed to speak the uwsgi protocol (`--uwsgi-allow-from`).
+    pub uwsgi_allow: AllowList,
 }
 
 impl EngineSettings {
@@ -80,6 +90,24 @@ impl EngineSettings {
             },
             tls,
             proxy: Arc::new(Proxying::new(&config.proxy)),
+            protocols: config.sockets.protocols.clone(),
+            protocol: config.sockets.protocol,
+            uwsgi_allow: config.sockets.uwsgi_allow_ips.clone(),
         }
+    }
+
+    /// What the `index`th listener speaks: its bind's protocol, unless the listeners are
+    /// inherited sockets served as they are (no binds describe them).
+    pub fn protocol_of(&self, index: usize) -> Protocol {
+        if crate::listen::serving_inherited_as_is() {
+            return self.protocol;
+        }
+        self.protocols.get(index).copied().unwrap_or(self.protocol)
+    }
+
+    /// Whether `peer` may speak the uwsgi protocol: a Unix socket client always may (as in
+    /// gunicorn: it has no address to judge, and the socket file's mode guards it).
+    pub fn uwsgi_allows(&self, peer: &Peer) -> bool {
+        matches!(peer, Peer::Unix) || self.uwsgi_allow.allows(peer)
     }
 }
