@@ -110,7 +110,7 @@ pub struct Parts<'a> {
     /// The query string, without `?`.
     pub query: &'a [u8],
     /// The protocol as the client spoke it (`SERVER_PROTOCOL`), reported by
-    /// [`RequestHead::protocol`] when it is 8 bytes long.
+    /// [`RequestHead::protocol`] when it has the shape `HTTP/<digit>.<digit>`.
     pub protocol: &'a [u8],
     /// How the body is delimited.
     pub framing: BodyFraming,
@@ -141,7 +141,10 @@ impl RequestHead {
         let path = target.start..target.start + path_len;
         let query = push(&mut buf, parts.query);
         let mut sent_version_at = 0;
-        if parts.protocol.len() == 8 {
+        if let [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] = parts.protocol
+            && major.is_ascii_digit()
+            && minor.is_ascii_digit()
+        {
             sent_version_at = buf.len() as u32;
             buf.extend_from_slice(parts.protocol);
         }

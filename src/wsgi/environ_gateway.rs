@@ -6,7 +6,8 @@
 //! Rules:
 //! 1. Every variable becomes a key, latin-1 both ways (PEP 3333's native strings); a later
 //!    repeat replaces an earlier one. Names starting with `wsgi.` are skipped: the server's
-//!    own keys (`wsgi.input`...) are not a front end's to replace.
+//!    own keys (`wsgi.input`...) are not a front end's to replace; so is
+//!    `HTTP_TRANSFER_ENCODING`, which describes the client's body, not the packet's.
 //! 2. `SCRIPT_NAME` is the packet's, else `--root-path`. With modifier1 30 the packet's
 //!    `SCRIPT_NAME` is stripped from the front of `PATH_INFO`; with `--root-path` the root
 //!    is stripped as for HTTP.
@@ -44,7 +45,10 @@ pub(super) fn build<'py>(
     env.set_item(intern!(py, "SERVER_NAME"), &conn.server_name)?;
     env.set_item(intern!(py, "SERVER_PORT"), &conn.server_port)?;
     for (key, value) in gateway.vars.iter() {
-        if key.starts_with(b"wsgi.") {
+        // nginx passes a chunked request's Transfer-Encoding on, though the body it sends
+        // is the de-chunked one of CONTENT_LENGTH bytes: the app reads what the packet
+        // carries (as the HTTP side does with a chunked body it received whole).
+        if key.starts_with(b"wsgi.") || key == b"HTTP_TRANSFER_ENCODING" {
             continue;
         }
         env.set_item(from_latin1(py, key), from_latin1(py, value))?;

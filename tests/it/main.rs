@@ -62,6 +62,7 @@ mod tls_options;
 mod tls_proxy;
 mod tls_reload;
 mod tls_serve;
+mod uwsgi_nginx;
 mod wsgi_environ;
 mod wsgi_framing;
 mod wsgi_input;
