@@ -65,6 +65,7 @@ mod tls_serve;
 mod uwsgi_corpus;
 mod uwsgi_nginx;
 mod uwsgi_packets;
+mod uwsgi_router;
 mod wsgi_environ;
 mod wsgi_framing;
 mod wsgi_input;

@@ -21,6 +21,7 @@ pub mod nginx;
 pub mod process;
 pub mod server;
 pub mod tls;
+pub mod uwsgi_router;
 pub mod wheel;
 
 pub use data::*;
