@@ -15,6 +15,8 @@ mod request_head;
 mod response_chunked;
 #[path = "../../fuzz/src/split.rs"]
 mod split;
+#[path = "../../fuzz/src/uwsgi_packet.rs"]
+mod uwsgi_packet;
 
 mod config_cli;
 mod config_gunicorn;
