@@ -106,7 +106,8 @@ settings! {
     app: String = None, shown "(required)";
 
     /// Address to listen on: `HOST:PORT`, `[IPV6]:PORT`, `unix:PATH` or `fd://N` (an
-    /// inherited listening socket). Repeat to listen on several addresses.
+    /// inherited listening socket), after `uwsgi://` for a listener speaking the uwsgi
+    /// protocol (`--protocol`). Repeat to listen on several addresses.
     #[arg(short = 'b', long, value_name = "ADDRESS")]
     #[serde(default, deserialize_with = "one_or_many")]
     bind: Vec<String> = Some(vec!["127.0.0.1:8000".to_owned()]),
