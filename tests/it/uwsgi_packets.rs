@@ -226,3 +226,23 @@ fn protocol_uwsgi_makes_every_listener_speak_it() {
     conn.send(&get_packet("/threads"));
     assert_eq!(answered_environ(&mut conn).str("PATH_INFO"), "/threads");
 }
+
+#[test]
+fn a_packet_that_stops_arriving_meets_the_header_timeout_and_the_worker_lives() {
+    let server = server("environ")
+        .bind("uwsgi://127.0.0.1:0")
+        .args(["--header-timeout", "1"])
+        .start();
+    let addr = uwsgi_addr(&server);
+    let packet = get_packet("/late");
+    let mut conn = Conn::tcp(addr);
+    conn.send(&packet[..packet.len() - 1]);
+    // Answered as an HTTP head that timed out (408), then closed; never the app.
+    let bytes = conn.read_until_closed().expect("closed at the deadline");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+    let mut conn = Conn::tcp(addr);
+    conn.send(&packet);
+    let env = answered_environ(&mut conn);
+    assert_eq!(env.pid(), server.worker_pid());
+}
