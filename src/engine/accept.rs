@@ -106,7 +106,9 @@ impl<'a> Engine<'a> {
         }
         let proxy = &self.settings.proxy;
         let info = Arc::new(ConnView::new(ConnInfo {
-            trusted: proxy.forwarded.allow.allows(&peer),
+            // A uwsgi packet's variables say who the client is: no forwarded header of its
+            // is believed over them.
+            trusted: protocol == Protocol::Http && proxy.forwarded.allow.allows(&peer),
             ..ConnInfo::accepted(
                 &peer,
                 &listening.server_name,
@@ -115,7 +117,7 @@ impl<'a> Engine<'a> {
             )
         }));
         let phase = match proxy.mode {
-            Mode::Off => Phase::Idle,
+            Mode::Off => first_phase(protocol),
             _ => Phase::Preamble {
                 allowed: proxy.proxy_allow.allows(&peer),
             },
@@ -260,20 +262,21 @@ impl<'a> Engine<'a> {
                 self.close(key);
             }
             Ok(Preamble::Direct) => {
-                conn.phase = Phase::Idle;
+                conn.phase = first_phase(conn.protocol);
                 self.on_accepted(key);
             }
             Ok(Preamble::Proxied(addresses)) => {
                 if let Some(addresses) = addresses {
                     let peer = crate::proxy::proxied_peer(&addresses);
                     let info = Arc::new(ConnView::new(ConnInfo {
-                        trusted: self.settings.proxy.forwarded.allow.allows(&peer),
+                        trusted: conn.protocol == Protocol::Http
+                            && self.settings.proxy.forwarded.allow.allows(&peer),
                         ..crate::proxy::proxied_info(&conn.peer.info, &addresses)
                     }));
                     ex.view = info.clone();
                     conn.peer = info;
                 }
-                conn.phase = Phase::Idle;
+                conn.phase = first_phase(conn.protocol);
                 self.on_accepted(key);
             }
         }
@@ -289,4 +292,13 @@ fn refuse_uwsgi_peer(peer: &Peer) {
         Peer::Unix => "a Unix socket client".to_owned(),
     };
     tracing::warn!("uwsgi connection from {addr} closed: not in --uwsgi-allow-from");
+}
+
+/// What a connection does first once accepted (and past any PROXY header): wait for an HTTP
+/// request, or receive its uwsgi packet.
+fn first_phase(protocol: Protocol) -> Phase {
+    match protocol {
+        Protocol::Http => Phase::Idle,
+        Protocol::Uwsgi => Phase::Packet,
+    }
 }

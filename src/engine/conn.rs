@@ -21,6 +21,9 @@ pub(super) enum Phase {
     Idle,
     /// Receiving a request head.
     Head,
+    /// A uwsgi listener's connection: receiving its one packet's header and variables
+    /// (its deadline, the head's, runs from the accept: nginx sends the packet at once).
+    Packet,
     /// Receiving a request body before calling the app.
     Body(Box<Receiving>),
     /// In the thread pool; the loop does not watch it.
@@ -95,11 +98,12 @@ impl Conn {
             // did not take is given up), and a shut-down socket is always writable, so
             // watching for that would spin until the client closes.
             Phase::Linger => Some(EpollFlags::EPOLLIN),
-            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
+            Phase::Idle | Phase::Head | Phase::Packet | Phase::Body(_) | Phase::Drain => {
                 let unsent = self.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
                 Some(if unsent {
                     EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
-                } else if oneshot && matches!(self.phase, Phase::Idle | Phase::Head) {
+                } else if oneshot && matches!(self.phase, Phase::Idle | Phase::Head | Phase::Packet)
+                {
                     EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT
                 } else {
                     EpollFlags::EPOLLIN

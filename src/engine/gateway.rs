@@ -1,11 +1,11 @@
 //! Connections of `uwsgi://` listeners: a packet ([`crate::uwsgi`]) instead of an HTTP head,
 //! then the same body, dispatch and response machinery as for HTTP. The packet's variables
 //! become the request's view of its client (`REMOTE_ADDR`, `SERVER_NAME`, the scheme...):
-//! only peers in `--uwsgi-allow-from` get this far.
+//! only peers in `--uwsgi-allow-from` get this far, and no forwarded header is believed
+//! over them (the connection is never `trusted`).
 
 use super::Engine;
 use super::conn::Phase;
-use super::read::begin_request;
 use crate::peer::ConnInfo;
 use crate::uwsgi::{self, Gateway};
 use crate::wsgi::ConnView;
@@ -18,13 +18,10 @@ impl<'a> Engine<'a> {
         let Some(conn) = self.conns.get_mut(key) else {
             return false;
         };
-        if conn.ex.as_ref().is_none_or(|ex| ex.rbuf.is_empty()) {
+        let ex = conn.ex.as_mut().expect("the loop holds idle connections");
+        if ex.rbuf.is_empty() {
             return false;
         }
-        if matches!(conn.phase, Phase::Idle) {
-            begin_request(conn, self.now, self.settings, self.draining);
-        }
-        let ex = conn.ex.as_mut().expect("the loop holds idle connections");
         let decoded = match uwsgi::parse_packet(ex.rbuf.data(), &self.shared.limits) {
             Ok(None) => return false,
             Ok(Some((packet, consumed))) => {
@@ -48,7 +45,10 @@ impl<'a> Engine<'a> {
             }
         };
         ex.view = Arc::new(ConnView::new(client(&conn.peer.info, gateway)));
-        self.start_request(key, head);
+        // From here on the request is an HTTP one's: its head has arrived. (The request
+        // began at the accept, which `ex.started` already says.)
+        conn.phase = Phase::Head;
+        self.on_head(key, head);
         true
     }
 }

@@ -347,7 +347,7 @@ impl<'a> Engine<'a> {
                 self.preamble(key, events);
                 return;
             }
-            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
+            Phase::Idle | Phase::Head | Phase::Packet | Phase::Body(_) | Phase::Drain => {
                 self.on_readable(key, events)
             }
             Phase::Paused(_) => {

@@ -1,18 +1,15 @@
 //! Reading requests: a readable socket's bytes into the connection's buffer, and the
-//! buffer into request heads (with the sans-IO [`crate::http`] codec), each head then
-//! refused, given its body, or dispatched.
+//! buffer into request heads (with the sans-IO [`crate::http`] codec, or a uwsgi packet's
+//! with [`crate::uwsgi`]: `gateway`), each head then refused, given its body, or dispatched.
 
-use super::conn::Conn;
 use super::conn::{After, Phase};
 use super::exchange::Body;
 use super::receive::{BodyMeter, Receiving};
-use super::settings::EngineSettings;
 use super::spool::{BodyReader, Spool};
 use super::{Engine, TICK};
 use crate::http::body::{BodyDecoder, BodyFraming};
 use crate::http::request::{RequestHead, parse_head};
 use crate::http::{HttpError, Look};
-use crate::settings::Protocol;
 use crate::wsgi::ConnView;
 use nix::sys::epoll::EpollFlags;
 use std::io;
@@ -83,20 +80,25 @@ impl<'a> Engine<'a> {
                 return;
             };
             match &mut conn.phase {
-                Phase::Idle | Phase::Head if conn.protocol == Protocol::Uwsgi => {
-                    if !self.advance_packet(key) {
-                        return;
-                    }
-                }
                 Phase::Idle | Phase::Head => {
                     let ex = conn.ex.as_mut().expect("the loop holds idle connections");
                     if ex.rbuf.is_empty() {
                         return;
                     }
                     if matches!(conn.phase, Phase::Idle) {
-                        begin_request(conn, self.now, self.settings, self.draining);
+                        // The head deadline runs from a request's first byte and is not
+                        // extended by each byte after it (slowloris).
+                        conn.phase = Phase::Head;
+                        ex.started = self.now;
+                        ex.ended = None;
+                        if !Arc::ptr_eq(&ex.view, &conn.peer) {
+                            ex.view = conn.peer.clone();
+                        }
+                        conn.deadline = self.settings.http.header_timeout.map(|t| self.now + t);
+                        if self.draining && conn.deadline.is_none() {
+                            conn.deadline = Some(self.now + TICK);
+                        }
                     }
-                    let ex = conn.ex.as_mut().expect("the loop holds idle connections");
                     let limits = &self.shared.limits;
                     let data = ex.rbuf.data();
                     let failure = match ex.head.look(data, limits) {
@@ -119,6 +121,11 @@ impl<'a> Engine<'a> {
                     tracing::debug!("bad request: {failure}");
                     self.fail(key, failure.into(), None);
                     return;
+                }
+                Phase::Packet => {
+                    if !self.advance_packet(key) {
+                        return;
+                    }
                 }
                 Phase::Body(_) => {
                     if !self.receive_body(key) {
@@ -197,13 +204,6 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        self.start_request(key, head);
-    }
-
-    /// A request head (HTTP or from a uwsgi packet) was accepted: refuse its body as too
-    /// large, start receiving it, or run the request.
-    #[inline(always)]
-    pub(super) fn start_request(&mut self, key: usize, head: RequestHead) {
         let too_large = match (head.framing, self.settings.http.limit_request_body) {
             (BodyFraming::Length(n), Some(limit)) => n > limit,
             _ => false,
@@ -267,28 +267,5 @@ impl<'a> Engine<'a> {
             self.parked.push_back(key);
             self.watch(key, None);
         }
-    }
-}
-
-/// A connection's next request has its first bytes: the head deadline runs from now and is
-/// not extended by each byte after it (slowloris), and the request starts with the
-/// connection's own view of its client.
-#[inline(always)]
-pub(super) fn begin_request(
-    conn: &mut Conn,
-    now: std::time::Instant,
-    settings: &EngineSettings,
-    draining: bool,
-) {
-    let ex = conn.ex.as_mut().expect("the loop holds idle connections");
-    conn.phase = Phase::Head;
-    ex.started = now;
-    ex.ended = None;
-    if !Arc::ptr_eq(&ex.view, &conn.peer) {
-        ex.view = conn.peer.clone();
-    }
-    conn.deadline = settings.http.header_timeout.map(|t| now + t);
-    if draining && conn.deadline.is_none() {
-        conn.deadline = Some(now + TICK);
     }
 }

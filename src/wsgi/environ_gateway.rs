@@ -24,7 +24,10 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// Builds the environ of a uwsgi request (see the rules above).
+/// Builds the environ of a uwsgi request (see the rules above). Kept out of line: the HTTP
+/// environ's builder only branches here.
+#[cold]
+#[inline(never)]
 pub(super) fn build<'py>(
     py: Python<'py>,
     template: &EnvironTemplate,
