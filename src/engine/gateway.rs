@@ -6,6 +6,7 @@
 
 use super::Engine;
 use super::conn::Phase;
+use super::read::PacketHead;
 use crate::peer::ConnInfo;
 use crate::uwsgi::{self, Gateway};
 use crate::wsgi::ConnView;
@@ -48,7 +49,7 @@ impl<'a> Engine<'a> {
         // From here on the request is an HTTP one's: its head has arrived. (The request
         // began at the accept, which `ex.started` already says.)
         conn.phase = Phase::Head;
-        self.on_head(key, head);
+        self.on_head::<PacketHead>(key, head);
         true
     }
 }

@@ -20,8 +20,9 @@
 //! (`read`); receiving buffered bodies within the memory budget (`receive`, [`spool`]);
 //! running requests and finishing responses (`respond`, `pool` for `--threads` > 1);
 //! deadlines and draining (`deadlines`); a connection's socket side, the WSGI transport
-//! (`exchange`, `readbuf`); uwsgi packets instead of HTTP heads (`gateway`); the timeout watchdog and its abort ([`heartbeat`], [`abort`]);
-//! what the engine is configured with (`settings`).
+//! (`exchange`, `readbuf`); uwsgi packets instead of HTTP heads (`gateway`); the timeout
+//! watchdog and its abort ([`heartbeat`], [`abort`]); what the engine is configured with
+//! (`settings`).
 
 pub mod abort;
 mod accept;
