@@ -94,7 +94,7 @@ exec 3>&2
 say() { printf 'bench: %s\n' "$*" >&3; }
 die() { printf 'bench: error: %s\n' "$*" >&3; exit 1; }
 
-for s in $servers; do [[ " $all_servers rsgi-close rsgi-log rsgi-json rsgi-wheel " == *" $s "* ]] || die "unknown server '$s'"; done
+for s in $servers; do [[ " $all_servers rsgi-close rsgi-log rsgi-json rsgi-wheel rsgi-uwsgi rsgi-proxy " == *" $s "* ]] || die "unknown server '$s'"; done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive whole number, not '$rounds'"
 for w in $workloads; do [[ " $all_workloads " == *" $w "* ]] || die "unknown workload '$w'"; done
 
@@ -306,9 +306,10 @@ server_cmd() { # server workload port -> the command line, one word per line
     rsgi-uwsgi | rsgi-proxy)
       # One shell runs both, rsgi-server behind nginx: procstat sums the shell's tree, and the
       # shell passes the SIGTERM that stops the row on to both and waits for them.
+      # The socket is open to all (666): nginx's workers run as another user than the bench.
       local bind=unix:$outdir/nginx/rsgi.sock
       [ "$1" = rsgi-uwsgi ] && bind=uwsgi://$bind
-      printf '%s\n' bash -c "$rsgi_bin --chdir $dir --workers $workers --bind $bind $rsgi_args $spec & r=\$!; $nginx_bin -p $outdir/nginx/ -e $outdir/nginx/error.log -c $outdir/nginx/nginx.conf & n=\$!; trap 'kill -TERM \$r \$n; wait' TERM; wait" ;;
+      printf '%s\n' bash -c "$rsgi_bin --chdir $dir --workers $workers --bind $bind --unix-socket-mode 666 $rsgi_args $spec & r=\$!; $nginx_bin -p $outdir/nginx/ -e $outdir/nginx/error.log -c $outdir/nginx/nginx.conf & n=\$!; trap 'kill -TERM \$r \$n; wait \$r; a=\$?; wait \$n; exit \$((a | \$?))' TERM; wait" ;;
   esac
 }
 
