@@ -26,7 +26,8 @@
 //!   thread pool) and writes responses with backpressure. It neither calls Python nor names
 //!   a Python type: it holds wsgi's opaque values (a call in progress, a connection's view
 //!   for the environ) and asks wsgi to run a call or give a pool thread its thread state.
-//! * [`http`] is the sans-IO HTTP/1.1 codec: no sockets, no clocks, no Python.
+//! * [`http`] is the sans-IO HTTP/1.1 codec: no sockets, no clocks, no Python; [`uwsgi`]
+//!   decodes nginx's uwsgi packets into the same request head, as sans-IO.
 //! * [`wsgi`] is where requests meet pyo3: environ, `start_response`, `wsgi.input`, the
 //!   response iterable, and the interpreter itself; Python outside requests lives there too
 //!   (gunicorn's server hooks, `--reload`).
@@ -43,7 +44,7 @@
 //! `crate::` path):
 //!
 //! 1. Foundations, plain values and primitives: `decimal`, `exit`, `peer`, `http`,
-//!    `scoreboard`, `signals`, `settings`.
+//!    `uwsgi`, `scoreboard`, `signals`, `settings`.
 //! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`,
 //!    `static_files`.
 //! 3. Configuration: `config`.
@@ -74,5 +75,6 @@ pub mod static_files;
 #[cfg(test)]
 mod test_support;
 pub mod tls;
+pub mod uwsgi;
 pub mod worker;
 pub mod wsgi;

@@ -43,6 +43,9 @@ pub struct ConnInfo {
     /// The peer (or the client its PROXY header named) is in `--forwarded-allow-ips`: its
     /// proxy headers are believed, and its `--forwarder-headers` reach the environ.
     pub trusted: bool,
+    /// The uwsgi packet this request came in (`uwsgi://` listeners): its variables are the
+    /// environ, and the facts above were taken from them.
+    pub gateway: Option<Arc<crate::uwsgi::Gateway>>,
 }
 
 /// gunicorn's environ keys for a connection that began with a PROXY protocol header.
@@ -79,6 +82,7 @@ impl ConnInfo {
             forwarded_port: None,
             proxy_header: None,
             trusted: false,
+            gateway: None,
         }
     }
 

@@ -218,8 +218,15 @@ fn run(
             return 1;
         }
     };
-    for listener in &listeners {
-        tracing::info!("Listening at: {}", tls::url(listener.url(), tls.is_some()));
+    for (index, listener) in listeners.iter().enumerate() {
+        let protocol = if listen::serving_inherited_as_is() {
+            config.sockets.protocol
+        } else {
+            let listed = config.sockets.protocols.get(index);
+            listed.copied().unwrap_or(config.sockets.protocol)
+        };
+        let url = tls::url(listener.url_speaking(protocol), tls.is_some());
+        tracing::info!("Listening at: {url}");
     }
     if tls.is_some() {
         tracing::info!(

@@ -1,4 +1,4 @@
-//! The checks behind rsgi-server's fuzz targets, one module per target.
+//! The checks behind rsgi-server's fuzz targets (the HTTP codec and the uwsgi decoder), one module per target.
 //!
 //! Each module's `check` runs one input through a piece of the sans-IO codec and panics when
 //! an invariant breaks. The targets in `fuzz_targets/` only call these, and the server crate's
@@ -11,3 +11,4 @@ pub mod chunked_body;
 pub mod request_head;
 pub mod response_chunked;
 pub mod split;
+pub mod uwsgi_packet;

@@ -208,14 +208,14 @@ impl Arbiter {
             .collect();
         let mut fresh = listen::bind_all(&missing, &BindOptions::from(new))?.into_iter();
         let mut listeners = Vec::with_capacity(new.sockets.binds.len());
-        for addr in &new.sockets.binds {
+        for (addr, protocol) in new.sockets.binds.iter().zip(&new.sockets.protocols) {
             match current(addr) {
                 Some(listener) => listeners.push(listener),
                 None => {
                     let listener = Rc::new(fresh.next().expect("one listener per new address"));
                     tracing::info!(
                         "Listening at: {} (new)",
-                        crate::tls::url(listener.url(), tls)
+                        crate::tls::url(listener.url_speaking(*protocol), tls)
                     );
                     listeners.push(listener);
                 }

@@ -1,5 +1,5 @@
 //! gunicorn settings whose features have not arrived yet: StatsD metrics and the control
-//! socket (the observability issue, 15), and the uwsgi protocol (issue 16). They are
+//! socket (the observability issue). They are
 //! declared and parsed now, so their defaults are accepted wherever gunicorn's
 //! configuration writes them; any other value is refused until the feature exists, rather
 //! than silently doing nothing.
@@ -8,7 +8,6 @@ use crate::settings::{Check, ConfigError, Settings};
 
 const METRICS: &str = "metrics (StatsD)";
 const CONTROL: &str = "the control socket";
-const UWSGI: &str = "the uwsgi protocol";
 
 /// The error for a setting given a value its feature would act on.
 fn not_yet(
@@ -66,22 +65,6 @@ pub fn check(s: &Settings, v: &Check<'_>) -> Result<(), ConfigError> {
                 CONTROL,
             ));
         }
-    }
-    match s.protocol.as_deref().map(str::trim) {
-        None | Some("http") => {}
-        Some("uwsgi") => return Err(not_yet(v, "protocol", &"uwsgi", "--protocol uwsgi", UWSGI)),
-        Some(_) => return Err(v.refuse(s.protocol(), "http (or uwsgi, not yet supported)")),
-    }
-    let allowed = s.uwsgi_allow_ips.as_deref().unwrap_or_default();
-    if allowed.iter().map(|a| a.trim()).ne(["127.0.0.1", "::1"]) {
-        let text = allowed.join(",");
-        return Err(not_yet(
-            v,
-            "uwsgi_allow_ips",
-            &text,
-            "--uwsgi-allow-from",
-            UWSGI,
-        ));
     }
     Ok(())
 }

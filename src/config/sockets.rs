@@ -1,6 +1,7 @@
 //! Where the server listens, and how its listening sockets are made.
 
-use crate::settings::{BindAddr, group};
+use crate::proxy::allow::AllowList;
+use crate::settings::{BindAddr, Protocol, group};
 
 group! {
     /// The listening sockets. `binds_explicit`: the addresses were configured (command
@@ -12,7 +13,32 @@ group! {
             if s.bind.as_ref().is_none_or(Vec::is_empty) {
                 return Err(v.invalid("bind", &"[]", "at least one address"));
             }
-            v.each(s.bind(), |b| b.parse())?
+            v.each(s.bind(), |b| Protocol::split(b).1.parse())?
+        },
+        /// What every listener speaks unless its bind names a protocol (`--protocol`).
+        pub protocol: Protocol = v.choice(
+            s.protocol(),
+            |p| match p.trim() {
+                "http" => Some(Protocol::Http),
+                "uwsgi" => Some(Protocol::Uwsgi),
+                _ => None,
+            },
+            "http or uwsgi",
+        )?,
+        /// What each bind's listener speaks, in the order of `binds`: its `uwsgi://`
+        /// prefix, else `protocol`.
+        pub protocols: Vec<Protocol> = s
+            .bind
+            .iter()
+            .flatten()
+            .map(|b| Protocol::split(b).0.unwrap_or(protocol))
+            .collect(),
+        /// Peers allowed to speak the uwsgi protocol (`--uwsgi-allow-from`); clients of
+        /// Unix socket listeners always are, as in gunicorn.
+        pub uwsgi_allow_ips: AllowList = {
+            let raw = s.uwsgi_allow_ips();
+            AllowList::parse(raw.value.map_or(&[][..], Vec::as_slice))
+                .map_err(|why| v.refuse(raw, &why))?
         },
         /// Whether `binds` was configured rather than the default: decides what systemd's
         /// inherited sockets serve.

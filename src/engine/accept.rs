@@ -9,6 +9,7 @@ use super::{Engine, LISTENER_TOKEN};
 use crate::listen::Stream;
 use crate::peer::{ConnInfo, Peer};
 use crate::proxy::{Mode, Preamble};
+use crate::settings::Protocol;
 use crate::wsgi::ConnView;
 use nix::sys::epoll::{EpollEvent, EpollFlags};
 use nix::sys::socket::Shutdown;
@@ -98,9 +99,16 @@ impl<'a> Engine<'a> {
     /// Takes in a connection accepted on listener `index`.
     pub(super) fn adopt(&mut self, index: usize, stream: Stream, peer: Peer) {
         let listening = &self.listeners[index];
+        let protocol = listening.protocol;
+        if protocol == Protocol::Uwsgi && !self.settings.uwsgi_allows(&peer) {
+            refuse_uwsgi_peer(&peer);
+            return;
+        }
         let proxy = &self.settings.proxy;
         let info = Arc::new(ConnView::new(ConnInfo {
-            trusted: proxy.forwarded.allow.allows(&peer),
+            // A uwsgi packet's variables say who the client is: no forwarded header of its
+            // is believed over them.
+            trusted: protocol == Protocol::Http && proxy.forwarded.allow.allows(&peer),
             ..ConnInfo::accepted(
                 &peer,
                 &listening.server_name,
@@ -109,7 +117,7 @@ impl<'a> Engine<'a> {
             )
         }));
         let phase = match proxy.mode {
-            Mode::Off => Phase::Idle,
+            Mode::Off => first_phase(protocol),
             _ => Phase::Preamble {
                 allowed: proxy.proxy_allow.allows(&peer),
             },
@@ -143,6 +151,7 @@ impl<'a> Engine<'a> {
             registered: false,
             event_while_away: false,
             peer: info,
+            protocol,
         });
         self.on_accepted(key);
     }
@@ -253,22 +262,43 @@ impl<'a> Engine<'a> {
                 self.close(key);
             }
             Ok(Preamble::Direct) => {
-                conn.phase = Phase::Idle;
+                conn.phase = first_phase(conn.protocol);
                 self.on_accepted(key);
             }
             Ok(Preamble::Proxied(addresses)) => {
                 if let Some(addresses) = addresses {
                     let peer = crate::proxy::proxied_peer(&addresses);
                     let info = Arc::new(ConnView::new(ConnInfo {
-                        trusted: self.settings.proxy.forwarded.allow.allows(&peer),
+                        trusted: conn.protocol == Protocol::Http
+                            && self.settings.proxy.forwarded.allow.allows(&peer),
                         ..crate::proxy::proxied_info(&conn.peer.info, &addresses)
                     }));
                     ex.view = info.clone();
                     conn.peer = info;
                 }
-                conn.phase = Phase::Idle;
+                conn.phase = first_phase(conn.protocol);
                 self.on_accepted(key);
             }
         }
+    }
+}
+
+/// Closes a connection from a peer not in `--uwsgi-allow-from` (dropping the stream closes
+/// it): its packets would name any client address it liked.
+#[cold]
+fn refuse_uwsgi_peer(peer: &Peer) {
+    let addr = match peer {
+        Peer::Tcp(addr) => addr.ip().to_string(),
+        Peer::Unix => "a Unix socket client".to_owned(),
+    };
+    tracing::warn!("uwsgi connection from {addr} closed: not in --uwsgi-allow-from");
+}
+
+/// What a connection does first once accepted (and past any PROXY header): wait for an HTTP
+/// request, or receive its uwsgi packet.
+fn first_phase(protocol: Protocol) -> Phase {
+    match protocol {
+        Protocol::Http => Phase::Idle,
+        Protocol::Uwsgi => Phase::Packet,
     }
 }

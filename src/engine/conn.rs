@@ -5,6 +5,7 @@ use super::exchange::Exchange;
 use super::receive::Receiving;
 use crate::http::request::RequestHead;
 use crate::listen::Listener;
+use crate::settings::Protocol;
 use crate::wsgi::{Call, ConnView};
 use nix::sys::epoll::EpollFlags;
 use std::os::fd::RawFd;
@@ -20,6 +21,9 @@ pub(super) enum Phase {
     Idle,
     /// Receiving a request head.
     Head,
+    /// A uwsgi listener's connection: receiving its one packet's header and variables
+    /// (its deadline, the head's, runs from the accept: nginx sends the packet at once).
+    Packet,
     /// Receiving a request body before calling the app.
     Body(Box<Receiving>),
     /// In the thread pool; the loop does not watch it.
@@ -71,6 +75,8 @@ pub(super) struct Conn {
     /// The connection's facts (its peer, or the client a PROXY header named). A request's
     /// `ex.view` is this, or a copy its trusted proxy headers changed.
     pub(super) peer: Arc<ConnView>,
+    /// What its listener speaks.
+    pub(super) protocol: Protocol,
 }
 
 impl Conn {
@@ -92,11 +98,12 @@ impl Conn {
             // did not take is given up), and a shut-down socket is always writable, so
             // watching for that would spin until the client closes.
             Phase::Linger => Some(EpollFlags::EPOLLIN),
-            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
+            Phase::Idle | Phase::Head | Phase::Packet | Phase::Body(_) | Phase::Drain => {
                 let unsent = self.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
                 Some(if unsent {
                     EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
-                } else if oneshot && matches!(self.phase, Phase::Idle | Phase::Head) {
+                } else if oneshot && matches!(self.phase, Phase::Idle | Phase::Head | Phase::Packet)
+                {
                     EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT
                 } else {
                     EpollFlags::EPOLLIN
@@ -149,6 +156,8 @@ pub(super) struct Listening<'a> {
     pub(super) listener: &'a Listener,
     /// This worker's own `--reuse-port` socket: no other process accepts on it.
     pub(super) own: bool,
+    /// What it speaks.
+    pub(super) protocol: Protocol,
     pub(super) server_name: String,
     pub(super) server_port: String,
     /// `https` under TLS, else `http`.
@@ -200,6 +209,7 @@ mod tests {
             registered: false,
             event_while_away: false,
             peer: info,
+            protocol: Protocol::Http,
         };
         (conn, theirs)
     }

@@ -52,7 +52,7 @@ impl<'a> Engine<'a> {
             conn.deadline = None;
             match conn.phase {
                 // A request that never completed its head or body: tell the client why.
-                Phase::Head => self.fail(key, HttpError::HeadTimeout.into(), None),
+                Phase::Head | Phase::Packet => self.fail(key, HttpError::HeadTimeout.into(), None),
                 Phase::Body(_) => self.fail(key, HttpError::BodyTimeout.into(), None),
                 // A PROXY header that never completed: closed, as any refusal of one.
                 Phase::Preamble { .. }
@@ -87,8 +87,12 @@ impl<'a> Engine<'a> {
         let grace = self.now + drain_idle(self.settings);
         for key in self.conns.keys() {
             if let Some(conn) = self.conns.get_mut(key) {
-                // A PROXY header still on its way counts as idle: no request has begun.
-                if matches!(conn.phase, Phase::Idle | Phase::Preamble { .. }) {
+                // A PROXY header still on its way counts as idle: no request has begun;
+                // so does a uwsgi packet (nginx sends it whole at once).
+                if matches!(
+                    conn.phase,
+                    Phase::Idle | Phase::Preamble { .. } | Phase::Packet
+                ) {
                     conn.deadline = Some(conn.deadline.map_or(grace, |d| d.min(grace)));
                 }
             }

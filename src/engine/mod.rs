@@ -21,14 +21,16 @@
 //! (`statics`); receiving buffered bodies within the memory budget (`receive`, [`spool`]);
 //! running requests and finishing responses (`respond`, `pool` for `--threads` > 1);
 //! deadlines and draining (`deadlines`); a connection's socket side, the WSGI transport
-//! (`exchange`, `readbuf`); the timeout watchdog and its abort ([`heartbeat`], [`abort`]);
-//! what the engine is configured with (`settings`).
+//! (`exchange`, `readbuf`); uwsgi packets instead of HTTP heads (`gateway`); the timeout
+//! watchdog and its abort ([`heartbeat`], [`abort`]); what the engine is configured with
+//! (`settings`).
 
 pub mod abort;
 mod accept;
 mod conn;
 mod deadlines;
 mod exchange;
+mod gateway;
 pub mod heartbeat;
 mod malloc;
 mod pool;
@@ -45,6 +47,7 @@ pub use settings::{ConnShared, EngineSettings};
 use crate::listen::Listener;
 use crate::logging::access;
 use crate::scoreboard::Seat;
+use crate::settings::Protocol;
 use crate::signals::{Signal, SignalIntake};
 use crate::wsgi::App;
 use conn::{After, Listening, Phase, Slab};
@@ -84,9 +87,9 @@ pub fn run(
 ) -> io::Result<()> {
     let twins = if settings.reuse_port {
         let mut twins = Vec::new();
-        for listener in listeners {
+        for (index, listener) in listeners.iter().enumerate() {
             if let Some(twin) = listener.reuse_port_twin(settings.backlog)? {
-                twins.push(twin);
+                twins.push((twin, settings.protocol_of(index)));
             }
         }
         twins
@@ -94,10 +97,11 @@ pub fn run(
         Vec::new()
     };
     // The worker's own SO_REUSEPORT sockets are marked: only this worker accepts on them.
-    let all: Vec<(&Listener, bool)> = listeners
+    let all: Vec<(&Listener, bool, Protocol)> = listeners
         .iter()
-        .map(|&l| (l, false))
-        .chain(twins.iter().map(|t| (t, true)))
+        .enumerate()
+        .map(|(index, &l)| (l, false, settings.protocol_of(index)))
+        .chain(twins.iter().map(|(t, protocol)| (t, true, *protocol)))
         .collect();
     malloc::tune(settings.spool.memory_limit, body_memory_budget(settings));
     let beats = Heartbeats::new(settings.threads, seat);
@@ -192,7 +196,7 @@ impl<'a> Engine<'a> {
     pub(super) fn new(
         epoll: Epoll,
         settings: &'a EngineSettings,
-        listeners: &[(&'a Listener, bool)],
+        listeners: &[(&'a Listener, bool, Protocol)],
         app: &'static App,
         pool: Option<&'static Pool>,
         beat: Beat,
@@ -200,7 +204,7 @@ impl<'a> Engine<'a> {
     ) -> io::Result<Engine<'a>> {
         let listeners = listeners
             .iter()
-            .map(|&(listener, own)| {
+            .map(|&(listener, own, protocol)| {
                 let (server_name, server_port) = match listener.local_addr() {
                     Some(addr) => (addr.ip().to_string(), addr.port().to_string()),
                     None => ("localhost".to_owned(), "80".to_owned()),
@@ -208,6 +212,7 @@ impl<'a> Engine<'a> {
                 Listening {
                     listener,
                     own,
+                    protocol,
                     server_name,
                     server_port,
                     scheme: if settings.tls.is_some() {
@@ -346,7 +351,7 @@ impl<'a> Engine<'a> {
                 self.preamble(key, events);
                 return;
             }
-            Phase::Idle | Phase::Head | Phase::Body(_) | Phase::Drain => {
+            Phase::Idle | Phase::Head | Phase::Packet | Phase::Body(_) | Phase::Drain => {
                 self.on_readable(key, events)
             }
             Phase::Paused(_) => {

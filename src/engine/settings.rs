@@ -3,7 +3,10 @@
 use super::spool::SpoolConfig;
 use crate::config::{Config, HttpSettings};
 use crate::http::Limits;
+use crate::peer::Peer;
 use crate::proxy::Proxying;
+use crate::proxy::allow::AllowList;
+use crate::settings::Protocol;
 use crate::static_files::{Offload, Statics};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +70,13 @@ pub struct EngineSettings {
     pub statics: Option<Arc<Statics>>,
     /// Files applications may hand over (`--sendfile-header`).
     pub offload: Option<Arc<Offload>>,
+    /// What each listener speaks, in the order of the binds (`uwsgi://` or `--protocol`).
+    pub protocols: Vec<Protocol>,
+    /// What listeners not in `protocols` speak (`--protocol`): inherited sockets served as
+    /// they are.
+    pub protocol: Protocol,
+    /// Peers allowed to speak the uwsgi protocol (`--uwsgi-allow-from`).
+    pub uwsgi_allow: AllowList,
 }
 
 impl EngineSettings {
@@ -90,6 +100,24 @@ impl EngineSettings {
             proxy: Arc::new(Proxying::new(&config.proxy)),
             statics: config.statics.statics.clone(),
             offload: config.statics.offload.clone(),
+            protocols: config.sockets.protocols.clone(),
+            protocol: config.sockets.protocol,
+            uwsgi_allow: config.sockets.uwsgi_allow_ips.clone(),
         }
+    }
+
+    /// What the `index`th listener speaks: its bind's protocol, unless the listeners are
+    /// inherited sockets served as they are (no binds describe them).
+    pub fn protocol_of(&self, index: usize) -> Protocol {
+        if crate::listen::serving_inherited_as_is() {
+            return self.protocol;
+        }
+        self.protocols.get(index).copied().unwrap_or(self.protocol)
+    }
+
+    /// Whether `peer` may speak the uwsgi protocol: a Unix socket client always may (as in
+    /// gunicorn: it has no address to judge, and the socket file's mode guards it).
+    pub fn uwsgi_allows(&self, peer: &Peer) -> bool {
+        matches!(peer, Peer::Unix) || self.uwsgi_allow.allows(peer)
     }
 }

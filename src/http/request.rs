@@ -98,6 +98,76 @@ impl RequestHead {
     }
 }
 
+/// The parts of a request another protocol carried already parsed (a uwsgi packet's
+/// variables), for [`RequestHead::assembled`]. Nothing in them is checked against the HTTP
+/// grammar: the protocol that carried them vouches for them, and the head only describes
+/// the request to the access log and the body machinery.
+pub struct Parts<'a> {
+    /// The method.
+    pub method: &'a [u8],
+    /// The request target as sent (`REQUEST_URI`).
+    pub target: &'a [u8],
+    /// The query string, without `?`.
+    pub query: &'a [u8],
+    /// The protocol as the client spoke it (`SERVER_PROTOCOL`), reported by
+    /// [`RequestHead::protocol`] when it has the shape `HTTP/<digit>.<digit>`.
+    pub protocol: &'a [u8],
+    /// How the body is delimited.
+    pub framing: BodyFraming,
+}
+
+impl RequestHead {
+    /// A head for a request whose parts another protocol carried, with header fields
+    /// `fields` (names in HTTP form). It asks for no persistence and no `100 Continue`, and
+    /// its version is HTTP/1.0, so a response without a length ends with the connection
+    /// rather than being chunked (a gateway protocol's response body is raw bytes).
+    pub fn assembled<'f>(
+        parts: &Parts<'_>,
+        fields: impl Iterator<Item = (&'f [u8], &'f [u8])>,
+    ) -> RequestHead {
+        let mut buf = Vec::with_capacity(parts.method.len() + parts.target.len() + 64);
+        let push = |buf: &mut Vec<u8>, bytes: &[u8]| {
+            let start = buf.len();
+            buf.extend_from_slice(bytes);
+            start..buf.len()
+        };
+        let method = push(&mut buf, parts.method);
+        let target = push(&mut buf, parts.target);
+        let path_len = parts
+            .target
+            .iter()
+            .position(|&b| b == b'?')
+            .unwrap_or(parts.target.len());
+        let path = target.start..target.start + path_len;
+        let query = push(&mut buf, parts.query);
+        let mut sent_version_at = 0;
+        if let [b'H', b'T', b'T', b'P', b'/', major, b'.', minor] = parts.protocol
+            && major.is_ascii_digit()
+            && minor.is_ascii_digit()
+        {
+            sent_version_at = buf.len() as u32;
+            buf.extend_from_slice(parts.protocol);
+        }
+        let headers = fields
+            .map(|(name, value)| (push(&mut buf, name), push(&mut buf, value)))
+            .collect();
+        RequestHead {
+            buf,
+            method,
+            target,
+            path,
+            query,
+            authority: None,
+            headers,
+            version: Version::Http10,
+            framing: parts.framing,
+            keep_alive: false,
+            expect_continue: false,
+            sent_version_at,
+        }
+    }
+}
+
 /// Header index entries kept on the stack; a larger `header_count` limit falls back to the heap.
 const STACK_HEADERS: usize = 100;
 

@@ -9,6 +9,7 @@ pub mod activation;
 
 use crate::config::{BindAddr, Config};
 use crate::peer::Peer;
+use crate::settings::Protocol;
 use activation::Inherited;
 use nix::sys::socket::{
     self, AddressFamily, Backlog, SockFlag, SockType, SockaddrLike, SockaddrStorage, UnixAddr,
@@ -504,6 +505,19 @@ impl Listener {
                 } else {
                     format!("fd://{}", listener.as_raw_fd())
                 }
+            }
+        }
+    }
+
+    /// [`Listener::url`] with the protocol it speaks (`uwsgi://127.0.0.1:3031`,
+    /// `uwsgi://unix:/run/app.sock`: the form a bind names it by).
+    pub fn url_speaking(&self, protocol: Protocol) -> String {
+        let url = self.url();
+        match protocol {
+            Protocol::Http => url,
+            Protocol::Uwsgi => {
+                let address = url.strip_prefix("http://").unwrap_or(&url);
+                format!("{}{address}", crate::settings::UWSGI_PREFIX)
             }
         }
     }

@@ -1,4 +1,5 @@
-//! Listen addresses as the user writes them: `HOST:PORT`, `[V6]:PORT`, `unix:PATH`, `fd://N`.
+//! Listen addresses as the user writes them: `HOST:PORT`, `[V6]:PORT`, `unix:PATH`, `fd://N`,
+//! each optionally after `uwsgi://` for a listener speaking the uwsgi protocol ([`Protocol`]).
 //!
 //! Pure parsing and printing: this file resolves no names and opens no sockets (that is
 //! [`crate::listen`]'s job), so a bad address is reported before anything is bound.
@@ -23,8 +24,42 @@ pub enum BindAddr {
     Fd(i32),
 }
 
+/// The protocol a listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// HTTP/1.x.
+    #[default]
+    Http,
+    /// uWSGI's binary protocol, as nginx's `uwsgi_pass` speaks it.
+    Uwsgi,
+}
+
+impl Protocol {
+    /// Splits a bind as written into the protocol its prefix names (`uwsgi://`), if any,
+    /// and the address after it.
+    pub fn split(bind: &str) -> (Option<Protocol>, &str) {
+        match bind.strip_prefix(UWSGI_PREFIX) {
+            Some(address) => (Some(Protocol::Uwsgi), address),
+            None => (None, bind),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Http => "http",
+            Protocol::Uwsgi => "uwsgi",
+        })
+    }
+}
+
+/// The prefix of a bind whose listener speaks the uwsgi protocol.
+pub const UWSGI_PREFIX: &str = "uwsgi://";
+
 /// What the accepted forms are, appended to every parse error so the user sees the fix.
-const FORMS: &str = "expected HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N";
+const FORMS: &str =
+    "expected HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N, each optionally after uwsgi://";
 
 impl FromStr for BindAddr {
     type Err = String;
@@ -163,6 +198,21 @@ mod tests {
             let err = input.parse::<BindAddr>().expect_err(input);
             assert!(err.contains(expected), "{input:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_uwsgi_prefix_names_the_protocol() {
+        assert_eq!(
+            Protocol::split("uwsgi://unix:/run/app.sock"),
+            (Some(Protocol::Uwsgi), "unix:/run/app.sock")
+        );
+        assert_eq!(
+            Protocol::split("uwsgi://127.0.0.1:3031"),
+            (Some(Protocol::Uwsgi), "127.0.0.1:3031")
+        );
+        assert_eq!(Protocol::split("127.0.0.1:80"), (None, "127.0.0.1:80"));
+        // The address itself is parsed without the prefix.
+        assert!("uwsgi://127.0.0.1:3031".parse::<BindAddr>().is_err());
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub(crate) mod sources;
 mod spelling;
 mod values;
 
-pub use bind::BindAddr;
+pub use bind::{BindAddr, Protocol, UWSGI_PREFIX};
 pub use check::{Check, Label, Raw, Shown};
 pub use docs::markdown_table;
 pub use error::ConfigError;

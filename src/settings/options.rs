@@ -106,7 +106,8 @@ settings! {
     app: String = None, shown "(required)";
 
     /// Address to listen on: `HOST:PORT`, `[IPV6]:PORT`, `unix:PATH` or `fd://N` (an
-    /// inherited listening socket). Repeat to listen on several addresses.
+    /// inherited listening socket), after `uwsgi://` for a listener speaking the uwsgi
+    /// protocol (`--protocol`). Repeat to listen on several addresses.
     #[arg(short = 'b', long, value_name = "ADDRESS")]
     #[serde(default, deserialize_with = "one_or_many")]
     bind: Vec<String> = Some(vec!["127.0.0.1:8000".to_owned()]),
@@ -772,14 +773,19 @@ settings! {
     #[serde(default, deserialize_with = "flexible_bool")]
     control_socket_disable: bool = Some(false), shown "false";
 
-    /// The protocol spoken on the listeners: `http`. gunicorn's `uwsgi` (for nginx's
-    /// `uwsgi_pass`) is not yet supported: it is an error until the uwsgi protocol arrives.
+    /// The protocol spoken on every listener: `http`, or `uwsgi` (uWSGI's binary protocol,
+    /// for nginx's `uwsgi_pass` with its stock `uwsgi_params`), as in gunicorn. One listener
+    /// speaks uwsgi when its bind starts with `uwsgi://` (`-b uwsgi://unix:/run/app.sock`,
+    /// `-b uwsgi://127.0.0.1:3031`). A uwsgi request's environ is its packet's variables;
+    /// its response is HTTP/1.1 without chunked framing, and the connection closes after
+    /// it. A malformed packet closes the connection, logged.
     #[arg(long, value_name = "PROTOCOL")]
     protocol: String = Some("http".to_owned()), shown "`http`";
 
-    /// Peers allowed to send uwsgi-protocol requests, comma-separated. Not yet supported: a
-    /// value other than the default is an error until the uwsgi protocol arrives. Also
-    /// spelled `--uwsgi-allow-from`, as in gunicorn.
+    /// Peers allowed to speak the uwsgi protocol, in the form of `--forwarded-allow-ips`
+    /// (`*` for everyone); clients of Unix socket listeners always may, as in gunicorn. A
+    /// packet's `REMOTE_ADDR` becomes the client's address, so this is who may name it:
+    /// anyone else's connection is closed, logged. Also spelled `--uwsgi-allow-from`.
     #[arg(long, visible_alias = "uwsgi-allow-from", value_name = "LIST", value_delimiter = ',')]
     #[serde(default, deserialize_with = "comma_separated")]
     uwsgi_allow_ips: Vec<String> = Some(vec!["127.0.0.1".to_owned(), "::1".to_owned()]),

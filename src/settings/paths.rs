@@ -46,9 +46,15 @@ pub fn is_file_spec(value: &str) -> bool {
 /// Listen addresses: a relative `unix:` socket path is a path.
 pub fn binds(value: &mut Option<Vec<String>>, base: &Path) {
     for bind in value.iter_mut().flatten() {
-        if let Ok(BindAddr::Unix(path)) = bind.parse::<BindAddr>() {
+        let (protocol, address) = super::Protocol::split(bind);
+        if let Ok(BindAddr::Unix(path)) = address.parse::<BindAddr>() {
             if path.is_relative() {
-                *bind = BindAddr::Unix(base.join(path)).to_string();
+                let prefix = if protocol.is_some() {
+                    super::bind::UWSGI_PREFIX
+                } else {
+                    ""
+                };
+                *bind = format!("{prefix}{}", BindAddr::Unix(base.join(path)));
             }
         }
     }

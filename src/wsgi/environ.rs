@@ -129,13 +129,13 @@ fn server_name_port<'py>(
 
 /// What every environ of a worker starts from.
 pub(crate) struct EnvironTemplate {
-    root_path: String,
+    pub(super) root_path: String,
     underscores: Underscores,
     /// Every environ starts as a copy of this: the keys that are the same for every request
     /// already set, and those every request sets present (as `None`), in a table presized
     /// for the usual headers. Copying it is one memcpy of the table, where building each
     /// environ key by key would insert, hash and grow the table over and over.
-    template: Py<PyDict>,
+    pub(super) template: Py<PyDict>,
 }
 
 /// Keys every request sets; present in the template so the copy never has to grow for them.
@@ -205,6 +205,9 @@ pub(crate) fn build<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let (head, view) = (request.head, request.conn);
     let conn = &view.info;
+    if let Some(gateway) = &conn.gateway {
+        return super::environ_gateway::build(py, template, request, gateway, input);
+    }
     // A chunked body received whole is presented as what it now is, a body of known length
     // (as a buffering proxy would forward it), which apps handle best.
     let dechunked = match (head.framing, request.body_length) {
@@ -512,7 +515,7 @@ fn method<'py>(py: Python<'py>, method: &[u8]) -> Bound<'py, PyString> {
 }
 
 /// PATH_INFO is the path below SCRIPT_NAME: strip the mount prefix when the path is under it.
-fn strip_root<'a>(path: &'a [u8], root: &[u8]) -> &'a [u8] {
+pub(super) fn strip_root<'a>(path: &'a [u8], root: &[u8]) -> &'a [u8] {
     match path.strip_prefix(root) {
         Some(rest) if !root.is_empty() && (rest.is_empty() || rest[0] == b'/') => rest,
         _ => path,

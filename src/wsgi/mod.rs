@@ -19,6 +19,7 @@
 mod app_loader;
 pub mod config_file;
 mod environ;
+mod environ_gateway;
 mod errors;
 mod file_wrapper;
 pub mod hooks;

@@ -313,7 +313,7 @@ fn tls_settings_gunicorn_ignores_are_accepted() {
 }
 
 #[test]
-fn metrics_control_socket_and_uwsgi_settings_are_not_yet_supported() {
+fn metrics_and_control_socket_settings_are_not_yet_supported() {
     let cases: &[(&[&str], &[&str])] = &[
         (
             &["--statsd-host", "localhost:8125"],
@@ -339,14 +339,6 @@ fn metrics_control_socket_and_uwsgi_settings_are_not_yet_supported() {
             &["--control-socket-mode", "660"],
             &["--control-socket-mode", "660", "control socket"],
         ),
-        (
-            &["--protocol", "uwsgi"],
-            &["--protocol", "uwsgi", "the uwsgi protocol"],
-        ),
-        (
-            &["--uwsgi-allow-from", "10.0.0.1"],
-            &["--uwsgi-allow-ips", "10.0.0.1", "uwsgi protocol"],
-        ),
     ];
     for (args, says) in cases {
         let run = server("hello").args(*args).run();
@@ -354,7 +346,11 @@ fn metrics_control_socket_and_uwsgi_settings_are_not_yet_supported() {
         assert!(run.all_output().contains("not yet supported"), "{run:?}");
     }
     let run = server("hello").args(["--protocol", "spdy"]).run();
-    exits_2_saying(&run, &["--protocol", "spdy", "http"]);
+    exits_2_saying(&run, &["--protocol", "spdy", "http or uwsgi"]);
+    let run = server("hello")
+        .args(["--uwsgi-allow-from", "10.0.0.300"])
+        .run();
+    exits_2_saying(&run, &["--uwsgi-allow-ips", "10.0.0.300", "CIDR"]);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! changes.
 
 use crate::chunked_body::{self, End};
-use crate::{request_head, response_chunked};
+use crate::{request_head, response_chunked, uwsgi_packet};
 use rsgi_server::http::Limits;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +52,11 @@ fn replay_artifact(target: &str, name: &str, check: fn(&[u8])) {
 #[test]
 fn seeds_pass_request_head_checks() {
     assert!(replay_seeds("request_head", request_head::check) >= 10);
+}
+
+#[test]
+fn seeds_pass_uwsgi_packet_checks() {
+    assert!(replay_seeds("uwsgi_packet", uwsgi_packet::check) >= 10);
 }
 
 #[test]

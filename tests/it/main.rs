@@ -15,6 +15,8 @@ mod request_head;
 mod response_chunked;
 #[path = "../../fuzz/src/split.rs"]
 mod split;
+#[path = "../../fuzz/src/uwsgi_packet.rs"]
+mod uwsgi_packet;
 
 mod config_cli;
 mod config_gunicorn;
@@ -65,6 +67,10 @@ mod tls_options;
 mod tls_proxy;
 mod tls_reload;
 mod tls_serve;
+mod uwsgi_corpus;
+mod uwsgi_nginx;
+mod uwsgi_packets;
+mod uwsgi_router;
 mod wsgi_environ;
 mod wsgi_framing;
 mod wsgi_input;

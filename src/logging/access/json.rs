@@ -6,7 +6,6 @@ use super::entry::{CommonHeaders, Entry, LoggedRequest};
 use super::format::{AUTHORIZATION, Atom, Format, Piece, REFERER, Source, USER_AGENT};
 use super::pid;
 use super::text::{environ_value, status};
-use crate::http::Version;
 use crate::logging::escape;
 use crate::logging::json::Object;
 
@@ -45,10 +44,9 @@ pub(super) fn write_json(
             escape::put(out, h.method_bytes());
             out.push(b' ');
             escape::json_body(out, h.target());
-            out.extend_from_slice(match h.version {
-                Version::Http10 => b" HTTP/1.0\"",
-                Version::Http11 => b" HTTP/1.1\"",
-            });
+            out.push(b' ');
+            super::text::put_protocol(out, h);
+            out.push(b'"');
         }
         LoggedRequest::Unparsed(bytes) => json_or_null(out, Some(bytes).filter(|b| !b.is_empty())),
         LoggedRequest::Known { method, target } => {
@@ -70,10 +68,11 @@ pub(super) fn write_json(
     json_or_null(out, e.query());
     out.extend_from_slice(b",\"protocol\":");
     match e.head() {
-        Some(h) => out.extend_from_slice(match h.version {
-            Version::Http10 => b"\"HTTP/1.0\"",
-            Version::Http11 => b"\"HTTP/1.1\"",
-        }),
+        Some(h) => {
+            out.push(b'"');
+            super::text::put_protocol(out, h);
+            out.push(b'"');
+        }
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"status\":");

@@ -18,6 +18,7 @@ fn conn() -> ConnInfo {
         forwarded_port: None,
         proxy_header: None,
         trusted: false,
+        gateway: None,
     }
 }
 
@@ -257,6 +258,7 @@ mod cost {
             forwarded_port: None,
             proxy_header: None,
             trusted: false,
+            gateway: None,
         };
         for _ in 0..n {
             log(&Entry {

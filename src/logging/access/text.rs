@@ -6,6 +6,7 @@ use super::entry::{CommonHeaders, Entry, LoggedRequest};
 use super::format::{AUTHORIZATION, Atom, Environ, Format, REFERER, Source, USER_AGENT};
 use super::pid;
 use crate::http::Version;
+use crate::http::request::RequestHead;
 use crate::logging::escape;
 use std::time::Duration;
 
@@ -120,7 +121,9 @@ pub(super) fn write_what(
         Source::Atom(Atom::Path) => dash_or(out, e.path().as_deref()),
         Source::Atom(Atom::Query) => escape::text(out, e.query().unwrap_or_default()),
         Source::Atom(Atom::Protocol) => match e.head() {
-            Some(head) => out.extend_from_slice(protocol(head.version)),
+            // As the client spoke it (a uwsgi packet's SERVER_PROTOCOL, an unconventional
+            // version served as another): always `HTTP/<digit>.<digit>`.
+            Some(head) => put_protocol(out, head),
             None => out.push(b'-'),
         },
         Source::Atom(Atom::Status) => status(out, e.status),
@@ -148,6 +151,16 @@ pub(super) fn write_what(
                 None => out.push(b'-'),
             }
         }
+    }
+}
+
+/// The request's protocol: as the client spoke it (a uwsgi packet's SERVER_PROTOCOL, an
+/// unconventional version served as another; always `HTTP/<digit>.<digit>`, nothing to
+/// escape), else the version's constant.
+pub(super) fn put_protocol(out: &mut Vec<u8>, head: &RequestHead) {
+    match head.unconventional_version() {
+        Some(sent) => out.extend_from_slice(sent),
+        None => out.extend_from_slice(protocol(head.version)),
     }
 }
 
@@ -189,10 +202,8 @@ pub(super) fn request_line(out: &mut Vec<u8>, request: LoggedRequest<'_>) {
             escape::put(out, head.method_bytes());
             out.push(b' ');
             escape::text(out, head.target());
-            out.extend_from_slice(match head.version {
-                Version::Http10 => b" HTTP/1.0",
-                Version::Http11 => b" HTTP/1.1",
-            });
+            out.push(b' ');
+            put_protocol(out, head);
         }
         LoggedRequest::Unparsed(bytes) => dash_or(out, Some(bytes)),
         LoggedRequest::Known { method, target } => {

@@ -17,9 +17,11 @@ pub mod hygiene;
 pub mod json;
 pub mod load;
 pub mod logs;
+pub mod nginx;
 pub mod process;
 pub mod server;
 pub mod tls;
+pub mod uwsgi_router;
 pub mod wheel;
 
 pub use data::*;

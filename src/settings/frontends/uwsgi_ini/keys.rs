@@ -262,7 +262,10 @@ pub const KEYS: &[(&[&str], Meaning)] = &[
             "zeromq",
             "zmq",
         ],
-        Refused("only HTTP listeners are served here (http, http-socket, https)"),
+        Refused(
+            "only HTTP and uwsgi listeners are served here (http, http-socket, https, socket, \
+             uwsgi-socket)",
+        ),
     ),
     (
         &["vhost", "vhost-host"],

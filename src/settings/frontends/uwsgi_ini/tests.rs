@@ -287,14 +287,39 @@ fn addresses_become_our_binds() {
 }
 
 #[test]
-fn the_uwsgi_protocol_and_other_unsupported_options_are_refused_together() {
+fn uwsgi_sockets_become_uwsgi_binds_beside_http_ones() {
     let dir = Dir::new();
-    let text = "[uwsgi]\nsocket = /run/app.sock\nspooler = /tmp/spool\n\
+    let l = layer(
+        &dir,
+        "[uwsgi]\nsocket = /run/app.sock\nuwsgi-socket = 127.0.0.1:3031\ns = :3032\n\
+         socket = app.sock\nhttp-socket = :8000\nchmod-socket = 660\n",
+    );
+    let app_sock = dir.path().join("app.sock");
+    assert_eq!(
+        l.bind,
+        Some(vec![
+            "0.0.0.0:8000".to_owned(),
+            "uwsgi://unix:/run/app.sock".to_owned(),
+            "uwsgi://127.0.0.1:3031".to_owned(),
+            "uwsgi://0.0.0.0:3032".to_owned(),
+            format!("uwsgi://unix:{}", app_sock.display()),
+        ])
+    );
+    // chmod-socket is the mode of every Unix socket we create, uwsgi ones included.
+    assert_eq!(l.unix_socket_mode.as_deref(), Some("660"));
+    let err = dir.error("[uwsgi]\nsocket = :3031\nprotocol = fastcgi\n");
+    assert!(err.contains("only the http and uwsgi protocols"), "{err}");
+}
+
+#[test]
+fn unsupported_options_are_refused_together() {
+    let dir = Dir::new();
+    let text = "[uwsgi]\nscgi-socket = /run/app.sock\nspooler = /tmp/spool\n\
                 attach-daemon = celery worker\ncheck-static = /srv/static\nmaster = true\n";
     let err = dir.error(text);
     for needle in [
-        "socket, spooler, attach-daemon, check-static (in ",
-        "socket (line 2): not yet supported: the uwsgi protocol",
+        "scgi-socket, spooler, attach-daemon, check-static (in ",
+        "scgi-socket (line 2): only HTTP and uwsgi listeners",
         "spooler (line 3): uWSGI's spooler",
         "attach-daemon (line 4): uWSGI managing other programs",
         "check-static (line 5): uWSGI's other static-file options",

@@ -98,10 +98,21 @@ impl Translation {
 
     /// A listener at uWSGI's `address`, checked here so an error names the uWSGI option.
     fn set_bind(&mut self, address: &str, entry: &Entry) -> Result<(), ConfigError> {
+        self.set_bind_speaking("", address, entry)
+    }
+
+    /// [`Translation::set_bind`] for a listener whose bind starts with `prefix` (`uwsgi://`
+    /// for uWSGI's `socket`, or nothing).
+    fn set_bind_speaking(
+        &mut self,
+        prefix: &str,
+        address: &str,
+        entry: &Entry,
+    ) -> Result<(), ConfigError> {
         let ours = bind(address);
         ours.parse::<crate::settings::BindAddr>()
             .map_err(|why| invalid(entry, &why))?;
-        self.set("bind", &ours, entry);
+        self.set("bind", &format!("{prefix}{ours}"), entry);
         Ok(())
     }
 
@@ -172,7 +183,7 @@ fn special(entry: &Entry, out: &mut Translation, p: &mut Pending) -> Result<(), 
             "uwsgi" => p.protocol_http = false,
             _ => out.refused.push((
                 entry.clone(),
-                "only the http protocol is served here".to_owned(),
+                "only the http and uwsgi protocols are served here".to_owned(),
             )),
         },
         // uWSGI's bare chmod-socket means 666.
@@ -312,20 +323,17 @@ fn finish(p: Pending, cwd: &Path, out: &mut Translation) -> Result<(), ConfigErr
         });
     }
     logs(&p, out);
+    // `socket` speaks the uwsgi protocol (nginx's uwsgi_pass) unless `protocol = http`.
+    let prefix = if p.protocol_http {
+        ""
+    } else {
+        crate::settings::UWSGI_PREFIX
+    };
     for socket in p.sockets {
-        if p.protocol_http {
-            out.set_bind(&socket.value, &socket)?;
-        } else {
-            out.refused.push((socket, UWSGI_PROTOCOL.to_owned()));
-        }
+        out.set_bind_speaking(prefix, &socket.value, &socket)?;
     }
     Ok(())
 }
-
-/// Why `socket` (the uwsgi protocol) is refused for now.
-const UWSGI_PROTOCOL: &str = "not yet supported: the uwsgi protocol (nginx's uwsgi_pass) \
-                              is the uwsgi-protocol issue's work; until then listen with \
-                              http-socket and point nginx at it with proxy_pass";
 
 /// `module` (with `callable`) or `wsgi-file` (with `callable`) as our application.
 fn application(p: &Pending, app_dir: &Path, out: &mut Translation) -> Result<(), ConfigError> {
