@@ -30,14 +30,16 @@ usage: bench/run.sh [options]
       --slowloris N    slow connections held open during the slowloris workload (default 200)
       --servers LIST   space-separated, from: rsgi gunicorn gthread granian bjoern nginx
                        whitenoise rsgi-close rsgi-log rsgi-json rsgi-wheel rsgi-uwsgi
-                       rsgi-proxy (default: all but these variants: rsgi-server with
+                       rsgi-proxy uwsgi-uwsgi gunicorn-proxy (default: all but these
+                       variants: rsgi-server with
                        --keep-alive 0; with the access log, default format, to a file; with
                        the access log and --log-format json; rsgi-server pip-installed from
                        its wheel into a fresh virtualenv, run by the venv's python, instead of
                        the standalone binary; and rsgi-server behind nginx on a Unix socket,
                        with uwsgi_pass and the stock uwsgi_params, or with proxy_pass and
-                       upstream keep-alive: hello only, the figures are nginx's and
-                       rsgi-server's together)
+                       upstream keep-alive, and as peers of those two uWSGI behind nginx's
+                       uwsgi_pass and gunicorn behind its proxy_pass: hello only, the figures
+                       are nginx's and the server's together)
       --workloads LIST space-separated, from: hello hello-close big stream echo sleep
                        slowloris hello-tls stream-1g static-1k static-64k (default: all).
                        nginx runs only hello, hello-close, slowloris, hello-tls and the static
@@ -99,7 +101,9 @@ exec 3>&2
 say() { printf 'bench: %s\n' "$*" >&3; }
 die() { printf 'bench: error: %s\n' "$*" >&3; exit 1; }
 
-for s in $servers; do [[ " $all_servers rsgi-close rsgi-log rsgi-json rsgi-wheel rsgi-uwsgi rsgi-proxy " == *" $s "* ]] || die "unknown server '$s'"; done
+fronted="rsgi-uwsgi rsgi-proxy uwsgi-uwsgi gunicorn-proxy"
+is_fronted() { [[ " $fronted " == *" $1 "* ]]; }
+for s in $servers; do [[ " $all_servers rsgi-close rsgi-log rsgi-json rsgi-wheel $fronted " == *" $s "* ]] || die "unknown server '$s'"; done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive whole number, not '$rounds'"
 for w in $workloads; do [[ " $all_workloads " == *" $w "* ]] || die "unknown workload '$w'"; done
 
@@ -199,6 +203,7 @@ if [[ " $servers " == *" rsgi-wheel "* ]]; then
 fi
 gunicorn_bin=$root/.venv/bin/gunicorn
 granian_bin=$root/.venv/bin/granian
+uwsgi_bin=$root/.venv/bin/uwsgi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 # Every server serves the same app files, from bench/apps.
@@ -215,7 +220,7 @@ applies() { # server workload: does this server run this workload?
   [ "$1" != bjoern ] || [ "$2" != hello-tls ] || return 1
   if is_static "$2"; then [[ " rsgi rsgi-wheel nginx granian whitenoise " == *" $1 "* ]]; return; fi
   [ "$1" != whitenoise ] || return 1
-  [[ $1 != rsgi-uwsgi && $1 != rsgi-proxy ]] || [ "$2" = hello ] || return 1
+  ! is_fronted "$1" || [ "$2" = hello ] || return 1
   [ "$1" != nginx ] || [[ " hello hello-close slowloris hello-tls " == *" $2 "* ]]
 }
 # The path wrk and the checks request: the file for the static workloads, else /.
@@ -293,12 +298,18 @@ EOF
 # deploy it (uwsgi_pass never reuses an upstream connection; proxy_pass with keepalive does).
 front_location() { # server dir -> the location block
   case $1 in
-    rsgi-uwsgi) echo "location / { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$2/rsgi.sock; }" ;;
-    rsgi-proxy) echo "location / { proxy_pass http://rsgi; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host \$host; }" ;;
+    rsgi-uwsgi | uwsgi-uwsgi) echo "location / { include /etc/nginx/uwsgi_params; uwsgi_pass unix:$2/rsgi.sock; }" ;;
+    rsgi-proxy | gunicorn-proxy) echo "location / { proxy_pass http://rsgi; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host \$host; }" ;;
   esac
 }
 front_upstream() { # server dir -> the upstream block, if any
-  [ "$1" != rsgi-proxy ] || echo "upstream rsgi { server unix:$2/rsgi.sock; keepalive 64; }"
+  [[ $1 != rsgi-proxy && $1 != gunicorn-proxy ]] || echo "upstream rsgi { server unix:$2/rsgi.sock; keepalive 64; }"
+}
+
+# A server behind nginx, run by one shell: procstat sums the shell's tree, and the shell
+# passes the SIGTERM that stops the row on to both and waits for them.
+fronted_cmd() { # server command line -> the shell's command line, one word per line
+  printf '%s\n' bash -c "$1 & r=\$!; $nginx_bin -p $outdir/nginx/ -e $outdir/nginx/error.log -c $outdir/nginx/nginx.conf & n=\$!; trap 'kill -TERM \$r \$n; wait \$r; a=\$?; wait \$n; exit \$((a | \$?))' TERM; wait"
 }
 
 server_cmd() { # server workload port -> the command line, one word per line
@@ -331,12 +342,16 @@ server_cmd() { # server workload port -> the command line, one word per line
     bjoern) printf '%s\n' "$py" bench/bjoern_launcher.py --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "$spec" ;;
     nginx) printf '%s\n' "$nginx_bin" -p "$outdir/nginx/" -e "$outdir/nginx/error.log" -c "$outdir/nginx/nginx.conf" ;;
     rsgi-uwsgi | rsgi-proxy)
-      # One shell runs both, rsgi-server behind nginx: procstat sums the shell's tree, and the
-      # shell passes the SIGTERM that stops the row on to both and waits for them.
       # The socket is open to all (666): nginx's workers run as another user than the bench.
       local bind=unix:$outdir/nginx/rsgi.sock
       [ "$1" = rsgi-uwsgi ] && bind=uwsgi://$bind
-      printf '%s\n' bash -c "$rsgi_bin --chdir $dir --workers $workers --bind $bind --unix-socket-mode 666 $rsgi_args $spec & r=\$!; $nginx_bin -p $outdir/nginx/ -e $outdir/nginx/error.log -c $outdir/nginx/nginx.conf & n=\$!; trap 'kill -TERM \$r \$n; wait \$r; a=\$?; wait \$n; exit \$((a | \$?))' TERM; wait" ;;
+      fronted_cmd "$rsgi_bin --chdir $dir --workers $workers --bind $bind --unix-socket-mode 666 $rsgi_args $spec" ;;
+    uwsgi-uwsgi)
+      # uWSGI as its users run it behind nginx: a master that imports the app before it
+      # forks (uWSGI's default), TERM a shutdown, no request log (ours is off in every row).
+      fronted_cmd "$uwsgi_bin --master --processes $workers --chdir $dir --socket $outdir/nginx/rsgi.sock --chmod-socket=666 --module $spec --need-app --die-on-term --disable-logging" ;;
+    gunicorn-proxy)
+      fronted_cmd "$gunicorn_bin --chdir $dir -w $workers -b unix:$outdir/nginx/rsgi.sock $gunicorn_args $spec" ;;
   esac
 }
 
@@ -424,7 +439,7 @@ run_one() {
   [ "$server" = nginx ] && app="(none: nginx.conf answers)"
   [ "$server" = whitenoise ] && app="bench/apps/whitenoise_app.py"
   stop_result="not started" keepalive="?" wrk_line="" reason=""
-  if [[ $server == nginx || $server == rsgi-uwsgi || $server == rsgi-proxy ]]; then
+  if [ "$server" = nginx ] || is_fronted "$server"; then
     rm -rf "$outdir/nginx" && mkdir -p "$outdir/nginx"
     nginx_conf "$port" "$outdir/nginx" "$workload" "$(front_location "$server" "$outdir/nginx")" \
       "$(front_upstream "$server" "$outdir/nginx")" >"$outdir/nginx/nginx.conf"
