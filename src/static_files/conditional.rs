@@ -282,23 +282,26 @@ fn parse_range(header: &[u8], len: u64) -> RangeAnswer {
 /// anything else (the obsolete forms included) is `None`, which makes the condition
 /// ignored, as RFC 9110 §13.1.3 asks for an invalid date.
 pub fn parse_date(value: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(value).ok()?.trim();
-    let b = text.as_bytes();
-    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
+    // Bytes, never text slices: a client's non-ASCII byte must not land a fixed offset in
+    // the middle of a character (that would panic the worker).
+    let b = value.trim_ascii();
+    if b.len() != 29 || !b.is_ascii() || &b[3..5] != b", " || &b[25..] != b" GMT" {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u64> {
-        let s = &text[r];
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())
-            .flatten()
+        let digits = &b[r];
+        digits.iter().all(u8::is_ascii_digit).then(|| {
+            digits
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+        })
     };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
     ];
     let day = num(5..7)?;
-    let month = MONTHS.iter().position(|m| *m == &text[8..11])? as u64 + 1;
+    let month = MONTHS.iter().position(|m| *m == &b[8..11])? as u64 + 1;
     let year = num(12..16)?;
     let (h, m, s) = (num(17..19)?, num(20..22)?, num(23..25)?);
     if year < 1970 || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
@@ -322,6 +325,21 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Regression: a non-ASCII byte at a fixed offset panicked the worker (review of issue 15)
+    #[test]
+    fn dates_with_bytes_beyond_ascii_are_ignored_not_a_panic() {
+        assert_eq!(
+            parse_date("Sun, 0\u{20ac}ov 1994 08:49:37 GMT".as_bytes()),
+            None
+        );
+        assert_eq!(parse_date(b"Sun, 06 N\xffv 1994 08:49:37 GMT"), None);
+        assert_eq!(parse_date(b"\xff\xfe\xfd, 06 Nov 1994 08:49:37 GMT"), None);
+        assert_eq!(
+            parse_date(b"Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+    }
 
     fn v() -> Validators {
         Validators::new(1000, 784_111_777, 5, "")

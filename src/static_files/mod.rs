@@ -86,7 +86,12 @@ impl Statics {
             Lookup::File(file) => (file, rel.rel),
             Lookup::Directory if !self.index => return self.missing(path, "a directory"),
             Lookup::Directory if !path.ends_with(b"/") => {
-                let mut to = path.to_vec();
+                // One leading slash only: `//host/dir/` would send browsers to another host.
+                let mut to = b"/".to_vec();
+                to.extend_from_slice(path.trim_ascii_start().strip_prefix(b"/").unwrap_or(path));
+                while to.starts_with(b"//") {
+                    to.remove(0);
+                }
                 to.push(b'/');
                 return Answer::Reply(respond::moved(&to));
             }
@@ -253,6 +258,8 @@ impl Offload {
     /// The directory and the checked relative path `value` names.
     fn locate(&self, value: &[u8]) -> Result<(PathBuf, String), String> {
         if self.accel {
+            // As nginx does, arguments after `?` are not part of the file's name.
+            let value = value.split(|b| *b == b'?').next().unwrap_or(value);
             let Some((mount, rest)) = self.locations.find(value) else {
                 return Err("not under a --sendfile-map location".to_owned());
             };

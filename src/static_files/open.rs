@@ -54,7 +54,9 @@ pub fn open_beneath(dir: &Path, rel: &str, follow_symlinks: bool) -> Lookup {
             .flags(flags)
             .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
         match openat2(&root, rel, how) {
-            Err(Errno::ENOSYS) => walk_no_symlinks(&root, rel, flags),
+            // ENOSYS: a kernel before 5.6; EPERM: a seccomp profile that refuses system
+            // calls it does not know (older container runtimes).
+            Err(Errno::ENOSYS | Errno::EPERM) => walk_no_symlinks(&root, rel, flags),
             other => other,
         }
     };

@@ -53,14 +53,18 @@ fn offload(s: &Settings, v: &Check<'_>) -> Result<Option<Arc<Offload>>, ConfigEr
     let roots: Vec<PathBuf> = v.each(s.sendfile_root(), |root| {
         let dir = PathBuf::from(root.trim());
         if dir.is_dir() {
-            std::path::absolute(&dir).map_err(|e| e.to_string())
+            std::path::absolute(&dir)
+                .map(|dir| lexical(&dir))
+                .map_err(|e| e.to_string())
         } else {
             Err("an existing directory".to_owned())
         }
     })?;
     let under_root = |dir: &PathBuf| roots.iter().any(|r| dir.starts_with(r));
     let locations: Vec<Mount> = v.each(s.sendfile_map(), |entry| {
-        let mount = map::parse(entry)?;
+        let mut mount = map::parse(entry)?;
+        // `..` folded first: `/srv/root/../../etc` is not under `/srv/root`.
+        mount.dir = lexical(&mount.dir);
         if under_root(&mount.dir) {
             Ok(mount)
         } else {
@@ -91,4 +95,22 @@ fn offload(s: &Settings, v: &Check<'_>) -> Result<Option<Arc<Offload>>, ConfigEr
         locations: Mounts::new(locations),
         roots,
     })))
+}
+
+/// `path` with `.` and `..` folded away, as text (symlinks are left alone: a deployment's
+/// `current -> release-N` link must keep naming the same place in the settings and in the
+/// paths applications send).
+fn lexical(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }

@@ -242,3 +242,37 @@ fn a_file_truncated_while_being_sent_closes_the_connection() {
         assert_eq!(srv.get("/").text(), "Hello, World!\n");
     }
 }
+
+// Regression: a non-ASCII byte in a date panicked the worker (review of issue 15)
+#[test]
+fn a_date_with_bytes_beyond_ascii_leaves_the_worker_serving() {
+    let top = fortress();
+    let srv = start(&top, &[]);
+    let worker = srv.worker_pid();
+    let bad = "Sun, 0\u{20ac}ov 1994 08:49:37 GMT";
+    for headers in [
+        vec![("If-Modified-Since", bad)],
+        vec![("If-Unmodified-Since", bad)],
+        vec![("Range", "bytes=0-1"), ("If-Range", bad)],
+    ] {
+        let r = ask(&srv, "GET", "/static/ok.txt", &headers);
+        assert_eq!((r.status(), r.text()), (200, "fine".into()), "{headers:?}");
+    }
+    assert!(Server::is_alive(worker), "the worker survived");
+}
+
+// Regression: `GET //dir` was redirected to `//dir/`, another host to a browser (review of
+// issue 15)
+#[test]
+fn a_directory_redirect_never_names_another_host() {
+    let top = fortress();
+    let map = format!("/={}", top.join("public").display());
+    let srv = server("hello:application")
+        .args(["--static-map", &map, "--static-index"])
+        .start();
+    for target in ["//sub", "///sub", "/sub"] {
+        let r = ask(&srv, "GET", target, &[]);
+        assert_eq!(r.status(), 301, "{target}");
+        assert_eq!(r.header("location"), Some("/sub/"), "{target}");
+    }
+}

@@ -56,7 +56,10 @@ impl Exchange {
         while self.sent < self.out.len() {
             let written = match self.tls.as_deref_mut() {
                 // A file follows (a static file's head): in the same segment as its start.
-                None if self.file.is_some() => self.sock.write_more(&self.out[self.sent..]),
+                // (Not for an empty one, which sends nothing to uncork the head.)
+                None if self.file.as_ref().is_some_and(|f| f.remaining > 0) => {
+                    self.sock.write_more(&self.out[self.sent..])
+                }
                 None => (&mut &self.sock).write(&self.out[self.sent..]),
                 Some(tls) => tls.write(&self.sock, &self.out[self.sent..]),
             };
