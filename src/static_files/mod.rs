@@ -25,6 +25,9 @@ mod path;
 mod respond;
 mod settings;
 
+#[cfg(test)]
+mod robustness;
+
 pub use conditional::Preconditions;
 pub use respond::{Body, Reply};
 pub use settings::StaticSettings;
