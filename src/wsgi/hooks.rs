@@ -60,24 +60,9 @@ enum Hook {
     OnExit,
 }
 
-/// Every hook, in [`Hook`] order (`hooks_support.py` is given this list).
-const NAMES: [&str; 15] = [
-    "on_starting",
-    "on_reload",
-    "when_ready",
-    "pre_fork",
-    "post_fork",
-    "post_worker_init",
-    "worker_int",
-    "worker_abort",
-    "pre_request",
-    "post_request",
-    "child_exit",
-    "worker_exit",
-    "nworkers_changed",
-    "pre_exec",
-    "on_exit",
-];
+// Every hook's name, in [`Hook`] order (`hooks_support.py` is given this list): the gunicorn
+// front end's list, which reads the same names in a gunicorn.conf.py.
+use crate::settings::frontends::gunicorn_file::HOOKS as NAMES;
 
 /// The hooks that run in the master.
 const MASTER_SIDE: [Hook; 8] = [

@@ -26,14 +26,6 @@ fn names_failed_spec(stderr: &str, spec: &str) -> bool {
             && stderr.contains(&format!("failed to load app '{spec}:application'")))
 }
 
-fn print_config(b: Builder) -> toml::Table {
-    let run = b.arg("--print-config").run();
-    assert_eq!(run.code(), Some(0), "{run:?}");
-    run.stdout
-        .parse::<toml::Table>()
-        .unwrap_or_else(|e| panic!("--print-config is not TOML ({e}): {run:?}"))
-}
-
 #[test]
 fn version_names_the_embedded_python() {
     let run = bare().arg("--version").run();

@@ -52,14 +52,6 @@ fn wait_for_entries(path: &Path, prefix: &str, n: usize) -> Vec<String> {
     found
 }
 
-fn print_config(b: Builder) -> toml::Table {
-    let run = b.arg("--print-config").run();
-    assert_eq!(run.code(), Some(0), "{run:?}");
-    run.stdout
-        .parse::<toml::Table>()
-        .unwrap_or_else(|e| panic!("--print-config is not TOML ({e}): {run:?}"))
-}
-
 #[test]
 fn gunicorn_conf_py_in_the_current_directory_configures_and_hooks_the_server() {
     let dir = TempDir::new();

@@ -17,12 +17,6 @@ fn exits_2_saying(run: &Finished, needles: &[&str]) {
     }
 }
 
-fn print_config(b: Builder) -> toml::Table {
-    let run = b.arg("--print-config").run();
-    assert_eq!(run.code(), Some(0), "{run:?}");
-    run.stdout.parse::<toml::Table>().expect("TOML")
-}
-
 #[test]
 fn gthread_with_threads_serves_multithreaded_and_sync_serves_single_threaded() {
     let threaded = server("environ")

@@ -78,6 +78,26 @@ fn daemon_startup_error_is_printed_and_fails_the_command() {
     assert!(!dir.join("d.pid").exists());
 }
 
+/// `rsgi-server --daemon` serving `cases.hygiene` on the Unix socket `sock` with one
+/// worker, both logs to `-`, its pid in `pidfile`; `extra` options before the app.
+fn daemon_command(
+    pidfile: &std::path::Path,
+    sock: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(crate::support::server_bin());
+    without_runner_env(&mut cmd)
+        .arg("--chdir")
+        .arg(crate::support::pyapps())
+        .arg("-b")
+        .arg(format!("unix:{}", sock.display()))
+        .args(["--daemon", "-w", "1", "--access-logfile", "-", "--pid"])
+        .arg(pidfile)
+        .args(extra)
+        .arg("cases.hygiene");
+    cmd
+}
+
 // Regression: a daemon kept its caller's pipes open, so a caller reading them hung,
 // commit 9b74d7d (issue 4)
 /// `--daemon` must let go of the pipes it was started with once it is in the background
@@ -87,20 +107,12 @@ fn daemon_startup_error_is_printed_and_fails_the_command() {
 #[test]
 fn a_daemon_lets_go_of_the_pipes_it_was_started_with() {
     use std::os::fd::AsFd;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let dir = TempDir::new();
     let pidfile = dir.join("d.pid");
     let sock = dir.join("d.sock");
-    let mut cmd = Command::new(crate::support::server_bin());
-    without_runner_env(&mut cmd)
-        .arg("--chdir")
-        .arg(crate::support::pyapps())
-        .arg("-b")
-        .arg(format!("unix:{}", sock.display()))
-        .args(["--daemon", "-w", "1", "--access-logfile", "-", "--pid"])
-        .arg(&pidfile)
-        .arg("cases.hygiene")
-        .stdin(Stdio::null())
+    let mut cmd = daemon_command(&pidfile, &sock, &[]);
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
@@ -167,22 +179,14 @@ fn a_daemon_whose_app_fails_to_import_fails_the_command_with_the_traceback() {
 /// even when they are a file.
 #[test]
 fn stdio_inheritance_keeps_redirected_streams_of_a_daemon() {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     for inherit in [true, false] {
         let dir = TempDir::new();
         let (pidfile, sock, out) = (dir.join("d.pid"), dir.join("d.sock"), dir.join("out.log"));
         let file = std::fs::File::create(&out).expect("out.log");
-        let mut cmd = Command::new(crate::support::server_bin());
-        without_runner_env(&mut cmd)
-            .arg("--chdir")
-            .arg(crate::support::pyapps())
-            .arg("-b")
-            .arg(format!("unix:{}", sock.display()))
-            .args(["--daemon", "-w", "1", "--access-logfile", "-", "--pid"])
-            .arg(&pidfile)
-            .args(inherit.then_some("-R"))
-            .arg("cases.hygiene")
-            .stdin(Stdio::null())
+        let extra: &[&str] = if inherit { &["-R"] } else { &[] };
+        let mut cmd = daemon_command(&pidfile, &sock, extra);
+        cmd.stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file);
         let status = cmd.status().expect("run");

@@ -50,8 +50,9 @@ pub const RENAMED: &[(&str, &str)] = &[
     ("raw_paste_global_conf", "paste_global"),
 ];
 
-/// gunicorn's server hooks rsgi-server calls (see `--hooks`).
-pub const HOOKS: &[&str] = &[
+/// gunicorn's server hooks rsgi-server calls (see `--hooks`), in the order of
+/// `wsgi::hooks::Hook`, which indexes this list: the one list of their names.
+pub const HOOKS: [&str; 15] = [
     "on_starting",
     "on_reload",
     "when_ready",
@@ -60,12 +61,12 @@ pub const HOOKS: &[&str] = &[
     "post_worker_init",
     "worker_int",
     "worker_abort",
-    "pre_exec",
     "pre_request",
     "post_request",
     "child_exit",
     "worker_exit",
     "nworkers_changed",
+    "pre_exec",
     "on_exit",
 ];
 

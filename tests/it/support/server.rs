@@ -558,3 +558,12 @@ impl Drop for Server {
         }
     }
 }
+
+/// Runs `b` with `--print-config`, which must succeed, and reads what it prints as TOML.
+pub fn print_config(b: Builder) -> toml::Table {
+    let run = b.arg("--print-config").run();
+    assert_eq!(run.code(), Some(0), "{run:?}");
+    run.stdout
+        .parse::<toml::Table>()
+        .unwrap_or_else(|e| panic!("--print-config is not TOML ({e}): {run:?}"))
+}
