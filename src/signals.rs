@@ -118,14 +118,17 @@ impl SignalIntake {
         self.take()
     }
 
-    /// Like [`SignalIntake::wait`], but also wakes when `other` becomes readable (the
-    /// caller drains it).
-    pub fn wait_with(&self, other: BorrowedFd<'_>, timeout: Duration) -> Vec<Signal> {
+    /// Like [`SignalIntake::wait`], but also wakes when one of `others` is ready for what it
+    /// asks (the caller then serves it without blocking).
+    pub fn wait_with(
+        &self,
+        others: &[(BorrowedFd<'_>, PollFlags)],
+        timeout: Duration,
+    ) -> Vec<Signal> {
         let millis = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [
-            PollFd::new(self.wake.as_fd(), PollFlags::POLLIN),
-            PollFd::new(other, PollFlags::POLLIN),
-        ];
+        let mut fds = Vec::with_capacity(others.len() + 1);
+        fds.push(PollFd::new(self.wake.as_fd(), PollFlags::POLLIN));
+        fds.extend(others.iter().map(|(fd, flags)| PollFd::new(*fd, *flags)));
         // EINTR is expected here: the signal we wait for interrupts poll.
         let _ = poll(
             &mut fds,

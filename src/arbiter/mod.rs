@@ -13,7 +13,8 @@
 //! * [`generation`]: HUP reloads, readiness-gated replacement of workers, bind changes;
 //! * [`recycle`]: `--max-requests`, `--max-worker-lifetime`, `--max-worker-memory`;
 //! * [`exits`]: reaping, what a worker's death means, respawn backoff;
-//! * [`timeouts`]: `--timeout` (SIGABRT, then SIGKILL) and stop deadlines.
+//! * [`timeouts`]: `--timeout` (SIGABRT, then SIGKILL) and stop deadlines;
+//! * [`services`]: what the master answers itself, between supervision passes.
 //!
 //! Signals (gunicorn's semantics): TERM stops gracefully (workers drain, SIGKILL after
 //! `--graceful-timeout`); INT and QUIT stop quickly (workers exit now, SIGKILL after
@@ -22,6 +23,7 @@
 mod exits;
 mod generation;
 mod recycle;
+mod services;
 mod timeouts;
 
 use crate::config::Config;
@@ -36,6 +38,7 @@ use crate::wsgi::hooks::{MasterHooks, WorkerInfo};
 use crate::wsgi::interp;
 use exits::Backoff;
 use generation::Stable;
+use nix::poll::PollFlags;
 use nix::sys::signal::{Signal as Sig, kill};
 use nix::unistd::{ForkResult, Pid, fork, getpid};
 use recycle::{Jitter, Retire};
@@ -260,7 +263,11 @@ impl Arbiter {
             self.publish_status();
             let timeout = self.next_wake();
             let received = match &self.signals {
-                Some(intake) => intake.wait_with(self.scoreboard.bell_fd(), timeout),
+                Some(intake) => {
+                    let mut fds = vec![(self.scoreboard.bell_fd(), PollFlags::POLLIN)];
+                    fds.extend(self.service_fds());
+                    intake.wait_with(&fds, timeout)
+                }
                 None => return,
             };
             // Whatever a worker rang for, the passes above look at every slot.
@@ -268,6 +275,7 @@ impl Arbiter {
             for signal in received {
                 self.handle(signal);
             }
+            self.serve();
         }
     }
 
