@@ -6,6 +6,7 @@
 //! every descriptor is close-on-exec and non-blocking from its first moment.
 
 pub mod activation;
+pub mod backlog;
 
 use crate::config::{BindAddr, Config};
 use crate::peer::Peer;
