@@ -773,6 +773,16 @@ settings! {
     #[serde(default, deserialize_with = "flexible_bool")]
     control_socket_disable: bool = Some(false), shown "false";
 
+    // ---- issue 16: metrics settings (anchor) ----
+
+    // ---- issue 16: health settings (anchor) ----
+
+    // ---- issue 16: control settings (anchor) ----
+
+    // ---- issue 16: shedding and request ids settings (anchor) ----
+
+    // ---- issue 16: soft timeout and statsd settings (anchor) ----
+
     /// The protocol spoken on every listener: `http`, or `uwsgi` (uWSGI's binary protocol,
     /// for nginx's `uwsgi_pass` with its stock `uwsgi_params`), as in gunicorn. One listener
     /// speaks uwsgi when its bind starts with `uwsgi://` (`-b uwsgi://unix:/run/app.sock`,
