@@ -143,9 +143,16 @@ fn exchange(path: &Path, request: &Value, timeout: Duration) -> Result<Value, Fa
     };
     stream.set_read_timeout(Some(timeout)).map_err(io_failed)?;
     stream.set_write_timeout(Some(timeout)).map_err(io_failed)?;
-    stream
-        .write_all(&protocol::encode(request))
-        .map_err(io_failed)?;
+    // A server that refuses a client replies and closes at once: the reply is still there
+    // to read though the request could not be written.
+    if let Err(e) = stream.write_all(&protocol::encode(request)) {
+        if !matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ) {
+            return Err(io_failed(e));
+        }
+    }
     let mut prefix = [0u8; 4];
     stream.read_exact(&mut prefix).map_err(io_failed)?;
     let len = u32::from_be_bytes(prefix) as usize;
