@@ -454,3 +454,31 @@ fn gunicornc_speaks_to_it() {
     gunicornc("shutdown");
     assert_eq!(srv.wait_exit().code(), Some(0));
 }
+
+#[test]
+fn after_a_usr2_upgrade_the_new_master_answers_and_keeps_the_socket() {
+    let dir = TempDir::new();
+    let sock = dir.join("ctl.sock");
+    let mut srv = with_control("hello", &dir).start();
+    let old = srv.pid();
+    srv.signal(nix::sys::signal::Signal::SIGUSR2);
+    let line = srv.wait_for_line("started a new master (pid: ");
+    let rest = &line[line.find("(pid: ").unwrap() + 6..];
+    let new: i32 = rest.split(')').next().unwrap().parse().expect("pid");
+    let _reap = Reap(new);
+    // The new master took the path over (the old one's socket is no longer reachable).
+    srv.wait_for_lines("Worker ready (pid: ", 2);
+    wait_until("the new master answers on the control socket", || {
+        ok(&sock, &["--json", "status"]).json()["data"]["pid"] == new
+    });
+    // The old master stops, and leaves the new master's socket file in place.
+    srv.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(crate::support::wait_child(&mut srv.child).success());
+    assert!(sock.exists(), "the socket file belongs to the new master");
+    let json = ok(&sock, &["--json", "status"]).json();
+    assert_eq!(json["data"]["pid"], new);
+    assert_ne!(new, old);
+    ok(&sock, &["stop"]);
+    wait_until("the new master exits", || !Server::is_alive(new));
+    assert!(!sock.exists());
+}
