@@ -482,3 +482,34 @@ fn after_a_usr2_upgrade_the_new_master_answers_and_keeps_the_socket() {
     wait_until("the new master exits", || !Server::is_alive(new));
     assert!(!sock.exists());
 }
+
+#[test]
+fn reload_wait_reports_a_generation_that_cannot_boot() {
+    let dir = TempDir::new();
+    let sock = dir.join("ctl.sock");
+    let app = TempDir::new();
+    app.write(
+        "ctlapp.py",
+        "def application(environ, start_response):\n    \
+         start_response('200 OK', [])\n    return [b'ok']\n",
+    );
+    let mut srv = server("ctlapp")
+        .no_chdir()
+        .arg("--chdir")
+        .arg(app.path())
+        .arg("--control-socket")
+        .arg(&sock)
+        .start();
+    app.write("ctlapp.py", "raise ImportError('broken on purpose')\n");
+    let failed = ctl(&sock, &["reload", "--wait"]);
+    assert_eq!(failed.code, Some(1), "{}{}", failed.stdout, failed.stderr);
+    assert!(
+        failed.stderr.contains("generation 2 did not become ready"),
+        "{}",
+        failed.stderr
+    );
+    let json = ok(&sock, &["--json", "status"]).json();
+    assert_eq!(json["data"]["generation"], 1);
+    assert_eq!(srv.get("/").status(), 200);
+    srv.terminate();
+}
