@@ -18,7 +18,8 @@
 //! * [`arbiter`] is the master: it owns the listeners and the worker table, forks workers,
 //!   and reacts to signals recorded by [`signals`]; [`process`] is its housekeeping (pid
 //!   file, privileges, daemon, systemd, binary upgrade). It runs Python only for `--preload`
-//!   or master-side server hooks, with every fork bracketed by [`wsgi::interp`].
+//!   or master-side server hooks, with every fork bracketed by [`wsgi::interp`]. It takes
+//!   commands on [`control`]'s socket (`rsgi-server ctl`, gunicorn's `gunicornc`).
 //! * [`worker`] is a child process: it initialises CPython, loads the app and runs the
 //!   engine; its exit status speaks to the master through [`exit`].
 //! * [`engine`] is the worker's epoll event loop: it accepts, reads and parses requests
@@ -48,7 +49,7 @@
 //! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`,
 //!    `static_files`.
 //! 3. Configuration: `config`.
-//! 4. The operating system: `listen`, `process`.
+//! 4. The operating system: `listen`, `process`, `control`.
 //! 5. Python: `wsgi`.
 //! 6. The event loop: `engine`.
 //! 7. The worker process: `worker`.
@@ -58,6 +59,7 @@
 
 pub mod arbiter;
 pub mod config;
+pub mod control;
 mod decimal;
 pub mod engine;
 pub mod exit;

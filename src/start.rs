@@ -9,6 +9,7 @@
 
 use crate::arbiter::{self, Exit};
 use crate::config::{self, Config, ConfigError, Invocation};
+use crate::control::{self, socket::ControlSocket};
 use crate::listen::activation::{self, Inherited};
 use crate::process::pidfile::PidFile;
 use crate::process::{daemon, privileges, proctitle, systemd, upgrade};
@@ -22,6 +23,10 @@ use std::ffi::OsString;
 /// the configuration; returns the exit status (see the module docs). Called once per process, first thing, by
 /// the binary's `main` or by the Python package's console script.
 pub fn main(args: Vec<OsString>) -> u8 {
+    // `rsgi-server ctl ...` talks to a running server; it starts none.
+    if args.get(1).is_some_and(|a| a == "ctl") {
+        return crate::control::client::main(&args[2..]);
+    }
     let host = interp::note_host();
     // SAFETY: the first thing main does: one thread, and nothing has read the environment
     // (so nothing holds pointers into it) or touched descriptors 3 and up.
@@ -218,6 +223,16 @@ fn run(
             return 1;
         }
     };
+    let control = match bind_control(&config) {
+        Ok(control) => control,
+        Err(err) => {
+            tracing::error!("{err}");
+            for listener in &listeners {
+                listener.remove_socket_file();
+            }
+            return 1;
+        }
+    };
     for (index, listener) in listeners.iter().enumerate() {
         let protocol = if listen::serving_inherited_as_is() {
             config.sockets.protocol
@@ -250,27 +265,33 @@ fn run(
             tracing::warn!("cannot give the log files to --user/--group: {err}");
         }
     }
+    let control_path = control.as_ref().map(|c| c.path());
     let dropped = privileges::chown_sockets(&config.process, &listeners)
+        .and_then(|()| privileges::chown_socket_files(&config.process, control_path))
         .and_then(|()| privileges::drop_privileges(&config.process));
-    if let Err(err) = dropped {
-        tracing::error!("{err}");
+    let remove_sockets = || {
         for listener in &listeners {
             listener.remove_socket_file();
         }
+        if let Some(control) = &control {
+            control.remove_file_if_ours();
+        }
+    };
+    if let Err(err) = dropped {
+        tracing::error!("{err}");
+        remove_sockets();
         return 1;
     }
     privileges::check_pidfile_dir(&config.process);
     // After the privilege drop: preloaded code and master-side hooks never run as root.
     if let Err(code) = start_python_in_master(&config) {
-        for listener in &listeners {
-            listener.remove_socket_file();
-        }
+        remove_sockets();
         return code;
     }
     if let Some(detached) = detached {
         detached.report_when_serving();
     }
-    match arbiter::run(config, tls, listeners, MasterHooks::installed()) {
+    match arbiter::run(config, tls, listeners, control, MasterHooks::installed()) {
         Exit::Stopped => 0,
         Exit::BootFailed(code) => code as u8,
         Exit::Failed(why) => {
@@ -278,6 +299,23 @@ fn run(
             1
         }
     }
+}
+
+/// Binds `--control-socket`, if set (before the privilege drop, as the listeners: its
+/// directory may be root's; it is then given to `--user`). A master started by USR2 takes
+/// the socket over from the one it replaces.
+fn bind_control(config: &Config) -> Result<Option<ControlSocket>, String> {
+    let Some(path) = &config.control.socket else {
+        return Ok(None);
+    };
+    control::socket::bind(path, config.control.mode, upgrade::started_by_upgrade())
+        .map(Some)
+        .map_err(|e| {
+            format!(
+                "cannot create the control socket {} (--control-socket): {e}",
+                path.display()
+            )
+        })
 }
 
 /// Initialises Python in the master when it needs it: `--preload` (the app is imported

@@ -76,6 +76,9 @@ pub fn run(
     if let Err(err) = interp::arm_stack_dumps() {
         tracing::warn!("a timeout will not show the Python stacks: {err}");
     }
+    if let Err(err) = crate::wsgi::stack_pipe::arm() {
+        tracing::warn!("`ctl dump-stacks` will not show this worker's stacks: {err}");
+    }
     if let Err(err) = abort::install(config.workers.threads as usize) {
         tracing::error!("worker cannot handle timeouts: {err}");
         return EXIT_BOOT_ERROR;

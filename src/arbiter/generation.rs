@@ -175,6 +175,12 @@ impl Arbiter {
         if new.logging.level != self.config.logging.level {
             tracing::warn!("--log-level changes need a restart; the log level is unchanged");
         }
+        if new.control != self.config.control {
+            tracing::warn!(
+                "--control-socket and --control-socket-mode changes need a restart; the \
+                 control socket is unchanged"
+            );
+        }
     }
 
     /// The listeners `new` asks for: the current ones it keeps, plus new ones bound now.

@@ -14,12 +14,14 @@
 //! * [`recycle`]: `--max-requests`, `--max-worker-lifetime`, `--max-worker-memory`;
 //! * [`exits`]: reaping, what a worker's death means, respawn backoff;
 //! * [`timeouts`]: `--timeout` (SIGABRT, then SIGKILL) and stop deadlines;
-//! * [`services`]: what the master answers itself, between supervision passes.
+//! * [`services`]: what the master answers itself, between supervision passes;
+//! * [`control`]: the commands of the control socket (`rsgi-server ctl`).
 //!
 //! Signals (gunicorn's semantics): TERM stops gracefully (workers drain, SIGKILL after
 //! `--graceful-timeout`); INT and QUIT stop quickly (workers exit now, SIGKILL after
 //! [`QUICK_STOP_GRACE`]); HUP reloads; TTIN/TTOU add or remove a worker.
 
+mod control;
 mod exits;
 mod generation;
 mod recycle;
@@ -27,6 +29,7 @@ mod services;
 mod timeouts;
 
 use crate::config::Config;
+use crate::control::socket::ControlSocket;
 use crate::listen::Listener;
 use crate::process::systemd::Notifier;
 use crate::process::upgrade;
@@ -171,14 +174,18 @@ struct Arbiter {
     backoff: Backoff,
     jitter: Jitter,
     next_memory_sample: Instant,
+    /// The control socket, if there is one (`--control-socket`).
+    control: Option<control::Control>,
 }
 
 /// Supervises workers serving `listeners` until the server stops.
-/// `tls` is the TLS configuration `config` asks for, loaded before binding.
+/// `tls` is the TLS configuration `config` asks for, loaded before binding; `control`, the
+/// bound control socket, if any.
 pub fn run(
     config: Config,
     tls: Option<ServerTls>,
     listeners: Vec<Listener>,
+    control: Option<ControlSocket>,
     hooks: MasterHooks,
 ) -> Exit {
     let signals = match SignalIntake::install(&HANDLED) {
@@ -224,6 +231,7 @@ pub fn run(
         backoff: Backoff::default(),
         jitter: Jitter::new(),
         next_memory_sample: Instant::now(),
+        control: control.map(control::Control::new),
     };
     tracing::info!(
         "Starting rsgi-server {} (pid: {})",
@@ -238,6 +246,9 @@ pub fn run(
         for listener in arbiter.listeners.iter().chain(&arbiter.stable.listeners) {
             listener.remove_socket_file();
         }
+    }
+    if let Some(control) = &arbiter.control {
+        control.remove_socket_file();
     }
     tracing::info!("Shutdown complete (pid: {})", arbiter.pid);
     arbiter.exit
@@ -324,14 +335,16 @@ impl Arbiter {
             }
             Signal::Winch if upgrade::in_progress() => self.set_target(0),
             Signal::Winch => tracing::info!("SIGWINCH ignored: no new master (USR2) is running"),
-            // logrotate moved the files: every process reopens its own.
-            Signal::Usr1 => {
-                crate::logging::reopen();
-                for pid in self.workers.keys() {
-                    // ESRCH: already dead, to be reaped.
-                    let _ = kill(*pid, Sig::SIGUSR1);
-                }
-            }
+            Signal::Usr1 => self.reopen_logs(),
+        }
+    }
+
+    /// USR1: logrotate moved the files; every process reopens its own.
+    fn reopen_logs(&self) {
+        crate::logging::reopen();
+        for pid in self.workers.keys() {
+            // ESRCH: already dead, to be reaped.
+            let _ = kill(*pid, Sig::SIGUSR1);
         }
     }
 
@@ -479,6 +492,8 @@ impl Arbiter {
                 // Sockets a reload is removing stay open in the master until the old
                 // workers are gone; a new worker must not hold them open.
                 self.stable.listeners.clear();
+                // The control socket and its connections are the master's alone.
+                self.control = None;
                 let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
                 let code = worker::run(&self.config, self.tls.as_ref(), &listeners, self.pid, seat);
                 std::process::exit(code);

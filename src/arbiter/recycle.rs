@@ -50,7 +50,7 @@ impl Jitter {
 }
 
 /// A process's resident memory in bytes (`VmRSS`), if it can be read.
-fn resident_bytes(pid: i32) -> Option<u64> {
+pub(super) fn resident_bytes(pid: i32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: u64 = status
         .lines()

@@ -6,9 +6,10 @@
 //!
 //! The groups with no owner below this layer are declared here ([`PythonSettings`],
 //! [`SocketSettings`], [`WorkerSettings`], [`HttpSettings`], [`RecycleSettings`],
-//! [`ProcessSettings`]); TLS, proxies and logging declare theirs ([`TlsSettings`],
+//! [`ProcessSettings`], [`ControlSettings`]); TLS, proxies and logging declare theirs ([`TlsSettings`],
 //! [`ProxySettings`], [`LogSettings`]).
 
+mod control;
 mod http;
 mod load;
 mod paste;
@@ -26,6 +27,7 @@ pub use crate::settings::frontends::{ConfigSource, PythonReader};
 pub use crate::settings::{BindAddr, ConfigError};
 pub use crate::static_files::StaticSettings;
 pub use crate::tls::TlsSettings;
+pub use control::ControlSettings;
 pub use http::HttpSettings;
 pub use load::{DEFAULT_CONFIG_FILE, Origin, load, load_with};
 pub use paste::PasteApp;
@@ -34,7 +36,7 @@ pub use python::{PythonSettings, ReloadEngine};
 pub use recycle::RecycleSettings;
 pub use sockets::SocketSettings;
 pub use worker_class::WorkerClass;
-pub use workers::WorkerSettings;
+pub use workers::{WORKERS_RANGE, WorkerSettings};
 
 use crate::settings::{Check, Label, Layer, Settings};
 
@@ -61,6 +63,8 @@ pub struct Config {
     pub recycle: RecycleSettings,
     /// The master process and the identity the server runs under.
     pub process: ProcessSettings,
+    /// The control socket.
+    pub control: ControlSettings,
     /// The config file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<ConfigSource>,
     /// What it was validated from, and how to load it again: not part of what it is
@@ -90,6 +94,7 @@ impl Config {
         let tls = TlsSettings::check(s, &v)?;
         let proxy = ProxySettings::check(s, &v)?;
         let statics = StaticSettings::check(s, &v)?;
+        let control = ControlSettings::check(s, &v)?;
         pending::check(s, &v)?;
         Ok(Config {
             python,
@@ -102,6 +107,7 @@ impl Config {
             logging,
             recycle,
             process,
+            control,
             config_file: None,
             origin: Origin::given(given),
         })

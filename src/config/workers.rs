@@ -5,12 +5,15 @@ use crate::settings::{Check, ConfigError, Raw, group};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How many workers a server may run (`--workers`, and `ctl scale`).
+pub const WORKERS_RANGE: std::ops::RangeInclusive<i64> = 1..=1024;
+
 group! {
     /// The worker processes.
     #[derive(Clone, Debug, PartialEq)]
     pub struct WorkerSettings from (s, v) {
         /// Number of worker processes.
-        pub count: u32 = v.number(s.workers(), 1..=1024)?,
+        pub count: u32 = v.number(s.workers(), WORKERS_RANGE)?,
         /// Python threads per worker: 1 runs the app on the event-loop thread, more a pool.
         pub threads: u32 = v.number(s.threads(), 1..=1024)?,
         /// The gunicorn worker type asked for (`-k`); both kinds run our workers, threaded

@@ -11,6 +11,7 @@ use nix::sys::stat::{Mode, umask};
 use nix::unistd::{Gid, Uid, User, chown, getegid, geteuid, setgroups, setresgid, setresuid};
 use std::ffi::CString;
 use std::fmt;
+use std::path::Path;
 
 /// Why privileges could not be dropped; the server must not go on as root.
 #[derive(Debug)]
@@ -51,6 +52,23 @@ pub fn chown_sockets(config: &ProcessSettings, listeners: &[Listener]) -> Result
         }
     }
     Ok(())
+}
+
+/// Gives the socket file at `path` (the control socket) to `--user`/`--group`, as
+/// [`chown_sockets`] does for the listeners'.
+pub fn chown_socket_files(config: &ProcessSettings, path: Option<&Path>) -> Result<(), DropError> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    if config.owner.user.is_none() && config.owner.group.is_none() {
+        return Ok(());
+    }
+    chown(
+        path,
+        config.owner.user.map(Uid::from_raw),
+        config.owner.group.map(Gid::from_raw),
+    )
+    .map_err(|e| DropError(format!("cannot chown {} for --user: {e}", path.display())))
 }
 
 /// Switches to `--group` and `--user` for good (real, effective and saved ids), and sets

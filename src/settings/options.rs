@@ -754,20 +754,27 @@ settings! {
     #[serde(default, deserialize_with = "flexible_bool")]
     enable_backlog_metric: bool = Some(false), shown "false";
 
-    /// gunicorn's control socket (for `gunicornc`). Not yet supported: naming one is an
-    /// error until the control socket arrives, and none is created meanwhile.
+    /// A Unix socket where the master takes commands: `rsgi-server ctl` (status, workers,
+    /// reload, scale, stop, dump-stacks, reopen-logs) and gunicorn's `gunicornc -s PATH`
+    /// (same protocol). Off unless set: gunicorn creates one by default at a fixed per-user
+    /// path (`$XDG_RUNTIME_DIR/gunicorn.ctl` or `~/.gunicorn/gunicorn.ctl`), where a second
+    /// instance would steal the first one's socket; here a second server on a path whose
+    /// socket is in use refuses to start, so each instance names its own. A stale socket
+    /// (its server gone) is replaced; the file is removed at exit if it is still ours.
+    /// Missing parent directories are created (mode 700).
     #[arg(long, value_name = "PATH")]
-    control_socket: PathBuf = None, shown "(none yet)",
+    control_socket: PathBuf = None, shown "(none)",
         paths paths::path;
 
-    /// Permission bits, in octal, of the control socket. Not yet supported: a value other
-    /// than 600 is an error until the control socket arrives.
+    /// Permission bits, in octal, of the control socket file (set before it accepts
+    /// anything, whatever the umask). Whatever they allow, only the master's own user (or
+    /// root) is served: other peers are refused by their credentials.
     #[arg(long, value_name = "OCTAL")]
     #[serde(default, deserialize_with = "text_or_number")]
     control_socket_mode: String = Some("600".to_owned()), shown "`600`";
 
-    /// Turn the control socket off (gunicorn's `--no-control-socket`); with it, the other
-    /// control socket settings are accepted and ignored.
+    /// Turn the control socket off (gunicorn's `--no-control-socket`), even if a path is
+    /// set.
     #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
           require_equals = true, default_missing_value = "true")]
     #[serde(default, deserialize_with = "flexible_bool")]

@@ -29,6 +29,7 @@ mod native;
 mod reload_wake;
 pub mod reloader;
 mod responder;
+pub mod stack_pipe;
 
 pub(crate) use app_loader::prepend_sys_path;
 pub use environ::ConnView;

@@ -1,7 +1,7 @@
 //! gunicorn's remaining settings: `-k/--worker-class` (sync and gthread served, the other
 //! worker types refused by name), `--paste` PasteDeploy apps, `--spew`, `--sendfile`,
 //! `--worker-tmp-dir`, `--reload-engine`, the TLS settings accepted with no effect, and the
-//! metrics, control-socket and uwsgi settings that are not supported yet.
+//! metrics and uwsgi settings that are not supported yet.
 
 use crate::support::*;
 
@@ -307,7 +307,7 @@ fn tls_settings_gunicorn_ignores_are_accepted() {
 }
 
 #[test]
-fn metrics_and_control_socket_settings_are_not_yet_supported() {
+fn metrics_settings_are_not_yet_supported() {
     let cases: &[(&[&str], &[&str])] = &[
         (
             &["--statsd-host", "localhost:8125"],
@@ -324,14 +324,6 @@ fn metrics_and_control_socket_settings_are_not_yet_supported() {
         (
             &["--enable-backlog-metric"],
             &["--enable-backlog-metric", "true", "metrics"],
-        ),
-        (
-            &["--control-socket", "/tmp/x.ctl"],
-            &["--control-socket", "/tmp/x.ctl", "control socket"],
-        ),
-        (
-            &["--control-socket-mode", "660"],
-            &["--control-socket-mode", "660", "control socket"],
         ),
     ];
     for (args, says) in cases {

@@ -24,6 +24,7 @@ mod config_gunicorn_differential;
 mod config_gunicorn_settings;
 mod config_readme;
 mod config_uwsgi;
+mod control_socket;
 mod engine_buffering;
 mod engine_concurrency;
 mod engine_timeouts;
