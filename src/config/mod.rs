@@ -20,6 +20,7 @@ mod sockets;
 mod worker_class;
 mod workers;
 
+pub use crate::health::HealthSettings;
 pub use crate::logging::LogSettings;
 pub use crate::proxy::ProxySettings;
 pub use crate::settings::frontends::{ConfigSource, PythonReader};
@@ -59,6 +60,8 @@ pub struct Config {
     pub logging: LogSettings,
     /// When workers are replaced.
     pub recycle: RecycleSettings,
+    /// Health probes on the main listeners and the drain delay before a stop.
+    pub health: HealthSettings,
     /// The master process and the identity the server runs under.
     pub process: ProcessSettings,
     /// The config file this configuration was read from, if any (re-read on reload).
@@ -90,6 +93,7 @@ impl Config {
         let tls = TlsSettings::check(s, &v)?;
         let proxy = ProxySettings::check(s, &v)?;
         let statics = StaticSettings::check(s, &v)?;
+        let health = HealthSettings::check(s, &v)?;
         pending::check(s, &v)?;
         Ok(Config {
             python,
@@ -101,6 +105,7 @@ impl Config {
             statics,
             logging,
             recycle,
+            health,
             process,
             config_file: None,
             origin: Origin::given(given),

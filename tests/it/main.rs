@@ -57,6 +57,7 @@ mod static_files;
 mod static_offload;
 mod static_safety;
 mod supervisor_crashes;
+mod supervisor_health;
 mod supervisor_lifecycle;
 mod supervisor_recycle;
 mod supervisor_reload;
