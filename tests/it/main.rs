@@ -27,6 +27,8 @@ mod config_uwsgi;
 mod engine_buffering;
 mod engine_concurrency;
 mod engine_timeouts;
+mod fleet_chaos;
+mod fleet_rolling;
 mod http_clients;
 mod http_compat;
 mod http_corpus;
