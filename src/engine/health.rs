@@ -1,6 +1,7 @@
-//! Health probes on the main listeners (`--health-path-prefix`): answered from the loop
+//! Health probes on the main listeners (`--health-path-prefix`): answered on the loop
 //! thread, without Python, from the readiness the master published in the scoreboard
-//! ([`crate::health`]), so a probe is answered even while every Python thread is busy.
+//! ([`crate::health`]); with `--threads` > 1 a probe is answered even while every Python
+//! thread is busy.
 //!
 //! Probes are not the application's requests: they are not in the access log (a platform
 //! polls every few seconds per instance, which would drown the log) and do not count
