@@ -36,7 +36,8 @@
 //!   the master and holds each connection's session; [`proxy`] decides what to believe
 //!   about a client behind proxies (the PROXY protocol, trusted `X-Forwarded-*` and
 //!   `Forwarded` headers); [`logging`] writes the error and access logs and reopens them on
-//!   SIGUSR1.
+//!   SIGUSR1; [`health`] answers `/livez` and `/readyz` from what the master published in
+//!   the scoreboard.
 //!
 //! # Layers
 //!
@@ -47,7 +48,7 @@
 //! 1. Foundations, plain values and primitives: `decimal`, `exit`, `peer`, `http`,
 //!    `uwsgi`, `scoreboard`, `signals`, `settings`.
 //! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`,
-//!    `static_files`.
+//!    `static_files`, `health`.
 //! 3. Configuration: `config`.
 //! 4. The operating system: `listen`, `process`, `control`.
 //! 5. Python: `wsgi`.
@@ -63,6 +64,7 @@ pub mod control;
 mod decimal;
 pub mod engine;
 pub mod exit;
+pub mod health;
 pub mod http;
 pub mod listen;
 pub mod logging;

@@ -15,8 +15,13 @@
 //! Beside the slots, a *bell* (an eventfd) lets a worker wake the master when something it
 //! waits for happened (ready, wants retirement) instead of the master polling.
 //!
+//! A small server-wide header ([`server`]) sits beside the slots: the readiness the master
+//! concludes on each pass, for health probes answered by any process.
+//!
 //! The per-request cost is what matters here (a hello request costs a few microseconds in
 //! all): starting a request is one clock read and a handful of relaxed stores, ending it two.
+
+pub mod server;
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
@@ -25,6 +30,8 @@ use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering, fence};
 use std::time::Duration;
+
+pub use server::{Readiness, ServerPhase, ServerState};
 
 /// Slots mapped; more workers than this run without a slot (no watchdog, no readiness
 /// gating: the master treats them as ready once forked). The config allows 1024 workers.
@@ -322,6 +329,8 @@ impl Slot {
 pub struct Seat {
     /// The worker's slot.
     pub slot: &'static Slot,
+    /// The server-wide header (readiness, for health probes).
+    pub server: &'static ServerState,
     bell: &'static EventFd,
 }
 
@@ -338,6 +347,7 @@ impl Seat {
 #[derive(Debug)]
 pub struct Scoreboard {
     slots: &'static [Slot],
+    server: &'static ServerState,
     bell: &'static EventFd,
 }
 
@@ -360,11 +370,21 @@ impl Scoreboard {
         // sound; all access is through atomics, which are sound on memory shared between
         // processes.
         let slots = unsafe { std::slice::from_raw_parts(ptr.as_ptr().cast::<Slot>(), CAPACITY) };
+        let server = map_server_state()?;
         let bell = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
         // One scoreboard per master, alive as long as the process: leaked so that a worker
         // can hold a `Seat` without lifetimes.
         let bell: &'static EventFd = Box::leak(Box::new(bell));
-        Ok(Scoreboard { slots, bell })
+        Ok(Scoreboard {
+            slots,
+            server,
+            bell,
+        })
+    }
+
+    /// The server-wide header.
+    pub fn server(&self) -> &'static ServerState {
+        self.server
     }
 
     /// Slot `index`, if it exists.
@@ -376,6 +396,7 @@ impl Scoreboard {
     pub fn seat(&self, index: usize) -> Option<Seat> {
         Some(Seat {
             slot: self.slots.get(index)?,
+            server: self.server,
             bell: self.bell,
         })
     }
@@ -394,6 +415,25 @@ impl Scoreboard {
     pub fn clear_bell(&self) {
         let _ = self.bell.read();
     }
+}
+
+/// Maps the server-wide header on its own page, apart from the slots (whose layout other
+/// features extend).
+fn map_server_state() -> nix::Result<&'static ServerState> {
+    let len = NonZeroUsize::new(std::mem::size_of::<ServerState>())
+        .expect("the server state is not empty");
+    // SAFETY: as for the slots: an anonymous mapping, checked.
+    let ptr = unsafe {
+        mmap_anonymous(
+            None,
+            len,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            MapFlags::MAP_SHARED,
+        )?
+    };
+    // SAFETY: page-aligned, zero-filled (a valid ServerState: booting, no pass yet), never
+    // unmapped, accessed only through atomics.
+    Ok(unsafe { &*ptr.as_ptr().cast::<ServerState>() })
 }
 
 /// CLOCK_MONOTONIC in milliseconds: the clock slots are read against, the same in every

@@ -95,6 +95,13 @@ impl Arbiter {
         };
         let slot = worker.slot.and_then(|i| self.scoreboard.slot(i));
         let was_ready = slot.is_none_or(|s| s.has_been_ready());
+        // What a crash cut short, read before the slot is given back: a chaos test (and an
+        // operator) can tell a death that lost a request from one that lost nothing.
+        let lost = slot
+            .filter(|s| s.busy_since() != 0)
+            .and_then(|s| s.request())
+            .filter(|r| !r.line.is_empty())
+            .map_or_else(String::new, |r| format!(" while running {}", r.line));
         if let Some(slot) = slot {
             slot.release();
         }
@@ -168,7 +175,7 @@ impl Arbiter {
         }
         let delay = self.backoff.failed(lived);
         tracing::error!(
-            "Worker (pid: {pid}) {what} {after}; respawning in {:.1}s",
+            "Worker (pid: {pid}) {what} {after}{lost}; respawning in {:.1}s",
             delay.as_secs_f64()
         );
     }

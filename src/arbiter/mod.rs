@@ -15,15 +15,18 @@
 //! * [`exits`]: reaping, what a worker's death means, respawn backoff;
 //! * [`timeouts`]: `--timeout` (SIGABRT, then SIGKILL) and stop deadlines;
 //! * [`services`]: what the master answers itself, between supervision passes;
-//! * [`control`]: the commands of the control socket (`rsgi-server ctl`).
+//! * [`control`]: the commands of the control socket (`rsgi-server ctl`);
+//! * [`readiness`]: the server's readiness, published in the scoreboard for health probes.
 //!
 //! Signals (gunicorn's semantics): TERM stops gracefully (workers drain, SIGKILL after
-//! `--graceful-timeout`); INT and QUIT stop quickly (workers exit now, SIGKILL after
+//! `--graceful-timeout`; with `--drain-delay`, readiness goes down first and everything keeps
+//! serving for the delay); INT and QUIT stop quickly (workers exit now, SIGKILL after
 //! [`QUICK_STOP_GRACE`]); HUP reloads; TTIN/TTOU add or remove a worker.
 
 mod control;
 mod exits;
 mod generation;
+mod readiness;
 mod recycle;
 mod services;
 mod timeouts;
@@ -131,6 +134,12 @@ struct StopSent {
 enum Phase {
     /// Serving: converge on the target worker count.
     Running,
+    /// TERM with `--drain-delay`: serving as when running, readiness down, until the
+    /// graceful stop begins.
+    DrainDelay {
+        /// When the graceful stop begins.
+        until: Instant,
+    },
     /// Stopping: no respawns; the loop ends when the last worker is reaped.
     Stopping {
         /// TERM (drain) rather than QUIT (now).
@@ -259,8 +268,13 @@ impl Arbiter {
         loop {
             self.reap();
             self.enforce_deadlines();
+            if let Phase::DrainDelay { until } = self.phase {
+                if Instant::now() >= until {
+                    self.stop(true);
+                }
+            }
             match self.phase {
-                Phase::Running => {
+                Phase::Running | Phase::DrainDelay { .. } => {
                     self.check_retirements();
                     self.converge();
                     self.check_generation();
@@ -272,6 +286,7 @@ impl Arbiter {
                 }
             }
             self.publish_status();
+            self.publish_readiness();
             let timeout = self.next_wake();
             let received = match &self.signals {
                 Some(intake) => {
@@ -296,6 +311,9 @@ impl Arbiter {
         let now = Instant::now();
         let mut wake = now + TICK;
         if let Some(until) = self.backoff.until() {
+            wake = wake.min(until);
+        }
+        if let Phase::DrainDelay { until } = self.phase {
             wake = wake.min(until);
         }
         if let (Some(at), Some(notifier)) = (self.next_watchdog, &self.notifier) {
@@ -361,9 +379,27 @@ impl Arbiter {
 
     /// Begins stopping: graceful asks workers to finish what they are doing (TERM), quick
     /// tells them to exit now (QUIT). A quick stop during a graceful one hurries it up.
+    /// A graceful stop with `--drain-delay` first waits that long with readiness down; a
+    /// stop asked for during that delay begins at once.
     fn stop(&mut self, graceful: bool) {
+        let delay = self.config.health.drain_delay;
         match self.phase {
-            Phase::Running => {}
+            Phase::Running if graceful && !delay.is_zero() => {
+                self.notify_stopping();
+                self.phase = Phase::DrainDelay {
+                    until: Instant::now() + delay,
+                };
+                // Published before it is logged: whoever saw the line sees readiness down.
+                self.publish_readiness();
+                tracing::info!(
+                    "Draining: readiness is down, still serving; graceful shutdown in {}s \
+                     (--drain-delay; TERM again to stop now)",
+                    delay.as_secs()
+                );
+                return;
+            }
+            Phase::Running => self.notify_stopping(),
+            Phase::DrainDelay { .. } => {}
             Phase::Stopping { graceful: true } if !graceful => {}
             Phase::Stopping { .. } => return,
         }
@@ -371,14 +407,18 @@ impl Arbiter {
             "Shutting down ({})",
             if graceful { "graceful" } else { "quick" }
         );
-        if let Some(notifier) = &self.notifier {
-            notifier.stopping(upgrade::new_master().map(Pid::as_raw));
-        }
         self.phase = Phase::Stopping { graceful };
         let signal = if graceful { Sig::SIGTERM } else { Sig::SIGQUIT };
         let pids: Vec<Pid> = self.workers.keys().copied().collect();
         for pid in pids {
             self.stop_worker(pid, signal);
+        }
+    }
+
+    /// Tells systemd the server is stopping (once: at the first stop signal).
+    fn notify_stopping(&self) {
+        if let Some(notifier) = &self.notifier {
+            notifier.stopping(upgrade::new_master().map(Pid::as_raw));
         }
     }
 

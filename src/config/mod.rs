@@ -21,6 +21,7 @@ mod sockets;
 mod worker_class;
 mod workers;
 
+pub use crate::health::HealthSettings;
 pub use crate::logging::LogSettings;
 pub use crate::proxy::ProxySettings;
 pub use crate::settings::frontends::{ConfigSource, PythonReader};
@@ -61,6 +62,8 @@ pub struct Config {
     pub logging: LogSettings,
     /// When workers are replaced.
     pub recycle: RecycleSettings,
+    /// Health probes on the main listeners and the drain delay before a stop.
+    pub health: HealthSettings,
     /// The master process and the identity the server runs under.
     pub process: ProcessSettings,
     /// The control socket.
@@ -95,6 +98,7 @@ impl Config {
         let proxy = ProxySettings::check(s, &v)?;
         let statics = StaticSettings::check(s, &v)?;
         let control = ControlSettings::check(s, &v)?;
+        let health = HealthSettings::check(s, &v)?;
         pending::check(s, &v)?;
         Ok(Config {
             python,
@@ -106,6 +110,7 @@ impl Config {
             statics,
             logging,
             recycle,
+            health,
             process,
             control,
             config_file: None,

@@ -18,7 +18,7 @@
 //! Where things live: the loop itself and epoll registration here; the connection table
 //! (`conn`); accepting and the PROXY preamble (`accept`); reading and parsing requests
 //! (`read`); files served without Python, at the one seam after a head is parsed
-//! (`statics`); receiving buffered bodies within the memory budget (`receive`, [`spool`]);
+//! (`statics`) and health probes answered at the same seam (`health`); receiving buffered bodies within the memory budget (`receive`, [`spool`]);
 //! running requests and finishing responses (`respond`, `pool` for `--threads` > 1);
 //! deadlines and draining (`deadlines`); a connection's socket side, the WSGI transport
 //! (`exchange`, `readbuf`); uwsgi packets instead of HTTP heads (`gateway`); the timeout
@@ -31,6 +31,7 @@ mod conn;
 mod deadlines;
 mod exchange;
 mod gateway;
+mod health;
 pub mod heartbeat;
 mod malloc;
 mod pool;

@@ -212,6 +212,9 @@ impl<'a> Engine<'a> {
             }
         }
         // The one seam for what the engine serves without Python.
+        if self.settings.health.is_some() && self.serve_health(key, &head) {
+            return;
+        }
         if self.settings.statics.is_some() && self.serve_static(key, &head) {
             return;
         }

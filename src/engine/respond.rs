@@ -199,6 +199,18 @@ impl<'a> Engine<'a> {
         let keep = ex.end_request(outcome, head.is_head());
         self.beats.served();
         log_access(&ex, Some(head));
+        self.conclude(key, head, keep, ex);
+    }
+
+    /// After a response: decides the connection's future (`keep`: it may persist) and
+    /// sends what is left.
+    pub(super) fn conclude(
+        &mut self,
+        key: usize,
+        head: &RequestHead,
+        keep: bool,
+        mut ex: Box<Exchange>,
+    ) {
         let after = if keep {
             After::KeepAlive
         } else if head.keep_alive || !ex.rbuf.is_empty() || !ex.body_consumed() {

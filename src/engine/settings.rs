@@ -2,6 +2,7 @@
 
 use super::spool::SpoolConfig;
 use crate::config::{Config, HttpSettings};
+use crate::health::HealthPaths;
 use crate::http::Limits;
 use crate::peer::Peer;
 use crate::proxy::Proxying;
@@ -70,6 +71,8 @@ pub struct EngineSettings {
     pub statics: Option<Arc<Statics>>,
     /// Files applications may hand over (`--sendfile-header`).
     pub offload: Option<Arc<Offload>>,
+    /// Health probe paths answered without Python (`--health-path-prefix`).
+    pub health: Option<Arc<HealthPaths>>,
     /// What each listener speaks, in the order of the binds (`uwsgi://` or `--protocol`).
     pub protocols: Vec<Protocol>,
     /// What listeners not in `protocols` speak (`--protocol`): inherited sockets served as
@@ -100,6 +103,7 @@ impl EngineSettings {
             proxy: Arc::new(Proxying::new(&config.proxy)),
             statics: config.statics.statics.clone(),
             offload: config.statics.offload.clone(),
+            health: config.health.paths.clone(),
             protocols: config.sockets.protocols.clone(),
             protocol: config.sockets.protocol,
             uwsgi_allow: config.sockets.uwsgi_allow_ips.clone(),

@@ -784,6 +784,23 @@ settings! {
 
     // ---- issue 16: health settings (anchor) ----
 
+    /// Answer health probes on the main listeners, in the workers without Python:
+    /// `PREFIX/livez` (the master runs and a worker answers) and `PREFIX/readyz` (every
+    /// worker of the current generation is ready and the server is neither draining nor
+    /// shedding load), 200 or 503 with a line saying why and `Cache-Control: no-store`.
+    /// GET and HEAD only; not in the access log. `/` serves `/livez` and `/readyz`.
+    #[arg(long, value_name = "PREFIX")]
+    health_path_prefix: String = None, shown "(off)";
+
+    /// Seconds between TERM and the graceful stop: readiness turns 503 at once while the
+    /// listeners keep accepting and the workers keep serving, so a load balancer polling
+    /// `/readyz` stops sending before any connection is refused; then workers drain as
+    /// usual (`--graceful-timeout`). A second TERM, or INT or QUIT, stops at once. 0 (the
+    /// default) stops at once, as gunicorn does.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    drain_delay: i64 = Some(0), shown "0";
+
     // ---- issue 16: control settings (anchor) ----
 
     // ---- issue 16: shedding and request ids settings (anchor) ----
