@@ -783,6 +783,19 @@ settings! {
 
     // ---- issue 16: soft timeout and statsd settings (anchor) ----
 
+    /// Seconds a request may run in the application without progress (as `--timeout`
+    /// counts it) before `rsgi_server.RequestTimeout`, a `BaseException`, is raised in the
+    /// thread running it (mod_wsgi 6's `interrupt-timeout` recovery): its Python stack is
+    /// logged, the client gets 504 if no response head was sent yet (otherwise the
+    /// connection closes), and the worker and its other threads carry on. The exception
+    /// lands when the thread next runs Python bytecode: one blocked in a C call (a long
+    /// `time.sleep`, a socket read) gets it when the call returns. An app that swallows it
+    /// and stays stuck is still killed at `--timeout`. Must be less than `--timeout` when
+    /// both are set. 0 disables it.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    soft_timeout: i64 = Some(0), shown "0";
+
     /// The protocol spoken on every listener: `http`, or `uwsgi` (uWSGI's binary protocol,
     /// for nginx's `uwsgi_pass` with its stock `uwsgi_params`), as in gunicorn. One listener
     /// speaks uwsgi when its bind starts with `uwsgi://` (`-b uwsgi://unix:/run/app.sock`,

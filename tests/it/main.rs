@@ -50,6 +50,7 @@ mod python_env;
 mod python_hooks;
 mod python_preload;
 mod python_reload;
+mod python_soft_timeout;
 mod python_timeout;
 mod serve_basic;
 mod source_layering;
