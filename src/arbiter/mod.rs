@@ -24,6 +24,7 @@ mod exits;
 mod generation;
 mod recycle;
 mod services;
+mod statsd;
 mod timeouts;
 
 use crate::config::Config;
@@ -253,6 +254,7 @@ impl Arbiter {
                     self.check_retirements();
                     self.converge();
                     self.check_generation();
+                    statsd::report(&self.workers, &self.listeners);
                 }
                 Phase::Stopping { .. } => {
                     if self.workers.is_empty() {

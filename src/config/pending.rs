@@ -1,12 +1,11 @@
-//! gunicorn settings whose features have not arrived yet: StatsD metrics and the control
-//! socket (the observability issue). They are
+//! gunicorn settings whose features have not arrived yet: the control socket (the
+//! observability issue). They are
 //! declared and parsed now, so their defaults are accepted wherever gunicorn's
 //! configuration writes them; any other value is refused until the feature exists, rather
 //! than silently doing nothing.
 
 use crate::settings::{Check, ConfigError, Settings};
 
-const METRICS: &str = "metrics (StatsD)";
 const CONTROL: &str = "the control socket";
 
 /// The error for a setting given a value its feature would act on.
@@ -26,24 +25,6 @@ fn not_yet(
 
 /// Refuses every value of these settings but their defaults.
 pub fn check(s: &Settings, v: &Check<'_>) -> Result<(), ConfigError> {
-    for (raw, what) in [
-        (s.statsd_host(), "sending metrics to a StatsD server"),
-        (s.statsd_prefix(), "a StatsD metric prefix"),
-        (s.dogstatsd_tags(), "DogStatsD tags"),
-    ] {
-        if let Some(text) = raw.value.filter(|t| !t.trim().is_empty()) {
-            return Err(not_yet(v, raw.name, text, what, METRICS));
-        }
-    }
-    if v.flag(s.enable_backlog_metric()) {
-        return Err(not_yet(
-            v,
-            "enable_backlog_metric",
-            &true,
-            "the backlog metric",
-            METRICS,
-        ));
-    }
     if !v.flag(s.control_socket_disable()) {
         if let Some(path) = s.control_socket().value {
             return Err(not_yet(

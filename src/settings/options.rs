@@ -732,23 +732,26 @@ settings! {
     #[serde(default, deserialize_with = "flexible_bool")]
     do_handshake_on_connect: bool = Some(false), shown "false";
 
-    /// gunicorn's StatsD server, `HOST:PORT` or `unix://PATH`. Not yet supported: setting
-    /// it is an error until metrics arrive.
+    /// Send StatsD metrics, named and typed as gunicorn sends them, to this address:
+    /// `HOST:PORT`, `[IPV6]:PORT`, `HOST` (port 8125) or `unix://PATH` (a Unix datagram
+    /// socket). Each process sends over its own non-blocking socket; a lost datagram is
+    /// dropped, never waited for. Unset or empty: no metrics.
     #[arg(long, value_name = "ADDRESS")]
     statsd_host: String = None, shown "(none)";
 
-    /// gunicorn's prefix of StatsD metric names. Not yet supported: setting it is an error
-    /// until metrics arrive.
+    /// Put before every StatsD metric name (`myapp` gives `myapp.gunicorn.requests`); a
+    /// trailing `.` is added if missing, by gunicorn's rule. ASCII.
     #[arg(long, value_name = "PREFIX")]
     statsd_prefix: String = Some(String::new()), shown "`\"\"`";
 
-    /// gunicorn's DogStatsD tags, `tag1:value1,tag2:value2`. Not yet supported: setting them
-    /// is an error until metrics arrive.
+    /// DogStatsD tags added to every StatsD metric, `tag1:value1,tag2:value2` (sent as
+    /// `|#tag1:value1,tag2:value2`). ASCII.
     #[arg(long, value_name = "TAGS")]
     dogstatsd_tags: String = Some(String::new()), shown "`\"\"`";
 
-    /// gunicorn's listen-backlog metric. Not yet supported: turning it on is an error until
-    /// metrics arrive.
+    /// With `--statsd-host`: the master also sends the number of connections waiting in
+    /// the listeners' accept queues, `gunicorn.backlog`, once a second (Linux, TCP
+    /// listeners; as in gunicorn, a histogram).
     #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
           require_equals = true, default_missing_value = "true")]
     #[serde(default, deserialize_with = "flexible_bool")]

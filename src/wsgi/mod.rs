@@ -648,6 +648,7 @@ fn log_app_error(py: Python<'_>, during: &str, err: &PyErr, head_sent: bool) -> 
     let timed_out = interrupt::is_request_timeout(py, err);
     if timed_out {
         tracing::error!(
+            target: crate::logging::error::EXCEPTION,
             "request timed out (--soft-timeout) while {during}; {}:\n{}",
             if head_sent {
                 "closing the connection"
@@ -657,7 +658,11 @@ fn log_app_error(py: Python<'_>, during: &str, err: &PyErr, head_sent: bool) -> 
             traceback.trim_end()
         );
     } else {
-        tracing::error!("error while {during}:\n{}", traceback.trim_end());
+        tracing::error!(
+            target: crate::logging::error::EXCEPTION,
+            "error while {during}:\n{}",
+            traceback.trim_end()
+        );
     }
     match (head_sent, timed_out) {
         (true, _) => Outcome::Aborted,

@@ -310,22 +310,6 @@ fn tls_settings_gunicorn_ignores_are_accepted() {
 fn metrics_and_control_socket_settings_are_not_yet_supported() {
     let cases: &[(&[&str], &[&str])] = &[
         (
-            &["--statsd-host", "localhost:8125"],
-            &["--statsd-host", "localhost:8125", "metrics"],
-        ),
-        (
-            &["--statsd-prefix", "app"],
-            &["--statsd-prefix", "app", "metrics"],
-        ),
-        (
-            &["--dogstatsd-tags", "env:prod"],
-            &["--dogstatsd-tags", "env:prod", "metrics"],
-        ),
-        (
-            &["--enable-backlog-metric"],
-            &["--enable-backlog-metric", "true", "metrics"],
-        ),
-        (
             &["--control-socket", "/tmp/x.ctl"],
             &["--control-socket", "/tmp/x.ctl", "control socket"],
         ),

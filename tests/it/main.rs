@@ -42,6 +42,7 @@ mod hygiene_upgrade;
 mod logging_access;
 mod logging_config;
 mod logging_error;
+mod logging_statsd;
 mod logging_syslog;
 mod packaging_wheel;
 mod proxy_headers;
