@@ -318,6 +318,25 @@ mod tests {
     }
 
     #[test]
+    fn an_interrupt_is_claimed_only_for_the_request_seen() {
+        let board = Scoreboard::new().unwrap();
+        let seat = board.seat(6).unwrap();
+        seat.slot.claim(1, 0);
+        let beats = Heartbeats::new(2, Some(seat));
+        beats.watch();
+        let beat = beats.beat_for(1);
+        assert_eq!(beats.running(1), None, "idle");
+        beat.start(b"GET", b"/slow");
+        let (since, thread) = beats.running(1).expect("running");
+        assert_ne!(thread, 0);
+        assert_eq!(beats.line(1), "GET /slow");
+        assert!(!beats.claim_interrupt(1, since + 1), "another request");
+        assert_eq!(beats.running(1), Some((since, thread)), "not marked");
+        assert!(beats.claim_interrupt(1, since));
+        assert_eq!(beats.running(1), None, "interrupted once only");
+    }
+
+    #[test]
     fn reaching_the_request_limit_asks_for_retirement() {
         let board = Scoreboard::new().unwrap();
         let seat = board.seat(5).unwrap();

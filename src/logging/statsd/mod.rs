@@ -105,7 +105,7 @@ fn open_or_warn(addr: &StatsdAddr) -> Option<Socket> {
         Ok(socket) => Some(socket),
         Err(err) => {
             // Not through the error log: this runs before it is installed.
-            eprintln!("rsgi-server: StatsD metrics go nowhere: cannot reach {addr:?}: {err}");
+            eprintln!("rsgi-server: StatsD metrics go nowhere: cannot reach {addr}: {err}");
             None
         }
     }

@@ -23,6 +23,16 @@ pub enum StatsdAddr {
     Unix(PathBuf),
 }
 
+impl std::fmt::Display for StatsdAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatsdAddr::Udp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            StatsdAddr::Udp { host, port } => write!(f, "{host}:{port}"),
+            StatsdAddr::Unix(path) => write!(f, "unix://{}", path.display()),
+        }
+    }
+}
+
 /// StatsD metrics, when `--statsd-host` is set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatsdSettings {
