@@ -133,6 +133,9 @@ fn boot(config: &Config, master: Pid) -> Result<&'static App, i32> {
         return Err(EXIT_BOOT_ERROR);
     }
     hooks::post_fork(master.as_raw());
+    if config.workers.soft_timeout.is_some() {
+        crate::wsgi::interrupt::register();
+    }
     if let Some(app) = PRELOADED.get() {
         return Ok(app);
     }

@@ -29,6 +29,7 @@ mod generation;
 mod readiness;
 mod recycle;
 mod services;
+mod statsd;
 mod timeouts;
 
 use crate::config::Config;
@@ -278,6 +279,7 @@ impl Arbiter {
                     self.check_retirements();
                     self.converge();
                     self.check_generation();
+                    statsd::report(&self.workers, &self.listeners);
                 }
                 Phase::Stopping { .. } => {
                     if self.workers.is_empty() {

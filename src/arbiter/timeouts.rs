@@ -68,6 +68,7 @@ impl Arbiter {
                 _ => ("a request".to_owned(), stalled),
             };
             tracing::error!(
+                target: crate::logging::error::CRITICAL,
                 "WORKER TIMEOUT (pid: {pid}): {line} running for {:.1}s, no progress for \
                  {:.1}s (--timeout {}); sending SIGABRT",
                 running.as_secs_f64(),

@@ -13,7 +13,6 @@ mod control;
 mod http;
 mod load;
 mod paste;
-mod pending;
 mod process;
 mod python;
 mod recycle;
@@ -99,7 +98,6 @@ impl Config {
         let statics = StaticSettings::check(s, &v)?;
         let control = ControlSettings::check(s, &v)?;
         let health = HealthSettings::check(s, &v)?;
-        pending::check(s, &v)?;
         Ok(Config {
             python,
             sockets,

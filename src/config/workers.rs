@@ -28,11 +28,36 @@ group! {
         /// How long the app may go without progress before its worker is killed and
         /// replaced (the app only, not socket I/O or head delivery); `None` disables.
         pub timeout: Option<Duration> = v.seconds_or_off(s.timeout())?,
+        /// How long the app may go without progress before `RequestTimeout` is raised in
+        /// its thread (`--soft-timeout`); less than `timeout`. `None` disables.
+        pub soft_timeout: Option<Duration> = soft_timeout(v, s.soft_timeout(), timeout)?,
         /// How long in-flight requests get to finish on a graceful stop.
         pub graceful_timeout: Duration = v.seconds(s.graceful_timeout())?,
         /// gunicorn's heartbeat directory (`--worker-tmp-dir`), checked to exist and be
         /// writable; our heartbeat is the shared-memory scoreboard, so nothing is written.
         pub tmp_dir: Option<PathBuf> = writable_dir(v, s.worker_tmp_dir())?,
+    }
+}
+
+/// `--soft-timeout`: off, or fewer seconds than `--timeout` (which would kill the worker
+/// first, making it pointless).
+fn soft_timeout(
+    v: &Check<'_>,
+    raw: Raw<'_, i64>,
+    timeout: Option<Duration>,
+) -> Result<Option<Duration>, ConfigError> {
+    let soft = v.seconds_or_off(raw)?;
+    match (soft, timeout) {
+        (Some(soft), Some(hard)) if soft >= hard => Err(v.invalid(
+            raw.name,
+            &soft.as_secs(),
+            &format!(
+                "fewer seconds than {} ({}), or 0 for no soft timeout",
+                v.name("timeout"),
+                hard.as_secs()
+            ),
+        )),
+        _ => Ok(soft),
     }
 }
 

@@ -9,9 +9,12 @@
 //! With one thread (the default, and the hot path) the loop thread writes the slot directly:
 //! one clock read and a few relaxed stores per request. With a pool, publishing the oldest
 //! cell takes a short lock, since two threads must not write the slot's seqlock at once.
+//!
+//! `--soft-timeout`'s watcher ([`super::soft_timeout`]) reads the same cells: each names the
+//! thread running its request, and says whether an exception was raised in it.
 
 use crate::scoreboard::{Seat, Slot, now_ms};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// One request-running thread's state.
@@ -21,6 +24,10 @@ struct Cell {
     since: AtomicU64,
     /// Its request line (pool threads only; one thread writes the slot itself).
     line: Slot,
+    /// The thread running its request (`pthread_self`, which is Python's thread id).
+    thread: AtomicU64,
+    /// The soft-timeout watcher raised an exception in that thread for its request.
+    raised: AtomicBool,
 }
 
 /// Every request-running thread's last progress, and the slot they report to.
@@ -30,6 +37,9 @@ pub struct Heartbeats {
     seat: Option<Seat>,
     /// Pool threads publish under this lock; it holds the cell whose line the slot shows.
     shown: Mutex<Option<usize>>,
+    /// A soft-timeout watcher reads the cells: ending a request then also checks whether
+    /// an exception was raised for it (otherwise that costs nothing).
+    watched: AtomicBool,
 }
 
 impl Heartbeats {
@@ -40,10 +50,13 @@ impl Heartbeats {
                 .map(|_| Cell {
                     since: AtomicU64::new(0),
                     line: Slot::local(),
+                    thread: AtomicU64::new(0),
+                    raised: AtomicBool::new(false),
                 })
                 .collect(),
             seat,
             shown: Mutex::new(None),
+            watched: AtomicBool::new(false),
         })
     }
 
@@ -75,6 +88,53 @@ impl Heartbeats {
             seat.slot.want_retirement();
             seat.ring();
         }
+    }
+
+    /// A soft-timeout watcher starts reading the cells (before any request runs).
+    pub fn watch(&self) {
+        self.watched.store(true, Ordering::Relaxed);
+    }
+
+    /// How many request-running threads report here (one cell each).
+    pub fn threads(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Cell `index` as the soft-timeout watcher sees it: the last progress of its request
+    /// and the thread running it; `None` when idle, already interrupted, or without a seat
+    /// (no progress is recorded then).
+    pub fn running(&self, index: usize) -> Option<(u64, u64)> {
+        self.seat?;
+        let cell = self.cells.get(index)?;
+        let since = cell.since.load(Ordering::SeqCst);
+        if since == 0 || cell.raised.load(Ordering::SeqCst) {
+            return None;
+        }
+        Some((since, cell.thread.load(Ordering::Relaxed)))
+    }
+
+    /// The request line cell `index` runs (`GET /path`), for the log.
+    pub fn line(&self, index: usize) -> String {
+        let line = match (self.seat, self.single()) {
+            (Some(seat), true) => seat.slot.request(),
+            _ => self.cells.get(index).and_then(|c| c.line.request()),
+        };
+        line.map_or_else(|| "a request".to_owned(), |r| r.line)
+    }
+
+    /// Marks cell `index` as interrupted if its request is still the one seen running since
+    /// `since`; the caller then raises in its thread. Paired with [`Beat::idle`], which
+    /// clears an exception raised too late (see there).
+    pub fn claim_interrupt(&self, index: usize, since: u64) -> bool {
+        let Some(cell) = self.cells.get(index) else {
+            return false;
+        };
+        cell.raised.store(true, Ordering::SeqCst);
+        if cell.since.load(Ordering::SeqCst) == since {
+            return true;
+        }
+        cell.raised.store(false, Ordering::SeqCst);
+        false
     }
 
     fn single(&self) -> bool {
@@ -120,12 +180,13 @@ impl Beat {
         let board = &*self.board;
         let Some(seat) = board.seat else { return };
         let now = now_ms().max(1);
+        let cell = &board.cells[self.index];
+        cell.thread.store(current_thread(), Ordering::Relaxed);
         if board.single() {
-            board.cells[0].since.store(now, Ordering::Relaxed);
+            cell.since.store(now, Ordering::Relaxed);
             seat.slot.start_request(method, path, now);
             return;
         }
-        let cell = &board.cells[self.index];
         cell.line.start_request(method, path, now);
         cell.since.store(now, Ordering::Relaxed);
         board.publish(self.index);
@@ -146,14 +207,30 @@ impl Beat {
     /// The request ended, or went back to the event loop to wait for its client.
     pub fn idle(&self) {
         self.mark(0);
+        if !self.board.watched.load(Ordering::Relaxed) {
+            return;
+        }
+        // The watcher marks `raised` before checking `since`, and this thread cleared
+        // `since` before looking at `raised` (both SeqCst): so either the watcher saw the
+        // request end and raised nothing, or this sees the mark and drops an exception that
+        // may not have landed yet, which would otherwise hit this thread's next request.
+        let cell = &self.board.cells[self.index];
+        if cell.raised.load(Ordering::SeqCst) {
+            crate::wsgi::interrupt::clear_pending(cell.thread.load(Ordering::Relaxed));
+            cell.raised.store(false, Ordering::SeqCst);
+        }
     }
 
     fn mark(&self, since: u64) {
         let board = &*self.board;
         let Some(seat) = board.seat else { return };
-        board.cells[self.index]
-            .since
-            .store(since, Ordering::Relaxed);
+        let order = if board.watched.load(Ordering::Relaxed) {
+            // Ordered against the watcher's `raised` mark: see `idle`.
+            Ordering::SeqCst
+        } else {
+            Ordering::Relaxed
+        };
+        board.cells[self.index].since.store(since, order);
         if board.single() {
             if since == 0 {
                 seat.slot.idle();
@@ -179,6 +256,12 @@ impl Beat {
         }
         result
     }
+}
+
+/// The calling thread's id as Python knows it (`threading.get_ident()`).
+fn current_thread() -> u64 {
+    // SAFETY: pthread_self has no preconditions; it reads the thread's own pointer.
+    unsafe { nix::libc::pthread_self() as u64 }
 }
 
 #[cfg(test)]
@@ -232,6 +315,25 @@ mod tests {
         assert_eq!(seat.slot.state(), State::Busy);
         beat.idle();
         assert_eq!(seat.slot.state(), State::Ready);
+    }
+
+    #[test]
+    fn an_interrupt_is_claimed_only_for_the_request_seen() {
+        let board = Scoreboard::new().unwrap();
+        let seat = board.seat(6).unwrap();
+        seat.slot.claim(1, 0);
+        let beats = Heartbeats::new(2, Some(seat));
+        beats.watch();
+        let beat = beats.beat_for(1);
+        assert_eq!(beats.running(1), None, "idle");
+        beat.start(b"GET", b"/slow");
+        let (since, thread) = beats.running(1).expect("running");
+        assert_ne!(thread, 0);
+        assert_eq!(beats.line(1), "GET /slow");
+        assert!(!beats.claim_interrupt(1, since + 1), "another request");
+        assert_eq!(beats.running(1), Some((since, thread)), "not marked");
+        assert!(beats.claim_interrupt(1, since));
+        assert_eq!(beats.running(1), None, "interrupted once only");
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod readbuf;
 mod receive;
 mod respond;
 mod settings;
+mod soft_timeout;
 pub mod spool;
 mod statics;
 
@@ -106,6 +107,9 @@ pub fn run(
         .collect();
     malloc::tune(settings.spool.memory_limit, body_memory_budget(settings));
     let beats = Heartbeats::new(settings.threads, seat);
+    if let Some(soft) = settings.soft_timeout {
+        soft_timeout::start(&beats, soft)?;
+    }
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     let pool = if settings.threads > 1 {
         let threads_epoll = Epoll(epoll.0.try_clone()?);

@@ -80,6 +80,8 @@ pub struct EngineSettings {
     pub protocol: Protocol,
     /// Peers allowed to speak the uwsgi protocol (`--uwsgi-allow-from`).
     pub uwsgi_allow: AllowList,
+    /// `--soft-timeout`: when a stuck request's thread gets `RequestTimeout`.
+    pub soft_timeout: Option<Duration>,
 }
 
 impl EngineSettings {
@@ -107,6 +109,7 @@ impl EngineSettings {
             protocols: config.sockets.protocols.clone(),
             protocol: config.sockets.protocol,
             uwsgi_allow: config.sockets.uwsgi_allow_ips.clone(),
+            soft_timeout: config.workers.soft_timeout,
         }
     }
 

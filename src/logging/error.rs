@@ -31,6 +31,10 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 /// outputs take.
 pub(super) fn install(logs: &Logs) {
     let lowest = logs.error.iter().map(|o| threshold(o.level)).max();
+    // StatsD counts warnings and errors whatever the log shows (gunicorn counts before
+    // its logger filters): they must reach the layer.
+    let counted = super::statsd::enabled().then_some(Level::WARN);
+    let lowest = lowest.max(counted);
     let filter = lowest.map_or(LevelFilter::OFF, LevelFilter::from_level);
     let native_json = logs.format == LogFormat::Json;
     let json = logs.error.iter().any(|o| match o.format {
@@ -91,6 +95,10 @@ impl<S: Subscriber> Layer<S> for ErrorLog {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let Some(logs) = logs() else { return };
         let level = *event.metadata().level();
+        count(level, event.metadata().target());
+        if !logs.error.iter().any(|o| level <= threshold(o.level)) {
+            return;
+        }
         let write = |b: &mut Buffers| {
             b.message.clear();
             b.fields.clear();
@@ -114,6 +122,29 @@ impl<S: Subscriber> Layer<S> for ErrorLog {
             write(&mut Buffers::default());
         }
     }
+}
+
+/// Events logged with this target count as gunicorn's `log.critical` in StatsD (and are
+/// errors otherwise): what gunicorn logs at CRITICAL.
+pub const CRITICAL: &str = "rsgi::critical";
+
+/// Events logged with this target count as gunicorn's `log.exception` in StatsD (and are
+/// errors otherwise): an application error with its traceback, which gunicorn logs with
+/// `log.exception`.
+pub const EXCEPTION: &str = "rsgi::exception";
+
+/// Counts a warning or error event in StatsD, as gunicorn's `Statsd` logger does.
+fn count(level: Level, target: &str) {
+    use super::statsd::{LogEvent, enabled, log_event};
+    if level > Level::WARN || !enabled() {
+        return;
+    }
+    log_event(match (level, target) {
+        (Level::WARN, _) => LogEvent::Warning,
+        (_, CRITICAL) => LogEvent::Critical,
+        (_, EXCEPTION) => LogEvent::Exception,
+        _ => LogEvent::Error,
+    });
 }
 
 /// Writes one event to each output that takes its level.

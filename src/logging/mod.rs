@@ -24,6 +24,7 @@ pub mod python_config;
 pub mod route;
 mod settings;
 mod sink;
+pub mod statsd;
 pub mod syslog;
 
 pub use settings::{LogFormat, LogLevel, LogSettings, LogTarget};
@@ -93,6 +94,9 @@ impl std::error::Error for LogError {}
 /// Opens the logs `config` names and installs the error log as the `tracing` subscriber.
 /// Called once, in the master, before anything is bound; the workers inherit it all.
 pub fn init(config: &LogSettings) -> Result<(), LogError> {
+    if let Some(statsd) = &config.statsd {
+        statsd::install(statsd);
+    }
     let mut opened = outputs::Opened::new();
     let error = config
         .routes
@@ -124,9 +128,10 @@ pub fn init(config: &LogSettings) -> Result<(), LogError> {
 }
 
 /// Starts what a worker needs of its own, right after the fork: its pid in access lines,
-/// and the `--capture-output` reader thread with `--log-format json`.
+/// its StatsD socket, and the `--capture-output` reader thread with `--log-format json`.
 pub fn worker_init() {
     access::refresh_pid();
+    statsd::reopen();
     if let Some(logs) = LOGS.get() {
         if logs.capture && logs.format == LogFormat::Json {
             capture::start();

@@ -132,6 +132,8 @@ group! {
         pub syslog: Option<(SyslogAddr, u8, String)> = syslog(s, v)?,
         /// `--disable-redirect-access-to-syslog`.
         pub access_not_to_syslog: bool = v.flag(s.disable_redirect_access_to_syslog()),
+        /// StatsD metrics (`--statsd-host` and its companions), if sent.
+        pub statsd: Option<super::statsd::StatsdSettings> = super::statsd::check(s, v)?,
         /// `-R`: with `--daemon`, standard output and error stay where they were redirected.
         pub stdio_inheritance: bool = v.flag(s.enable_stdio_inheritance()),
         /// Where each log's lines go: gunicorn's settings, then a Python logging config.

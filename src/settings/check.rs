@@ -40,6 +40,12 @@ impl<'a> Check<'a> {
         Check { label }
     }
 
+    /// The setting `name` as the user wrote it (`--timeout`, `RSGI_TIMEOUT`...), for an
+    /// error that involves a second setting.
+    pub fn name(&self, name: &str) -> String {
+        (self.label)(name)
+    }
+
     /// The error for `value` of the setting `name`, saying what is `allowed` instead.
     pub fn invalid(&self, name: &str, value: &dyn Display, allowed: &str) -> ConfigError {
         ConfigError::Invalid {

@@ -732,23 +732,26 @@ settings! {
     #[serde(default, deserialize_with = "flexible_bool")]
     do_handshake_on_connect: bool = Some(false), shown "false";
 
-    /// gunicorn's StatsD server, `HOST:PORT` or `unix://PATH`. Not yet supported: setting
-    /// it is an error until metrics arrive.
+    /// Send StatsD metrics, named and typed as gunicorn sends them, to this address:
+    /// `HOST:PORT`, `[IPV6]:PORT`, `HOST` (port 8125) or `unix://PATH` (a Unix datagram
+    /// socket). Each process sends over its own non-blocking socket; a lost datagram is
+    /// dropped, never waited for. Unset or empty: no metrics.
     #[arg(long, value_name = "ADDRESS")]
     statsd_host: String = None, shown "(none)";
 
-    /// gunicorn's prefix of StatsD metric names. Not yet supported: setting it is an error
-    /// until metrics arrive.
+    /// Put before every StatsD metric name (`myapp` gives `myapp.gunicorn.requests`); a
+    /// trailing `.` is added if missing, by gunicorn's rule. ASCII.
     #[arg(long, value_name = "PREFIX")]
     statsd_prefix: String = Some(String::new()), shown "`\"\"`";
 
-    /// gunicorn's DogStatsD tags, `tag1:value1,tag2:value2`. Not yet supported: setting them
-    /// is an error until metrics arrive.
+    /// DogStatsD tags added to every StatsD metric, `tag1:value1,tag2:value2` (sent as
+    /// `|#tag1:value1,tag2:value2`). ASCII.
     #[arg(long, value_name = "TAGS")]
     dogstatsd_tags: String = Some(String::new()), shown "`\"\"`";
 
-    /// gunicorn's listen-backlog metric. Not yet supported: turning it on is an error until
-    /// metrics arrive.
+    /// With `--statsd-host`: the master also sends the number of connections waiting in
+    /// the listeners' accept queues, `gunicorn.backlog`, once a second (Linux, TCP
+    /// listeners; as in gunicorn, a histogram).
     #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
           require_equals = true, default_missing_value = "true")]
     #[serde(default, deserialize_with = "flexible_bool")]
@@ -806,6 +809,19 @@ settings! {
     // ---- issue 16: shedding and request ids settings (anchor) ----
 
     // ---- issue 16: soft timeout and statsd settings (anchor) ----
+
+    /// Seconds a request may run in the application without progress (as `--timeout`
+    /// counts it) before `rsgi_server.RequestTimeout`, a `BaseException`, is raised in the
+    /// thread running it (mod_wsgi 6's `interrupt-timeout` recovery): its Python stack is
+    /// logged, the client gets 504 if no response head was sent yet (otherwise the
+    /// connection closes), and the worker and its other threads carry on. The exception
+    /// lands when the thread next runs Python bytecode: one blocked in a C call (a long
+    /// `time.sleep`, a socket read) gets it when the call returns. An app that swallows it
+    /// and stays stuck is still killed at `--timeout`. Must be less than `--timeout` when
+    /// both are set. 0 disables it.
+    #[arg(long, value_name = "SECS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    soft_timeout: i64 = Some(0), shown "0";
 
     /// The protocol spoken on every listener: `http`, or `uwsgi` (uWSGI's binary protocol,
     /// for nginx's `uwsgi_pass` with its stock `uwsgi_params`), as in gunicorn. One listener

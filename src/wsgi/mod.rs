@@ -25,6 +25,7 @@ mod file_wrapper;
 pub mod hooks;
 mod input;
 pub mod interp;
+pub mod interrupt;
 mod native;
 mod reload_wake;
 pub mod reloader;
@@ -242,6 +243,16 @@ pub enum Outcome {
     /// The response was cut short: the app failed after the head was sent or the client went
     /// away. The connection must be closed.
     Aborted,
+    /// `--soft-timeout`'s exception ended the app before anything was sent: the driver
+    /// answers 504.
+    TimedOut,
+}
+
+impl Outcome {
+    /// The app failed before a response head was sent (the driver answers for it).
+    pub fn failed_before_head(self) -> bool {
+        matches!(self, Outcome::FailedBeforeHead | Outcome::TimedOut)
+    }
 }
 
 /// A loaded WSGI application and the per-worker objects every environ shares.
@@ -379,7 +390,7 @@ impl App {
                 let sent = responder.get().head_sent();
                 let outcome = log_app_error(py, "calling the application", &err, sent);
                 if let Some(h) = &hooked {
-                    let failed = outcome == Outcome::FailedBeforeHead;
+                    let failed = outcome.failed_before_head();
                     crate::wsgi::hooks::post_request(py, &h.hooks, h.environ.bind(py), failed);
                 }
                 return Err(outcome);
@@ -579,7 +590,7 @@ impl<T: Transport> Drop for Call<T> {
 fn close_body(py: Python<'_>, running: &Running, outcome: Outcome) -> Outcome {
     let outcome = close_body_only(py, running, outcome);
     if let Some(h) = &running.hooked {
-        let failed = outcome == Outcome::FailedBeforeHead;
+        let failed = outcome.failed_before_head();
         crate::wsgi::hooks::post_request(py, &h.hooks, h.environ.bind(py), failed);
     }
     outcome
@@ -635,11 +646,29 @@ fn known_length(body: &Bound<'_, PyAny>) -> Option<u64> {
 /// Logs an application error with its traceback and says how the request ends.
 fn log_app_error(py: Python<'_>, during: &str, err: &PyErr, head_sent: bool) -> Outcome {
     let traceback = format_exception(py, err);
-    tracing::error!("error while {during}:\n{}", traceback.trim_end());
-    if head_sent {
-        Outcome::Aborted
+    let timed_out = interrupt::is_request_timeout(py, err);
+    if timed_out {
+        tracing::error!(
+            target: crate::logging::error::EXCEPTION,
+            "request timed out (--soft-timeout) while {during}; {}:\n{}",
+            if head_sent {
+                "closing the connection"
+            } else {
+                "answering 504"
+            },
+            traceback.trim_end()
+        );
     } else {
-        Outcome::FailedBeforeHead
+        tracing::error!(
+            target: crate::logging::error::EXCEPTION,
+            "error while {during}:\n{}",
+            traceback.trim_end()
+        );
+    }
+    match (head_sent, timed_out) {
+        (true, _) => Outcome::Aborted,
+        (false, true) => Outcome::TimedOut,
+        (false, false) => Outcome::FailedBeforeHead,
     }
 }
 

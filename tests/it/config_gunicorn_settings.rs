@@ -307,39 +307,6 @@ fn tls_settings_gunicorn_ignores_are_accepted() {
 }
 
 #[test]
-fn metrics_settings_are_not_yet_supported() {
-    let cases: &[(&[&str], &[&str])] = &[
-        (
-            &["--statsd-host", "localhost:8125"],
-            &["--statsd-host", "localhost:8125", "metrics"],
-        ),
-        (
-            &["--statsd-prefix", "app"],
-            &["--statsd-prefix", "app", "metrics"],
-        ),
-        (
-            &["--dogstatsd-tags", "env:prod"],
-            &["--dogstatsd-tags", "env:prod", "metrics"],
-        ),
-        (
-            &["--enable-backlog-metric"],
-            &["--enable-backlog-metric", "true", "metrics"],
-        ),
-    ];
-    for (args, says) in cases {
-        let run = server("hello").args(*args).run();
-        exits_2_saying(&run, says);
-        assert!(run.all_output().contains("not yet supported"), "{run:?}");
-    }
-    let run = server("hello").args(["--protocol", "spdy"]).run();
-    exits_2_saying(&run, &["--protocol", "spdy", "http or uwsgi"]);
-    let run = server("hello")
-        .args(["--uwsgi-allow-from", "10.0.0.300"])
-        .run();
-    exits_2_saying(&run, &["--uwsgi-allow-ips", "10.0.0.300", "CIDR"]);
-}
-
-#[test]
 fn their_defaults_and_a_disabled_control_socket_are_accepted() {
     let run = server("hello")
         .args([

@@ -225,6 +225,10 @@ impl Exchange {
                 self.send_error(status, head_request);
                 false
             }
+            Outcome::TimedOut => {
+                self.send_error(504, head_request);
+                false
+            }
             Outcome::Aborted => false,
         }
     }

@@ -163,17 +163,23 @@ pub(super) fn pid(out: &mut Vec<u8>) {
     }
 }
 
-/// Whether requests are logged at all (callers skip gathering an [`Entry`] otherwise).
+/// Whether requests are logged at all, to the access log or as StatsD metrics (callers
+/// skip gathering an [`Entry`] otherwise).
 pub fn enabled() -> bool {
-    ACCESS.get().is_some()
+    ACCESS.get().is_some() || super::statsd::enabled()
 }
 
 fn lock(log: &AccessLog) -> MutexGuard<'_, State> {
     log.state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Buffers the line for one request; it is written by the next [`flush`].
+/// Buffers the line for one request; it is written by the next [`flush`]. With StatsD on,
+/// the request's metrics are sent now.
 pub fn log(entry: &Entry<'_>) {
+    // gunicorn's StatsD logger measures requests in its access method, access log or not.
+    if let Some(status) = entry.status {
+        super::statsd::request(status, entry.duration);
+    }
     let Some(log) = ACCESS.get() else { return };
     let (secs, micros) = clock::now();
     let mut state = lock(log);
