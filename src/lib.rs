@@ -35,7 +35,8 @@
 //!   the master and holds each connection's session; [`proxy`] decides what to believe
 //!   about a client behind proxies (the PROXY protocol, trusted `X-Forwarded-*` and
 //!   `Forwarded` headers); [`logging`] writes the error and access logs and reopens them on
-//!   SIGUSR1.
+//!   SIGUSR1; [`metrics`] holds what workers record per request in shared memory and the
+//!   master's Prometheus scrape server.
 //!
 //! # Layers
 //!
@@ -48,7 +49,7 @@
 //! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`,
 //!    `static_files`.
 //! 3. Configuration: `config`.
-//! 4. The operating system: `listen`, `process`.
+//! 4. The operating system: `listen`, `process`, `metrics`.
 //! 5. Python: `wsgi`.
 //! 6. The event loop: `engine`.
 //! 7. The worker process: `worker`.
@@ -64,6 +65,7 @@ pub mod exit;
 pub mod http;
 pub mod listen;
 pub mod logging;
+pub mod metrics;
 pub mod peer;
 pub mod process;
 pub mod proxy;

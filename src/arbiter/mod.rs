@@ -14,7 +14,9 @@
 //! * [`recycle`]: `--max-requests`, `--max-worker-lifetime`, `--max-worker-memory`;
 //! * [`exits`]: reaping, what a worker's death means, respawn backoff;
 //! * [`timeouts`]: `--timeout` (SIGABRT, then SIGKILL) and stop deadlines;
-//! * [`services`]: what the master answers itself, between supervision passes.
+//! * [`services`]: what the master answers itself, between supervision passes;
+//! * [`metrics`]: the `--metrics-bind` scrape server and the counters only the master
+//!   keeps.
 //!
 //! Signals (gunicorn's semantics): TERM stops gracefully (workers drain, SIGKILL after
 //! `--graceful-timeout`); INT and QUIT stop quickly (workers exit now, SIGKILL after
@@ -22,6 +24,7 @@
 
 mod exits;
 mod generation;
+mod metrics;
 mod recycle;
 mod services;
 mod timeouts;
@@ -171,6 +174,8 @@ struct Arbiter {
     backoff: Backoff,
     jitter: Jitter,
     next_memory_sample: Instant,
+    /// `--metrics-bind`: the scrape server and the workers' shared regions.
+    metrics: Option<metrics::Metrics>,
 }
 
 /// Supervises workers serving `listeners` until the server stops.
@@ -188,6 +193,14 @@ pub fn run(
     let scoreboard = match Scoreboard::new() {
         Ok(s) => s,
         Err(err) => return Exit::Failed(format!("cannot map the worker scoreboard: {err}")),
+    };
+    // Mapped and bound before any fork: every worker inherits the block.
+    let metrics = match &config.metrics.bind {
+        Some(addr) => match metrics::Metrics::start(addr) {
+            Ok(m) => Some(m),
+            Err(err) => return Exit::Failed(err),
+        },
+        None => None,
     };
     let listeners: Vec<Rc<Listener>> = listeners.into_iter().map(Rc::new).collect();
     let notifier = Notifier::from_env();
@@ -224,12 +237,16 @@ pub fn run(
         backoff: Backoff::default(),
         jitter: Jitter::new(),
         next_memory_sample: Instant::now(),
+        metrics,
     };
     tracing::info!(
         "Starting rsgi-server {} (pid: {})",
         env!("CARGO_PKG_VERSION"),
         arbiter.pid
     );
+    if let Some(metrics) = &arbiter.metrics {
+        metrics.announce();
+    }
     arbiter.hooks.on_starting();
     arbiter.run();
     arbiter.hooks.on_exit();
@@ -238,6 +255,9 @@ pub fn run(
         for listener in arbiter.listeners.iter().chain(&arbiter.stable.listeners) {
             listener.remove_socket_file();
         }
+    }
+    if let Some(metrics) = &arbiter.metrics {
+        metrics.remove_socket_file();
     }
     tracing::info!("Shutdown complete (pid: {})", arbiter.pid);
     arbiter.exit
@@ -430,6 +450,7 @@ impl Arbiter {
             n + self.jitter.upto(self.config.recycle.max_requests_jitter)
         });
         let seat = index.and_then(|i| self.scoreboard.seat(i));
+        let region = index.and_then(|i| self.metrics.as_ref()?.region(i));
         if let Some(seat) = seat {
             seat.slot.claim(self.generation, request_limit);
         }
@@ -479,8 +500,17 @@ impl Arbiter {
                 // Sockets a reload is removing stay open in the master until the old
                 // workers are gone; a new worker must not hold them open.
                 self.stable.listeners.clear();
+                // Nor the metrics listener and its connections (the block stays mapped).
+                self.metrics = None;
                 let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
-                let code = worker::run(&self.config, self.tls.as_ref(), &listeners, self.pid, seat);
+                let code = worker::run(
+                    &self.config,
+                    self.tls.as_ref(),
+                    &listeners,
+                    self.pid,
+                    seat,
+                    region,
+                );
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => {

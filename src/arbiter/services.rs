@@ -13,9 +13,13 @@ use std::os::fd::BorrowedFd;
 impl Arbiter {
     /// The descriptors the services wait on, each with the readiness it waits for.
     pub(super) fn service_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
-        Vec::new()
+        let mut fds = Vec::new();
+        fds.extend(self.metrics_fds());
+        fds
     }
 
     /// Serves whatever is ready, without blocking; called after every wake-up.
-    pub(super) fn serve(&mut self) {}
+    pub(super) fn serve(&mut self) {
+        self.serve_metrics();
+    }
 }

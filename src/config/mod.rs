@@ -11,6 +11,7 @@
 
 mod http;
 mod load;
+mod metrics;
 mod paste;
 mod pending;
 mod process;
@@ -28,6 +29,7 @@ pub use crate::static_files::StaticSettings;
 pub use crate::tls::TlsSettings;
 pub use http::HttpSettings;
 pub use load::{DEFAULT_CONFIG_FILE, Origin, load, load_with};
+pub use metrics::MetricsSettings;
 pub use paste::PasteApp;
 pub use process::{Owner, ProcessSettings};
 pub use python::{PythonSettings, ReloadEngine};
@@ -61,6 +63,8 @@ pub struct Config {
     pub recycle: RecycleSettings,
     /// The master process and the identity the server runs under.
     pub process: ProcessSettings,
+    /// Where the master serves Prometheus metrics.
+    pub metrics: MetricsSettings,
     /// The config file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<ConfigSource>,
     /// What it was validated from, and how to load it again: not part of what it is
@@ -90,6 +94,7 @@ impl Config {
         let tls = TlsSettings::check(s, &v)?;
         let proxy = ProxySettings::check(s, &v)?;
         let statics = StaticSettings::check(s, &v)?;
+        let metrics = MetricsSettings::check(s, &v)?;
         pending::check(s, &v)?;
         Ok(Config {
             python,
@@ -102,6 +107,7 @@ impl Config {
             logging,
             recycle,
             process,
+            metrics,
             config_file: None,
             origin: Origin::given(given),
         })
