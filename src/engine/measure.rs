@@ -10,12 +10,17 @@
 //! loop's time when its head, or its buffered body, was read) to when the app was called;
 //! app time from that call until the response was handed to the socket (for a response
 //! paused on a slow client, until its last resume) or, on a pool thread, the call returned.
+//!
+//! One clock read per request on the loop thread, at its end: the loop runs one app call at
+//! a time, so a request is called when the loop woke up for it or when the call before it
+//! ended, whichever is later (the loop work between the two, parsing a head, is
+//! microseconds, below the first bucket). A pool thread reads the clock when it calls.
 
 use super::Engine;
 use super::exchange::Exchange;
 use crate::http::request::RequestHead;
 use crate::metrics::{Finished, Region};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 impl Engine<'_> {
     /// A request is about to go to the app: it is in flight from now. `call_now`: the app
@@ -25,7 +30,7 @@ impl Engine<'_> {
         if let Some(region) = self.metrics {
             region.add_in_flight(1);
             ex.ready = Some(self.now);
-            ex.called = call_now.then(Instant::now);
+            ex.called = call_now.then(|| self.now.max(self.last_clock.get()));
         }
     }
 
@@ -33,7 +38,9 @@ impl Engine<'_> {
     #[inline]
     pub(super) fn record(&self, ex: &mut Exchange, head: Option<&RequestHead>) {
         if let Some(region) = self.metrics {
-            record_request(region, ex, head);
+            if let Some(end) = record_request(region, ex, head) {
+                self.last_clock.set(end);
+            }
         }
     }
 
@@ -55,19 +62,27 @@ impl Engine<'_> {
     }
 }
 
-/// Records a finished request in `region` (for callers holding the connection borrowed).
-/// Out of line: the request path pays the call only with metrics on.
+/// Records a finished request in `region` (for callers holding the connection borrowed);
+/// returns the clock reading it took, if it took one. Out of line: the request path pays
+/// the call only with metrics on.
 #[inline(never)]
-pub(super) fn record_request(region: &Region, ex: &mut Exchange, head: Option<&RequestHead>) {
+pub(super) fn record_request(
+    region: &Region,
+    ex: &mut Exchange,
+    head: Option<&RequestHead>,
+) -> Option<Instant> {
+    let mut clock = None;
     let app = match ex.ready.take() {
         Some(ready) => {
             region.add_in_flight(-1);
             ex.called.take().map(|called| {
-                let end = ex.ended.unwrap_or_else(Instant::now);
-                (
-                    nanos(called.saturating_duration_since(ready)),
-                    nanos(end.saturating_duration_since(called)),
-                )
+                let end = ex.ended.unwrap_or_else(|| *clock.insert(Instant::now()));
+                let queued = if called > ready {
+                    nanos(called - ready)
+                } else {
+                    0
+                };
+                (queued, nanos(end.saturating_duration_since(called)))
             })
         }
         None => None,
@@ -79,9 +94,12 @@ pub(super) fn record_request(region: &Region, ex: &mut Exchange, head: Option<&R
     });
     let wire = std::mem::take(&mut ex.wire);
     region.count_bytes(wire.received, wire.sent);
+    clock
 }
 
 /// A duration in whole nanoseconds (saturating: 584 years).
-fn nanos(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+fn nanos(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
 }

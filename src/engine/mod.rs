@@ -196,6 +196,8 @@ struct Engine<'a> {
     awaiting_results: usize,
     /// The worker's metrics region (`--metrics-bind`); `None`: nothing is recorded.
     metrics: Option<&'static Region>,
+    /// The last clock reading taken for the metrics (`measure`).
+    last_clock: Cell<Instant>,
 }
 
 impl<'a> Engine<'a> {
@@ -259,6 +261,7 @@ impl<'a> Engine<'a> {
             finished: Vec::new(),
             awaiting_results: 0,
             metrics: None,
+            last_clock: Cell::new(Instant::now()),
         };
         engine.set_accepting(true);
         Ok(engine)

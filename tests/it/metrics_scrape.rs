@@ -79,6 +79,9 @@ fn requests_are_counted_by_method_and_status_and_bytes_match_the_wire() {
 fn openmetrics_is_served_when_asked_and_other_paths_and_methods_are_refused() {
     let (server, metrics) = start_with_metrics(server("hello"));
     assert_eq!(server.get("/").status(), 200);
+    wait_until("the request recorded", || {
+        scrape(metrics).get_or_zero("rsgi_requests_total", &[]) == 1.0
+    });
     let plain = scrape_with(metrics, "GET", "/metrics", None);
     assert_eq!(
         plain.header("content-type"),
@@ -129,8 +132,11 @@ fn the_master_answers_while_every_worker_is_stuck_in_the_app() {
     assert_eq!(m.get_or_zero("rsgi_requests_total", &[]), 0.0);
     open_gate_file(&dir, "a");
     assert_eq!(stuck.read_response().status(), 200);
+    // Recorded just after the response went out.
+    wait_until("the request to leave the app's count", || {
+        scrape(metrics).get("rsgi_requests_in_flight", &[]) == 0.0
+    });
     let m = scrape(metrics);
-    assert_eq!(m.get("rsgi_requests_in_flight", &[]), 0.0);
     assert_eq!(m.get("rsgi_workers", &[("state", "ready")]), 1.0);
     assert_eq!(
         m.get(
@@ -178,14 +184,10 @@ fn counters_survive_a_killed_worker_and_restarts_and_reloads_are_counted() {
         3.0
     );
     assert_eq!(server.get("/").status(), 200);
+    wait_until("the fourth request recorded", || {
+        scrape(metrics).get_or_zero("rsgi_requests_total", &get_2xx) == 4.0
+    });
     let m = scrape(metrics);
-    assert_eq!(
-        m.get(
-            "rsgi_requests_total",
-            &[("method", "GET"), ("status", "2xx")]
-        ),
-        4.0
-    );
     assert_eq!(m.histogram("rsgi_request_duration_seconds").1, 4.0);
 
     server.signal(Signal::SIGHUP);
