@@ -271,3 +271,35 @@ fn the_metrics_address_is_announced() {
     let addr = metrics_addr(&mut server);
     assert_eq!(scrape_with(addr, "GET", "/metrics", None).status(), 200);
 }
+
+#[test]
+fn requests_run_by_pool_threads_are_recorded_by_the_loop() {
+    let (server, metrics) = start_with_metrics(server("hello").args(["--threads", "4"]));
+    for _ in 0..10 {
+        assert_eq!(server.get("/").status(), 200);
+    }
+    let get_2xx = [("method", "GET"), ("status", "2xx")];
+    wait_until("ten requests recorded", || {
+        scrape(metrics).get_or_zero("rsgi_requests_total", &get_2xx) == 10.0
+    });
+    let m = scrape(metrics);
+    assert_eq!(m.histogram("rsgi_request_duration_seconds").1, 10.0);
+    assert_eq!(m.histogram("rsgi_request_queue_wait_seconds").1, 10.0);
+    assert_eq!(m.get("rsgi_requests_in_flight", &[]), 0.0);
+}
+
+#[test]
+fn a_silent_scraper_does_not_hold_up_the_others_or_the_master() {
+    let (mut server, metrics) = start_with_metrics(server("hello"));
+    let mut silent = Conn::tcp(metrics);
+    silent.send(b"GET /metr");
+    let mut oversized = Conn::tcp(metrics);
+    oversized.send(&vec![b'a'; 9_000]);
+    assert_eq!(scrape_with(metrics, "GET", "/metrics", None).status(), 200);
+    assert_eq!(oversized.read_response().status(), 431);
+    // Supervision goes on meanwhile: a TTIN is acted on.
+    server.signal(Signal::SIGTTIN);
+    server.wait_for_lines("Worker ready (pid: ", 2);
+    // The silent one is dropped at its deadline rather than held forever.
+    assert!(silent.read_until_closed().is_ok_and(|b| b.is_empty()));
+}
