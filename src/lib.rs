@@ -37,7 +37,8 @@
 //!   about a client behind proxies (the PROXY protocol, trusted `X-Forwarded-*` and
 //!   `Forwarded` headers); [`logging`] writes the error and access logs and reopens them on
 //!   SIGUSR1; [`health`] answers `/livez` and `/readyz` from what the master published in
-//!   the scoreboard.
+//!   the scoreboard; [`metrics`] holds what workers record per request in shared memory
+//!   and the master's Prometheus scrape server.
 //!
 //! # Layers
 //!
@@ -50,7 +51,7 @@
 //! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`,
 //!    `static_files`, `health`.
 //! 3. Configuration: `config`.
-//! 4. The operating system: `listen`, `process`, `control`.
+//! 4. The operating system: `listen`, `process`, `control`, `metrics`.
 //! 5. Python: `wsgi`.
 //! 6. The event loop: `engine`.
 //! 7. The worker process: `worker`.
@@ -68,6 +69,7 @@ pub mod health;
 pub mod http;
 pub mod listen;
 pub mod logging;
+pub mod metrics;
 pub mod peer;
 pub mod process;
 pub mod proxy;

@@ -26,7 +26,8 @@ use std::sync::OnceLock;
 static PRELOADED: OnceLock<App> = OnceLock::new();
 
 /// Runs a worker in a freshly forked child; returns the process exit code. `seat` is its
-/// scoreboard slot: booting until the engine serves, then ready/busy, draining on TERM.
+/// scoreboard slot: booting until the engine serves, then ready/busy, draining on TERM;
+/// `metrics` its region of the metrics block (`--metrics-bind`).
 /// `tls`: the generation's TLS configuration, loaded by the master.
 pub fn run(
     config: &Config,
@@ -34,6 +35,7 @@ pub fn run(
     listeners: &[&Listener],
     master: Pid,
     seat: Option<Seat>,
+    metrics: Option<&'static crate::metrics::Region>,
 ) -> i32 {
     if let Some(seat) = seat {
         seat.slot.set_pid(getpid().as_raw());
@@ -85,7 +87,7 @@ pub fn run(
     }
     hooks::post_worker_init();
     let settings = engine::EngineSettings::new(config, tls.cloned());
-    if let Err(err) = engine::run(&settings, listeners, &signals, app, master, seat) {
+    if let Err(err) = engine::run(&settings, listeners, &signals, app, master, seat, metrics) {
         tracing::error!("worker engine failed: {err}");
     }
     hooks::worker_exit();

@@ -99,7 +99,7 @@ impl Arbiter {
             return;
         };
         for (conn, request) in control.server.poll() {
-            match self.answer(&mut control, conn, &request) {
+            match self.answer_command(&mut control, conn, &request) {
                 Outcome::Now(Ok(data)) => {
                     control.server.reply(conn, &protocol::ok(&request.id, data))
                 }
@@ -116,7 +116,7 @@ impl Arbiter {
         self.control = Some(control);
     }
 
-    fn answer(&mut self, control: &mut Control, conn: ConnId, request: &Request) -> Outcome {
+    fn answer_command(&mut self, control: &mut Control, conn: ConnId, request: &Request) -> Outcome {
         let running = self.phase == Phase::Running;
         let stopping = || Err("the server is stopping".to_owned());
         let result = match request.command {

@@ -10,8 +10,10 @@
 //!   is most likely the OOM killer), never blamed on a timeout, and the worker is respawned
 //!   after a delay that doubles with each crash in a row ([`Backoff`]).
 
-use super::{Arbiter, Phase};
+use super::recycle::Retire;
+use super::{Arbiter, Phase, Worker};
 use crate::exit::{EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_PANIC, EXIT_TIMEOUT};
+use crate::metrics::exposition::RestartCause;
 use nix::sys::signal::Signal as Sig;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -70,6 +72,31 @@ impl Backoff {
 }
 
 impl Arbiter {
+    /// Why a reaped worker is being replaced, for `rsgi_worker_restarts_total`; `None` when
+    /// it is not (the server is stopping, or there are more workers than wanted).
+    fn restart_cause(&self, worker: &Worker, ended: Ended) -> Option<RestartCause> {
+        if matches!(self.phase, Phase::Stopping { .. }) {
+            return None;
+        }
+        if worker.aborted.is_some() {
+            return Some(RestartCause::Timeout);
+        }
+        if let Some(retire) = worker.retiring {
+            return Some(match retire {
+                Retire::MaxRequests => RestartCause::MaxRequests,
+                Retire::Lifetime => RestartCause::Lifetime,
+                Retire::Memory => RestartCause::Memory,
+            });
+        }
+        if worker.stop.is_some() || worker.killed {
+            return (worker.generation != self.generation).then_some(RestartCause::Reload);
+        }
+        Some(match ended {
+            Ended::Code(_) => RestartCause::Exit,
+            Ended::Signal(_) => RestartCause::Signal,
+        })
+    }
+
     /// Collects every exited child (SIGCHLD signals collapse, so loop until none is left).
     pub(super) fn reap(&mut self) {
         loop {
@@ -102,6 +129,8 @@ impl Arbiter {
             .and_then(|s| s.request())
             .filter(|r| !r.line.is_empty())
             .map_or_else(String::new, |r| format!(" while running {}", r.line));
+        // Before the slot is free to be reused: its metrics region is folded and zeroed.
+        self.metrics_reaped(&worker, self.restart_cause(&worker, ended));
         if let Some(slot) = slot {
             slot.release();
         }

@@ -21,6 +21,7 @@
 use super::{Arbiter, Phase, Worker};
 use crate::config::{BindAddr, Config};
 use crate::listen::{self, BindOptions, Listener};
+use crate::metrics::exposition::ReloadOutcome;
 use crate::tls::ServerTls;
 use nix::sys::signal::Signal as Sig;
 use nix::unistd::Pid;
@@ -131,6 +132,7 @@ impl Arbiter {
 
     /// Gives a reload up before anything changed: says why, and that the server goes on.
     fn abort_reload(&mut self, why: impl std::fmt::Display) {
+        self.count_reload(ReloadOutcome::Failed);
         tracing::error!(
             "Reload aborted: {why}; still serving with the current configuration and workers"
         );
@@ -350,11 +352,13 @@ impl Arbiter {
             listeners: self.listeners.clone(),
         };
         tracing::info!("Reload complete (generation {})", self.generation);
+        self.count_reload(ReloadOutcome::Succeeded);
     }
 
     /// A worker of a new generation could not boot: gives the generation up and goes back to
     /// the stable one, whose workers (those not yet stopped) keep serving.
     pub(super) fn abandon_reload(&mut self, pid: Pid, why: &str) {
+        self.count_reload(ReloadOutcome::Abandoned);
         tracing::error!(
             "Reload failed: worker (pid: {pid}) of generation {} could not boot ({why}); \
              keeping generation {} serving",

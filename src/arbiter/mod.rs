@@ -16,7 +16,9 @@
 //! * [`timeouts`]: `--timeout` (SIGABRT, then SIGKILL) and stop deadlines;
 //! * [`services`]: what the master answers itself, between supervision passes;
 //! * [`control`]: the commands of the control socket (`rsgi-server ctl`);
-//! * [`readiness`]: the server's readiness, published in the scoreboard for health probes.
+//! * [`readiness`]: the server's readiness, published in the scoreboard for health probes;
+//! * [`metrics`]: the `--metrics-bind` scrape server and the counters only the master
+//!   keeps.
 //!
 //! Signals (gunicorn's semantics): TERM stops gracefully (workers drain, SIGKILL after
 //! `--graceful-timeout`; with `--drain-delay`, readiness goes down first and everything keeps
@@ -27,6 +29,7 @@ mod control;
 mod exits;
 mod generation;
 mod readiness;
+mod metrics;
 mod recycle;
 mod services;
 mod statsd;
@@ -186,6 +189,8 @@ struct Arbiter {
     next_memory_sample: Instant,
     /// The control socket, if there is one (`--control-socket`).
     control: Option<control::Control>,
+    /// `--metrics-bind`: the scrape server and the workers' shared regions.
+    metrics: Option<metrics::Metrics>,
 }
 
 /// Supervises workers serving `listeners` until the server stops.
@@ -205,6 +210,14 @@ pub fn run(
     let scoreboard = match Scoreboard::new() {
         Ok(s) => s,
         Err(err) => return Exit::Failed(format!("cannot map the worker scoreboard: {err}")),
+    };
+    // Mapped and bound before any fork: every worker inherits the block.
+    let metrics = match &config.metrics.bind {
+        Some(addr) => match metrics::Metrics::start(addr) {
+            Ok(m) => Some(m),
+            Err(err) => return Exit::Failed(err),
+        },
+        None => None,
     };
     let listeners: Vec<Rc<Listener>> = listeners.into_iter().map(Rc::new).collect();
     let notifier = Notifier::from_env();
@@ -242,12 +255,16 @@ pub fn run(
         jitter: Jitter::new(),
         next_memory_sample: Instant::now(),
         control: control.map(control::Control::new),
+        metrics,
     };
     tracing::info!(
         "Starting rsgi-server {} (pid: {})",
         env!("CARGO_PKG_VERSION"),
         arbiter.pid
     );
+    if let Some(metrics) = &arbiter.metrics {
+        metrics.announce();
+    }
     arbiter.hooks.on_starting();
     arbiter.run();
     arbiter.hooks.on_exit();
@@ -259,6 +276,9 @@ pub fn run(
     }
     if let Some(control) = &arbiter.control {
         control.remove_socket_file();
+    }
+    if let Some(metrics) = &arbiter.metrics {
+        metrics.remove_socket_file();
     }
     tracing::info!("Shutdown complete (pid: {})", arbiter.pid);
     arbiter.exit
@@ -485,6 +505,7 @@ impl Arbiter {
             n + self.jitter.upto(self.config.recycle.max_requests_jitter)
         });
         let seat = index.and_then(|i| self.scoreboard.seat(i));
+        let region = index.and_then(|i| self.metrics.as_ref()?.region(i));
         if let Some(seat) = seat {
             seat.slot.claim(self.generation, request_limit);
         }
@@ -536,8 +557,17 @@ impl Arbiter {
                 self.stable.listeners.clear();
                 // The control socket and its connections are the master's alone.
                 self.control = None;
+                // Nor the metrics listener and its connections (the block stays mapped).
+                self.metrics = None;
                 let listeners: Vec<&Listener> = self.listeners.iter().map(|l| &**l).collect();
-                let code = worker::run(&self.config, self.tls.as_ref(), &listeners, self.pid, seat);
+                let code = worker::run(
+                    &self.config,
+                    self.tls.as_ref(),
+                    &listeners,
+                    self.pid,
+                    seat,
+                    region,
+                );
                 std::process::exit(code);
             }
             Ok(ForkResult::Parent { child }) => {

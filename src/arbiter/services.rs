@@ -15,11 +15,13 @@ impl Arbiter {
     pub(super) fn service_fds(&self) -> Vec<(BorrowedFd<'_>, PollFlags)> {
         let mut fds = Vec::new();
         fds.extend(self.control.iter().flat_map(|c| c.fds()));
+        fds.extend(self.metrics_fds());
         fds
     }
 
     /// Serves whatever is ready, without blocking; called after every wake-up.
     pub(super) fn serve(&mut self) {
         self.serve_control();
+        self.serve_metrics();
     }
 }

@@ -12,6 +12,7 @@
 mod control;
 mod http;
 mod load;
+mod metrics;
 mod paste;
 mod process;
 mod python;
@@ -30,6 +31,7 @@ pub use crate::tls::TlsSettings;
 pub use control::ControlSettings;
 pub use http::HttpSettings;
 pub use load::{DEFAULT_CONFIG_FILE, Origin, load, load_with};
+pub use metrics::MetricsSettings;
 pub use paste::PasteApp;
 pub use process::{Owner, ProcessSettings};
 pub use python::{PythonSettings, ReloadEngine};
@@ -67,6 +69,8 @@ pub struct Config {
     pub process: ProcessSettings,
     /// The control socket.
     pub control: ControlSettings,
+    /// Where the master serves Prometheus metrics.
+    pub metrics: MetricsSettings,
     /// The config file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<ConfigSource>,
     /// What it was validated from, and how to load it again: not part of what it is
@@ -98,6 +102,7 @@ impl Config {
         let statics = StaticSettings::check(s, &v)?;
         let control = ControlSettings::check(s, &v)?;
         let health = HealthSettings::check(s, &v)?;
+        let metrics = MetricsSettings::check(s, &v)?;
         Ok(Config {
             python,
             sockets,
@@ -111,6 +116,7 @@ impl Config {
             health,
             process,
             control,
+            metrics,
             config_file: None,
             origin: Origin::given(given),
         })

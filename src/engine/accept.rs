@@ -153,6 +153,7 @@ impl<'a> Engine<'a> {
             peer: info,
             protocol,
         });
+        self.count_connections();
         self.on_accepted(key);
     }
 

@@ -34,6 +34,7 @@ mod gateway;
 mod health;
 pub mod heartbeat;
 mod malloc;
+mod measure;
 mod pool;
 mod read;
 mod readbuf;
@@ -48,6 +49,7 @@ pub use settings::{ConnShared, EngineSettings};
 
 use crate::listen::Listener;
 use crate::logging::access;
+use crate::metrics::Region;
 use crate::scoreboard::Seat;
 use crate::settings::Protocol;
 use crate::signals::{Signal, SignalIntake};
@@ -86,6 +88,7 @@ pub fn run(
     app: &'static App,
     master: Pid,
     seat: Option<Seat>,
+    metrics: Option<&'static Region>,
 ) -> io::Result<()> {
     let twins = if settings.reuse_port {
         let mut twins = Vec::new();
@@ -133,6 +136,7 @@ pub fn run(
         beats.beat_for(0),
         beats.clone(),
     )?;
+    engine.metrics = metrics;
     engine.epoll.add(
         signals.wake_fd(),
         EpollEvent::new(EpollFlags::EPOLLIN, SIGNAL_TOKEN),
@@ -195,6 +199,10 @@ struct Engine<'a> {
     finished: Vec<Finished>,
     /// Connections away in the pool whose next request has come (`event_while_away`).
     awaiting_results: usize,
+    /// The worker's metrics region (`--metrics-bind`); `None`: nothing is recorded.
+    metrics: Option<&'static Region>,
+    /// The last clock reading taken for the metrics (`measure`).
+    last_clock: Cell<Instant>,
 }
 
 impl<'a> Engine<'a> {
@@ -257,6 +265,8 @@ impl<'a> Engine<'a> {
             parked: VecDeque::new(),
             finished: Vec::new(),
             awaiting_results: 0,
+            metrics: None,
+            last_clock: Cell::new(Instant::now()),
         };
         engine.set_accepting(true);
         Ok(engine)
@@ -482,15 +492,19 @@ impl<'a> Engine<'a> {
     }
 
     pub(super) fn close(&mut self, key: usize) {
-        if let Some(conn) = self.conns.remove(key) {
+        if let Some(mut conn) = self.conns.remove(key) {
             if let Phase::Paused(mut paused) = conn.phase {
                 paused.call.abort();
                 // Cut short (the client went away or stopped reading): still a request served.
-                if access::enabled() {
-                    let ex = paused.call.into_transport();
+                if access::enabled() || self.metrics.is_some() {
+                    let mut ex = paused.call.into_transport();
+                    self.record(&mut ex, Some(&paused.head));
                     log_access(&ex, Some(&paused.head));
                 }
+            } else if let Some(ex) = conn.ex.as_mut() {
+                self.record_bytes(ex);
             }
+            self.count_connections();
             // Dropping the socket removes it from the epoll set.
         }
         if !self.accepting && self.may_accept() {

@@ -280,6 +280,10 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<InFlight>>) -> Fi
         exchange.inflight = Some(slot.clone());
     }
     beat.start(head.method_bytes(), head.path());
+    // With metrics on, the loop noted when the request was ready; the call starts now.
+    if exchange.ready.is_some() {
+        exchange.called = Some(Instant::now());
+    }
     let view = exchange.view.clone();
     let request = Request {
         head: &head,

@@ -40,6 +40,10 @@ impl<'a> Engine<'a> {
             .expect("the loop holds connections it dispatches");
         ex.begin(&head, self.draining, body);
         conn.deadline = None;
+        self.measure_dispatch(&mut ex, self.pool.is_none());
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
         if let Some(pool) = self.pool {
             conn.phase = Phase::Away;
             self.watch(key, None);
@@ -153,7 +157,7 @@ impl<'a> Engine<'a> {
             key,
             head,
             outcome,
-            exchange,
+            mut exchange,
             rearmed,
             ..
         } in finished.drain(..)
@@ -165,6 +169,7 @@ impl<'a> Engine<'a> {
                 .get_mut(key)
                 .filter(|c| matches!(c.phase, Phase::Away))
             else {
+                self.record(&mut exchange, Some(&head));
                 continue;
             };
             conn.phase = Phase::Idle;
@@ -227,6 +232,8 @@ impl<'a> Engine<'a> {
         } else {
             Ok(true)
         };
+        // Once the response went to the socket: the bytes it took count with the request.
+        self.record(&mut ex, Some(head));
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -312,6 +319,9 @@ impl<'a> Engine<'a> {
             _ => None,
         });
         ex.send_error(failure.status(), head.is_some_and(RequestHead::is_head));
+        if let Some(region) = self.metrics {
+            super::measure::record_request(region, ex, head);
+        }
         log_access(ex, head);
         if ex.unsent() > 0 {
             conn.phase = Phase::Flushing(After::Linger);

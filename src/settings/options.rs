@@ -785,6 +785,13 @@ settings! {
 
     // ---- issue 16: metrics settings (anchor) ----
 
+    /// Where the master serves Prometheus metrics (`GET /metrics`), on a listener of its
+    /// own: `HOST:PORT`, `[IPV6]:PORT` or `unix:PATH`. Answered by the master from shared
+    /// memory, even while every worker is busy. Off when unset; applies at start (a reload
+    /// does not move it).
+    #[arg(long, value_name = "ADDRESS")]
+    metrics_bind: String = None, shown "(none)";
+
     // ---- issue 16: health settings (anchor) ----
 
     /// Answer health probes on the main listeners, in the workers without Python:

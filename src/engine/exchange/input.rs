@@ -52,16 +52,22 @@ impl Exchange {
         let want = if body { BODY_READ_CHUNK } else { READ_CHUNK };
         if let Some(tls) = self.tls.as_deref_mut() {
             let read = self.rbuf.read_tls(tls, &self.sock, want);
-            if let Err(e) = &read {
-                if e.kind() == io::ErrorKind::InvalidData {
+            match &read {
+                Ok(n) => self.wire.received += *n as u64,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                     tracing::debug!("TLS error from {}: {e}", self.view.info.remote_addr);
                 }
+                Err(_) => {}
             }
             return read;
         }
         loop {
             match self.rbuf.read_from(self.sock.as_fd(), want) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(n) => {
+                    self.wire.received += n as u64;
+                    return Ok(n);
+                }
                 other => return other,
             }
         }

@@ -91,6 +91,21 @@ pub struct Exchange {
     pub ended: Option<Instant>,
     /// What the response has been so far, for the access log.
     pub response: Responded,
+    /// With metrics on: when the request was ready for the app (set as it is dispatched).
+    pub ready: Option<Instant>,
+    /// With metrics on: when the app was called.
+    pub called: Option<Instant>,
+    /// Bytes read from and written to the socket, not yet recorded in the metrics.
+    pub wire: Wire,
+}
+
+/// Bytes through the socket since the metrics last took them (plaintext under TLS).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wire {
+    /// Read from the client.
+    pub received: u64,
+    /// Written to the client.
+    pub sent: u64,
 }
 
 /// What the access log needs to know about a response: recorded as it goes out, because
@@ -141,6 +156,9 @@ impl Exchange {
             started: Instant::now(),
             ended: None,
             response: Responded::default(),
+            ready: None,
+            called: None,
+            wire: Wire::default(),
         }
     }
 

@@ -65,7 +65,10 @@ impl Exchange {
             };
             match written {
                 Ok(0) => return Err(self.broken(io::ErrorKind::WriteZero.into())),
-                Ok(n) => self.sent += n,
+                Ok(n) => {
+                    self.sent += n;
+                    self.wire.sent += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(self.broken(e)),
@@ -83,6 +86,7 @@ impl Exchange {
                 match send_file_block(self.tls.as_deref_mut(), &self.sock, file) {
                     Ok(Some(0)) => return Err(self.file_ended_early()),
                     Ok(Some(n)) => {
+                        self.wire.sent += n as u64;
                         if !file.counted {
                             self.response.body_bytes += n as u64;
                         }
@@ -100,6 +104,7 @@ impl Exchange {
                 Ok(0) => return Err(self.file_ended_early()),
                 Ok(n) => {
                     file.remaining -= n as u64;
+                    self.wire.sent += n as u64;
                     if !file.counted {
                         self.response.body_bytes += n as u64;
                     }
@@ -202,6 +207,7 @@ impl Exchange {
             }
         };
         if written > 0 {
+            self.wire.sent += written as u64;
             self.tick();
         }
         // Keep what was not taken, in order.

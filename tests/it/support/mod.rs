@@ -18,6 +18,7 @@ pub mod hygiene;
 pub mod json;
 pub mod load;
 pub mod logs;
+pub mod metrics;
 pub mod nginx;
 pub mod process;
 pub mod server;
