@@ -198,3 +198,42 @@ fn bad_health_values_are_refused_before_binding() {
         );
     }
 }
+
+/// The master's own answer on `--metrics-bind`, for load balancers that probe a separate
+/// port: it is there before any worker is ready, and follows boot and drain.
+#[test]
+fn the_metrics_listener_answers_probes_through_boot_and_drain() {
+    use crate::support::metrics::{metrics_addr, scrape_with};
+    let gate = TempDir::new();
+    let mut server = gated(&gate, 2)
+        .expect_workers(1)
+        .args(["--metrics-bind", "127.0.0.1:0", "--drain-delay", "120"])
+        .start();
+    let metrics = metrics_addr(&mut server);
+    server.wait_for_line("gated import waiting");
+    let ready = scrape_with(metrics, "GET", "/readyz", None);
+    assert_eq!(ready.status(), 503, "{}", ready.text());
+    assert!(ready.text().starts_with("booting: "), "{}", ready.text());
+    assert_eq!(ready.header("Cache-Control"), Some("no-store"));
+    assert_eq!(scrape_with(metrics, "GET", "/livez", None).status(), 200);
+    let post = scrape_with(metrics, "POST", "/readyz", None);
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.header("Allow"), Some("GET, HEAD"));
+
+    gate.write("open", "");
+    server.wait_for_lines("Worker ready (pid: ", 2);
+    wait_until("/readyz 200 on the metrics listener", || {
+        scrape_with(metrics, "GET", "/readyz", None).status() == 200
+    });
+    let head = scrape_with(metrics, "HEAD", "/readyz", None);
+    assert_eq!(head.status(), 200);
+
+    server.signal(Signal::SIGTERM);
+    server.wait_for_line("Draining: readiness is down");
+    let ready = scrape_with(metrics, "GET", "/readyz", None);
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.text(), "draining: stopping, taking no new work\n");
+    assert_eq!(server.get("/").status(), 200, "still serving during the delay");
+    server.signal(Signal::SIGTERM);
+    assert_eq!(server.wait_exit().code(), Some(0));
+}
