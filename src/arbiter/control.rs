@@ -116,7 +116,12 @@ impl Arbiter {
         self.control = Some(control);
     }
 
-    fn answer_command(&mut self, control: &mut Control, conn: ConnId, request: &Request) -> Outcome {
+    fn answer_command(
+        &mut self,
+        control: &mut Control,
+        conn: ConnId,
+        request: &Request,
+    ) -> Outcome {
         let running = self.phase == Phase::Running;
         let stopping = || Err("the server is stopping".to_owned());
         let result = match request.command {

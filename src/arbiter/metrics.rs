@@ -6,13 +6,15 @@
 //! is reaped its region's counters are folded into the totals and the region zeroed before
 //! the slot is reused: a counter never goes down.
 
-use crate::health;
 use super::{Arbiter, Worker};
+use crate::health;
+use crate::listen::Listener;
 use crate::metrics::exposition::{
     self, Backlog, Format, ReloadOutcome, RestartCause, Snapshot, WORKER_STATES,
 };
 use crate::metrics::server::{Request, Response, Server};
 use crate::metrics::{Block, Counts, Region};
+use crate::process::upgrade;
 use crate::scoreboard::State;
 use crate::settings::BindAddr;
 use nix::poll::PollFlags;
@@ -40,7 +42,9 @@ impl Metrics {
     /// Maps the shared block and binds the listener (before any worker is forked).
     pub(super) fn start(addr: &BindAddr) -> Result<Metrics, String> {
         let block = Block::new().map_err(|err| format!("cannot map the metrics block: {err}"))?;
-        let server = Server::bind(addr).map_err(|err| format!("--metrics-bind: {err}"))?;
+        let inherited = upgrade::take_metrics_fd();
+        let server =
+            Server::bind(addr, inherited).map_err(|err| format!("--metrics-bind: {err}"))?;
         Ok(Metrics {
             server,
             tally: Tally {
@@ -63,6 +67,11 @@ impl Metrics {
     /// Says where scrapes go.
     pub(super) fn announce(&self) {
         tracing::info!("Serving metrics at: {}/metrics", self.server.url());
+    }
+
+    /// The listening socket, for a binary upgrade to pass on.
+    pub(super) fn listener(&self) -> &Listener {
+        self.server.listener()
     }
 
     /// Removes the listener's socket file, if it made one (the server is stopping).

@@ -28,8 +28,8 @@
 mod control;
 mod exits;
 mod generation;
-mod readiness;
 mod metrics;
+mod readiness;
 mod recycle;
 mod services;
 mod statsd;
@@ -217,7 +217,14 @@ pub fn run(
             Ok(m) => Some(m),
             Err(err) => return Exit::Failed(err),
         },
-        None => None,
+        None => {
+            // The previous master's metrics listener, which this configuration does not
+            // want: not kept open.
+            if let Some(fd) = upgrade::take_metrics_fd() {
+                let _ = nix::unistd::close(fd);
+            }
+            None
+        }
     };
     let listeners: Vec<Rc<Listener>> = listeners.into_iter().map(Rc::new).collect();
     let notifier = Notifier::from_env();
@@ -269,7 +276,8 @@ pub fn run(
     arbiter.run();
     arbiter.hooks.on_exit();
     // After a USR2 upgrade the new master serves these sockets: their files must stay.
-    if !upgrade::hand_over() {
+    let handed_over = upgrade::hand_over();
+    if !handed_over {
         for listener in arbiter.listeners.iter().chain(&arbiter.stable.listeners) {
             listener.remove_socket_file();
         }
@@ -277,7 +285,7 @@ pub fn run(
     if let Some(control) = &arbiter.control {
         control.remove_socket_file();
     }
-    if let Some(metrics) = &arbiter.metrics {
+    if let Some(metrics) = arbiter.metrics.as_ref().filter(|_| !handed_over) {
         metrics.remove_socket_file();
     }
     tracing::info!("Shutdown complete (pid: {})", arbiter.pid);
@@ -371,7 +379,10 @@ impl Arbiter {
             // Binary upgrade: a new master, with the new binary, beside this one.
             Signal::Usr2 => {
                 let hooks = &self.hooks;
-                upgrade::start(self.listeners.iter().map(|l| &**l), || hooks.pre_exec());
+                let metrics = self.metrics.as_ref().map(metrics::Metrics::listener);
+                upgrade::start(self.listeners.iter().map(|l| &**l), metrics, || {
+                    hooks.pre_exec()
+                });
             }
             Signal::Winch if upgrade::in_progress() => self.set_target(0),
             Signal::Winch => tracing::info!("SIGWINCH ignored: no new master (USR2) is running"),

@@ -523,6 +523,12 @@ impl Listener {
         }
     }
 
+    /// An inherited listener whose Unix socket file (if any) the previous master created,
+    /// so it becomes ours to remove at exit (see [`Listener::claim`]).
+    pub(crate) fn claim_socket_file(self) -> io::Result<Listener> {
+        self.claim(Some(activation::OWNED_NAME), false)
+    }
+
     /// Settles what an inherited listener may do: a Unix socket file the previous master
     /// created (named [`activation::OWNED_NAME`]) becomes ours to remove at exit; a TCP
     /// socket bound with SO_REUSEPORT may get per-worker twins if `--reuse-port` is on.

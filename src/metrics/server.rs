@@ -10,6 +10,7 @@ use crate::listen::{self, BindError, BindOptions, Listener, Stream};
 use crate::settings::BindAddr;
 use nix::poll::PollFlags;
 use std::io::{self, Read, Write};
+use std::os::fd::RawFd;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -69,21 +70,43 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `addr` (TCP or Unix; not before the configuration is valid).
-    pub fn bind(addr: &BindAddr) -> Result<Server, BindError> {
+    /// Binds `addr` (TCP or Unix; not before the configuration is valid), or adopts
+    /// `inherited`, the listener a binary upgrade's previous master passed, when it is the
+    /// one `addr` names (otherwise it is closed and `addr` bound afresh).
+    pub fn bind(addr: &BindAddr, inherited: Option<RawFd>) -> Result<Server, BindError> {
         let options = BindOptions {
             backlog: 64,
             unix_mode: None,
             reuse_port: false,
             reuse_port_owner: None,
         };
-        let listener = listen::bind_all(std::slice::from_ref(addr), &options)?
-            .pop()
-            .expect("one listener per address");
+        let adopted = inherited.and_then(|fd| {
+            let listener = listen::bind_all(&[BindAddr::Fd(fd)], &options)
+                .ok()?
+                .pop()?;
+            // Not the address asked for (the configuration changed): dropped, so closed.
+            // Otherwise its socket file is ours now: the metrics listener is never an
+            // `fd://` one, so a master created it from its path.
+            listener
+                .serves(addr, fd)
+                .then(|| listener.claim_socket_file().ok())
+                .flatten()
+        });
+        let listener = match adopted {
+            Some(listener) => listener,
+            None => listen::bind_all(std::slice::from_ref(addr), &options)?
+                .pop()
+                .expect("one listener per address"),
+        };
         Ok(Server {
             listener,
             conns: Vec::new(),
         })
+    }
+
+    /// The listening socket.
+    pub fn listener(&self) -> &Listener {
+        &self.listener
     }
 
     /// Where it listens, for the log (`http://127.0.0.1:9100`, `unix:/run/metrics.sock`).

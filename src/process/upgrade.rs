@@ -12,6 +12,10 @@
 //! 3. If the new master dies, the old one takes `FILE` back and carries on (restarting its
 //!    workers if WINCH had stopped them).
 //!
+//! The metrics listener (`--metrics-bind`) travels the same way, after the listeners and
+//! outside `LISTEN_FDS`, named by [`METRICS_FD_VAR`]: probes and scrapes on its address go
+//! on being answered through the upgrade, by either master.
+//!
 //! The binary is exec'd by the path it was started with, resolved at startup: after a
 //! package upgrade that path holds the new binary, while `/proc/self/exe` would still be
 //! the old, deleted one.
@@ -34,6 +38,9 @@ use std::sync::Mutex;
 /// Names the previous master in a master started by USR2 (not an `RSGI_` setting).
 pub const OLD_MASTER_VAR: &str = "_RSGI_OLD_MASTER";
 
+/// Names the metrics listener's descriptor in a master started by USR2.
+pub const METRICS_FD_VAR: &str = "_RSGI_METRICS_FD";
+
 #[derive(Default)]
 struct State {
     /// The binary to exec and the directory we started in (see the module docs).
@@ -44,6 +51,8 @@ struct State {
     child: Option<Pid>,
     /// The master that exec'd us, if we were started by USR2.
     parent: Option<Pid>,
+    /// The metrics listener it passed us, until taken.
+    metrics_fd: Option<RawFd>,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
@@ -52,6 +61,7 @@ static STATE: Mutex<State> = Mutex::new(State {
     pidfile: None,
     child: None,
     parent: None,
+    metrics_fd: None,
 });
 
 fn state() -> std::sync::MutexGuard<'static, State> {
@@ -70,12 +80,26 @@ pub fn init() {
         .ok()
         .and_then(|p| p.parse::<i32>().ok())
         .map(Pid::from_raw);
+    let metrics_fd = std::env::var(METRICS_FD_VAR)
+        .ok()
+        .and_then(|fd| fd.parse::<RawFd>().ok())
+        .filter(|_| parent.is_some());
     // SAFETY: single-threaded (the caller's contract).
-    unsafe { std::env::remove_var(OLD_MASTER_VAR) };
+    unsafe {
+        std::env::remove_var(OLD_MASTER_VAR);
+        std::env::remove_var(METRICS_FD_VAR);
+    }
     let mut st = state();
     st.exe = exe;
     st.start_dir = cwd;
     st.parent = parent;
+    st.metrics_fd = metrics_fd;
+}
+
+/// The metrics listener the previous master passed (once; a master started by USR2 only).
+/// The caller owns it: it adopts it or closes it.
+pub fn take_metrics_fd() -> Option<RawFd> {
+    state().metrics_fd.take()
 }
 
 /// argv[0] as a path: relative to the starting directory if it has a slash, else looked
@@ -123,11 +147,15 @@ pub fn new_master() -> Option<Pid> {
     state().child
 }
 
-/// USR2: starts a new master on `listeners`. Refused while one is already running, or
+/// USR2: starts a new master on `listeners` (and `metrics`, the metrics listener). Refused while one is already running, or
 /// while the master that started us is still alive (one upgrade at a time). `pre_exec`
 /// (the hook) runs once the upgrade goes ahead, before the new master's environment is
 /// gathered, so that variables it sets reach the new master, as with gunicorn's.
-pub fn start<'a>(listeners: impl IntoIterator<Item = &'a Listener>, pre_exec: impl FnOnce()) {
+pub fn start<'a>(
+    listeners: impl IntoIterator<Item = &'a Listener>,
+    metrics: Option<&Listener>,
+    pre_exec: impl FnOnce(),
+) {
     let listeners: Vec<&Listener> = listeners.into_iter().collect();
     let mut st = state();
     if let Some(child) = st.child {
@@ -145,7 +173,7 @@ pub fn start<'a>(listeners: impl IntoIterator<Item = &'a Listener>, pre_exec: im
         return;
     };
     pre_exec();
-    let prepared = match Prepared::new(&exe, st.start_dir.as_deref(), &listeners) {
+    let prepared = match Prepared::new(&exe, st.start_dir.as_deref(), &listeners, metrics) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!("USR2 failed: {e}");
@@ -222,7 +250,12 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(exe: &Path, dir: Option<&Path>, listeners: &[&Listener]) -> Result<Prepared, String> {
+    fn new(
+        exe: &Path,
+        dir: Option<&Path>,
+        listeners: &[&Listener],
+        metrics: Option<&Listener>,
+    ) -> Result<Prepared, String> {
         let cstr = |b: &[u8]| CString::new(b).map_err(|_| "a NUL byte in an argument".to_owned());
         let argv = proctitle::original_args()
             .iter()
@@ -252,6 +285,10 @@ impl Prepared {
             format!("LISTEN_FDNAMES={}", names.join(":")).as_bytes(),
         )?);
         env.push(cstr(format!("{OLD_MASTER_VAR}={}", getpid()).as_bytes())?);
+        if metrics.is_some() {
+            let fd = FIRST_FD + listeners.len() as RawFd;
+            env.push(cstr(format!("{METRICS_FD_VAR}={fd}").as_bytes())?);
+        }
         // The new master talks to systemd too (its messages count once it is MAINPID).
         if let Some(notify) = systemd::take_env() {
             env.push(cstr(format!("NOTIFY_SOCKET={}", notify.socket).as_bytes())?);
@@ -266,7 +303,11 @@ impl Prepared {
             dir: dir.map(|d| cstr(d.as_os_str().as_bytes())).transpose()?,
             argv,
             env,
-            fds: listeners.iter().map(|l| l.as_fd().as_raw_fd()).collect(),
+            fds: listeners
+                .iter()
+                .chain(&metrics)
+                .map(|l| l.as_fd().as_raw_fd())
+                .collect(),
         })
     }
 

@@ -303,3 +303,62 @@ fn a_silent_scraper_does_not_hold_up_the_others_or_the_master() {
     // The silent one is dropped at its deadline rather than held forever.
     assert!(silent.read_until_closed().is_ok_and(|b| b.is_empty()));
 }
+
+/// USR2: the new master takes the metrics listener over from the old one (the same socket,
+/// passed like the main listeners), so scrapes and probes on its address never stop, and
+/// the old master leaves the socket file to it.
+#[test]
+fn a_binary_upgrade_hands_the_metrics_listener_over() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new();
+    let path = dir.join("metrics.sock");
+    let mut old = server("hello")
+        .arg("--metrics-bind")
+        .arg(format!("unix:{}", path.display()))
+        .start();
+    old.wait_for_line(&format!("Serving metrics at: unix:{}", path.display()));
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    let scrape_unix = || {
+        let mut c = Conn::unix(&path);
+        c.send(&get_req("/metrics"));
+        let resp = c.read_response();
+        assert_eq!(resp.status(), 200);
+        parse(&resp.text())
+    };
+    for _ in 0..3 {
+        assert_eq!(old.get("/").status(), 200);
+    }
+    wait_until("the old master counts 3 requests", || {
+        scrape_unix().get_or_zero(
+            "rsgi_requests_total",
+            &[("method", "GET"), ("status", "2xx")],
+        ) == 3.0
+    });
+
+    old.signal(Signal::SIGUSR2);
+    let line = old.wait_for_line("started a new master (pid: ");
+    let rest = &line[line.find("(pid: ").unwrap() + 6..];
+    let new: i32 = rest.split(')').next().unwrap().parse().expect("pid");
+    let _reap = Reap(new);
+    old.wait_for_lines("Worker ready (pid: ", 2);
+    old.signal(Signal::SIGTERM);
+    assert!(crate::support::wait_child(&mut old.child).success());
+
+    // The same socket file, now answered by the new master (whose workers served nothing).
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+    let m = scrape_unix();
+    assert_eq!(
+        m.get_or_zero(
+            "rsgi_requests_total",
+            &[("method", "GET"), ("status", "2xx")]
+        ),
+        0.0
+    );
+    assert_eq!(m.get("rsgi_workers", &[("state", "ready")]), 1.0);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(new), Signal::SIGTERM).unwrap();
+    wait_until("the new master exits", || !Server::is_alive(new));
+    assert!(
+        !path.exists(),
+        "the new master removes the file it was handed"
+    );
+}

@@ -233,7 +233,11 @@ fn the_metrics_listener_answers_probes_through_boot_and_drain() {
     let ready = scrape_with(metrics, "GET", "/readyz", None);
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.text(), "draining: stopping, taking no new work\n");
-    assert_eq!(server.get("/").status(), 200, "still serving during the delay");
+    assert_eq!(
+        server.get("/").status(),
+        200,
+        "still serving during the delay"
+    );
     server.signal(Signal::SIGTERM);
     assert_eq!(server.wait_exit().code(), Some(0));
 }
