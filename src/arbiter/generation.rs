@@ -177,6 +177,18 @@ impl Arbiter {
         if new.logging.level != self.config.logging.level {
             tracing::warn!("--log-level changes need a restart; the log level is unchanged");
         }
+        if new.metrics != self.config.metrics {
+            tracing::warn!(
+                "--metrics-bind changes need a restart; metrics are still served at the old \
+                 address"
+            );
+        }
+        if new.logging.statsd != self.config.logging.statsd {
+            tracing::warn!(
+                "--statsd-host, --statsd-prefix and --dogstatsd-tags changes need a restart; \
+                 StatsD metrics still go where they went"
+            );
+        }
         if new.control != self.config.control {
             tracing::warn!(
                 "--control-socket and --control-socket-mode changes need a restart; the \
