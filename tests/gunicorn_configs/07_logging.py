@@ -23,3 +23,8 @@ logconfig_dict = {
         "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
     },
 }
+# Metrics for an existing StatsD/Datadog dashboard.
+statsd_host = "127.0.0.1:8125"
+statsd_prefix = "shop"
+dogstatsd_tags = "env:prod,team:web"
+enable_backlog_metric = True

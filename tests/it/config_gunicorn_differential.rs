@@ -46,6 +46,8 @@ enum Kind {
     Identity,
     /// gunicorn's chdir: the current directory unless set; ours unset means unchanged.
     Chdir,
+    /// gunicorn's parsed address tuple `('HOST', PORT)`, our `HOST:PORT` as written.
+    Address,
 }
 
 /// Every gunicorn setting compared: gunicorn's name, ours, and how.
@@ -113,7 +115,7 @@ const COMPARED: &[(&str, &str, Kind)] = &[
         "enable_stdio_inheritance",
         Kind::Plain,
     ),
-    ("statsd_host", "statsd_host", Kind::Plain),
+    ("statsd_host", "statsd_host", Kind::Address),
     ("dogstatsd_tags", "dogstatsd_tags", Kind::Plain),
     ("statsd_prefix", "statsd_prefix", Kind::Plain),
     (
@@ -192,7 +194,7 @@ const SKIPPED: &[(&str, &str)] = &[
     ),
     (
         "control_socket",
-        "gunicorn's default path is created by gunicorn; ours only when set (issue 16)",
+        "gunicorn creates its default path; ours only when set (compared by control_socket)",
     ),
     (
         "http_protocols",
@@ -538,6 +540,14 @@ fn gunicorn_value(kind: Kind, raw: &str, dir: &Path) -> Value {
         // it creates, ours to the whole process, and unset leaves the process's alone.
         Kind::Mode if raw == "0" => Value::Unset,
         Kind::Mode => text(&format!("{:o}", raw.parse::<u32>().expect("a mode"))),
+        Kind::Address => match raw
+            .strip_prefix("('")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|r| r.split_once("', "))
+        {
+            Some((host, port)) => text(&format!("{host}:{port}")),
+            None => text(raw),
+        },
         Kind::CertReqs => text(match raw {
             "0" => "none",
             "1" => "optional",
