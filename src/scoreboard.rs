@@ -22,11 +22,10 @@
 //! all): starting a request is one clock read and a handful of relaxed stores, ending it two.
 
 pub mod server;
+pub mod shared_memory;
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
-use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
 use nix::time::{ClockId, clock_gettime};
-use std::num::NonZeroUsize;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering, fence};
 use std::time::Duration;
@@ -354,23 +353,10 @@ pub struct Scoreboard {
 impl Scoreboard {
     /// Maps [`CAPACITY`] zeroed (free) slots shared with every future child, and the bell.
     pub fn new() -> nix::Result<Scoreboard> {
-        let len = NonZeroUsize::new(CAPACITY * std::mem::size_of::<Slot>())
-            .expect("the scoreboard is not empty");
-        // SAFETY: an anonymous mapping has no aliasing requirements; we check the result.
-        let ptr = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )?
-        };
-        // SAFETY: the mapping is page-aligned (enough for AtomicU64), zero-filled (a valid
-        // free Slot), exactly CAPACITY slots long, and never unmapped, so a 'static slice is
-        // sound; all access is through atomics, which are sound on memory shared between
-        // processes.
-        let slots = unsafe { std::slice::from_raw_parts(ptr.as_ptr().cast::<Slot>(), CAPACITY) };
-        let server = map_server_state()?;
+        // SAFETY: zero is a free Slot, Slot holds only atomics and needs 8-byte alignment.
+        let slots = unsafe { shared_memory::map_zeroed::<Slot>(CAPACITY)? };
+        // SAFETY: zero is a valid ServerState (booting, no pass yet), all atomics.
+        let server = unsafe { &shared_memory::map_zeroed::<ServerState>(1)?[0] };
         let bell = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
         // One scoreboard per master, alive as long as the process: leaked so that a worker
         // can hold a `Seat` without lifetimes.
@@ -415,25 +401,6 @@ impl Scoreboard {
     pub fn clear_bell(&self) {
         let _ = self.bell.read();
     }
-}
-
-/// Maps the server-wide header on its own page, apart from the slots (whose layout other
-/// features extend).
-fn map_server_state() -> nix::Result<&'static ServerState> {
-    let len = NonZeroUsize::new(std::mem::size_of::<ServerState>())
-        .expect("the server state is not empty");
-    // SAFETY: as for the slots: an anonymous mapping, checked.
-    let ptr = unsafe {
-        mmap_anonymous(
-            None,
-            len,
-            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-            MapFlags::MAP_SHARED,
-        )?
-    };
-    // SAFETY: page-aligned, zero-filled (a valid ServerState: booting, no pass yet), never
-    // unmapped, accessed only through atomics.
-    Ok(unsafe { &*ptr.as_ptr().cast::<ServerState>() })
 }
 
 /// CLOCK_MONOTONIC in milliseconds: the clock slots are read against, the same in every

@@ -9,9 +9,7 @@
 //! counter never goes down.
 
 use super::histogram::{Histogram, HistogramCounts, bump};
-use crate::scoreboard::CAPACITY;
-use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
-use std::num::NonZeroUsize;
+use crate::scoreboard::{CAPACITY, shared_memory};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Methods counted apart; any other is counted as `other`.
@@ -192,23 +190,9 @@ pub struct Block {
 impl Block {
     /// Maps one zeroed region per scoreboard slot, shared with every future child.
     pub fn new() -> nix::Result<Block> {
-        let len = NonZeroUsize::new(CAPACITY * std::mem::size_of::<Region>())
-            .expect("the block is not empty");
-        // SAFETY: an anonymous mapping has no aliasing requirements; we check the result.
-        let ptr = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )?
-        };
-        // SAFETY: the mapping is page-aligned (enough for Region's 64), zero-filled (all
-        // counters 0, a valid Region), exactly CAPACITY regions long, and never unmapped,
-        // so a 'static slice is sound; all access is through atomics, which are sound on
-        // memory shared between processes.
-        let regions =
-            unsafe { std::slice::from_raw_parts(ptr.as_ptr().cast::<Region>(), CAPACITY) };
+        // SAFETY: zero is a valid Region (every counter 0), which holds only atomics and
+        // needs 64-byte alignment, less than a page.
+        let regions = unsafe { shared_memory::map_zeroed::<Region>(CAPACITY)? };
         Ok(Block { regions })
     }
 
