@@ -8,14 +8,10 @@
 //! towards `--max-requests`.
 
 use super::Engine;
-use super::exchange::Body;
-use super::spool::BodyReader;
 use crate::health::{self, HEADERS, Probe, View};
-use crate::http::body::BodyFraming;
 use crate::http::request::RequestHead;
 use crate::http::response::ResponseHead;
 use crate::static_files::{Body as ReplyBody, Reply};
-use crate::wsgi::Outcome;
 
 impl<'a> Engine<'a> {
     /// Answers `head` if it is a probe under the health prefix; returns whether it did.
@@ -42,27 +38,8 @@ impl<'a> Engine<'a> {
             }
             _ => not_allowed(),
         };
-        self.send_probe(key, head, reply);
+        self.send_reply(key, head, reply, false);
         true
-    }
-
-    /// Sends a probe's reply, then goes on as after any response, unlogged and uncounted.
-    fn send_probe(&mut self, key: usize, head: &RequestHead, reply: Reply) {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        let Some(mut ex) = conn.ex.take() else {
-            return;
-        };
-        ex.begin(head, self.draining, Body::Buffered(BodyReader::empty()));
-        if head.framing != BodyFraming::Empty {
-            // A body nobody reads: the connection ends after the answer.
-            ex.close_after();
-        }
-        ex.send_reply(reply);
-        conn.deadline = None;
-        let keep = ex.end_request(Outcome::Complete, head.is_head());
-        self.conclude(key, head, keep, ex);
     }
 }
 

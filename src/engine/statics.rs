@@ -23,14 +23,21 @@ impl<'a> Engine<'a> {
         match statics.answer(head) {
             Answer::Pass => false,
             Answer::Reply(reply) => {
-                self.send_reply(key, head, reply);
+                self.send_reply(key, head, reply, true);
                 true
             }
         }
     }
 
-    /// Sends a reply the server composed for `head`, then goes on as after any response.
-    fn send_reply(&mut self, key: usize, head: &RequestHead, reply: Reply) {
+    /// Sends a reply the server composed for `head`, then goes on as after any response;
+    /// `logged`: it is counted and logged as a request (a health probe is neither).
+    pub(super) fn send_reply(
+        &mut self,
+        key: usize,
+        head: &RequestHead,
+        reply: Reply,
+        logged: bool,
+    ) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -44,6 +51,11 @@ impl<'a> Engine<'a> {
         }
         ex.send_reply(reply);
         conn.deadline = None;
-        self.complete(key, head, Outcome::Complete, ex);
+        if logged {
+            self.complete(key, head, Outcome::Complete, ex);
+        } else {
+            let keep = ex.end_request(Outcome::Complete, head.is_head());
+            self.conclude(key, head, keep, ex);
+        }
     }
 }
