@@ -35,7 +35,8 @@
 //!   the master and holds each connection's session; [`proxy`] decides what to believe
 //!   about a client behind proxies (the PROXY protocol, trusted `X-Forwarded-*` and
 //!   `Forwarded` headers); [`logging`] writes the error and access logs and reopens them on
-//!   SIGUSR1.
+//!   SIGUSR1; [`shed`] says when a request waited too long to be worth running, and
+//!   [`request_id`] names each request.
 //!
 //! # Layers
 //!
@@ -46,7 +47,7 @@
 //! 1. Foundations, plain values and primitives: `decimal`, `exit`, `peer`, `http`,
 //!    `uwsgi`, `scoreboard`, `signals`, `settings`.
 //! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`,
-//!    `static_files`.
+//!    `static_files`, `shed`, `request_id`.
 //! 3. Configuration: `config`.
 //! 4. The operating system: `listen`, `process`.
 //! 5. Python: `wsgi`.
@@ -67,8 +68,10 @@ pub mod logging;
 pub mod peer;
 pub mod process;
 pub mod proxy;
+pub mod request_id;
 pub mod scoreboard;
 pub mod settings;
+pub mod shed;
 pub mod signals;
 pub mod start;
 pub mod static_files;

@@ -22,8 +22,10 @@ mod workers;
 
 pub use crate::logging::LogSettings;
 pub use crate::proxy::ProxySettings;
+pub use crate::request_id::RequestIdSettings;
 pub use crate::settings::frontends::{ConfigSource, PythonReader};
 pub use crate::settings::{BindAddr, ConfigError};
+pub use crate::shed::ShedSettings;
 pub use crate::static_files::StaticSettings;
 pub use crate::tls::TlsSettings;
 pub use http::HttpSettings;
@@ -61,6 +63,10 @@ pub struct Config {
     pub recycle: RecycleSettings,
     /// The master process and the identity the server runs under.
     pub process: ProcessSettings,
+    /// Load shedding (`--max-queue-time`).
+    pub shed: ShedSettings,
+    /// Request IDs (`--request-id-header`).
+    pub request_id: RequestIdSettings,
     /// The config file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<ConfigSource>,
     /// What it was validated from, and how to load it again: not part of what it is
@@ -90,6 +96,8 @@ impl Config {
         let tls = TlsSettings::check(s, &v)?;
         let proxy = ProxySettings::check(s, &v)?;
         let statics = StaticSettings::check(s, &v)?;
+        let shed = ShedSettings::check(s, &v)?;
+        let request_id = RequestIdSettings::check(s, &v)?;
         pending::check(s, &v)?;
         Ok(Config {
             python,
@@ -102,6 +110,8 @@ impl Config {
             logging,
             recycle,
             process,
+            shed,
+            request_id,
             config_file: None,
             origin: Origin::given(given),
         })

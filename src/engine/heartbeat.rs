@@ -77,6 +77,14 @@ impl Heartbeats {
         }
     }
 
+    /// A request was shed (`--max-queue-time`): counted in the slot, not as served (it
+    /// never reached the app, so it brings no `--max-requests` replacement closer).
+    pub fn shed(&self) {
+        if let Some(seat) = self.seat {
+            seat.slot.record_shed(now_ms());
+        }
+    }
+
     fn single(&self) -> bool {
         self.cells.len() == 1
     }

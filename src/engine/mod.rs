@@ -27,6 +27,7 @@
 
 pub mod abort;
 mod accept;
+mod admission;
 mod conn;
 mod deadlines;
 mod exchange;
@@ -108,7 +109,10 @@ pub fn run(
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     let pool = if settings.threads > 1 {
         let threads_epoll = Epoll(epoll.0.try_clone()?);
-        let pool: &'static Pool = Box::leak(Box::new(Pool::new(threads_epoll)?));
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(
+            threads_epoll,
+            settings.request_id.clone(),
+        )?));
         for index in 0..settings.threads {
             let beat = beats.beat_for(index);
             std::thread::Builder::new()
@@ -190,6 +194,8 @@ struct Engine<'a> {
     finished: Vec<Finished>,
     /// Connections away in the pool whose next request has come (`event_while_away`).
     awaiting_results: usize,
+    /// New request IDs (`--request-id-header`; `None` when off), seeded in this worker.
+    ids: Option<crate::request_id::Generator>,
 }
 
 impl<'a> Engine<'a> {
@@ -240,6 +246,7 @@ impl<'a> Engine<'a> {
                 limit_request_body: settings.http.limit_request_body,
                 sendfile: settings.http.sendfile,
                 offload: settings.offload.clone(),
+                request_id: settings.request_id.clone(),
             }),
             pool,
             beat,
@@ -252,6 +259,10 @@ impl<'a> Engine<'a> {
             parked: VecDeque::new(),
             finished: Vec::new(),
             awaiting_results: 0,
+            ids: settings
+                .request_id
+                .as_ref()
+                .map(|_| crate::request_id::Generator::seeded()),
         };
         engine.set_accepting(true);
         Ok(engine)

@@ -6,6 +6,7 @@ use crate::http::Limits;
 use crate::peer::Peer;
 use crate::proxy::Proxying;
 use crate::proxy::allow::AllowList;
+use crate::request_id::IdHeader;
 use crate::settings::Protocol;
 use crate::static_files::{Offload, Statics};
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub struct ConnShared {
     pub sendfile: bool,
     /// Files applications may hand over in a response header (`--sendfile-header`).
     pub offload: Option<Arc<Offload>>,
+    /// The header request IDs are echoed in (`--request-id-header`).
+    pub request_id: Option<Arc<IdHeader>>,
 }
 
 #[cfg(test)]
@@ -42,6 +45,7 @@ impl ConnShared {
             limit_request_body: None,
             sendfile: true,
             offload: None,
+            request_id: None,
         })
     }
 }
@@ -77,6 +81,10 @@ pub struct EngineSettings {
     pub protocol: Protocol,
     /// Peers allowed to speak the uwsgi protocol (`--uwsgi-allow-from`).
     pub uwsgi_allow: AllowList,
+    /// Longest a request may wait for the app before it is shed (`--max-queue-time`).
+    pub max_queue_time: Option<Duration>,
+    /// The header of request IDs (`--request-id-header`); `None`: no IDs.
+    pub request_id: Option<Arc<IdHeader>>,
 }
 
 impl EngineSettings {
@@ -103,6 +111,8 @@ impl EngineSettings {
             protocols: config.sockets.protocols.clone(),
             protocol: config.sockets.protocol,
             uwsgi_allow: config.sockets.uwsgi_allow_ips.clone(),
+            max_queue_time: config.shed.max_queue_time,
+            request_id: config.request_id.header.clone(),
         }
     }
 

@@ -411,6 +411,18 @@ impl BodyEncoder {
 /// `Content-Type: text/plain`, a one-line body naming the status, and `Connection: close`
 /// when `close` is set. A HEAD request gets the same head with no body.
 pub fn error_response(status: u16, close: bool, head_request: bool, date: &HttpDate) -> Vec<u8> {
+    error_response_with(status, close, head_request, date, &[])
+}
+
+/// [`error_response`] with `extra` header fields (checked by the caller as for
+/// [`ResponseHead::push_header`]), such as `Retry-After`.
+pub fn error_response_with(
+    status: u16,
+    close: bool,
+    head_request: bool,
+    date: &HttpDate,
+    extra: &[(&[u8], &[u8])],
+) -> Vec<u8> {
     let reason = reason_phrase(status);
     let mut body = Vec::with_capacity(48);
     let _ = if reason.is_empty() {
@@ -424,6 +436,9 @@ pub fn error_response(status: u16, close: bool, head_request: bool, date: &HttpD
     let _ = write!(out, "Content-Length: {}\r\n", body.len());
     push_header(&mut out, b"Date", date.as_bytes());
     push_header(&mut out, b"Server", SERVER);
+    for (name, value) in extra {
+        push_header(&mut out, name, value);
+    }
     if close {
         push_header(&mut out, b"Connection", b"close");
     }

@@ -34,6 +34,7 @@ use crate::http::request::RequestHead;
 use crate::http::response::{self, BodyEncoder, Framing, HttpDate, RequestTerms, ResponseHead};
 use crate::http::{HeadReader, HttpError, Version};
 use crate::listen::Stream;
+use crate::request_id::RequestId;
 use crate::tls::Session;
 use crate::wsgi::{ConnView, Outcome};
 use input::Continue;
@@ -91,6 +92,8 @@ pub struct Exchange {
     pub ended: Option<Instant>,
     /// What the response has been so far, for the access log.
     pub response: Responded,
+    /// The request's ID (`--request-id-header`), set when its head is parsed.
+    pub request_id: Option<RequestId>,
 }
 
 /// What the access log needs to know about a response: recorded as it goes out, because
@@ -141,6 +144,7 @@ impl Exchange {
             started: Instant::now(),
             ended: None,
             response: Responded::default(),
+            request_id: None,
         }
     }
 
@@ -199,8 +203,25 @@ impl Exchange {
 
     /// Queues a response the server generates itself (errors); the connection closes after.
     pub fn send_error(&mut self, status: u16, head_request: bool) {
+        self.send_error_with(status, head_request, None);
+    }
+
+    /// [`Exchange::send_error`], with a `Retry-After` of that many seconds when given, and
+    /// the request's ID when there is one.
+    pub fn send_error_with(&mut self, status: u16, head_request: bool, retry_after: Option<&[u8]>) {
         self.date.refresh(SystemTime::now());
-        let bytes = response::error_response(status, true, head_request, &self.date);
+        let mut extra: [(&[u8], &[u8]); 2] = [(b"", b""); 2];
+        let mut n = 0;
+        if let Some(secs) = retry_after {
+            extra[n] = (b"Retry-After", secs);
+            n += 1;
+        }
+        if let (Some(header), Some(id)) = (&self.shared.request_id, &self.request_id) {
+            extra[n] = (header.name.as_bytes(), id.as_bytes());
+            n += 1;
+        }
+        let bytes =
+            response::error_response_with(status, true, head_request, &self.date, &extra[..n]);
         self.response.status = status;
         // The body follows the blank line (none for HEAD).
         self.response.body_bytes = bytes
