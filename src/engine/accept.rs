@@ -14,6 +14,7 @@ use crate::wsgi::ConnView;
 use nix::sys::epoll::{EpollEvent, EpollFlags};
 use nix::sys::socket::Shutdown;
 use std::io;
+use std::time::Instant;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +72,12 @@ impl<'a> Engine<'a> {
             match listening.listener.accept() {
                 Ok((stream, peer)) => {
                     self.accept_failing = false;
+                    if self.settings.max_queue_time.is_some() {
+                        // This loop may run long (with one thread, each adopted connection's
+                        // request runs here): a connection accepted late in it was not
+                        // waiting when the loop woke, and must not look as if it had been.
+                        self.now = Instant::now();
+                    }
                     self.adopt(index, stream, peer);
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,

@@ -1,0 +1,153 @@
+//! Load shedding (`--max-queue-time`): a request that waited past the limit before it could
+//! reach the app is answered 503 with `Retry-After` and `Connection: close`, the app never
+//! sees it (the `cases.queued` app counts its calls), and the access log shows the 503. The
+//! wait runs from when the worker had the request, or from a trusted proxy's
+//! `X-Request-Start` (nginx's and Heroku's formats); an untrusted one changes nothing.
+
+use crate::support::*;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `X-Request-Start` values for a request a proxy saw `ago` before now: nginx's
+/// `t=SECONDS.MILLIS`, Heroku's milliseconds, and microseconds.
+fn request_starts(ago: Duration) -> [String; 3] {
+    let at = SystemTime::now()
+        .checked_sub(ago)
+        .unwrap()
+        .duration_since(UNIX_EPOCH)
+        .unwrap();
+    [
+        format!("t={}.{:03}", at.as_secs(), at.subsec_millis()),
+        at.as_millis().to_string(),
+        format!("t={}", at.as_micros()),
+    ]
+}
+
+fn calls(response: &Response) -> i64 {
+    response.json()["calls"].as_i64().expect("calls")
+}
+
+/// Asserts `response` is a shed request's answer.
+fn assert_shed(response: &Response) {
+    assert_eq!(response.status(), 503, "{}", response.text());
+    assert_eq!(response.header("Retry-After"), Some("1"));
+    assert_eq!(response.header("Connection"), Some("close"));
+}
+
+#[test]
+fn a_request_waiting_behind_a_slow_one_is_shed_without_reaching_the_app() {
+    let mut server = server("cases.queued")
+        .args(["--max-queue-time", "50", "--threads", "1"])
+        .args([
+            "--access-logfile",
+            "-",
+            "--access-log-format",
+            "%(s)s %(U)s",
+        ])
+        .start();
+    let mut c = server.conn();
+    // Pipelined: the second request is read with the first and waits on the loop thread
+    // while the app holds the first for at least 300 ms, six times the limit.
+    let mut both = get_req("/hold?min_ms=300");
+    both.extend(get_req("/late"));
+    c.send(&both);
+    let held = c.read_response();
+    assert_eq!(held.status(), 200);
+    assert_eq!(calls(&held), 1);
+    assert_shed(&c.read_response());
+    c.expect_closed();
+    // The app was not called for /late.
+    let after = server.get("/after");
+    assert_eq!(calls(&after), 2);
+    let lines = server
+        .stdout
+        .wait_count(3, |l| l.contains(" /"))
+        .expect("access lines");
+    assert_eq!(lines, ["200 /hold", "503 /late", "200 /after"]);
+}
+
+#[test]
+fn a_request_queued_for_busy_threads_is_shed_when_a_thread_takes_it() {
+    let dir = TempDir::new();
+    let gate = dir.join("gate");
+    let hold = format!("/hold?until={}", gate.display());
+    let mut server = server("cases.queued")
+        .args(["--max-queue-time", "10000", "--threads", "2"])
+        .start();
+    let mut holders: Vec<Conn> = (0..2).map(|_| server.conn()).collect();
+    for c in &mut holders {
+        c.send(&get_req(&hold));
+    }
+    server.wait_for_lines("queued holding", 2);
+    // Both threads are busy: this request waits in the pool's queue. A trusted proxy says
+    // it arrived a minute ago, past the limit whenever a thread takes it.
+    let mut late = server.conn();
+    let [nginx, ..] = request_starts(Duration::from_secs(60));
+    late.send(&request(
+        "GET",
+        "/late",
+        &[("X-Request-Start", &nginx)],
+        b"",
+    ));
+    dir.write("gate", "");
+    for c in &mut holders {
+        assert_eq!(c.read_response().status(), 200);
+    }
+    assert_shed(&late.read_response());
+    assert_eq!(calls(&server.get("/after")), 3, "the app never saw /late");
+}
+
+#[test]
+fn a_trusted_proxys_request_start_sheds_an_old_request_in_every_format() {
+    let server = server("cases.queued")
+        .args(["--max-queue-time", "10000"])
+        .start();
+    for value in request_starts(Duration::from_secs(60)) {
+        let mut c = server.conn();
+        let response = c.roundtrip(&request("GET", "/", &[("X-Request-Start", &value)], b""));
+        assert_shed(&response);
+    }
+    // A recent start, and one that is no time at all, leave the request alone.
+    let [recent, ..] = request_starts(Duration::ZERO);
+    for value in [recent.as_str(), "t=soon"] {
+        let mut c = server.conn();
+        let response = c.roundtrip(&request("GET", "/", &[("X-Request-Start", value)], b""));
+        assert_eq!(response.status(), 200, "{value}");
+    }
+    assert_eq!(
+        calls(&server.get("/")),
+        3,
+        "only the requests served were seen"
+    );
+}
+
+#[test]
+fn an_untrusted_request_start_is_ignored() {
+    let server = server("cases.queued")
+        .args([
+            "--max-queue-time",
+            "10000",
+            "--forwarded-allow-ips",
+            "10.0.0.1",
+        ])
+        .start();
+    for value in request_starts(Duration::from_secs(60)) {
+        let mut c = server.conn();
+        let response = c.roundtrip(&request("GET", "/", &[("X-Request-Start", &value)], b""));
+        assert_eq!(response.status(), 200, "{value}");
+    }
+}
+
+#[test]
+fn bad_queue_times_name_the_option() {
+    for bad in ["-1", "soon", "3600001"] {
+        let run = server("cases.queued")
+            .arg(format!("--max-queue-time={bad}"))
+            .run();
+        assert_eq!(run.code(), Some(2), "{run:?}");
+        let out = run.all_output();
+        assert!(
+            out.contains("max-queue-time") && out.contains(bad),
+            "{run:?}"
+        );
+    }
+}
