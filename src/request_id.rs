@@ -96,7 +96,7 @@ impl IdHeader {
                 return id;
             }
         }
-        ids.next()
+        ids.new_id()
     }
 }
 
@@ -168,7 +168,7 @@ impl Generator {
     }
 
     /// A new ID: 128 bits as 32 lowercase hex digits.
-    pub fn next(&mut self) -> RequestId {
+    pub fn new_id(&mut self) -> RequestId {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut id = RequestId {
             len: 32,
@@ -214,7 +214,7 @@ mod tests {
         let mut ids = Generator::seeded();
         let mut seen = HashSet::new();
         for _ in 0..100_000 {
-            let id = ids.next();
+            let id = ids.new_id();
             let bytes = id.as_bytes();
             assert_eq!(bytes.len(), 32);
             assert!(

@@ -14,10 +14,10 @@ use crate::wsgi::ConnView;
 use nix::sys::epoll::{EpollEvent, EpollFlags};
 use nix::sys::socket::Shutdown;
 use std::io;
-use std::time::Instant;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 /// Connections accepted per listener per wake-up: small, so a burst of new connections
 /// (a load balancer or a benchmark opening its pool) is spread over the workers instead of

@@ -144,14 +144,9 @@ fn uwsgi_requests_get_ids_too() {
         .start();
     let addr = uwsgi_addr(&server);
     // The front end's ID (nginx: `uwsgi_param HTTP_X_REQUEST_ID $request_id;`) is kept.
-    let packets: [(&[(&[u8], &[u8])], Option<&str>); 2] = [
-        (
-            &[(b"PATH_INFO", b"/"), (b"HTTP_X_REQUEST_ID", b"nginx-42")],
-            Some("nginx-42"),
-        ),
-        (&[(b"PATH_INFO", b"/")], None),
-    ];
-    for (vars, expected) in packets {
+    let with_id: &[(&[u8], &[u8])] = &[(b"PATH_INFO", b"/"), (b"HTTP_X_REQUEST_ID", b"nginx-42")];
+    let without: &[(&[u8], &[u8])] = &[(b"PATH_INFO", b"/")];
+    for (vars, expected) in [(with_id, Some("nginx-42")), (without, None)] {
         let mut c = Conn::tcp(addr);
         c.send(&encode(0, vars, b""));
         let response = c.read_response();
