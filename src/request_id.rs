@@ -77,14 +77,16 @@ pub struct IdHeader {
 }
 
 impl IdHeader {
-    /// The ID of a request with `headers`: the one it carries if `vouched` (its sender is a
-    /// trusted proxy) and sane, else a new one from `ids`.
+    /// Makes `id` the ID of a request with `headers`: the one it carries if `vouched` (its
+    /// sender is a trusted proxy) and sane, else a new one from `ids`. Written in place: an
+    /// ID is a few hundred bytes, not worth moving per request.
     pub fn choose<'h>(
         &self,
         headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
         vouched: bool,
         ids: &mut Generator,
-    ) -> RequestId {
+        id: &mut RequestId,
+    ) {
         if vouched {
             let mut headers = headers;
             let sent = headers
@@ -92,11 +94,11 @@ impl IdHeader {
                     n.len() == self.lower.len() && n.eq_ignore_ascii_case(self.lower.as_bytes())
                 })
                 .map(|(_, v)| v);
-            if let Some(id) = sent.and_then(RequestId::taken) {
-                return id;
+            if sent.is_some_and(|v| id.take(v)) {
+                return;
             }
         }
-        ids.new_id()
+        ids.fill(id);
     }
 }
 
@@ -108,20 +110,25 @@ pub struct RequestId {
 }
 
 impl RequestId {
-    /// `value` as an ID, if it is sane: 1 to [`MAX_LEN`] visible ASCII characters (no
-    /// spaces, no control bytes: it goes into a header and log lines as it is).
-    pub fn taken(value: &[u8]) -> Option<RequestId> {
+    /// An empty ID, to be written by [`IdHeader::choose`].
+    pub fn empty() -> RequestId {
+        RequestId {
+            len: 0,
+            bytes: [0; MAX_LEN],
+        }
+    }
+
+    /// Becomes `value` if it is sane: 1 to [`MAX_LEN`] visible ASCII characters (no spaces,
+    /// no control bytes: it goes into a header and log lines as it is); returns whether.
+    pub fn take(&mut self, value: &[u8]) -> bool {
         let sane = !value.is_empty()
             && value.len() <= MAX_LEN
             && value.iter().all(|b| b.is_ascii_graphic());
-        sane.then(|| {
-            let mut id = RequestId {
-                len: value.len() as u8,
-                bytes: [0; MAX_LEN],
-            };
-            id.bytes[..value.len()].copy_from_slice(value);
-            id
-        })
+        if sane {
+            self.bytes[..value.len()].copy_from_slice(value);
+            self.len = value.len() as u8;
+        }
+        sane
     }
 
     /// The ID's bytes.
@@ -167,24 +174,38 @@ impl Generator {
         Generator { state }
     }
 
-    /// A new ID: 128 bits as 32 lowercase hex digits.
-    pub fn new_id(&mut self) -> RequestId {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut id = RequestId {
-            len: 32,
-            bytes: [0; MAX_LEN],
-        };
-        for half in 0..2 {
+    /// Makes `id` a new ID: 128 bits as 32 lowercase hex digits.
+    pub fn fill(&mut self, id: &mut RequestId) {
+        let digits: &mut [u8; 32] = (&mut id.bytes[..32]).try_into().expect("MAX_LEN >= 32");
+        for half in digits.chunks_exact_mut(16) {
             self.state = self.state.wrapping_add(GAMMA);
             let word = mix(self.state);
-            for (i, byte) in word.to_be_bytes().iter().enumerate() {
-                id.bytes[half * 16 + 2 * i] = HEX[usize::from(byte >> 4)];
-                id.bytes[half * 16 + 2 * i + 1] = HEX[usize::from(byte & 15)];
+            for (pair, byte) in half.chunks_exact_mut(2).zip(word.to_be_bytes()) {
+                pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
             }
         }
+        id.len = 32;
+    }
+
+    /// A new ID (see [`Generator::fill`]).
+    pub fn new_id(&mut self) -> RequestId {
+        let mut id = RequestId::empty();
+        self.fill(&mut id);
         id
     }
 }
+
+/// Each byte's two lowercase hex digits.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
+    }
+    pairs
+};
 
 /// SplitMix64's increment (the golden ratio).
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -231,17 +252,19 @@ mod tests {
         let header = header();
         let mut ids = Generator::from_state(7);
         let sent: [(&[u8], &[u8]); 2] = [(b"Host", b"x"), (b"x-request-id", b"abc-123")];
-        let id = header.choose(sent.iter().copied(), true, &mut ids);
+        let mut id = RequestId::empty();
+        header.choose(sent.iter().copied(), true, &mut ids, &mut id);
         assert_eq!(id.as_bytes(), b"abc-123");
-        let id = header.choose(sent.iter().copied(), false, &mut ids);
+        header.choose(sent.iter().copied(), false, &mut ids, &mut id);
         assert_eq!(id.as_bytes().len(), 32, "an untrusted client's is replaced");
         let long = vec![b'a'; MAX_LEN + 1];
         for bad in [&b""[..], b"a b", b"caf\xc3\xa9", b"x\x01", &long] {
             let sent: [(&[u8], &[u8]); 1] = [(b"X-Request-Id", bad)];
-            let id = header.choose(sent.iter().copied(), true, &mut ids);
+            header.choose(sent.iter().copied(), true, &mut ids, &mut id);
             assert_eq!(id.as_bytes().len(), 32, "{bad:?} is replaced");
         }
         let longest = vec![b'z'; MAX_LEN];
-        assert_eq!(RequestId::taken(&longest).unwrap().as_bytes(), &longest[..]);
+        assert!(id.take(&longest));
+        assert_eq!(id.as_bytes(), &longest[..]);
     }
 }

@@ -5,6 +5,7 @@
 use super::Engine;
 use super::respond::Failure;
 use crate::http::request::RequestHead;
+use crate::request_id::RequestId;
 use crate::shed;
 use std::time::Instant;
 
@@ -23,7 +24,8 @@ impl<'a> Engine<'a> {
             return;
         };
         let vouched = conn.peer.info.trusted || ex.view.info.gateway.is_some();
-        ex.request_id = Some(header.choose(head.headers(), vouched, ids));
+        let id = ex.request_id.get_or_insert_with(RequestId::empty);
+        header.choose(head.headers(), vouched, ids, id);
     }
 
     /// When request `head` on connection `key`, ready now, becomes too late to start

@@ -84,6 +84,22 @@ impl ResponseHead {
             .map(|(_, v)| v)
     }
 
+    /// Whether a header named `lower` (lowercase ASCII) is set: a plain scan of the lines'
+    /// starts, cheaper than [`ResponseHead::header`]'s split of every line.
+    pub fn has_header(&self, lower: &[u8]) -> bool {
+        let mut rest = self.block();
+        while rest.len() > lower.len() {
+            if rest[lower.len()] == b':' && rest[..lower.len()].eq_ignore_ascii_case(lower) {
+                return true;
+            }
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(end) => rest = &rest[end + 1..],
+                None => return false,
+            }
+        }
+        false
+    }
+
     /// Every header line, `\r\n` included.
     fn block(&self) -> &[u8] {
         &self.text[self.reason_end..]
@@ -182,8 +198,9 @@ pub fn decide(terms: RequestTerms, head: &ResponseHead, known_length: Option<u64
 /// The `Server` header value.
 const SERVER: &[u8] = b"rsgi-server";
 
-/// Appends one `name: value` line.
-fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+/// Appends one `name: value` line (checked by the caller as for
+/// [`ResponseHead::push_header`]).
+pub fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
@@ -572,6 +589,21 @@ mod tests {
             head.push_header(name.as_bytes(), value.as_bytes());
         }
         head
+    }
+
+    #[test]
+    fn has_header_matches_whole_names_without_case() {
+        let h = head(
+            200,
+            &[("Content-Type", "x-request-id: no"), ("X-Request-ID", "a")],
+        );
+        assert!(h.has_header(b"x-request-id"));
+        assert!(h.has_header(b"content-type"));
+        assert!(!h.has_header(b"x-request"));
+        assert!(!h.has_header(b"content-type-x"));
+        let value_only = head(200, &[("Content-Type", "x-request-id: no")]);
+        assert!(!value_only.has_header(b"x-request-id"));
+        assert!(!head(204, &[]).has_header(b"x-request-id"));
     }
 
     fn exchange(version: Version) -> RequestTerms {

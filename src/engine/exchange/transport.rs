@@ -24,13 +24,7 @@ impl Transport for Exchange {
     }
 
     #[inline]
-    fn send_head(&mut self, mut head: ResponseHead, known_length: Option<u64>) -> io::Result<()> {
-        // The request's ID goes back to the client, unless the app answered with its own.
-        if let (Some(header), Some(id)) = (&self.shared.request_id, &self.request_id)
-            && head.header(header.lower.as_bytes()).is_none()
-        {
-            head.push_header(header.name.as_bytes(), id.as_bytes());
-        }
+    fn send_head(&mut self, head: ResponseHead, known_length: Option<u64>) -> io::Result<()> {
         // Decide now whether this connection can survive the exchange, so the head says
         // `Connection: close` instead of promising a persistence we will not keep (RFC 9112
         // §9.6): a client still waiting for 100-continue, a body too large to drain, or a
