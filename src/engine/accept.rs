@@ -12,7 +12,7 @@ use crate::proxy::{Mode, Preamble};
 use crate::settings::Protocol;
 use crate::wsgi::ConnView;
 use nix::sys::epoll::{EpollEvent, EpollFlags};
-use nix::sys::socket::Shutdown;
+use nix::sys::socket::{Shutdown, sockopt};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
@@ -129,6 +129,11 @@ impl<'a> Engine<'a> {
                 allowed: proxy.proxy_allow.allows(&peer),
             },
         };
+        if self.shared.stamp_arrivals && self.settings.tls.is_none() {
+            // The kernel stamps what it receives (SO_TIMESTAMPNS): with one thread, a request
+            // waits in the socket while the app runs, and only the kernel saw it arrive.
+            let _ = nix::sys::socket::setsockopt(&stream, sockopt::ReceiveTimestampns, &true);
+        }
         let mut ex = Box::new(Exchange::new(stream, info.clone(), self.shared.clone()));
         // The session only wraps the socket: a PROXY header (the preamble phase) is still
         // read from the raw socket before the first TLS byte.

@@ -29,16 +29,22 @@ impl<'a> Engine<'a> {
     }
 
     /// When request `head` on connection `key`, ready now, becomes too late to start
-    /// (`--max-queue-time`); `None` when shedding is off. A trusted proxy's (or a uwsgi
-    /// front end's) `X-Request-Start` may make it earlier.
+    /// (`--max-queue-time`); `None` when shedding is off. When the kernel received it, and a
+    /// trusted proxy's (or a uwsgi front end's) `X-Request-Start`, may make it earlier.
+    /// `buffered`: its body was received before (it was ready only once that was whole,
+    /// so the head's arrival does not count).
     #[inline]
-    pub(super) fn shed_deadline(&mut self, key: usize, head: &RequestHead) -> Option<Instant> {
+    pub(super) fn shed_deadline(
+        &mut self,
+        key: usize,
+        head: &RequestHead,
+        buffered: bool,
+    ) -> Option<Instant> {
         let limit = self.settings.max_queue_time?;
         let conn = self.conns.get_mut(key)?;
-        let gateway = conn
-            .ex
-            .as_ref()
-            .is_some_and(|ex| ex.view.info.gateway.is_some());
+        let ex = conn.ex.as_ref()?;
+        let gateway = ex.view.info.gateway.is_some();
+        let arrived = if buffered { None } else { ex.arrived };
         let proxy_start = if conn.peer.info.trusted || gateway {
             shed::header(head.headers(), b"x-request-start")
         } else {
@@ -46,7 +52,7 @@ impl<'a> Engine<'a> {
         };
         // `now` is when the loop last woke: with one thread, a request read in the same
         // wake-up as others waits behind them from then on.
-        Some(shed::deadline(limit, self.now, proxy_start))
+        Some(shed::deadline(limit, self.now, arrived, proxy_start))
     }
 
     /// Answers a request that waited past `--max-queue-time` (503, `Retry-After`, close)

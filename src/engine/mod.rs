@@ -247,6 +247,7 @@ impl<'a> Engine<'a> {
                 sendfile: settings.http.sendfile,
                 offload: settings.offload.clone(),
                 request_id: settings.request_id.clone(),
+                stamp_arrivals: settings.max_queue_time.is_some(),
             }),
             pool,
             beat,

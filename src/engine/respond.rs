@@ -32,7 +32,7 @@ impl<'a> Engine<'a> {
         body: Body,
         body_length: Option<u64>,
     ) {
-        let shed_at = self.shed_deadline(key, &head);
+        let shed_at = self.shed_deadline(key, &head, body_length.is_some());
         // On this thread, the app is called right below: the last moment to check.
         if self.pool.is_none() && shed_at.is_some_and(|t| Instant::now() > t) {
             self.shed(key, &head);

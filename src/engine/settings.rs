@@ -31,6 +31,8 @@ pub struct ConnShared {
     pub offload: Option<Arc<Offload>>,
     /// The header request IDs are echoed in (`--request-id-header`).
     pub request_id: Option<Arc<IdHeader>>,
+    /// Note when the kernel received each read's bytes (`--max-queue-time`).
+    pub stamp_arrivals: bool,
 }
 
 #[cfg(test)]
@@ -46,6 +48,7 @@ impl ConnShared {
             sendfile: true,
             offload: None,
             request_id: None,
+            stamp_arrivals: false,
         })
     }
 }

@@ -33,22 +33,30 @@ group! {
     }
 }
 
-/// When a request that became ready at `ready` is too late to start, given the proxy's
-/// `X-Request-Start` value if a trusted proxy sent one (wall-clock time, so both clocks are
-/// read then; only then).
-pub fn deadline(limit: Duration, ready: Instant, proxy_start: Option<&[u8]>) -> Instant {
-    let own = ready + limit;
-    let Some(start) = proxy_start.and_then(request_start::parse) else {
-        return own;
+/// When a request is too late to start: `limit` after the earliest of `ready` (when the
+/// engine had it whole), `arrived` (when the kernel received its last bytes, wall-clock
+/// time since the epoch) and the `X-Request-Start` value of a trusted proxy. The clocks are
+/// read only when there is a wall-clock time to compare.
+pub fn deadline(
+    limit: Duration,
+    ready: Instant,
+    arrived: Option<Duration>,
+    proxy_start: Option<&[u8]>,
+) -> Instant {
+    let proxy = proxy_start.and_then(request_start::parse);
+    let earliest = match (arrived, proxy) {
+        (None, None) => return ready + limit,
+        (Some(a), Some(p)) => a.min(p),
+        (Some(t), None) | (None, Some(t)) => t,
     };
     let (now, wall) = (Instant::now(), SystemTime::now());
     let Ok(since_epoch) = wall.duration_since(SystemTime::UNIX_EPOCH) else {
-        return own;
+        return ready + limit;
     };
-    // A start in the future (clocks disagree) says nothing: the request's own clock holds.
-    let waited = since_epoch.saturating_sub(start);
-    let from_proxy = now.checked_sub(waited).map_or(now, |t| t + limit);
-    own.min(from_proxy)
+    // A start in the future (clocks disagree) says nothing: the engine's own time holds.
+    let waited = since_epoch.saturating_sub(earliest);
+    let from_wall = now.checked_sub(waited).unwrap_or(now);
+    ready.min(from_wall) + limit
 }
 
 /// The value of header `name` (lowercase) among `headers`: the first one.
@@ -66,28 +74,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_earlier_of_the_two_starts_counts() {
+    fn the_earliest_start_counts() {
         let limit = Duration::from_millis(100);
         let ready = Instant::now();
-        assert_eq!(deadline(limit, ready, None), ready + limit);
+        assert_eq!(deadline(limit, ready, None, None), ready + limit);
         // Garbage is ignored.
-        assert_eq!(deadline(limit, ready, Some(b"soon")), ready + limit);
+        assert_eq!(deadline(limit, ready, None, Some(b"soon")), ready + limit);
         // A proxy that saw the request ten seconds ago: the deadline has passed.
         let then = SystemTime::now() - Duration::from_secs(10);
         let secs = then.duration_since(SystemTime::UNIX_EPOCH).unwrap();
         let nginx = format!("t={}.{:03}", secs.as_secs(), secs.subsec_millis());
-        assert!(deadline(limit, ready, Some(nginx.as_bytes())) < Instant::now());
+        assert!(deadline(limit, ready, None, Some(nginx.as_bytes())) < Instant::now());
+        // So has it for bytes the kernel received ten seconds ago.
+        assert!(deadline(limit, ready, Some(secs), None) < Instant::now());
         // A start in the future changes nothing.
         let later = SystemTime::now() + Duration::from_secs(60);
-        let ms = later
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis();
-        let heroku = ms.to_string();
+        let later = later.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        let heroku = later.as_millis().to_string();
         assert_eq!(
-            deadline(limit, ready, Some(heroku.as_bytes())),
+            deadline(limit, ready, None, Some(heroku.as_bytes())),
             ready + limit
         );
+        assert_eq!(deadline(limit, ready, Some(later), None), ready + limit);
     }
 
     #[test]

@@ -66,6 +66,26 @@ fn a_request_waiting_behind_a_slow_one_is_shed_without_reaching_the_app() {
 }
 
 #[test]
+fn a_request_waiting_in_its_socket_while_the_app_runs_is_shed() {
+    let dir = TempDir::new();
+    let gate = dir.join("gate");
+    let mut server = server("cases.queued")
+        .args(["--max-queue-time", "50", "--threads", "1"])
+        .start();
+    let mut holder = server.conn();
+    holder.send(&get_req(&format!("/hold?until={}&after_ms=300", gate.display())));
+    server.wait_for_line("queued holding");
+    // The loop thread is in the app: this request waits in its socket, unread, from now
+    // until at least 300 ms after the gate opens. Only the kernel sees it arrive.
+    let mut late = server.conn();
+    late.send(&get_req("/late"));
+    dir.write("gate", "");
+    assert_eq!(holder.read_response().status(), 200);
+    assert_shed(&late.read_response());
+    assert_eq!(calls(&server.get("/after")), 2, "the app never saw /late");
+}
+
+#[test]
 fn a_request_queued_for_busy_threads_is_shed_when_a_thread_takes_it() {
     let dir = TempDir::new();
     let gate = dir.join("gate");

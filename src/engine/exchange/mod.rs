@@ -94,6 +94,9 @@ pub struct Exchange {
     pub response: Responded,
     /// The request's ID (`--request-id-header`), set when its head is parsed.
     pub request_id: Option<RequestId>,
+    /// When the kernel received the bytes last read (wall-clock time since the epoch), on
+    /// a plain socket with `--max-queue-time`.
+    pub arrived: Option<std::time::Duration>,
 }
 
 /// What the access log needs to know about a response: recorded as it goes out, because
@@ -145,6 +148,7 @@ impl Exchange {
             ended: None,
             response: Responded::default(),
             request_id: None,
+            arrived: None,
         }
     }
 
