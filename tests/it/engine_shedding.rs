@@ -73,7 +73,10 @@ fn a_request_waiting_in_its_socket_while_the_app_runs_is_shed() {
         .args(["--max-queue-time", "50", "--threads", "1"])
         .start();
     let mut holder = server.conn();
-    holder.send(&get_req(&format!("/hold?until={}&after_ms=300", gate.display())));
+    holder.send(&get_req(&format!(
+        "/hold?until={}&after_ms=300",
+        gate.display()
+    )));
     server.wait_for_line("queued holding");
     // The loop thread is in the app: this request waits in its socket, unread, from now
     // until at least 300 ms after the gate opens. Only the kernel sees it arrive.
@@ -170,4 +173,39 @@ fn bad_queue_times_name_the_option() {
             "{run:?}"
         );
     }
+}
+
+#[test]
+fn a_proxy_on_a_unix_socket_is_believed_when_trusted() {
+    // The kernel gives no receive times on Unix sockets: there the wait counts from when
+    // the worker read the request, or from the proxy's X-Request-Start.
+    let dir = TempDir::new();
+    let server = server("cases.queued")
+        .bind(format!("unix:{}", dir.join("app.sock").display()))
+        .args(["--max-queue-time", "10000", "--forwarded-allow-ips", "unix"])
+        .start();
+    let [nginx, ..] = request_starts(Duration::from_secs(60));
+    let mut c = Conn::unix(&server.unix_path());
+    assert_shed(&c.roundtrip(&request("GET", "/", &[("X-Request-Start", &nginx)], b"")));
+}
+
+#[test]
+fn a_uwsgi_front_ends_request_start_counts() {
+    use crate::uwsgi_nginx::uwsgi_addr;
+    use rsgi_server::uwsgi::packet::encode;
+    let server = server("cases.queued")
+        .args(["--max-queue-time", "10000"])
+        .bind("uwsgi://127.0.0.1:0")
+        .start();
+    let [nginx, ..] = request_starts(Duration::from_secs(60));
+    let mut c = Conn::tcp(uwsgi_addr(&server));
+    c.send(&encode(
+        0,
+        &[
+            (b"PATH_INFO", b"/"),
+            (b"HTTP_X_REQUEST_START", nginx.as_bytes()),
+        ],
+        b"",
+    ));
+    assert_shed(&c.read_response());
 }
