@@ -12,7 +12,7 @@ use crate::proxy::{Mode, Preamble};
 use crate::settings::Protocol;
 use crate::wsgi::ConnView;
 use nix::sys::epoll::{EpollEvent, EpollFlags};
-use nix::sys::socket::{Shutdown, sockopt};
+use nix::sys::socket::Shutdown;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
@@ -129,15 +129,6 @@ impl<'a> Engine<'a> {
                 allowed: proxy.proxy_allow.allows(&peer),
             },
         };
-        if self.shared.stamp_arrivals
-            && self.settings.tls.is_none()
-            && let Stream::Tcp(tcp) = &stream
-        {
-            // The kernel stamps what it receives (SO_TIMESTAMPNS; TCP only, Unix sockets
-            // give no times): with one thread, a request waits in the socket while the app
-            // runs, and only the kernel saw it arrive.
-            let _ = nix::sys::socket::setsockopt(tcp, sockopt::ReceiveTimestampns, &true);
-        }
         let mut ex = Box::new(Exchange::new(stream, info.clone(), self.shared.clone()));
         // The session only wraps the socket: a PROXY header (the preamble phase) is still
         // read from the raw socket before the first TLS byte.

@@ -61,7 +61,7 @@ use respond::log_access;
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -104,6 +104,9 @@ pub fn run(
         .map(|(index, &l)| (l, false, settings.protocol_of(index)))
         .chain(twins.iter().map(|(t, protocol)| (t, true, *protocol)))
         .collect();
+    if settings.max_queue_time.is_some() {
+        stamp_arrivals(&all);
+    }
     malloc::tune(settings.spool.memory_limit, body_memory_budget(settings));
     let beats = Heartbeats::new(settings.threads, seat);
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
@@ -157,6 +160,30 @@ pub fn run(
         pool.stop();
     }
     result
+}
+
+/// `--max-queue-time`: the kernel notes when each TCP listener's connections receive data
+/// (SO_TIMESTAMPNS, which accepted sockets inherit; Unix sockets give no times). With one
+/// thread a request waits unread in its socket while the app runs: only the kernel saw it
+/// arrive. Set at worker start, so the kernel's (system-wide, deferred) switch to stamping
+/// packets is on well before the first request.
+fn stamp_arrivals(listeners: &[(&Listener, bool, Protocol)]) {
+    for (listener, _, _) in listeners {
+        if listener.local_addr().is_some() {
+            let on = nix::sys::socket::setsockopt(
+                &listener.as_fd(),
+                nix::sys::socket::sockopt::ReceiveTimestampns,
+                &true,
+            );
+            if let Err(err) = on {
+                tracing::warn!(
+                    "cannot ask for receive times on {} ({err}): --max-queue-time counts \
+                     from when requests are read",
+                    listener.url()
+                );
+            }
+        }
+    }
 }
 
 /// The loop's state.
