@@ -38,7 +38,8 @@
 //!   `Forwarded` headers); [`logging`] writes the error and access logs and reopens them on
 //!   SIGUSR1; [`health`] answers `/livez` and `/readyz` from what the master published in
 //!   the scoreboard; [`metrics`] holds what workers record per request in shared memory
-//!   and the master's Prometheus scrape server.
+//!   and the master's Prometheus scrape server; [`shed`] says when a request waited too
+//!   long to be worth running, and [`request_id`] names each request.
 //!
 //! # Layers
 //!
@@ -49,7 +50,7 @@
 //! 1. Foundations, plain values and primitives: `decimal`, `exit`, `peer`, `http`,
 //!    `uwsgi`, `scoreboard`, `signals`, `settings`.
 //! 2. Subsystems that declare their own settings: `tls`, `proxy`, `logging`,
-//!    `static_files`, `health`.
+//!    `static_files`, `health`, `shed`, `request_id`.
 //! 3. Configuration: `config`.
 //! 4. The operating system: `listen`, `process`, `control`, `metrics`.
 //! 5. Python: `wsgi`.
@@ -73,8 +74,10 @@ pub mod metrics;
 pub mod peer;
 pub mod process;
 pub mod proxy;
+pub mod request_id;
 pub mod scoreboard;
 pub mod settings;
+pub mod shed;
 pub mod signals;
 pub mod start;
 pub mod static_files;

@@ -96,6 +96,10 @@ pub struct Slot {
     line_started_ms: AtomicU64,
     line_len: AtomicU64,
     line: [AtomicU64; LINE_WORDS],
+    /// Requests shed (`--max-queue-time`): answered 503 without reaching the app.
+    shed: AtomicU64,
+    /// CLOCK_MONOTONIC milliseconds of the last shed request; 0: none yet.
+    last_shed_ms: AtomicU64,
 }
 
 impl Slot {
@@ -115,6 +119,8 @@ impl Slot {
             line_started_ms: AtomicU64::new(0),
             line_len: AtomicU64::new(0),
             line: [const { AtomicU64::new(0) }; LINE_WORDS],
+            shed: AtomicU64::new(0),
+            last_shed_ms: AtomicU64::new(0),
         }
     }
 
@@ -133,6 +139,8 @@ impl Slot {
             Ordering::Relaxed,
         );
         self.write_line(b"", 0);
+        self.shed.store(0, Ordering::Relaxed);
+        self.last_shed_ms.store(0, Ordering::Relaxed);
         self.state.store(BOOTING, Ordering::Release);
     }
 
@@ -213,6 +221,25 @@ impl Slot {
         self.requests.store(n, Ordering::Relaxed);
         let limit = u64::from(self.request_limit.load(Ordering::Relaxed));
         (n, limit != 0 && n == limit)
+    }
+
+    /// Counts a request shed at `now` ([`now_ms`] time). One writer only: the worker's
+    /// event-loop thread (pool threads hand shed requests back to it), so plain stores.
+    pub fn record_shed(&self, now: u64) {
+        let n = self.shed.load(Ordering::Relaxed) + 1;
+        self.shed.store(n, Ordering::Relaxed);
+        self.last_shed_ms.store(now.max(1), Ordering::Relaxed);
+    }
+
+    /// Requests shed so far (`--max-queue-time`).
+    pub fn requests_shed(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
+    }
+
+    /// When the worker last shed a request ([`now_ms`] time); 0 if it never has. Readiness
+    /// reports shedding while this is recent.
+    pub fn last_shed_ms(&self) -> u64 {
+        self.last_shed_ms.load(Ordering::Relaxed)
     }
 
     /// The single writer's half of the seqlock.
@@ -453,6 +480,19 @@ mod tests {
         slot.start_request(b"GET", b"/", 44);
         assert_eq!(slot.request().unwrap().line, "GET /", "no leftover bytes");
         assert_eq!(slot.generation(), 3);
+    }
+
+    #[test]
+    fn shed_requests_are_counted_until_the_slot_is_claimed_again() {
+        let board = Scoreboard::new().unwrap();
+        let slot = board.slot(3).unwrap();
+        slot.claim(1, 0);
+        assert_eq!((slot.requests_shed(), slot.last_shed_ms()), (0, 0));
+        slot.record_shed(500);
+        slot.record_shed(700);
+        assert_eq!((slot.requests_shed(), slot.last_shed_ms()), (2, 700));
+        slot.claim(2, 0);
+        assert_eq!((slot.requests_shed(), slot.last_shed_ms()), (0, 0));
     }
 
     #[test]

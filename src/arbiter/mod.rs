@@ -331,6 +331,9 @@ impl Arbiter {
             for signal in received {
                 self.handle(signal);
             }
+            // What woke us (a worker's bell: ready, shedding) may change what a probe
+            // answers now, before the next pass.
+            self.publish_readiness();
             self.serve();
         }
     }

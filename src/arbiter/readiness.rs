@@ -8,7 +8,6 @@
 //! serves; a load balancer then prefers the other instances while this one reloads.
 
 use super::{Arbiter, Phase};
-use crate::scoreboard::server::slot_last_shed_ms;
 use crate::scoreboard::{Readiness, ServerPhase, Slot, now_ms};
 
 impl Arbiter {
@@ -20,7 +19,7 @@ impl Arbiter {
         for worker in self.workers.values() {
             let slot = worker.slot.and_then(|i| self.scoreboard.slot(i));
             if let Some(slot) = slot {
-                last_shed_ms = last_shed_ms.max(slot_last_shed_ms(slot));
+                last_shed_ms = last_shed_ms.max(slot.last_shed_ms());
             }
             if !self.is_ready(worker) {
                 continue;

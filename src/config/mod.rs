@@ -24,8 +24,10 @@ mod workers;
 pub use crate::health::HealthSettings;
 pub use crate::logging::LogSettings;
 pub use crate::proxy::ProxySettings;
+pub use crate::request_id::RequestIdSettings;
 pub use crate::settings::frontends::{ConfigSource, PythonReader};
 pub use crate::settings::{BindAddr, ConfigError};
+pub use crate::shed::ShedSettings;
 pub use crate::static_files::StaticSettings;
 pub use crate::tls::TlsSettings;
 pub use control::ControlSettings;
@@ -71,6 +73,10 @@ pub struct Config {
     pub control: ControlSettings,
     /// Where the master serves Prometheus metrics.
     pub metrics: MetricsSettings,
+    /// Load shedding (`--max-queue-time`).
+    pub shed: ShedSettings,
+    /// Request IDs (`--request-id-header`).
+    pub request_id: RequestIdSettings,
     /// The config file this configuration was read from, if any (re-read on reload).
     pub config_file: Option<ConfigSource>,
     /// What it was validated from, and how to load it again: not part of what it is
@@ -103,6 +109,8 @@ impl Config {
         let control = ControlSettings::check(s, &v)?;
         let health = HealthSettings::check(s, &v)?;
         let metrics = MetricsSettings::check(s, &v)?;
+        let shed = ShedSettings::check(s, &v)?;
+        let request_id = RequestIdSettings::check(s, &v)?;
         Ok(Config {
             python,
             sockets,
@@ -117,6 +125,8 @@ impl Config {
             process,
             control,
             metrics,
+            shed,
+            request_id,
             config_file: None,
             origin: Origin::given(given),
         })

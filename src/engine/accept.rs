@@ -17,6 +17,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 /// Connections accepted per listener per wake-up: small, so a burst of new connections
 /// (a load balancer or a benchmark opening its pool) is spread over the workers instead of
@@ -71,6 +72,12 @@ impl<'a> Engine<'a> {
             match listening.listener.accept() {
                 Ok((stream, peer)) => {
                     self.accept_failing = false;
+                    if self.settings.max_queue_time.is_some() {
+                        // This loop may run long (with one thread, each adopted connection's
+                        // request runs here): a connection accepted late in it was not
+                        // waiting when the loop woke, and must not look as if it had been.
+                        self.now = Instant::now();
+                    }
                     self.adopt(index, stream, peer);
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,

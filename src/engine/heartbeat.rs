@@ -137,6 +137,21 @@ impl Heartbeats {
         false
     }
 
+    /// A request was shed (`--max-queue-time`): counted in the slot, not as served (it
+    /// never reached the app, so it brings no `--max-requests` replacement closer).
+    pub fn shed(&self) {
+        if let Some(seat) = self.seat {
+            let now = now_ms();
+            let before = seat.slot.last_shed_ms();
+            seat.slot.record_shed(now);
+            // The first shed in a second wakes the master, so readiness turns down at once
+            // rather than on its next tick; at most one system call a second.
+            if now.saturating_sub(before) >= 1000 {
+                seat.ring();
+            }
+        }
+    }
+
     fn single(&self) -> bool {
         self.cells.len() == 1
     }

@@ -27,6 +27,7 @@
 
 pub mod abort;
 mod accept;
+mod admission;
 mod conn;
 mod deadlines;
 mod exchange;
@@ -64,7 +65,7 @@ use respond::log_access;
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,6 +109,9 @@ pub fn run(
         .map(|(index, &l)| (l, false, settings.protocol_of(index)))
         .chain(twins.iter().map(|(t, protocol)| (t, true, *protocol)))
         .collect();
+    if settings.max_queue_time.is_some() {
+        stamp_arrivals(&all);
+    }
     malloc::tune(settings.spool.memory_limit, body_memory_budget(settings));
     let beats = Heartbeats::new(settings.threads, seat);
     if let Some(soft) = settings.soft_timeout {
@@ -116,7 +120,10 @@ pub fn run(
     let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
     let pool = if settings.threads > 1 {
         let threads_epoll = Epoll(epoll.0.try_clone()?);
-        let pool: &'static Pool = Box::leak(Box::new(Pool::new(threads_epoll)?));
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(
+            threads_epoll,
+            settings.request_id.clone(),
+        )?));
         for index in 0..settings.threads {
             let beat = beats.beat_for(index);
             std::thread::Builder::new()
@@ -164,6 +171,30 @@ pub fn run(
     result
 }
 
+/// `--max-queue-time`: the kernel notes when each TCP listener's connections receive data
+/// (SO_TIMESTAMPNS, which accepted sockets inherit; Unix sockets give no times). With one
+/// thread a request waits unread in its socket while the app runs: only the kernel saw it
+/// arrive. Set at worker start, so the kernel's (system-wide, deferred) switch to stamping
+/// packets is on well before the first request.
+fn stamp_arrivals(listeners: &[(&Listener, bool, Protocol)]) {
+    for (listener, _, _) in listeners {
+        if listener.local_addr().is_some() {
+            let on = nix::sys::socket::setsockopt(
+                &listener.as_fd(),
+                nix::sys::socket::sockopt::ReceiveTimestampns,
+                &true,
+            );
+            if let Err(err) = on {
+                tracing::warn!(
+                    "cannot ask for receive times on {} ({err}): --max-queue-time counts \
+                     from when requests are read",
+                    listener.url()
+                );
+            }
+        }
+    }
+}
+
 /// The loop's state.
 struct Engine<'a> {
     epoll: Epoll,
@@ -203,6 +234,8 @@ struct Engine<'a> {
     metrics: Option<&'static Region>,
     /// The last clock reading taken for the metrics (`measure`).
     last_clock: Cell<Instant>,
+    /// New request IDs (`--request-id-header`; `None` when off), seeded in this worker.
+    ids: Option<crate::request_id::Generator>,
 }
 
 impl<'a> Engine<'a> {
@@ -253,6 +286,8 @@ impl<'a> Engine<'a> {
                 limit_request_body: settings.http.limit_request_body,
                 sendfile: settings.http.sendfile,
                 offload: settings.offload.clone(),
+                request_id: settings.request_id.clone(),
+                stamp_arrivals: settings.max_queue_time.is_some(),
             }),
             pool,
             beat,
@@ -267,6 +302,10 @@ impl<'a> Engine<'a> {
             awaiting_results: 0,
             metrics: None,
             last_clock: Cell::new(Instant::now()),
+            ids: settings
+                .request_id
+                .as_ref()
+                .map(|_| crate::request_id::Generator::seeded()),
         };
         engine.set_accepting(true);
         Ok(engine)

@@ -12,6 +12,7 @@ use super::abort::InFlight;
 use super::exchange::Exchange;
 use super::heartbeat::Beat;
 use crate::http::request::RequestHead;
+use crate::request_id::IdHeader;
 use crate::wsgi::{App, Outcome, Request, Step};
 use nix::sys::epoll::{Epoll, EpollEvent, EpollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
@@ -33,6 +34,9 @@ pub struct Job {
     pub body_length: Option<u64>,
     /// The connection, set up for this request.
     pub exchange: Box<Exchange>,
+    /// Past this moment the request is not started but handed back to be shed
+    /// (`--max-queue-time`).
+    pub shed_at: Option<Instant>,
 }
 
 /// A request the app has answered, handed back to the loop.
@@ -50,6 +54,9 @@ pub struct Finished {
     /// The thread has re-armed the socket for the next request ([`Pool::rearm`]) and did
     /// not wake the loop for it.
     pub rearmed: bool,
+    /// The request waited past `--max-queue-time` in the queue and was not started: the
+    /// loop answers it (503).
+    pub shed: bool,
 }
 
 /// Work waiting for a thread, and results waiting for the loop.
@@ -79,17 +86,21 @@ pub struct Pool {
     /// The loop's epoll set (a duplicate descriptor), where a thread re-arms a connection
     /// that is ready for its next request.
     epoll: Epoll,
+    /// The header of request IDs (`--request-id-header`), for the environ.
+    request_id: Option<Arc<IdHeader>>,
 }
 
 impl Pool {
     /// An empty pool serving the loop whose epoll set is `epoll` (a descriptor of its
-    /// own); threads are started by [`Pool::serve`].
-    pub fn new(epoll: Epoll) -> io::Result<Pool> {
+    /// own), naming request IDs' environ key after `request_id`; threads are started by
+    /// [`Pool::serve`].
+    pub fn new(epoll: Epoll, request_id: Option<Arc<IdHeader>>) -> io::Result<Pool> {
         Ok(Pool {
             queues: Mutex::new(Queues::default()),
             work: Condvar::new(),
             wake: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
             epoll,
+            request_id,
         })
     }
 
@@ -227,7 +238,18 @@ impl Pool {
                 self.wake_loop();
             }
             match job {
-                Some(job) => done = Some(run(app, job, beat, inflight)),
+                Some(job) if job.shed_at.is_some_and(|t| Instant::now() > t) => {
+                    done = Some(Finished {
+                        key: job.key,
+                        registered: job.registered,
+                        head: job.head,
+                        outcome: Outcome::Aborted,
+                        exchange: job.exchange,
+                        rearmed: false,
+                        shed: true,
+                    });
+                }
+                Some(job) => done = Some(run(app, job, beat, inflight, self.request_id.as_deref())),
                 None if wake => continue,
                 None => return,
             }
@@ -259,13 +281,20 @@ impl Pool {
 }
 
 /// Runs one request to the end on this thread, waiting for the client as needed.
-fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<InFlight>>) -> Finished {
+fn run(
+    app: &App,
+    job: Job,
+    beat: &Beat,
+    inflight: Option<&Arc<InFlight>>,
+    id_header: Option<&IdHeader>,
+) -> Finished {
     let Job {
         key,
         registered,
         head,
         body_length,
         mut exchange,
+        ..
     } = job;
     exchange.blocking = true;
     exchange.beat = Some(beat.clone());
@@ -285,10 +314,12 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<InFlight>>) -> Fi
         exchange.called = Some(Instant::now());
     }
     let view = exchange.view.clone();
+    let id = exchange.request_id.clone();
     let request = Request {
         head: &head,
         conn: &view,
         body_length,
+        request_id: super::respond::environ_id(id_header, id.as_ref()),
     };
     let (mut call, mut step) = app.start(request, exchange);
     // A blocking transport never fills up, but a file left pending would pause: finish it.
@@ -324,5 +355,6 @@ fn run(app: &App, job: Job, beat: &Beat, inflight: Option<&Arc<InFlight>>) -> Fi
         outcome,
         exchange,
         rearmed: false,
+        shed: false,
     }
 }

@@ -160,6 +160,9 @@ impl<'a> Engine<'a> {
     /// inlines there as it did when HTTP was the only one (shared by both callers, it cost
     /// the HTTP path 30 to 60 instructions a request).
     pub(super) fn on_head<S: HeadSource>(&mut self, key: usize, head: RequestHead) {
+        if self.settings.request_id.is_some() {
+            self.name_request(key, &head);
+        }
         // HTTP's own checks; a uwsgi packet's variables were judged by its decoder, and its
         // connection believes no proxy header.
         if S::HTTP

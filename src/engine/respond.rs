@@ -11,6 +11,7 @@ use super::pool::{Finished, Job, Pool};
 use crate::http::HttpError;
 use crate::http::request::RequestHead;
 use crate::logging::access::{self, Entry, LoggedRequest};
+use crate::request_id::{IdHeader, RequestId};
 use crate::wsgi::{Call, Outcome, Request, Step};
 use nix::sys::epoll::EpollFlags;
 use std::time::{Duration, Instant};
@@ -31,6 +32,12 @@ impl<'a> Engine<'a> {
         body: Body,
         body_length: Option<u64>,
     ) {
+        let shed_at = self.shed_deadline(key, &head, body_length.is_some());
+        // On this thread, the app is called right below: the last moment to check.
+        if self.pool.is_none() && shed_at.is_some_and(|t| Instant::now() > t) {
+            self.shed(key, &head);
+            return;
+        }
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -54,14 +61,17 @@ impl<'a> Engine<'a> {
                 head,
                 body_length,
                 exchange: ex,
+                shed_at,
             });
             return;
         }
         let view = ex.view.clone();
+        let id = ex.request_id.clone();
         let request = Request {
             head: &head,
             conn: &view,
             body_length,
+            request_id: environ_id(self.settings.request_id.as_deref(), id.as_ref()),
         };
         if let Some(slot) = &self.inflight {
             slot.begin(conn.fd, &head, ex.unsent() == 0, ex.is_tls(), &ex.view);
@@ -159,6 +169,7 @@ impl<'a> Engine<'a> {
             outcome,
             mut exchange,
             rearmed,
+            shed,
             ..
         } in finished.drain(..)
         {
@@ -182,6 +193,12 @@ impl<'a> Engine<'a> {
                 // was armed for came already (and disarmed it), on_event() below notes that.
                 conn.registered = true;
                 conn.watching = Some(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT);
+            }
+            if shed {
+                // Taken from the queue too late: answered here, without the app.
+                conn.ex = Some(exchange);
+                self.shed(key, &head);
+                continue;
             }
             self.complete(key, &head, outcome, exchange);
             self.advance(key);
@@ -318,7 +335,15 @@ impl<'a> Engine<'a> {
             Phase::Body(receiving) => Some(&receiving.head),
             _ => None,
         });
-        ex.send_error(failure.status(), head.is_some_and(RequestHead::is_head));
+        if head.is_none() {
+            // No head, no ID: what is there is the previous request's.
+            ex.request_id = None;
+        }
+        ex.send_error_with(
+            failure.status(),
+            head.is_some_and(RequestHead::is_head),
+            failure.retry_after(),
+        );
         if let Some(region) = self.metrics {
             super::measure::record_request(region, ex, head);
         }
@@ -340,6 +365,8 @@ pub(super) enum Failure {
     Request(HttpError),
     /// The server could not keep the request's body (its temporary file): 500.
     Storage,
+    /// The request waited past `--max-queue-time`: 503 with `Retry-After`.
+    Shed,
 }
 
 impl Failure {
@@ -348,7 +375,13 @@ impl Failure {
         match self {
             Failure::Request(err) => err.status(),
             Failure::Storage => 500,
+            Failure::Shed => 503,
         }
+    }
+
+    /// The `Retry-After` seconds the answer carries, if any.
+    fn retry_after(&self) -> Option<&'static [u8]> {
+        matches!(self, Failure::Shed).then_some(crate::shed::RETRY_AFTER_SECS)
     }
 }
 
@@ -384,7 +417,17 @@ pub(super) fn log_access(ex: &Exchange, head: Option<&RequestHead>) {
         body_bytes: sent.body_bytes,
         response: sent.head.as_ref(),
         duration: ex.ended.unwrap_or_else(Instant::now) - ex.started,
+        request_id: head.and(ex.request_id.as_ref()).map(RequestId::as_bytes),
     });
+}
+
+/// The environ's `(key, ID)` of a request named `id` under `header`.
+#[inline]
+pub(super) fn environ_id<'r>(
+    header: Option<&'r IdHeader>,
+    id: Option<&'r RequestId>,
+) -> Option<(&'r str, &'r [u8])> {
+    Some((header?.cgi.as_str(), id?.as_bytes()))
 }
 
 /// Most bytes of an unparsable request's first line the access log shows.

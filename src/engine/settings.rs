@@ -7,6 +7,7 @@ use crate::http::Limits;
 use crate::peer::Peer;
 use crate::proxy::Proxying;
 use crate::proxy::allow::AllowList;
+use crate::request_id::IdHeader;
 use crate::settings::Protocol;
 use crate::static_files::{Offload, Statics};
 use std::sync::Arc;
@@ -29,6 +30,10 @@ pub struct ConnShared {
     pub sendfile: bool,
     /// Files applications may hand over in a response header (`--sendfile-header`).
     pub offload: Option<Arc<Offload>>,
+    /// The header request IDs are echoed in (`--request-id-header`).
+    pub request_id: Option<Arc<IdHeader>>,
+    /// Note when the kernel received each read's bytes (`--max-queue-time`).
+    pub stamp_arrivals: bool,
 }
 
 #[cfg(test)]
@@ -43,6 +48,8 @@ impl ConnShared {
             limit_request_body: None,
             sendfile: true,
             offload: None,
+            request_id: None,
+            stamp_arrivals: false,
         })
     }
 }
@@ -82,6 +89,10 @@ pub struct EngineSettings {
     pub uwsgi_allow: AllowList,
     /// `--soft-timeout`: when a stuck request's thread gets `RequestTimeout`.
     pub soft_timeout: Option<Duration>,
+    /// Longest a request may wait for the app before it is shed (`--max-queue-time`).
+    pub max_queue_time: Option<Duration>,
+    /// The header of request IDs (`--request-id-header`); `None`: no IDs.
+    pub request_id: Option<Arc<IdHeader>>,
 }
 
 impl EngineSettings {
@@ -110,6 +121,8 @@ impl EngineSettings {
             protocol: config.sockets.protocol,
             uwsgi_allow: config.sockets.uwsgi_allow_ips.clone(),
             soft_timeout: config.workers.soft_timeout,
+            max_queue_time: config.shed.max_queue_time,
+            request_id: config.request_id.header.clone(),
         }
     }
 

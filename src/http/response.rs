@@ -84,6 +84,22 @@ impl ResponseHead {
             .map(|(_, v)| v)
     }
 
+    /// Whether a header named `lower` (lowercase ASCII) is set: a plain scan of the lines'
+    /// starts, cheaper than [`ResponseHead::header`]'s split of every line.
+    pub fn has_header(&self, lower: &[u8]) -> bool {
+        let mut rest = self.block();
+        while rest.len() > lower.len() {
+            if rest[lower.len()] == b':' && rest[..lower.len()].eq_ignore_ascii_case(lower) {
+                return true;
+            }
+            match newline(rest) {
+                Some(end) => rest = &rest[end + 1..],
+                None => return false,
+            }
+        }
+        false
+    }
+
     /// Every header line, `\r\n` included.
     fn block(&self) -> &[u8] {
         &self.text[self.reason_end..]
@@ -93,6 +109,31 @@ impl ResponseHead {
     fn lines(&self) -> impl Iterator<Item = &[u8]> {
         self.block().split_inclusive(|&b| b == b'\n')
     }
+}
+
+/// Where the first `\n` in `bytes` is: eight bytes a step (a byte at a time, this scan
+/// was most of what echoing a request ID cost).
+fn newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let w =
+            u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (ONES * u64::from(b'\n'));
+        // A zero byte of `w` (a newline) sets its high bit here; bytes above the first zero
+        // may be flagged wrongly, but the lowest flag is always right.
+        let zeros = w.wrapping_sub(ONES) & !w & HIGHS;
+        if zeros != 0 {
+            return Some(at + (zeros.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| at + p)
 }
 
 /// `(name, value)` of a line [`ResponseHead::push_header`] wrote: the name ends at the
@@ -182,8 +223,9 @@ pub fn decide(terms: RequestTerms, head: &ResponseHead, known_length: Option<u64
 /// The `Server` header value.
 const SERVER: &[u8] = b"rsgi-server";
 
-/// Appends one `name: value` line.
-fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+/// Appends one `name: value` line (checked by the caller as for
+/// [`ResponseHead::push_header`]).
+pub fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
@@ -411,6 +453,18 @@ impl BodyEncoder {
 /// `Content-Type: text/plain`, a one-line body naming the status, and `Connection: close`
 /// when `close` is set. A HEAD request gets the same head with no body.
 pub fn error_response(status: u16, close: bool, head_request: bool, date: &HttpDate) -> Vec<u8> {
+    error_response_with(status, close, head_request, date, &[])
+}
+
+/// [`error_response`] with `extra` header fields (checked by the caller as for
+/// [`ResponseHead::push_header`]), such as `Retry-After`.
+pub fn error_response_with(
+    status: u16,
+    close: bool,
+    head_request: bool,
+    date: &HttpDate,
+    extra: &[(&[u8], &[u8])],
+) -> Vec<u8> {
     let reason = reason_phrase(status);
     let mut body = Vec::with_capacity(48);
     let _ = if reason.is_empty() {
@@ -424,6 +478,9 @@ pub fn error_response(status: u16, close: bool, head_request: bool, date: &HttpD
     let _ = write!(out, "Content-Length: {}\r\n", body.len());
     push_header(&mut out, b"Date", date.as_bytes());
     push_header(&mut out, b"Server", SERVER);
+    for (name, value) in extra {
+        push_header(&mut out, name, value);
+    }
     if close {
         push_header(&mut out, b"Connection", b"close");
     }
@@ -557,6 +614,37 @@ mod tests {
             head.push_header(name.as_bytes(), value.as_bytes());
         }
         head
+    }
+
+    #[test]
+    fn newlines_are_found_at_every_offset() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut bytes = vec![b'a'; len];
+                bytes[at] = b'\n';
+                if at + 1 < len {
+                    bytes[len - 1] = b'\n';
+                }
+                bytes.iter_mut().take(at).for_each(|b| *b = 0x8b);
+                assert_eq!(newline(&bytes), Some(at), "{len} {at}");
+            }
+            assert_eq!(newline(&vec![b'\x0b'; len]), None);
+        }
+    }
+
+    #[test]
+    fn has_header_matches_whole_names_without_case() {
+        let h = head(
+            200,
+            &[("Content-Type", "x-request-id: no"), ("X-Request-ID", "a")],
+        );
+        assert!(h.has_header(b"x-request-id"));
+        assert!(h.has_header(b"content-type"));
+        assert!(!h.has_header(b"x-request"));
+        assert!(!h.has_header(b"content-type-x"));
+        let value_only = head(200, &[("Content-Type", "x-request-id: no")]);
+        assert!(!value_only.has_header(b"x-request-id"));
+        assert!(!head(204, &[]).has_header(b"x-request-id"));
     }
 
     fn exchange(version: Version) -> RequestTerms {

@@ -283,6 +283,13 @@ pub fn render(s: &Snapshot, format: Format) -> String {
         "Bytes written to clients (HTTP, before TLS encryption).",
     );
     out.sample("rsgi_sent_bytes_total", &[], s.counts.sent);
+    out.family(
+        "rsgi_requests_shed",
+        Kind::Counter,
+        "Requests answered 503 without the application for having waited longer than \
+         --max-queue-time (also counted in rsgi_requests).",
+    );
+    out.sample("rsgi_requests_shed_total", &[], s.counts.shed);
     workers(&mut out, s);
     process(&mut out, s);
     if format == Format::OpenMetrics {

@@ -30,6 +30,8 @@ pub struct Region {
     queue_wait: Histogram,
     received: AtomicU64,
     sent: AtomicU64,
+    /// Requests answered 503 for having waited too long (`--max-queue-time`).
+    shed: AtomicU64,
     /// Gauges: not folded into the totals when the worker goes.
     in_flight: AtomicU64,
     connections: AtomicU64,
@@ -48,6 +50,8 @@ pub struct Counts {
     pub received: u64,
     /// Bytes written to clients.
     pub sent: u64,
+    /// Requests shed (`--max-queue-time`).
+    pub shed: u64,
 }
 
 impl Counts {
@@ -62,6 +66,7 @@ impl Counts {
         self.queue_wait.add(&other.queue_wait);
         self.received = self.received.wrapping_add(other.received);
         self.sent = self.sent.wrapping_add(other.sent);
+        self.shed = self.shed.wrapping_add(other.shed);
     }
 }
 
@@ -120,6 +125,12 @@ impl Region {
         }
     }
 
+    /// Counts a request shed for having waited too long (`--max-queue-time`).
+    #[inline]
+    pub fn count_shed(&self) {
+        bump(&self.shed, 1);
+    }
+
     /// A request went to the application (+1) or came back from it (-1).
     #[inline]
     pub fn add_in_flight(&self, delta: i64) {
@@ -144,6 +155,7 @@ impl Region {
             queue_wait: self.queue_wait.read(),
             received: self.received.load(Ordering::Relaxed),
             sent: self.sent.load(Ordering::Relaxed),
+            shed: self.shed.load(Ordering::Relaxed),
         }
     }
 
@@ -172,6 +184,7 @@ impl Region {
         for c in [
             &self.received,
             &self.sent,
+            &self.shed,
             &self.in_flight,
             &self.connections,
         ] {

@@ -96,15 +96,6 @@ impl ServerState {
     }
 }
 
-/// When the worker owning `slot` last refused a request for load ([`super::now_ms`] time;
-/// 0: never). The master gathers the latest over all slots into [`Readiness::last_shed_ms`].
-// TODO(merge, issue 16 item 5): return `slot.last_shed_ms()` once the shedding branch adds
-// `Slot::last_shed_ms`; until then no worker ever sheds, so /readyz never says "shedding".
-pub fn slot_last_shed_ms(slot: &super::Slot) -> u64 {
-    let _ = slot;
-    0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -815,6 +815,27 @@ settings! {
 
     // ---- issue 16: shedding and request ids settings (anchor) ----
 
+    /// Milliseconds a request may wait before it reaches the application: one that waited
+    /// longer is answered `503 Service Unavailable` with `Retry-After: 1` and
+    /// `Connection: close`, without calling the application. The wait runs from when the
+    /// request was ready (its head arrived; with request buffering, its body too), or from
+    /// an earlier `X-Request-Start` sent by a `--forwarded-allow-ips` proxy (nginx's
+    /// `t=SECONDS.MILLIS`, or whole milliseconds, microseconds or nanoseconds since the epoch
+    /// as Heroku and others send it). 0 disables shedding.
+    #[arg(long, value_name = "MS", value_parser = whole_number,
+          allow_negative_numbers = true)]
+    max_queue_time: i64 = Some(0), shown "0 (off)";
+
+    /// A request ID header, such as `X-Request-ID`: each request gets an ID, taken from
+    /// this header when a `--forwarded-allow-ips` proxy (or a uwsgi front end) sent a sane
+    /// one (1 to 200 visible ASCII characters), otherwise generated (32 random hex
+    /// digits). The application sees it in the environ under the header's CGI name
+    /// (`HTTP_X_REQUEST_ID`, replacing what a client sent), the response carries it unless
+    /// the application set the header itself, and the access log shows it as
+    /// `%(request_id)s` and the JSON key `request_id`. Unset: no request IDs.
+    #[arg(long, value_name = "NAME")]
+    request_id_header: String = None, shown "(none: off)";
+
     // ---- issue 16: soft timeout and statsd settings (anchor) ----
 
     /// Seconds a request may run in the application without progress (as `--timeout`

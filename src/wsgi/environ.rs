@@ -245,6 +245,9 @@ pub(crate) fn build<'py>(
         env.set_item(intern!(py, "CONTENT_LENGTH"), intern!(py, "0"))?;
     }
     set_server(py, &env, view, authority, fields.host_header)?;
+    if let Some((key, id)) = request.request_id {
+        set_request_id(py, &env, key, id)?;
+    }
     // "http" is the template's.
     if conn.url_scheme == "https" {
         env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
@@ -394,6 +397,21 @@ fn set_fields<'h>(
         set_field(py, env, &key, &from_latin1(py, value))?;
     }
     Ok(fields)
+}
+
+/// The request's ID under `key`, replacing what the client sent there (the default
+/// header's key is interned, as a common header's).
+pub(super) fn set_request_id(
+    py: Python<'_>,
+    env: &Bound<'_, PyDict>,
+    key: &str,
+    id: &[u8],
+) -> PyResult<()> {
+    let id = from_latin1(py, id);
+    match key {
+        "HTTP_X_REQUEST_ID" => env.set_item(intern!(py, "HTTP_X_REQUEST_ID"), id),
+        _ => env.set_item(key, id),
+    }
 }
 
 /// Sets one field's key, joining a repeated field to the value already there.

@@ -77,6 +77,10 @@ pub(super) fn build<'py>(
     if conn.url_scheme == "https" {
         env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
     }
+    // After the packet's variables: the ID replaces what the front end passed on.
+    if let Some((key, id)) = request.request_id {
+        super::environ::set_request_id(py, &env, key, id)?;
+    }
     if let Some(link) = input {
         env.set_item(
             intern!(py, "wsgi.input"),

@@ -443,6 +443,9 @@ pub struct Request<'a> {
     /// The body's total size when it was received whole before the call (request
     /// buffering): the app then sees it as `CONTENT_LENGTH` even for a chunked request.
     pub body_length: Option<u64>,
+    /// The request's ID (`--request-id-header`): its environ key (`HTTP_X_REQUEST_ID`) and
+    /// value, which replaces whatever the client sent under that key.
+    pub request_id: Option<(&'a str, &'a [u8])>,
 }
 
 /// Where a [`Call`] stands after [`App::start`] or [`Call::resume`].

@@ -72,6 +72,7 @@ impl TestRequest {
             head: &self.head,
             conn: &self.conn,
             body_length: self.body_length,
+            request_id: None,
         }
     }
 

@@ -61,6 +61,9 @@ impl Exchange {
             }
             return read;
         }
+        if self.shared.stamp_arrivals {
+            return self.fill_stamped(want);
+        }
         loop {
             match self.rbuf.read_from(self.sock.as_fd(), want) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -69,6 +72,24 @@ impl Exchange {
                     return Ok(n);
                 }
                 other => return other,
+            }
+        }
+    }
+
+    /// [`Exchange::fill`] on a plain socket, noting when the kernel received what was read
+    /// (`--max-queue-time`): a request read late, behind others, waited from then.
+    #[inline(never)]
+    fn fill_stamped(&mut self, want: usize) -> io::Result<usize> {
+        loop {
+            match self.rbuf.read_stamped(self.sock.as_fd(), want) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+                Ok((n, stamp)) => {
+                    if n > 0 {
+                        self.arrived = stamp;
+                    }
+                    return Ok(n);
+                }
             }
         }
     }

@@ -34,6 +34,7 @@ use crate::http::request::RequestHead;
 use crate::http::response::{self, BodyEncoder, Framing, HttpDate, RequestTerms, ResponseHead};
 use crate::http::{HeadReader, HttpError, Version};
 use crate::listen::Stream;
+use crate::request_id::RequestId;
 use crate::tls::Session;
 use crate::wsgi::{ConnView, Outcome};
 use input::Continue;
@@ -97,6 +98,11 @@ pub struct Exchange {
     pub called: Option<Instant>,
     /// Bytes read from and written to the socket, not yet recorded in the metrics.
     pub wire: Wire,
+    /// The request's ID (`--request-id-header`), set when its head is parsed.
+    pub request_id: Option<RequestId>,
+    /// When the kernel received the bytes last read (wall-clock time since the epoch), on
+    /// a plain socket with `--max-queue-time`.
+    pub arrived: Option<std::time::Duration>,
 }
 
 /// Bytes through the socket since the metrics last took them (plaintext under TLS).
@@ -159,6 +165,8 @@ impl Exchange {
             ready: None,
             called: None,
             wire: Wire::default(),
+            request_id: None,
+            arrived: None,
         }
     }
 
@@ -217,8 +225,25 @@ impl Exchange {
 
     /// Queues a response the server generates itself (errors); the connection closes after.
     pub fn send_error(&mut self, status: u16, head_request: bool) {
+        self.send_error_with(status, head_request, None);
+    }
+
+    /// [`Exchange::send_error`], with a `Retry-After` of that many seconds when given, and
+    /// the request's ID when there is one.
+    pub fn send_error_with(&mut self, status: u16, head_request: bool, retry_after: Option<&[u8]>) {
         self.date.refresh(SystemTime::now());
-        let bytes = response::error_response(status, true, head_request, &self.date);
+        let mut extra: [(&[u8], &[u8]); 2] = [(b"", b""); 2];
+        let mut n = 0;
+        if let Some(secs) = retry_after {
+            extra[n] = (b"Retry-After", secs);
+            n += 1;
+        }
+        if let (Some(header), Some(id)) = (&self.shared.request_id, &self.request_id) {
+            extra[n] = (header.name.as_bytes(), id.as_bytes());
+            n += 1;
+        }
+        let bytes =
+            response::error_response_with(status, true, head_request, &self.date, &extra[..n]);
         self.response.status = status;
         // The body follows the blank line (none for HEAD).
         self.response.body_bytes = bytes

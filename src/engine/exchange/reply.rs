@@ -71,6 +71,17 @@ impl Exchange {
         }
         let framing = response::decide(self.terms, &head, known_length);
         response::encode_head(&mut self.out, &head, framing, &self.date);
+        if let (Some(header), Some(id)) = (&self.shared.request_id, &self.request_id) {
+            // The request's ID goes back to the client, unless the app answered with its
+            // own. Added to the encoded head rather than to `head`, whose buffer was sized
+            // for the app's headers (growing it is an allocation and a copy).
+            if !head.has_header(header.lower.as_bytes()) {
+                let end = self.out.len() - 2;
+                self.out.truncate(end);
+                response::push_header(&mut self.out, header.name.as_bytes(), id.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
         self.encoder = Some(BodyEncoder::new(framing.body));
         self.framing = Some(framing);
         self.response.status = head.status;

@@ -39,6 +39,9 @@ pub struct Entry<'a> {
     pub response: Option<&'a ResponseHead>,
     /// From the request's first byte to the response being complete.
     pub duration: Duration,
+    /// The request's ID (`--request-id-header`); `None` when IDs are off or the request was
+    /// never parsed.
+    pub request_id: Option<&'a [u8]>,
 }
 
 impl<'a> Entry<'a> {

@@ -76,6 +76,8 @@ pub(super) enum Atom {
     DecimalSeconds,
     /// `p`: `<pid>`.
     Pid,
+    /// `request_id`: the request's ID (`--request-id-header`), `-` without one.
+    RequestId,
     /// `{name}i`: a request header, by its slot in [`Format::headers`].
     RequestHeader(u16),
     /// `{name}o`: a response header, by its index in [`Format::response_headers`].
@@ -135,7 +137,7 @@ pub(super) const REFERER: usize = 1;
 pub(super) const USER_AGENT: usize = 2;
 
 const ATOMS_HELP: &str = "atoms written %(name)s: h l u t r m U q H s B b f a T M D L p, \
-                          {header}i, {header}o, {variable}e; %% for a literal %";
+                          request_id, {header}i, {header}o, {variable}e; %% for a literal %";
 
 impl Format {
     /// Compiles a gunicorn format. `env` (the `--env` settings) and the process environment
@@ -292,6 +294,7 @@ fn atom(name: &str, env: &[(String, String)], tables: &mut FormatNames) -> Optio
         "D" => Atom::Micros,
         "L" => Atom::DecimalSeconds,
         "p" => Atom::Pid,
+        "request_id" => Atom::RequestId,
         _ => {
             let inner = name.strip_prefix('{')?;
             let (key, kind) = inner.rsplit_once('}')?;

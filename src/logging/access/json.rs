@@ -90,6 +90,11 @@ pub(super) fn write_json(
     escape::decimal(out, e.duration.as_micros() as u64);
     out.extend_from_slice(b",\"pid\":");
     pid(out);
+    // Only with `--request-id-header`: lines without it keep their keys.
+    if let Some(id) = e.request_id {
+        out.extend_from_slice(b",\"request_id\":");
+        escape::json(out, id);
+    }
     if format.extras {
         let mut o = Object::continuing(out);
         write_json_extras(&mut o, format, e, &found);

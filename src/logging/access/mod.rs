@@ -240,6 +240,7 @@ pub fn log_aborted(request: &Aborted<'_>) {
         body_bytes: request.body_bytes,
         response: None,
         duration: request.elapsed,
+        request_id: None,
     });
     flush();
 }

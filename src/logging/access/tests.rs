@@ -49,6 +49,7 @@ fn default_format_line() {
         body_bytes: 13,
         response: None,
         duration: Duration::from_micros(1500),
+        request_id: None,
     };
     assert_eq!(
         text(DEFAULT_FORMAT, &e),
@@ -78,6 +79,7 @@ fn headers_environ_and_user() {
         body_bytes: 0,
         response: Some(&resp),
         duration: Duration::ZERO,
+        request_id: None,
     };
     assert_eq!(
         text(
@@ -115,6 +117,7 @@ fn the_default_writer_matches_the_general_one() {
                 body_bytes: i as u64 * 7,
                 response: None,
                 duration: Duration::ZERO,
+                request_id: None,
             };
             let (mut fast, mut slow) = (Vec::new(), Vec::new());
             write_default(&mut fast, &e, b"[T]");
@@ -137,6 +140,7 @@ fn headers_by_name_and_literals_of_every_length() {
         body_bytes: 0,
         response: None,
         duration: Duration::from_micros(2_500_001),
+        request_id: None,
     };
     // The common headers by name only (no %(f)s or %(a)s), and an 8-byte, a 9-byte
     // and an empty literal after atoms.
@@ -177,6 +181,7 @@ fn unparsed_requests() {
         body_bytes: 16,
         response: None,
         duration: Duration::ZERO,
+        request_id: None,
     };
     assert_eq!(
         text(DEFAULT_FORMAT, &e),
@@ -268,8 +273,47 @@ mod cost {
                 body_bytes: 14,
                 response: None,
                 duration: Duration::from_micros(20),
+                request_id: None,
             });
         }
         flush();
     }
+}
+
+#[test]
+fn request_ids_in_text_and_json() {
+    let h = head("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let c = conn();
+    let mut e = Entry {
+        conn: &c,
+        request: LoggedRequest::Parsed(&h),
+        status: Some(503),
+        body_bytes: 0,
+        response: None,
+        duration: Duration::ZERO,
+        request_id: Some(b"abc\"1"),
+    };
+    assert_eq!(text("%(s)s %(request_id)s", &e), "503 abc\\\"1\n");
+    let format = Format::compile(DEFAULT_FORMAT, &[]).unwrap();
+    let mut out = Vec::new();
+    json::write_json(
+        &mut out,
+        &format,
+        &e,
+        b"2026-11-21T10:00:00.000000+00:00",
+        0,
+    );
+    let line = String::from_utf8(out).unwrap();
+    assert!(line.ends_with(",\"request_id\":\"abc\\\"1\"}\n"), "{line}");
+    e.request_id = None;
+    assert_eq!(text("%(request_id)s", &e), "-\n");
+    let mut out = Vec::new();
+    json::write_json(
+        &mut out,
+        &format,
+        &e,
+        b"2026-11-21T10:00:00.000000+00:00",
+        0,
+    );
+    assert!(!String::from_utf8(out).unwrap().contains("request_id"));
 }

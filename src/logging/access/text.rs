@@ -140,6 +140,7 @@ pub(super) fn write_what(
             pid(out);
             out.push(b'>');
         }
+        Source::Atom(Atom::RequestId) => dash_or(out, e.request_id),
         Source::Atom(Atom::RequestHeader(slot)) => dash_or(out, found.get(usize::from(slot))),
         Source::Atom(Atom::ResponseHeader(i)) => {
             let name = &format.response_headers[usize::from(i)];
