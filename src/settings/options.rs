@@ -783,7 +783,6 @@ settings! {
     #[serde(default, deserialize_with = "flexible_bool")]
     control_socket_disable: bool = Some(false), shown "false";
 
-    // ---- issue 16: metrics settings (anchor) ----
 
     /// Where the master serves Prometheus metrics (`GET /metrics`), on a listener of its
     /// own: `HOST:PORT`, `[IPV6]:PORT` or `unix:PATH`. Answered by the master from shared
@@ -792,7 +791,6 @@ settings! {
     #[arg(long, value_name = "ADDRESS")]
     metrics_bind: String = None, shown "(none)";
 
-    // ---- issue 16: health settings (anchor) ----
 
     /// Answer health probes on the main listeners, in the workers without Python:
     /// `PREFIX/livez` (the master runs and a worker answers) and `PREFIX/readyz` (every
@@ -811,9 +809,7 @@ settings! {
           allow_negative_numbers = true)]
     drain_delay: i64 = Some(0), shown "0";
 
-    // ---- issue 16: control settings (anchor) ----
 
-    // ---- issue 16: shedding and request ids settings (anchor) ----
 
     /// Milliseconds a request may wait before it reaches the application: one that waited
     /// longer is answered `503 Service Unavailable` with `Retry-After: 1` and
@@ -836,7 +832,6 @@ settings! {
     #[arg(long, value_name = "NAME")]
     request_id_header: String = None, shown "(none: off)";
 
-    // ---- issue 16: soft timeout and statsd settings (anchor) ----
 
     /// Seconds a request may run in the application without progress (as `--timeout`
     /// counts it) before `rsgi_server.RequestTimeout`, a `BaseException`, is raised in the
