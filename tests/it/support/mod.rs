@@ -11,6 +11,7 @@
 
 pub mod clients;
 pub mod data;
+pub mod django;
 pub mod haproxy;
 pub mod http;
 pub mod http_client;
