@@ -40,6 +40,9 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The titles of Django's error pages ("403 Forbidden", "Server Error (500)", "Not Found")
+# and nginx's ("502 Bad Gateway").
+ERROR_PAGE = re.compile(r"^\d{3} [A-Z]|\([45]\d\d\)$|^Not Found$")
 
 
 class StepFailed(Exception):
@@ -49,11 +52,10 @@ class StepFailed(Exception):
 class Flow:
     """The browser session and the steps, each a method that raises StepFailed."""
 
-    def __init__(self, args, driver, driver_log):
+    def __init__(self, args, driver):
         self.args = args
         self.base = args.base_url.rstrip("/") + "/"
         self.driver = driver
-        self.driver_log = driver_log
         self.wait = WebDriverWait(driver, args.timeout)
         self.pk = None
 
@@ -66,9 +68,17 @@ class Flow:
         return urlsplit(self.driver.current_url).path
 
     def until(self, what, condition):
-        """Waits for `condition(driver)` to be truthy (Selenium polls it), up to --timeout."""
+        """Waits for `condition(driver)` to be truthy (Selenium polls it), up to --timeout;
+        an error page (403, 500, 502...) ends the wait at once."""
+
+        def check(driver):
+            got = condition(driver)
+            if not got and ERROR_PAGE.search(driver.title):
+                raise StepFailed(f"waiting for {what}, got an error page: {driver.title!r}")
+            return got
+
         try:
-            return self.wait.until(condition)
+            return self.wait.until(check)
         except TimeoutException:
             raise StepFailed(f"still waiting for {what} after {self.args.timeout} s") from None
 
@@ -80,6 +90,10 @@ class Flow:
         if not found:
             raise StepFailed(f"no {what} ({css}) on the page")
         return found[0]
+
+    def texts(self, css):
+        """The text of every element matching `css`, joined."""
+        return " | ".join(e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css))
 
     def fill(self, css, text):
         field = self.find(css, f"field {css}")
@@ -124,10 +138,12 @@ class Flow:
         self.find("#id_file", "file input").send_keys(os.path.abspath(self.args.upload))
         self.find("input[name=_save]", "Save button").click()
         self.at_path("/admin/uploads/document/")
-        success = " ".join(e.text for e in self.driver.find_elements(By.CSS_SELECTOR, ".messagelist .success"))
+        success = self.texts(".messagelist .success")
         if self.args.title not in success or "added successfully" not in success:
-            errors = " | ".join(e.text for e in self.driver.find_elements(By.CSS_SELECTOR, ".errorlist, .errornote"))
-            raise StepFailed(f"no 'added successfully' message naming the title (messages: {success!r}; errors: {errors!r})")
+            raise StepFailed(
+                f"no 'added successfully' message naming the title (messages: {success!r};"
+                f" errors: {self.texts('.errorlist, .errornote')!r})"
+            )
         return "added through the admin's multipart form (CSRF token and all)"
 
     def listed(self):
@@ -138,9 +154,10 @@ class Flow:
         ]
         if len(links) != 1:
             raise StepFailed(f"{len(links)} rows titled {self.args.title!r} on the change list")
-        match = re.search(r"/admin/uploads/document/(\d+)/change/", links[0].get_attribute("href") or "")
+        href = links[0].get_attribute("href") or ""
+        match = re.search(r"/admin/uploads/document/(\d+)/change/", href)
         if not match:
-            raise StepFailed(f"the row links to {links[0].get_attribute('href')!r}, not a change page")
+            raise StepFailed(f"the row links to {href!r}, not a change page")
         self.pk = int(match.group(1))
         row = links[0].find_element(By.XPATH, "./ancestor::tr").text
         stem = os.path.splitext(os.path.basename(self.args.upload))[0]
@@ -163,6 +180,18 @@ class Flow:
         return f"the admin stylesheet loaded ({rules[0]} rules)"
 
     def screenshot(self):
+        # The picture must show the object: its row's title on screen, not scrolled away.
+        link = self.find("#result_list tbody th a", "first row's title")
+        if link.text != self.args.title or not link.is_displayed():
+            raise StepFailed(f"the first row shows {link.text!r}, displayed: {link.is_displayed()}")
+        inside = self.driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return r.width > 0 && r.top >= 0 && r.bottom <= window.innerHeight"
+            " && r.right <= window.innerWidth;",
+            link,
+        )
+        if not inside:
+            raise StepFailed("the title is outside the visible part of the page")
         shot = self.args.screenshot
         os.makedirs(os.path.dirname(os.path.abspath(shot)), exist_ok=True)
         if not self.driver.save_screenshot(shot):
@@ -200,8 +229,13 @@ class Flow:
         with open(self.args.upload, "rb") as f:
             sent = f.read()
         if got != sent:
-            at = next((i for i, (a, b) in enumerate(zip(got, sent)) if a != b), min(len(got), len(sent)))
-            raise StepFailed(f"{name}: {len(got)} bytes downloaded, {len(sent)} uploaded, first difference at byte {at}")
+            at = next(
+                (i for i, (a, b) in enumerate(zip(got, sent)) if a != b), min(len(got), len(sent))
+            )
+            raise StepFailed(
+                f"{name}: {len(got)} bytes downloaded, {len(sent)} uploaded,"
+                f" first difference at byte {at}"
+            )
         stem = os.path.splitext(os.path.basename(self.args.upload))[0]
         if not name.startswith(stem):
             raise StepFailed(f"downloaded as {name!r}, not under the uploaded name {stem}...")
@@ -212,7 +246,7 @@ class Flow:
         self.at_path("/admin/")
         self.find("#logout-form [type=submit]", "logout button").click()
         # The admin's own "Logged out" page, or LOGOUT_REDIRECT_URL where the site sets one.
-        self.until("the logout to leave /admin/", lambda d: urlsplit(d.current_url).path != "/admin/")
+        self.until("the logout to leave /admin/", lambda d: self.path() != "/admin/")
         if self.driver.get_cookie("sessionid"):
             raise StepFailed("the sessionid cookie survived the logout")
         self.driver.get(self.url("admin/"))
@@ -246,13 +280,17 @@ def parse_args(argv):
     p.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     p.add_argument("--timeout", type=float, default=30.0, help="per wait, in seconds")
     args = p.parse_args(argv)
-    for what, path in (("--upload", args.upload), ("--chromium", args.chromium), ("--chromedriver", args.chromedriver)):
+    for what, path in (
+        ("--upload", args.upload),
+        ("--chromium", args.chromium),
+        ("--chromedriver", args.chromedriver),
+    ):
         if not os.path.isfile(path):
             p.error(f"{what} {path}: no such file")
     return args
 
 
-def start_browser(args, profile):
+def start_browser(args, profile, log):
     options = webdriver.ChromeOptions()
     options.binary_location = args.chromium
     flags = [
@@ -278,17 +316,19 @@ def start_browser(args, profile):
     options.add_experimental_option(
         "prefs", {"download.prompt_for_download": False, "safebrowsing.enabled": False}
     )
-    log = os.path.join(profile, "chromedriver.log")
-    service = Service(args.chromedriver, log_output=log)
+    service = Service(args.chromedriver, log_output=log, service_args=["--log-level=WARNING"])
     driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(args.timeout)
-    return driver, log
+    return driver
 
 
 def tail(path, lines=15):
+    """The end of chromedriver's log, less Chromium's complaints that a container has no
+    D-Bus (every run has them; they say nothing about the failure)."""
     try:
         with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
+            kept = [line for line in f if "dbus" not in line.lower() and "D-Bus" not in line]
+        return "".join(kept[-lines:])
     except OSError:
         return ""
 
@@ -296,13 +336,15 @@ def tail(path, lines=15):
 def main(argv):
     args = parse_args(argv)
     profile = tempfile.mkdtemp(prefix="rsgi-chromium-")
+    log = os.path.join(profile, "chromedriver.log")
     driver = None
     step = "start Chromium"
     try:
         started = time.monotonic()
-        driver, log = start_browser(args, profile)
-        print(f"admin_flow: Chromium {driver.capabilities.get('browserVersion')} started", flush=True)
-        flow = Flow(args, driver, log)
+        driver = start_browser(args, profile, log)
+        version = driver.capabilities.get("browserVersion")
+        print(f"admin_flow: Chromium {version} started", flush=True)
+        flow = Flow(args, driver)
         for step, run in STEPS:
             print(f"admin_flow: {step}: {run(flow)}", flush=True)
         print(f"admin_flow: ok pk={flow.pk} screenshot={os.path.abspath(args.screenshot)} "
@@ -317,7 +359,7 @@ def main(argv):
                 print(body[:1500], file=sys.stderr)
             except WebDriverException as page_error:
                 print(f"admin_flow: (page not readable: {page_error})", file=sys.stderr)
-        log_tail = tail(os.path.join(profile, "chromedriver.log"))
+        log_tail = tail(log)
         if log_tail:
             print(f"admin_flow: end of chromedriver's log:\n{log_tail}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ mod split;
 #[path = "../../fuzz/src/uwsgi_packet.rs"]
 mod uwsgi_packet;
 
+mod browser_django;
 mod config_cli;
 mod config_gunicorn;
 mod config_gunicorn_differential;

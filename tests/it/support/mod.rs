@@ -9,6 +9,7 @@
 //! area stay in their module (`support::tls`, `support::clients`, `support::logs`,
 //! `support::load`, `support::hygiene`).
 
+pub mod browser;
 pub mod clients;
 pub mod data;
 pub mod django;
