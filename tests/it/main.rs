@@ -18,6 +18,7 @@ mod split;
 #[path = "../../fuzz/src/uwsgi_packet.rs"]
 mod uwsgi_packet;
 
+mod browser_django;
 mod config_cli;
 mod config_gunicorn;
 mod config_gunicorn_differential;
@@ -25,6 +26,7 @@ mod config_gunicorn_settings;
 mod config_readme;
 mod config_uwsgi;
 mod control_socket;
+mod django_site;
 mod engine_buffering;
 mod engine_concurrency;
 mod engine_shedding;

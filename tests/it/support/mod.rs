@@ -9,8 +9,10 @@
 //! area stay in their module (`support::tls`, `support::clients`, `support::logs`,
 //! `support::load`, `support::hygiene`).
 
+pub mod browser;
 pub mod clients;
 pub mod data;
+pub mod django;
 pub mod haproxy;
 pub mod http;
 pub mod http_client;

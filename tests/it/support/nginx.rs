@@ -112,6 +112,11 @@ impl Nginx {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// Its access log so far (the default `combined` format, one line per request).
+    pub fn access_log(&self) -> String {
+        fs::read_to_string(self.dir.join("access.log")).unwrap_or_default()
+    }
+
     /// Its error log so far (upstream errors, "upstream prematurely closed"...).
     pub fn error_log(&self) -> String {
         fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
