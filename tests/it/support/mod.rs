@@ -10,6 +10,7 @@
 //! `support::load`, `support::hygiene`).
 
 pub mod clients;
+pub mod curl_session;
 pub mod data;
 pub mod django;
 pub mod haproxy;
