@@ -81,21 +81,11 @@ fn payload() -> Vec<u8> {
     (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect()
 }
 
-/// The whole visit: log in, upload a file, find it listed, download it (same bytes,
-/// attachment headers), log out. Returns the stored file's path under `media`.
-fn visit(visitor: &CurlSession, origin: &str, media: &Path) {
-    // Anonymous visitors are sent to the login page.
-    let r = visitor.get("/documents/");
-    assert_eq!(
-        (r.status, r.header("location")),
-        (302, Some("/accounts/login/?next=/documents/")),
-        "{r:?}"
-    );
-    log_in(visitor, origin);
-    let body = payload();
-    let file = visitor.dir().join("quarterly report.bin");
-    std::fs::write(&file, &body).unwrap();
-
+/// Uploads `body` as file `name` with `title` through the upload form, which redirects to
+/// the list.
+fn upload(visitor: &CurlSession, origin: &str, title: &str, name: &str, body: &[u8]) {
+    let file = visitor.dir().join(name);
+    std::fs::write(&file, body).unwrap();
     let form = visitor.get("/documents/upload/");
     assert_eq!(form.status, 200, "{form:?}");
     let r = visitor.request(
@@ -106,7 +96,7 @@ fn visit(visitor: &CurlSession, origin: &str, media: &Path) {
             "-F",
             &format!("csrfmiddlewaretoken={}", form_token(&form)),
             "-F",
-            "title=Quarterly report ✓",
+            &format!("title={title}"),
             "-F",
             &format!("file=@{}", file.display()),
         ],
@@ -115,6 +105,27 @@ fn visit(visitor: &CurlSession, origin: &str, media: &Path) {
         (r.status, r.header("location")),
         (302, Some("/documents/")),
         "{r:?}"
+    );
+}
+
+/// The whole visit: log in, upload a file, find it listed, download it (same bytes,
+/// attachment headers), log out; the upload is stored under `media`.
+fn visit(visitor: &CurlSession, origin: &str, media: &Path) {
+    // Anonymous visitors are sent to the login page.
+    let r = visitor.get("/documents/");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (302, Some("/accounts/login/?next=/documents/")),
+        "{r:?}"
+    );
+    log_in(visitor, origin);
+    let body = payload();
+    upload(
+        visitor,
+        origin,
+        "Quarterly report ✓",
+        "quarterly report.bin",
+        &body,
     );
     let stored = media.join("documents/quarterly_report.bin");
     assert_eq!(std::fs::read(&stored).expect("the stored upload"), body);
@@ -156,7 +167,8 @@ fn visit(visitor: &CurlSession, origin: &str, media: &Path) {
 #[test]
 fn a_visitor_logs_in_uploads_sees_the_list_downloads_and_logs_out() {
     let site = Site::prepare();
-    let srv = site.server().start();
+    // Two workers: the session and the CSRF token hold whichever one answers.
+    let srv = site.server().workers(2).start();
     let base = format!("http://{}", srv.addr());
     visit(&CurlSession::new(&base), &base, &site.media_root());
 }
@@ -363,3 +375,64 @@ fn the_project_passes_djangos_system_checks() {
     let out = String::from_utf8_lossy(&check.stdout);
     assert!(out.contains("no issues"), "{out}");
 }
+
+#[test]
+fn with_debug_on_the_project_serves_its_static_files_without_the_engine() {
+    let site = Site::prepare();
+    let srv = site.app_server().env("DJANGO_DEBUG", "1").start();
+    let page = srv.get("/accounts/login/").text();
+    // Templates name the plain file, which staticfiles' view finds in the app.
+    assert!(page.contains("/static/uploads/site.css"), "{page}");
+    let r = srv.get("/static/uploads/site.css");
+    assert_eq!(r.status(), 200);
+    let source = std::fs::read_to_string(
+        crate::support::django::project_dir().join("uploads/static/uploads/site.css"),
+    )
+    .unwrap();
+    assert_eq!(r.text(), source);
+}
+
+#[test]
+fn a_download_is_sent_by_sendfile_through_wsgi_file_wrapper() {
+    if !std::path::Path::new(STRACE).exists() {
+        eprintln!("skipped: {STRACE} is not installed");
+        return;
+    }
+    let site = Site::prepare();
+    let trace = site.dir().join("sendfile.trace");
+    let trace_arg = trace.display().to_string();
+    let srv = site
+        .server()
+        .wrapper(
+            STRACE,
+            [
+                "-f",
+                "-qq",
+                "-e",
+                "trace=sendfile",
+                "-e",
+                "signal=none",
+                "-o",
+                &trace_arg,
+            ],
+        )
+        .start();
+    let base = format!("http://{}", srv.addr());
+    let visitor = CurlSession::new(&base);
+    log_in(&visitor, &base);
+    let body = payload();
+    upload(&visitor, &base, "traced", "traced.bin", &body);
+    let r = visitor.get("/documents/1/download/");
+    assert!(r.status == 200 && r.body == body, "{:?}", r.headers);
+    // The worker's sendfile(2) calls sent the whole file (Python never read it).
+    let sent: u64 = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("sendfile"))
+        .filter_map(|l| l.rsplit("= ").next()?.trim().parse::<u64>().ok())
+        .sum();
+    assert!(sent >= body.len() as u64, "sendfile sent {sent} bytes");
+}
+
+/// strace (Debian's package), for the test that watches the server's system calls.
+const STRACE: &str = "/usr/bin/strace";
