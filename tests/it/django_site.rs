@@ -75,10 +75,11 @@ fn log_out(visitor: &CurlSession, origin: &str) {
     );
 }
 
-/// Bytes of every value, a few hundred KiB: more than one sendfile call and one socket
-/// buffer.
+/// Bytes of every value, 3 MB: more than Django keeps in memory (2.5 MB, beyond which the
+/// upload is streamed from `wsgi.input` to a temporary file), one sendfile call and one
+/// socket buffer.
 fn payload() -> Vec<u8> {
-    (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect()
+    (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect()
 }
 
 /// Uploads `body` as file `name` with `title` through the upload form, which redirects to
@@ -170,7 +171,25 @@ fn a_visitor_logs_in_uploads_sees_the_list_downloads_and_logs_out() {
     // Two workers: the session and the CSRF token hold whichever one answers.
     let srv = site.server().workers(2).start();
     let base = format!("http://{}", srv.addr());
-    visit(&CurlSession::new(&base), &base, &site.media_root());
+    let visitor = CurlSession::new(&base);
+    visit(&visitor, &base, &site.media_root());
+
+    // HEAD of a download, logged in again: the same head and no body (the wrapped file is
+    // closed unsent), so the next response on the connection is intact.
+    log_in(&visitor, &base);
+    let cookie = format!("sessionid={}", visitor.cookie("sessionid").unwrap());
+    let mut c = srv.conn();
+    let download = "/documents/1/download/";
+    c.send(&request("HEAD", download, &[("Cookie", &cookie)], b""));
+    let head = c.read_head_response();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.header("content-length"),
+        Some(payload().len().to_string().as_str())
+    );
+    let r = c.roundtrip(&request("GET", download, &[("Cookie", &cookie)], b""));
+    assert_eq!(r.status(), 200);
+    assert!(r.body == payload());
 }
 
 #[test]
@@ -349,7 +368,11 @@ fn behind_haproxy_with_proxy_protocol_v2_remote_addr_is_the_clients() {
         return;
     }
     let site = Site::prepare();
-    let srv = site.server().arg("--proxy-protocol=v2").start();
+    // Threads this time: the same visit with requests on a worker's threads.
+    let srv = site
+        .server()
+        .args(["--proxy-protocol=v2", "--threads", "4"])
+        .start();
     let proxy = Haproxy::start_with(&format!(
         "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n\
          \x20   timeout server 30s\n\n\
