@@ -90,12 +90,15 @@ impl Site {
     /// project venv, where Django is installed), bound to 127.0.0.1:0 unless the test
     /// binds elsewhere. The site must outlive the server.
     pub fn server(&self) -> Builder {
-        let mut b = server(APP)
-            .no_chdir()
-            .arg("--chdir")
-            .arg(project_dir())
+        self.app_server()
             .arg("--static-map")
-            .arg(format!("/static={}", self.static_root.display()));
+            .arg(format!("/static={}", self.static_root.display()))
+    }
+
+    /// [`Site::server`] without `--static-map`: the app alone (which serves static files
+    /// itself only with `DJANGO_DEBUG` on).
+    pub fn app_server(&self) -> Builder {
+        let mut b = server(APP).no_chdir().arg("--chdir").arg(project_dir());
         if let Some(venv) = project_venv() {
             b = b.arg("--virtualenv").arg(venv);
         }

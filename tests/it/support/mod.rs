@@ -11,6 +11,7 @@
 
 pub mod browser;
 pub mod clients;
+pub mod curl_session;
 pub mod data;
 pub mod django;
 pub mod haproxy;
