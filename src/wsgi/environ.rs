@@ -104,8 +104,9 @@ fn host_strings<'py>(py: Python<'py>, conn: &ConnInfo, value: &[u8]) -> [Bound<'
     [from_latin1(py, value), name, port]
 }
 
-/// `SERVER_NAME` and `SERVER_PORT`: from the request's host when it names one, else the
-/// listener's.
+/// `SERVER_NAME` and `SERVER_PORT`: the name from the request's host when it names one, else
+/// the listener's; the port the request was received on (on a Unix socket, which has none,
+/// the host's port or the scheme's default, as gunicorn does).
 fn server_name_port<'py>(
     py: Python<'py>,
     conn: &ConnInfo,
@@ -115,6 +116,7 @@ fn server_name_port<'py>(
         Some((name, port)) => [
             from_latin1(py, name),
             match port {
+                _ if conn.port_received => PyString::new(py, &conn.server_port),
                 Some(port) => from_latin1(py, port),
                 None if conn.url_scheme == "https" => intern!(py, "443").clone(),
                 None => intern!(py, "80").clone(),
