@@ -71,6 +71,7 @@ mod supervisor_health;
 mod supervisor_lifecycle;
 mod supervisor_recycle;
 mod supervisor_reload;
+mod supervisor_reload_settings;
 mod supervisor_signals;
 mod systemd_activation;
 mod systemd_notify;
