@@ -141,7 +141,10 @@ pub(crate) struct EnvironTemplate {
 }
 
 /// Keys every request sets; present in the template so the copy never has to grow for them.
-const PER_REQUEST_KEYS: [&str; 9] = [
+/// `HTTP_HOST` is among them, ahead of the other headers' keys, where gunicorn puts it when
+/// Host comes first (as clients send it): apps that list `request.headers` in environ order
+/// see them in gunicorn's order. A request without a host removes it.
+const PER_REQUEST_KEYS: [&str; 10] = [
     "REQUEST_METHOD",
     "PATH_INFO",
     "QUERY_STRING",
@@ -151,6 +154,7 @@ const PER_REQUEST_KEYS: [&str; 9] = [
     "REMOTE_PORT",
     "SERVER_NAME",
     "SERVER_PORT",
+    "HTTP_HOST",
 ];
 
 unsafe extern "C" {
@@ -473,7 +477,13 @@ fn set_server(
             env.set_item(intern!(py, "HTTP_HOST"), http_host)?;
             [name, port]
         }
-        None => server_name_port(py, conn, host),
+        None => {
+            if host.is_none() {
+                // No host at all (HTTP/1.0): the template's placeholder goes.
+                env.del_item(intern!(py, "HTTP_HOST"))?;
+            }
+            server_name_port(py, conn, host)
+        }
     };
     let server_port = match &conn.forwarded_port {
         Some(port) => PyString::new(py, port),

@@ -25,6 +25,7 @@ mod config_gunicorn_settings;
 mod config_readme;
 mod config_uwsgi;
 mod control_socket;
+mod differential_gunicorn;
 mod engine_buffering;
 mod engine_concurrency;
 mod engine_shedding;

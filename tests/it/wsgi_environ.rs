@@ -90,6 +90,34 @@ fn host_keys_follow_the_host_of_each_request_on_a_connection() {
 }
 
 #[test]
+fn header_keys_keep_the_order_a_host_first_request_sent_them_in() {
+    // As under gunicorn: an app listing its headers in environ order (Django's
+    // request.headers, httpbin's /stream) sees Host where a client sends it, first.
+    let server = server("cases.header_order").start();
+    let mut c = server.conn();
+    let order = |c: &mut Conn, raw: &[u8]| c.roundtrip(raw).text();
+    assert_eq!(
+        order(
+            &mut c,
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-B: 1\r\nX-A: 2\r\nAccept: */*\r\n\r\n"
+        ),
+        "HTTP_HOST\nHTTP_X_B\nHTTP_X_A\nHTTP_ACCEPT\n"
+    );
+    // Without a host, no HTTP_HOST at all (not a placeholder).
+    let mut c = server.conn();
+    assert_eq!(
+        order(&mut c, b"GET / HTTP/1.0\r\nX-A: 2\r\n\r\n"),
+        "HTTP_X_A\n"
+    );
+    // An absolute-form target names the host.
+    let mut c = server.conn();
+    assert_eq!(
+        order(&mut c, b"GET http://a.example/ HTTP/1.0\r\nX-A: 2\r\n\r\n"),
+        "HTTP_HOST\nHTTP_X_A\n"
+    );
+}
+
+#[test]
 fn server_port_is_the_port_the_request_was_received_on() {
     // RFC 3875 §4.1.15: "the TCP/IP port number on which this request is received from the
     // client", whatever port the Host names (as gunicorn, waitress and granian report it).

@@ -11,6 +11,8 @@
 
 pub mod clients;
 pub mod data;
+pub mod differential;
+pub mod gunicorn;
 pub mod haproxy;
 pub mod http;
 pub mod http_client;
