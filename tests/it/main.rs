@@ -26,6 +26,7 @@ mod config_readme;
 mod config_uwsgi;
 mod control_socket;
 mod differential_gunicorn;
+mod django_site;
 mod engine_buffering;
 mod engine_concurrency;
 mod engine_shedding;

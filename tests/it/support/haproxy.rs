@@ -56,6 +56,23 @@ impl Haproxy {
             );
             config = config.replace(&placeholder, &addr.to_string());
         }
+        Haproxy::launch(dir, admin, &config)
+    }
+
+    /// Starts HAProxy with `proxies` (its `defaults`, `frontend` and `backend` sections; the
+    /// frontend binds `fd@3`, a loopback socket the test bound) after a `global` section
+    /// naming its admin socket.
+    pub fn start_with(proxies: &str) -> Haproxy {
+        let dir = TempDir::new();
+        let admin = dir.join("admin.sock");
+        let config = format!(
+            "global\n    stats socket {} mode 600 level admin\n\n{proxies}",
+            admin.display()
+        );
+        Haproxy::launch(dir, admin, &config)
+    }
+
+    fn launch(dir: TempDir, admin: PathBuf, config: &str) -> Haproxy {
         let cfg = dir.write("haproxy.cfg", config);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the frontend");
         let addr = listener.local_addr().unwrap();

@@ -10,8 +10,10 @@
 //! `support::load`, `support::hygiene`).
 
 pub mod clients;
+pub mod curl_session;
 pub mod data;
 pub mod differential;
+pub mod django;
 pub mod gunicorn;
 pub mod haproxy;
 pub mod http;
