@@ -595,3 +595,310 @@ fn httpbin_answers_as_under_gunicorn() {
             .join("\n")
     );
 }
+
+// ---- the Django project (examples/django_site) ----------------------------------------
+
+/// The Host the Django requests name (in the project's default ALLOWED_HOSTS).
+const DJANGO_HOST: &str = "localhost";
+/// A logged-in admin session each site is given (the same key in both databases).
+const SESSION: &str = "differentialsession0000000000001";
+/// A CSRF secret the corpus sends as its cookie and its form token alike.
+const CSRF: &str = "Differential0CsrfSecret012345678";
+
+/// Gives a prepared site the admin session [`SESSION`] and one document (pk 1).
+fn seed(site: &crate::support::django::Site) {
+    let code = format!(
+        "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, \
+         HASH_SESSION_KEY\n\
+         from django.contrib.sessions.backends.db import SessionStore\n\
+         from django.core.files.base import ContentFile\n\
+         from uploads.models import Document\n\
+         u = get_user_model().objects.get(username='admin')\n\
+         s = SessionStore()\n\
+         s[SESSION_KEY] = str(u.pk)\n\
+         s[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend'\n\
+         s[HASH_SESSION_KEY] = u.get_session_auth_hash()\n\
+         s._session_key = '{SESSION}'\n\
+         s.save(must_create=True)\n\
+         d = Document(title='Fixture')\n\
+         d.file.save('fixture.txt', ContentFile(b'fixture bytes\\n' * 100))\n"
+    );
+    site.manage(&["shell", "-c", &code]);
+}
+
+/// A request to the Django site; `session`: with the admin's session and CSRF cookies.
+fn dj(method: &str, target: &str, session: bool, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let cookie = format!("sessionid={SESSION}; csrftoken={CSRF}");
+    let mut all = vec![("Host", DJANGO_HOST), ("User-Agent", "rsgi-differential/1")];
+    if session {
+        all.push(("Cookie", &cookie));
+    }
+    all.extend_from_slice(headers);
+    request(method, target, &all, body)
+}
+
+/// The Django corpus: each view anonymous and logged in, each method, forms with CSRF,
+/// an upload and its download, streaming, the admin, errors, sequences.
+fn django_corpus() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let pages = [
+        "/",
+        "/documents/",
+        "/documents/upload/",
+        "/documents/1/download/",
+        "/documents/99/download/",
+        "/stream/",
+        "/session/",
+        "/whoami/",
+        "/whoami/?a=1&b=%C3%A9",
+        "/accounts/login/",
+        "/accounts/login/?next=/documents/",
+        "/admin/",
+        "/admin/login/",
+        "/admin/uploads/document/",
+        "/admin/uploads/document/1/change/",
+        "/admin/auth/user/",
+        "/admin/jsi18n/",
+        "/static/uploads/site.css",
+        "/no-such-page/",
+        "/caf%C3%A9/",
+        "/documents",
+        "/admin/uploads/document/?q=fix",
+        "/admin/uploads/document/?o=1",
+    ];
+    for session in [false, true] {
+        let who = if session { "admin" } else { "anon" };
+        for page in pages {
+            for method in ["GET", "HEAD", "OPTIONS", "DELETE"] {
+                cases.push(Case::single(
+                    format!("{who} {method} {page}"),
+                    dj(method, page, session, &[], b""),
+                ));
+            }
+        }
+    }
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    for (name, session, target, body) in [
+        (
+            "login without csrf",
+            false,
+            "/accounts/login/",
+            "username=admin&password=x".to_owned(),
+        ),
+        (
+            "login wrong password",
+            true,
+            "/accounts/login/",
+            format!("csrfmiddlewaretoken={CSRF}&username=admin&password=wrong"),
+        ),
+        (
+            "logout without csrf",
+            true,
+            "/accounts/logout/",
+            String::new(),
+        ),
+        (
+            "upload without csrf",
+            true,
+            "/documents/upload/",
+            "title=x".to_owned(),
+        ),
+        (
+            "upload without a file",
+            true,
+            "/documents/upload/",
+            format!("csrfmiddlewaretoken={CSRF}&title=x"),
+        ),
+    ] {
+        cases.push(Case::single(
+            format!("POST {name}"),
+            dj("POST", target, session, &form, body.as_bytes()),
+        ));
+    }
+    // A real upload (then listed, and downloaded byte for byte), in one sequence.
+    let boundary = "----rsgi-differential-django";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"\r\n\r\n\
+         {CSRF}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n\
+         Caf\u{e9} report\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+         filename=\"report.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend((0..300_000u32).map(|i| (i % 251) as u8));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    cases.push(Case {
+        name: "upload then list and download".into(),
+        requests: vec![
+            dj(
+                "POST",
+                "/documents/upload/",
+                true,
+                &[("Content-Type", &ct)],
+                &body,
+            ),
+            dj("GET", "/documents/", true, &[], b""),
+            dj("GET", "/documents/2/download/", true, &[], b""),
+            dj("HEAD", "/documents/2/download/", true, &[], b""),
+        ],
+        mode: Mode::KeepAlive,
+    });
+    cases.push(Case::single(
+        "GET /whoami/ disallowed host",
+        request("GET", "/whoami/", &[("Host", "evil.example")], b""),
+    ));
+    for (name, header) in [
+        ("forwarded proto", ("X-Forwarded-Proto", "https")),
+        ("forwarded host", ("X-Forwarded-Host", "127.0.0.1:8443")),
+    ] {
+        cases.push(Case::single(
+            format!("GET /whoami/ {name}"),
+            dj("GET", "/whoami/", false, &[header], b""),
+        ));
+    }
+    for mode in [Mode::KeepAlive, Mode::Pipelined] {
+        cases.push(Case {
+            name: format!("{mode:?} django sequence"),
+            requests: [
+                "/documents/",
+                "/stream/",
+                "/whoami/",
+                "/no-such-page/",
+                "/admin/",
+            ]
+            .iter()
+            .map(|p| dj("GET", p, true, &[], b""))
+            .collect(),
+            mode,
+        });
+    }
+    cases
+}
+
+/// What Django makes differ from one response to the next: CSRF tokens (masked anew for
+/// each response), new session and CSRF cookies, the upload times in the listing, and
+/// expiry times counted from the clock.
+fn django_mask(_case: &Case, seen: &mut Seen) {
+    for (k, v) in &mut seen.headers {
+        // Times from the clock: the second may tick between the two servers' answers.
+        if k.eq_ignore_ascii_case("expires") {
+            *v = "<time>".into();
+        }
+        if k.eq_ignore_ascii_case("set-cookie") {
+            let blanked = blank_after(v.as_bytes(), b"expires=", b';');
+            *v = String::from_utf8_lossy(&blanked).into_owned();
+        }
+        if k.eq_ignore_ascii_case("set-cookie")
+            && (v.starts_with("csrftoken=") || v.starts_with("sessionid="))
+        {
+            let (name, rest) = v.split_once('=').unwrap_or_default();
+            let attributes = rest.split_once(';').map_or("", |(_, a)| a);
+            *v = format!("{name}=<volatile>;{attributes}");
+        }
+    }
+    seen.body = blank_after(&seen.body, b"name=\"csrfmiddlewaretoken\" value=\"", b'"');
+    seen.body = blank_timestamps(&seen.body);
+}
+
+/// `body` with what follows each `marker`, up to `end`, blanked.
+fn blank_after(body: &[u8], marker: &[u8], end: u8) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.windows(marker.len()).position(|w| w == marker) {
+        out.extend_from_slice(&rest[..at + marker.len()]);
+        rest = &rest[at + marker.len()..];
+        let stop = rest.iter().position(|&b| b == end).unwrap_or(rest.len());
+        out.extend_from_slice(b"<volatile>");
+        rest = &rest[stop..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// `body` with ISO 8601 times (`2026-12-06T08:00:00...` up to the next `<`) blanked.
+fn blank_timestamps(body: &[u8]) -> Vec<u8> {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd";
+    let fits = |w: &[u8]| {
+        w.iter().zip(SHAPE).all(|(&b, &s)| match s {
+            b'd' => b.is_ascii_digit(),
+            s => b == s,
+        })
+    };
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body.len() - i >= SHAPE.len() && fits(&body[i..i + SHAPE.len()]) {
+            out.extend_from_slice(b"<time>");
+            i += SHAPE.len();
+            while i < body.len() && body[i] != b'<' && body[i] != b'"' {
+                i += 1;
+            }
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Differences of the Django project explained in `docs/differences.md`.
+const DJANGO_EXPLAINED: &[Explained] = &[
+    // Django's APPEND_SLASH redirect has an empty body and no Content-Length.
+    explained("anon GET /documents", "framing", "known-length"),
+    explained("anon OPTIONS /documents", "framing", "known-length"),
+    explained("anon DELETE /documents", "framing", "known-length"),
+    explained("admin GET /documents", "framing", "known-length"),
+    explained("admin OPTIONS /documents", "framing", "known-length"),
+    explained("admin DELETE /documents", "framing", "known-length"),
+];
+
+#[test]
+fn django_site_answers_as_under_gunicorn() {
+    use crate::support::django::{APP, Site, project_dir};
+    if !gunicorn::available() {
+        eprintln!("skipped: no gunicorn in the test Python");
+        return;
+    }
+    let (ours_site, theirs_site) = (Site::prepare(), Site::prepare());
+    seed(&ours_site);
+    seed(&theirs_site);
+    let theirs = Gunicorn::start(APP, &project_dir(), &theirs_site.env(), &[]);
+    let ours = ours_site.app_server().start();
+    let cases = django_corpus();
+    let requests: usize = cases.iter().map(|c| c.requests.len()).sum();
+    assert!(requests >= 150, "only {requests} requests");
+    let mut found = Vec::new();
+    for case in &cases {
+        let a = differential::run(ours.addr(), case, false);
+        let b = differential::run(theirs.addr(), case, true);
+        found.extend(differential::compare(case, &a, &b, &django_mask));
+    }
+    // The session and the upload worked: what was compared is the logged-in site.
+    let listing = differential::run(
+        ours.addr(),
+        &Case::single("check", dj("GET", "/documents/", true, &[], b"")),
+        false,
+    );
+    let listing = listing[0].as_ref().expect("the listing");
+    assert!(listing.status_line.contains(" 200 "), "{listing:?}");
+    let text = String::from_utf8_lossy(&listing.body);
+    assert!(
+        text.contains("Fixture") && text.contains("Caf\u{e9} report"),
+        "{text}"
+    );
+    let report: Vec<String> = found.iter().map(ToString::to_string).collect();
+    let path = repo_root().join("target/differential-django.txt");
+    std::fs::write(&path, report.join("\n")).expect("write the report");
+    let left = differential::unexplained(&found, DJANGO_EXPLAINED);
+    assert!(
+        left.is_empty(),
+        "{} of {} differences unexplained (in {requests} requests; all in {}):\n{}",
+        left.len(),
+        found.len(),
+        path.display(),
+        left.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
