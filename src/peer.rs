@@ -29,8 +29,13 @@ pub struct ConnInfo {
     pub remote_port: String,
     /// `SERVER_NAME` used when the request has no Host.
     pub server_name: String,
-    /// `SERVER_PORT` used when the request has no Host.
+    /// `SERVER_PORT`: the port the connection was received on; on a Unix socket (no port)
+    /// only when the request has no Host.
     pub server_port: String,
+    /// `server_port` is the port the request was received on (a TCP listener's, or the
+    /// destination a PROXY header named): RFC 3875 §4.1.15 makes it `SERVER_PORT` whatever
+    /// port the Host names. False on a Unix socket, where a Host's port stands in.
+    pub port_received: bool,
     /// `wsgi.url_scheme`.
     pub url_scheme: &'static str,
     /// A host from trusted proxy headers (`X-Forwarded-Host`, `Forwarded: host=`): it
@@ -77,6 +82,7 @@ impl ConnInfo {
             remote_port,
             server_name: server_name.to_owned(),
             server_port: server_port.to_owned(),
+            port_received: matches!(peer, Peer::Tcp(_)),
             url_scheme,
             forwarded_host: None,
             forwarded_port: None,

@@ -165,7 +165,8 @@ fn boot(config: &Config, master: Pid) -> Result<&'static App, i32> {
             Ok(leak(app))
         }
         Err(err) => {
-            tracing::error!("{}\n{err}", err.traceback.trim_end());
+            // The one record of the failure (the master's exit line only says it stops).
+            tracing::error!("{err}\n{}", err.traceback.trim_end());
             Err(EXIT_APP_LOAD_ERROR)
         }
     }

@@ -180,7 +180,11 @@ impl Arbiter {
             };
             if !self.booted {
                 if matches!(ended, Ended::Code(EXIT_APP_LOAD_ERROR)) {
-                    tracing::error!("failed to load app '{}'; stopping", self.config.python.app);
+                    // The worker logged the failure with its traceback: not again here.
+                    tracing::error!(
+                        "Worker (pid: {pid}) could not load the app; stopping \
+                         (exit code {EXIT_APP_LOAD_ERROR})"
+                    );
                 } else {
                     tracing::error!("Worker (pid: {pid}) failed to boot: {why}; stopping");
                 }

@@ -105,6 +105,9 @@ impl Arbiter {
             );
         }
         self.warn_of_changes_needing_a_restart(&new);
+        if new.process.pid != self.config.process.pid {
+            move_pid_file(new.process.pid.as_deref());
+        }
         self.hooks.on_reload();
         if new.workers.count != self.config.workers.count || self.target != new.workers.count {
             let old = self.target;
@@ -174,8 +177,46 @@ impl Arbiter {
                  change them)"
             );
         }
-        if new.logging.level != self.config.logging.level {
-            tracing::warn!("--log-level changes need a restart; the log level is unchanged");
+        let logs = self.config.logging.changes_needing_a_restart(&new.logging);
+        if !logs.is_empty() {
+            tracing::warn!(
+                "{} changes need a restart; the logs are written as before",
+                logs.join(", ")
+            );
+        }
+        let (was, is) = (&self.config.process, &new.process);
+        let owner: Vec<&str> = [
+            (was.owner.user != is.owner.user, "--user"),
+            (was.owner.group != is.owner.group, "--group"),
+            (was.initgroups != is.initgroups, "--initgroups"),
+            (was.umask != is.umask, "--umask"),
+        ]
+        .into_iter()
+        .filter_map(|(differs, option)| differs.then_some(option))
+        .collect();
+        if !owner.is_empty() {
+            // Workers are forked by the master, which gave up root when it started.
+            tracing::warn!(
+                "{} changes need a restart; workers still run as the master does",
+                owner.join(", ")
+            );
+        }
+        if new.python.hooks != self.config.python.hooks && crate::wsgi::hooks::loaded() {
+            tracing::warn!(
+                "--hooks changes need a restart; the hooks of '{}' still run (the master \
+                 loaded them and its workers inherit them)",
+                self.config.python.hooks.as_deref().unwrap_or("")
+            );
+        } else if let Some(hooks) = new
+            .python
+            .hooks
+            .as_deref()
+            .filter(|h| Some(*h) != self.config.python.hooks.as_deref())
+        {
+            tracing::info!(
+                "--hooks: new workers run the worker-side hooks of '{hooks}'; master-side \
+                 hooks in it run after a restart"
+            );
         }
         if new.metrics != self.config.metrics {
             tracing::warn!(
@@ -423,5 +464,32 @@ impl Arbiter {
         // The stable generation is what serves: systemd hears it is ready again.
         self.announced = self.generation;
         self.reannounce();
+    }
+}
+
+/// A reload changed `--pid`: our pid goes to the new path, and the old file goes. A new
+/// file that cannot be written keeps the old one (and says so). Left alone during a USR2
+/// upgrade, whose new master owns the configured path.
+fn move_pid_file(path: Option<&std::path::Path>) {
+    if crate::process::upgrade::in_progress() {
+        tracing::warn!("--pid changes wait for the binary upgrade under way; the pid file stays");
+        return;
+    }
+    let Some(path) = path else {
+        // Dropping it removes the file (while it names us).
+        drop(crate::process::upgrade::take_pidfile());
+        tracing::info!("Pid file removed (--pid unset)");
+        return;
+    };
+    match crate::process::pidfile::PidFile::create(path) {
+        Ok(pidfile) => {
+            drop(crate::process::upgrade::take_pidfile());
+            crate::process::upgrade::set_pidfile(pidfile);
+            tracing::info!("Pid file moved to {}", path.display());
+        }
+        Err(err) => tracing::error!(
+            "cannot write the pid file {} (--pid): {err}; the old one stays",
+            path.display()
+        ),
     }
 }

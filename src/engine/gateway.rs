@@ -63,6 +63,7 @@ fn client(conn: &ConnInfo, gateway: Gateway) -> ConnInfo {
         remote_port: or("REMOTE_PORT", &conn.remote_port),
         server_name: or("SERVER_NAME", &conn.server_name),
         server_port: or("SERVER_PORT", &conn.server_port),
+        port_received: conn.port_received,
         url_scheme: gateway.url_scheme(conn.url_scheme),
         forwarded_host: None,
         forwarded_port: None,

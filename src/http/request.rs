@@ -735,6 +735,7 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
     let method = &buf[parsed.method.clone()];
     let parts = split_target(&buf, parsed.target.clone(), method)?;
     let mut hosts = 0usize;
+    let mut content_types = 0usize;
     let mut content_length = None;
     let mut codings: Option<Codings> = None;
     let mut close = false;
@@ -750,6 +751,8 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
             }
         } else if name.eq_ignore_ascii_case(b"content-length") {
             add_content_length(&mut content_length, value)?;
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            content_types += 1;
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             codings.get_or_insert_with(Codings::default).add(value)?;
         } else if name.eq_ignore_ascii_case(b"connection") {
@@ -764,6 +767,12 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
     // RFC 9112 §3.2: exactly one Host in HTTP/1.1, never more than one in any version.
     if hosts > 1 || (hosts == 0 && version == Version::Http11) {
         return Err(HttpError::Malformed("missing or repeated Host"));
+    }
+    // RFC 9110 §5.3: Content-Type's grammar admits one member, so a repeat cannot be
+    // combined: a proxy may have acted on the first while the app would see both joined.
+    // Every repeat is refused, equal values too, as gunicorn does.
+    if content_types > 1 {
+        return Err(HttpError::Malformed("repeated Content-Type"));
     }
     let framing = match (codings, content_length) {
         // RFC 9112 §6.3 item 3: both present is a smuggling attempt; we refuse it outright.

@@ -151,6 +151,49 @@ group! {
     }
 }
 
+impl LogSettings {
+    /// The options whose change `new` brings that only a restart applies: the logs are
+    /// opened once, in the master, and every worker inherits them. StatsD is not among
+    /// them (its own settings are reported apart).
+    pub fn changes_needing_a_restart(&self, new: &LogSettings) -> Vec<&'static str> {
+        let options = [
+            (self.level != new.level, "--log-level"),
+            (self.format != new.format, "--log-format"),
+            (self.error_logfile != new.error_logfile, "--error-logfile"),
+            (
+                self.access_logfile != new.access_logfile,
+                "--access-logfile",
+            ),
+            (
+                self.access_log_format != new.access_log_format,
+                "--access-log-format",
+            ),
+            (
+                self.capture_output != new.capture_output,
+                "--capture-output",
+            ),
+            (self.syslog != new.syslog, "--log-syslog"),
+            (
+                self.access_not_to_syslog != new.access_not_to_syslog,
+                "--disable-redirect-access-to-syslog",
+            ),
+            (
+                self.stdio_inheritance != new.stdio_inheritance,
+                "--enable-stdio-inheritance",
+            ),
+        ];
+        let mut changed: Vec<&'static str> = options
+            .into_iter()
+            .filter_map(|(differs, option)| differs.then_some(option))
+            .collect();
+        // The routes follow from the options above, or else from a logging config.
+        if changed.is_empty() && self.routes != new.routes {
+            changed.push("--log-config");
+        }
+        changed
+    }
+}
+
 /// `--log-syslog` with its address, facility and prefix (checked even when off, as their
 /// defaults are valid).
 fn syslog(s: &Settings, v: &Check<'_>) -> Result<Option<(SyslogAddr, u8, String)>, ConfigError> {

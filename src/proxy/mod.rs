@@ -213,8 +213,8 @@ pub fn proxied_peer(addresses: &Addresses) -> Peer {
 }
 
 /// The facts of a connection whose PROXY header named a client: gunicorn's environ (the
-/// client as REMOTE_ADDR/PORT, PROXY_PROTOCOL/ADDR/PORT), with SERVER_NAME/PORT (used when
-/// a request has no Host) the address the client connected to on the proxy.
+/// client as REMOTE_ADDR/PORT, PROXY_PROTOCOL/ADDR/PORT), with SERVER_NAME (used when a
+/// request has no Host) and SERVER_PORT the address the client connected to on the proxy.
 pub fn proxied_info(base: &ConnInfo, addresses: &Addresses) -> ConnInfo {
     let mut info = base.clone();
     let protocol = addresses.protocol();
@@ -227,6 +227,7 @@ pub fn proxied_info(base: &ConnInfo, addresses: &Addresses) -> ConnInfo {
             let (addr, port) = crate::peer::remote(destination);
             info.server_name = addr.clone();
             info.server_port = port.clone();
+            info.port_received = true;
             info.proxy_header = Some(std::sync::Arc::new(ProxyHeader {
                 protocol,
                 addr,
@@ -254,6 +255,11 @@ pub fn believed_info(base: &ConnInfo, believed: Believed) -> ConnInfo {
         // The peer's port says nothing about the client; a header that gave none leaves it
         // unknown, as on a Unix socket.
         info.remote_port = client.port.map(|p| p.to_string()).unwrap_or_default();
+    }
+    // A proxy's scheme or host says how the client reached the proxy: the port it received
+    // the request on is then the host's, or that scheme's default, not the one it sent to us.
+    if believed.scheme.is_some() || believed.host.is_some() {
+        info.port_received = false;
     }
     if let Some(scheme) = believed.scheme {
         info.url_scheme = scheme;

@@ -104,8 +104,9 @@ fn host_strings<'py>(py: Python<'py>, conn: &ConnInfo, value: &[u8]) -> [Bound<'
     [from_latin1(py, value), name, port]
 }
 
-/// `SERVER_NAME` and `SERVER_PORT`: from the request's host when it names one, else the
-/// listener's.
+/// `SERVER_NAME` and `SERVER_PORT`: the name from the request's host when it names one, else
+/// the listener's; the port the request was received on (on a Unix socket, which has none,
+/// the host's port or the scheme's default, as gunicorn does).
 fn server_name_port<'py>(
     py: Python<'py>,
     conn: &ConnInfo,
@@ -115,6 +116,7 @@ fn server_name_port<'py>(
         Some((name, port)) => [
             from_latin1(py, name),
             match port {
+                _ if conn.port_received => PyString::new(py, &conn.server_port),
                 Some(port) => from_latin1(py, port),
                 None if conn.url_scheme == "https" => intern!(py, "443").clone(),
                 None => intern!(py, "80").clone(),
@@ -139,7 +141,10 @@ pub(crate) struct EnvironTemplate {
 }
 
 /// Keys every request sets; present in the template so the copy never has to grow for them.
-const PER_REQUEST_KEYS: [&str; 9] = [
+/// `HTTP_HOST` is among them, ahead of the other headers' keys, where gunicorn puts it when
+/// Host comes first (as clients send it): apps that list `request.headers` in environ order
+/// see them in gunicorn's order. A request without a host removes it.
+const PER_REQUEST_KEYS: [&str; 10] = [
     "REQUEST_METHOD",
     "PATH_INFO",
     "QUERY_STRING",
@@ -149,6 +154,7 @@ const PER_REQUEST_KEYS: [&str; 9] = [
     "REMOTE_PORT",
     "SERVER_NAME",
     "SERVER_PORT",
+    "HTTP_HOST",
 ];
 
 unsafe extern "C" {
@@ -471,7 +477,13 @@ fn set_server(
             env.set_item(intern!(py, "HTTP_HOST"), http_host)?;
             [name, port]
         }
-        None => server_name_port(py, conn, host),
+        None => {
+            if host.is_none() {
+                // No host at all (HTTP/1.0): the template's placeholder goes.
+                env.del_item(intern!(py, "HTTP_HOST"))?;
+            }
+            server_name_port(py, conn, host)
+        }
     };
     let server_port = match &conn.forwarded_port {
         Some(port) => PyString::new(py, port),

@@ -56,6 +56,10 @@ pub(super) fn build<'py>(
         }
         env.set_item(from_latin1(py, key), from_latin1(py, value))?;
     }
+    if gateway.vars.get("HTTP_HOST").is_none() {
+        // The template's placeholder, which only a packet's own HTTP_HOST replaces.
+        env.del_item(intern!(py, "HTTP_HOST"))?;
+    }
     let path_info = gateway.vars.get("PATH_INFO").unwrap_or_default();
     match gateway.vars.get("SCRIPT_NAME") {
         Some(script_name) => {

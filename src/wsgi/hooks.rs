@@ -266,6 +266,13 @@ pub fn load(config: &Config, master_pid: i32) -> Result<(), HookError> {
     Ok(())
 }
 
+/// Whether this process loaded the `--hooks` module (the master does when the module
+/// defines a master-side hook, or Python runs there anyway): its workers inherit that
+/// module, so a new `--hooks` takes a restart.
+pub fn loaded() -> bool {
+    LOADED.get().is_some()
+}
+
 /// `server.log` and `worker.log` write here, at the level of the method called.
 #[pyfunction]
 fn emit(level: &str, text: &str) {

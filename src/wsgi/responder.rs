@@ -17,10 +17,12 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Headers an application must not set (RFC 9110 §7.6.1; PEP 3333 "Other HTTP Features").
-const HOP_BY_HOP: [&str; 9] = [
+/// Not `Proxy-Authenticate`: RFC 2616 §13.5.1 (which PEP 3333 cites) called it hop-by-hop,
+/// but RFC 9110 §7.6.1 no longer does, and §15.5.8 requires it in a 407, which an app
+/// acting as a proxy (or demonstrating one, as httpbin's `/status/407`) must be able to send.
+const HOP_BY_HOP: [&str; 8] = [
     "connection",
     "keep-alive",
-    "proxy-authenticate",
     "proxy-authorization",
     "proxy-connection",
     "te",

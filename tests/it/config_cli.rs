@@ -333,6 +333,33 @@ fn unimportable_app_prints_traceback_and_exits_without_respawning() {
 }
 
 #[test]
+fn a_load_failure_is_logged_once_with_its_traceback_then_one_exit_line() {
+    // The worker that failed logs it with the traceback; the master only says it stops,
+    // in other words (it was once the same line twice, from the worker and the master).
+    let run = server("cases.broken_import").run();
+    assert_eq!(run.code(), Some(4), "{run:?}");
+    assert_eq!(
+        run.stderr.matches("failed to load app").count(),
+        1,
+        "{run:?}"
+    );
+    assert_eq!(
+        run.stderr
+            .matches("Traceback (most recent call last)")
+            .count(),
+        1,
+        "{run:?}"
+    );
+    let exit_lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("could not load the app; stopping"))
+        .collect();
+    assert_eq!(exit_lines.len(), 1, "{run:?}");
+    assert!(exit_lines[0].contains("exit code 4"), "{run:?}");
+}
+
+#[test]
 fn missing_module_fails_to_load() {
     let run = server("no_such_module_rsgi_xyz").run();
     assert_ne!(run.code(), Some(0), "{run:?}");

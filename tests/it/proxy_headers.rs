@@ -39,7 +39,8 @@ fn a_trusted_peer_is_believed_and_logged_as_the_client() {
     assert_eq!(env.str("REMOTE_ADDR"), "127.0.0.1");
     assert_eq!(env.str("wsgi.url_scheme"), "http");
     assert_eq!(env.str("HTTP_HOST"), "localhost");
-    assert_eq!(env.str("SERVER_PORT"), "80");
+    // The port it was received on (RFC 3875 §4.1.15).
+    assert_eq!(env.str("SERVER_PORT"), server.addr().port().to_string());
     // The access log's %(h)s is the believed client.
     let lines = server
         .stdout
@@ -64,7 +65,7 @@ fn an_untrusted_peer_changes_nothing() {
     assert_eq!(env.str("wsgi.url_scheme"), "http");
     assert_eq!(env.str("HTTP_HOST"), "localhost");
     assert_eq!(env.str("SERVER_NAME"), "localhost");
-    assert_eq!(env.str("SERVER_PORT"), "80");
+    assert_eq!(env.str("SERVER_PORT"), server.addr().port().to_string());
     // Passed through untouched.
     assert_eq!(env.str("HTTP_X_FORWARDED_FOR"), "6.6.6.6, 203.0.113.7");
     assert_eq!(env.str("HTTP_X_FORWARDED_HOST"), "shop.example:8443");
@@ -119,7 +120,11 @@ fn multi_hop_ranges_rfc7239_and_bad_values() {
         .environ();
         assert_eq!(env.str("REMOTE_ADDR"), "127.0.0.1", "{garbage:?}");
         assert_eq!(env.str("HTTP_HOST"), "localhost", "{garbage:?}");
-        assert_eq!(env.str("SERVER_PORT"), "80", "{garbage:?}");
+        assert_eq!(
+            env.str("SERVER_PORT"),
+            server.addr().port().to_string(),
+            "{garbage:?}"
+        );
     }
     let env = get(&mut c, &[("Forwarded", "for=1.2.3.4;for=5.6.7.8")]).environ();
     assert_eq!(env.str("REMOTE_ADDR"), "127.0.0.1");

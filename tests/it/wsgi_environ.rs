@@ -68,19 +68,18 @@ fn host_keys_follow_the_host_of_each_request_on_a_connection() {
     // different Host must still give its own keys, and a return to the first its own again.
     let server = server("environ").start();
     let mut c = server.conn();
-    for (host, name, port) in [
-        ("a.example:8080", "a.example", "8080"),
-        ("a.example:8080", "a.example", "8080"),
-        ("b.example", "b.example", "80"),
-        ("[::1]:9", "[::1]", "9"),
-        ("a.example:8080", "a.example", "8080"),
+    for (host, name) in [
+        ("a.example:8080", "a.example"),
+        ("a.example:8080", "a.example"),
+        ("b.example", "b.example"),
+        ("[::1]:9", "[::1]"),
+        ("a.example:8080", "a.example"),
     ] {
         let env = c
             .roundtrip(&request("GET", "/", &[("Host", host)], b""))
             .environ();
         assert_eq!(env.str("HTTP_HOST"), host);
         assert_eq!(env.str("SERVER_NAME"), name, "{host}");
-        assert_eq!(env.str("SERVER_PORT"), port, "{host}");
     }
     // An absolute-form target names the host, whatever Host says.
     let env = c
@@ -88,7 +87,76 @@ fn host_keys_follow_the_host_of_each_request_on_a_connection() {
         .environ();
     assert_eq!(env.str("HTTP_HOST"), "c.example:81");
     assert_eq!(env.str("SERVER_NAME"), "c.example");
-    assert_eq!(env.str("SERVER_PORT"), "81");
+}
+
+#[test]
+fn header_keys_keep_the_order_a_host_first_request_sent_them_in() {
+    // As under gunicorn: an app listing its headers in environ order (Django's
+    // request.headers, httpbin's /stream) sees Host where a client sends it, first.
+    let server = server("cases.header_order").start();
+    let mut c = server.conn();
+    let order = |c: &mut Conn, raw: &[u8]| c.roundtrip(raw).text();
+    assert_eq!(
+        order(
+            &mut c,
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-B: 1\r\nX-A: 2\r\nAccept: */*\r\n\r\n"
+        ),
+        "HTTP_HOST\nHTTP_X_B\nHTTP_X_A\nHTTP_ACCEPT\n"
+    );
+    // Without a host, no HTTP_HOST at all (not a placeholder).
+    let mut c = server.conn();
+    assert_eq!(
+        order(&mut c, b"GET / HTTP/1.0\r\nX-A: 2\r\n\r\n"),
+        "HTTP_X_A\n"
+    );
+    // An absolute-form target names the host.
+    let mut c = server.conn();
+    assert_eq!(
+        order(&mut c, b"GET http://a.example/ HTTP/1.0\r\nX-A: 2\r\n\r\n"),
+        "HTTP_HOST\nHTTP_X_A\n"
+    );
+}
+
+#[test]
+fn server_port_is_the_port_the_request_was_received_on() {
+    // RFC 3875 §4.1.15: "the TCP/IP port number on which this request is received from the
+    // client", whatever port the Host names (as gunicorn, waitress and granian report it).
+    let server = server("environ").start();
+    let port = server.addr().port().to_string();
+    let mut c = server.conn();
+    for host in ["example", "example:8080", "[::1]:9", "example:8080"] {
+        let env = c
+            .roundtrip(&request("GET", "/", &[("Host", host)], b""))
+            .environ();
+        assert_eq!(env.str("SERVER_PORT"), port, "Host: {host}");
+    }
+    let env = c
+        .roundtrip(b"GET http://c.example:81/ HTTP/1.1\r\nHost: a.example:8080\r\n\r\n")
+        .environ();
+    assert_eq!(env.str("SERVER_PORT"), port, "absolute-form target");
+}
+
+#[test]
+fn on_a_unix_socket_server_port_is_the_host_port_or_the_scheme_default() {
+    // A Unix socket has no port: as gunicorn does, the Host's port stands in, else the
+    // scheme's default.
+    let dir = TempDir::new();
+    let sock = dir.path().join("s.sock");
+    let server = server("environ")
+        .no_default_bind()
+        .bind(format!("unix:{}", sock.display()))
+        .start();
+    let mut c = Conn::unix(&server.unix_path());
+    for (host, name, port) in [
+        ("example:8080", "example", "8080"),
+        ("example", "example", "80"),
+    ] {
+        let env = c
+            .roundtrip(&request("GET", "/", &[("Host", host)], b""))
+            .environ();
+        assert_eq!(env.str("SERVER_NAME"), name, "Host: {host}");
+        assert_eq!(env.str("SERVER_PORT"), port, "Host: {host}");
+    }
 }
 
 #[test]

@@ -89,7 +89,6 @@ fn hop_by_hop_headers_from_the_app_are_a_500() {
         "Upgrade",
         "TE",
         "Trailer",
-        "Proxy-Authenticate",
         "Proxy-Authorization",
         "connection",
     ] {
@@ -102,6 +101,16 @@ fn hop_by_hop_headers_from_the_app_are_a_500() {
         );
     }
     assert_eq!(server.get("/ok").status(), 200);
+}
+
+#[test]
+fn proxy_authenticate_from_the_app_is_sent() {
+    // RFC 9110 §15.5.8: a 407 carries Proxy-Authenticate, which RFC 9110 §7.6.1 no longer
+    // counts as hop-by-hop (RFC 2616 §13.5.1, which PEP 3333 cites, did).
+    let server = server("cases.headers").start();
+    let resp = server.get("/hop/Proxy-Authenticate");
+    assert_eq!(resp.status(), 200, "{}", resp.head.raw);
+    assert_eq!(resp.header("proxy-authenticate"), Some("hop-value"));
 }
 
 // --- exc_info and repeated start_response ---------------------------------------------
