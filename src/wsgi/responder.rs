@@ -12,7 +12,9 @@ use super::native::to_latin1;
 use super::{Flow, Link, Outcome, Transport, try_with_transport, with_transport};
 use crate::http::response::{ResponseHead, parse_content_length};
 use pyo3::exceptions::{PyAssertionError, PyConnectionError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -127,7 +129,7 @@ impl Responder {
                 }
             }
         }
-        slf.getattr(pyo3::intern!(slf.py(), "write"))
+        bound_write(slf)
     }
 
     /// PEP 3333's imperative `write(data)`: sends the bytes now (headers first if needed).
@@ -296,6 +298,35 @@ impl Responder {
         op: impl FnOnce(&mut dyn Transport) -> std::io::Result<Flow> + Send,
     ) -> Progress {
         progress(with_transport(py, &self.link, op))
+    }
+}
+
+/// `start_response`'s return value, the responder's bound `write`: made from the method's
+/// descriptor, looked up once per process, rather than by attribute lookup per request.
+fn bound_write<'py>(slf: &Bound<'py, Responder>) -> PyResult<Bound<'py, PyAny>> {
+    static WRITE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = slf.py();
+    let descr = WRITE
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(py.get_type::<Responder>().getattr("write")?.unbind())
+        })?
+        .bind(py);
+    // SAFETY: `descr` and `slf` are live objects and we hold the GIL; a type's `tp_descr_get`
+    // slot takes (descriptor, instance, type) and returns a new reference or NULL with an
+    // exception set, which `from_owned_ptr_or_err` turns into an error.
+    unsafe {
+        let descr_type = ffi::Py_TYPE(descr.as_ptr());
+        match (*descr_type).tp_descr_get {
+            Some(get) => Bound::from_owned_ptr_or_err(
+                py,
+                get(
+                    descr.as_ptr(),
+                    slf.as_ptr(),
+                    ffi::Py_TYPE(slf.as_ptr()).cast(),
+                ),
+            ),
+            None => slf.getattr(pyo3::intern!(py, "write")),
+        }
     }
 }
 
