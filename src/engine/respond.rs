@@ -103,7 +103,7 @@ impl<'a> Engine<'a> {
                 self.rewatch(key);
             }
             Step::Done(outcome) => {
-                let transport = call.into_transport();
+                let transport = self.app.end(call);
                 self.complete(key, &head, outcome, transport);
             }
         }

@@ -14,9 +14,8 @@ use crate::http::response::{ResponseHead, parse_content_length};
 use pyo3::exceptions::{PyAssertionError, PyConnectionError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Headers an application must not set (RFC 9110 §7.6.1; PEP 3333 "Other HTTP Features").
 const HOP_BY_HOP: [&str; 9] = [
@@ -75,15 +74,40 @@ type QueueOp = fn(&mut dyn Transport) -> Option<std::io::Result<Flow>>;
 /// `deliver`'s `queue` for operations that always write now.
 const NO_QUEUE: Option<QueueOp> = None;
 
-/// The `start_response` callable for one request; `write` is its bound method.
+/// The `start_response` callable; `write` is the `write()` callable it returns.
 ///
 /// Frozen, with its state behind a mutex held only for instants and never across a GIL
 /// release: a Python thread calling `write()` while the main thread iterates the body must
 /// not be able to panic the worker with a borrow conflict.
+///
+/// A pair serves one request at a time and, when nothing else holds it once the request is
+/// over, the next one on the same transport slot (see `App::end`): allocating two Python
+/// objects per request cost more than the rest of `start_response`. Neither refers to the
+/// other from Python (both share a [`Core`]), so an app that keeps one keeps no cycle alive.
 #[pyclass(module = "rsgi_server", name = "StartResponse", frozen)]
 pub(crate) struct Responder {
+    core: Arc<Core>,
+    write: Py<Write>,
+}
+
+/// The `write()` callable `start_response` returns (PEP 3333's imperative output).
+#[pyclass(module = "rsgi_server", name = "write", frozen)]
+pub(crate) struct Write {
+    core: Arc<Core>,
+}
+
+/// What `start_response` and `write` share: the transport and the head's state.
+pub(crate) struct Core {
     link: Link,
     state: Mutex<HeadState>,
+}
+
+impl std::ops::Deref for Responder {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 #[pymethods]
@@ -94,10 +118,10 @@ impl Responder {
         status: &Bound<'py, PyAny>,
         headers: &Bound<'py, PyAny>,
         exc_info: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<Bound<'py, Write>> {
         let exc_info = exc_info.filter(|e| !e.is_none());
+        let this = slf.get();
         {
-            let this = slf.get();
             let state = this.state();
             match (&*state, exc_info) {
                 (HeadState::Sent, Some(exc_info)) => {
@@ -129,10 +153,53 @@ impl Responder {
                 }
             }
         }
-        bound_write(slf)
+        Ok(this.write.bind(slf.py()).clone())
     }
 
+    /// The `write()` callable, as `start_response` returns it.
+    #[getter]
+    fn write<'py>(&self, py: Python<'py>) -> Bound<'py, Write> {
+        self.write.bind(py).clone()
+    }
+}
+
+#[pymethods]
+impl Write {
     /// PEP 3333's imperative `write(data)`: sends the bytes now (headers first if needed).
+    fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.core.write(py, data)
+    }
+}
+
+impl Responder {
+    /// A `start_response` and its `write`, sending through `link`.
+    pub(crate) fn new(py: Python<'_>, link: Link) -> PyResult<Self> {
+        let core = Arc::new(Core {
+            link,
+            state: Mutex::new(HeadState::Waiting),
+        });
+        let write = Py::new(py, Write { core: core.clone() })?;
+        Ok(Responder { core, write })
+    }
+
+    /// Whether only the caller holds this pair (its own reference to the responder), so
+    /// that it can serve another request: no app, hook or thread kept either callable.
+    pub(crate) fn unshared(slf: &Bound<'_, Self>) -> bool {
+        // SAFETY: both are live objects and we hold the GIL, under which reference counts
+        // only change; reading one is what sys.getrefcount does.
+        unsafe {
+            ffi::Py_REFCNT(slf.as_ptr()) == 1 && ffi::Py_REFCNT(slf.get().write.as_ptr()) == 1
+        }
+    }
+
+    /// Makes a pair whose request is over ready for the next one.
+    pub(crate) fn reset(&self) {
+        *self.state() = HeadState::Waiting;
+    }
+}
+
+impl Core {
+    /// `write(data)`: sends the bytes now (headers first if needed).
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let progress = match self.send_chunk(py, data, None, Queue::Never)? {
             // write() may block (PEP 3333), and the app expects the bytes gone when it
@@ -143,16 +210,6 @@ impl Responder {
         match progress {
             Progress::More | Progress::Enough | Progress::Full => Ok(()),
             Progress::Gone => Err(PyConnectionError::new_err("client disconnected")),
-        }
-    }
-}
-
-impl Responder {
-    /// A responder sending through `link`.
-    pub(crate) fn new(link: Link) -> Self {
-        Responder {
-            link,
-            state: Mutex::new(HeadState::Waiting),
         }
     }
 
@@ -298,35 +355,6 @@ impl Responder {
         op: impl FnOnce(&mut dyn Transport) -> std::io::Result<Flow> + Send,
     ) -> Progress {
         progress(with_transport(py, &self.link, op))
-    }
-}
-
-/// `start_response`'s return value, the responder's bound `write`: made from the method's
-/// descriptor, looked up once per process, rather than by attribute lookup per request.
-fn bound_write<'py>(slf: &Bound<'py, Responder>) -> PyResult<Bound<'py, PyAny>> {
-    static WRITE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let py = slf.py();
-    let descr = WRITE
-        .get_or_try_init(py, || {
-            Ok::<_, PyErr>(py.get_type::<Responder>().getattr("write")?.unbind())
-        })?
-        .bind(py);
-    // SAFETY: `descr` and `slf` are live objects and we hold the GIL; a type's `tp_descr_get`
-    // slot takes (descriptor, instance, type) and returns a new reference or NULL with an
-    // exception set, which `from_owned_ptr_or_err` turns into an error.
-    unsafe {
-        let descr_type = ffi::Py_TYPE(descr.as_ptr());
-        match (*descr_type).tp_descr_get {
-            Some(get) => Bound::from_owned_ptr_or_err(
-                py,
-                get(
-                    descr.as_ptr(),
-                    slf.as_ptr(),
-                    ffi::Py_TYPE(slf.as_ptr()).cast(),
-                ),
-            ),
-            None => slf.getattr(pyo3::intern!(py, "write")),
-        }
     }
 }
 
