@@ -496,7 +496,7 @@ fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
             shown(name)
         ));
     }
-    if value.iter().any(|&b| matches!(b, b'\r' | b'\n' | b'\0')) {
+    if splits_lines(value) {
         return Err(format!(
             "response header {} has a value containing CR, LF or NUL",
             shown(name)
@@ -520,6 +520,31 @@ fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
         return Err(format!("invalid Content-Length {}", shown(value)));
     }
     Ok(())
+}
+
+/// Whether `value` holds a CR, LF or NUL (which would split the response or end it early
+/// for some clients): eight bytes a step, as every header value of every response is
+/// checked.
+fn splits_lines(value: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether a byte of `w` is zero: exact as a yes/no (the borrow can only flag bytes
+    // above a true zero).
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
+    let mut words = value.chunks_exact(8);
+    for word in words.by_ref() {
+        let w = u64::from_ne_bytes(word.try_into().expect("eight bytes"));
+        if has_zero(w)
+            || has_zero(w ^ (ONES * u64::from(b'\r')))
+            || has_zero(w ^ (ONES * u64::from(b'\n')))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| matches!(b, b'\r' | b'\n' | b'\0'))
 }
 
 /// Latin-1 bytes as a quoted, escaped string for an error message.
@@ -591,6 +616,25 @@ mod tests {
         ] {
             assert_eq!(parse_status(bad.as_bytes()), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn line_splitting_bytes_are_found_anywhere_in_a_value() {
+        for len in 0..40 {
+            let clean = vec![b'a'; len];
+            assert!(!splits_lines(&clean), "{len}");
+            for at in 0..len {
+                for bad in [b'\r', b'\n', b'\0'] {
+                    let mut value = clean.clone();
+                    value[at] = bad;
+                    assert!(splits_lines(&value), "{len} {at} {bad}");
+                }
+            }
+        }
+        // Bytes one off the three, and latin-1, are fine.
+        assert!(!splits_lines(
+            b"\x0c\x0e\x0b\x09\x01\xff\x80\x8d\x8a caf\xe9 \t"
+        ));
     }
 
     #[test]
