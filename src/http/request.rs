@@ -291,7 +291,7 @@ fn tokenize_plain(head: &[u8], fields: usize) -> Option<Parsed> {
 }
 
 /// Where the token starting at `from` ends (the first byte that is no `tchar`).
-#[inline(always)]
+#[inline(never)]
 fn token_end(head: &[u8], from: usize) -> Option<usize> {
     head[from..]
         .iter()
