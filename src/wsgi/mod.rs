@@ -381,11 +381,17 @@ impl App {
         let transport = lock(&*call.held)
             .take()
             .expect("the transport is only taken here, once per call");
-        // The call's reference and the pair's `write` link: no other.
-        if let Some(responder) = call.reusable.take() {
-            if Arc::strong_count(&call.held) == 2 {
-                self.keep_spare((call.held.clone(), responder));
-            }
+        // The call's reference and the pair's link: no other.
+        let spare = call
+            .reusable
+            .take()
+            .filter(|_| Arc::strong_count(&call.held) == 2)
+            .map(|responder| (call.held.clone(), responder));
+        // The call lets go of the slot (its drop locks it) before another thread can take
+        // the slot from the spare and put its own transport in.
+        drop(call);
+        if let Some(spare) = spare {
+            self.keep_spare(spare);
         }
         transport
     }
