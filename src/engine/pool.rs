@@ -338,7 +338,7 @@ fn run(
         Step::Paused => Outcome::Aborted,
     };
     beat.idle();
-    let mut exchange = call.into_transport();
+    let mut exchange = app.end(call);
     exchange.ended = Some(Instant::now());
     if let Some(slot) = inflight {
         slot.end();

@@ -103,7 +103,7 @@ impl<'a> Engine<'a> {
                 self.rewatch(key);
             }
             Step::Done(outcome) => {
-                let transport = call.into_transport();
+                let transport = self.app.end(call);
                 self.complete(key, &head, outcome, transport);
             }
         }
@@ -226,6 +226,7 @@ impl<'a> Engine<'a> {
 
     /// After a response: decides the connection's future (`keep`: it may persist) and
     /// sends what is left.
+    #[inline(always)]
     pub(super) fn conclude(
         &mut self,
         key: usize,
@@ -393,10 +394,18 @@ impl From<HttpError> for Failure {
 
 /// Buffers the access log line for the exchange's request: `head` when it was parsed,
 /// otherwise the first line of what the client sent.
+#[inline]
 pub(super) fn log_access(ex: &Exchange, head: Option<&RequestHead>) {
-    if !access::enabled() {
-        return;
+    // The check inline, the work out of line: with no access log and no StatsD a request
+    // pays one predictable branch, not a call.
+    if access::enabled() {
+        log_access_now(ex, head);
     }
+}
+
+/// [`log_access`] once logging is known to be on.
+#[inline(never)]
+fn log_access_now(ex: &Exchange, head: Option<&RequestHead>) {
     let request = match head {
         Some(head) => LoggedRequest::Parsed(head),
         None => {

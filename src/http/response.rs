@@ -234,6 +234,11 @@ pub fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// Appends the status line.
 fn push_status_line(out: &mut Vec<u8>, status: u16, reason: &[u8]) {
+    // Most responses: one copy of the whole line.
+    if status == 200 && reason == b"OK" {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        return;
+    }
     // Per response, so by hand rather than through the formatting machinery.
     let digits = [
         b'0' + (status / 100 % 10) as u8,

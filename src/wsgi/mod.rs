@@ -259,7 +259,14 @@ impl Outcome {
 pub struct App {
     callable: Py<PyAny>,
     environ: environ::EnvironTemplate,
+    /// A finished request's transport slot and `start_response` pair, nothing else holding
+    /// them, for the next request (see [`App::end`]): a `Box<Option<Spare<T>>>` for the
+    /// transport type `T` the driver uses, allocated once.
+    spare: Mutex<Option<Box<dyn std::any::Any + Send>>>,
 }
+
+/// A transport slot and the `start_response` pair bound to it, ready for another request.
+type Spare<T> = (Held<T>, Py<Responder>);
 
 /// The application could not be loaded.
 #[derive(Debug)]
@@ -298,6 +305,7 @@ impl App {
                 Ok((callable, environ)) => Ok(App {
                     callable: callable.unbind(),
                     environ,
+                    spare: Mutex::new(None),
                 }),
                 Err(err) => Err(AppLoadError {
                     spec: spec.to_owned(),
@@ -319,6 +327,7 @@ impl App {
                 Ok((callable, environ)) => Ok(App {
                     callable: callable.unbind(),
                     environ,
+                    spare: Mutex::new(None),
                 }),
                 Err(err) => Err(format_exception(py, &err)),
             }
@@ -329,14 +338,24 @@ impl App {
     /// sends its response until it ends or the transport is full. The returned [`Call`] holds
     /// the transport until [`Call::into_transport`].
     pub fn start<T: Transport>(&self, request: Request<'_>, transport: T) -> (Call<T>, Step) {
+        let (held, responder) = match self.take_spare::<T>() {
+            Some((held, responder)) => {
+                // Nothing else holds the slot (see `end`): it is this request's alone.
+                *lock(&held) = Some(transport);
+                responder.get().reset();
+                (held, Some(responder))
+            }
+            None => (Arc::new(Mutex::new(Some(transport))), None),
+        };
         let mut call = Call {
-            held: Arc::new(Mutex::new(Some(transport))),
+            held,
             running: None,
             outcome: Outcome::Complete,
+            reusable: None,
         };
         // The request's Python objects share the call's transport, type-erased.
         let link: Link = call.held.clone();
-        let step = Python::attach(|py| match self.begin(py, &request, link) {
+        let step = Python::attach(|py| match self.begin(py, &request, link, responder) {
             Ok((running, paused)) => {
                 call.running = Some(running);
                 if paused {
@@ -353,18 +372,69 @@ impl App {
         (call, step)
     }
 
+    /// Ends a call [`App::start`] began and takes its transport back, as
+    /// [`Call::into_transport`] does; keeps the transport slot and `start_response` pair
+    /// for the next request when nothing else holds them (an app that kept
+    /// `start_response`, `write` or `wsgi.input` keeps them to itself).
+    pub fn end<T: Transport>(&self, mut call: Call<T>) -> T {
+        call.abort_if_running();
+        let transport = lock(&*call.held)
+            .take()
+            .expect("the transport is only taken here, once per call");
+        // The call's reference and the pair's link: no other.
+        let spare = call
+            .reusable
+            .take()
+            .filter(|_| Arc::strong_count(&call.held) == 2)
+            .map(|responder| (call.held.clone(), responder));
+        // The call lets go of the slot (its drop locks it) before another thread can take
+        // the slot from the spare and put its own transport in.
+        drop(call);
+        if let Some(spare) = spare {
+            self.keep_spare(spare);
+        }
+        transport
+    }
+
+    /// The kept slot and pair, if there is one for transport type `T`.
+    fn take_spare<T: Transport>(&self) -> Option<Spare<T>> {
+        let mut slot = self.spare.try_lock().ok()?;
+        slot.as_mut()?.downcast_mut::<Option<Spare<T>>>()?.take()
+    }
+
+    /// Keeps `spare` for the next request, unless one is kept already (several threads).
+    fn keep_spare<T: Transport>(&self, spare: Spare<T>) {
+        let Ok(mut slot) = self.spare.try_lock() else {
+            return;
+        };
+        match slot.as_mut() {
+            Some(kept) => {
+                if let Some(kept @ None) = kept.downcast_mut::<Option<Spare<T>>>() {
+                    *kept = Some(spare);
+                }
+            }
+            None => *slot = Some(Box::new(Some(spare))),
+        }
+    }
+
     /// Calls the application and, for a `wsgi.file_wrapper` body, hands the file to the
     /// transport (`true`: it is still sending). The error is how the request ends when it
-    /// fails before the body could be iterated.
+    /// fails before the body could be iterated. `responder` is a kept pair already bound
+    /// to `link`'s slot.
     fn begin(
         &self,
         py: Python<'_>,
         request: &Request<'_>,
         link: Link,
+        responder: Option<Py<Responder>>,
     ) -> Result<(Running, bool), Outcome> {
         let input = (request.head.framing != BodyFraming::Empty).then(|| link.clone());
-        let responder = Bound::new(py, Responder::new(link))
-            .map_err(|err| log_app_error(py, "creating start_response", &err, false))?;
+        let responder = match responder {
+            Some(kept) => kept.into_bound(py),
+            None => Responder::new(py, link)
+                .and_then(|r| Bound::new(py, r))
+                .map_err(|err| log_app_error(py, "creating start_response", &err, false))?,
+        };
         // None (and no Python work) unless pre_request or post_request is defined.
         let hooked = crate::wsgi::hooks::pre_request(py, request.head, responder.as_any());
         let start_response = match hooked.as_ref().and_then(|h| h.recorder.as_ref()) {
@@ -465,6 +535,8 @@ pub struct Call<T: Transport> {
     running: Option<Running>,
     /// How it ended, once `running` is gone.
     outcome: Outcome,
+    /// The `start_response` pair once the request is over, when nothing else holds it.
+    reusable: Option<Py<Responder>>,
 }
 
 /// The Python objects of a response being produced.
@@ -570,7 +642,20 @@ impl<T: Transport> Call<T> {
         };
         let running = self.running.take().expect("checked above");
         self.outcome = close_body(py, &running, ended);
-        drop(running);
+        let Running {
+            responder,
+            body,
+            iter,
+            hooked,
+            ..
+        } = running;
+        drop((body, iter, hooked));
+        // The body, its iterator and the hooks' objects are gone now: what still holds
+        // the pair is the app's.
+        let responder = responder.into_bound(py);
+        if Responder::unshared(&responder) {
+            self.reusable = Some(responder.unbind());
+        }
         Step::Done(self.outcome)
     }
 }

@@ -32,10 +32,31 @@ pub(crate) fn from_latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PySt
 
 /// The bytes a `str` stands for: its code points as latin-1, or `None` if one is above
 /// U+00FF. Borrowed from the string itself in the usual case.
+#[inline]
 pub(crate) fn to_latin1<'a>(s: &'a Bound<'_, PyString>) -> Option<Cow<'a, [u8]>> {
-    // SAFETY: `data` reads CPython's compact string layout, which is stable for the
-    // non-limited API we build against (x86_64 and aarch64 are tested by pyo3). The slice
-    // borrows `s`, which keeps the string alive, and a `str` is immutable once shared.
+    let ptr = s.as_ptr();
+    // Runs for the status and every response header name and value: read the one-byte
+    // kind straight from the string (pyo3's `data()` builds a `PyResult` of a three-way
+    // enum around the same reads, several times the cost for these short strings).
+    // SAFETY: `ptr` is a live `str` (we hold `s`, and with it the GIL). PyUnicode_READY
+    // only canonicalises a legacy string (before 3.12; a no-op after); then KIND, DATA and
+    // GET_LENGTH read the compact layout of the non-limited API we build against, and the
+    // slice borrows `s`, which keeps the immutable string alive.
+    unsafe {
+        if ffi::PyUnicode_READY(ptr) == 0 && ffi::PyUnicode_KIND(ptr) == ffi::PyUnicode_1BYTE_KIND {
+            let data = ffi::PyUnicode_DATA(ptr).cast::<u8>();
+            let len = ffi::PyUnicode_GET_LENGTH(ptr) as usize;
+            return Some(Cow::Borrowed(std::slice::from_raw_parts(data, len)));
+        }
+    }
+    to_latin1_wide(s)
+}
+
+/// [`to_latin1`] of a string stored two or four bytes per code point.
+#[cold]
+#[inline(never)]
+fn to_latin1_wide<'a>(s: &'a Bound<'_, PyString>) -> Option<Cow<'a, [u8]>> {
+    // SAFETY: as in `to_latin1`; `data` reads the same layout through pyo3.
     match unsafe { s.data() }.ok()? {
         // A one-byte string holds code points 0..=255: its storage is the latin-1 bytes.
         PyStringData::Ucs1(bytes) => Some(Cow::Borrowed(bytes)),

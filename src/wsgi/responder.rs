@@ -12,9 +12,10 @@ use super::native::to_latin1;
 use super::{Flow, Link, Outcome, Transport, try_with_transport, with_transport};
 use crate::http::response::{ResponseHead, parse_content_length};
 use pyo3::exceptions::{PyAssertionError, PyConnectionError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Headers an application must not set (RFC 9110 §7.6.1; PEP 3333 "Other HTTP Features").
 /// Not `Proxy-Authenticate`: RFC 2616 §13.5.1 (which PEP 3333 cites) called it hop-by-hop,
@@ -75,15 +76,40 @@ type QueueOp = fn(&mut dyn Transport) -> Option<std::io::Result<Flow>>;
 /// `deliver`'s `queue` for operations that always write now.
 const NO_QUEUE: Option<QueueOp> = None;
 
-/// The `start_response` callable for one request; `write` is its bound method.
+/// The `start_response` callable; `write` is the `write()` callable it returns.
 ///
 /// Frozen, with its state behind a mutex held only for instants and never across a GIL
 /// release: a Python thread calling `write()` while the main thread iterates the body must
 /// not be able to panic the worker with a borrow conflict.
+///
+/// A pair serves one request at a time and, when nothing else holds it once the request is
+/// over, the next one on the same transport slot (see `App::end`): allocating two Python
+/// objects per request cost more than the rest of `start_response`. Neither refers to the
+/// other from Python (both share a [`Core`]), so an app that keeps one keeps no cycle alive.
 #[pyclass(module = "rsgi_server", name = "StartResponse", frozen)]
 pub(crate) struct Responder {
+    core: Arc<Core>,
+    write: Py<Write>,
+}
+
+/// The `write()` callable `start_response` returns (PEP 3333's imperative output).
+#[pyclass(module = "rsgi_server", name = "write", frozen)]
+pub(crate) struct Write {
+    core: Arc<Core>,
+}
+
+/// What `start_response` and `write` share: the transport and the head's state.
+pub(crate) struct Core {
     link: Link,
     state: Mutex<HeadState>,
+}
+
+impl std::ops::Deref for Responder {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 #[pymethods]
@@ -94,10 +120,10 @@ impl Responder {
         status: &Bound<'py, PyAny>,
         headers: &Bound<'py, PyAny>,
         exc_info: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<Bound<'py, Write>> {
         let exc_info = exc_info.filter(|e| !e.is_none());
+        let this = slf.get();
         {
-            let this = slf.get();
             let state = this.state();
             match (&*state, exc_info) {
                 (HeadState::Sent, Some(exc_info)) => {
@@ -129,10 +155,53 @@ impl Responder {
                 }
             }
         }
-        slf.getattr(pyo3::intern!(slf.py(), "write"))
+        Ok(this.write.bind(slf.py()).clone())
     }
 
+    /// The `write()` callable, as `start_response` returns it.
+    #[getter]
+    fn write<'py>(&self, py: Python<'py>) -> Bound<'py, Write> {
+        self.write.bind(py).clone()
+    }
+}
+
+#[pymethods]
+impl Write {
     /// PEP 3333's imperative `write(data)`: sends the bytes now (headers first if needed).
+    fn __call__(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.core.write(py, data)
+    }
+}
+
+impl Responder {
+    /// A `start_response` and its `write`, sending through `link`.
+    pub(crate) fn new(py: Python<'_>, link: Link) -> PyResult<Self> {
+        let core = Arc::new(Core {
+            link,
+            state: Mutex::new(HeadState::Waiting),
+        });
+        let write = Py::new(py, Write { core: core.clone() })?;
+        Ok(Responder { core, write })
+    }
+
+    /// Whether only the caller holds this pair (its own reference to the responder), so
+    /// that it can serve another request: no app, hook or thread kept either callable.
+    pub(crate) fn unshared(slf: &Bound<'_, Self>) -> bool {
+        // SAFETY: both are live objects and we hold the GIL, under which reference counts
+        // only change; reading one is what sys.getrefcount does.
+        unsafe {
+            ffi::Py_REFCNT(slf.as_ptr()) == 1 && ffi::Py_REFCNT(slf.get().write.as_ptr()) == 1
+        }
+    }
+
+    /// Makes a pair whose request is over ready for the next one.
+    pub(crate) fn reset(&self) {
+        *self.state() = HeadState::Waiting;
+    }
+}
+
+impl Core {
+    /// `write(data)`: sends the bytes now (headers first if needed).
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let progress = match self.send_chunk(py, data, None, Queue::Never)? {
             // write() may block (PEP 3333), and the app expects the bytes gone when it
@@ -143,16 +212,6 @@ impl Responder {
         match progress {
             Progress::More | Progress::Enough | Progress::Full => Ok(()),
             Progress::Gone => Err(PyConnectionError::new_err("client disconnected")),
-        }
-    }
-}
-
-impl Responder {
-    /// A responder sending through `link`.
-    pub(crate) fn new(link: Link) -> Self {
-        Responder {
-            link,
-            state: Mutex::new(HeadState::Waiting),
         }
     }
 
@@ -439,7 +498,7 @@ fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
             shown(name)
         ));
     }
-    if value.iter().any(|&b| matches!(b, b'\r' | b'\n' | b'\0')) {
+    if splits_lines(value) {
         return Err(format!(
             "response header {} has a value containing CR, LF or NUL",
             shown(name)
@@ -463,6 +522,31 @@ fn check_header(name: &[u8], value: &[u8]) -> Result<(), String> {
         return Err(format!("invalid Content-Length {}", shown(value)));
     }
     Ok(())
+}
+
+/// Whether `value` holds a CR, LF or NUL (which would split the response or end it early
+/// for some clients): eight bytes a step, as every header value of every response is
+/// checked.
+fn splits_lines(value: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether a byte of `w` is zero: exact as a yes/no (the borrow can only flag bytes
+    // above a true zero).
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS != 0;
+    let mut words = value.chunks_exact(8);
+    for word in words.by_ref() {
+        let w = u64::from_ne_bytes(word.try_into().expect("eight bytes"));
+        if has_zero(w)
+            || has_zero(w ^ (ONES * u64::from(b'\r')))
+            || has_zero(w ^ (ONES * u64::from(b'\n')))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| matches!(b, b'\r' | b'\n' | b'\0'))
 }
 
 /// Latin-1 bytes as a quoted, escaped string for an error message.
@@ -534,6 +618,25 @@ mod tests {
         ] {
             assert_eq!(parse_status(bad.as_bytes()), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn line_splitting_bytes_are_found_anywhere_in_a_value() {
+        for len in 0..40 {
+            let clean = vec![b'a'; len];
+            assert!(!splits_lines(&clean), "{len}");
+            for at in 0..len {
+                for bad in [b'\r', b'\n', b'\0'] {
+                    let mut value = clean.clone();
+                    value[at] = bad;
+                    assert!(splits_lines(&value), "{len} {at} {bad}");
+                }
+            }
+        }
+        // Bytes one off the three, and latin-1, are fine.
+        assert!(!splits_lines(
+            b"\x0c\x0e\x0b\x09\x01\xff\x80\x8d\x8a caf\xe9 \t"
+        ));
     }
 
     #[test]

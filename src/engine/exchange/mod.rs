@@ -255,6 +255,7 @@ impl Exchange {
     }
 
     /// Ends the request the app answered; returns whether the connection can serve another.
+    #[inline(always)]
     pub fn end_request(&mut self, outcome: Outcome, head_request: bool) -> bool {
         self.release_request_memory();
         match outcome {

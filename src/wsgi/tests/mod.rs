@@ -57,6 +57,7 @@ pub(super) fn app_with(code: &str, server: ServerInfo) -> TestApp {
             app: App {
                 callable: callable.unbind(),
                 environ: env::EnvironTemplate::new(py, server).expect("environ template"),
+                spare: std::sync::Mutex::new(None),
             },
             module: module.unbind(),
         }
@@ -82,7 +83,13 @@ impl TestApp {
         let Step::Done(outcome) = step else {
             panic!("the call paused; use start() and resume()");
         };
-        (outcome, done(call))
+        (outcome, self.end(call))
+    }
+
+    /// Ends a finished call as the driver does (keeping its `start_response` for the next
+    /// request when it can), checking the layer used the transport correctly.
+    pub(super) fn end(&self, call: Call<MemoryTransport>) -> MemoryTransport {
+        checked(self.app.end(call))
     }
 
     /// Serves `GET target` on a transport that takes everything.
@@ -122,7 +129,11 @@ impl TestApp {
 
 /// Takes the transport back from a finished call, checking the layer used it correctly.
 pub(super) fn done(call: Call<MemoryTransport>) -> MemoryTransport {
-    let transport = call.into_transport();
+    checked(call.into_transport())
+}
+
+/// `transport`, once checked for misuse by the layer.
+fn checked(transport: MemoryTransport) -> MemoryTransport {
     assert!(
         transport.violations.is_empty(),
         "transport misused: {:?}",

@@ -168,6 +168,64 @@ fn write_kept_after_the_request_ended_raises() {
     assert_eq!(t.body, b"done");
 }
 
+/// A write() kept by the app keeps its request's pair from serving the next request: the
+/// next one gets a new one, and the kept write reaches neither.
+#[test]
+fn a_kept_write_is_not_reused_for_the_next_request() {
+    let app = app(r#"
+        kept = []
+        def app(environ, start_response):
+            events.append(str(id(start_response)))
+            write = start_response("200 OK", [])
+            if not kept:
+                kept.append(write)
+            return [b"done"]
+
+        def late():
+            record(kept[0], b"late")
+    "#);
+    let (_, first) = app.get("/");
+    let (_, second) = app.get("/");
+    app.exec("late()");
+    let events = app.events();
+    assert_ne!(events[0], events[1], "a kept pair served again");
+    assert_eq!(events[2], "ConnectionError");
+    assert_eq!(
+        (first.body.as_slice(), second.body.as_slice()),
+        (&b"done"[..], &b"done"[..])
+    );
+}
+
+/// A pair nothing kept serves the next request, starting afresh: no status, headers or
+/// state of the previous response carry over.
+#[test]
+fn an_unshared_start_response_serves_the_next_request_afresh() {
+    let app = app(r#"
+        def app(environ, start_response):
+            events.append(str(id(start_response)))
+            if environ["PATH_INFO"] == "/first":
+                start_response("201 Created", [("X-First", "1")])
+                return [b"one"]
+            record(start_response.write, b"early")
+            start_response("200 OK", [("X-Second", "2")])
+            return [b"two"]
+    "#);
+    let (outcome, first) = app.get("/first");
+    assert_eq!(outcome, Outcome::Complete);
+    let (outcome, second) = app.get("/second");
+    assert_eq!(outcome, Outcome::Complete);
+    let events = app.events();
+    assert_eq!(events[0], events[1], "the pair was not reused");
+    // write() before start_response raises on the reused pair as on a new one.
+    assert_eq!(events[2], "AssertionError");
+    assert_eq!(first.status(), Some(201));
+    assert_eq!(second.status(), Some(200));
+    let head = second.head.as_ref().expect("a head");
+    assert_eq!(head.header(b"X-Second"), Some(&b"2"[..]));
+    assert_eq!(head.header(b"X-First"), None);
+    assert_eq!(second.body, b"two");
+}
+
 /// HEAD (or a declared length reached): write() succeeds, and its bytes are dropped by the
 /// transport, not by the WSGI layer.
 #[test]
