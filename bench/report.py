@@ -111,6 +111,8 @@ def figures(r):
         "cpu_us": f["cpu_s"] / n * 1e6 if n else None,
         "requests": n,
     })
+    if r.get("app_cost"):
+        f["app_us"] = r["app_cost"]["app_us"]
     return f
 
 
@@ -158,15 +160,13 @@ def main():
     ap.add_argument("--note", default="")
     ap.add_argument("--app-cost", help="bench/appcost.py lines (with workload and round), one a line")
     args = ap.parse_args()
-    app_us = {}  # workload -> the app's own CPU µs per request, median over the rounds
+    app_us, per = {}, {}  # workload -> the app's own CPU µs per request: median, every one
     if args.app_cost and os.path.exists(args.app_cost):
-        per = {}
         for line in open(args.app_cost):
             if line.strip():
                 a = json.loads(line)
                 per.setdefault(a["workload"], []).append(a["app_us"])
         app_us = {w: statistics.median(v) for w, v in per.items()}
-        app_rounds = per
 
     rows = [json.loads(line) for line in open(args.results) if line.strip()]
     params = dict(p.split("=", 1) for p in args.param)
@@ -299,8 +299,9 @@ def main():
         p("## Realistic pages: the server's share")
         p("")
         p("App µs/request: the application's own CPU per request, calling it in-process with a")
-        p("prebuilt environ and no server (`bench/appcost.py`, median over the rounds). Server")
-        p("share: 1 - app / the server's CPU per request, i.e. the part of each request's CPU")
+        p("prebuilt environ and no server (`bench/appcost.py`), measured right before each")
+        p("server's run (CPU time per call moves with the machine's load; median over the")
+        p("rounds). Server share: 1 - app / the server's CPU per request: the part of its CPU")
         p("that is not the application's own work (parsing, the environ, the response, the event")
         p("loop, the kernel's socket work charged to the server, and any slowdown of the app")
         p("itself under the server).")
@@ -308,7 +309,6 @@ def main():
         p("| Workload | Server | Requests/s | p99 ms | CPU µs/request | App µs/request | Server µs/request | Server share |")
         p("|---|---|--:|--:|--:|--:|--:|--:|")
         for w in pages:
-            a = app_us.get(w)
             for s in servers:
                 f = fig.get((s, w))
                 if (s, w) not in row:
@@ -317,16 +317,18 @@ def main():
                     p(f"| {w} | {s} | **FAILED** | | | | | |")
                     continue
                 cpu = f["cpu_us"]
+                a = f.get("app_us", app_us.get(w))
                 if a is None or cpu is None:
                     share = own = app = "n/a"
                 else:
                     app, own, share = f"{a:,.0f}", f"{cpu - a:,.0f}", f"{1 - a / cpu:.1%}"
                 p(f"| {w} | {s} | {f['rps']:,.0f} | {f['p99_ms']:.1f} | "
                   f"{'n/a' if cpu is None else f'{cpu:,.0f}'} | {app} | {own} | {share} |")
-        if app_us and rounds > 1:
+        spread = {w: (min(v), max(v)) for w, v in per.items()} if app_us else {}
+        if spread:
             p("")
-            p("App µs/request by round: " + "; ".join(
-                f"{w} " + ", ".join(f"{x:,.0f}" for x in app_rounds[w]) for w in pages if w in app_rounds) + ".")
+            p("App µs/request over the run, lowest to highest: " + "; ".join(
+                f"{w} {lo:,.0f} to {hi:,.0f}" for w, (lo, hi) in spread.items()) + ".")
         p("")
 
     if "stream-1g" in workloads:

@@ -284,16 +284,18 @@ assert status.startswith("200"), status
 open(sys.argv[2], "wb").write(body)
 EOF
 done
-# The app's own CPU per request, in-process, with no server (bench/appcost.py), once per
-# realistic workload and round, between the servers' rows: one line each in app-cost.jsonl.
+# The app's own CPU per request, in-process, with no server (bench/appcost.py), right
+# before each server's row of a realistic workload: CPU time per call moves by a fifth
+# with the load on a shared machine, so each row is set against the app measured next
+# to it. One line each in app-cost.jsonl, and in the row's .appcost file.
 appcost_file=$outdir/app-cost.jsonl
 : >"$appcost_file"
-measure_app_cost() { # workload round
-  local n=3000
-  [ "$1" = flask ] && n=10000
+measure_app_cost() { # workload round server -> the JSON line on stdout
+  local n=2000
+  [ "$1" = flask ] && n=8000
   (cd bench/apps && "$py" -B ../appcost.py -n "$n" "$(app_spec "$1")") |
-    "$py" -c 'import json, sys; r = json.loads(sys.stdin.read()); r.update(workload=sys.argv[1], round=int(sys.argv[2])); print(json.dumps(r))' "$1" "$2" \
-    >>"$appcost_file" || say "$1: app cost not measured (bench/appcost.py failed)"
+    "$py" -c 'import json, sys; r = json.loads(sys.stdin.read()); r.update(workload=sys.argv[1], round=int(sys.argv[2]), server=sys.argv[3]); print(json.dumps(r))' "$1" "$2" "$3" |
+    tee -a "$appcost_file"
 }
 
 nginx_conf() { # port dir workload [location [upstream]] -> nginx.conf on stdout
@@ -448,7 +450,8 @@ row = {"server": server, "workload": workload, "round": int(round_), "status": s
        "command": cmd, "wrk_command": wrk_line, "stop": stop, "keepalive": keepalive,
        "before": load(base + ".before"), "after": load(base + ".after"),
        "peak": load(base + ".peak"), "slowloris_before": load(base + ".slow-before"),
-       "slowloris_after": load(base + ".slow-after"), "stream": load(base + ".stream")}
+       "slowloris_after": load(base + ".slow-after"), "stream": load(base + ".stream"),
+       "app_cost": load(base + ".appcost")}
 wrk = None
 try:
     for line in open(base + ".wrk"):
@@ -593,9 +596,13 @@ failed_rows=0
 for ((round = 1; round <= rounds; round++)); do
   [ "$rounds" -eq 1 ] || say "round $round of $rounds"
   for workload in $workloads; do
-    [[ $workload != django && $workload != flask ]] || measure_app_cost "$workload" "$round"
     for server in $servers; do
       applies "$server" "$workload" || continue
+      rm -f "$outdir/$server-$workload.appcost"
+      if [[ $workload == django || $workload == flask ]]; then
+        measure_app_cost "$workload" "$round" "$server" >"$outdir/$server-$workload.appcost" ||
+          say "$server/$workload: app cost not measured (bench/appcost.py failed)"
+      fi
       status=ok
       run_one || status=failed
       stop_helpers
