@@ -367,7 +367,14 @@ server_cmd() { # server workload port -> the command line, one word per line
       is_static "$2" && extra+=(--static-map "/static=$outdir/static")
       # The binary embeds the base interpreter: the pages' packages (Django, Flask) are the
       # project venv's, as every other server's are.
-      [[ $1 == rsgi-wheel || ( $2 != django && $2 != flask ) ]] || extra+=(--virtualenv "$root/.venv")
+      # The wheel's fresh venv has neither: it is given the project venv's site-packages.
+      if [[ $2 == django || $2 == flask ]]; then
+        if [ "$1" = rsgi-wheel ]; then
+          extra+=(--pythonpath "$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')")
+        else
+          extra+=(--virtualenv "$root/.venv")
+        fi
+      fi
       printf '%s\n' "$bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "${extra[@]}" $rsgi_args "$spec" ;;
     gunicorn | gthread)
       [ "$1" = gthread ] && extra+=(-k gthread --threads "$worker_threads")
