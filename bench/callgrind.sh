@@ -10,6 +10,10 @@
 #   bench/callgrind.sh 500 -- --certfile cert.pem --keyfile key.pem   # over TLS
 #   SERVER=bench/out/wheel-venv/bin/rsgi-server bench/callgrind.sh 500   # the pip-installed one
 #   TARGET=/static/1k.bin bench/callgrind.sh 500 -- --static-map /static=DIR   # another path
+#   APP=django_page:application bench/callgrind.sh 100 -- --virtualenv .venv   # another app
+#                                                     # (from bench/apps; the Django page)
+#   PEER=bjoern APP=django_page:application bench/callgrind.sh 100   # a peer, for comparison
+#                                   # (bjoern, meinheld or pyruvate, by bench/prefork_launcher.py)
 #
 # Builds the release binary first (honours CARGO_TARGET_DIR), unless SERVER names another
 # server command.
@@ -21,7 +25,9 @@ shift || true
 [ "${1:-}" = "--" ] && shift
 extra=("$@")
 
-if [ -n "${SERVER:-}" ]; then
+if [ -n "${PEER:-}" ]; then
+  bin=""
+elif [ -n "${SERVER:-}" ]; then
   bin=$SERVER
 else
   target=${CARGO_TARGET_DIR:-$root/target}
@@ -74,9 +80,10 @@ PY
 measure() {
   local count=$1 out=$work/run-$1
   mkdir -p "$out"
+  [ -z "${PEER:-}" ] || { measure_peer "$count" "$out"; return; }
   PYTHONHASHSEED=0 valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$out/cg.%p" \
     "$bin" --chdir "$root/bench/apps" -w 1 -b 127.0.0.1:0 --keep-alive 60 "${extra[@]}" \
-    hello 2>"$out/stderr" &
+    "${APP:-hello}" 2>"$out/stderr" &
   local pid=$!
   local port=""
   for _ in $(seq 1 600); do
@@ -95,9 +102,32 @@ measure() {
   awk '/^(summary|totals):/ { print $2; exit }' "$out/cg.$worker"
 }
 
+# The same for a peer started by bench/prefork_launcher.py with one worker: ready when the
+# port answers (the request is counted in both runs, so the difference cancels it); the
+# worker is the launcher's one child.
+measure_peer() {
+  local count=$1 out=$2 port
+  port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  PYTHONHASHSEED=0 valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$out/cg.%p" \
+    "$python" "$root/bench/prefork_launcher.py" --engine "$PEER" --chdir "$root/bench/apps" --workers 1 \
+    --bind "127.0.0.1:$port" "${APP:-hello}" 2>"$out/stderr" &
+  local pid=$! ok=""
+  for _ in $(seq 1 600); do
+    if curl -fsS -o /dev/null --max-time 30 "http://127.0.0.1:$port${TARGET:-/}" 2>/dev/null; then ok=1; break; fi
+    sleep 0.5
+  done
+  [ -n "$ok" ] || { cat "$out/stderr" >&2; echo "$PEER did not start" >&2; exit 1; }
+  local worker
+  worker=$(grep -o 'workers \[[0-9]*' "$out/stderr" | grep -o '[0-9]*$')
+  client "$port" "$count"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  awk '/^(summary|totals):/ { print $2; exit }' "$out/cg.$worker"
+}
+
 small=$(measure "$n")
 large=$(measure $((5 * n)))
 per=$(( (large - small) / (4 * n) ))
-echo "options: ${extra[*]:-(none)}"
+echo "server: ${PEER:-${bin#"$root/"}}; app: ${APP:-hello}; options: ${extra[*]:-(none)}"
 echo "worker instructions: $n requests: $small; $((5 * n)) requests: $large"
 echo "per request: $per"

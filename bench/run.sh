@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark rsgi-server against gunicorn (sync and gthread), granian, bjoern and nginx (the
-# no-Python ceiling) in one run, on the same machine, with the same apps, worker count and
+# Benchmark rsgi-server against gunicorn (sync and gthread), granian, uWSGI, bjoern, meinheld,
+# pyruvate and nginx (the no-Python ceiling) in one run, on the same machine, with the same apps, worker count and
 # load, and write bench/RESULTS.md. See bench/README.md.
 #
 # For each workload, for each server: start it on a free 127.0.0.1 port, wait until it
@@ -28,8 +28,8 @@ usage: bench/run.sh [options]
                        gthread always (--threads N); on the sleep workload also rsgi-server
                        (--threads N) and granian (--blocking-threads N)
       --slowloris N    slow connections held open during the slowloris workload (default 200)
-      --servers LIST   space-separated, from: rsgi gunicorn gthread granian bjoern nginx
-                       whitenoise rsgi-close rsgi-log rsgi-json rsgi-wheel rsgi-uwsgi
+      --servers LIST   space-separated, from: rsgi gunicorn gthread granian uwsgi bjoern
+                       meinheld pyruvate nginx whitenoise rsgi-close rsgi-log rsgi-json rsgi-wheel rsgi-uwsgi
                        rsgi-proxy uwsgi-uwsgi gunicorn-proxy (default: all but these
                        variants: rsgi-server with
                        --keep-alive 0; with the access log, default format, to a file; with
@@ -41,9 +41,15 @@ usage: bench/run.sh [options]
                        uwsgi_pass and gunicorn behind its proxy_pass: hello only, the figures
                        are nginx's and the server's together)
       --workloads LIST space-separated, from: hello hello-close big stream echo sleep
-                       slowloris hello-tls stream-1g static-1k static-64k (default: all).
+                       slowloris hello-tls stream-1g static-1k static-64k django flask
+                       (default: all). django and flask are realistic pages: a Django page
+                       (startproject's middleware, a SQLite query, a template of 20 rows)
+                       and a Flask JSON view (a SQLite query, jsonify); their rows add the
+                       app's own CPU per request, measured in-process (bench/appcost.py),
+                       and the server's share of the CPU per request.
                        nginx runs only hello, hello-close, slowloris, hello-tls and the static
-                       ones; bjoern has no TLS, so it skips hello-tls. The static workloads
+                       ones; bjoern, meinheld, pyruvate and uwsgi (no TLS in this build)
+                       skip hello-tls. The static workloads
                        (a 1 KiB and a 64 KiB file under /static/) run on rsgi-server
                        (--static-map), nginx (alias, sendfile on), granian
                        (--static-path-mount) and whitenoise (gunicorn serving the app wrapped
@@ -64,8 +70,8 @@ for arg in "$@"; do # the exact command, each argument shell-quoted only when it
   if [[ $arg =~ ^[A-Za-z0-9_./:=,+@%-]+$ ]]; then command_line+=" $arg"; else command_line+=" '${arg//\'/\'\\\'\'}'"; fi
 done
 
-all_servers="rsgi gunicorn gthread granian bjoern nginx whitenoise"
-all_workloads="hello hello-close big stream echo sleep slowloris hello-tls stream-1g static-1k static-64k"
+all_servers="rsgi gunicorn gthread granian uwsgi bjoern meinheld pyruvate nginx whitenoise"
+all_workloads="hello hello-close big stream echo sleep slowloris hello-tls stream-1g static-1k static-64k django flask"
 duration=8s warmup=2s workers=2 connections=64 threads=2 timeout=2s worker_threads=8 slow_n=200
 rounds=1 servers=$all_servers workloads=$all_workloads rsgi_args="" gunicorn_args="" granian_args=""
 out=$root/bench/RESULTS.md build=1 setup=1 note=""
@@ -212,12 +218,14 @@ app_spec() {
   case $1 in
     hello | hello-close | slowloris | hello-tls | static-*) echo hello:application ;;
     stream | stream-1g) echo stream:application ;;
+    django) echo django_page:application ;;
+    flask) echo flask_json:application ;;
     *) echo "$1:application" ;;
   esac
 }
 is_static() { [[ $1 == static-* ]]; }
 applies() { # server workload: does this server run this workload?
-  [ "$1" != bjoern ] || [ "$2" != hello-tls ] || return 1
+  [[ " bjoern meinheld pyruvate uwsgi " != *" $1 "* ]] || [ "$2" != hello-tls ] || return 1
   if is_static "$2"; then [[ " rsgi rsgi-wheel nginx granian whitenoise " == *" $1 "* ]]; return; fi
   [ "$1" != whitenoise ] || return 1
   ! is_fronted "$1" || [ "$2" = hello ] || return 1
@@ -242,6 +250,11 @@ if [[ " $workloads " == *" hello-tls "* ]] && [ ! -s "$tls_cert" ]; then
     -keyout "$tls_key" -out "$tls_cert" >/dev/null 2>&1 || die "openssl could not make the bench certificate"
 fi
 
+# The realistic pages' SQLite database, made anew each run (bench/apps/benchdb.py).
+if [[ " $workloads " == *" django "* || " $workloads " == *" flask "* ]]; then
+  "$py" -B bench/apps/benchdb.py >/dev/null || die "could not create the bench database"
+fi
+
 # The bodies the checks compare against, written once.
 "$py" -B - "$outdir" <<'EOF' || die "could not write the expected bodies"
 import sys
@@ -258,6 +271,32 @@ os.makedirs(f"{out}/static", exist_ok=True)
 for name, size in (("1k.bin", 1024), ("64k.bin", 65536)):
     open(f"{out}/static/{name}", "wb").write(bytes(i * 7 % 251 for i in range(size)))
 EOF
+# The realistic pages' bodies, as the apps answer them in-process (bench/appcost.py's call).
+for w in django flask; do
+  [[ " $workloads " == *" $w "* ]] || continue
+  (cd bench/apps && "$py" -B - "$w" "$outdir/expect-$w" <<'EOF') || die "could not write the expected $w body"
+import sys
+sys.path.insert(0, "..")
+import appcost, importlib
+module = {"django": "django_page", "flask": "flask_json"}[sys.argv[1]]
+status, body = appcost.call(importlib.import_module(module).application, appcost.environ("/"))
+assert status.startswith("200"), status
+open(sys.argv[2], "wb").write(body)
+EOF
+done
+# The app's own CPU per request, in-process, with no server (bench/appcost.py), right
+# before each server's row of a realistic workload: CPU time per call moves by a fifth
+# with the load on a shared machine, so each row is set against the app measured next
+# to it. One line each in app-cost.jsonl, and in the row's .appcost file.
+appcost_file=$outdir/app-cost.jsonl
+: >"$appcost_file"
+measure_app_cost() { # workload round server -> the JSON line on stdout
+  local n=2000
+  [ "$1" = flask ] && n=8000
+  (cd bench/apps && "$py" -B ../appcost.py -n "$n" "$(app_spec "$1")") |
+    "$py" -c 'import json, sys; r = json.loads(sys.stdin.read()); r.update(workload=sys.argv[1], round=int(sys.argv[2]), server=sys.argv[3]); print(json.dumps(r))' "$1" "$2" "$3" |
+    tee -a "$appcost_file"
+}
 
 nginx_conf() { # port dir workload [location [upstream]] -> nginx.conf on stdout
   local listen="listen 127.0.0.1:$1;"
@@ -326,6 +365,16 @@ server_cmd() { # server workload port -> the command line, one word per line
       [ "$2" = sleep ] && extra+=(--threads "$worker_threads")
       [ "$2" = hello-tls ] && extra+=(--certfile "$tls_cert" --keyfile "$tls_key")
       is_static "$2" && extra+=(--static-map "/static=$outdir/static")
+      # The binary embeds the base interpreter: the pages' packages (Django, Flask) are the
+      # project venv's, as every other server's are.
+      # The wheel's fresh venv has neither: it is given the project venv's site-packages.
+      if [[ $2 == django || $2 == flask ]]; then
+        if [ "$1" = rsgi-wheel ]; then
+          extra+=(--pythonpath "$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')")
+        else
+          extra+=(--virtualenv "$root/.venv")
+        fi
+      fi
       printf '%s\n' "$bin" --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "${extra[@]}" $rsgi_args "$spec" ;;
     gunicorn | gthread)
       [ "$1" = gthread ] && extra+=(-k gthread --threads "$worker_threads")
@@ -339,7 +388,13 @@ server_cmd() { # server workload port -> the command line, one word per line
         --port "$3" "${extra[@]}" $granian_args "$spec" ;;
     whitenoise) printf '%s\n' env "BENCH_STATIC_DIR=$outdir/static" "$gunicorn_bin" --chdir "$dir" -w "$workers" \
       -b "127.0.0.1:$3" $gunicorn_args whitenoise_app:application ;;
-    bjoern) printf '%s\n' "$py" bench/bjoern_launcher.py --chdir "$dir" --workers "$workers" --bind "127.0.0.1:$3" "$spec" ;;
+    bjoern | meinheld | pyruvate) printf '%s\n' "$py" bench/prefork_launcher.py --engine "$1" --chdir "$dir" \
+      --workers "$workers" --bind "127.0.0.1:$3" "$spec" ;;
+    uwsgi)
+      # uWSGI's own HTTP/1.1 socket (keep-alive), a master that imports the app before it
+      # forks (its default), TERM a shutdown, no request log (no server logs requests here).
+      printf '%s\n' "$uwsgi_bin" --master --processes "$workers" --http11-socket "127.0.0.1:$3" --chdir "$dir" \
+        --module "$spec" --need-app --die-on-term --disable-logging ;;
     nginx) printf '%s\n' "$nginx_bin" -p "$outdir/nginx/" -e "$outdir/nginx/error.log" -c "$outdir/nginx/nginx.conf" ;;
     rsgi-uwsgi | rsgi-proxy)
       # The socket is open to all (666): nginx's workers run as another user than the bench.
@@ -366,6 +421,7 @@ check_body() { # workload port: the response is the app's, byte for byte
     echo) cmp -s <(curl -fsS --max-time 5 --data-binary "@$outdir/post-1m" -H 'Content-Type: application/octet-stream' "$url") \
       "$outdir/post-1m" ;;
     static-*) cmp -s <(curl -fsS --max-time 5 "${url%/}$(target_path "$1")") "$outdir/static/${1#static-}.bin" ;;
+    django | flask) cmp -s <(curl -fsS --max-time 5 "$url") "$outdir/expect-$1" ;;
   esac
 }
 
@@ -401,7 +457,8 @@ row = {"server": server, "workload": workload, "round": int(round_), "status": s
        "command": cmd, "wrk_command": wrk_line, "stop": stop, "keepalive": keepalive,
        "before": load(base + ".before"), "after": load(base + ".after"),
        "peak": load(base + ".peak"), "slowloris_before": load(base + ".slow-before"),
-       "slowloris_after": load(base + ".slow-after"), "stream": load(base + ".stream")}
+       "slowloris_after": load(base + ".slow-after"), "stream": load(base + ".stream"),
+       "app_cost": load(base + ".appcost")}
 wrk = None
 try:
     for line in open(base + ".wrk"):
@@ -548,6 +605,11 @@ for ((round = 1; round <= rounds; round++)); do
   for workload in $workloads; do
     for server in $servers; do
       applies "$server" "$workload" || continue
+      rm -f "$outdir/$server-$workload.appcost"
+      if [[ $workload == django || $workload == flask ]]; then
+        measure_app_cost "$workload" "$round" "$server" >"$outdir/$server-$workload.appcost" ||
+          say "$server/$workload: app cost not measured (bench/appcost.py failed)"
+      fi
       status=ok
       run_one || status=failed
       stop_helpers
@@ -579,13 +641,25 @@ conf=""
   --param connections="$connections" --param threads="$threads" --param timeout="$timeout" \
   --param worker_threads="$worker_threads" --param slowloris="$slow_n" \
   --param elapsed="$((SECONDS - start_time))" --param rounds="$rounds" \
-  ${conf:+--nginx-conf "$conf"} --note "$note" \
+  ${conf:+--nginx-conf "$conf"} --note "$note" --app-cost "$appcost_file" \
   --version "rsgi-server=$rsgi_version" \
   --version "gunicorn=$(pkg_version gunicorn)" \
   --version "granian=$(pkg_version granian)" \
   --version "bjoern=$(pkg_version bjoern)" \
+  --version "uWSGI=$(pkg_version uwsgi)" \
+  --version "meinheld=$(pkg_version meinheld)" \
+  --version "pyruvate=$(pkg_version pyruvate)" \
+  --version "Django=$(pkg_version django)" \
+  --version "Flask=$(pkg_version flask)" \
   --version "nginx=$("$nginx_bin" -v 2>&1 | head -n 1 || echo unknown)" \
   --version "python=$("$py" -c 'import sys; print(sys.version.split()[0], sys.executable)')" \
   --version "wrk=$(wrk -v 2>&1 | head -n 1 || true)" \
   >"$out"
 say "wrote ${out#"$root/"} in $((SECONDS - start_time)) s; $failed_rows failed row(s)"
+# The chart of this run, beside the report: requests/s and CPU per request per server and
+# workload (bench/chart.py, from the same results file).
+chart=${out%.md}.svg
+"$py" bench/chart.py "$results" -o "$chart" --command "$command_line" \
+  --title "rsgi-server and its peers, $(date -u '+%Y-%m-%d %H:%M UTC') ($(nproc) CPUs, $workers workers each)" ||
+  die "could not draw $chart"
+say "wrote ${chart#"$root/"}"

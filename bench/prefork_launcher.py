@@ -1,24 +1,30 @@
-"""Pre-fork launcher for bjoern, which has no worker processes of its own.
+"""Pre-fork launcher for the single-process servers: bjoern, meinheld and pyruvate.
 
-    python bench/bjoern_launcher.py --bind 127.0.0.1:8000 --workers 2 [--chdir DIR] module:callable
+    python bench/prefork_launcher.py --engine bjoern --bind 127.0.0.1:8000 --workers 2 \
+        [--chdir DIR] module:callable
 
-Binds one listening socket, imports the app, then forks WORKERS children that each run
-bjoern's event loop on that same socket (``bjoern.server_run(sock, app)``), so the kernel
-spreads connections between them as it does for gunicorn's or rsgi-server's workers.
+None of the three forks workers of its own (pyruvate runs threads in one process, behind
+one GIL). The launcher binds one listening socket, imports the app, then forks WORKERS
+children that each run the engine's event loop on that same socket, so the kernel spreads
+connections between them as it does for gunicorn's or rsgi-server's workers:
 
-The launcher stays in the foreground as the master. On SIGTERM or SIGINT it sends SIGTERM to
-its children, waits for them and exits 0. If a child exits on its own, the launcher stops the
-others and exits 1, so a benchmark sees a dead server rather than one worker short.
+- bjoern: ``bjoern.server_run(sock, app)``;
+- meinheld: ``meinheld.server.set_listen_socket(sock.fileno())`` and ``run(app)``, access log off
+  (as every other server's is);
+- pyruvate: the socket as systemd socket activation hands it over (fd 3, ``LISTEN_FDS=1``,
+  ``LISTEN_PID``) and ``pyruvate.serve(app, None, 1)``: one thread per process, like the
+  others' workers. Keep-alive stays at pyruvate's default (off): in 1.6.1 a second request
+  on a kept connection (``max_reuse_count`` > 0) gets no answer, with curl as with wrk.
 """
 
 import argparse
 import importlib
 import os
 import signal
+import socket
 import sys
 import time
 
-import bjoern
 
 
 class Stop(Exception):
@@ -29,8 +35,31 @@ def on_signal(signum, frame):
     raise Stop(signum)
 
 
+def serve(engine, sock, app):
+    """Runs ENGINE's loop on the listening SOCK in this (child) process, until stopped."""
+    if engine == "bjoern":
+        import bjoern
+
+        bjoern.server_run(sock, app)
+    elif engine == "meinheld":
+        from meinheld import server
+
+        server.set_access_logger(None)
+        server.set_keepalive(75)  # off by default; every other server keeps connections open
+        server.set_listen_socket(sock.fileno())
+        server.run(app)
+    else:
+        import pyruvate
+
+        os.dup2(sock.fileno(), 3)
+        os.environ["LISTEN_FDS"] = "1"
+        os.environ["LISTEN_PID"] = str(os.getpid())
+        pyruvate.serve(app, None, 1, async_logging=False)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--engine", choices=("bjoern", "meinheld", "pyruvate"), default="bjoern")
     ap.add_argument("--bind", required=True, help="HOST:PORT")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chdir", help="directory to import the app from")
@@ -45,7 +74,11 @@ def main():
     app = getattr(importlib.import_module(module), name or "application")
 
     host, _, port = args.bind.rpartition(":")
-    sock = bjoern.bind_and_listen(host, int(port), listen_backlog=args.backlog)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, int(port)))
+    sock.listen(args.backlog)
+    sock.setblocking(False)  # every engine's loop expects a non-blocking listener
 
     # Block the stop signals while forking, so a SIGTERM arriving now is handled (below)
     # after every child exists and is known, not in a half-made state.
@@ -60,13 +93,13 @@ def main():
                 signal.signal(s, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
             try:
-                bjoern.server_run(sock, app)
+                serve(args.engine, sock, app)
             except KeyboardInterrupt:
                 pass
             os._exit(0)
         children.append(pid)
     sock.close()  # the master never accepts
-    print(f"bjoern_launcher: pid {os.getpid()}, {args.workers} workers {children} on {args.bind}",
+    print(f"prefork_launcher: {args.engine}, pid {os.getpid()}, {args.workers} workers {children} on {args.bind}",
           file=sys.stderr, flush=True)
 
     for s in stop_signals:
@@ -77,7 +110,7 @@ def main():
     try:
         pid, _ = os.wait()  # returns only if a child exits on its own
         children.remove(pid)
-        print(f"bjoern_launcher: worker {pid} exited; stopping", file=sys.stderr, flush=True)
+        print(f"prefork_launcher: worker {pid} exited; stopping", file=sys.stderr, flush=True)
         status = 1
     except Stop:
         pass

@@ -1,0 +1,7 @@
+"""URLs of the benchmark's Django page."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [path("", views.items)]
