@@ -5,7 +5,8 @@ The path picks the header: ``/crlf-value``, ``/lf-value``, ``/cr-name``, ``/nul-
 ``/latin1`` sends a reason and a header value beyond ASCII but within latin-1 (allowed,
 and sent as latin-1 bytes). ``/status-crlf`` puts a CR/LF in the status line;
 ``/non-latin1`` sends a header value that is not latin-1 encodable and ``/str-body``
-returns a str instead of bytes (both forbidden by PEP 3333).
+returns a str instead of bytes (both forbidden by PEP 3333). ``/padded`` sends values with
+blanks around them (as Django's ``Set-Cookie``), ``/blank`` an empty one.
 """
 
 
@@ -33,6 +34,11 @@ def application(environ, start_response):
     elif path == "/str-body":
         start_response(status, headers)
         return ["a str, not bytes\n"]
+    elif path == "/padded":
+        headers.append(("Set-Cookie", " a=b; Path=/"))
+        headers.append(("X-Padded", "\t v \t"))
+    elif path == "/blank":
+        headers.append(("X-Blank", "  "))
     elif path.startswith("/hop/"):
         headers.append((path[len("/hop/"):], "hop-value"))
     elif path != "/ok":

@@ -438,8 +438,26 @@ fn header(item: &Bound<'_, PyAny>, head: &mut ResponseHead) -> PyResult<()> {
         )));
     };
     check_header(&name_bytes, &value_bytes).map_err(PyValueError::new_err)?;
-    head.push_header(&name_bytes, &value_bytes);
+    head.push_header(&name_bytes, trim_ows(&value_bytes));
     Ok(())
+}
+
+/// `value` without the optional whitespace around it, which is not part of a field value
+/// (RFC 9110 §5.5), as gunicorn sends it: Django's `Set-Cookie` values start with a space.
+#[inline]
+fn trim_ows(value: &[u8]) -> &[u8] {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    match (value.first(), value.last()) {
+        (Some(first), Some(last)) if blank(first) || blank(last) => {
+            let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+            let end = value
+                .iter()
+                .rposition(|b| !blank(b))
+                .map_or(start, |i| i + 1);
+            &value[start..end]
+        }
+        _ => value,
+    }
 }
 
 /// Splits `"200 OK"` into its code and reason; `None` if it is not three digits (200-999)

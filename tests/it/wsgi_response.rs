@@ -113,6 +113,30 @@ fn proxy_authenticate_from_the_app_is_sent() {
     assert_eq!(resp.header("proxy-authenticate"), Some("hop-value"));
 }
 
+#[test]
+fn blanks_around_header_values_are_not_sent() {
+    // RFC 9110 §5.5: optional whitespace around a field value is not part of it; Django's
+    // Set-Cookie values start with a space, and gunicorn strips it too.
+    let server = server("cases.headers").start();
+    let resp = server.get("/padded");
+    assert!(
+        resp.head.raw.contains("\r\nSet-Cookie: a=b; Path=/\r\n"),
+        "{}",
+        resp.head.raw
+    );
+    assert!(
+        resp.head.raw.contains("\r\nX-Padded: v\r\n"),
+        "{}",
+        resp.head.raw
+    );
+    let resp = server.get("/blank");
+    assert!(
+        resp.head.raw.contains("\r\nX-Blank: \r\n"),
+        "{}",
+        resp.head.raw
+    );
+}
+
 // --- exc_info and repeated start_response ---------------------------------------------
 
 #[test]
