@@ -132,11 +132,22 @@ fn a_hooks_change_with_worker_side_hooks_only_reaches_the_new_workers() {
     .unwrap();
     server.signal(Signal::SIGHUP);
     reloaded(&mut server, 2);
-    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "one\ntwo\n");
-    assert!(
-        !server
-            .stderr_text()
-            .contains("--hooks changes need a restart")
-    );
+    let warned = server
+        .stderr_text()
+        .contains("--hooks changes need a restart");
+    match host() {
+        // The binary's master runs no Python for worker-side hooks: each new worker loads
+        // the module named now.
+        Host::Embedded => {
+            assert_eq!(std::fs::read_to_string(&marker).unwrap(), "one\ntwo\n");
+            assert!(!warned);
+        }
+        // The pip-installed master is a Python process and loaded the module itself, so its
+        // workers inherit the old one: the reload says so rather than pretending.
+        Host::Interpreter => {
+            assert_eq!(std::fs::read_to_string(&marker).unwrap(), "one\none\n");
+            assert!(warned, "{}", server.stderr_text());
+        }
+    }
     assert_eq!(server.terminate().code(), Some(0));
 }
