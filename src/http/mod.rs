@@ -27,6 +27,7 @@ pub mod leniency;
 mod percent;
 pub mod request;
 pub mod response;
+pub mod scan;
 
 pub use head_reader::{HeadReader, Look};
 pub use leniency::Leniency;

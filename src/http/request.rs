@@ -273,7 +273,7 @@ fn tokenize_plain(head: &[u8], fields: usize) -> Option<Parsed> {
         }
         let value_start = name_end + 1;
         // The scan saw every CR followed by LF.
-        let value_end = value_start + carriage_return(&head[value_start..])?;
+        let value_end = value_start + super::scan::find_byte(&head[value_start..], b'\r')?;
         let value = trim_ows(&head[value_start..value_end]);
         let value_at = value.as_ptr() as usize - head.as_ptr() as usize;
         headers.push((at..name_end, value_at..value_at + value.len()));
@@ -297,29 +297,6 @@ fn token_end(head: &[u8], from: usize) -> Option<usize> {
         .iter()
         .position(|&b| !super::is_tchar(b))
         .map(|n| from + n)
-}
-
-/// Where the first CR in `bytes` is: eight bytes a step (field values are most of a head).
-fn carriage_return(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let mut at = 0;
-    let mut words = bytes.chunks_exact(8);
-    for word in words.by_ref() {
-        let w = u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (ONES * 0x0d);
-        // A zero byte of `w` (a CR) sets its high bit here; bytes above the first zero may
-        // be flagged wrongly, but the lowest flag is always right.
-        let zeros = w.wrapping_sub(ONES) & !w & HIGHS;
-        if zeros != 0 {
-            return Some(at + (zeros.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| b == b'\r')
-        .map(|p| at + p)
 }
 
 /// Runs httparse over a complete, pre-scanned head of `fields` fields, with their index on

@@ -92,7 +92,7 @@ impl ResponseHead {
             if rest[lower.len()] == b':' && rest[..lower.len()].eq_ignore_ascii_case(lower) {
                 return true;
             }
-            match newline(rest) {
+            match super::scan::find_byte(rest, b'\n') {
                 Some(end) => rest = &rest[end + 1..],
                 None => return false,
             }
@@ -109,31 +109,6 @@ impl ResponseHead {
     fn lines(&self) -> impl Iterator<Item = &[u8]> {
         self.block().split_inclusive(|&b| b == b'\n')
     }
-}
-
-/// Where the first `\n` in `bytes` is: eight bytes a step (a byte at a time, this scan
-/// was most of what echoing a request ID cost).
-fn newline(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for word in words.by_ref() {
-        let w =
-            u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (ONES * u64::from(b'\n'));
-        // A zero byte of `w` (a newline) sets its high bit here; bytes above the first zero
-        // may be flagged wrongly, but the lowest flag is always right.
-        let zeros = w.wrapping_sub(ONES) & !w & HIGHS;
-        if zeros != 0 {
-            return Some(at + (zeros.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|p| at + p)
 }
 
 /// `(name, value)` of a line [`ResponseHead::push_header`] wrote: the name ends at the
@@ -619,22 +594,6 @@ mod tests {
             head.push_header(name.as_bytes(), value.as_bytes());
         }
         head
-    }
-
-    #[test]
-    fn newlines_are_found_at_every_offset() {
-        for len in 0..40 {
-            for at in 0..len {
-                let mut bytes = vec![b'a'; len];
-                bytes[at] = b'\n';
-                if at + 1 < len {
-                    bytes[len - 1] = b'\n';
-                }
-                bytes.iter_mut().take(at).for_each(|b| *b = 0x8b);
-                assert_eq!(newline(&bytes), Some(at), "{len} {at}");
-            }
-            assert_eq!(newline(&vec![b'\x0b'; len]), None);
-        }
     }
 
     #[test]
