@@ -69,6 +69,10 @@ struct InFlightState {
     method: Vec<u8>,
     path: Vec<u8>,
     started: Option<Instant>,
+    /// Finished responses the loop holds until its batch ends (`engine::hold`), one after
+    /// another, and each one's socket and end in `held`: the abort sends them.
+    held: Vec<u8>,
+    held_ends: Vec<(RawFd, usize)>,
 }
 
 impl InFlight {
@@ -101,6 +105,22 @@ impl InFlight {
         state.started = Some(Instant::now());
         let output = if clean { CLEAN } else { WRITING };
         self.output.store(output, Ordering::Relaxed);
+    }
+
+    /// The loop holds a finished response, `bytes`, for socket `fd` until its batch ends.
+    pub fn hold(&self, fd: RawFd, bytes: &[u8]) {
+        let mut state = self.state();
+        state.held.extend_from_slice(bytes);
+        let end = state.held.len();
+        state.held_ends.push((fd, end));
+    }
+
+    /// The loop is sending the responses it held: they are no longer the abort's to send.
+    /// Blocks forever once the abort has begun (it sends them and the worker exits).
+    pub fn release(&self) {
+        let mut state = self.state();
+        state.held.clear();
+        state.held_ends.clear();
     }
 
     /// The request left this thread (finished, or paused waiting for its client).
@@ -217,6 +237,14 @@ fn abort() -> ! {
         ),
         Err(err) => tracing::error!("cannot dump the Python stacks: {err}"),
     }
+    // Responses that were complete, held for the end of the loop's batch, go out first.
+    for (state, _) in &states {
+        let mut start = 0;
+        for &(fd, end) in &state.held_ends {
+            send_held(fd, &state.held[start..end]);
+            start = end;
+        }
+    }
     let date = HttpDate::new(SystemTime::now());
     for (state, wrote) in &states {
         if state.active && !wrote {
@@ -265,6 +293,36 @@ fn abort() -> ! {
     // SAFETY: _exit ends the process at once, without running atexit handlers or
     // destructors, which could block on locks the stuck thread holds.
     unsafe { nix::libc::_exit(crate::exit::EXIT_TIMEOUT) }
+}
+
+/// How long the abort waits for one held response's socket to take it all.
+const HELD_SEND_WAIT: Duration = Duration::from_secs(1);
+
+/// Sends a held response on socket `fd` (non-blocking: the loop's), waiting up to
+/// [`HELD_SEND_WAIT`] for room; a client that takes nothing in that time loses it.
+fn send_held(fd: RawFd, mut bytes: &[u8]) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::BorrowedFd;
+    let until = Instant::now() + HELD_SEND_WAIT;
+    while !bytes.is_empty() {
+        // SAFETY: the loop thread cannot close the socket: it would have to release the
+        // slot's held responses first, and the abort holds the slot's lock until exit.
+        let sock = unsafe { BorrowedFd::borrow_raw(fd) };
+        match nix::sys::socket::send(fd, bytes, nix::sys::socket::MsgFlags::MSG_NOSIGNAL) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => {
+                let left = until.saturating_duration_since(Instant::now());
+                let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::ZERO);
+                if left.is_zero()
+                    || poll(&mut [PollFd::new(sock, PollFlags::POLLOUT)], wait).is_err()
+                {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
 }
 
 /// Ends a TLS connection whose request timed out: the session (keys, sequence numbers) is

@@ -32,6 +32,9 @@ pub(super) enum Phase {
     Paused(Box<Paused>),
     /// The response is complete; its last bytes are being sent.
     Flushing(After),
+    /// The response is complete and whole in the buffer, held until the loop has served
+    /// the batch of ready requests ([`super::hold`]).
+    Held,
     /// The response is out; the rest of a request body the app did not read is being
     /// discarded, so the connection can serve its next request.
     Drain,
@@ -98,6 +101,8 @@ impl Conn {
             // did not take is given up), and a shut-down socket is always writable, so
             // watching for that would spin until the client closes.
             Phase::Linger => Some(EpollFlags::EPOLLIN),
+            // As while idle (no epoll_ctl either way): it is sent before the loop waits.
+            Phase::Held => Some(EpollFlags::EPOLLIN),
             Phase::Idle | Phase::Head | Phase::Packet | Phase::Body(_) | Phase::Drain => {
                 let unsent = self.ex.as_ref().is_some_and(|ex| ex.unsent() > 0);
                 Some(if unsent {

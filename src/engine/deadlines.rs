@@ -59,6 +59,7 @@ impl<'a> Engine<'a> {
                 | Phase::Idle
                 | Phase::Paused(_)
                 | Phase::Flushing(_)
+                | Phase::Held
                 | Phase::Drain
                 | Phase::Linger
                 | Phase::Away => self.close(key),

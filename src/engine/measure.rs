@@ -8,7 +8,7 @@
 //!
 //! The two latencies: queue wait runs from when the request was ready for the app (the
 //! loop's time when its head, or its buffered body, was read) to when the app was called;
-//! app time from that call until the response was handed to the socket (for a response
+//! app time from that call until the response was complete (handed to the socket, or held for the batch) (for a response
 //! paused on a slow client, until its last resume) or, on a pool thread, the call returned.
 //!
 //! One clock read per request on the loop thread, at its end: the loop runs one app call at
@@ -48,8 +48,7 @@ impl Engine<'_> {
     #[inline]
     pub(super) fn record_bytes(&self, ex: &mut Exchange) {
         if let Some(region) = self.metrics {
-            let wire = std::mem::take(&mut ex.wire);
-            region.count_bytes(wire.received, wire.sent);
+            count_wire(region, ex);
         }
     }
 
@@ -92,9 +91,15 @@ pub(super) fn record_request(
         status: ex.response.status,
         app,
     });
+    count_wire(region, ex);
+    clock
+}
+
+/// Counts the bytes `ex` moved since they were last counted.
+#[inline]
+pub(super) fn count_wire(region: &Region, ex: &mut Exchange) {
     let wire = std::mem::take(&mut ex.wire);
     region.count_bytes(wire.received, wire.sent);
-    clock
 }
 
 /// A duration in whole nanoseconds (saturating: 584 years).

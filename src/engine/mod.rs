@@ -6,7 +6,8 @@
 //! descriptor and a buffer, never the worker:
 //!
 //! * `--threads 1`: the app runs on the loop thread. Its response is sent as fast as the
-//!   client takes it; when the client falls behind, the response is paused
+//!   client takes it (a small one once the requests that were ready with it have run:
+//!   `hold`); when the client falls behind, the response is paused
 //!   ([`crate::wsgi::Step::Paused`]) and resumed when the socket is writable again, while
 //!   the loop serves everyone else.
 //! * `--threads N`: ready requests go to a [`pool`] of N Python threads, which write their
@@ -19,7 +20,8 @@
 //! (`conn`); accepting and the PROXY preamble (`accept`); reading and parsing requests
 //! (`read`); files served without Python, at the one seam after a head is parsed
 //! (`statics`) and health probes answered at the same seam (`health`); receiving buffered bodies within the memory budget (`receive`, [`spool`]);
-//! running requests and finishing responses (`respond`, `pool` for `--threads` > 1);
+//! running requests and finishing responses (`respond`, `pool` for `--threads` > 1), and
+//! holding finished responses until a batch of ready requests is served (`hold`);
 //! deadlines and draining (`deadlines`); a connection's socket side, the WSGI transport
 //! (`exchange`, `readbuf`); uwsgi packets instead of HTTP heads (`gateway`); the timeout
 //! watchdog and its abort ([`heartbeat`], [`abort`]); what the engine is configured with
@@ -34,6 +36,7 @@ mod exchange;
 mod gateway;
 mod health;
 pub mod heartbeat;
+mod hold;
 mod malloc;
 mod measure;
 mod pool;
@@ -236,6 +239,8 @@ struct Engine<'a> {
     last_clock: Cell<Instant>,
     /// New request IDs (`--request-id-header`; `None` when off), seeded in this worker.
     ids: Option<crate::request_id::Generator>,
+    /// Complete responses waiting for the end of the batch (`--threads 1`).
+    held: hold::Held,
 }
 
 impl<'a> Engine<'a> {
@@ -306,6 +311,7 @@ impl<'a> Engine<'a> {
                 .request_id
                 .as_ref()
                 .map(|_| crate::request_id::Generator::seeded()),
+            held: hold::Held::default(),
         };
         engine.set_accepting(true);
         Ok(engine)
@@ -346,6 +352,8 @@ impl<'a> Engine<'a> {
                             .iter()
                             .any(|s| matches!(s, Signal::Quit | Signal::Int))
                         {
+                            // Responses the app finished still go out.
+                            self.release_held();
                             return Ok(());
                         }
                         if received.contains(&Signal::Term) {
@@ -362,6 +370,7 @@ impl<'a> Engine<'a> {
                     key => self.on_event(key as usize, event.events()),
                 }
             }
+            self.release_held();
             if !self.parked.is_empty() {
                 self.unpark();
             }
@@ -413,6 +422,8 @@ impl<'a> Engine<'a> {
                 true
             }
             Phase::Flushing(after) => self.on_flushable(key, after),
+            // Sent when the batch of events is served.
+            Phase::Held => true,
             Phase::Linger => self.on_lingering(key),
             Phase::Away => true,
         };

@@ -32,6 +32,9 @@ impl<'a> Engine<'a> {
         body: Body,
         body_length: Option<u64>,
     ) {
+        // Before anything of this request is set up: sending what was held may run a
+        // pipelined request of another connection.
+        self.release_stale();
         let shed_at = self.shed_deadline(key, &head, body_length.is_some());
         // On this thread, the app is called right below: the last moment to check.
         if self.pool.is_none() && shed_at.is_some_and(|t| Instant::now() > t) {
@@ -232,7 +235,7 @@ impl<'a> Engine<'a> {
         key: usize,
         head: &RequestHead,
         keep: bool,
-        mut ex: Box<Exchange>,
+        ex: Box<Exchange>,
     ) {
         let after = if keep {
             After::KeepAlive
@@ -243,8 +246,11 @@ impl<'a> Engine<'a> {
         } else {
             After::Close
         };
-        // What the call queued instead of writing (a small response, whole) goes out now,
-        // without the GIL.
+        // What the call queued instead of writing (a small response, whole) goes out
+        // without the GIL: when the batch of ready requests is served, or now.
+        let Some(mut ex) = self.hold(key, head, after, ex) else {
+            return;
+        };
         let flushed = if ex.unsent() > 0 {
             ex.try_flush()
         } else {

@@ -1,7 +1,8 @@
 //! The worker's side of `--timeout`: a stuck request gets its stack dumped into the error
 //! log (naming the app's function and the request), the client gets 504, the worker exits
 //! with code 5 and a new one serves the next request. Stuck in pure Python (GIL held) and
-//! in a C call (GIL released), on the loop thread and on a pool thread.
+//! in a C call (GIL released), on the loop thread and on a pool thread. A response the loop
+//! finished and held for the end of its batch still reaches its client.
 
 use crate::support::*;
 
@@ -68,4 +69,38 @@ fn a_stuck_pool_thread_is_dumped_and_runs_worker_abort() {
     let text = std::fs::read_to_string(&marker).expect("worker_abort ran");
     assert!(text.starts_with("aborted "), "{text}");
     assert!(server.stderr_text().contains("rsgi_spin_forever"));
+}
+
+#[test]
+fn a_response_held_for_the_batch_is_sent_when_a_later_request_hangs() {
+    let dir = TempDir::new();
+    let gate = dir.join("open");
+    let mut server = server("cases.stuck").args(["--timeout", "1"]).start();
+    // Two kept connections, accepted and idle, so that their next requests are one batch.
+    let (mut a, mut b) = (server.conn(), server.conn());
+    for conn in [&mut a, &mut b] {
+        conn.send(&request("GET", "/", &[], b""));
+        assert_eq!(conn.read_response().status(), 200);
+    }
+    // The worker is busy in the app while both requests arrive: /fast first, then /sleep.
+    let mut busy = server.conn();
+    busy.send(&request(
+        "GET",
+        &format!("/gate?{}", gate.display()),
+        &[],
+        b"",
+    ));
+    server.wait_for_line("gated");
+    a.send(&request("GET", "/fast", &[], b""));
+    b.send(&request("GET", "/sleep", &[], b""));
+    std::fs::write(&gate, b"").expect("open the gate");
+    assert_eq!(busy.read_response().status(), 200);
+    // /fast was answered before /sleep got stuck; the loop held its response for the end
+    // of the batch, which never came: the timeout's abort sends it.
+    server.wait_for_line("stuck /sleep");
+    let fast = a.read_response();
+    assert_eq!(fast.status(), 200, "{}", fast.text());
+    assert!(fast.text().starts_with("ok pid="), "{}", fast.text());
+    assert_eq!(b.read_response().status(), 504);
+    server.wait_for_line("In flight: GET /sleep running for");
 }

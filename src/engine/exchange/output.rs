@@ -41,6 +41,12 @@ impl Exchange {
             + usize::from(self.tls.as_ref().is_some_and(|t| t.pending()))
     }
 
+    /// The unsent response when it is plain bytes in the buffer (no TLS session, no file
+    /// to follow): what could be written to the socket as it is.
+    pub fn plain_unsent(&self) -> Option<&[u8]> {
+        (self.tls.is_none() && self.file.is_none()).then(|| &self.out[self.sent..])
+    }
+
     /// Sends what the socket takes now; `Ok(true)` once nothing is left to send.
     pub fn try_flush(&mut self) -> io::Result<bool> {
         if self.unsent() > 0 {
