@@ -8,8 +8,9 @@
 //!
 //! The two latencies: queue wait runs from when the request was ready for the app (the
 //! loop's time when its head, or its buffered body, was read) to when the app was called;
-//! app time from that call until the response was complete (handed to the socket, or held for the batch) (for a response
-//! paused on a slow client, until its last resume) or, on a pool thread, the call returned.
+//! app time from that call until the response was complete, sent or held for the batch
+//! (for a response paused on a slow client, until its last resume) or, on a pool thread,
+//! the call returned.
 //!
 //! One clock read per request on the loop thread, at its end: the loop runs one app call at
 //! a time, so a request is called when the loop woke up for it or when the call before it
