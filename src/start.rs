@@ -356,8 +356,7 @@ fn start_python_in_master(config: &Config) -> Result<(), u8> {
         // collection in a worker would write to each one's header and unshare its page.
         // gc.freeze() moves them out of the collector's reach (what Instagram and gunicorn
         // users do by hand).
-        pyo3::Python::attach(|py| py.run(c"import gc; gc.collect(); gc.freeze()", None, None))
-            .unwrap_or_else(|err| tracing::warn!("gc.freeze() failed: {err}"));
+        crate::wsgi::interp::freeze_gc();
     }
     // fork() copies only the calling thread: threads the app's import started would be
     // missing in every worker, with whatever locks they held.

@@ -145,6 +145,7 @@ fn boot(config: &Config, master: Pid) -> Result<&'static App, i32> {
     let leak = |app: App| -> &'static App { Box::leak(Box::new(app)) };
     match load_app(config) {
         Ok(app) => {
+            interp::freeze_gc();
             if config.python.reload {
                 start_reloader(config, Vec::new())?;
             }

@@ -35,6 +35,10 @@ fn workers_serve_the_app_the_master_imported_and_share_its_memory() {
     );
     assert_ne!(field(&text, "pid"), i64::from(server.pid()), "{text}");
     assert_eq!(field(&text, "objects"), 320_000);
+    assert!(
+        field(&text, "frozen") > 1_000,
+        "frozen in the master: {text}"
+    );
 
     // The ~50 MB of objects built at import are shared with the master: a worker's own
     // (private) memory is a small part of what it maps.
@@ -68,10 +72,13 @@ fn a_preloaded_app_that_fails_to_import_stops_the_server_before_forking() {
 }
 
 #[test]
-fn without_preload_each_worker_imports_the_app() {
+fn without_preload_each_worker_imports_the_app_and_freezes_what_it_built() {
     let server = server("cases.preloaded").start();
     let text = server.get("/").text();
     assert_eq!(field(&text, "imported_in"), field(&text, "pid"), "{text}");
+    // The import's objects (DATA's list, the modules, the functions) are out of the
+    // collector's reach: a full collection does not walk them in the middle of a request.
+    assert!(field(&text, "frozen") > 1_000, "{text}");
 }
 
 // Regression: a preloaded app that started a thread killed the master (debug builds),
