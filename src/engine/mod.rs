@@ -323,6 +323,9 @@ impl<'a> Engine<'a> {
         let mut next_sweep = Instant::now() + SWEEP;
         let mut next_parent_check = Instant::now() + TICK;
         loop {
+            // What this turn held (its batch of events, bodies unparked, the sweep) goes
+            // out before the loop waits.
+            self.release_held();
             let wait = next_sweep
                 .min(next_parent_check)
                 .saturating_duration_since(Instant::now());
@@ -333,7 +336,8 @@ impl<'a> Engine<'a> {
                 Err(e) => return Err(e.into()),
             };
             self.now = Instant::now();
-            for event in &events[..n] {
+            for (i, event) in events[..n].iter().enumerate() {
+                self.held.batch_left = n - 1 - i;
                 let token = event.data();
                 match token {
                     SIGNAL_TOKEN => {
@@ -370,7 +374,7 @@ impl<'a> Engine<'a> {
                     key => self.on_event(key as usize, event.events()),
                 }
             }
-            self.release_held();
+            self.held.batch_left = 0;
             if !self.parked.is_empty() {
                 self.unpark();
             }
@@ -384,6 +388,7 @@ impl<'a> Engine<'a> {
             if self.now >= next_parent_check {
                 next_parent_check = self.now + TICK;
                 if getppid() != master {
+                    self.release_held();
                     tracing::warn!("master is gone; worker exiting");
                     return Ok(());
                 }
