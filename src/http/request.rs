@@ -1802,18 +1802,8 @@ mod tests {
         let mut plain = 0;
         for _ in 0..20_000 {
             let mut input = SEEDS[rng.below(SEEDS.len())].to_vec();
-            for _ in 0..rng.below(4) {
-                let at = rng.below(input.len() + 1);
-                let b = ALPHABET[rng.below(ALPHABET.len())];
-                match rng.below(3) {
-                    0 => input.insert(at, b),
-                    1 if at < input.len() => input[at] = b,
-                    _ if at < input.len() => {
-                        input.remove(at);
-                    }
-                    _ => {}
-                }
-            }
+            let edits = rng.below(4);
+            mutate(&mut rng, &mut input, ALPHABET, edits);
             let limits = Limits::default();
             let Ok(Some(extent)) = scan_head(&input, &limits) else {
                 continue;
@@ -1842,6 +1832,23 @@ mod tests {
         assert!(plain > 5_000, "{plain}");
     }
 
+    /// Applies `edits` random one-byte edits to `input`: an insert, a replacement or a
+    /// removal at a random place, the byte drawn from `alphabet`.
+    fn mutate(rng: &mut Rng, input: &mut Vec<u8>, alphabet: &[u8], edits: usize) {
+        for _ in 0..edits {
+            let at = rng.below(input.len() + 1);
+            let b = alphabet[rng.below(alphabet.len())];
+            match rng.below(3) {
+                0 => input.insert(at, b),
+                1 if at < input.len() => input[at] = b,
+                _ if at < input.len() => {
+                    input.remove(at);
+                }
+                _ => {}
+            }
+        }
+    }
+
     #[test]
     fn mutated_heads_never_panic_and_split_consistently() {
         const SEEDS: [&[u8]; 4] = [
@@ -1855,18 +1862,8 @@ mod tests {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..1500 {
             let mut input = SEEDS[rng.below(SEEDS.len())].to_vec();
-            for _ in 0..1 + rng.below(3) {
-                let at = rng.below(input.len() + 1);
-                let b = ALPHABET[rng.below(ALPHABET.len())];
-                match rng.below(3) {
-                    0 => input.insert(at, b),
-                    1 if at < input.len() => input[at] = b,
-                    _ if at < input.len() => {
-                        input.remove(at);
-                    }
-                    _ => {}
-                }
-            }
+            let edits = 1 + rng.below(3);
+            mutate(&mut rng, &mut input, ALPHABET, edits);
             let whole = parse_split(&input, &limits);
             if let Ok(Some(s)) = whole {
                 assert!(s.consumed <= input.len());
