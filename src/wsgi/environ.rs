@@ -58,6 +58,11 @@ struct HostStrings {
     value: Vec<u8>,
     /// `HTTP_HOST`, `SERVER_NAME`, `SERVER_PORT`.
     strings: [Py<PyString>; 3],
+    /// The worker's template with the connection's keys already set (the three above, the
+    /// peer's and the scheme), made when a second request brings the same Host: later ones
+    /// copy it and skip six lookups and stores each, a tenth of a keep-alive hello's work.
+    /// Not made for the first request, so a connection that sends one costs nothing more.
+    environ: Option<Py<PyDict>>,
 }
 
 impl Default for ConnStrings {
@@ -76,25 +81,41 @@ impl std::fmt::Debug for ConnStrings {
 }
 
 impl ConnStrings {
-    /// `HTTP_HOST`, `SERVER_NAME` and `SERVER_PORT` for a request whose Host is `value`.
+    /// `HTTP_HOST`, `SERVER_NAME` and `SERVER_PORT` for a request whose Host is `value`;
+    /// on the second request with that Host, also makes the connection's environ by
+    /// `make_environ` (from the three strings) for the next ones.
     fn host<'py>(
         &self,
         py: Python<'py>,
         conn: &ConnInfo,
         value: &[u8],
-    ) -> [Bound<'py, PyString>; 3] {
+        make_environ: impl FnOnce(&[Bound<'py, PyString>; 3]) -> PyResult<Py<PyDict>>,
+    ) -> PyResult<[Bound<'py, PyString>; 3]> {
         let Ok(mut cached) = self.host.try_lock() else {
-            return host_strings(py, conn, value);
+            return Ok(host_strings(py, conn, value));
         };
-        if let Some(hit) = cached.as_ref().filter(|c| c.value == value) {
-            return hit.strings.each_ref().map(|s| s.bind(py).clone());
+        if let Some(hit) = cached.as_mut().filter(|c| c.value == value) {
+            let strings = hit.strings.each_ref().map(|s| s.bind(py).clone());
+            if hit.environ.is_none() {
+                hit.environ = Some(make_environ(&strings)?);
+            }
+            return Ok(strings);
         }
         let strings = host_strings(py, conn, value);
         *cached = Some(HostStrings {
             value: value.to_vec(),
             strings: strings.each_ref().map(|s| s.clone().unbind()),
+            environ: None,
         });
-        strings
+        Ok(strings)
+    }
+
+    /// A copy of the connection's environ for a request whose Host is `value`, if one was
+    /// made for that Host.
+    fn environ<'py>(&self, py: Python<'py>, value: &[u8]) -> Option<PyResult<Bound<'py, PyDict>>> {
+        let cached = self.host.try_lock().ok()?;
+        let hit = cached.as_ref().filter(|c| c.value == value)?;
+        Some(hit.environ.as_ref()?.bind(py).copy())
     }
 }
 
@@ -134,7 +155,8 @@ pub(crate) struct EnvironTemplate {
     pub(super) root_path: String,
     underscores: Underscores,
     /// Every environ starts as a copy of this: the keys that are the same for every request
-    /// already set, and those every request sets present (as `None`), in a table presized
+    /// already set, and those every request sets present (with the usual request's value, or
+    /// `None`), in a table presized
     /// for the usual headers. Copying it is one memcpy of the table, where building each
     /// environ key by key would insert, hash and grow the table over and over.
     pub(super) template: Py<PyDict>,
@@ -186,7 +208,14 @@ impl EnvironTemplate {
         // one serves every request without a body, even on several threads at once.
         template.set_item(intern!(py, "wsgi.input"), Py::new(py, Input::exhausted())?)?;
         for key in PER_REQUEST_KEYS {
-            template.set_item(PyString::intern(py, key), py.None())?;
+            // The usual request's values, which a request that has them leaves as they are.
+            let usual = match key {
+                "REQUEST_METHOD" => intern!(py, "GET").clone().into_any(),
+                "QUERY_STRING" => intern!(py, "").clone().into_any(),
+                "SERVER_PROTOCOL" => intern!(py, "HTTP/1.1").clone().into_any(),
+                _ => py.None().into_bound(py),
+            };
+            template.set_item(PyString::intern(py, key), usual)?;
         }
         // Grown to its 64 slots by keys no request has, then rid of them: their entries stay
         // used (20 left for headers), and a copy still clones the table whole.
@@ -226,19 +255,26 @@ pub(crate) fn build<'py>(
         (BodyFraming::Chunked, Some(n)) => Some(n),
         _ => None,
     };
-    let env = template.template.bind(py).copy()?;
-    set_request_line(py, &env, head, &template.root_path)?;
-    let [remote_addr, remote_port] = view.strings.peer.get_or_init(py, || {
-        [
-            PyString::new(py, &conn.remote_addr).unbind(),
-            PyString::new(py, &conn.remote_port).unbind(),
-        ]
-    });
-    env.set_item(intern!(py, "REMOTE_ADDR"), remote_addr.bind(py))?;
-    env.set_item(intern!(py, "REMOTE_PORT"), remote_port.bind(py))?;
     // RFC 9112 §3.2.2: with an absolute-form target the authority in it is the host, and any
     // Host header is ignored.
     let authority = head.absolute_authority();
+    // The connection's own environ when an earlier request made it for this Host: its keys
+    // are then set already.
+    let prepared = match head.header("host") {
+        Some(host) if authority.is_none() && conn.forwarded_host.is_none() => {
+            view.strings.environ(py, host).transpose()?
+        }
+        _ => None,
+    };
+    let connection_keys_set = prepared.is_some();
+    let env = match prepared {
+        Some(env) => env,
+        None => template.template.bind(py).copy()?,
+    };
+    set_request_line(py, &env, head, &template.root_path)?;
+    if !connection_keys_set {
+        set_peer(py, &env, view)?;
+    }
     let fields = set_fields(
         py,
         &env,
@@ -256,13 +292,17 @@ pub(crate) fn build<'py>(
         // `Content-Length: 0`: framed as no body, but the client did send the header.
         env.set_item(intern!(py, "CONTENT_LENGTH"), intern!(py, "0"))?;
     }
-    set_server(py, &env, view, authority, fields.host_header)?;
+    if !connection_keys_set {
+        set_server(py, &env, template, view, authority, fields.host_header)?;
+    }
+    set_proxy(py, &env, conn)?;
     if let Some((key, id)) = request.request_id {
         set_request_id(py, &env, key, id)?;
     }
-    // "http" is the template's.
     if conn.url_scheme == "https" {
-        env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
+        if !connection_keys_set {
+            set_scheme(py, &env, conn)?;
+        }
         // The CGI convention, which some frameworks (and wsgiref.util.guess_scheme) read.
         env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
     }
@@ -285,26 +325,49 @@ fn set_request_line(
     head: &RequestHead,
     root: &str,
 ) -> PyResult<()> {
-    env.set_item(
-        intern!(py, "REQUEST_METHOD"),
-        method(py, head.method_bytes()),
-    )?;
+    // GET, no query and HTTP/1.1 are the template's.
+    if head.method_bytes() != b"GET" {
+        env.set_item(
+            intern!(py, "REQUEST_METHOD"),
+            method(py, head.method_bytes()),
+        )?;
+    }
     let path = crate::http::percent_decode(head.path());
     let path_info = strip_root(&path, root.as_bytes());
     env.set_item(intern!(py, "PATH_INFO"), from_latin1(py, path_info))?;
-    env.set_item(intern!(py, "QUERY_STRING"), from_latin1(py, head.query()))?;
+    if !head.query().is_empty() {
+        env.set_item(intern!(py, "QUERY_STRING"), from_latin1(py, head.query()))?;
+    }
     env.set_item(intern!(py, "RAW_URI"), from_latin1(py, head.target()))?;
     if let Some(sent) = head.unconventional_version() {
         // `--permit-unconventional-http-version`: the version as sent.
         return env.set_item(intern!(py, "SERVER_PROTOCOL"), from_latin1(py, sent));
     }
-    env.set_item(
-        intern!(py, "SERVER_PROTOCOL"),
-        match head.version {
-            crate::http::Version::Http10 => intern!(py, "HTTP/1.0"),
-            crate::http::Version::Http11 => intern!(py, "HTTP/1.1"),
-        },
-    )
+    if head.version == crate::http::Version::Http10 {
+        env.set_item(intern!(py, "SERVER_PROTOCOL"), intern!(py, "HTTP/1.0"))?;
+    }
+    Ok(())
+}
+
+/// `REMOTE_ADDR` and `REMOTE_PORT`, made by the connection's first request.
+fn set_peer(py: Python<'_>, env: &Bound<'_, PyDict>, view: &ConnView) -> PyResult<()> {
+    let conn = &view.info;
+    let [remote_addr, remote_port] = view.strings.peer.get_or_init(py, || {
+        [
+            PyString::new(py, &conn.remote_addr).unbind(),
+            PyString::new(py, &conn.remote_port).unbind(),
+        ]
+    });
+    env.set_item(intern!(py, "REMOTE_ADDR"), remote_addr.bind(py))?;
+    env.set_item(intern!(py, "REMOTE_PORT"), remote_port.bind(py))
+}
+
+/// `wsgi.url_scheme` when it is not the template's "http".
+fn set_scheme(py: Python<'_>, env: &Bound<'_, PyDict>, conn: &ConnInfo) -> PyResult<()> {
+    if conn.url_scheme == "https" {
+        env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "https"))?;
+    }
+    Ok(())
 }
 
 /// `SCRIPT_NAME` from a trusted proxy's `SCRIPT_NAME` header (`--forwarder-headers`), and
@@ -463,6 +526,7 @@ fn set_field(
 fn set_server(
     py: Python<'_>,
     env: &Bound<'_, PyDict>,
+    template: &EnvironTemplate,
     view: &ConnView,
     authority: Option<&[u8]>,
     host_header: Option<&[u8]>,
@@ -479,7 +543,9 @@ fn set_server(
     }
     let [server_name, server_port] = match host_header {
         Some(value) => {
-            let [http_host, name, port] = view.strings.host(py, conn, value);
+            let [http_host, name, port] = view.strings.host(py, conn, value, |strings| {
+                connection_environ(py, template, view, strings)
+            })?;
             env.set_item(intern!(py, "HTTP_HOST"), http_host)?;
             [name, port]
         }
@@ -491,12 +557,49 @@ fn set_server(
             server_name_port(py, conn, host)
         }
     };
-    let server_port = match &conn.forwarded_port {
-        Some(port) => PyString::new(py, port),
-        None => server_port,
-    };
     env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
-    env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
+    env.set_item(
+        intern!(py, "SERVER_PORT"),
+        forwarded_port(py, conn, server_port),
+    )
+}
+
+/// `SERVER_PORT`: a trusted proxy's port, else `port`.
+fn forwarded_port<'py>(
+    py: Python<'py>,
+    conn: &ConnInfo,
+    port: Bound<'py, PyString>,
+) -> Bound<'py, PyString> {
+    match &conn.forwarded_port {
+        Some(forwarded) => PyString::new(py, forwarded),
+        None => port,
+    }
+}
+
+/// The environ a connection's requests with one Host start from: the worker's template
+/// with the peer's keys, the scheme and the Host's `HTTP_HOST`, `SERVER_NAME` and
+/// `SERVER_PORT` set as [`set_peer`], [`set_scheme`] and [`set_server`] set them. Only keys
+/// the template has are set, so a copy keeps the key order a request built key by key gets.
+fn connection_environ(
+    py: Python<'_>,
+    template: &EnvironTemplate,
+    view: &ConnView,
+    [http_host, name, port]: &[Bound<'_, PyString>; 3],
+) -> PyResult<Py<PyDict>> {
+    let env = template.template.bind(py).copy()?;
+    set_peer(py, &env, view)?;
+    set_scheme(py, &env, &view.info)?;
+    env.set_item(intern!(py, "HTTP_HOST"), http_host)?;
+    env.set_item(intern!(py, "SERVER_NAME"), name)?;
+    env.set_item(
+        intern!(py, "SERVER_PORT"),
+        forwarded_port(py, &view.info, port.clone()),
+    )?;
+    Ok(env.unbind())
+}
+
+/// The PROXY protocol's keys, when the connection began with a PROXY header.
+fn set_proxy(py: Python<'_>, env: &Bound<'_, PyDict>, conn: &ConnInfo) -> PyResult<()> {
     if let Some(proxy) = &conn.proxy_header {
         env.set_item(intern!(py, "PROXY_PROTOCOL"), proxy.protocol)?;
         env.set_item(intern!(py, "PROXY_ADDR"), &proxy.addr)?;

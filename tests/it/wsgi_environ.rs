@@ -90,6 +90,70 @@ fn host_keys_follow_the_host_of_each_request_on_a_connection() {
 }
 
 #[test]
+fn every_request_on_a_connection_gets_the_environ_a_first_request_would() {
+    // Later requests on a connection start from an environ the connection keeps: each must
+    // still get, key for key and in the same order, what the same request gets as the first
+    // on a new connection (the client's port aside), whatever the one before it was and
+    // whatever the app did to its environ.
+    let requests: [&[u8]; 10] = [
+        b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n",
+        b"POST /p?q=1 HTTP/1.1\r\nHost: a.example:8080\r\nContent-Length: 3\r\n\r\nabc",
+        b"OPTIONS /x%20y HTTP/1.1\r\nHost: a.example:8080\r\nX-A: 1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: b.example\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-A: 1\r\nhost: b.example\r\n\r\n",
+        b"GET http://c.example:81/ HTTP/1.1\r\nHost: b.example\r\n\r\n",
+        b"GET /q?x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: b.example\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n",
+    ];
+    // Loopback is a trusted proxy by default (as in gunicorn).
+    for options in [&[][..], &["--forwarded-allow-ips", "192.0.2.1"][..]] {
+        let server = server("cases.environ_order").args(options).start();
+        let mut forwarded = Vec::new();
+        let alone = |raw: &[u8]| -> String {
+            let mut c = server.conn();
+            let port = c.local_port();
+            mask_port(&c.roundtrip(raw).text(), port)
+        };
+        let expected: Vec<String> = requests.iter().map(|r| alone(r)).collect();
+        assert!(
+            expected[0].contains("HTTP_HOST='a.example:8080'"),
+            "{}",
+            expected[0]
+        );
+        assert!(expected[2].contains("REQUEST_METHOD='POST'"));
+        assert!(!expected[7].contains("HTTP_HOST"));
+        let mut c = server.conn();
+        let port = c.local_port();
+        for round in 0..3 {
+            for (raw, want) in requests.iter().zip(&expected) {
+                let got = c.roundtrip(raw);
+                assert_eq!(&mask_port(&got.text(), port), want, "round {round}");
+            }
+        }
+        // Through a trusted proxy that says https: the scheme's keys, request after request.
+        let via_proxy = b"GET / HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-Proto: https\r\n\r\n";
+        for _ in 0..3 {
+            forwarded.push(mask_port(&c.roundtrip(via_proxy).text(), port));
+        }
+        assert!(forwarded.iter().all(|f| f == &alone(via_proxy)));
+        let trusted = options.is_empty();
+        assert_eq!(
+            forwarded[2].contains("wsgi.url_scheme='https'"),
+            trusted,
+            "{}",
+            forwarded[2]
+        );
+    }
+}
+
+/// The environ listing with the client's port replaced (each connection has its own).
+fn mask_port(listing: &str, port: u16) -> String {
+    listing.replace(&format!("REMOTE_PORT='{port}'"), "REMOTE_PORT=*")
+}
+
+#[test]
 fn header_keys_keep_the_order_a_host_first_request_sent_them_in() {
     // As under gunicorn: an app listing its headers in environ order (Django's
     // request.headers, httpbin's /stream) sees Host where a client sends it, first.
