@@ -42,7 +42,7 @@ use crate::proxy::underscore::Underscores;
 use file_wrapper::FileWrapper;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyIterator, PyList, PyTuple};
-use responder::{Progress, Queue, Responder};
+use responder::{Progress, Queue, StartResponse};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -266,7 +266,7 @@ pub struct App {
 }
 
 /// A transport slot and the `start_response` pair bound to it, ready for another request.
-type Spare<T> = (Held<T>, Py<Responder>);
+type Spare<T> = (Held<T>, StartResponse);
 
 /// The application could not be loaded.
 #[derive(Debug)]
@@ -426,20 +426,19 @@ impl App {
         py: Python<'_>,
         request: &Request<'_>,
         link: Link,
-        responder: Option<Py<Responder>>,
+        responder: Option<StartResponse>,
     ) -> Result<(Running, bool), Outcome> {
         let input = (request.head.framing != BodyFraming::Empty).then(|| link.clone());
         let responder = match responder {
-            Some(kept) => kept.into_bound(py),
-            None => Responder::new(py, link)
-                .and_then(|r| Bound::new(py, r))
+            Some(kept) => kept,
+            None => StartResponse::new(py, link)
                 .map_err(|err| log_app_error(py, "creating start_response", &err, false))?,
         };
         // None (and no Python work) unless pre_request or post_request is defined.
-        let hooked = crate::wsgi::hooks::pre_request(py, request.head, responder.as_any());
+        let hooked = crate::wsgi::hooks::pre_request(py, request.head, responder.callable(py));
         let start_response = match hooked.as_ref().and_then(|h| h.recorder.as_ref()) {
             Some(recorder) => recorder.bind(py).clone(),
-            None => responder.clone().into_any(),
+            None => responder.callable(py).clone(),
         };
         let mut environ = None;
         let result = environ::build(py, &self.environ, request, input).and_then(|env| {
@@ -467,7 +466,7 @@ impl App {
             }
         };
         let mut running = Running {
-            responder: responder.unbind(),
+            responder,
             body: body.clone().unbind(),
             iter: None,
             known_length: None,
@@ -536,12 +535,12 @@ pub struct Call<T: Transport> {
     /// How it ended, once `running` is gone.
     outcome: Outcome,
     /// The `start_response` pair once the request is over, when nothing else holds it.
-    reusable: Option<Py<Responder>>,
+    reusable: Option<StartResponse>,
 }
 
 /// The Python objects of a response being produced.
 struct Running {
-    responder: Py<Responder>,
+    responder: StartResponse,
     /// The app's return value, whose `close()` ends the request.
     body: Py<PyAny>,
     /// Its iterator; `None` for a body sent as a file (only finishing is left).
@@ -652,9 +651,8 @@ impl<T: Transport> Call<T> {
         drop((body, iter, hooked));
         // The body, its iterator and the hooks' objects are gone now: what still holds
         // the pair is the app's.
-        let responder = responder.into_bound(py);
-        if Responder::unshared(&responder) {
-            self.reusable = Some(responder.unbind());
+        if responder.unshared(py) {
+            self.reusable = Some(responder);
         }
         Step::Done(self.outcome)
     }

@@ -83,8 +83,9 @@ const NO_QUEUE: Option<QueueOp> = None;
 /// not be able to panic the worker with a borrow conflict.
 ///
 /// A pair serves one request at a time and, when nothing else holds it once the request is
-/// over, the next one on the same transport slot (see `App::end`): allocating two Python
-/// objects per request cost more than the rest of `start_response`. Neither refers to the
+/// over, the next one on the same transport slot (see `App::end`): allocating its Python
+/// objects (this, `write` and the bound method of [`StartResponse`]) per request cost more
+/// than the rest of `start_response`. Neither refers to the
 /// other from Python (both share a [`Core`]), so an app that keeps one keeps no cycle alive.
 #[pyclass(module = "rsgi_server", name = "StartResponse", frozen)]
 pub(crate) struct Responder {
@@ -112,10 +113,57 @@ impl std::ops::Deref for Responder {
     }
 }
 
+/// A [`Responder`] with the `start_response` an application is given: the responder's
+/// bound `start_response` method. Python calls that builtin method by vectorcall, with the
+/// arguments where they lie; calling the responder itself would go through `tp_call` and a
+/// new argument tuple each time (pyo3 gives classes no vectorcall, PyO3/pyo3#4252).
+pub(crate) struct StartResponse {
+    responder: Py<Responder>,
+    callable: Py<PyAny>,
+}
+
+impl StartResponse {
+    /// A new pair sending through `link`, with its bound method.
+    pub(crate) fn new(py: Python<'_>, link: Link) -> PyResult<Self> {
+        let responder = Bound::new(py, Responder::new(py, link)?)?;
+        let callable = responder
+            .getattr(pyo3::intern!(py, "start_response"))?
+            .unbind();
+        Ok(StartResponse {
+            responder: responder.unbind(),
+            callable,
+        })
+    }
+
+    /// The responder.
+    pub(crate) fn get(&self) -> &Responder {
+        self.responder.get()
+    }
+
+    /// The `start_response` callable the application is given.
+    pub(crate) fn callable<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
+        self.callable.bind(py)
+    }
+
+    /// Whether only this holds the pair (the bound method's reference to the responder
+    /// aside), so that it can serve another request: no app, hook or thread kept
+    /// `start_response` or `write`.
+    pub(crate) fn unshared(&self, _py: Python<'_>) -> bool {
+        // SAFETY: all three are live objects and we hold the GIL (`_py`), under which
+        // reference counts only change; reading one is what sys.getrefcount does.
+        unsafe {
+            ffi::Py_REFCNT(self.callable.as_ptr()) == 1
+                && ffi::Py_REFCNT(self.responder.as_ptr()) == 2
+                && ffi::Py_REFCNT(self.get().write.as_ptr()) == 1
+        }
+    }
+}
+
 #[pymethods]
 impl Responder {
+    /// PEP 3333's `start_response(status, response_headers, exc_info=None)`.
     #[pyo3(signature = (status, headers, exc_info = None))]
-    fn __call__<'py>(
+    fn start_response<'py>(
         slf: &Bound<'py, Self>,
         status: &Bound<'py, PyAny>,
         headers: &Bound<'py, PyAny>,
@@ -182,16 +230,6 @@ impl Responder {
         });
         let write = Py::new(py, Write { core: core.clone() })?;
         Ok(Responder { core, write })
-    }
-
-    /// Whether only the caller holds this pair (its own reference to the responder), so
-    /// that it can serve another request: no app, hook or thread kept either callable.
-    pub(crate) fn unshared(slf: &Bound<'_, Self>) -> bool {
-        // SAFETY: both are live objects and we hold the GIL, under which reference counts
-        // only change; reading one is what sys.getrefcount does.
-        unsafe {
-            ffi::Py_REFCNT(slf.as_ptr()) == 1 && ffi::Py_REFCNT(slf.get().write.as_ptr()) == 1
-        }
     }
 
     /// Makes a pair whose request is over ready for the next one.

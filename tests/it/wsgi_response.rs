@@ -436,3 +436,25 @@ fn validator_accepts_input_reading() {
 fn validator_accepts_write_callable() {
     validated("writer", &get_req("/"), b"written returned\n");
 }
+
+#[test]
+fn start_response_and_write_kept_from_an_earlier_request_cannot_touch_a_later_one() {
+    // A pair nothing kept serves the connection's next request; one the app kept must not.
+    let server = server("cases.kept_callables").start();
+    let get = |c: &mut Conn, path: &str| c.roundtrip(&request("GET", path, &[], b""));
+    for (keep, outcome) in [
+        ("/keep_start", "start_response: AssertionError"),
+        ("/keep_write", "write: ConnectionError"),
+    ] {
+        let mut c = server.conn();
+        assert_eq!(get(&mut c, keep).text(), "kept");
+        for _ in 0..3 {
+            assert_eq!(get(&mut c, "/plain").text(), "plain");
+        }
+        let used = get(&mut c, "/use");
+        assert_eq!(used.status(), 200, "{keep}");
+        assert_eq!(used.header("X-Stale"), None);
+        assert_eq!(used.text(), outcome);
+        assert_eq!(get(&mut c, "/plain").text(), "plain");
+    }
+}

@@ -269,7 +269,7 @@ fn start_response_returns_the_write_callable() {
     let app = app(r#"
         def app(environ, start_response):
             write = start_response("200 OK", [])
-            events.append(str(write == start_response.write))
+            events.append(str(write == start_response.__self__.write))
             return []
     "#);
     let (outcome, _) = app.get("/");

@@ -123,7 +123,7 @@ fn write_of_a_refused_declaration_raises() {
     let app = app(r#"
         def app(environ, start_response):
             record(start_response, "200 OK", [("Upgrade", "websocket")])
-            record(start_response.write, b"data")
+            record(start_response.__self__.write, b"data")
             return []
     "#);
     let (outcome, t) = app.get("/");
@@ -136,7 +136,7 @@ fn write_of_a_refused_declaration_raises() {
 fn write_before_start_response_raises() {
     let app = app(r#"
         def app(environ, start_response):
-            record(start_response.write, b"data")
+            record(start_response.__self__.write, b"data")
             start_response("200 OK", [])
             return [b"body"]
     "#);
@@ -172,12 +172,14 @@ fn write_kept_after_the_request_ended_raises() {
 /// next one gets a new one, and the kept write reaches neither.
 #[test]
 fn a_kept_write_is_not_reused_for_the_next_request() {
+    // Compared by identity while the kept one is alive: an id() could be reused.
     let app = app(r#"
         kept = []
         def app(environ, start_response):
-            events.append(str(id(start_response)))
             write = start_response("200 OK", [])
-            if not kept:
+            if kept:
+                events.append(str(write is kept[0]))
+            else:
                 kept.append(write)
             return [b"done"]
 
@@ -188,8 +190,8 @@ fn a_kept_write_is_not_reused_for_the_next_request() {
     let (_, second) = app.get("/");
     app.exec("late()");
     let events = app.events();
-    assert_ne!(events[0], events[1], "a kept pair served again");
-    assert_eq!(events[2], "ConnectionError");
+    assert_eq!(events[0], "False", "a kept pair served again");
+    assert_eq!(events[1], "ConnectionError");
     assert_eq!(
         (first.body.as_slice(), second.body.as_slice()),
         (&b"done"[..], &b"done"[..])
@@ -206,7 +208,7 @@ fn an_unshared_start_response_serves_the_next_request_afresh() {
             if environ["PATH_INFO"] == "/first":
                 start_response("201 Created", [("X-First", "1")])
                 return [b"one"]
-            record(start_response.write, b"early")
+            record(start_response.__self__.write, b"early")
             start_response("200 OK", [("X-Second", "2")])
             return [b"two"]
     "#);
