@@ -34,6 +34,9 @@ pub struct RequestHead {
     /// (no version starts a head). Kept this small so that the head, moved by value from
     /// parser to app, does not grow.
     sent_version_at: u32,
+    /// One more than the index in `headers` of the Host field, 0 without one (found while
+    /// the head is checked, where every request's environ would look for it again).
+    host_at: u32,
 }
 
 impl RequestHead {
@@ -73,6 +76,11 @@ impl RequestHead {
         self.headers
             .iter()
             .map(|(n, v)| (&self.buf[n.clone()], &self.buf[v.clone()]))
+    }
+    /// The Host field's value (never repeated: a head with two is refused).
+    pub fn host(&self) -> Option<&[u8]> {
+        let (_, value) = self.headers.get((self.host_at as usize).checked_sub(1)?)?;
+        Some(&self.buf[value.clone()])
     }
     /// The first value of a header, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
@@ -148,9 +156,13 @@ impl RequestHead {
             sent_version_at = buf.len() as u32;
             buf.extend_from_slice(parts.protocol);
         }
-        let headers = fields
+        let headers: Vec<_> = fields
             .map(|(name, value)| (push(&mut buf, name), push(&mut buf, value)))
             .collect();
+        let host_at = headers
+            .iter()
+            .position(|(name, _)| buf[name.clone()].eq_ignore_ascii_case(b"host"))
+            .map_or(0, |i| i as u32 + 1);
         RequestHead {
             buf,
             method,
@@ -164,6 +176,7 @@ impl RequestHead {
             keep_alive: false,
             expect_continue: false,
             sent_version_at,
+            host_at,
         }
     }
 }
@@ -801,16 +814,18 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
     let method = &buf[parsed.method.clone()];
     let parts = split_target(&buf, parsed.target.clone(), method)?;
     let mut hosts = 0usize;
+    let mut host_at = 0;
     let mut content_types = 0usize;
     let mut content_length = None;
     let mut codings: Option<Codings> = None;
     let mut close = false;
     let mut keep_alive_token = false;
     let mut expect_continue = false;
-    for (n, v) in &parsed.headers {
+    for (i, (n, v)) in parsed.headers.iter().enumerate() {
         let (name, value) = (&buf[n.clone()], &buf[v.clone()]);
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
+            host_at = i as u32 + 1;
             // RFC 9112 §3.2: an invalid Host value is a 400.
             if !is_host_port(value) {
                 return Err(HttpError::Malformed("invalid Host"));
@@ -869,6 +884,7 @@ fn build(buf: Vec<u8>, parsed: Parsed) -> Result<RequestHead, HttpError> {
         keep_alive,
         expect_continue: expect_continue && version == Version::Http11,
         sent_version_at: 0,
+        host_at,
         buf,
     })
 }
@@ -1092,6 +1108,35 @@ mod tests {
             header_field_size: 24,
             ..Limits::default()
         }
+    }
+
+    #[test]
+    fn host_is_the_host_fields_value_wherever_it_is() {
+        let host = |raw: &[u8]| {
+            let (head, _) = parse_head(raw, &Limits::default())
+                .expect("valid")
+                .expect("complete");
+            head.host().map(<[u8]>::to_vec)
+        };
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+            Some(b"a.example".to_vec())
+        );
+        assert_eq!(
+            host(b"GET / HTTP/1.1\r\nX-A: 1\r\nAccept: */*\r\nhOST:  b:81 \r\n\r\n"),
+            Some(b"b:81".to_vec())
+        );
+        assert_eq!(host(b"GET / HTTP/1.0\r\nX-Host: c\r\n\r\n"), None);
+        let parts = Parts {
+            method: b"GET",
+            target: b"/",
+            query: b"",
+            protocol: b"HTTP/1.1",
+            framing: BodyFraming::Empty,
+        };
+        let fields = [(&b"Accept"[..], &b"*/*"[..]), (b"Host", b"d.example")];
+        let assembled = RequestHead::assembled(&parts, fields.into_iter());
+        assert_eq!(assembled.host(), Some(&b"d.example"[..]));
     }
 
     #[test]

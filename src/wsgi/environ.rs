@@ -260,7 +260,7 @@ pub(crate) fn build<'py>(
     let authority = head.absolute_authority();
     // The connection's own environ when an earlier request made it for this Host: its keys
     // are then set already.
-    let prepared = match head.header("host") {
+    let prepared = match head.host() {
         Some(host) if authority.is_none() && conn.forwarded_host.is_none() => {
             view.strings.environ(py, host).transpose()?
         }
