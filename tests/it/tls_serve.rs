@@ -94,7 +94,9 @@ fn python_keep_alive(threads: &str) {
         assert_eq!(r.get("status").and_then(Json::as_i64), Some(200));
         let environ = Environ::parse(r.get("body").and_then(Json::as_str).expect("body"));
         assert_eq!(environ.str("PATH_INFO"), path);
+        // The third starts from the environ the connection keeps: the scheme's keys too.
         assert_eq!(environ.str("wsgi.url_scheme"), "https");
+        assert_eq!(environ.str("HTTPS"), "on");
         // Host: 127.0.0.1:PORT names the port; the default for https would be 443.
         assert_eq!(environ.str("SERVER_PORT"), port(&server).to_string());
         // One connection: the same client port every time.
