@@ -207,6 +207,14 @@ impl Arbiter {
                  loaded them and its workers inherit them)",
                 self.config.python.hooks.as_deref().unwrap_or("")
             );
+        } else if new.python.hooks == self.config.python.hooks
+            && let Some(file) = crate::wsgi::hooks::edited_since_loaded()
+        {
+            tracing::warn!(
+                "the --hooks module {} changed on disk since the master loaded it; its \
+                 workers inherit the module as loaded, so the change takes a restart",
+                file.display()
+            );
         } else if let Some(hooks) = new
             .python
             .hooks

@@ -93,6 +93,8 @@ struct Loaded {
     /// `server.log`, shared by the worker objects.
     log: Py<PyAny>,
     cfg: Py<PyAny>,
+    /// The module's file and its modification time when it was loaded.
+    source: Option<(std::path::PathBuf, Option<std::time::SystemTime>)>,
 }
 
 static LOADED: OnceLock<Loaded> = OnceLock::new();
@@ -250,12 +252,21 @@ pub fn load(config: &Config, master_pid: i32) -> Result<(), HookError> {
         if !names.is_empty() {
             tracing::info!("hooks from '{spec}': {}", names.join(", "));
         }
+        let source = module
+            .getattr(pyo3::intern!(py, "__file__"))
+            .and_then(|f| f.extract::<std::path::PathBuf>())
+            .ok()
+            .map(|file| {
+                let modified = modified(&file);
+                (file, modified)
+            });
         Ok(Loaded {
             fns,
             support: support.unbind(),
             server: server.unbind(),
             log: log.unbind(),
             cfg: cfg.unbind(),
+            source,
         })
     })
     .map_err(|err| HookError {
@@ -271,6 +282,18 @@ pub fn load(config: &Config, master_pid: i32) -> Result<(), HookError> {
 /// module, so a new `--hooks` takes a restart.
 pub fn loaded() -> bool {
     LOADED.get().is_some()
+}
+
+/// The file of the `--hooks` module this process loaded, if it changed on disk since: the
+/// module stays as loaded (a reload's workers inherit it), so an edit takes a restart.
+pub fn edited_since_loaded() -> Option<std::path::PathBuf> {
+    let (file, loaded) = LOADED.get()?.source.as_ref()?;
+    (modified(file) != *loaded).then(|| file.clone())
+}
+
+/// When `file` was last modified, if it can be read.
+fn modified(file: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
 }
 
 /// `server.log` and `worker.log` write here, at the level of the method called.

@@ -106,6 +106,41 @@ fn a_hooks_change_the_master_loaded_needs_a_restart() {
 }
 
 #[test]
+fn a_hooks_module_the_master_loaded_edited_in_place_needs_a_restart() {
+    let dir = TempDir::new();
+    let hooks = dir.write(
+        "edited.py",
+        "def on_reload(server):\n    server.log.info('on_reload ran')\n",
+    );
+    let config = dir.write(
+        "rsgi.toml",
+        format!("hooks = {:?}\n", hooks.display().to_string()),
+    );
+    let mut server = server("hello").arg("-c").arg(&config).start();
+    // Unchanged: nothing to say.
+    server.signal(Signal::SIGHUP);
+    reloaded(&mut server, 2);
+    assert!(!server.stderr_text().contains("changed on disk"));
+    std::fs::write(
+        &hooks,
+        "def on_reload(server):\n    server.log.info('edited on_reload ran')\n",
+    )
+    .unwrap();
+    // A later modification time than the load's, whatever the file system's resolution.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&hooks)
+        .and_then(|f| f.set_modified(later))
+        .unwrap();
+    server.signal(Signal::SIGHUP);
+    let line = server.wait_for_line("changed on disk");
+    assert!(line.contains(&hooks.display().to_string()), "{line}");
+    reloaded(&mut server, 3);
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
 fn a_hooks_change_with_worker_side_hooks_only_reaches_the_new_workers() {
     let dir = TempDir::new();
     let marker = dir.path().join("marker");
