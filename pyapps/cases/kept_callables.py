@@ -1,7 +1,10 @@
-"""Keeps the ``start_response`` of a ``/keep_start`` request, or the ``write`` of a
-``/keep_write`` one, and calls what it kept in a later ``/use`` request, reporting what each
-did; anything else is a plain 200. A server that reused a kept callable for a later request
-would let the stale call change that request's response."""
+"""Keeps the ``start_response`` of a ``/keep_start`` request, the ``write`` of a
+``/keep_write`` one, or a weak reference to the ``start_response`` of a ``/keep_weak`` one,
+and calls what it kept in a later ``/use`` request, reporting what each did; anything else is
+a plain 200. A server that reused a kept callable for a later request would let the stale
+call change that request's response."""
+
+import weakref
 
 kept = {}
 
@@ -12,11 +15,25 @@ def application(environ, start_response):
         kept["start_response"] = start_response
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"kept"]
+    if path == "/keep_weak":
+        try:
+            kept["weak"] = weakref.ref(start_response)
+        except TypeError:
+            # Not weakly referenceable: as unreachable later as a dead reference.
+            kept["weak"] = lambda: None
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"kept"]
     if path == "/keep_write":
         kept["write"] = start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"kept"]
     if path == "/use":
         outcomes = []
+        if "weak" in kept:
+            stale = kept.pop("weak")()
+            if stale is None:
+                outcomes.append("weak: gone")
+            else:
+                kept["start_response"] = stale
         for name, call in (
             ("start_response", lambda: kept.pop("start_response")("500 Stale", [("X-Stale", "1")])),
             ("write", lambda: kept.pop("write")(b"stale bytes")),

@@ -147,15 +147,37 @@ impl StartResponse {
 
     /// Whether only this holds the pair (the bound method's reference to the responder
     /// aside), so that it can serve another request: no app, hook or thread kept
-    /// `start_response` or `write`.
+    /// `start_response` or `write`, not even by a weak reference (the two pyclasses take
+    /// none; a builtin method does, without a count).
     pub(crate) fn unshared(&self, _py: Python<'_>) -> bool {
         // SAFETY: all three are live objects and we hold the GIL (`_py`), under which
         // reference counts only change; reading one is what sys.getrefcount does.
-        unsafe {
+        let counted = unsafe {
             ffi::Py_REFCNT(self.callable.as_ptr()) == 1
                 && ffi::Py_REFCNT(self.responder.as_ptr()) == 2
                 && ffi::Py_REFCNT(self.get().write.as_ptr()) == 1
+        };
+        counted && !weakly_referenced(self.callable.as_ptr())
+    }
+}
+
+/// Whether `object` may have weak references: its type's weak reference list head (at
+/// `tp_weaklistoffset` in the instance, NULL while there are none) is set, or the type
+/// keeps that list somewhere this cannot read (then the answer is yes, to be safe).
+fn weakly_referenced(object: *mut ffi::PyObject) -> bool {
+    // SAFETY: `object` is live and the caller holds the GIL, under which its weak reference
+    // list only changes. A positive `tp_weaklistoffset` is, as the C API documents it, the
+    // offset of that list's head, a `PyObject *`, inside every instance of the type.
+    unsafe {
+        let offset = (*ffi::Py_TYPE(object)).tp_weaklistoffset;
+        if offset <= 0 {
+            return true;
         }
+        let head = object
+            .cast::<u8>()
+            .offset(offset)
+            .cast::<*mut ffi::PyObject>();
+        !head.read().is_null()
     }
 }
 

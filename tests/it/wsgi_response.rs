@@ -445,6 +445,8 @@ fn start_response_and_write_kept_from_an_earlier_request_cannot_touch_a_later_on
     for (keep, outcome) in [
         ("/keep_start", "start_response: AssertionError"),
         ("/keep_write", "write: ConnectionError"),
+        // A weak reference keeps no count: the pair must not be reused for all that.
+        ("/keep_weak", "weak: gone"),
     ] {
         let mut c = server.conn();
         assert_eq!(get(&mut c, keep).text(), "kept");
