@@ -272,9 +272,6 @@ pub(crate) fn build<'py>(
         None => template.template.bind(py).copy()?,
     };
     set_request_line(py, &env, head, &template.root_path)?;
-    if !connection_keys_set {
-        set_peer(py, &env, view)?;
-    }
     let fields = set_fields(
         py,
         &env,
@@ -293,6 +290,10 @@ pub(crate) fn build<'py>(
         env.set_item(intern!(py, "CONTENT_LENGTH"), intern!(py, "0"))?;
     }
     if !connection_keys_set {
+        // What `connection_environ` sets (all keys the template has, so their order is the
+        // template's whichever way they are set).
+        set_peer(py, &env, view)?;
+        set_scheme(py, &env, conn)?;
         set_server(py, &env, template, view, authority, fields.host_header)?;
     }
     set_proxy(py, &env, conn)?;
@@ -300,9 +301,6 @@ pub(crate) fn build<'py>(
         set_request_id(py, &env, key, id)?;
     }
     if conn.url_scheme == "https" {
-        if !connection_keys_set {
-            set_scheme(py, &env, conn)?;
-        }
         // The CGI convention, which some frameworks (and wsgiref.util.guess_scheme) read.
         env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
     }

@@ -10,6 +10,11 @@ fn reloaded(server: &mut Server, n: u64) {
     server.wait_for_line(&format!("Reload complete (generation {n})"));
 }
 
+/// A config file's line naming `file` as the `--hooks` module.
+fn hooks_setting(file: &std::path::Path) -> String {
+    format!("hooks = {:?}\n", file.display().to_string())
+}
+
 #[test]
 fn a_new_pid_path_moves_the_pid_file() {
     let dir = TempDir::new();
@@ -88,16 +93,9 @@ fn a_hooks_change_the_master_loaded_needs_a_restart() {
         )
     };
     let (first, second) = (hooks("one.py"), hooks("two.py"));
-    let config = dir.write(
-        "rsgi.toml",
-        format!("hooks = {:?}\n", first.display().to_string()),
-    );
+    let config = dir.write("rsgi.toml", hooks_setting(&first));
     let mut server = server("hello").arg("-c").arg(&config).start();
-    std::fs::write(
-        &config,
-        format!("hooks = {:?}\n", second.display().to_string()),
-    )
-    .unwrap();
+    std::fs::write(&config, hooks_setting(&second)).unwrap();
     server.signal(Signal::SIGHUP);
     let line = server.wait_for_line("--hooks changes need a restart");
     assert!(line.contains(&first.display().to_string()), "{line}");
@@ -112,10 +110,7 @@ fn a_hooks_module_the_master_loaded_edited_in_place_needs_a_restart() {
         "edited.py",
         "def on_reload(server):\n    server.log.info('on_reload ran')\n",
     );
-    let config = dir.write(
-        "rsgi.toml",
-        format!("hooks = {:?}\n", hooks.display().to_string()),
-    );
+    let config = dir.write("rsgi.toml", hooks_setting(&hooks));
     let mut server = server("hello").arg("-c").arg(&config).start();
     // Unchanged: nothing to say.
     server.signal(Signal::SIGHUP);
@@ -155,16 +150,9 @@ fn a_hooks_change_with_worker_side_hooks_only_reaches_the_new_workers() {
         )
     };
     let (first, second) = (hooks("one.py", "one"), hooks("two.py", "two"));
-    let config = dir.write(
-        "rsgi.toml",
-        format!("hooks = {:?}\n", first.display().to_string()),
-    );
+    let config = dir.write("rsgi.toml", hooks_setting(&first));
     let mut server = server("hello").arg("-c").arg(&config).start();
-    std::fs::write(
-        &config,
-        format!("hooks = {:?}\n", second.display().to_string()),
-    )
-    .unwrap();
+    std::fs::write(&config, hooks_setting(&second)).unwrap();
     server.signal(Signal::SIGHUP);
     reloaded(&mut server, 2);
     let warned = server
