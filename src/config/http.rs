@@ -36,6 +36,9 @@ group! {
         /// Send `wsgi.file_wrapper` files with sendfile(2) (false: read and written in
         /// blocks).
         pub sendfile: bool = v.flag(s.sendfile()),
+        /// Send the responses finished in one batch with one io_uring submission where the
+        /// kernel allows (false: one send(2) each).
+        pub io_uring: bool = v.flag(s.io_uring()),
         /// The request codec's size limits (`--limit-request-line`, `--limit-request-fields`,
         /// `--limit-request-field-size`, `--limit-request-head`, `--limit-chunk-ext-size`,
         /// `--limit-trailer-size`) and gunicorn's parser switches (`--permit-*`,

@@ -21,7 +21,8 @@
 //! (`read`); files served without Python, at the one seam after a head is parsed
 //! (`statics`) and health probes answered at the same seam (`health`); receiving buffered bodies within the memory budget (`receive`, [`spool`]);
 //! running requests and finishing responses (`respond`, `pool` for `--threads` > 1), and
-//! holding finished responses until a batch of ready requests is served (`hold`);
+//! holding finished responses until a batch of ready requests is served (`hold`) and
+//! sending them with one system call (`burst`);
 //! deadlines and draining (`deadlines`); a connection's socket side, the WSGI transport
 //! (`exchange`, `readbuf`); uwsgi packets instead of HTTP heads (`gateway`); the timeout
 //! watchdog and its abort ([`heartbeat`], [`abort`]); what the engine is configured with
@@ -30,6 +31,7 @@
 pub mod abort;
 mod accept;
 mod admission;
+mod burst;
 mod conn;
 mod deadlines;
 mod exchange;
@@ -241,6 +243,8 @@ struct Engine<'a> {
     ids: Option<crate::request_id::Generator>,
     /// Complete responses waiting for the end of the batch (`--threads 1`).
     held: hold::Held,
+    /// The ring that sends a batch's held responses at once, where io_uring is available.
+    burst: Option<burst::Burst>,
 }
 
 impl<'a> Engine<'a> {
@@ -312,6 +316,10 @@ impl<'a> Engine<'a> {
                 .as_ref()
                 .map(|_| crate::request_id::Generator::seeded()),
             held: hold::Held::default(),
+            // Held responses exist only when the app runs on the loop thread.
+            burst: (pool.is_none() && settings.http.io_uring)
+                .then(burst::Burst::new)
+                .flatten(),
         };
         engine.set_accepting(true);
         Ok(engine)

@@ -698,6 +698,17 @@ settings! {
             yes.to_string()
         };
 
+    /// Send the responses a worker finishes in one turn of its event loop with one io_uring
+    /// submission instead of one send(2) each, so that a client or proxy on the same CPU is
+    /// woken once rather than once per response. Needs Linux 5.6 or later and a process
+    /// allowed io_uring (not `kernel.io_uring_disabled`, nor a seccomp filter such as
+    /// Docker's default profile); elsewhere, or with `--io-uring=false`, each response goes
+    /// out with its own send(2).
+    #[arg(long, value_name = "BOOL", value_parser = boolean, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true")]
+    #[serde(default, deserialize_with = "flexible_bool")]
+    io_uring: bool = Some(true), shown "true";
+
     /// gunicorn's directory for its workers' heartbeat files. rsgi-server's workers report
     /// their heartbeat through shared memory instead, so no file is created; the directory
     /// must still exist and be writable, so a setting that would fail under gunicorn fails

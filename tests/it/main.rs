@@ -29,6 +29,7 @@ mod control_socket;
 mod differential_gunicorn;
 mod django_site;
 mod engine_buffering;
+mod engine_burst;
 mod engine_concurrency;
 mod engine_shedding;
 mod engine_timeouts;

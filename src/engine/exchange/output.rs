@@ -47,6 +47,14 @@ impl Exchange {
         (self.tls.is_none() && self.file.is_none()).then(|| &self.out[self.sent..])
     }
 
+    /// Records that the socket took the first `n` bytes of [`Exchange::plain_unsent`],
+    /// sent by the loop for several connections at once (`engine::burst`).
+    pub(in crate::engine) fn plain_sent(&mut self, n: usize) {
+        let n = n.min(self.out.len() - self.sent);
+        self.sent += n;
+        self.wire.sent += n as u64;
+    }
+
     /// Sends what the socket takes now; `Ok(true)` once nothing is left to send.
     pub fn try_flush(&mut self) -> io::Result<bool> {
         if self.unsent() > 0 {
