@@ -23,9 +23,14 @@ use io_uring::{IoUring, Probe, opcode, types};
 use std::io;
 use std::os::fd::RawFd;
 
-/// Sends per submission: a batch holds at most one response per event (256 events), so
-/// one submission nearly always does.
-const ENTRIES: usize = 256;
+/// Sends per submission: larger batches take several. Small, because before Linux 5.12 a
+/// ring's memory counts against the user's `RLIMIT_MEMLOCK` (64 KiB by default) across
+/// all its processes: a 64-entry ring is two pages, so every worker of a server gets one.
+const ENTRIES: usize = 64;
+
+/// Submissions tried again after a passing failure (`EINTR`, or `EAGAIN`/`EBUSY`: the
+/// kernel is short of request memory, or completions are backed up) before giving up.
+const TRIES: usize = 8;
 
 /// The worker's ring for held responses.
 pub(super) struct Burst {
@@ -52,10 +57,19 @@ impl Burst {
         });
         match made {
             Ok(ring) => Some(Burst { ring }),
+            // Refused outright (a seccomp filter, io_uring_disabled, an old kernel): as
+            // expected as it is common, so not worth a line per worker.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EPERM | nix::libc::ENOSYS | nix::libc::EOPNOTSUPP)
+                ) =>
+            {
+                tracing::debug!("io_uring unavailable ({e}): responses go out one send(2) each");
+                None
+            }
             Err(e) => {
-                tracing::debug!(
-                    "io_uring unavailable ({e}): held responses go out one send(2) each"
-                );
+                tracing::info!("io_uring ring not set up ({e}): responses go out one send(2) each");
                 None
             }
         }
@@ -91,15 +105,25 @@ impl Burst {
                 }
             }
             let mut left = chunk.len();
+            let mut tries = 0;
             while left > 0 {
                 let waited = self.ring.submit_and_wait(left);
                 left -= self.reap(sent);
                 match waited {
                     Ok(_) => {}
-                    Err(e) if e.raw_os_error() == Some(nix::libc::EINTR) => {}
-                    // Sends not yet taken from the queue never run: the caller drops the
-                    // ring. Non-blocking sends that were taken have completed and been
-                    // reaped above.
+                    Err(e)
+                        if tries < TRIES
+                            && matches!(
+                                e.raw_os_error(),
+                                Some(nix::libc::EINTR | nix::libc::EAGAIN | nix::libc::EBUSY)
+                            ) =>
+                    {
+                        tries += 1;
+                    }
+                    // Sends still in the queue never run: the caller drops the ring. Those
+                    // the kernel took have completed: MSG_DONTWAIT makes io_uring finish a
+                    // send that would block with EAGAIN rather than wait for the socket
+                    // (REQ_F_NOWAIT), so none is left running against a buffer.
                     Err(e) => return Err(e),
                 }
             }

@@ -181,6 +181,7 @@ impl Engine<'_> {
         let held = &mut self.held;
         held.out.clear();
         held.out_keys.clear();
+        // Each key is here once: a held connection runs nothing more until it is released.
         for &(key, _) in keys {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
@@ -200,6 +201,7 @@ impl Engine<'_> {
         // SAFETY: each buffer is its held exchange's, which nothing touches until this
         // returns (the loop thread is here; the abort thread only reads its own copies).
         if let Err(e) = unsafe { burst.send_all(&held.out, &mut held.sent) } {
+            // Dropping the ring discards the sends it had not taken; `sent` has the rest.
             tracing::warn!("io_uring failed ({e}); responses go out one send(2) each from now on");
             self.burst = None;
         }
