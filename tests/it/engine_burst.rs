@@ -78,14 +78,7 @@ fn one_batch(extra: &[&str]) -> Option<String> {
         assert_eq!(conn.read_response().body, b"wa");
     }
     let gate = dir.join("open");
-    let mut busy = server.conn();
-    busy.send(&request(
-        "GET",
-        &format!("/gate?{}", gate.display()),
-        &[],
-        b"",
-    ));
-    server.wait_for_line("gated");
+    let mut busy = server.busy_until(&gate);
     for (i, conn) in conns.iter_mut().enumerate() {
         let target = format!("/c{i}?size={}", size(i));
         conn.send(&request("GET", &target, &[], b""));

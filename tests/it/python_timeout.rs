@@ -83,14 +83,7 @@ fn a_response_held_for_the_batch_is_sent_when_a_later_request_hangs() {
         assert_eq!(conn.read_response().status(), 200);
     }
     // The worker is busy in the app while both requests arrive: /fast first, then /sleep.
-    let mut busy = server.conn();
-    busy.send(&request(
-        "GET",
-        &format!("/gate?{}", gate.display()),
-        &[],
-        b"",
-    ));
-    server.wait_for_line("gated");
+    let mut busy = server.busy_until(&gate);
     a.send(&request("GET", "/fast", &[], b""));
     b.send(&request("GET", "/sleep", &[], b""));
     std::fs::write(&gate, b"").expect("open the gate");

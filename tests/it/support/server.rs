@@ -482,6 +482,17 @@ impl Server {
             .remove(0)
     }
 
+    /// Keeps the worker busy in the app: sends `/gate?GATE` (served by the `cases.stuck`
+    /// and `cases.sized` apps, which print `gated` and wait until the file `gate` exists)
+    /// on a new connection, and returns it once the app has said so.
+    pub fn busy_until(&mut self, gate: &Path) -> Conn {
+        let mut busy = self.conn();
+        let target = format!("/gate?{}", gate.display());
+        busy.send(&request("GET", &target, &[], b""));
+        self.wait_for_line("gated");
+        busy
+    }
+
     /// Waits until `n` stderr lines contain `needle`.
     pub fn wait_for_lines(&mut self, needle: &str, n: usize) -> Vec<String> {
         self.log
