@@ -205,9 +205,11 @@ impl Engine<'_> {
             tracing::warn!("io_uring failed ({e}); responses go out one send(2) each from now on");
             self.burst = None;
         }
+        // The pointers are not to be kept past the call.
+        held.out.clear();
         for (&key, &n) in held.out_keys.iter().zip(&held.sent) {
             if let Some(ex) = self.conns.get_mut(key).and_then(|c| c.ex.as_mut()) {
-                ex.plain_sent(n);
+                ex.out_taken(n);
             }
         }
     }

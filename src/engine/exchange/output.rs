@@ -47,9 +47,9 @@ impl Exchange {
         (self.tls.is_none() && self.file.is_none()).then(|| &self.out[self.sent..])
     }
 
-    /// Records that the socket took the first `n` bytes of [`Exchange::plain_unsent`],
-    /// sent by the loop for several connections at once (`engine::burst`).
-    pub(in crate::engine) fn plain_sent(&mut self, n: usize) {
+    /// Records that the socket took the next `n` bytes of the response buffer: written
+    /// here, or sent by the loop for several connections at once (`engine::burst`).
+    pub(in crate::engine) fn out_taken(&mut self, n: usize) {
         let n = n.min(self.out.len() - self.sent);
         self.sent += n;
         self.wire.sent += n as u64;
@@ -79,10 +79,7 @@ impl Exchange {
             };
             match written {
                 Ok(0) => return Err(self.broken(io::ErrorKind::WriteZero.into())),
-                Ok(n) => {
-                    self.sent += n;
-                    self.wire.sent += n as u64;
-                }
+                Ok(n) => self.out_taken(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(self.broken(e)),
