@@ -25,6 +25,7 @@ pub mod body;
 mod head_reader;
 pub mod leniency;
 mod percent;
+mod recycle;
 pub mod request;
 pub mod response;
 pub mod scan;

@@ -3,6 +3,7 @@
 
 use super::body::BodyFraming;
 use super::leniency;
+use super::recycle;
 use super::{HttpError, Leniency, Limits, Version, is_token, trim_ows};
 use std::mem::MaybeUninit;
 use std::ops::Range;
@@ -124,6 +125,15 @@ pub struct Parts<'a> {
     pub framing: BodyFraming,
 }
 
+impl Drop for RequestHead {
+    fn drop(&mut self) {
+        recycle::give_request(
+            std::mem::take(&mut self.buf),
+            std::mem::take(&mut self.headers),
+        );
+    }
+}
+
 impl RequestHead {
     /// A head for a request whose parts another protocol carried, with header fields
     /// `fields` (names in HTTP form). It asks for no persistence and no `100 Continue`, and
@@ -133,7 +143,7 @@ impl RequestHead {
         parts: &Parts<'_>,
         fields: impl Iterator<Item = (&'f [u8], &'f [u8])>,
     ) -> RequestHead {
-        let mut buf = Vec::with_capacity(parts.method.len() + parts.target.len() + 64);
+        let mut buf = recycle::request_bytes(parts.method.len() + parts.target.len() + 64);
         let push = |buf: &mut Vec<u8>, bytes: &[u8]| {
             let start = buf.len();
             buf.extend_from_slice(bytes);
@@ -156,9 +166,8 @@ impl RequestHead {
             sent_version_at = buf.len() as u32;
             buf.extend_from_slice(parts.protocol);
         }
-        let headers: Vec<_> = fields
-            .map(|(name, value)| (push(&mut buf, name), push(&mut buf, value)))
-            .collect();
+        let mut headers = recycle::request_fields(fields.size_hint().0);
+        headers.extend(fields.map(|(name, value)| (push(&mut buf, name), push(&mut buf, value))));
         let host_at = headers
             .iter()
             .position(|(name, _)| buf[name.clone()].eq_ignore_ascii_case(b"host"))
@@ -241,7 +250,8 @@ fn finish(head: &[u8], parsed: Parsed, leniency: &Leniency) -> Result<RequestHea
     if !leniency::conventional_method(method) && !leniency.unconventional_method {
         return Err(HttpError::Malformed("unconventional method"));
     }
-    let mut bytes = head.to_vec();
+    let mut bytes = recycle::request_bytes(head.len());
+    bytes.extend_from_slice(head);
     if leniency.casefold_method {
         bytes[parsed.method.clone()].make_ascii_uppercase();
     }
@@ -278,7 +288,7 @@ fn tokenize_plain(head: &[u8], fields: usize) -> Option<Parsed> {
         _ => return None,
     };
     let mut at = version_start + 10;
-    let mut headers = Vec::with_capacity(fields);
+    let mut headers = recycle::request_fields(fields);
     while head.get(at..at + 2)? != b"\r\n" {
         let name_end = token_end(head, at)?;
         if name_end == at || head[name_end] != b':' {
@@ -542,7 +552,7 @@ fn tokenize<'b>(
         1 => Version::Http11,
         _ => return Err(HttpError::UnsupportedVersion),
     };
-    let mut fields = Vec::with_capacity(req.headers.len());
+    let mut fields = recycle::request_fields(req.headers.len());
     for h in req.headers.iter() {
         let name = range_in(head, h.name.as_bytes())?;
         let value = range_in(head, trim_ows(h.value))?;

@@ -31,11 +31,17 @@ pub struct ResponseHead {
     has_server: bool,
 }
 
+impl Drop for ResponseHead {
+    fn drop(&mut self) {
+        super::recycle::give_response(std::mem::take(&mut self.text));
+    }
+}
+
 impl ResponseHead {
     /// A head with `reason` (latin-1, may be empty) and room for `capacity` bytes of
     /// header lines.
     pub fn new(status: u16, reason: &[u8], capacity: usize) -> Self {
-        let mut text = Vec::with_capacity(reason.len() + capacity);
+        let mut text = super::recycle::response_text(reason.len() + capacity);
         text.extend_from_slice(reason);
         ResponseHead {
             status,
@@ -501,7 +507,10 @@ impl HttpDate {
     }
     /// Re-formats only if `now` is in a later second than the cached value.
     pub fn refresh(&mut self, now: SystemTime) {
-        let secs = unix_secs(now);
+        self.refresh_secs(unix_secs(now));
+    }
+    /// [`HttpDate::refresh`] to `secs` after the Unix epoch.
+    pub fn refresh_secs(&mut self, secs: u64) {
         if secs > self.secs {
             self.set(secs);
         }
