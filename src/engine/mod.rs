@@ -328,15 +328,19 @@ impl<'a> Engine<'a> {
     /// Runs until a stop signal (graceful: until the last connection is done).
     pub(super) fn serve(&mut self, signals: &SignalIntake, master: Pid) -> io::Result<()> {
         let mut events = vec![EpollEvent::empty(); EVENTS];
-        let mut next_sweep = Instant::now() + SWEEP;
-        let mut next_parent_check = Instant::now() + TICK;
+        self.now = Instant::now();
+        let mut next_sweep = self.now + SWEEP;
+        let mut next_parent_check = self.now + TICK;
         loop {
             // What this turn held (its batch of events, bodies unparked, the sweep) goes
             // out before the loop waits.
             self.release_held();
+            // From the time the last wait returned, not a new reading: the timers are
+            // coarse (a sweep every quarter second) and a busy loop, which they could be
+            // late for by its turn's work, checks them after every wait anyway.
             let wait = next_sweep
                 .min(next_parent_check)
-                .saturating_duration_since(Instant::now());
+                .saturating_duration_since(self.now);
             let timeout = EpollTimeout::from(wait.as_millis().clamp(1, 1000) as u16);
             let n = match self.epoll.wait(&mut events, timeout) {
                 Ok(n) => n,

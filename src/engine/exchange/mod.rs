@@ -193,7 +193,7 @@ impl Exchange {
     /// Resets the per-request state for a request about to be handed to the app.
     #[inline]
     pub fn begin(&mut self, head: &RequestHead, draining: bool, body: Body) {
-        self.date.refresh(SystemTime::now());
+        self.date.refresh_secs(wall_secs());
         self.terms = RequestTerms {
             head_request: head.is_head(),
             version: head.version,
@@ -231,7 +231,7 @@ impl Exchange {
     /// [`Exchange::send_error`], with a `Retry-After` of that many seconds when given, and
     /// the request's ID when there is one.
     pub fn send_error_with(&mut self, status: u16, head_request: bool, retry_after: Option<&[u8]>) {
-        self.date.refresh(SystemTime::now());
+        self.date.refresh_secs(wall_secs());
         let mut extra: [(&[u8], &[u8]); 2] = [(b"", b""); 2];
         let mut n = 0;
         if let Some(secs) = retry_after {
@@ -364,6 +364,13 @@ impl Drop for Exchange {
             tls.close(&self.sock);
         }
     }
+}
+
+/// Seconds since the Unix epoch, for the `Date` header: read coarse (to the kernel's last
+/// tick, 1-4 ms), at a quarter of a fine read's cost, once per request.
+fn wall_secs() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME_COARSE)
+        .map_or(0, |t| u64::try_from(t.tv_sec()).unwrap_or(0))
 }
 
 #[cfg(test)]
