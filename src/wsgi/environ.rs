@@ -6,6 +6,7 @@
 //! environment is deliberately not copied in (it would leak secrets to every request and cost
 //! a copy of every variable per request).
 
+use super::environ_reuse::LastEnviron;
 use super::errors::ErrorStream;
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
@@ -63,6 +64,8 @@ struct HostStrings {
     /// copy it and skip six lookups and stores each, a tenth of a keep-alive hello's work.
     /// Not made for the first request, so a connection that sends one costs nothing more.
     environ: Option<Py<PyDict>>,
+    /// The environ the last request made from `environ` got, which the next may reuse.
+    last: LastEnviron,
 }
 
 impl Default for ConnStrings {
@@ -106,16 +109,38 @@ impl ConnStrings {
             value: value.to_vec(),
             strings: strings.each_ref().map(|s| s.clone().unbind()),
             environ: None,
+            last: LastEnviron::default(),
         });
         Ok(strings)
     }
 
-    /// A copy of the connection's environ for a request whose Host is `value`, if one was
-    /// made for that Host.
-    fn environ<'py>(&self, py: Python<'py>, value: &[u8]) -> Option<PyResult<Bound<'py, PyDict>>> {
-        let cached = self.host.try_lock().ok()?;
-        let hit = cached.as_ref().filter(|c| c.value == value)?;
-        Some(hit.environ.as_ref()?.bind(py).copy())
+    /// The connection's environ for `head`, whose Host is `value`, if one was made for that
+    /// Host: the previous request's when it may be reused (then `true`: its keys are all
+    /// set already), else a copy.
+    fn environ<'py>(
+        &self,
+        py: Python<'py>,
+        value: &[u8],
+        head: &RequestHead,
+    ) -> Option<PyResult<(Bound<'py, PyDict>, bool)>> {
+        let mut cached = self.host.try_lock().ok()?;
+        let hit = cached.as_mut().filter(|c| c.value == value)?;
+        let prepared = hit.environ.as_ref()?;
+        if let Some(env) = hit.last.take(py, head) {
+            return Some(Ok((env, true)));
+        }
+        Some(prepared.bind(py).copy().map(|env| (env, false)))
+    }
+
+    /// Keeps `env`, made from the connection's environ for `head` (Host `value`), for the
+    /// next request to reuse ([`LastEnviron::keep`]).
+    fn keep(&self, value: &[u8], env: &Bound<'_, PyDict>, head: &RequestHead, joined: bool) {
+        let Ok(mut cached) = self.host.try_lock() else {
+            return;
+        };
+        if let Some(hit) = cached.as_mut().filter(|c| c.value == value) {
+            hit.last.keep(env, head, joined);
+        }
     }
 }
 
@@ -260,16 +285,17 @@ pub(crate) fn build<'py>(
     let authority = head.absolute_authority();
     // The connection's own environ when an earlier request made it for this Host: its keys
     // are then set already.
-    let prepared = match head.host() {
-        Some(host) if authority.is_none() && conn.forwarded_host.is_none() => {
-            view.strings.environ(py, host).transpose()?
-        }
-        _ => None,
+    let prepared_host = head
+        .host()
+        .filter(|_| authority.is_none() && conn.forwarded_host.is_none());
+    let prepared = match prepared_host {
+        Some(host) => view.strings.environ(py, host, head).transpose()?,
+        None => None,
     };
     let connection_keys_set = prepared.is_some();
-    let env = match prepared {
-        Some(env) => env,
-        None => template.template.bind(py).copy()?,
+    let (env, reused) = match prepared {
+        Some(prepared) => prepared,
+        None => (template.template.bind(py).copy()?, false),
     };
     set_request_line(py, &env, head, &template.root_path)?;
     let fields = set_fields(
@@ -280,6 +306,7 @@ pub(crate) fn build<'py>(
         &template.underscores,
         authority,
         dechunked.is_some(),
+        reused,
     )?;
     if let Some(n) = dechunked {
         env.set_item(intern!(py, "CONTENT_LENGTH"), n.to_string())?;
@@ -310,6 +337,9 @@ pub(crate) fn build<'py>(
             intern!(py, "wsgi.input"),
             Py::new(py, Input::new(link, request.body_length))?,
         )?;
+    }
+    if let (true, Some(host)) = (connection_keys_set, prepared_host) {
+        view.strings.keep(host, &env, head, fields.joined);
     }
     Ok(env)
 }
@@ -397,12 +427,16 @@ struct Fields<'h> {
     host_header: Option<&'h [u8]>,
     /// A Content-Length field was sent (its number is the framing's).
     sent_length: bool,
+    /// A repeated field was joined into one key.
+    joined: bool,
 }
 
 /// The header fields as `HTTP_*` keys (and `CONTENT_TYPE`), repeated fields joined; Host and
 /// Content-Length are left to the keys made from them. `dechunked`: the body is presented
-/// with a length, so Transfer-Encoding is left out.
+/// with a length, so Transfer-Encoding is left out. `reused`: `env` is a previous
+/// request's with the same keys ([`super::environ_reuse`]), whose values are replaced.
 #[inline]
+#[allow(clippy::too_many_arguments)]
 fn set_fields<'h>(
     py: Python<'_>,
     env: &Bound<'_, PyDict>,
@@ -411,10 +445,12 @@ fn set_fields<'h>(
     underscores: &Underscores,
     authority: Option<&[u8]>,
     dechunked: bool,
+    reused: bool,
 ) -> PyResult<Fields<'h>> {
     let mut fields = Fields {
         host_header: None,
         sent_length: false,
+        joined: false,
     };
     let mut key = String::new();
     for (name, value) in head.headers() {
@@ -467,7 +503,13 @@ fn set_fields<'h>(
             // (from Python 3.12) is never freed.
             PyString::new(py, &key)
         };
-        set_field(py, env, &key, &from_latin1(py, value))?;
+        let value = from_latin1(py, value);
+        if reused {
+            // Its fields are never repeated: that request's environ was not kept.
+            env.set_item(&key, value)?;
+        } else {
+            fields.joined |= set_field(py, env, &key, &value)?;
+        }
     }
     Ok(fields)
 }
@@ -487,14 +529,15 @@ pub(super) fn set_request_id(
     }
 }
 
-/// Sets one field's key, joining a repeated field to the value already there.
+/// Sets one field's key, joining a repeated field to the value already there (then
+/// `true`).
 #[inline]
 fn set_field(
     py: Python<'_>,
     env: &Bound<'_, PyDict>,
     key: &Bound<'_, PyString>,
     value: &Bound<'_, PyString>,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     // One lookup for the usual case: set it unless the header was seen already.
     // SAFETY: all three are live objects and we hold the GIL; PyDict_SetDefault returns a
     // borrowed reference to the value now in the dict, or NULL with an exception set.
@@ -514,8 +557,9 @@ fn set_field(
         };
         let joined = format!("{}{sep}{}", previous.str()?, value.to_str()?);
         env.set_item(key, joined)?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// `HTTP_HOST`, `SERVER_NAME`, `SERVER_PORT` and the PROXY protocol's keys: from a trusted

@@ -20,6 +20,7 @@ mod app_loader;
 pub mod config_file;
 mod environ;
 mod environ_gateway;
+mod environ_reuse;
 mod errors;
 mod file_wrapper;
 pub mod hooks;

@@ -148,6 +148,70 @@ fn every_request_on_a_connection_gets_the_environ_a_first_request_would() {
     }
 }
 
+#[test]
+fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
+    // A keep-alive request with the same header names as the one before may get that
+    // request's environ dict again, its values replaced: only when the app neither kept
+    // nor changed it. Each must list, key for key and in order, what the same request gets
+    // as the first on a new connection.
+    let server = server("cases.environ_reuse").start();
+    let request = |path: &str, a: &str, cookie: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: h.example\r\nX-A: {a}\r\nCookie: {cookie}\r\n\r\n")
+    };
+    let twice = |path: &str, a: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: h.example\r\nX-A: {a}\r\nX-A: 2{a}\r\n\r\n")
+    };
+    let requests = [
+        request("/one", "1", "c=1"),
+        request("/two", "2", "c=2"),
+        request("/three?q=3", "3", "c=3"),
+        request("/four?q=4", "\u{e9}4", "c=4"),
+        request("/five", "5", "c=5"),
+        // Changed keys the next requests do not set: each must see the environ unchanged.
+        request("/spoil-value", "6", "c=6"),
+        request("/after-value", "7", "c=7"),
+        request("/spoil-add", "8", "c=8"),
+        request("/after-add", "9", "c=9"),
+        request("/spoil-del", "10", "c=10"),
+        request("/after-del", "11", "c=11"),
+        // Repeated fields are joined once, not onto the previous request's values.
+        twice("/twice", "a"),
+        twice("/twice", "b"),
+        request("/keep", "12", "c=12"),
+        request("/after-keep", "13", "c=13"),
+        request("/options", "14", "c=14").replacen("GET", "OPTIONS", 1),
+        request("/six", "15", "c=15"),
+    ];
+    let alone = |raw: &str| -> String {
+        let mut c = server.conn();
+        let port = c.local_port();
+        mask_port(&c.roundtrip(raw.as_bytes()).text(), port)
+    };
+    let expected: Vec<String> = requests.iter().map(|r| alone(r)).collect();
+    assert!(
+        expected[3].contains("HTTP_X_A='\u{e9}4'"),
+        "{}",
+        expected[3]
+    );
+    assert!(
+        expected[12].contains("HTTP_X_A='b, 2b'"),
+        "{}",
+        expected[12]
+    );
+    let mut c = server.conn();
+    let port = c.local_port();
+    for round in 0..2 {
+        for (raw, want) in requests.iter().zip(&expected) {
+            let got = mask_port(&c.roundtrip(raw.as_bytes()).text(), port);
+            assert_eq!(&got, want, "round {round}: {raw}");
+        }
+    }
+    // The environ the app kept is still its own request's, after the requests that came
+    // after it on the connection.
+    let kept = c.roundtrip(b"GET /kept HTTP/1.1\r\nHost: h.example\r\n\r\n");
+    assert_eq!(mask_port(&kept.text(), port), expected[13]);
+}
+
 /// The environ listing with the client's port replaced (each connection has its own).
 fn mask_port(listing: &str, port: u16) -> String {
     listing.replace(&format!("REMOTE_PORT='{port}'"), "REMOTE_PORT=*")
