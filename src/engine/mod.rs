@@ -335,12 +335,9 @@ impl<'a> Engine<'a> {
             // What this turn held (its batch of events, bodies unparked, the sweep) goes
             // out before the loop waits.
             self.release_held();
-            // From the time the last wait returned, not a new reading: the timers are
-            // coarse (a sweep every quarter second) and a busy loop, which they could be
-            // late for by its turn's work, checks them after every wait anyway.
             let wait = next_sweep
                 .min(next_parent_check)
-                .saturating_duration_since(self.now);
+                .saturating_duration_since(Instant::now());
             let timeout = EpollTimeout::from(wait.as_millis().clamp(1, 1000) as u16);
             let n = match self.epoll.wait(&mut events, timeout) {
                 Ok(n) => n,

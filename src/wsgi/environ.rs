@@ -6,7 +6,7 @@
 //! environment is deliberately not copied in (it would leak secrets to every request and cost
 //! a copy of every variable per request).
 
-use super::environ_reuse::LastEnviron;
+use super::environ_reuse::{Keeper, LastEnviron, SharedLast};
 use super::errors::ErrorStream;
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
@@ -65,7 +65,7 @@ struct HostStrings {
     /// Not made for the first request, so a connection that sends one costs nothing more.
     environ: Option<Py<PyDict>>,
     /// The environ the last request made from `environ` got, which the next may reuse.
-    last: LastEnviron,
+    last: SharedLast,
 }
 
 impl Default for ConnStrings {
@@ -109,7 +109,7 @@ impl ConnStrings {
             value: value.to_vec(),
             strings: strings.each_ref().map(|s| s.clone().unbind()),
             environ: None,
-            last: LastEnviron::default(),
+            last: SharedLast::default(),
         });
         Ok(strings)
     }
@@ -126,21 +126,29 @@ impl ConnStrings {
         let mut cached = self.host.try_lock().ok()?;
         let hit = cached.as_mut().filter(|c| c.value == value)?;
         let prepared = hit.environ.as_ref()?;
-        if let Some(env) = hit.last.take(py, head) {
+        let reused = hit
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(py, head);
+        if let Some(env) = reused {
             return Some(Ok((env, true)));
         }
         Some(prepared.bind(py).copy().map(|env| (env, false)))
     }
 
-    /// Keeps `env`, made from the connection's environ for `head` (Host `value`), for the
-    /// next request to reuse ([`LastEnviron::keep`]).
-    fn keep(&self, value: &[u8], env: &Bound<'_, PyDict>, head: &RequestHead, joined: bool) {
-        let Ok(mut cached) = self.host.try_lock() else {
-            return;
-        };
-        if let Some(hit) = cached.as_mut().filter(|c| c.value == value) {
-            hit.last.keep(env, head, joined);
-        }
+    /// What keeps `env`, made from the connection's environ for `head` (Host `value`), for
+    /// the next request to reuse ([`LastEnviron::prepare`]).
+    fn keeper(
+        &self,
+        value: &[u8],
+        env: &Bound<'_, PyDict>,
+        head: &RequestHead,
+        joined: bool,
+    ) -> Option<Keeper> {
+        let cached = self.host.try_lock().ok()?;
+        let hit = cached.as_ref().filter(|c| c.value == value)?;
+        LastEnviron::prepare(&hit.last, env, head, joined)
     }
 }
 
@@ -262,17 +270,19 @@ impl EnvironTemplate {
 }
 
 /// Builds the environ for one request; `input` is the transport `wsgi.input` reads from,
-/// for a request framed with a body.
+/// for a request framed with a body. With it, what may keep it for the connection's next
+/// request once this one ends ([`Keeper::release`]).
 pub(crate) fn build<'py>(
     py: Python<'py>,
     template: &EnvironTemplate,
     request: &Request<'_>,
     input: Option<Link>,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> PyResult<(Bound<'py, PyDict>, Option<Keeper>)> {
     let (head, view) = (request.head, request.conn);
     let conn = &view.info;
     if let Some(gateway) = &conn.gateway {
-        return super::environ_gateway::build(py, template, request, gateway, input);
+        let env = super::environ_gateway::build(py, template, request, gateway, input)?;
+        return Ok((env, None));
     }
     // A chunked body received whole is presented as what it now is, a body of known length
     // (as a buffering proxy would forward it), which apps handle best.
@@ -338,10 +348,11 @@ pub(crate) fn build<'py>(
             Py::new(py, Input::new(link, request.body_length))?,
         )?;
     }
-    if let (true, Some(host)) = (connection_keys_set, prepared_host) {
-        view.strings.keep(host, &env, head, fields.joined);
-    }
-    Ok(env)
+    let keeper = match (connection_keys_set, prepared_host) {
+        (true, Some(host)) => view.strings.keeper(host, &env, head, fields.joined),
+        _ => None,
+    };
+    Ok((env, keeper))
 }
 
 /// `REQUEST_METHOD`, `PATH_INFO` (below the mount point `root`), `QUERY_STRING`,

@@ -17,16 +17,42 @@ use crate::http::body::BodyFraming;
 use crate::http::request::RequestHead;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Where a connection keeps the environ its previous request got, for the next one. Its
+/// requests run one at a time, so the lock is never contended.
+pub(super) type SharedLast = Arc<Mutex<LastEnviron>>;
 
 /// The environ a connection's previous request got, and what it needs to serve the next.
 #[derive(Default)]
 pub(super) struct LastEnviron {
-    /// The dict, held from its request's start: reused only once nobody else holds it.
+    /// The dict, put here when its request ended unchanged and held by nothing else.
     env: Option<Py<PyDict>>,
     /// Its version tag once built.
     tag: u64,
     /// Which keys its request set ([`shape`]).
     shape: Vec<u8>,
+}
+
+/// An environ that may serve its connection's next request, held by its request until the
+/// request ends: [`Keeper::release`] then keeps it, or lets it go with whatever the app put
+/// in it (nothing the app attached outlives its request).
+pub(crate) struct Keeper {
+    last: SharedLast,
+    env: Py<PyDict>,
+}
+
+impl Keeper {
+    /// The request is over (its body closed, the hooks' references gone): the environ is
+    /// kept if it is unchanged and nothing else holds it, else released now, with the GIL.
+    pub(crate) fn release(self, py: Python<'_>) {
+        let Keeper { last, env } = self;
+        let env = env.into_bound(py);
+        let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+        if unchanged_and_alone(&env, last.tag) {
+            last.env = Some(env.unbind());
+        }
+    }
 }
 
 impl LastEnviron {
@@ -38,27 +64,47 @@ impl LastEnviron {
         head: &RequestHead,
     ) -> Option<Bound<'py, PyDict>> {
         let env = self.env.as_ref()?.bind(py);
-        // SAFETY: `env` is a live dict and the GIL is held.
-        let alone = unsafe { pyo3::ffi::Py_REFCNT(env.as_ptr()) } == 1;
-        if !alone || version_tag(env) != Some(self.tag) || !same_shape(&self.shape, head) {
+        // Checked again, which is cheap: it was alone and unchanged when its request
+        // ended, but `gc.get_objects()` could have reached it since. One that may not
+        // serve stays until the new request's own is made ([`LastEnviron::prepare`]), so
+        // that is never made in its place: a reused dict is the only one with the
+        // previous request's `id()`, which tests rely on.
+        if !(unchanged_and_alone(env, self.tag) && same_shape(&self.shape, head)) {
             return None;
         }
         self.env.take().map(|env| env.into_bound(py))
     }
 
-    /// Keeps `env`, just built for `head` from the connection's environ, for the next
-    /// request. `joined`: a repeated field was joined into one key, which a reuse would
-    /// not redo (it sets each key once), so that environ is not kept.
-    pub(super) fn keep(&mut self, env: &Bound<'_, PyDict>, head: &RequestHead, joined: bool) {
-        self.env = None;
+    /// Records `env`, just built for `head` from the connection's environ, as the one the
+    /// next request may reuse once this one ends: the [`Keeper`] its request holds, if it
+    /// may. `joined`: a repeated field was joined into one key, which a reuse would not
+    /// redo (it sets each key once), so that environ may not.
+    pub(super) fn prepare(
+        shared: &SharedLast,
+        env: &Bound<'_, PyDict>,
+        head: &RequestHead,
+        joined: bool,
+    ) -> Option<Keeper> {
+        let mut last = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        last.env = None;
         if joined || !plain(head) {
-            return;
+            return None;
         }
-        let Some(tag) = version_tag(env) else { return };
-        self.tag = tag;
-        shape(head, &mut self.shape);
-        self.env = Some(env.clone().unbind());
+        let tag = version_tag(env)?;
+        last.tag = tag;
+        shape(head, &mut last.shape);
+        Some(Keeper {
+            last: shared.clone(),
+            env: env.clone().unbind(),
+        })
     }
+}
+
+/// Whether only the caller holds `env` (reference count 1) and its version tag is `tag`.
+fn unchanged_and_alone(env: &Bound<'_, PyDict>, tag: u64) -> bool {
+    // SAFETY: `env` is a live dict and the GIL is held.
+    let alone = unsafe { pyo3::ffi::Py_REFCNT(env.as_ptr()) } == 1;
+    alone && version_tag(env) == Some(tag)
 }
 
 /// A request whose environ may be reused: without a body, whose `wsgi.input` and

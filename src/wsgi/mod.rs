@@ -442,10 +442,12 @@ impl App {
             None => responder.callable(py).clone(),
         };
         let mut environ = None;
-        let result = environ::build(py, &self.environ, request, input).and_then(|env| {
+        let mut keeper = None;
+        let result = environ::build(py, &self.environ, request, input).and_then(|(env, kept)| {
             if hooked.is_some() {
                 environ = Some(env.clone().into_any().unbind());
             }
+            keeper = kept;
             self.callable.bind(py).call1((env, &start_response))
         });
         let hooked = hooked.map(|hooks| {
@@ -474,6 +476,7 @@ impl App {
             at_hand: body.is_exact_instance_of::<PyList>()
                 || body.is_exact_instance_of::<PyTuple>(),
             hooked,
+            keeper,
         };
         if let Ok(wrapper) = body.cast::<FileWrapper>() {
             if let Some(file) = wrapper.borrow().sendable(py) {
@@ -552,6 +555,8 @@ struct Running {
     at_hand: bool,
     /// The request as the request hooks see it, when `pre_request`/`post_request` exist.
     hooked: Option<Box<Hooked>>,
+    /// What keeps the environ for the connection's next request, when it may serve it.
+    keeper: Option<environ_reuse::Keeper>,
 }
 
 /// What `post_request` needs at the end of the request.
@@ -647,9 +652,13 @@ impl<T: Transport> Call<T> {
             body,
             iter,
             hooked,
+            keeper,
             ..
         } = running;
         drop((body, iter, hooked));
+        if let Some(keeper) = keeper {
+            keeper.release(py);
+        }
         // The body, its iterator and the hooks' objects are gone now: what still holds
         // the pair is the app's.
         if responder.unshared(py) {

@@ -161,6 +161,12 @@ fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
     let twice = |path: &str, a: &str| {
         format!("GET {path} HTTP/1.1\r\nHost: h.example\r\nX-A: {a}\r\nX-A: 2{a}\r\n\r\n")
     };
+    let options = |path: &str, a: &str| request(path, a, "c").replacen("GET", "OPTIONS", 1);
+    let http10 = |path: &str| {
+        format!("GET {path}?v=1.0 HTTP/1.0\r\nHost: h.example\r\nConnection: keep-alive\r\n\r\n")
+    };
+    let empty_body =
+        |path: &str| format!("GET {path} HTTP/1.1\r\nHost: h.example\r\nContent-Length: 0\r\n\r\n");
     let requests = [
         request("/one", "1", "c=1"),
         request("/two", "2", "c=2"),
@@ -179,9 +185,16 @@ fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
         twice("/twice", "b"),
         request("/keep", "12", "c=12"),
         request("/after-keep", "13", "c=13"),
-        request("/options", "14", "c=14").replacen("GET", "OPTIONS", 1),
-        request("/six", "15", "c=15"),
+        options("/options-1", "14"),
+        options("/options-2", "15"),
+        http10("/http10-1"),
+        http10("/http10-2"),
+        empty_body("/empty-1"),
+        empty_body("/empty-2"),
+        request("/six", "16", "c=16"),
     ];
+    // Pairs whose second request gets the first's dict again (same keys, left alone).
+    let pairs = [(2, 3), (15, 16), (17, 18), (19, 20)];
     let alone = |raw: &str| -> String {
         let mut c = server.conn();
         let port = c.local_port();
@@ -198,18 +211,50 @@ fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
         "{}",
         expected[12]
     );
+    assert!(expected[16].contains("REQUEST_METHOD='OPTIONS'"));
+    assert!(expected[18].contains("SERVER_PROTOCOL='HTTP/1.0'"));
+    assert!(expected[20].contains("CONTENT_LENGTH='0'"));
     let mut c = server.conn();
     let port = c.local_port();
     for round in 0..2 {
+        let mut ids = Vec::new();
         for (raw, want) in requests.iter().zip(&expected) {
-            let got = mask_port(&c.roundtrip(raw.as_bytes()).text(), port);
-            assert_eq!(&got, want, "round {round}: {raw}");
+            let got = c.roundtrip(raw.as_bytes());
+            ids.push(got.header("X-Environ-Id").expect("named").to_owned());
+            assert_eq!(&mask_port(&got.text(), port), want, "round {round}: {raw}");
         }
+        for (first, second) in pairs {
+            assert_eq!(
+                ids[first], ids[second],
+                "round {round}: {}",
+                requests[second]
+            );
+        }
+        // The request after one whose environ the app kept gets another dict. (After one
+        // it changed, the dict is freed, and CPython may make the next from its memory.)
+        assert_ne!(ids[13], ids[14], "round {round}");
     }
     // The environ the app kept is still its own request's, after the requests that came
     // after it on the connection.
     let kept = c.roundtrip(b"GET /kept HTTP/1.1\r\nHost: h.example\r\n\r\n");
     assert_eq!(mask_port(&kept.text(), port), expected[13]);
+}
+
+#[test]
+fn what_an_app_attaches_to_its_environ_goes_when_its_request_ends() {
+    // The server may hold a request's environ for the connection's next request; not one
+    // the app put things in, which must go with the request, as before, even while the
+    // connection stays open.
+    let server = server("cases.environ_reuse").start();
+    let attach = b"GET /attach HTTP/1.1\r\nHost: h.example\r\n\r\n";
+    let mut open = server.conn();
+    for _ in 0..3 {
+        assert_eq!(open.roundtrip(attach).status(), 200);
+    }
+    let mut other = server.conn();
+    let alive = other.roundtrip(b"GET /attached HTTP/1.1\r\nHost: h.example\r\n\r\n");
+    assert_eq!(alive.text(), "0 alive\n");
+    assert_eq!(open.roundtrip(attach).status(), 200);
 }
 
 /// The environ listing with the client's port replaced (each connection has its own).
