@@ -153,8 +153,18 @@ fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
     // A keep-alive request with the same header names as the one before may get that
     // request's environ dict again, its values replaced: only when the app neither kept
     // nor changed it. Each must list, key for key and in order, what the same request gets
-    // as the first on a new connection.
-    let server = server("cases.environ_reuse").start();
+    // as the first on a new connection: with a pool of threads and with request IDs too.
+    for options in [
+        &[][..],
+        &["--threads", "2"][..],
+        &["--request-id-header", "X-Request-ID"][..],
+    ] {
+        environ_reuse_sequence(options);
+    }
+}
+
+fn environ_reuse_sequence(options: &[&str]) {
+    let server = server("cases.environ_reuse").args(options).start();
     let request = |path: &str, a: &str, cookie: &str| {
         format!("GET {path} HTTP/1.1\r\nHost: h.example\r\nX-A: {a}\r\nCookie: {cookie}\r\n\r\n")
     };
@@ -165,6 +175,10 @@ fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
     let http10 = |path: &str| {
         format!("GET {path}?v=1.0 HTTP/1.0\r\nHost: h.example\r\nConnection: keep-alive\r\n\r\n")
     };
+    // Loopback is a trusted proxy, whose SCRIPT_NAME header sets SCRIPT_NAME. (A path
+    // outside it is a 500, which closes the connection: no next request there.)
+    let script =
+        |path: &str| format!("GET {path} HTTP/1.1\r\nHost: h.example\r\nSCRIPT_NAME: /mnt\r\n\r\n");
     let empty_body =
         |path: &str| format!("GET {path} HTTP/1.1\r\nHost: h.example\r\nContent-Length: 0\r\n\r\n");
     let requests = [
@@ -191,14 +205,16 @@ fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
         http10("/http10-2"),
         empty_body("/empty-1"),
         empty_body("/empty-2"),
+        script("/mnt/a"),
+        script("/mnt/b"),
         request("/six", "16", "c=16"),
     ];
     // Pairs whose second request gets the first's dict again (same keys, left alone).
-    let pairs = [(2, 3), (15, 16), (17, 18), (19, 20)];
+    let pairs = [(2, 3), (15, 16), (17, 18), (19, 20), (21, 22)];
     let alone = |raw: &str| -> String {
         let mut c = server.conn();
         let port = c.local_port();
-        mask_port(&c.roundtrip(raw.as_bytes()).text(), port)
+        mask(&c.roundtrip(raw.as_bytes()).text(), port)
     };
     let expected: Vec<String> = requests.iter().map(|r| alone(r)).collect();
     assert!(
@@ -214,6 +230,16 @@ fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
     assert!(expected[16].contains("REQUEST_METHOD='OPTIONS'"));
     assert!(expected[18].contains("SERVER_PROTOCOL='HTTP/1.0'"));
     assert!(expected[20].contains("CONTENT_LENGTH='0'"));
+    assert!(
+        expected[22].contains("SCRIPT_NAME='/mnt'\n"),
+        "{}",
+        expected[22]
+    );
+    assert!(
+        expected[22].contains("PATH_INFO='/b'\n"),
+        "{}",
+        expected[22]
+    );
     let mut c = server.conn();
     let port = c.local_port();
     for round in 0..2 {
@@ -221,7 +247,7 @@ fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
         for (raw, want) in requests.iter().zip(&expected) {
             let got = c.roundtrip(raw.as_bytes());
             ids.push(got.header("X-Environ-Id").expect("named").to_owned());
-            assert_eq!(&mask_port(&got.text(), port), want, "round {round}: {raw}");
+            assert_eq!(&mask(&got.text(), port), want, "round {round}: {raw}");
         }
         for (first, second) in pairs {
             assert_eq!(
@@ -237,7 +263,22 @@ fn an_environ_handed_to_the_next_request_again_is_the_one_it_would_have_got() {
     // The environ the app kept is still its own request's, after the requests that came
     // after it on the connection.
     let kept = c.roundtrip(b"GET /kept HTTP/1.1\r\nHost: h.example\r\n\r\n");
-    assert_eq!(mask_port(&kept.text(), port), expected[13]);
+    assert_eq!(mask(&kept.text(), port), expected[13]);
+}
+
+/// The environ listing with the client's port and the request's ID masked (each
+/// connection and request has its own).
+fn mask(listing: &str, port: u16) -> String {
+    let listing = mask_port(listing, port);
+    let key = "HTTP_X_REQUEST_ID='";
+    match listing.find(key) {
+        Some(at) => {
+            let from = at + key.len();
+            let to = from + listing[from..].find('\'').expect("quoted");
+            format!("{}*{}", &listing[..from], &listing[to..])
+        }
+        None => listing,
+    }
 }
 
 #[test]
