@@ -13,9 +13,14 @@ fn probe(server: &Server, which: &str) -> Response {
 /// Polls until `/readyz` answers `status`; returns that answer. The master publishes
 /// readiness on the pass after a worker rang, a moment after the worker logged.
 fn await_readyz(server: &Server, status: u16) -> Response {
+    await_probe(server, "readyz", status)
+}
+
+/// Polls until probe `which` answers `status`; returns that answer (see [`await_readyz`]).
+fn await_probe(server: &Server, which: &str, status: u16) -> Response {
     let mut last = None;
-    wait_until(&format!("/readyz {status}"), || {
-        let r = probe(server, "readyz");
+    wait_until(&format!("/{which} {status}"), || {
+        let r = probe(server, which);
         let done = r.status() == status;
         last = Some(r);
         done
@@ -45,9 +50,9 @@ fn readiness_waits_for_every_worker_of_the_first_generation() {
         ready.text()
     );
     assert_eq!(ready.header("Cache-Control"), Some("no-store"));
-    // A booting server is alive: the master runs and a worker answers.
-    let live = probe(&server, "livez");
-    assert_eq!(live.status(), 200, "{}", live.text());
+    // A booting server is alive: the master runs and a worker answers (once the master's
+    // pass after the ready worker rang has published it).
+    let live = await_probe(&server, "livez", 200);
     assert!(live.text().starts_with("live: "), "{}", live.text());
     // The app is never asked: the probe path is the engine's.
     assert_eq!(server.get("/anything").text(), "Hello, World!\n");
