@@ -328,9 +328,8 @@ impl<'a> Engine<'a> {
     /// Runs until a stop signal (graceful: until the last connection is done).
     pub(super) fn serve(&mut self, signals: &SignalIntake, master: Pid) -> io::Result<()> {
         let mut events = vec![EpollEvent::empty(); EVENTS];
-        self.now = Instant::now();
-        let mut next_sweep = self.now + SWEEP;
-        let mut next_parent_check = self.now + TICK;
+        let mut next_sweep = Instant::now() + SWEEP;
+        let mut next_parent_check = Instant::now() + TICK;
         loop {
             // What this turn held (its batch of events, bodies unparked, the sweep) goes
             // out before the loop waits.

@@ -511,6 +511,7 @@ impl HttpDate {
     }
     /// [`HttpDate::refresh`] to `secs` after the Unix epoch.
     pub fn refresh_secs(&mut self, secs: u64) {
+        let secs = secs.min(MAX_SECS);
         if secs > self.secs {
             self.set(secs);
         }
@@ -530,7 +531,7 @@ impl HttpDate {
 }
 
 /// Whole seconds since the epoch, clamped to what IMF-fixdate can show.
-fn unix_secs(at: SystemTime) -> u64 {
+pub fn unix_secs(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
         .min(MAX_SECS)

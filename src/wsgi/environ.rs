@@ -115,41 +115,39 @@ impl ConnStrings {
     }
 
     /// The connection's environ for `head`, whose Host is `value`, if one was made for that
-    /// Host: the previous request's when it may be reused (then `true`: its keys are all
-    /// set already), else a copy.
+    /// Host: the previous request's when it may be reused, else a copy.
     fn environ<'py>(
         &self,
         py: Python<'py>,
         value: &[u8],
         head: &RequestHead,
-    ) -> Option<PyResult<(Bound<'py, PyDict>, bool)>> {
-        let mut cached = self.host.try_lock().ok()?;
-        let hit = cached.as_mut().filter(|c| c.value == value)?;
-        let prepared = hit.environ.as_ref()?;
-        let reused = hit
-            .last
+    ) -> Option<PyResult<Prepared<'py>>> {
+        let cached = self.host.try_lock().ok()?;
+        let hit = cached.as_ref().filter(|c| c.value == value)?;
+        let environ = hit.environ.as_ref()?;
+        let last = hit.last.clone();
+        let reused = last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take(py, head);
-        if let Some(env) = reused {
-            return Some(Ok((env, true)));
-        }
-        Some(prepared.bind(py).copy().map(|env| (env, false)))
+        let (env, reused) = match reused {
+            Some(env) => (env, true),
+            None => match environ.bind(py).copy() {
+                Ok(env) => (env, false),
+                Err(err) => return Some(Err(err)),
+            },
+        };
+        Some(Ok(Prepared { env, reused, last }))
     }
+}
 
-    /// What keeps `env`, made from the connection's environ for `head` (Host `value`), for
-    /// the next request to reuse ([`LastEnviron::prepare`]).
-    fn keeper(
-        &self,
-        value: &[u8],
-        env: &Bound<'_, PyDict>,
-        head: &RequestHead,
-        joined: bool,
-    ) -> Option<Keeper> {
-        let cached = self.host.try_lock().ok()?;
-        let hit = cached.as_ref().filter(|c| c.value == value)?;
-        LastEnviron::prepare(&hit.last, env, head, joined)
-    }
+/// A request's environ made from its connection's ([`ConnStrings::environ`]).
+struct Prepared<'py> {
+    env: Bound<'py, PyDict>,
+    /// The previous request's dict: every key the request sets is there already.
+    reused: bool,
+    /// Where the next request may find it ([`LastEnviron::prepare`]).
+    last: SharedLast,
 }
 
 /// `HTTP_HOST`, `SERVER_NAME` and `SERVER_PORT` from a Host value.
@@ -295,18 +293,17 @@ pub(crate) fn build<'py>(
     let authority = head.absolute_authority();
     // The connection's own environ when an earlier request made it for this Host: its keys
     // are then set already.
-    let prepared_host = head
-        .host()
-        .filter(|_| authority.is_none() && conn.forwarded_host.is_none());
-    let prepared = match prepared_host {
-        Some(host) => view.strings.environ(py, host, head).transpose()?,
-        None => None,
+    let prepared = match head.host() {
+        Some(host) if authority.is_none() && conn.forwarded_host.is_none() => {
+            view.strings.environ(py, host, head).transpose()?
+        }
+        _ => None,
     };
-    let connection_keys_set = prepared.is_some();
-    let (env, reused) = match prepared {
-        Some(prepared) => prepared,
-        None => (template.template.bind(py).copy()?, false),
+    let (env, reused, last) = match prepared {
+        Some(Prepared { env, reused, last }) => (env, reused, Some(last)),
+        None => (template.template.bind(py).copy()?, false, None),
     };
+    let connection_keys_set = last.is_some();
     set_request_line(py, &env, head, &template.root_path)?;
     let fields = set_fields(
         py,
@@ -348,10 +345,7 @@ pub(crate) fn build<'py>(
             Py::new(py, Input::new(link, request.body_length))?,
         )?;
     }
-    let keeper = match (connection_keys_set, prepared_host) {
-        (true, Some(host)) => view.strings.keeper(host, &env, head, fields.joined),
-        _ => None,
-    };
+    let keeper = last.and_then(|last| LastEnviron::prepare(last, &env, head, fields.joined));
     Ok((env, keeper))
 }
 

@@ -80,21 +80,22 @@ impl LastEnviron {
     /// may. `joined`: a repeated field was joined into one key, which a reuse would not
     /// redo (it sets each key once), so that environ may not.
     pub(super) fn prepare(
-        shared: &SharedLast,
+        shared: SharedLast,
         env: &Bound<'_, PyDict>,
         head: &RequestHead,
         joined: bool,
     ) -> Option<Keeper> {
-        let mut last = shared.lock().unwrap_or_else(PoisonError::into_inner);
-        last.env = None;
-        if joined || !plain(head) {
-            return None;
+        {
+            let mut last = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            last.env = None;
+            if joined || !plain(head) {
+                return None;
+            }
+            last.tag = version_tag(env)?;
+            shape(head, &mut last.shape);
         }
-        let tag = version_tag(env)?;
-        last.tag = tag;
-        shape(head, &mut last.shape);
         Some(Keeper {
-            last: shared.clone(),
+            last: shared,
             env: env.clone().unbind(),
         })
     }
@@ -109,7 +110,7 @@ fn unchanged_and_alone(env: &Bound<'_, PyDict>, tag: u64) -> bool {
 
 /// A request whose environ may be reused: without a body, whose `wsgi.input` and
 /// `CONTENT_LENGTH` would differ from request to request.
-pub(super) fn plain(head: &RequestHead) -> bool {
+fn plain(head: &RequestHead) -> bool {
     head.framing == BodyFraming::Empty
 }
 

@@ -372,9 +372,7 @@ fn wall_secs() -> u64 {
     match nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME_COARSE) {
         Ok(t) => u64::try_from(t.tv_sec()).unwrap_or(0),
         // Linux has had it since 2.6.32; a fine reading otherwise.
-        Err(_) => SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        Err(_) => crate::http::response::unix_secs(SystemTime::now()),
     }
 }
 
